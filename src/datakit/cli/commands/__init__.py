@@ -1,0 +1,1 @@
+"""One module per command; each function parses options, calls the library, prints."""

@@ -1,0 +1,53 @@
+"""`datakit validate`: check every file and every reference, report all problems at once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from datakit.cli.state import EnvironmentOption, JsonOption, ProjectOption, state
+from datakit.errors import ExitCode
+
+
+def validate(
+    project: ProjectOption = None,
+    environment: EnvironmentOption = None,
+    check_secrets: Annotated[
+        bool, typer.Option("--check-secrets", help="Also require every required secret to be set.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate the project's YAML: shapes, references, cycles, schedules, secrets."""
+    from datakit.cli.output import print_json, print_problems, say
+    from datakit.config import validate_project
+
+    result = validate_project(
+        state.project_dir(project), environment=environment, check_secrets=check_secrets
+    )
+    assert result.project is not None
+    proj = result.project
+    counts = {kind: len(objects) for kind, objects in proj.objects.items()}
+    if as_json:
+        print_json(
+            {
+                "valid": result.ok,
+                "project": proj.config.name,
+                "environment": proj.environment,
+                "counts": counts,
+                "problems": [p.as_dict() for p in result.problems],
+            }
+        )
+    else:
+        print_problems(result.problems)
+        if result.ok:
+            summary = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in counts.items())
+            say(
+                f"✓ project '{proj.config.name}' is valid (environment {proj.environment}): {summary}",
+                "green",
+            )
+        else:
+            n = len(result.errors)
+            say(f"✗ {n} problem{'s' if n != 1 else ''} found", "red")
+    if not result.ok:
+        raise typer.Exit(int(ExitCode.INVALID))

@@ -1,0 +1,37 @@
+"""Printing for the CLI: one console, problems one per line, JSON when asked, secrets masked always."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from datakit.errors import Problem
+from datakit.log import redact
+
+console = Console(soft_wrap=True, highlight=False)
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """JSON on stdout, unstyled, so it pipes into jq."""
+    sys.stdout.write(redact(json.dumps(data, indent=2, default=str)) + "\n")
+
+
+def print_problems(problems: Iterable[Problem], *, stderr: bool = True) -> None:
+    target = err_console if stderr else console
+    for problem in problems:
+        style = "red" if problem.severity == "error" else "yellow"
+        target.print(Text(redact(problem.render()), style=style))
+
+
+def say(message: str, style: str | None = None) -> None:
+    console.print(Text(redact(message), style=style or ""))
+
+
+def error(message: str) -> None:
+    err_console.print(Text(redact(message), style="red"))

@@ -1,0 +1,107 @@
+"""A structured description of a project, for `datakit list` (text and JSON) and for Python callers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datakit.config.models import Job
+from datakit.config.models.triggers import CronTrigger, EventTrigger, IntervalTrigger, WebhookTrigger
+from datakit.config.project import Project
+from datakit.config.references import referenced_secrets
+from datakit.errors import display_path
+
+
+def describe_project(project: Project) -> dict[str, Any]:
+    """Every object of the project with the facts a listing shows; plain JSON-ready data."""
+    return {
+        "project": project.config.name,
+        "environment": project.environment,
+        "root": str(project.root),
+        "sources": [
+            {
+                "name": s.name,
+                "type": s.type,
+                "resources": [r.name for r in s.resources],
+                "file": _file(project, "source", s.name),
+            }
+            for s in project.sources.values()
+        ],
+        "destinations": [
+            {
+                "name": d.name,
+                "type": d.type,
+                "target": d.connection.database,
+                "file": _file(project, "destination", d.name),
+            }
+            for d in project.destinations.values()
+        ],
+        "pipelines": [
+            {
+                "name": p.name,
+                "source": project.resolve_name("source", p.source.ref) or p.source.ref,
+                "destination": project.resolve_name("destination", p.destination.ref) or p.destination.ref,
+                "layer": p.destination.layer,
+                "resources": list(p.source.resources) or "all",
+                "file": _file(project, "pipeline", p.name),
+            }
+            for p in project.pipelines.values()
+        ],
+        "jobs": [_job(project, j) for j in project.jobs.values()],
+        "triggers": [
+            {
+                "name": t.name,
+                "type": t.type,
+                "enabled": t.enabled,
+                "job": project.resolve_name("job", t.job) or t.job,
+                "schedule": _schedule(t),
+                "file": _file(project, "trigger", t.name),
+            }
+            for t in project.triggers.values()
+        ],
+        "warehouses": [
+            {
+                "name": w.name,
+                "destinations": list(w.destinations),
+                "jobs": list(w.jobs),
+                "variables": dict(w.variables),
+                "file": _file(project, "warehouse", w.name),
+            }
+            for w in project.warehouses.values()
+        ],
+        "secrets": [
+            {
+                "key": key,
+                "env_var": spec.env_var_for(project.environment),
+                "required": spec.required,
+                "used_by": [f"{kind} {name}" for kind, name in referenced_secrets(project).get(key, [])],
+            }
+            for key, spec in sorted(project.secrets.items())
+        ],
+    }
+
+
+def _job(project: Project, job: Job) -> dict[str, Any]:
+    return {
+        "name": job.name,
+        "mode": job.execution.mode,
+        "max_parallelism": job.execution.max_parallelism,
+        "pipelines": [p.name for p in job.enabled_pipelines],
+        "file": _file(project, "job", job.name),
+    }
+
+
+def _schedule(trigger: Any) -> str | None:
+    if isinstance(trigger, CronTrigger):
+        return f"{trigger.schedule.cron} ({trigger.schedule.timezone})"
+    if isinstance(trigger, IntervalTrigger):
+        return f"every {trigger.schedule.every}"
+    if isinstance(trigger, EventTrigger):
+        event = trigger.event
+        return f"on {event.type} of {event.job}" if hasattr(event, "job") else f"on file in {event.path}"
+    if isinstance(trigger, WebhookTrigger):
+        return f"POST /hooks/{trigger.name}"
+    return None
+
+
+def _file(project: Project, kind: str, name: str) -> str:
+    return display_path(project.origins[(kind, name)].file)

@@ -1,0 +1,49 @@
+"""`destination:` files — where data lands."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from datakit.config.models.common import Description, Name, StrictModel, Tags
+from datakit.config.models.connections import PostgresConnection
+
+
+class DestinationSettings(StrictModel):
+    schema_: str | None = Field(
+        None, alias="schema", description="Default schema (dataset) for pipelines that name none."
+    )
+    create_indexes: bool = Field(False, description="Create indexes on primary and unique keys.")
+
+
+class DestinationBase(StrictModel):
+    name: Name
+    description: Description
+    tags: Tags
+    settings: DestinationSettings = Field(default_factory=DestinationSettings)
+
+
+class DuckDBConnection(StrictModel):
+    database: str = Field(
+        "warehouse.duckdb",
+        min_length=1,
+        description="DuckDB file (relative to the project root), or ':memory:'.",
+    )
+
+
+class DuckDBDestination(DestinationBase):
+    """An embedded DuckDB file: the zero-service default."""
+
+    type: Literal["duckdb"]
+    connection: DuckDBConnection = Field(default_factory=DuckDBConnection)
+
+
+class PostgresDestination(DestinationBase):
+    """A PostgreSQL warehouse."""
+
+    type: Literal["postgres"]
+    connection: PostgresConnection
+
+
+Destination = Annotated[DuckDBDestination | PostgresDestination, Field(discriminator="type")]

@@ -1,0 +1,61 @@
+"""`datakit.yaml` — the project file: name, default environment, paths, state store, notification settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from datakit.config.models.common import Name, SecretRef, StrictModel
+from datakit.config.models.connections import PostgresConnection
+
+Environment = Literal["dev", "stage", "prod"]
+
+
+class Paths(StrictModel):
+    config: str = "config"
+    datakits: str = "datakits"
+    transform: str = "transform"
+
+
+class SqliteState(StrictModel):
+    type: Literal["sqlite"]
+    path: str = ".datakit/state.db"
+
+
+class PostgresState(StrictModel):
+    type: Literal["postgres"]
+    connection: PostgresConnection
+    schema_: str = Field("datakit_state", alias="schema")
+
+
+StateStore = Annotated[SqliteState | PostgresState, Field(discriminator="type")]
+
+
+class EmailSettings(StrictModel):
+    smtp_host: str = "localhost"
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 25
+    sender: str = Field(alias="from")
+    to: list[str] = Field(min_length=1)
+    username: str | None = None
+    password_secret_key: SecretRef | None = None
+    starttls: bool = False
+
+
+class WebhookSettings(StrictModel):
+    url_secret_key: SecretRef
+
+
+class NotificationSettings(StrictModel):
+    email: EmailSettings | None = None
+    webhook: WebhookSettings | None = None
+
+
+class ProjectConfig(StrictModel):
+    name: Name
+    description: str | None = None
+    version: Literal[1] = Field(1, description="Version of the config format.")
+    default_environment: Environment = "dev"
+    paths: Paths = Field(default_factory=Paths)
+    state: StateStore = Field(default_factory=lambda: SqliteState(type="sqlite"))
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)

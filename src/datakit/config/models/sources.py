@@ -1,0 +1,176 @@
+"""`source:` files — where data comes from. One class per `type:`, joined in a discriminated union."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, Field, model_validator
+
+from datakit.config.models.common import Description, Duration, Name, SecretRef, StrictModel, Tags
+from datakit.config.models.connections import FileDatabase, MysqlConnection, PostgresConnection
+
+WriteDisposition = Literal["append", "replace", "merge"]
+
+
+class Incremental(StrictModel):
+    """Load only rows whose cursor is past the last saved cursor value."""
+
+    enabled: bool = True
+    cursor_field: str = Field(min_length=1, description="Column whose value only grows (e.g. updated_at).")
+    initial_value: str | int | float | datetime | date | None = Field(
+        None, description="Cursor value to start from on the first run."
+    )
+
+
+class Resource(StrictModel):
+    """What every resource (table, endpoint, file set) declares about how it lands."""
+
+    name: Name
+    description: Description
+    primary_key: list[str] = Field(default_factory=list)
+    write_disposition: WriteDisposition = "append"
+    incremental: Incremental | None = None
+
+
+class SqlResource(Resource):
+    """A table (or query) of a SQL database."""
+
+    table: str | None = Field(None, description="Table to read; defaults to the resource name.")
+    schema_: str | None = Field(
+        None, alias="schema", description="Schema of the table; defaults to the source's."
+    )
+    query: str | None = Field(None, description="A SELECT to read instead of a table.")
+    columns: list[str] | None = Field(None, description="Columns to read; default all.")
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> SqlResource:
+        if self.query is not None and (self.table is not None or self.schema_ is not None):
+            raise ValueError("give either `query` or `table`/`schema`, not both")
+        return self
+
+
+class SourceBase(StrictModel):
+    name: Name
+    description: Description
+    tags: Tags
+
+
+class PostgresSource(SourceBase):
+    """A PostgreSQL database."""
+
+    type: Literal["postgres"]
+    connection: PostgresConnection
+    schema_: str = Field("public", alias="schema", description="Default schema of the resources.")
+    resources: list[SqlResource] = Field(min_length=1)
+
+
+class SqliteSource(SourceBase):
+    """A SQLite database file."""
+
+    type: Literal["sqlite"]
+    connection: FileDatabase
+    resources: list[SqlResource] = Field(min_length=1)
+
+
+class MysqlSource(SourceBase):
+    """A MySQL or MariaDB database."""
+
+    type: Literal["mysql"]
+    connection: MysqlConnection
+    resources: list[SqlResource] = Field(min_length=1)
+
+
+class BearerAuth(StrictModel):
+    type: Literal["bearer"]
+    credentials_secret_key: SecretRef
+
+
+class BasicAuth(StrictModel):
+    type: Literal["basic"]
+    username: str
+    password_secret_key: SecretRef
+
+
+class ApiKeyAuth(StrictModel):
+    type: Literal["api_key"]
+    name: str = Field("X-API-Key", description="Header or query parameter that carries the key.")
+    location: Literal["header", "query"] = "header"
+    credentials_secret_key: SecretRef
+
+
+class OAuth2ClientCredentials(StrictModel):
+    type: Literal["oauth2_client_credentials"]
+    token_url: AnyHttpUrl
+    client_id: str
+    client_secret_key: SecretRef
+    scopes: list[str] = Field(default_factory=list)
+
+
+Auth = Annotated[
+    BearerAuth | BasicAuth | ApiKeyAuth | OAuth2ClientCredentials,
+    Field(discriminator="type"),
+]
+
+
+class HttpRetry(StrictModel):
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    backoff_factor: Annotated[float, Field(ge=0)] = 2.0
+
+
+class RestConnection(StrictModel):
+    base_url: AnyHttpUrl
+    auth: Auth | None = None
+    timeout: Duration = timedelta(seconds=30)
+    retry: HttpRetry = Field(default_factory=HttpRetry)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class RestResource(Resource):
+    """An endpoint returning JSON records."""
+
+    endpoint: str = Field(min_length=1, description="Path below base_url, e.g. /users.")
+    method: Literal["GET", "POST"] = "GET"
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    data_path: str | None = Field(
+        None, description="Dotted path to the records in the JSON, e.g. data.items."
+    )
+
+
+class RestApiSource(SourceBase):
+    """An HTTP API returning JSON."""
+
+    type: Literal["rest_api"]
+    connection: RestConnection
+    resources: list[RestResource] = Field(min_length=1)
+
+
+class CsvOptions(StrictModel):
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    header: bool = True
+    encoding: str = "utf-8"
+    quote: Annotated[str, Field(min_length=1, max_length=1)] = '"'
+
+
+class FileResource(Resource):
+    """A set of files matched by a path or glob (relative to the source's base_path)."""
+
+    path: str = Field(min_length=1, description="File path or glob, e.g. exports/*.csv.")
+    format: Literal["csv", "parquet", "jsonl"]
+    csv: CsvOptions | None = None
+
+
+class FilesSource(SourceBase):
+    """Local files: CSV, Parquet, JSON Lines."""
+
+    type: Literal["files"]
+    base_path: str = Field(
+        ".", description="Folder the resource paths are relative to (from the project root)."
+    )
+    resources: list[FileResource] = Field(min_length=1)
+
+
+Source = Annotated[
+    PostgresSource | SqliteSource | MysqlSource | RestApiSource | FilesSource,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,231 @@
+"""Checks that span files: references resolve, job graphs are acyclic, secrets exist (and are set).
+
+Each check reads the validated models and reports problems at the position of the offending field,
+with a "did you mean" drawn from what the project really defines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from datakit.config.environment import format_loc
+from datakit.config.introspect import iter_marked
+from datakit.config.models import Job, Pipeline, ProjectConfig, Warehouse
+from datakit.config.models.common import ReferenceMarker, SecretRefMarker
+from datakit.config.models.triggers import CronTrigger
+from datakit.config.project import Origin, Project
+from datakit.config.secrets import Secrets, mapping_key, unresolved_hint
+from datakit.config.yaml_source import PathKey
+from datakit.errors import Problem, Severity, did_you_mean
+from datakit.utils.dag import DAG
+
+
+def check_project(
+    project: Project,
+    broken: Mapping[str, set[str]],
+    *,
+    check_secrets: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> list[Problem]:
+    """Every cross-file problem of `project`; names in `broken` (files that failed) are not re-reported."""
+    problems: list[Problem] = []
+    for (kind, name), origin in sorted(project.origins.items()):
+        model = project.objects[kind][name]
+        problems.extend(_references(project, model, origin, broken))
+        problems.extend(_secret_references(project, model, origin))
+        if isinstance(model, Pipeline):
+            problems.extend(_pipeline(project, model, origin))
+        elif isinstance(model, Job):
+            problems.extend(_job(project, model, origin))
+        elif isinstance(model, Warehouse):
+            problems.extend(_warehouse(project, model, origin))
+    problems.extend(_project_secrets(project))
+    if check_secrets:
+        problems.extend(_unset_secrets(project, environ or {}))
+    return problems
+
+
+def _at(
+    origin: Origin,
+    loc: PathKey,
+    message: str,
+    suggestion: str | None = None,
+    *,
+    key: bool = False,
+    severity: Severity = "error",
+) -> Problem:
+    line, column = origin.doc.key_position(loc) if key else origin.doc.position(loc)
+    return Problem(
+        message,
+        file=origin.file,
+        line=line,
+        column=column,
+        kind=origin.kind,
+        field=format_loc(loc) or None,
+        suggestion=suggestion,
+        severity=severity,
+    )
+
+
+def _references(
+    project: Project, model: Any, origin: Origin, broken: Mapping[str, set[str]]
+) -> Iterator[Problem]:
+    for loc, ref, marker in iter_marked(model, ReferenceMarker):
+        if project.resolve_name(marker.kind, ref) is not None or ref in broken[marker.kind]:
+            continue
+        candidates = list(project.objects[marker.kind])
+        if ref.endswith((".yaml", ".yml")):
+            candidates = [project.origins[(marker.kind, n)].file.name for n in candidates]
+        hint = did_you_mean(ref, candidates) or (
+            f"known {marker.kind}s: {', '.join(sorted(candidates))}"
+            if candidates
+            else f"define a {marker.kind} first"
+        )
+        yield _at(origin, loc, f"unknown {marker.kind} '{ref}'", hint)
+
+
+def _secret_references(project: Project, model: Any, origin: Origin) -> Iterator[Problem]:
+    for loc, ref, _ in iter_marked(model, SecretRefMarker):
+        if mapping_key(ref, project.secrets) is None:
+            yield _at(origin, loc, f"unknown secret '{ref}'", unresolved_hint(ref, project.secrets))
+
+
+def _project_secrets(project: Project) -> Iterator[Problem]:
+    if project.config_file is None:
+        return
+    for loc, ref, _ in iter_marked(project.config, SecretRefMarker):
+        if mapping_key(ref, project.secrets) is None:
+            yield Problem(
+                f"unknown secret '{ref}'",
+                file=project.config_file,
+                kind="project",
+                field=format_loc(loc),
+                suggestion=unresolved_hint(ref, project.secrets),
+            )
+
+
+def _pipeline(project: Project, pipeline: Pipeline, origin: Origin) -> Iterator[Problem]:
+    source_name = project.resolve_name("source", pipeline.source.ref)
+    if source_name is None:
+        return
+    available = [r.name for r in project.sources[source_name].resources]
+    for i, resource in enumerate(pipeline.source.resources):
+        if resource not in available:
+            hint = did_you_mean(resource, available) or f"'{source_name}' has: {', '.join(available)}"
+            yield _at(
+                origin,
+                ("source", "resources", i),
+                f"source '{source_name}' has no resource '{resource}'",
+                hint,
+            )
+    seen: set[str] = set()
+    for i, resource in enumerate(pipeline.source.resources):
+        if resource in seen:
+            yield _at(origin, ("source", "resources", i), f"resource '{resource}' is listed twice")
+        seen.add(resource)
+
+
+def _job(project: Project, job: Job, origin: Origin) -> Iterator[Problem]:
+    names: dict[str, int] = {}
+    for i, step in enumerate(job.pipelines):
+        if step.name in names:
+            yield _at(origin, ("pipelines", i, "name"), f"pipeline '{step.name}' appears twice in this job")
+        names.setdefault(step.name, i)
+    for i, step in enumerate(job.pipelines):
+        for j, dep in enumerate(step.depends_on):
+            loc: PathKey = ("pipelines", i, "depends_on", j)
+            if dep not in names:
+                hint = did_you_mean(dep, names) or f"pipelines of this job: {', '.join(names)}"
+                yield _at(origin, loc, f"'{dep}' is not a pipeline of this job", hint)
+            elif dep == step.name:
+                yield _at(origin, loc, f"pipeline '{dep}' depends on itself")
+            elif job.execution.mode != "dag":
+                yield _at(
+                    origin,
+                    loc,
+                    f"depends_on is only honoured in dag mode (this job runs in {job.execution.mode} mode)",
+                    "set execution.mode: dag, or use `order` for sequential jobs",
+                )
+    graph = DAG({s.name: [d for d in s.depends_on if d in names and d != s.name] for s in job.pipelines})
+    cycle = graph.find_cycle()
+    if cycle is not None:
+        first = cycle[0]
+        yield _at(
+            origin,
+            ("pipelines", names[first], "depends_on"),
+            f"dependency cycle: {' -> '.join(cycle)}",
+            "remove one of these depends_on entries",
+        )
+    for channel_loc, channel in _bare_channels(job):
+        settings = getattr(project.config.notifications, channel)
+        if settings is None:
+            yield _at(
+                origin,
+                channel_loc,
+                f"notification channel '{channel}' has no settings; notifications will only be logged",
+                f"add notifications.{channel} to datakit.yaml, or use an inline channel",
+                severity="warning",
+            )
+
+
+def _bare_channels(job: Job) -> Iterator[tuple[PathKey, str]]:
+    for i, channel in enumerate(job.notifications.channels):
+        if isinstance(channel, str) and channel != "log":
+            yield ("notifications", "channels", i), channel
+
+
+def _warehouse(project: Project, warehouse: Warehouse, origin: Origin) -> Iterator[Problem]:
+    for generic, own in warehouse.secrets.items():
+        if mapping_key(generic, project.secrets) is None:
+            yield _at(
+                origin,
+                ("secrets", generic),
+                f"unknown secret '{generic}'",
+                unresolved_hint(generic, project.secrets),
+                key=True,
+            )
+        if own not in project.secrets:
+            yield _at(
+                origin, ("secrets", generic), f"unknown secret '{own}'", unresolved_hint(own, project.secrets)
+            )
+    for trigger_ref, override in warehouse.schedules.items():
+        trigger_name = project.resolve_name("trigger", trigger_ref)
+        if trigger_name is None:
+            hint = did_you_mean(trigger_ref, project.triggers) or "schedules are keyed by trigger name"
+            yield _at(origin, ("schedules", trigger_ref), f"unknown trigger '{trigger_ref}'", hint, key=True)
+            continue
+        trigger = project.triggers[trigger_name]
+        if (override.cron or override.timezone) and not isinstance(trigger, CronTrigger):
+            yield _at(
+                origin,
+                ("schedules", trigger_ref),
+                f"'{trigger_name}' is a {trigger.type} trigger; only cron triggers take cron/timezone",
+                key=True,
+            )
+
+
+def _unset_secrets(project: Project, environ: Mapping[str, str]) -> Iterator[Problem]:
+    """`--check-secrets`: every required secret must be set for the active environment."""
+    secrets = Secrets(project.secrets, project.environment, environ)
+    for key in sorted(project.secrets):
+        reason = secrets.missing(key)
+        if reason is not None:
+            origin = project.secrets_origin[key]
+            yield _at(origin, (key,), f"required secret is not set: {reason}", key=True)
+
+
+def referenced_secrets(project: Project) -> dict[str, list[tuple[str, str]]]:
+    """Mapping key -> the (kind, name) objects that use it; for listings and tenant checks."""
+    used: dict[str, list[tuple[str, str]]] = {}
+    for (kind, name), _ in sorted(project.origins.items()):
+        for _, ref, _ in iter_marked(project.objects[kind][name], SecretRefMarker):
+            key = mapping_key(ref, project.secrets)
+            if key is not None:
+                used.setdefault(key, []).append((kind, name))
+    config: ProjectConfig = project.config
+    for _, ref, _ in iter_marked(config, SecretRefMarker):
+        key = mapping_key(ref, project.secrets)
+        if key is not None:
+            used.setdefault(key, []).append(("project", config.name))
+    return used

@@ -1,0 +1,107 @@
+"""Secrets: declared in `secrets_mapping.yaml`, referenced by key, read from environment variables.
+
+A resolved secret is a `pydantic.SecretStr`: it shows as `**********` in repr, str, logs and JSON,
+and only `.get_secret_value()` reveals it, at the last moment, to a driver. Every revealed value is
+also registered with `datakit.log` so a value that escapes into a log line is masked there too.
+
+Reference rule (documented for seed 002 users): a reference names a mapping key exactly; when no key
+matches and the reference ends with `_secret_key`, the suffix is dropped — seed 002's
+`credentials_secret_key: my_api_token_secret_key` finds the key `my_api_token`. Anything else is an
+unresolved secret, reported with the closest key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+
+from datakit.config.models.secrets import SecretSpec
+from datakit.errors import SecretError, did_you_mean
+from datakit.log import register_secret
+
+SUFFIX = "_secret_key"
+
+
+def mapping_key(reference: str, keys: Collection[str]) -> str | None:
+    """The mapping key a reference names under the rule above, or None."""
+    if reference in keys:
+        return reference
+    if reference.endswith(SUFFIX) and reference[: -len(SUFFIX)] in keys:
+        return reference[: -len(SUFFIX)]
+    return None
+
+
+def unresolved_hint(reference: str, keys: Collection[str]) -> str:
+    """The suggestion for a reference that names no key."""
+    stem = reference[: -len(SUFFIX)] if reference.endswith(SUFFIX) else reference
+    return (
+        did_you_mean(stem, keys)
+        or did_you_mean(reference, keys)
+        or f"add '{stem}' to config/secrets_mapping.yaml with env_var_dev/env_var_stage/env_var_prod"
+    )
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Resolves secret references for one environment, optionally limited to a tenant's own keys."""
+
+    mapping: Mapping[str, SecretSpec]
+    environment: str
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    allowed: frozenset[str] | None = None  # None: every key; otherwise only these (tenant isolation)
+    aliases: Mapping[str, str] | None = None  # reference key -> the key actually used (tenant's own)
+
+    def key_for(self, reference: str) -> str:
+        """The mapping key behind `reference`, after tenant aliasing; SecretError when there is none."""
+        key = mapping_key(reference, self.mapping.keys())
+        if key is None:
+            raise SecretError(f"unknown secret '{reference}'", hint=unresolved_hint(reference, self.mapping))
+        if self.aliases and key in self.aliases:
+            key = self.aliases[key]
+            if key not in self.mapping:
+                raise SecretError(f"unknown secret '{key}'", hint=unresolved_hint(key, self.mapping))
+        if self.allowed is not None and key not in self.allowed:
+            raise SecretError(
+                f"secret '{key}' is not available here", hint="a tenant can use only its own secrets"
+            )
+        return key
+
+    def env_var(self, reference: str) -> str | None:
+        """The environment variable that holds the secret in the current environment."""
+        return self.mapping[self.key_for(reference)].env_var_for(self.environment)
+
+    def resolve(self, reference: str) -> SecretStr | None:
+        """The secret as a redacting value; None if optional and unset; SecretError if required and unset."""
+        key = self.key_for(reference)
+        spec = self.mapping[key]
+        var = spec.env_var_for(self.environment)
+        value = self.environ.get(var, "") if var else ""
+        if not value:
+            if not spec.required:
+                return None
+            where = (
+                f"set {var}"
+                if var
+                else f"add env_var_{self.environment} for it in config/secrets_mapping.yaml"
+            )
+            raise SecretError(
+                f"secret '{key}' is not set for environment '{self.environment}'",
+                hint=where,
+            )
+        register_secret(value)
+        return SecretStr(value)
+
+    def missing(self, key: str) -> str | None:
+        """Why a required secret cannot be resolved now (None when it can, or is optional)."""
+        spec = self.mapping[key]
+        if not spec.required:
+            return None
+        var = spec.env_var_for(self.environment)
+        if var is None:
+            return f"no environment variable is declared for environment '{self.environment}'"
+        if not self.environ.get(var):
+            return f"environment variable {var} is not set (ENVIRONMENT={self.environment})"
+        return None
