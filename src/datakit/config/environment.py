@@ -11,7 +11,9 @@ One file holds every environment. The kind's body is the shared configuration; a
       prod:
         connection: {host: db.internal, database: wh}
 
-Overlays merge deeply: mappings merge key by key, anything else (scalars, lists) replaces. After the
+Overlays merge deeply: mappings merge key by key, anything else (scalars, lists) replaces, and a
+mapping whose `type:` differs from the one it overlays replaces it whole (a sqlite state store
+becoming a postgres one keeps nothing of the sqlite settings). After the
 merge, strings may refer to environment variables as `${NAME}` or `${NAME:-default}` (`$${` is a literal
 `${`). Secrets do not go through `${}`: they are declared in the secrets mapping and referenced by key.
 """
@@ -68,7 +70,7 @@ def _merge_into(
 ) -> None:
     for key, value in overlay_data.items():
         child, overlay_child = (*loc, key), (*overlay_loc, key)
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
+        if isinstance(value, dict) and isinstance(data.get(key), dict) and _same_type(data[key], value):
             target.key_positions[child] = overlay.key_position(overlay_child)
             _merge_into(target, child, data[key], overlay, overlay_child, value)
             continue
@@ -82,6 +84,10 @@ def _merge_into(
             for path, position in source.items():
                 if path[:n] == overlay_child:
                     positions[child + path[n:]] = position
+
+
+def _same_type(base: dict[str, Any], overlay: dict[str, Any]) -> bool:
+    return "type" not in overlay or overlay["type"] == base.get("type")
 
 
 def _drop_below(doc: YamlDocument, loc: PathKey) -> None:

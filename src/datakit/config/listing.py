@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from datakit.config.models import Job
+from datakit.config.models.common import format_duration
 from datakit.config.models.triggers import CronTrigger, EventTrigger, IntervalTrigger, WebhookTrigger
 from datakit.config.project import Project
 from datakit.config.references import referenced_secrets
@@ -94,7 +95,7 @@ def _schedule(trigger: Any) -> str | None:
     if isinstance(trigger, CronTrigger):
         return f"{trigger.schedule.cron} ({trigger.schedule.timezone})"
     if isinstance(trigger, IntervalTrigger):
-        return f"every {trigger.schedule.every}"
+        return f"every {format_duration(trigger.schedule.every)}"
     if isinstance(trigger, EventTrigger):
         event = trigger.event
         return f"on {event.type} of {event.job}" if hasattr(event, "job") else f"on file in {event.path}"

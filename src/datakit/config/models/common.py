@@ -112,6 +112,20 @@ Duration = Annotated[
     ),
 ]
 
+
+def format_duration(value: timedelta) -> str:
+    """`timedelta(seconds=5400)` -> `1h30m`: the short form users write."""
+    seconds = int(value.total_seconds())
+    if seconds == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
 PositiveInt = Annotated[int, Field(ge=1)]
 Tags = Annotated[list[str], Field(default_factory=list, description="Free-form labels.")]
 Description = Annotated[str | None, Field(default=None, description="What this is for.")]
