@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,3 @@ EXAMPLES = REPO / "examples"
 def pg_dsn() -> str:
     """DSN of the PostgreSQL test database (skips, or fails in CI, when unreachable)."""
     return services.postgres_dsn()
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """An environment without ENVIRONMENT or DATAKIT_* variables leaking in from the caller."""
-    import os
-
-    for name in list(os.environ):
-        if name == "ENVIRONMENT" or (name.startswith("DATAKIT_") and name != "DATAKIT_REQUIRE_SERVICES"):
-            monkeypatch.delenv(name, raising=False)
-    yield monkeypatch

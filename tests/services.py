@@ -34,5 +34,6 @@ def postgres_dsn() -> str:
         with psycopg.connect(dsn, connect_timeout=3) as conn:
             conn.execute("select 1")
     except psycopg.Error as exc:
-        unavailable("PostgreSQL", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        unavailable("PostgreSQL", first_line)
     return dsn

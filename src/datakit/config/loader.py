@@ -19,6 +19,7 @@ from datakit.config.models import ENVIRONMENTS, KINDS, PROJECT_KIND, Kind, Proje
 from datakit.config.project import YAML_SUFFIXES, Origin, Project
 from datakit.config.pydantic_problems import problems_from_validation_error
 from datakit.config.references import check_project
+from datakit.config.secrets import mask_declared_values
 from datakit.config.yaml_source import YamlDocument, YamlProblem, read_yaml
 from datakit.errors import Problem, ProblemList, UsageError, did_you_mean
 
@@ -101,6 +102,7 @@ def validate_project(
     for path in discover(project.config_dir):
         _load_file(project, path, env_vars, problems, broken)
 
+    mask_declared_values(project.secrets, env_vars)
     problems.extend(check_project(project, broken, check_secrets=check_secrets, environ=env_vars))
     project.warnings = problems.warnings
     return Validation(project=project, problems=problems.sorted())

@@ -59,7 +59,12 @@ def _overlays(overlay: dict[str, Any]) -> dict[str, Any]:
 def _partial(schema: Any) -> Any:
     """The same schema with nothing required and refs pointing at partial definitions (for overlays)."""
     if isinstance(schema, dict):
-        out = {k: _partial(v) for k, v in schema.items() if k != "required"}
+        # Without required keys several union branches match the same overlay: `anyOf`, not `oneOf`.
+        out = {
+            ("anyOf" if k == "oneOf" else k): _partial(v)
+            for k, v in schema.items()
+            if k not in {"required", "discriminator"}
+        }
         if isinstance(out.get("$ref"), str) and not out["$ref"].endswith("__partial"):
             out["$ref"] = out["$ref"] + "__partial"
         return out

@@ -44,6 +44,18 @@ def unresolved_hint(reference: str, keys: Collection[str]) -> str:
     )
 
 
+def mask_declared_values(mapping: Mapping[str, SecretSpec], environ: Mapping[str, str]) -> None:
+    """Mask, in all output from now on, the current value of every variable the mapping declares.
+
+    Nothing is revealed by this; it only means a value that reached a message by another road (pasted
+    into a YAML file, echoed in a driver error) is printed as `***`.
+    """
+    for spec in mapping.values():
+        for var in (spec.env_var_dev, spec.env_var_stage, spec.env_var_prod, spec.env_var):
+            if var and environ.get(var):
+                register_secret(environ[var])
+
+
 @dataclass(frozen=True)
 class Secrets:
     """Resolves secret references for one environment, optionally limited to a tenant's own keys."""

@@ -140,13 +140,15 @@ class _Walker:
             self.depth -= 1
 
     def _mapping(self, node: yaml.MappingNode, loc: PathKey) -> dict[str, Any]:
+        explicit = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
         try:
             _scalar_constructor.flatten_mapping(node)  # resolve `<<:` merge keys as YAML 1.1 defines them
         except yaml.MarkedYAMLError as exc:
             raise YamlProblem(_syntax_problem(self.doc.path, "", exc)) from None
+        merged = len(node.value) - explicit  # merged pairs come first; explicit keys may override them
         result: dict[str, Any] = {}
         seen: dict[str, Position] = {}
-        for key_node, value_node in node.value:
+        for index, (key_node, value_node) in enumerate(node.value):
             key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else key_node
             if not isinstance(key, str):
                 shown = key if isinstance(key, bool | int | float) or key is None else "a collection"
@@ -155,6 +157,10 @@ class _Walker:
                     f"mapping keys must be strings, got {shown!r}",
                     "quote the key (for example 'on:' is read as true by YAML 1.1; write '\"on\":')",
                 )
+            if index < merged:
+                self.doc.key_positions[(*loc, key)] = _pos(key_node.start_mark)
+                result[key] = self.build(value_node, (*loc, key))
+                continue
             if key in seen:
                 first_line = seen[key][0]
                 raise self._error(key_node, f"duplicate key '{key}' (first defined on line {first_line})")

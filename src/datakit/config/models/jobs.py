@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from datakit.config.models.common import (
     Description,
@@ -21,6 +23,17 @@ from datakit.config.models.common import (
 def _name_shorthand(value: Any) -> Any:
     """`- my_pipeline` is short for `- name: my_pipeline`."""
     return {"name": value} if isinstance(value, str) else value
+
+
+class _OrName:
+    """Tells editors (JSON Schema) that the shorthand string is accepted too."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "anyOf": [handler(schema), {"type": "string", "description": "Short for `name: <pipeline>`."}]
+        }
 
 
 class JobPipeline(StrictModel):
@@ -82,7 +95,7 @@ class Job(StrictModel):
     name: Name
     description: Description
     tags: Tags
-    pipelines: list[Annotated[JobPipeline, BeforeValidator(_name_shorthand)]] = Field(min_length=1)
+    pipelines: list[Annotated[JobPipeline, BeforeValidator(_name_shorthand), _OrName()]] = Field(min_length=1)
     execution: Execution = Field(default_factory=Execution)
     retries: Retries = Field(default_factory=Retries)
     notifications: Notifications = Field(default_factory=Notifications)

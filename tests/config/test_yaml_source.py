@@ -1,0 +1,61 @@
+"""The YAML reader: positions for every path, and what plain safe_load would silently accept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from datakit.config.yaml_source import YamlProblem, read_yaml
+
+
+def _read(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / "f.yaml"
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return read_yaml(path)
+
+
+def test_positions_of_keys_values_and_list_items(tmp_path: Path) -> None:
+    doc = _read(tmp_path, "a:\n  b: 1\n  items:\n    - x\n    - {c: 2}\n")
+    assert doc.data == {"a": {"b": 1, "items": ["x", {"c": 2}]}}
+    assert doc.key_positions[("a", "b")] == (2, 3)
+    assert doc.value_positions[("a", "b")] == (2, 6)
+    assert doc.value_positions[("a", "items", 1)] == (5, 7)
+    assert doc.key_positions[("a", "items", 1, "c")] == (5, 8)
+    assert doc.position(("a", "missing", "deeper")) == doc.position(("a",))
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line", "column"),
+    [
+        ("a: 1\na: 2\n", "duplicate key 'a' (first defined on line 1)", 2, 1),
+        ("a:\n\tb: 1\n", "tab character in indentation; YAML indents with spaces only", 2, 1),
+        ("on: 1\n", "mapping keys must be strings, got True", 1, 1),
+        (
+            "a: [1, 2\n",
+            "invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence)",
+            2,
+            1,
+        ),
+        ("a: !custom 1\n", "invalid YAML: could not determine a constructor for the tag '!custom'", 1, 4),
+    ],
+)
+def test_bad_yaml_is_located(tmp_path: Path, text: str, message: str, line: int, column: int) -> None:
+    with pytest.raises(YamlProblem) as caught:
+        _read(tmp_path, text)
+    problem = caught.value.problem
+    assert (problem.message, problem.line, problem.column) == (message, line, column)
+
+
+def test_merge_keys_and_anchors_work(tmp_path: Path) -> None:
+    doc = _read(tmp_path, "base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\n")
+    assert doc.data["other"] == {"x": 1, "y": 3}
+
+
+def test_invalid_utf8_and_recursive_alias(tmp_path: Path) -> None:
+    path = tmp_path / "bin.yaml"
+    path.write_bytes(b"a: \xff\xfe\n")
+    with pytest.raises(YamlProblem, match="not valid UTF-8"):
+        read_yaml(path)
+    with pytest.raises(YamlProblem, match="too deep"):
+        _read(tmp_path, "a: &x\n  - *x\n")
