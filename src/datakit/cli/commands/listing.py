@@ -70,4 +70,5 @@ def _print(d: dict[str, Any]) -> None:
     section("SECRETS", d["secrets"])
     for sec in d["secrets"]:
         need = "required" if sec["required"] else "optional"
-        console.print(f"  • {escape(sec['key'])} ({need}) ← ${escape(str(sec['env_var']))}")
+        var = f"${sec['env_var']}" if sec["env_var"] else f"no variable for {d['environment']}"
+        console.print(f"  • {escape(sec['key'])} ({need}) ← {escape(var)}")
