@@ -89,9 +89,7 @@ def main() -> None:
         assert result.ok, [p.render() for p in result.errors[:5]]
         best = min(timings)
     baseline = startup_ms()
-    python_ms = statistics.median(
-        _timed([sys.executable, "-c", "pass"]) for _ in range(7)
-    )
+    python_ms = statistics.median(_timed([sys.executable, "-c", "pass"]) for _ in range(7))
     print(f"files: {files}")
     print(f"validate_seconds: {best:.3f}")
     print(f"python_startup_ms: {python_ms:.0f}")
