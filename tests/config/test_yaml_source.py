@@ -34,8 +34,8 @@ def test_positions_of_keys_values_and_list_items(tmp_path: Path) -> None:
         (
             "a: [1, 2\n",
             "invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence)",
-            2,
             1,
+            4,
         ),
         ("a: !custom 1\n", "invalid YAML: could not determine a constructor for the tag '!custom'", 1, 4),
     ],
@@ -59,3 +59,20 @@ def test_invalid_utf8_and_recursive_alias(tmp_path: Path) -> None:
         read_yaml(path)
     with pytest.raises(YamlProblem, match="too deep"):
         _read(tmp_path, "a: &x\n  - *x\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: !!int word\n", "invalid int value 'word': invalid literal for int() with base 10: 'word'"),
+        ("a: 2024-13-01\n", "invalid timestamp value '2024-13-01': month must be in 1..12"),
+    ],
+)
+def test_values_the_constructor_rejects_are_located(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(YamlProblem) as caught:
+        _read(tmp_path, text)
+    assert (caught.value.problem.message, caught.value.problem.line, caught.value.problem.column) == (
+        message,
+        1,
+        4,
+    )

@@ -18,7 +18,7 @@ from datakit.config.environment import current_environment, interpolate, merge_o
 from datakit.config.models import ENVIRONMENTS, KINDS, PROJECT_KIND, Kind, ProjectConfig
 from datakit.config.project import YAML_SUFFIXES, Origin, Project
 from datakit.config.pydantic_problems import problems_from_validation_error
-from datakit.config.references import check_project
+from datakit.config.references import SECRETS_UNREADABLE, check_project
 from datakit.config.secrets import mask_declared_values
 from datakit.config.yaml_source import YamlDocument, YamlProblem, read_yaml
 from datakit.errors import Problem, ProblemList, UsageError, did_you_mean
@@ -96,8 +96,15 @@ def validate_project(
     env_vars: Mapping[str, str] = os.environ if environ is None else environ
     problems = ProblemList()
 
-    config, config_file, env = _project_config(root, environment, env_vars, problems)
-    project = Project(root=root, environment=env, config=config, config_file=config_file)
+    origins: dict[str, Origin] = {}
+    config, config_file, env = _project_config(root, environment, env_vars, problems, origins)
+    project = Project(
+        root=root,
+        environment=env,
+        config=config,
+        config_file=config_file,
+        config_origin=origins.get("project"),
+    )
     broken: dict[str, set[str]] = {key: set() for key in KINDS}
     for path in discover(project.config_dir):
         _load_file(project, path, env_vars, problems, broken)
@@ -123,7 +130,11 @@ def discover(config_dir: Path) -> list[Path]:
 
 
 def _project_config(
-    root: Path, environment: str | None, environ: Mapping[str, str], problems: ProblemList
+    root: Path,
+    environment: str | None,
+    environ: Mapping[str, str],
+    problems: ProblemList,
+    origins: dict[str, Origin],
 ) -> tuple[ProjectConfig, Path | None, str]:
     path = root / PROJECT_FILE
     fallback = ProjectConfig(name=_safe_name(root.name))
@@ -147,7 +158,8 @@ def _project_config(
         key_positions=doc.key_positions,
         value_positions=doc.value_positions,
     )
-    model, _ = _validate_body(doc, body, PROJECT_KIND, env, environ, problems)
+    model, merged = _validate_body(doc, body, PROJECT_KIND, env, environ, problems)
+    origins[PROJECT_KIND.key] = Origin(PROJECT_KIND.key, merged)
     return (model if isinstance(model, ProjectConfig) else fallback), path, env
 
 
@@ -175,7 +187,9 @@ def _load_file(
         name = body.data.get("name") if isinstance(body.data, dict) else None
         if isinstance(name, str):
             broken[kind.key].add(name)
-        broken[kind.key].add(path.name)
+        broken[kind.key].update((path.name, path.stem))
+        if not kind.named:
+            broken["secrets"].add(SECRETS_UNREADABLE)
         return
     if kind.named:
         _add_named(project, kind, model, Origin(kind.key, merged), problems)
@@ -187,6 +201,8 @@ def _mark_broken(broken: dict[str, set[str]], path: Path) -> None:
     """A file we could not read may define anything: references to its name or file are not re-reported."""
     for names in broken.values():
         names.update((path.name, path.stem))
+    if path.name.startswith("secrets") or path.parent.name not in {k.folder for k in KINDS.values()}:
+        broken["secrets"].add(SECRETS_UNREADABLE)
 
 
 def _kind_of(doc: YamlDocument, problems: ProblemList) -> Kind | None:
@@ -250,7 +266,6 @@ def _kind_of(doc: YamlDocument, problems: ProblemList) -> Kind | None:
                 suggestion="declare env_var_dev/env_var_stage/env_var_prod per secret instead",
             )
         )
-        return None
     return kinds[0]
 
 
@@ -284,7 +299,7 @@ def _validate_body(
     problems: ProblemList,
 ) -> tuple[Any | None, YamlDocument]:
     """Overlay the active environment, interpolate `${VAR}`, and validate against the kind's model."""
-    overlays = _overlays(doc, kind, problems)
+    overlays = _overlays(doc, kind, problems) if kind.named or kind is PROJECT_KIND else {}
     merged = merge_overlay(body, overlays[env]) if env in overlays else body
     data, interpolation_problems = interpolate(merged, environ, kind.key)
     merged = YamlDocument(merged.path, data, merged.key_positions, merged.value_positions)
@@ -298,7 +313,7 @@ def _validate_body(
         found = problems_from_validation_error(exc, merged, kind)
         problems.extend(p for p in found if (p.line, p.column) not in unset)
     for other, overlay in overlays.items():
-        if other != env:
+        if other != env and model is not None:  # while the base is invalid, overlay errors are noise
             problems.extend(_overlay_problems(body, overlay, kind, other, environ))
     return (None if interpolation_problems else model), merged
 

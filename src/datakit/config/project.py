@@ -43,6 +43,7 @@ class Project:
     environment: str
     config: ProjectConfig
     config_file: Path | None
+    config_origin: Origin | None = None
     objects: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {k: {} for k in KINDS if KINDS[k].named}
     )

@@ -35,14 +35,36 @@ def problems_from_validation_error(exc: ValidationError, doc: YamlDocument, kind
         value = _value_at(doc.data, data_loc)
         located.setdefault(data_loc + trailing, []).append((error, data_loc, trailing, value))
     problems: dict[tuple[PathKey, str], Problem] = {}
+    typos = _misspelt_required(located)
     for where, candidates in located.items():
         # A value that fits no branch of a union gets one error per branch; keep the branches that
-        # expected this shape of input (a string for `log`, a mapping for an inline channel).
+        # expected this shape of input (a string for `log`, a mapping for an inline channel), and drop
+        # them altogether when a more precise error lies below (an unknown key in the inline channel).
+        deeper = any(other[: len(where)] == where and other != where for other in located)
         fitting = [c for c in candidates if c[0]["type"] not in _MISMATCHED_SHAPE.get(type(c[3]), set())]
-        for error, data_loc, trailing, value in fitting or candidates:
+        chosen = fitting if (deeper and len(fitting) < len(candidates)) or fitting else candidates
+        for error, data_loc, trailing, value in chosen:
+            if error["type"] == "missing" and where in typos:
+                continue  # reported as the misspelt key that should have been this one
             problem = _problem(error, doc, kind, data_loc, trailing, value)
             problems.setdefault((where, problem.message), problem)
     return list(problems.values())
+
+
+def _misspelt_required(
+    located: dict[PathKey, list[tuple[ErrorDetails, PathKey, PathKey, Any]]],
+) -> set[PathKey]:
+    """Missing keys whose unknown sibling is a close spelling: one typo, one problem."""
+    unknown: dict[PathKey, list[str]] = {}
+    for where, candidates in located.items():
+        if any(c[0]["type"] == "extra_forbidden" for c in candidates):
+            unknown.setdefault(where[:-1], []).append(str(where[-1]))
+    typos: set[PathKey] = set()
+    for where, candidates in located.items():
+        missing = any(c[0]["type"] == "missing" for c in candidates)
+        if missing and where[:-1] in unknown and did_you_mean(str(where[-1]), unknown[where[:-1]]):
+            typos.add(where)
+    return typos
 
 
 def _problem(
@@ -70,9 +92,10 @@ def _problem(
         field = data_loc + trailing
         line, column = doc.key_position(data_loc)
     elif etype in {"union_tag_invalid", "union_tag_not_found"}:
-        tags = _quoted(str(ctx.get("expected_tags", "")))
+        tags = _quoted(str(ctx.get("expected_tags", ""))) or tags_at(kind, tuple(error["loc"]))
         if etype == "union_tag_not_found":
             message = f"missing key 'type' (one of: {', '.join(tags)})"
+            field = (*data_loc, "type")
             line, column = doc.key_position(data_loc)
         else:
             tag = str(ctx.get("tag"))
@@ -80,9 +103,13 @@ def _problem(
             line, column = doc.position(field)
             message = f"unknown type '{tag}'"
             suggestion = did_you_mean(tag, tags) or f"expected one of: {', '.join(tags)}"
+    elif etype in {"model_type", "dict_type", "model_attributes_type"}:
+        scalar = value is not None and not isinstance(value, dict | list)
+        message = "input should be a mapping" + (f" (got {_show(value)})" if scalar else "")
     elif etype == "literal_error":
-        choices = _quoted(str(ctx.get("expected", "")))
-        message = f"invalid value {_show(value)}: expected one of {', '.join(repr(c) for c in choices)}"
+        choices = _quoted(str(ctx.get("expected", ""))) or [str(ctx.get("expected", ""))]
+        shown = ", ".join(repr(c) for c in choices) if _quoted(str(ctx.get("expected", ""))) else choices[0]
+        message = f"invalid value {_show(value)}: expected one of {shown}"
         suggestion = did_you_mean(str(value), choices) if isinstance(value, str) else None
     elif etype == "value_error":
         message = re.sub(r"^Value error, ", "", message)
@@ -184,8 +211,27 @@ def _branches(root: dict[str, Any], node: dict[str, Any]) -> list[dict[str, Any]
     return [b for alt in alternatives for b in _branches(root, alt)]
 
 
+def _discriminators(root: dict[str, Any], node: dict[str, Any]) -> dict[str, str]:
+    """Tag -> $ref of every discriminated union at this node, also inside Optional/anyOf wrappers."""
+    node = _resolve(root, node)
+    found = dict(node.get("discriminator", {}).get("mapping", {}))
+    for alternative in node.get("anyOf", []) + node.get("oneOf", []):
+        if "discriminator" in alternative or "anyOf" in alternative or "oneOf" in alternative:
+            found.update(_discriminators(root, alternative))
+    return found
+
+
+def tags_at(kind: Kind, loc: tuple[Any, ...]) -> list[str]:
+    """The `type:` values a discriminated union accepts at `loc`."""
+    schema = _schema(kind)
+    node: dict[str, Any] | None = schema
+    for part in loc:
+        node = _step(schema, node, part) if node is not None else None
+    return sorted(_discriminators(schema, node)) if node is not None else []
+
+
 def _step(root: dict[str, Any], node: dict[str, Any], part: Any) -> dict[str, Any] | None:
-    mapping = _resolve(root, node).get("discriminator", {}).get("mapping", {})
+    mapping = _discriminators(root, node)
     if isinstance(part, str) and part in mapping:
         return _resolve(root, {"$ref": mapping[part]})
     for branch in _branches(root, node):

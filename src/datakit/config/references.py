@@ -20,6 +20,8 @@ from datakit.config.yaml_source import PathKey
 from datakit.errors import Problem, Severity, did_you_mean
 from datakit.utils.dag import DAG
 
+SECRETS_UNREADABLE = "<secrets mapping unreadable>"
+
 
 def check_project(
     project: Project,
@@ -33,14 +35,15 @@ def check_project(
     for (kind, name), origin in sorted(project.origins.items()):
         model = project.objects[kind][name]
         problems.extend(_references(project, model, origin, broken))
-        problems.extend(_secret_references(project, model, origin))
+        problems.extend(_secret_references(project, model, origin, broken))
         if isinstance(model, Pipeline):
             problems.extend(_pipeline(project, model, origin))
         elif isinstance(model, Job):
             problems.extend(_job(project, model, origin))
         elif isinstance(model, Warehouse):
-            problems.extend(_warehouse(project, model, origin))
-    problems.extend(_project_secrets(project))
+            problems.extend(_warehouse(project, model, origin, SECRETS_UNREADABLE in broken["secrets"]))
+    if SECRETS_UNREADABLE not in broken["secrets"]:
+        problems.extend(_project_secrets(project))
     if check_secrets:
         problems.extend(_unset_secrets(project, environ or {}))
     return problems
@@ -85,23 +88,23 @@ def _references(
         yield _at(origin, loc, f"unknown {marker.kind} '{ref}'", hint)
 
 
-def _secret_references(project: Project, model: Any, origin: Origin) -> Iterator[Problem]:
+def _secret_references(
+    project: Project, model: Any, origin: Origin, broken: Mapping[str, set[str]]
+) -> Iterator[Problem]:
+    if SECRETS_UNREADABLE in broken["secrets"]:
+        return  # the mapping itself is broken: its problem is reported, unknown keys would be noise
     for loc, ref, _ in iter_marked(model, SecretRefMarker):
         if mapping_key(ref, project.secrets) is None:
             yield _at(origin, loc, f"unknown secret '{ref}'", unresolved_hint(ref, project.secrets))
 
 
 def _project_secrets(project: Project) -> Iterator[Problem]:
-    if project.config_file is None:
+    if project.config_origin is None:
         return
     for loc, ref, _ in iter_marked(project.config, SecretRefMarker):
         if mapping_key(ref, project.secrets) is None:
-            yield Problem(
-                f"unknown secret '{ref}'",
-                file=project.config_file,
-                kind="project",
-                field=format_loc(loc),
-                suggestion=unresolved_hint(ref, project.secrets),
+            yield _at(
+                project.config_origin, loc, f"unknown secret '{ref}'", unresolved_hint(ref, project.secrets)
             )
 
 
@@ -175,8 +178,10 @@ def _bare_channels(job: Job) -> Iterator[tuple[PathKey, str]]:
             yield ("notifications", "channels", i), channel
 
 
-def _warehouse(project: Project, warehouse: Warehouse, origin: Origin) -> Iterator[Problem]:
-    for generic, own in warehouse.secrets.items():
+def _warehouse(
+    project: Project, warehouse: Warehouse, origin: Origin, secrets_unreadable: bool
+) -> Iterator[Problem]:
+    for generic, own in {} if secrets_unreadable else warehouse.secrets.items():
         if mapping_key(generic, project.secrets) is None:
             yield _at(
                 origin,
@@ -200,9 +205,14 @@ def _warehouse(project: Project, warehouse: Warehouse, origin: Origin) -> Iterat
             yield _at(
                 origin,
                 ("schedules", trigger_ref),
-                f"'{trigger_name}' is a {trigger.type} trigger; only cron triggers take cron/timezone",
+                f"'{trigger_name}' is {_article(trigger.type)} {trigger.type} trigger; "
+                "only cron triggers take cron/timezone",
                 key=True,
             )
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _unset_secrets(project: Project, environ: Mapping[str, str]) -> Iterator[Problem]:

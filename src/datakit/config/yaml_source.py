@@ -81,13 +81,21 @@ def read_yaml(path: Path, text: str | None = None) -> YamlDocument:
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
-            raise YamlProblem(Problem(f"file is not valid UTF-8 ({exc.reason})", file=path)) from None
+            line, column = _offset_position(exc.object, exc.start)
+            raise YamlProblem(
+                Problem(f"file is not valid UTF-8 ({exc.reason})", file=path, line=line, column=column)
+            ) from None
         except OSError as exc:
             raise YamlProblem(Problem(f"cannot read file: {exc.strerror}", file=path)) from None
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         raise YamlProblem(_syntax_problem(path, text, exc)) from None
+    except yaml.reader.ReaderError as exc:
+        line, column = _offset_position(text, exc.position)
+        character = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        message = f"invalid YAML: unacceptable character {character}: {exc.reason}"
+        raise YamlProblem(Problem(message, file=path, line=line, column=column)) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(Problem(f"invalid YAML: {exc}", file=path)) from None
     doc = YamlDocument(path=path, data=None)
@@ -96,11 +104,41 @@ def read_yaml(path: Path, text: str | None = None) -> YamlDocument:
     return doc
 
 
+_UNCLOSED = (
+    "while scanning a quoted scalar",
+    "while parsing a flow sequence",
+    "while parsing a flow mapping",
+)
+_INDENTATION = (
+    "did not find expected key",
+    "did not find expected '-' indicator",
+    "mapping values are not allowed",
+)
+
+
+def _offset_position(text: str | bytes, offset: int) -> Position:
+    newline = b"\n" if isinstance(text, bytes) else "\n"
+    before = text[:offset]
+    return before.count(newline) + 1, offset - (before.rfind(newline) + 1) + 1  # type: ignore[arg-type]
+
+
 def _syntax_problem(path: Path, text: str, exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
+    # A quote or bracket that never closes is reported where the parser gave up (often the end of the
+    # file); the place to fix is where it was opened.
+    lines = text.splitlines()
+    at_end = exc.problem_mark is not None and exc.problem_mark.line >= len(lines)
+    if (
+        exc.context_mark is not None
+        and exc.problem_mark is not None
+        and exc.problem_mark.line > exc.context_mark.line
+        and (exc.context in _UNCLOSED or at_end)
+    ):
+        mark = exc.context_mark
     line = mark.line + 1 if mark else None
     column = mark.column + 1 if mark else None
-    lines = text.splitlines()
+    if line is not None and lines and line > len(lines):  # the end of the file: show its last line
+        line, column = len(lines), len(lines[-1]) + 1
     if mark is not None and mark.line < len(lines):
         bad = lines[mark.line]
         indent = bad[: len(bad) - len(bad.lstrip(" \t"))]
@@ -115,7 +153,10 @@ def _syntax_problem(path: Path, text: str, exc: yaml.MarkedYAMLError) -> Problem
     message = f"invalid YAML: {exc.problem or 'syntax error'}"
     if exc.context:
         message += f" ({exc.context})"
-    return Problem(message, file=path, line=line, column=column)
+    suggestion = None
+    if any((exc.problem or "").startswith(p) for p in _INDENTATION):
+        suggestion = "check the indentation of this line and the lines above it"
+    return Problem(message, file=path, line=line, column=column, suggestion=suggestion)
 
 
 class _Walker:
@@ -175,6 +216,13 @@ class _Walker:
             return _scalar_constructor.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
             raise YamlProblem(_syntax_problem(self.doc.path, "", exc)) from None
+        except Exception as exc:
+            # `!!int word`, `!!bool maybe`, an impossible unquoted date (2024-13-01).
+            tag = node.tag.rsplit(":", 1)[-1]
+            detail = f": {exc}" if isinstance(exc, ValueError | OverflowError) else ""
+            raise self._error(
+                node, f"invalid {tag} value {node.value!r}{detail}", "quote the value to keep it as text"
+            ) from None
 
     def _error(self, node: yaml.Node, message: str, suggestion: str | None = None) -> YamlProblem:
         line, column = _pos(node.start_mark)

@@ -77,6 +77,13 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 60480
 
 def parse_duration(value: Any) -> Any:
     """Accept seconds (`300`) or short forms (`90s`, `5m`, `1h30m`, `2d`); leave the rest to pydantic."""
+    try:
+        return _parse_duration(value)
+    except OverflowError:
+        raise ValueError(f"duration {value!r} is too long") from None
+
+
+def _parse_duration(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError(f"invalid duration {value!r}: use seconds (300) or a form like 90s, 5m, 1h30m")
     if isinstance(value, int | float):
