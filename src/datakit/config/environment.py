@@ -20,6 +20,7 @@ merge, strings may refer to environment variables as `${NAME}` or `${NAME:-defau
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Mapping
@@ -51,7 +52,7 @@ def merge_overlay(base: YamlDocument, overlay: YamlDocument) -> YamlDocument:
     """`base` with `overlay` merged in; positions of overlaid values point into the overlay."""
     merged = YamlDocument(
         path=base.path,
-        data=_copy(base.data),
+        data=copy.deepcopy(base.data),
         key_positions=dict(base.key_positions),
         value_positions=dict(base.value_positions),
     )
@@ -74,7 +75,7 @@ def _merge_into(
             target.key_positions[child] = overlay.key_position(overlay_child)
             _merge_into(target, child, data[key], overlay, overlay_child, value)
             continue
-        data[key] = _copy(value)
+        data[key] = copy.deepcopy(value)
         _drop_below(target, child)
         n = len(overlay_child)
         for positions, source in (
@@ -95,14 +96,6 @@ def _drop_below(doc: YamlDocument, loc: PathKey) -> None:
     for positions in (doc.key_positions, doc.value_positions):
         for path in [p for p in positions if p[:n] == loc]:
             del positions[path]
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def interpolate(

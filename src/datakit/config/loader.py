@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from datakit.config.environment import current_environment, interpolate, merge_overlay
 from datakit.config.models import ENVIRONMENTS, KINDS, PROJECT_KIND, Kind, ProjectConfig
+from datakit.config.models.common import name_from_folder
 from datakit.config.project import YAML_SUFFIXES, Origin, Project
 from datakit.config.pydantic_problems import problems_from_validation_error
 from datakit.config.references import SECRETS_UNREADABLE, check_project
@@ -137,7 +138,7 @@ def _project_config(
     origins: dict[str, Origin],
 ) -> tuple[ProjectConfig, Path | None, str]:
     path = root / PROJECT_FILE
-    fallback = ProjectConfig(name=_safe_name(root.name))
+    fallback = ProjectConfig(name=name_from_folder(root.name, "project"))
     if not path.is_file():
         return fallback, None, current_environment("dev", environ, environment)
     try:
@@ -435,8 +436,3 @@ def _add_secrets(project: Project, model: Any, origin: Origin, problems: Problem
             continue
         project.secrets[key] = spec
         project.secrets_origin[key] = origin
-
-
-def _safe_name(text: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "_-" else "_" for c in text).lstrip("_-0123456789")
-    return cleaned or "project"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from datakit.config.models.common import name_from_folder
 from datakit.config.schema import write_schemas
 from datakit.errors import UsageError
 
@@ -129,7 +130,7 @@ def init_project(directory: Path, *, name: str | None = None) -> list[Path]:
         raise UsageError(f"{directory} exists and is not a folder")
     if root.is_dir() and any(p.name != ".git" for p in root.iterdir()):
         raise UsageError(f"{directory} is not empty", hint="init creates a project in a new or empty folder")
-    project_name = name or _name_from(root.name)
+    project_name = name or name_from_folder(root.name, "warehouse")
     created: list[Path] = []
     for relative, template in _FILES.items():
         path = root / relative
@@ -141,11 +142,6 @@ def init_project(directory: Path, *, name: str | None = None) -> list[Path]:
     created.append(_shop_database(root / "data" / "shop.sqlite"))
     created.extend(write_schemas(root))
     return created
-
-
-def _name_from(folder: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "_-" else "_" for c in folder).lstrip("_-0123456789")
-    return cleaned or "warehouse"
 
 
 def _shop_database(path: Path) -> Path:

@@ -30,6 +30,12 @@ Name = Annotated[
 ]
 
 
+def name_from_folder(folder: str, fallback: str) -> str:
+    """A valid `Name` made from a folder name (for projects that do not name themselves)."""
+    cleaned = "".join(c if c.isalnum() or c in "_-" else "_" for c in folder).lstrip("_-0123456789")
+    return cleaned[:63] or fallback
+
+
 @dataclass(frozen=True)
 class SecretRefMarker:
     """Marks a field whose value names a key of `secrets_mapping.yaml` (never the secret itself)."""
