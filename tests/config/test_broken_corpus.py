@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from datakit.config import validate_project
+from datakit.config import Secrets, validate_project
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -105,9 +105,9 @@ def parse_case(folder: Path) -> Case:
 def build_project(case: Case, target: Path) -> Path:
     """The base project copied to `target` with the case's files laid over it."""
     shutil.copytree(BASES[case.base], target, ignore=shutil.ignore_patterns(".gitignore"))
-    for relative in case.delete:
-        path = target / relative
-        assert path.is_file(), f"{case.folder.name}: '# delete: {relative}' names no file of the base"
+    for deleted in case.delete:
+        path = target / deleted
+        assert path.is_file(), f"{case.folder.name}: '# delete: {deleted}' names no file of the base"
         path.unlink()
     for relative in case.overlay_files():
         destination = target / relative
@@ -133,14 +133,15 @@ def test_corpus_is_large_enough() -> None:
 
 
 def test_every_case_is_well_formed() -> None:
-    """Each case has expected errors (a case without any belongs in the unit tests) and files to use."""
+    """Each case has expected errors (a case without any belongs in the unit tests) and changes its base."""
     names = [d.name for d in CASE_DIRS]
     numbers = [name.split("_", 1)[0] for name in names]
     assert len(set(numbers)) == len(numbers)
     for folder in CASE_DIRS:
         case = parse_case(folder)
         assert case.expected, f"{folder.name}: no expected error line"
-        assert case.overlay_files() or case.delete, f"{folder.name}: changes nothing in its base"
+        changes = case.overlay_files() or case.delete or case.set_vars or case.unset_vars
+        assert changes, f"{folder.name}: changes nothing in its base"
 
 
 @pytest.mark.parametrize("folder", CASE_DIRS, ids=[d.name for d in CASE_DIRS])
@@ -171,6 +172,9 @@ def test_secret_key_suffix_resolves_to_mapping_key(tmp_path: Path, monkeypatch: 
     auth = validation.project.sources["my_api"].connection.auth  # type: ignore[union-attr]
     assert auth is not None
     assert auth.credentials_secret_key == "my_api_token_secret_key"  # type: ignore[union-attr]
+    secrets = Secrets(validation.project.secrets, "dev", case.environ)
+    assert secrets.key_for("my_api_token_secret_key") == "my_api_token"
+    assert secrets.env_var("my_api_token_secret_key") == "MY_API_TOKEN_DEV"
 
 
 def test_secret_key_suffix_does_not_hide_a_missing_secret(
@@ -183,6 +187,26 @@ def test_secret_key_suffix_does_not_hide_a_missing_secret(
         "config/secrets_mapping.yaml:2:3: secrets.my_api_token: required secret is not set: "
         "environment variable MY_API_TOKEN_DEV is not set (ENVIRONMENT=dev)"
     ]
+
+
+def test_timezone_suggestion_is_its_own_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like every other "did you mean", the timezone's is `Problem.suggestion` (JSON consumers read it)."""
+    project = build_project(Case(folder=tmp_path), tmp_path / "project")
+    path = project / "config" / "triggers" / "pagila_nightly.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("Europe/Paris", "Europe/Pariss"), encoding="utf-8"
+    )
+    monkeypatch.chdir(project)
+    [problem] = validate_project(project, environ={}).errors
+    assert (problem.field, problem.message, problem.suggestion) == (
+        "schedule.timezone",
+        "unknown timezone 'Europe/Pariss'",
+        "did you mean 'Europe/Paris'?",
+    )
+    assert problem.render() == (
+        "config/triggers/pagila_nightly.yaml:8:15: trigger.schedule.timezone: "
+        "unknown timezone 'Europe/Pariss' — did you mean 'Europe/Paris'?"
+    )
 
 
 def test_three_defects_in_three_files_reported_in_one_run_sorted_by_file(

@@ -76,3 +76,30 @@ def test_values_the_constructor_rejects_are_located(tmp_path: Path, text: str, m
         1,
         4,
     )
+
+
+def test_aliases_that_expand_exponentially_are_refused_quickly(tmp_path: Path) -> None:
+    levels = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for previous, name in zip("abcdef", "bcdefg", strict=True):
+        levels.append(f"{name}: &{name} [{', '.join([f'*{previous}'] * 10)}]")
+    with pytest.raises(YamlProblem, match=r"expands to over 200,000 values \(nested aliases\?\)"):
+        _read(tmp_path, "\n".join(levels) + "\n")
+
+
+def test_undefined_alias_is_named(tmp_path: Path) -> None:
+    with pytest.raises(YamlProblem) as caught:
+        _read(tmp_path, "a: 1\nb: *nope\n")
+    problem = caught.value.problem
+    assert (problem.line, problem.column, problem.message) == (
+        2,
+        4,
+        "invalid YAML: found undefined alias 'nope'",
+    )
+    assert problem.suggestion == "define the anchor (&name) before its first use (*name)"
+
+
+def test_collection_keys_are_refused_without_quotes_in_the_message(tmp_path: Path) -> None:
+    with pytest.raises(YamlProblem) as caught:
+        _read(tmp_path, "? [a, b]\n: 1\n")
+    assert caught.value.problem.message == "mapping keys must be strings, got a collection"
+    assert caught.value.problem.suggestion is None

@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from datakit.config.environment import current_environment, interpolate, merge_overlay
 from datakit.config.models import ENVIRONMENTS, KINDS, PROJECT_KIND, Kind, ProjectConfig
 from datakit.config.models.common import name_from_folder
-from datakit.config.project import YAML_SUFFIXES, Origin, Project
+from datakit.config.project import YAML_SUFFIXES, InactiveOverlay, Origin, Project
 from datakit.config.pydantic_problems import problems_from_validation_error
-from datakit.config.references import SECRETS_UNREADABLE, check_project
+from datakit.config.references import SECRETS_UNREADABLE, check_project, in_environment
 from datakit.config.secrets import mask_declared_values
 from datakit.config.yaml_source import YamlDocument, YamlProblem, read_yaml
 from datakit.errors import Problem, ProblemList, UsageError, did_you_mean
@@ -98,13 +98,15 @@ def validate_project(
     problems = ProblemList()
 
     origins: dict[str, Origin] = {}
-    config, config_file, env = _project_config(root, environment, env_vars, problems, origins)
+    inactive: list[InactiveOverlay] = []
+    config, config_file, env = _project_config(root, environment, env_vars, problems, origins, inactive)
     project = Project(
         root=root,
         environment=env,
         config=config,
         config_file=config_file,
         config_origin=origins.get("project"),
+        inactive_overlays=inactive,
     )
     broken: dict[str, set[str]] = {key: set() for key in KINDS}
     for path in discover(project.config_dir):
@@ -136,6 +138,7 @@ def _project_config(
     environ: Mapping[str, str],
     problems: ProblemList,
     origins: dict[str, Origin],
+    inactive: list[InactiveOverlay],
 ) -> tuple[ProjectConfig, Path | None, str]:
     path = root / PROJECT_FILE
     fallback = ProjectConfig(name=name_from_folder(root.name, "project"))
@@ -159,7 +162,7 @@ def _project_config(
         key_positions=doc.key_positions,
         value_positions=doc.value_positions,
     )
-    model, merged = _validate_body(doc, body, PROJECT_KIND, env, environ, problems)
+    model, merged = _validate_body(doc, body, PROJECT_KIND, env, environ, problems, inactive)
     origins[PROJECT_KIND.key] = Origin(PROJECT_KIND.key, merged)
     return (model if isinstance(model, ProjectConfig) else fallback), path, env
 
@@ -183,7 +186,8 @@ def _load_file(
         return
     _check_folder(project, path, kind, problems)
     body = doc.subtree((kind.key,))
-    model, merged = _validate_body(doc, body, kind, project.environment, environ, problems)
+    inactive = project.inactive_overlays
+    model, merged = _validate_body(doc, body, kind, project.environment, environ, problems, inactive)
     if model is None:
         name = body.data.get("name") if isinstance(body.data, dict) else None
         if isinstance(name, str):
@@ -298,8 +302,12 @@ def _validate_body(
     env: str,
     environ: Mapping[str, str],
     problems: ProblemList,
+    inactive: list[InactiveOverlay],
 ) -> tuple[Any | None, YamlDocument]:
-    """Overlay the active environment, interpolate `${VAR}`, and validate against the kind's model."""
+    """Overlay the active environment, interpolate `${VAR}`, and validate against the kind's model.
+
+    Other environments' overlays that validate are appended to `inactive` for the cross-file checks.
+    """
     overlays = _overlays(doc, kind, problems) if kind.named or kind is PROJECT_KIND else {}
     merged = merge_overlay(body, overlays[env]) if env in overlays else body
     data, interpolation_problems = interpolate(merged, environ, kind.key)
@@ -315,7 +323,7 @@ def _validate_body(
         problems.extend(p for p in found if (p.line, p.column) not in unset)
     for other, overlay in overlays.items():
         if other != env and model is not None:  # while the base is invalid, overlay errors are noise
-            problems.extend(_overlay_problems(body, overlay, kind, other, environ))
+            problems.extend(_overlay_problems(body, overlay, kind, other, environ, inactive))
     return (None if interpolation_problems else model), merged
 
 
@@ -368,29 +376,28 @@ def _overlays(doc: YamlDocument, kind: Kind, problems: ProblemList) -> dict[str,
 
 
 def _overlay_problems(
-    body: YamlDocument, overlay: YamlDocument, kind: Kind, env: str, environ: Mapping[str, str]
+    body: YamlDocument,
+    overlay: YamlDocument,
+    kind: Kind,
+    env: str,
+    environ: Mapping[str, str],
+    inactive: list[InactiveOverlay],
 ) -> list[Problem]:
-    """Problems an inactive environment's overlay introduces (so a prod typo is caught in dev)."""
+    """Problems an inactive environment's overlay introduces (so a prod typo is caught in dev).
+
+    Shape problems are reported here; an overlay that validates is kept on the project so that the
+    cross-file checks (references, secrets) see it too, once every file is loaded.
+    """
     merged = merge_overlay(body, overlay)
     data, _ = interpolate(merged, environ, kind.key, report_missing=False)
+    inside = frozenset(overlay.key_positions.values()) | frozenset(overlay.value_positions.values())
+    merged = YamlDocument(merged.path, data, merged.key_positions, merged.value_positions)
     try:
-        kind.adapter.validate_python(data)
+        model = kind.adapter.validate_python(data)
     except ValidationError as exc:
-        inside = set(overlay.key_positions.values()) | set(overlay.value_positions.values())
-        merged = YamlDocument(merged.path, data, merged.key_positions, merged.value_positions)
-        return [
-            Problem(
-                f"{p.message} (environment '{env}')",
-                file=p.file,
-                line=p.line,
-                column=p.column,
-                kind=p.kind,
-                field=p.field,
-                suggestion=p.suggestion,
-            )
-            for p in problems_from_validation_error(exc, merged, kind)
-            if (p.line, p.column) in inside
-        ]
+        found = problems_from_validation_error(exc, merged, kind)
+        return [in_environment(p, env) for p in found if (p.line, p.column) in inside]
+    inactive.append(InactiveOverlay(env, model, Origin(kind.key, merged), inside))
     return []
 
 

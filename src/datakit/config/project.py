@@ -35,6 +35,17 @@ class Origin:
         return self.doc.path
 
 
+@dataclass(frozen=True)
+class InactiveOverlay:
+    """An object as another environment would see it, kept so its references are checked too."""
+
+    environment: str
+    model: Any
+    origin: Origin
+    positions: frozenset[tuple[int | None, int | None]]
+    """Positions written in the overlay itself: only problems there are the overlay's own."""
+
+
 @dataclass
 class Project:
     """A loaded, validated datakit project for one environment."""
@@ -51,6 +62,7 @@ class Project:
     secrets_origin: dict[str, Origin] = field(default_factory=dict)
     origins: dict[tuple[str, str], Origin] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
+    inactive_overlays: list[InactiveOverlay] = field(default_factory=list)
 
     @property
     def sources(self) -> dict[str, Source]:

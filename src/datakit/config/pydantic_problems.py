@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 
 from datakit.config.environment import format_loc
 from datakit.config.models import Kind
+from datakit.config.models.common import NAME_PATTERN, SUGGESTED, name_from_folder
 from datakit.config.yaml_source import PathKey, YamlDocument
 from datakit.errors import Problem, did_you_mean
 
@@ -106,19 +107,8 @@ def _problem(
     elif etype in {"model_type", "dict_type", "model_attributes_type"}:
         scalar = value is not None and not isinstance(value, dict | list)
         message = "input should be a mapping" + (f" (got {_show(value)})" if scalar else "")
-    elif etype == "literal_error":
-        choices = _quoted(str(ctx.get("expected", ""))) or [str(ctx.get("expected", ""))]
-        shown = ", ".join(repr(c) for c in choices) if _quoted(str(ctx.get("expected", ""))) else choices[0]
-        message = f"invalid value {_show(value)}: expected one of {shown}"
-        suggestion = did_you_mean(str(value), choices) if isinstance(value, str) else None
-    elif etype == "value_error":
-        message = re.sub(r"^Value error, ", "", message)
-    elif etype == "assertion_error":
-        message = re.sub(r"^Assertion failed, ", "", message)
-    elif not isinstance(value, dict | list) and value is not None:
-        message = f"{message[:1].lower()}{message[1:]} (got {_show(value)})"
     else:
-        message = f"{message[:1].lower()}{message[1:]}"
+        message, suggestion = _value_message(etype, ctx, message, value)
     return Problem(
         message,
         file=doc.path,
@@ -128,6 +118,30 @@ def _problem(
         field=format_loc(field) or None,
         suggestion=suggestion,
     )
+
+
+def _value_message(etype: str, ctx: dict[str, Any], message: str, value: Any) -> tuple[str, str | None]:
+    """Message and suggestion for a value of the wrong kind (pydantic's words, made to read as ours)."""
+    if etype == "literal_error":
+        choices = _quoted(str(ctx.get("expected", ""))) or [str(ctx.get("expected", ""))]
+        shown = ", ".join(repr(c) for c in choices) if _quoted(str(ctx.get("expected", ""))) else choices[0]
+        suggestion = did_you_mean(str(value), choices) if isinstance(value, str) else None
+        return f"invalid value {_show(value)}: expected one of {shown}", suggestion
+    if etype == "string_pattern_mismatch" and ctx.get("pattern") == NAME_PATTERN:
+        fixed = name_from_folder(value, "") if isinstance(value, str) else ""
+        rule = "a name starts with a letter, then letters, digits, '_' or '-'"
+        suggestion = f"did you mean '{fixed}'?" if fixed and re.match(NAME_PATTERN, fixed) else None
+        return f"invalid name {_show(value)}: {rule}", suggestion
+    if etype == SUGGESTED:
+        return message, (str(ctx["suggestion"]) if ctx.get("suggestion") else None)
+    if etype == "value_error":
+        return re.sub(r"^Value error, ", "", message), None
+    if etype == "assertion_error":
+        return re.sub(r"^Assertion failed, ", "", message), None
+    message = f"{message[:1].lower()}{message[1:]}"
+    if not isinstance(value, dict | list) and value is not None:
+        message = f"{message} (got {_show(value)})"
+    return message, None
 
 
 def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[PathKey, PathKey]:

@@ -6,6 +6,7 @@ with a "did you mean" drawn from what the project really defines.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -14,7 +15,7 @@ from datakit.config.introspect import iter_marked
 from datakit.config.models import Job, Pipeline, ProjectConfig, Warehouse
 from datakit.config.models.common import ReferenceMarker, SecretRefMarker
 from datakit.config.models.triggers import CronTrigger
-from datakit.config.project import Origin, Project
+from datakit.config.project import InactiveOverlay, Origin, Project
 from datakit.config.secrets import Secrets, mapping_key, unresolved_hint
 from datakit.config.yaml_source import PathKey
 from datakit.errors import Problem, Severity, did_you_mean
@@ -42,11 +43,31 @@ def check_project(
             problems.extend(_job(project, model, origin))
         elif isinstance(model, Warehouse):
             problems.extend(_warehouse(project, model, origin, SECRETS_UNREADABLE in broken["secrets"]))
+    for overlay in project.inactive_overlays:
+        problems.extend(_overlay_references(project, overlay, broken))
     if SECRETS_UNREADABLE not in broken["secrets"]:
         problems.extend(_project_secrets(project))
     if check_secrets:
         problems.extend(_unset_secrets(project, environ or {}))
     return problems
+
+
+def in_environment(problem: Problem, environment: str) -> Problem:
+    """The problem as seen in another environment's overlay: the message names that environment."""
+    return dataclasses.replace(problem, message=f"{problem.message} (environment '{environment}')")
+
+
+def _overlay_references(
+    project: Project, overlay: InactiveOverlay, broken: Mapping[str, set[str]]
+) -> Iterator[Problem]:
+    """Reference problems written in an inactive environment's overlay (the base's are reported once)."""
+    found = [
+        *_references(project, overlay.model, overlay.origin, broken),
+        *_secret_references(project, overlay.model, overlay.origin, broken),
+    ]
+    for problem in found:
+        if (problem.line, problem.column) in overlay.positions:
+            yield in_environment(problem, overlay.environment)
 
 
 def _at(

@@ -8,6 +8,7 @@ duplicate keys (the later one would win) and non-string keys.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def read_yaml(path: Path, text: str | None = None) -> YamlDocument:
     except yaml.MarkedYAMLError as exc:
         raise YamlProblem(_syntax_problem(path, text, exc)) from None
     except yaml.reader.ReaderError as exc:
-        line, column = _offset_position(text, exc.position)
+        line, column = _offset_position(text, _character_offset(text, exc))
         character = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
         message = f"invalid YAML: unacceptable character {character}: {exc.reason}"
         raise YamlProblem(Problem(message, file=path, line=line, column=column)) from None
@@ -120,6 +121,14 @@ def _offset_position(text: str | bytes, offset: int) -> Position:
     newline = b"\n" if isinstance(text, bytes) else "\n"
     before = text[:offset]
     return before.count(newline) + 1, offset - (before.rfind(newline) + 1) + 1  # type: ignore[arg-type]
+
+
+def _character_offset(text: str, exc: yaml.reader.ReaderError) -> int:
+    """libyaml reports a UTF-8 byte offset, the pure-Python reader a character offset: accept both."""
+    offset: int = exc.position
+    if offset < len(text) and isinstance(exc.character, int) and ord(text[offset]) == exc.character:
+        return offset
+    return len(text.encode()[:offset].decode(errors="ignore"))
 
 
 def _syntax_problem(path: Path, text: str, exc: yaml.MarkedYAMLError) -> Problem:
@@ -151,12 +160,25 @@ def _syntax_problem(path: Path, text: str, exc: yaml.MarkedYAMLError) -> Problem
                 suggestion="replace the tab with spaces",
             )
     message = f"invalid YAML: {exc.problem or 'syntax error'}"
+    suggestion = None
+    alias = (
+        re.match(r"\*([^\s,\[\]{}]+)", lines[mark.line][mark.column :])
+        if mark and mark.line < len(lines)
+        else None
+    )
+    if exc.problem == "found undefined alias" and alias:  # libyaml does not name it
+        message += f" '{alias.group(1)}'"
+        suggestion = "define the anchor (&name) before its first use (*name)"
     if exc.context:
         message += f" ({exc.context})"
-    suggestion = None
     if any((exc.problem or "").startswith(p) for p in _INDENTATION):
         suggestion = "check the indentation of this line and the lines above it"
     return Problem(message, file=path, line=line, column=column, suggestion=suggestion)
+
+
+MAX_DEPTH = 64
+MAX_VALUES = 200_000
+"""Far beyond any real config file; bounds what a hostile or mistaken file can make us build."""
 
 
 class _Walker:
@@ -165,13 +187,17 @@ class _Walker:
     def __init__(self, doc: YamlDocument) -> None:
         self.doc = doc
         self.depth = 0
+        self.values = 0
 
     def build(self, node: yaml.Node, loc: PathKey) -> Any:
         self.doc.value_positions[loc] = _pos(node.start_mark)
         self.depth += 1
+        self.values += 1
         try:
-            if self.depth > 64:
+            if self.depth > MAX_DEPTH:
                 raise self._error(node, "nesting is too deep (a recursive alias?)")
+            if self.values > MAX_VALUES:  # aliases of aliases expand exponentially ("billion laughs")
+                raise self._error(node, f"the file expands to over {MAX_VALUES:,} values (nested aliases?)")
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, loc)
             if isinstance(node, yaml.SequenceNode):
@@ -191,11 +217,12 @@ class _Walker:
         seen: dict[str, Position] = {}
         for index, (key_node, value_node) in enumerate(node.value):
             key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else key_node
+            if not isinstance(key, str) and not isinstance(key_node, yaml.ScalarNode):
+                raise self._error(key_node, "mapping keys must be strings, got a collection")
             if not isinstance(key, str):
-                shown = key if isinstance(key, bool | int | float) or key is None else "a collection"
                 raise self._error(
                     key_node,
-                    f"mapping keys must be strings, got {shown!r}",
+                    f"mapping keys must be strings, got {key!r}",
                     "quote the key (for example 'on:' is read as true by YAML 1.1; write '\"on\":')",
                 )
             if index < merged:

@@ -14,6 +14,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
+SUGGESTED = "suggested"
+"""Error type for validators whose did-you-mean belongs in the problem's own suggestion field:
+`PydanticCustomError(SUGGESTED, message, {"suggestion": ...})`."""
+
 
 class StrictModel(BaseModel):
     """Base of every config model: unknown keys are errors; loaded values are immutable."""

@@ -6,8 +6,18 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
-from datakit.config.models.common import Description, Duration, JobRef, Name, SecretRef, StrictModel, Tags
+from datakit.config.models.common import (
+    SUGGESTED,
+    Description,
+    Duration,
+    JobRef,
+    Name,
+    SecretRef,
+    StrictModel,
+    Tags,
+)
 from datakit.errors import did_you_mean
 
 
@@ -31,7 +41,8 @@ def check_timezone(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         hint = did_you_mean(name, available_timezones())
-        raise ValueError(f"unknown timezone '{name}'" + (f" — {hint}" if hint else "")) from None
+        context = {"name": name, "suggestion": hint}
+        raise PydanticCustomError(SUGGESTED, "unknown timezone '{name}'", context) from None
     return name
 
 
