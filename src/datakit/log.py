@@ -8,28 +8,45 @@ on datakit's handlers replaces it with `***` in every record before it is writte
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
 MASK = "***"
 
 
 def register_secret(value: str) -> None:
     """Mask `value` in every log record from now on (values shorter than 4 chars would mask too much)."""
+    global _pattern  # noqa: PLW0603 - one process-wide registry, as the logging module itself is
     if len(value) >= 4:
         with _lock:
             _secrets.add(value)
+            _pattern = None
 
 
 def redact(text: str) -> str:
-    """`text` with every registered secret value masked."""
+    """`text` with every registered secret value masked.
+
+    A value is masked where it stands as a whole token (not inside a longer word): a password
+    `datakit` is masked in `user:datakit@host` but a table `_datakit_stage` stays readable.
+    """
+    global _pattern  # noqa: PLW0603
     with _lock:
-        values = sorted(_secrets, key=len, reverse=True)
-    for value in values:
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+        if not _secrets:
+            return text
+        if _pattern is None:
+            _pattern = re.compile("|".join(_token(v) for v in sorted(_secrets, key=len, reverse=True)))
+        pattern = _pattern
+    return pattern.sub(MASK, text)
+
+
+def _token(value: str) -> str:
+    """`value` as a regex that does not match inside a longer word (where it begins/ends with one)."""
+    before = r"(?<!\w)" if re.match(r"\w", value[0]) else ""
+    after = r"(?!\w)" if re.match(r"\w", value[-1]) else ""
+    return f"{before}{re.escape(value)}{after}"
 
 
 class RedactingFilter(logging.Filter):

@@ -149,3 +149,13 @@ def test_canary_secrets_never_appear_in_cli_output(tmp_path: Path) -> None:
         for value in CANARIES.values():
             assert value not in output, (args, output)
     assert [code for _, code, _ in outputs] == [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0]
+
+
+def test_redaction_masks_whole_tokens_not_parts_of_words() -> None:
+    from datakit.log import register_secret
+
+    register_secret("hunter22")
+    register_secret("p@ss!")
+    assert redact("postgresql://u:hunter22@db/x") == "postgresql://u:***@db/x"
+    assert redact("table _hunter22_stage and hunter22x") == "table _hunter22_stage and hunter22x"
+    assert redact("pw=p@ss!abc") == "pw=***abc"
