@@ -16,3 +16,16 @@ EXAMPLES = REPO / "examples"
 def pg_dsn() -> str:
     """DSN of the PostgreSQL test database (skips, or fails in CI, when unreachable)."""
     return services.postgres_dsn()
+
+
+@pytest.fixture(scope="session")
+def pagila_dsn(pg_dsn: str) -> str:
+    """DSN of the unscaled Pagila database on the test server, loaded on first use (a few seconds).
+
+    Shared by every test that reads Pagila: tests must not change it (copy what they change).
+    """
+    from tests.pagila import PAGILA_DIR, ensure_pagila
+
+    if not PAGILA_DIR.is_dir():
+        pytest.fail(f"Pagila dump not found in {PAGILA_DIR} (set DATAKIT_PAGILA_DIR)", pytrace=False)
+    return ensure_pagila(pg_dsn)
