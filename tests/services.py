@@ -37,3 +37,30 @@ def postgres_dsn() -> str:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         unavailable("PostgreSQL", first_line)
     return dsn
+
+
+MYSQL_URL_DEFAULT = "mysql://root@127.0.0.1:3306/test"
+
+
+def mysql_url() -> str:
+    """The URL of the MySQL/MariaDB test database, after checking that it answers."""
+    from urllib.parse import unquote, urlsplit
+
+    import pymysql
+
+    url = os.environ.get("DATAKIT_TEST_MYSQL_URL", MYSQL_URL_DEFAULT)
+    parts = urlsplit(url)
+    try:
+        conn = pymysql.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 3306,
+            user=unquote(parts.username or "root"),
+            password=unquote(parts.password or ""),
+            database=parts.path.lstrip("/") or "test",
+            connect_timeout=3,
+        )
+        conn.close()
+    except pymysql.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        unavailable("MySQL/MariaDB", f"{reason}; its URL comes from DATAKIT_TEST_MYSQL_URL")
+    return url

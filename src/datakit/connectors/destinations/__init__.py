@@ -1,0 +1,1 @@
+"""Destinations: one module per database kind, each satisfying `datakit.connectors.base.Destination`."""
