@@ -1,0 +1,125 @@
+"""What one load of one resource is: the plan the loader carries out, and the result it reports.
+
+A `ResourcePlan` is fully resolved (connectors open, contracts loaded, names chosen): the config layer
+and the datakit packages are turned into plans by `datakit.load.resolve`, and `datakit.load.loader`
+carries a plan out without looking at YAML again. Tests build plans directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from datakit.connectors import ReadRequest, Source, TableRef
+    from datakit.contracts import Contract
+
+WriteDisposition = Literal["append", "replace", "merge"]
+
+
+class DriftMode(StrEnum):
+    """What a load does when the source's columns differ from the target table's.
+
+    `evolve` (bronze default) adds new columns, keeps dropped ones (nullable, so old rows keep their
+    values) and widens retyped ones where that is lossless, and reports each change; `freeze` (silver
+    default) stops before loading anything, listing every difference.
+    """
+
+    EVOLVE = "evolve"
+    FREEZE = "freeze"
+
+
+@dataclass(frozen=True)
+class TransformOutcome:
+    """A transformed batch, and the rows the transform could not handle (text values + `_dk_reason`)."""
+
+    batch: pa.RecordBatch
+    rejected: pa.Table | None = None
+
+
+BatchTransform = Callable[["pa.RecordBatch"], TransformOutcome]
+"""Source batch -> target batch. Built by `datakit.load.transforms` from a typed row function or from
+SQL column expressions; rows it fails on are rejected with the error, never dropped."""
+
+
+@dataclass(frozen=True)
+class IncrementalPlan:
+    """Load only rows whose `cursor_field` is past the saved cursor (or `initial_value` on the first run)."""
+
+    cursor_field: str
+    initial_value: Any = None
+    lag: Any = None
+    """Re-read this far behind the saved cursor (a timedelta or a number) to catch late-arriving rows."""
+
+
+@dataclass(frozen=True)
+class ResourcePlan:
+    """One resource of one pipeline, from a source table (or query) to one target table."""
+
+    pipeline: str
+    resource: str
+    source: Source
+    request: ReadRequest
+    """What to read. The loader adds the incremental predicate from the saved cursor."""
+    contract: Contract
+    """The target table's contract, without audit columns (the loader adds them in bronze)."""
+    target: TableRef
+    source_label: str
+    """Written into `_dk_source` (e.g. `pagila.public.rental`)."""
+    write_disposition: WriteDisposition = "append"
+    primary_key: tuple[str, ...] = ()
+    """Merge key; defaults to the contract's primary key."""
+    incremental: IncrementalPlan | None = None
+    drift_mode: DriftMode = DriftMode.EVOLVE
+    transform: BatchTransform | None = None
+
+    @property
+    def merge_key(self) -> tuple[str, ...]:
+        return self.primary_key or self.contract.primary_key
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Reported after every batch (for progress bars); `total` is an estimate or None."""
+
+    pipeline: str
+    resource: str
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    total: int | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one load did; also the row of `_datakit.loads` it wrote (in the same transaction as the data)."""
+
+    load_id: str
+    pipeline: str
+    resource: str
+    target: str
+    status: Literal["succeeded", "failed"]
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    started_at: datetime
+    finished_at: datetime
+    cursor: Any = None
+    schema_changes: tuple[str, ...] = field(default=())
+    """Human-readable drift handled in `evolve` mode, e.g. "added column rental.note (text)"."""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    full_refresh: bool = False
+    """Ignore the saved cursor and replace the target (as if it were the first load)."""
+    progress: ProgressCallback | None = None
