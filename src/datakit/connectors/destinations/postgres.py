@@ -1,20 +1,25 @@
-"""PostgreSQL destination: binary COPY through ADBC inside one transaction on one connection.
+"""PostgreSQL destination: binary COPY through psycopg inside one transaction on one connection.
 
-Chosen by measurement (rental, 2M rows): `adbc_ingest` encodes Arrow into binary COPY in C++ (~0.85 s
-of client CPU); a vectorized encoder for psycopg's binary COPY written with pyarrow.compute (byte swaps
-and binary joins; numpy is not installed) needed ~1.0 s for the encoding alone, and pyarrow's CSV
-writer into COPY csv made the server parse text (~150k rows/s). SQL runs on the same ADBC connection, so
-"stage + merge + record state + commit" is one transaction. Statements go one per `execute` (ADBC
-prepares each one) with `$1` parameters.
+Chosen by measurement (bench/load.py, rental at 2M rows, 2 cores): the COPY data is encoded by
+`datakit.connectors.pgwire` with numpy (~0.1 s of client CPU per 2M rows of rental, ~0.4 s with the
+bronze audit columns) and handed to psycopg a batch at a time, where ADBC's `adbc_ingest` spent
+~0.85 s encoding in C++. On two cores every client CPU second is taken from the two PostgreSQL
+backends. With the numpy reader (see the source), read -> validate -> write of rental reached 0.86x
+the raw `psql | psql` pipe's throughput (median of 5 interleaved rounds on a busy machine; best 0.63x;
+ADBC at both ends: 0.66x). Earlier candidates: a pyarrow.compute-only encoder (~1.0 s, no numpy for
+the byte swaps) and pyarrow's CSV writer into COPY csv (the server parses text).
 
-Columns whose binary COPY format differs from anything Arrow holds (tsvector, jsonb, uuid, ranges...)
-are written through a temporary table of text columns and cast by the server in the same transaction.
+Types `pgwire.encodable` does not cover (arrays, numerics wider than 18 digits) are dumped by
+psycopg's own binary dumpers value by value into the same stream: exact, but slower. Columns whose
+binary COPY format differs from anything Arrow holds (tsvector, jsonb, uuid, ranges...) are written
+through a temporary table of text columns and cast by the server in the same transaction. Statements
+take `$1` parameters (psycopg's `RawCursor`), like DuckDB's.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -41,11 +46,11 @@ class PostgresDestination:
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
-        import adbc_driver_postgresql.dbapi as adbc
+        import psycopg
 
         secrets = self.params.secrets()
-        try:
-            conn = adbc.connect(self.params.uri())  # autocommit off: everything below is one transaction
+        try:  # autocommit off: everything below is one transaction
+            conn = psycopg.connect(self.params.conninfo(), cursor_factory=psycopg.RawCursor)
         except Exception as exc:
             raise translate(exc, f"connecting to {self.params.describe()}", secrets=secrets) from None
         try:
@@ -128,31 +133,47 @@ class PostgresTransaction:
     def _ingest(self, table: TableRef, wire: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
         import pyarrow as pa
 
+        from datakit.connectors import pgwire
+
+        dumpers = self._dumpers(table, wire)
+        columns = ", ".join(self.quote(name) for name in pgwire.copy_order(_encoded_schema(wire, dumpers)))
         rows = 0
         failure: list[BaseException] = []
-
-        def shaped() -> Iterator[pa.RecordBatch]:
-            nonlocal rows
-            try:
-                for batch in batches:
+        try:
+            with (
+                self._conn.cursor() as cur,
+                cur.copy(f"COPY {catalog.quote(table)} ({columns}) FROM STDIN (FORMAT binary)") as copy,
+            ):
+                copy.write(pgwire.HEADER)
+                for batch in _marked(batches, failure):
                     out = conform(batch, wire, label=str(table))
                     rows += out.num_rows
-                    yield out
-            except BaseException as exc:  # ADBC would replace it with a generic stream error
-                failure.append(exc)
-                raise
-
-        reader = pa.RecordBatchReader.from_batches(wire, shaped())
-        try:
-            with self._conn.cursor() as cur:
-                cur.adbc_ingest(table.name, reader, mode="append", db_schema_name=table.schema)
+                    for name, dump in dumpers.items():
+                        index = out.schema.get_field_index(name)
+                        out = out.set_column(
+                            index, pa.field(name, pa.large_binary()), dump(out.column(index))
+                        )
+                    copy.write(pgwire.encode(out))
+                copy.write(pgwire.TRAILER)
         except Exception as exc:
-            if failure:
+            if failure:  # the batches' own error (a failed source), not the driver's
                 raise failure[0] from None
             raise translate(
                 exc, f"writing {table}", secrets=self._params.secrets(), table=str(table)
             ) from None
         return rows
+
+    def _dumpers(self, table: TableRef, wire: pa.Schema) -> dict[str, Callable[[pa.Array], pa.Array]]:
+        """psycopg's binary dumpers, value by value, for the columns `pgwire` cannot encode (arrays...)."""
+        import pyarrow as pa
+
+        from datakit.connectors import pgwire
+
+        others = [f.name for f in wire if not pgwire.encodable(pa.schema([f]))]
+        if not others:
+            return {}
+        existing = {c.name: c for c in self.columns(table)}  # asked before the COPY starts
+        return {name: _dumper(self._conn, _copy_type(existing[name])) for name in others}
 
     @contextmanager
     def _cursor(self, sql: str) -> Iterator[Any]:
@@ -181,6 +202,54 @@ def _temp_type(column: Column) -> str:
         if catalog.natively_written(column)
         else ("text[]" if column.db_type.endswith("[]") else "text")
     )
+
+
+def _marked(batches: Iterable[pa.RecordBatch], failure: list[BaseException]) -> Iterator[pa.RecordBatch]:
+    """`batches`, noting in `failure` an exception raised by the iterator itself."""
+    iterator = iter(batches)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except BaseException as exc:
+            failure.append(exc)
+            raise
+        yield batch
+
+
+def _copy_type(column: Column) -> str:
+    """The type psycopg dumps a column's values as: built-in base types; enums and others as text."""
+    array = "[]" if column.db_type.endswith("[]") else ""
+    name = catalog.bare(column.base_type)
+    if column.base_type == "enum" or not catalog.natively_written(column) or name in catalog.TEXT_LIKE:
+        return "text" + array
+    return name + array
+
+
+def _dumper(conn: Any, type_name: str) -> Callable[[pa.Array], pa.Array]:
+    """A function turning an Arrow column into the binary COPY payloads psycopg dumps for `type_name`."""
+    import pyarrow as pa
+    from psycopg import pq
+    from psycopg.adapt import PyFormat, Transformer
+
+    transformer = Transformer(conn)
+    transformer.set_dumper_types([conn.adapters.types.get_oid(type_name)], pq.Format.BINARY)
+
+    def dump(array: pa.Array) -> pa.Array:
+        payloads = [
+            None if value is None else bytes(transformer.dump_sequence([value], [PyFormat.BINARY])[0] or b"")
+            for value in array.to_pylist()
+        ]
+        return pa.array(payloads, pa.large_binary())
+
+    return dump
+
+
+def _encoded_schema(wire: pa.Schema, dumpers: dict[str, Any]) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([pa.field(f.name, pa.large_binary()) if f.name in dumpers else f for f in wire])
 
 
 def _quietly(action: Any) -> None:
