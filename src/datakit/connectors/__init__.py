@@ -20,8 +20,10 @@ from datakit.connectors.base import (
     Transaction,
 )
 from datakit.connectors.errors import ConnectionLost, ConnectorError, SchemaMismatch
+from datakit.connectors.files.params import FilesParams
 from datakit.connectors.params import DuckDBParams, MysqlParams, PostgresParams, SqliteParams
 from datakit.connectors.pipe import pipe
+from datakit.connectors.rest.params import RestParams
 
 __all__ = [
     "Column",
@@ -30,10 +32,12 @@ __all__ = [
     "Destination",
     "DestinationCapabilities",
     "DuckDBParams",
+    "FilesParams",
     "Incremental",
     "MysqlParams",
     "PostgresParams",
     "ReadRequest",
+    "RestParams",
     "SchemaMismatch",
     "Source",
     "SourceCapabilities",
@@ -46,8 +50,16 @@ __all__ = [
 ]
 
 
-def open_source(params: PostgresParams | MysqlParams | SqliteParams) -> Source:
+def open_source(params: PostgresParams | MysqlParams | SqliteParams | RestParams | FilesParams) -> Source:
     """The source connector for `params` (nothing connects until it is used)."""
+    if isinstance(params, RestParams):
+        from datakit.connectors.rest.source import RestSource
+
+        return RestSource(params)
+    if isinstance(params, FilesParams):
+        from datakit.connectors.files.source import FilesSource
+
+        return FilesSource(params)
     if isinstance(params, PostgresParams):
         from datakit.connectors.sources.postgres import PostgresSource
 

@@ -1,0 +1,77 @@
+"""The JSON -> Arrow rules on their own: where records are, how nesting flattens, how pages align."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from datakit.connectors import SchemaMismatch
+from datakit.connectors.rest.records import Rebatcher, align, dig, find_records, settle, to_batches
+
+
+def test_dig_follows_dotted_paths() -> None:
+    body = {"a": {"b": [{"c": 1}]}}
+    assert dig(body, "a.b.0.c") == 1
+    assert dig(body, "a.x") is None and dig(body, "a.b.5") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "expected"),
+    [
+        ([{"id": 1}], None, [{"id": 1}]),
+        ({"results": [{"id": 1}], "count": 1}, None, [{"id": 1}]),
+        ({"meta": {}, "users": [{"id": 1}]}, None, [{"id": 1}]),  # the only list
+        ({"id": 1, "name": "x"}, None, [{"id": 1, "name": "x"}]),  # one record
+        ({"data": {"items": [1, 2]}}, "data.items", [1, 2]),
+        ({"data": {"item": {"id": 1}}}, "data.item", [{"id": 1}]),
+        ({"data": {}}, "data.items", []),
+    ],
+)
+def test_find_records(body: object, path: str | None, expected: list[object]) -> None:
+    assert find_records(body, path) == expected
+
+
+def test_without_a_primary_key_lists_stay_json_text() -> None:
+    out = to_batches([{"id": 1, "tags": ["a", "b"], "m": {"k": [1]}}], "t")
+    assert list(out) == ["t"]
+    assert out["t"].to_pylist() == [{"id": 1, "tags": '["a", "b"]', "m__k": "[1]"}]
+
+
+def test_lists_inside_child_rows_stay_json_text() -> None:
+    out = to_batches([{"id": 7, "lines": [{"sku": "a", "serials": [1, 2]}]}], "o", primary_key=["id"])
+    assert out["o__lines"].to_pylist() == [
+        {"_dk_parent__id": 7, "_dk_list_idx": 0, "sku": "a", "serials": "[1, 2]"}
+    ]
+
+
+def test_keys_missing_from_some_records_and_mixed_types() -> None:
+    out = to_batches([{"a": 1}, {"b": "x"}, {"a": 2, "c": {"d": 1}}], "t")["t"]
+    assert out.to_pylist() == [
+        {"a": 1, "b": None, "c__d": None},
+        {"a": None, "b": "x", "c__d": None},
+        {"a": 2, "b": None, "c__d": 1},
+    ]
+    mixed = to_batches([{"v": 1}, {"v": "one"}, {"v": {"x": 1}}], "t")["t"]
+    assert mixed.to_pylist() == [{"v": "1"}, {"v": "one"}, {"v": '{"x": 1}'}]
+    assert to_batches([1, 2], "t")["t"].to_pylist() == [{"value": 1}, {"value": 2}]
+
+
+def test_align_fills_missing_columns_and_refuses_new_ones_when_inferred() -> None:
+    schema = settle(to_batches([{"id": 1, "note": None}], "t")["t"].schema)
+    assert schema.field("note").type == pa.string()
+    later = to_batches([{"id": 2.0}], "t")["t"]
+    assert align(later, schema, strict=True, label="t").to_pylist() == [{"id": 2, "note": None}]
+    with pytest.raises(SchemaMismatch, match=r"cannot convert t\.id"):
+        align(to_batches([{"id": 2.5}], "t")["t"], schema, strict=True, label="t")
+    with pytest.raises(SchemaMismatch, match="new appeared after"):
+        align(to_batches([{"id": 3, "new": 1}], "t")["t"], schema, strict=True, label="t")
+    assert align(to_batches([{"id": 3, "new": 1}], "t")["t"], schema, strict=False, label="t").num_rows == 1
+
+
+def test_rebatcher_bounds_batches() -> None:
+    batcher = Rebatcher(4)
+    out: list[pa.RecordBatch] = []
+    for n in (3, 3, 9, 1):
+        out += batcher.add(pa.RecordBatch.from_pydict({"x": list(range(n))}))
+    out += batcher.flush()
+    assert [b.num_rows for b in out] == [4, 4, 4, 4]
