@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 
 from datakit import __version__
+from datakit.cli.commands import deploy, listing, reflect, run, schema, validate
 from datakit.cli.commands import init as init_cmd
-from datakit.cli.commands import listing, schema, validate
 from datakit.cli.state import ProjectOption, state
 from datakit.errors import DatakitError, ExitCode
 
@@ -55,6 +55,9 @@ app.command("validate")(validate.validate)
 app.command("list")(listing.list_project)
 app.command("schema")(schema.schema)
 app.command("init")(init_cmd.init)
+app.command("deploy")(deploy.deploy)
+app.command("reflect")(reflect.reflect)
+app.add_typer(run.app, name="run")
 
 
 def main(argv: list[str] | None = None) -> None:

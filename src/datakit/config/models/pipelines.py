@@ -19,6 +19,12 @@ from datakit.config.models.common import (
 )
 
 Layer = Literal["bronze", "silver", "gold"]
+SchemaContract = Literal["evolve", "freeze"]
+DEFAULT_SCHEMA_CONTRACT: dict[str, SchemaContract] = {
+    "bronze": "evolve",
+    "silver": "freeze",
+    "gold": "freeze",
+}
 
 
 class _ByNameOrFile(StrictModel):
@@ -70,7 +76,22 @@ class Pipeline(StrictModel):
     tags: Tags
     source: PipelineSource
     destination: PipelineDestination
-    datakit: str | None = Field(None, description="Datakit (package under datakits/) holding the contracts.")
+    datakit: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Datakit (Python package under datakits/) holding the contracts and transforms; "
+        "defaults to the one named like the source, when there is one.",
+    )
+    schema_contract: SchemaContract | None = Field(
+        None,
+        description="When the source's columns drift from the target table: `evolve` changes the table "
+        "and reports it, `freeze` stops before loading. Default: evolve in bronze, freeze in silver/gold.",
+    )
     batch_size: PositiveInt = Field(50_000, description="Rows per Arrow batch.")
     retry: PipelineRetry | None = None
     timeout: Duration | None = None
+
+    @property
+    def drift_mode(self) -> SchemaContract:
+        """The schema contract in force: the one given, else the layer's default."""
+        return self.schema_contract or DEFAULT_SCHEMA_CONTRACT[self.destination.layer]

@@ -5,12 +5,37 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, model_validator
+from pydantic import AnyHttpUrl, BeforeValidator, Field, model_validator
 
-from datakit.config.models.common import Description, Duration, Name, SecretRef, StrictModel, Tags
+from datakit.config.models.common import (
+    Description,
+    Duration,
+    Name,
+    SecretRef,
+    StrictModel,
+    Tags,
+    parse_duration,
+)
 from datakit.config.models.connections import FileDatabase, MysqlConnection, PostgresConnection
 
 WriteDisposition = Literal["append", "replace", "merge"]
+
+
+def _lag(value: object) -> object:
+    """A string is a duration (`5m`, for time cursors); a number stays a number (for numeric cursors)."""
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+Lag = Annotated[
+    timedelta | int | float,
+    BeforeValidator(_lag),
+    Field(
+        description=(
+            "Re-read this far behind the saved cursor to catch late-arriving rows: a duration (`10m`) "
+            "for time cursors, a number for numeric cursors. Rows re-read are merged, not duplicated."
+        )
+    ),
+]
 
 
 class Incremental(StrictModel):
@@ -21,6 +46,7 @@ class Incremental(StrictModel):
     initial_value: str | int | float | datetime | date | None = Field(
         None, description="Cursor value to start from on the first run."
     )
+    lag: Lag | None = None
 
 
 class Resource(StrictModel):
@@ -31,6 +57,17 @@ class Resource(StrictModel):
     primary_key: list[str] = Field(default_factory=list)
     write_disposition: WriteDisposition = "append"
     incremental: Incremental | None = None
+    contract: str | None = Field(
+        None,
+        min_length=1,
+        description="Table of the pipeline's datakit whose contract this resource loads into; "
+        "defaults to the resource name.",
+    )
+    transform: str | None = Field(
+        None,
+        min_length=1,
+        description="Name of a typed row transform registered in the pipeline's datakit (@transform).",
+    )
 
 
 class SqlResource(Resource):
@@ -41,13 +78,31 @@ class SqlResource(Resource):
         None, alias="schema", description="Schema of the table; defaults to the source's."
     )
     query: str | None = Field(None, description="A SELECT to read instead of a table.")
-    columns: list[str] | None = Field(None, description="Columns to read; default all.")
+    columns: list[str] | dict[str, str] | None = Field(
+        None,
+        description="A list: the columns to read (default all). A mapping: column -> SQL expression "
+        "over the source row (e.g. `email: lower(email)`), replacing the column of that name or adding "
+        "one; the other columns pass through. Run by DuckDB on each Arrow batch: the vectorized "
+        "alternative to a row transform.",
+    )
 
     @model_validator(mode="after")
     def _table_or_query(self) -> SqlResource:
         if self.query is not None and (self.table is not None or self.schema_ is not None):
             raise ValueError("give either `query` or `table`/`schema`, not both")
+        if isinstance(self.columns, dict) and self.transform is not None:
+            raise ValueError("give either `transform` or column expressions in `columns`, not both")
         return self
+
+    @property
+    def expressions(self) -> dict[str, str] | None:
+        """The SQL column expressions, when `columns` is a mapping."""
+        return self.columns if isinstance(self.columns, dict) else None
+
+    @property
+    def read_columns(self) -> list[str] | None:
+        """The columns to read, when `columns` is a list."""
+        return self.columns if isinstance(self.columns, list) else None
 
 
 class SourceBase(StrictModel):

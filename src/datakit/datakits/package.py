@@ -1,0 +1,236 @@
+"""A loaded datakit: its contracts by layer and table, the models behind them, and its transforms.
+
+Contracts are found by convention, not listed: every `table=True` SQLModel class defined in the
+package's modules, and every spec in `contracts/*.yaml`. A contract's layer and system come from the
+class's `__datakit__ = TableOptions(...)` (or the spec); a contract that names no system belongs to
+the datakit's own. Lookups by name fail with the file and a did-you-mean.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from datakit.datakits.errors import DatakitPackageError
+from datakit.datakits.registry import TypedTransform, transforms_in
+from datakit.errors import did_you_mean
+
+if TYPE_CHECKING:
+    from datakit.config.project import Project
+    from datakit.contracts.model import Contract, Layer
+
+DEFAULT_FOLDER = "datakits"
+
+
+@dataclass(frozen=True)
+class DatakitTable:
+    """One contract of a datakit, and where it was written (a class, or a spec file)."""
+
+    contract: Contract
+    file: Path | None
+    line: int | None = None
+    model: type[Any] | None = None
+
+    @property
+    def layer(self) -> Layer:
+        return self.contract.layer
+
+    @property
+    def key(self) -> str:
+        """`schema.table` when the contract has a schema, else the table name."""
+        return (
+            f"{self.contract.schema_name}.{self.contract.name}"
+            if self.contract.schema_name
+            else self.contract.name
+        )
+
+
+@dataclass(frozen=True)
+class Datakit:
+    """An imported datakit package."""
+
+    name: str
+    path: Path
+    module: ModuleType
+    tables: tuple[DatakitTable, ...]
+    transforms: Mapping[str, TypedTransform] = field(default_factory=dict)
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers this datakit has contracts for, in layer order."""
+        from datakit.contracts.model import Layer
+
+        present = {table.layer for table in self.tables}
+        return [layer for layer in Layer if layer in present]
+
+    def contracts(self, layer: Layer | str | None = None) -> list[Contract]:
+        """Every contract, or those of one layer, in the order they were found."""
+        return [t.contract for t in self.tables if layer is None or t.layer == layer]
+
+    def table(self, name: str, layer: Layer | str) -> DatakitTable:
+        """The table called `name` (or `schema.name`) in `layer`; a DatakitPackageError when absent."""
+        candidates = [t for t in self.tables if t.layer == layer]
+        matches = [t for t in candidates if name in (t.contract.name, t.key)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            keys = ", ".join(sorted(t.key for t in matches))
+            raise DatakitPackageError(
+                f"datakit {self.name!r} has several {layer} tables called {name!r} ({keys})",
+                file=self.path,
+                hint="name it with its schema, e.g. `contract: public.customer`",
+            )
+        names = {t.contract.name for t in candidates} | {t.key for t in candidates}
+        holding = {t.layer for t in self.tables if name in (t.contract.name, t.key)}
+        elsewhere = [str(other) for other in self.layers if other in holding]
+        if elsewhere:
+            hint = f"it has {name!r} in {', '.join(elsewhere)}"
+        else:
+            hint = did_you_mean(name, names) or (
+                f"its {layer} tables: {', '.join(sorted(names))}" if names else f"it has no {layer} tables"
+            )
+        raise DatakitPackageError(
+            f"datakit {self.name!r} has no {layer} table {name!r}", file=self.path, hint=hint
+        )
+
+    def has_table(self, name: str, layer: Layer | str) -> bool:
+        return any(t.layer == layer and name in (t.contract.name, t.key) for t in self.tables)
+
+    def contract(self, name: str, layer: Layer | str) -> Contract:
+        return self.table(name, layer).contract
+
+    def transform(self, name: str) -> TypedTransform:
+        """The transform registered as `name`; a DatakitPackageError with a suggestion when absent."""
+        found = self.transforms.get(name)
+        if found is not None:
+            return found
+        hint = did_you_mean(name, self.transforms) or (
+            f"its transforms: {', '.join(sorted(self.transforms))}"
+            if self.transforms
+            else "decorate a function with @datakit.datakits.transform to register it"
+        )
+        raise DatakitPackageError(
+            f"datakit {self.name!r} has no transform {name!r}", file=self.path, hint=hint
+        )
+
+
+def datakits_dir(project: Project) -> Path:
+    """The folder holding the project's datakits (`paths.datakits`, default `datakits/`)."""
+    return project.path(project.config.paths.datakits)
+
+
+def datakit_names(folder: Path) -> list[str]:
+    """The datakit packages in `folder` (subfolders with an `__init__.py`)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / "__init__.py").is_file())
+
+
+_cache: dict[Path, tuple[tuple[tuple[str, float], ...], Datakit]] = {}
+_cache_lock = threading.Lock()
+
+
+def load_datakit(where: Project | Path, name: str) -> Datakit:
+    """The datakit `name` of a project (or in a folder of datakits), imported once per file change."""
+    folder = where if isinstance(where, Path) else datakits_dir(where)
+    package = folder / name
+    if not (package / "__init__.py").is_file():
+        known = datakit_names(folder)
+        hint = did_you_mean(name, known) or (
+            f"datakits here: {', '.join(known)}"
+            if known
+            else f"create one with `datakit reflect --source <name> --out {folder.name}/{name}`"
+        )
+        raise DatakitPackageError(
+            f"no datakit {name!r} (no package {name}/__init__.py)", file=folder, hint=hint
+        )
+    stamp = _stamp(package)
+    key = package.resolve()
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        loaded = _load(name, package)
+        _cache[key] = (stamp, loaded)
+        return loaded
+
+
+def _stamp(package: Path) -> tuple[tuple[str, float], ...]:
+    files = [p for p in package.rglob("*") if p.suffix in (".py", ".yaml", ".yml") and p.is_file()]
+    return tuple(sorted((str(p), p.stat().st_mtime) for p in files))
+
+
+def _load(name: str, package: Path) -> Datakit:
+    from datakit.datakits.importer import import_package
+    from datakit.datakits.specs import contracts_from_file, spec_files
+
+    _, modules = import_package(name, package)
+    tables = [*_model_tables(name, modules)]
+    for path in spec_files(package):
+        tables.extend(
+            DatakitTable(_own_system(contract, name), path, line)
+            for contract, line in contracts_from_file(path)
+        )
+    _check_unique(name, tables)
+    return Datakit(name, package, modules[0], tuple(tables), transforms_in(modules))
+
+
+def _model_tables(name: str, modules: Sequence[ModuleType]) -> Iterable[DatakitTable]:
+    from sqlmodel import SQLModel
+
+    from datakit.contracts.errors import ContractError
+    from datakit.contracts.sqlmodel_source import contract_from_sqlmodel
+
+    seen: set[int] = set()
+    prefix = modules[0].__name__
+    for module in modules:
+        for value in vars(module).values():
+            if (
+                not isinstance(value, type)
+                or not issubclass(value, SQLModel)
+                or "__table__" not in vars(value)
+                or not value.__module__.startswith(prefix)
+                or id(value) in seen
+            ):
+                continue
+            seen.add(id(value))
+            file, line = _class_location(value)
+            try:
+                contract = contract_from_sqlmodel(value)
+            except ContractError as exc:
+                raise DatakitPackageError(exc.message, file=file, line=line, hint=exc.hint) from None
+            yield DatakitTable(_own_system(contract, name), file, line, value)
+
+
+def _own_system(contract: Contract, name: str) -> Contract:
+    return contract if contract.system else contract.evolve(system=name)
+
+
+def _class_location(cls: type[Any]) -> tuple[Path | None, int | None]:
+    import inspect
+
+    try:
+        file = inspect.getsourcefile(cls)
+        _, line = inspect.getsourcelines(cls)
+    except (OSError, TypeError):
+        return None, None
+    return (Path(file) if file else None), line
+
+
+def _check_unique(name: str, tables: Sequence[DatakitTable]) -> None:
+    seen: dict[tuple[str, str], DatakitTable] = {}
+    for table in tables:
+        key = (str(table.layer), table.key)
+        other = seen.get(key)
+        if other is not None:
+            raise DatakitPackageError(
+                f"datakit {name!r} defines the {table.layer} table {table.key!r} twice "
+                f"(also at {other.file}:{other.line})",
+                file=table.file,
+                line=table.line,
+            )
+        seen[key] = table

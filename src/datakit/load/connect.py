@@ -1,0 +1,101 @@
+"""Config objects -> connector parameters: secrets resolved, relative paths made absolute.
+
+The one place where a `password_secret_key` becomes a password: `Secrets.resolve` gives a `SecretStr`
+that the parameters keep as one, so nothing here or downstream can print it by accident.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datakit.config.models.connections import MysqlConnection, PostgresConnection
+from datakit.config.models.destinations import DuckDBDestination, PostgresDestination
+from datakit.config.models.sources import MysqlSource, PostgresSource, SqliteSource
+from datakit.config.project import Project
+from datakit.config.secrets import Secrets
+from datakit.connectors.params import DuckDBParams, MysqlParams, PostgresParams, SqliteParams
+from datakit.errors import DatakitError
+
+MEMORY = ":memory:"
+
+SourceParams = PostgresParams | MysqlParams | SqliteParams
+DestinationParams = PostgresParams | DuckDBParams
+
+
+def project_secrets(project: Project) -> Secrets:
+    """The secrets of the project's current environment, read from the process environment."""
+    return Secrets(mapping=project.secrets, environment=project.environment)
+
+
+def source_params(project: Project, name: str, secrets: Secrets | None = None) -> SourceParams:
+    """Connection parameters of the source `name` (a name or a `x.yaml` file reference)."""
+    source = project.source(name)
+    secrets = secrets or project_secrets(project)
+    if isinstance(source, PostgresSource):
+        return _postgres(source.connection, secrets)
+    if isinstance(source, MysqlSource):
+        return _mysql(source.connection, secrets)
+    if isinstance(source, SqliteSource):
+        return SqliteParams(database=project.path(source.connection.database))
+    raise DatakitError(
+        f"source {source.name!r} is of type {source.type}, which cannot be loaded yet",
+        hint="this release loads from postgres, mysql and sqlite sources",
+    )
+
+
+def destination_params(project: Project, name: str, secrets: Secrets | None = None) -> DestinationParams:
+    """Connection parameters of the destination `name`; a DuckDB path is relative to the project root."""
+    destination = project.destination(name)
+    if isinstance(destination, PostgresDestination):
+        return _postgres(destination.connection, secrets or project_secrets(project))
+    assert isinstance(destination, DuckDBDestination)
+    database = destination.connection.database
+    if database != MEMORY:
+        path = project.path(database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        database = str(path)
+    return DuckDBParams(database=database)
+
+
+def _postgres(connection: PostgresConnection, secrets: Secrets) -> PostgresParams:
+    password = secrets.resolve(connection.password_secret_key) if connection.password_secret_key else None
+    return PostgresParams(
+        host=connection.host,
+        port=connection.port,
+        database=connection.database,
+        user=connection.user,
+        password=password,
+        sslmode=connection.sslmode,
+        connect_timeout=connection.connect_timeout,
+        options=dict(connection.options),
+    )
+
+
+def _mysql(connection: MysqlConnection, secrets: Secrets) -> MysqlParams:
+    password = secrets.resolve(connection.password_secret_key) if connection.password_secret_key else None
+    return MysqlParams(
+        host=connection.host,
+        port=connection.port,
+        database=connection.database,
+        user=connection.user,
+        password=password,
+        charset=connection.charset,
+        connect_timeout=connection.connect_timeout,
+    )
+
+
+def sqlalchemy_url(params: SourceParams | DestinationParams) -> str:
+    """A SQLAlchemy URL for reflection (contains the password: hand it to SQLAlchemy, never print it)."""
+    if isinstance(params, PostgresParams):
+        return params.uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    if isinstance(params, MysqlParams):
+        from urllib.parse import quote
+
+        password = ":" + quote(params.password.get_secret_value(), safe="") if params.password else ""
+        return (
+            f"mysql+pymysql://{quote(params.user, safe='')}{password}@{params.host}:{params.port}/"
+            f"{quote(params.database, safe='')}?charset={params.charset}"
+        )
+    if isinstance(params, SqliteParams):
+        return f"sqlite:///{Path(params.database).resolve()}"
+    raise DatakitError(f"cannot reflect a {params.type} database through SQLAlchemy")

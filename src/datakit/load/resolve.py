@@ -1,0 +1,216 @@
+"""A pipeline of a project -> the `ResourcePlan`s the loader carries out.
+
+Everything YAML and the datakit say is decided here, once: connectors (secrets resolved), the target
+contract (the datakit's table at the pipeline's layer), what to read, where to write, how to treat
+drift, which transform to apply. The loader then never looks at config again.
+
+Rules:
+* Datakit: the pipeline's `datakit:`, else the datakit named like the source when there is one, else
+  none: the contract is then reflected from the live source table.
+* Contract: the datakit's table `resource.contract` (default: the resource name) at the pipeline's
+  layer; a bronze pipeline may fall back to the source contract (bronze mirrors the source).
+* Target schema: `destination.dataset_name`, else the destination's `settings.schema`, else
+  `layer_schema_name(layer, system, source schema)` (e.g. `br__pagila__public`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from datakit.config.models.pipelines import Pipeline
+from datakit.config.models.sources import MysqlSource, PostgresSource, SqliteSource, SqlResource
+from datakit.config.project import Project
+from datakit.connectors import (
+    Destination,
+    ReadRequest,
+    Source,
+    TableRef,
+    open_destination,
+    open_source,
+)
+from datakit.errors import DatakitError, not_found
+from datakit.load.connect import (
+    SourceParams,
+    destination_params,
+    project_secrets,
+    source_params,
+    sqlalchemy_url,
+)
+from datakit.load.plan import BatchTransform, DriftMode, IncrementalPlan, ResourcePlan
+
+if TYPE_CHECKING:
+    from datakit.contracts.model import Contract
+    from datakit.datakits import Datakit, TypedTransform
+
+SqlSource = PostgresSource | MysqlSource | SqliteSource
+
+
+def plans_for(
+    project: Project, pipeline_name: str, *, resources: Sequence[str] | None = None
+) -> tuple[Destination, list[ResourcePlan]]:
+    """The destination of pipeline `pipeline_name` and one plan per resource (or per named resource)."""
+    pipeline = project.pipeline(pipeline_name)
+    secrets = project_secrets(project)
+    source_name = project.resolve_name("source", pipeline.source.ref) or pipeline.source.ref
+    source_config = project.source(source_name)
+    if not isinstance(source_config, PostgresSource | MysqlSource | SqliteSource):
+        raise DatakitError(
+            f"pipeline {pipeline.name!r}: source {source_config.name!r} is of type {source_config.type}, "
+            "which cannot be loaded yet",
+            hint="this release loads from postgres, mysql and sqlite sources",
+        )
+    chosen = _resources(pipeline, source_config.resources, resources)
+    params = source_params(project, source_name, secrets)
+    source = open_source(params)
+    destination_name = project.resolve_name("destination", pipeline.destination.ref)
+    destination = open_destination(
+        destination_params(project, destination_name or pipeline.destination.ref, secrets)
+    )
+    kit = _datakit(project, pipeline, source_config.name)
+    plans = [_plan(project, pipeline, source_config, source, resource, kit, params) for resource in chosen]
+    return destination, plans
+
+
+def pipeline_datakit_name(project: Project, pipeline: Pipeline, source_name: str) -> str | None:
+    """The datakit a pipeline uses: its own `datakit:`, else the one named like its source, if any."""
+    if pipeline.datakit is not None:
+        return pipeline.datakit
+    from datakit.datakits import datakit_names, datakits_dir
+
+    return source_name if source_name in datakit_names(datakits_dir(project)) else None
+
+
+def _datakit(project: Project, pipeline: Pipeline, source_name: str) -> Datakit | None:
+    name = pipeline_datakit_name(project, pipeline, source_name)
+    if name is None:
+        return None
+    from datakit.datakits import load_datakit
+
+    return load_datakit(project, name)
+
+
+def _resources(
+    pipeline: Pipeline, available: Sequence[SqlResource], wanted: Sequence[str] | None
+) -> list[SqlResource]:
+    by_name = {resource.name: resource for resource in available}
+    in_pipeline = list(pipeline.source.resources) or list(by_name)
+    if not wanted:
+        return [by_name[name] for name in in_pipeline]
+    for name in wanted:
+        if name not in in_pipeline:
+            error = not_found("resource", name, in_pipeline)
+            error.message = f"pipeline {pipeline.name!r} has no resource {name!r}"
+            raise error
+    return [by_name[name] for name in dict.fromkeys(wanted)]
+
+
+def _plan(
+    project: Project,
+    pipeline: Pipeline,
+    source_config: SqlSource,
+    source: Source,
+    resource: SqlResource,
+    kit: Datakit | None,
+    params: SourceParams,
+) -> ResourcePlan:
+    layer = pipeline.destination.layer
+    source_schema = _source_schema(source_config, resource)
+    table = TableRef(resource.table or resource.name, source_schema) if resource.query is None else None
+    typed = kit.transform(resource.transform) if kit is not None and resource.transform else None
+    if resource.transform and kit is None:
+        raise DatakitError(
+            f"resource {resource.name!r} names transform {resource.transform!r} but pipeline "
+            f"{pipeline.name!r} uses no datakit",
+            hint="set `datakit:` in the pipeline to the datakit that registers the transform",
+        )
+    contract = _target_contract(kit, resource, layer, table, params)
+    read_columns = resource.read_columns
+    if typed is not None and read_columns is None:
+        from datakit.contracts.sqlmodel_source import contract_from_sqlmodel
+
+        read_columns = list(contract_from_sqlmodel(typed.source_model).column_names)
+    request = ReadRequest(
+        table=table,
+        query=resource.query,
+        columns=read_columns,
+        batch_size=pipeline.batch_size,
+    )
+    system = contract.system or (kit.name if kit is not None else source_config.name)
+    target_schema = (
+        pipeline.destination.dataset_name
+        or project.destination(pipeline.destination.ref).settings.schema_
+        or _layer_schema(layer, system, contract.schema_name or source_schema or "main")
+    )
+    incremental = resource.incremental
+    label_table = f"{source_schema}.{table.name}" if table and source_schema else (table or resource).name
+    return ResourcePlan(
+        pipeline=pipeline.name,
+        resource=resource.name,
+        source=source,
+        request=request,
+        contract=contract,
+        target=TableRef(contract.name, target_schema),
+        source_label=f"{source_config.name}.{label_table}",
+        write_disposition=resource.write_disposition,
+        primary_key=tuple(resource.primary_key),
+        incremental=IncrementalPlan(incremental.cursor_field, incremental.initial_value, incremental.lag)
+        if incremental is not None and incremental.enabled
+        else None,
+        drift_mode=DriftMode(pipeline.drift_mode),
+        transform=_batch_transform(typed, resource.expressions),
+    )
+
+
+def _source_schema(source_config: SqlSource, resource: SqlResource) -> str | None:
+    if isinstance(source_config, PostgresSource):
+        return resource.schema_ or source_config.schema_
+    if isinstance(source_config, MysqlSource):
+        return resource.schema_ or source_config.connection.database
+    return resource.schema_
+
+
+def _target_contract(
+    kit: Datakit | None, resource: SqlResource, layer: str, table: TableRef | None, params: SourceParams
+) -> Contract:
+    name = resource.contract or resource.name
+    if kit is None:
+        if table is None:
+            raise DatakitError(
+                f"resource {resource.name!r} reads a query, so its contract cannot be reflected",
+                hint="give the pipeline a datakit with a contract for it (`datakit:`, `contract:`)",
+            )
+        return _reflected(params, table, layer)
+    if not kit.has_table(name, layer) and layer == "bronze" and kit.has_table(name, "source"):
+        return kit.contract(name, "source").evolve(layer="bronze")
+    return kit.contract(name, layer)
+
+
+def _reflected(params: SourceParams, table: TableRef, layer: str) -> Contract:
+    """The live source table's contract, for pipelines without a datakit (bronze mirrors the source)."""
+    from datakit.contracts.reflect import reflect_database
+
+    (contract,) = reflect_database(
+        sqlalchemy_url(params), table.schema or "main", tables=[table.name], layer=layer
+    )
+    return contract
+
+
+def _layer_schema(layer: str, system: str, schema: str) -> str:
+    from datakit.contracts.naming import layer_schema_name
+
+    return layer_schema_name(layer, system, schema)
+
+
+def _batch_transform(
+    typed: TypedTransform | None, expressions: dict[str, str] | None
+) -> BatchTransform | None:
+    if typed is not None:
+        from datakit.load.transforms import row_transform
+
+        return row_transform(typed.func, typed.source_model, typed.target_model)
+    if expressions:
+        from datakit.load.transforms import sql_transform
+
+        return sql_transform(expressions, keep_columns=True)
+    return None

@@ -1,0 +1,177 @@
+"""The `_datakit` schema: load records and incremental cursors, kept in the destination itself.
+
+State lives with the data (DESIGN.md 3.3): the cursor and the load record are written in the same
+transaction as the rows they describe, so after a crash the cursor never points past data that is not
+there, nor behind data that is. Only creating the schema and its tables happens in a short transaction
+of its own, before the load (CREATE ... IF NOT EXISTS is not safe against a concurrent twin in
+PostgreSQL, so it runs under an advisory lock there; an empty `_datakit` left by a crash is harmless).
+
+Cursor values are stored as text with their Python type name, so an integer cursor comes back as an
+int, a timestamp as an aware datetime, a decimal as a Decimal: the next read compares like with like.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from datakit.connectors import TableRef
+from datakit.load.errors import LoadError
+
+if TYPE_CHECKING:
+    from datakit.connectors import Destination, Transaction
+    from datakit.load.plan import LoadResult
+
+STATE_SCHEMA = "_datakit"
+LOADS = "loads"
+CURSORS = "cursors"
+_LOCK_KEY = 0x64_6B_73  # "dks": one advisory lock for every datakit set-up in a database
+
+_LOADS_COLUMNS = (
+    ("load_id", "TEXT NOT NULL"),
+    ("pipeline", "TEXT NOT NULL"),
+    ("resource", "TEXT NOT NULL"),
+    ("target", "TEXT NOT NULL"),
+    ("status", "TEXT NOT NULL"),
+    ("rows_read", "BIGINT NOT NULL"),
+    ("rows_loaded", "BIGINT NOT NULL"),
+    ("rows_rejected", "BIGINT NOT NULL"),
+    ("cursor_value", "TEXT"),
+    ("schema_changes", "TEXT"),
+    ("error", "TEXT"),
+    ("started_at", "TIMESTAMPTZ NOT NULL"),
+    ("finished_at", "TIMESTAMPTZ NOT NULL"),
+)
+_CURSORS_COLUMNS = (
+    ("pipeline", "TEXT NOT NULL"),
+    ("resource", "TEXT NOT NULL"),
+    ("target", "TEXT NOT NULL"),
+    ("cursor_field", "TEXT NOT NULL"),
+    ("cursor_type", "TEXT NOT NULL"),
+    ("cursor_value", "TEXT NOT NULL"),
+    ("load_id", "TEXT NOT NULL"),
+    ("updated_at", "TIMESTAMPTZ NOT NULL"),
+)
+
+
+def prepare(destination: Destination, schemas: tuple[str, ...]) -> None:
+    """Create `_datakit` with its tables, and the target `schemas`, in a short transaction of their own."""
+    with destination.transaction() as tx:
+        if destination.capabilities.dialect == "postgres":
+            tx.query("SELECT pg_advisory_xact_lock($1)", [_LOCK_KEY])
+        for schema in schemas:
+            tx.execute(f"CREATE SCHEMA IF NOT EXISTS {tx.quote(schema)}")
+        ensure(tx)
+
+
+def ensure(tx: Transaction) -> None:
+    """Create `_datakit` and its tables where missing (cheap when they exist: two catalog lookups).
+
+    The loader calls this again inside its data transaction, so state dropped by someone between the
+    set-up and the load is recreated with the load (and rolled back with it).
+    """
+    for table, columns in ((LOADS, _LOADS_COLUMNS), (CURSORS, _CURSORS_COLUMNS)):
+        if tx.columns(TableRef(table, STATE_SCHEMA)):
+            continue
+        tx.execute(f"CREATE SCHEMA IF NOT EXISTS {tx.quote(STATE_SCHEMA)}")
+        body = ", ".join(f"{tx.quote(name)} {kind}" for name, kind in columns)
+        tx.execute(f"CREATE TABLE IF NOT EXISTS {tx.quote(STATE_SCHEMA, table)} ({body})")
+
+
+def read_cursor(tx: Transaction, pipeline: str, resource: str, target: str) -> Any:
+    """The saved cursor of this resource and target, or None before the first incremental load."""
+    rows = tx.query(
+        f"SELECT cursor_type, cursor_value FROM {tx.quote(STATE_SCHEMA, CURSORS)} "
+        "WHERE pipeline = $1 AND resource = $2 AND target = $3",
+        [pipeline, resource, target],
+    )
+    if not rows:
+        return None
+    kind, text = rows[0]
+    return decode(str(kind), str(text))
+
+
+def save_cursor(
+    tx: Transaction,
+    *,
+    pipeline: str,
+    resource: str,
+    target: str,
+    field: str,
+    value: Any,
+    load_id: str,
+    at: datetime,
+) -> None:
+    """Replace the saved cursor (in the load's own transaction)."""
+    kind, text = encode(value)
+    table = tx.quote(STATE_SCHEMA, CURSORS)
+    keys = [pipeline, resource, target]
+    tx.execute(f"DELETE FROM {table} WHERE pipeline = $1 AND resource = $2 AND target = $3", keys)
+    tx.execute(
+        f"INSERT INTO {table} (pipeline, resource, target, cursor_field, cursor_type, cursor_value, "
+        "load_id, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, CAST($8 AS TIMESTAMPTZ))",
+        [*keys, field, kind, text, load_id, at],
+    )
+
+
+def record_load(tx: Transaction, result: LoadResult) -> None:
+    """Insert the load's row in `_datakit.loads`."""
+    cursor = None if result.cursor is None else json.dumps(list(encode(result.cursor)))
+    values = [
+        result.load_id,
+        result.pipeline,
+        result.resource,
+        result.target,
+        result.status,
+        result.rows_read,
+        result.rows_loaded,
+        result.rows_rejected,
+        cursor or "",
+        "\n".join(result.schema_changes),
+        result.error or "",
+        result.started_at,
+        result.finished_at,
+    ]
+    names = ", ".join(tx.quote(name) for name, _ in _LOADS_COLUMNS)
+    tx.execute(
+        f"INSERT INTO {tx.quote(STATE_SCHEMA, LOADS)} ({names}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+        "NULLIF($9, ''), NULLIF($10, ''), NULLIF($11, ''), CAST($12 AS TIMESTAMPTZ), "
+        "CAST($13 AS TIMESTAMPTZ))",
+        values,
+    )
+
+
+def encode(value: Any) -> tuple[str, str]:
+    """(type name, text) of a cursor value."""
+    if isinstance(value, bool):
+        raise LoadError(f"a boolean ({value}) cannot be an incremental cursor")
+    if isinstance(value, int):
+        return "int", str(value)
+    if isinstance(value, float):
+        return "float", repr(value)
+    if isinstance(value, Decimal):
+        return "decimal", str(value)
+    if isinstance(value, datetime):
+        return "datetime", value.isoformat()
+    if isinstance(value, date):
+        return "date", value.isoformat()
+    if isinstance(value, str):
+        return "str", value
+    raise LoadError(f"cursor values of type {type(value).__name__} are not supported ({value!r})")
+
+
+def decode(kind: str, text: str) -> Any:
+    """The inverse of `encode`."""
+    readers: dict[str, Any] = {
+        "int": int,
+        "float": float,
+        "decimal": Decimal,
+        "datetime": datetime.fromisoformat,
+        "date": date.fromisoformat,
+        "str": str,
+    }
+    if kind not in readers:
+        raise LoadError(f"unknown cursor type {kind!r} in {STATE_SCHEMA}.{CURSORS}")
+    return readers[kind](text)

@@ -1,0 +1,134 @@
+"""Schema drift at load time: added, dropped, retyped (widening, incompatible), in evolve and freeze."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from datakit.errors import DatakitError
+from datakit.load.errors import DriftError
+from datakit.load.loader import load_resource
+from datakit.load.plan import DriftMode, RunOptions
+from tests.load.helpers import CUSTOMER_DDL, customer_contract, plan_for
+
+MODES = [DriftMode.EVOLVE, DriftMode.FREEZE]
+
+
+@pytest.fixture
+def loaded(dest: Any, source: Any, source_schema: str, pg_exec: Any) -> Any:
+    """A source table loaded once; returns a function making the plan in a given drift mode."""
+    pg_exec(f'CREATE TABLE "{source_schema}".customer ({CUSTOMER_DDL})')
+    pg_exec(
+        f"""INSERT INTO "{source_schema}".customer
+        SELECT g, 'n' || g, g, now() FROM generate_series(1, 10) g"""
+    )
+
+    def plan(mode: DriftMode = DriftMode.EVOLVE) -> Any:
+        return plan_for(
+            source, source_schema, "customer", customer_contract(), dest.table("customer"), drift_mode=mode
+        )
+
+    load_resource(plan(), dest.destination)
+    return plan
+
+
+def columns(dest: Any, table: str = "customer") -> dict[str, tuple[str, bool]]:
+    rows = dest.query(
+        "SELECT column_name, lower(data_type), is_nullable = 'YES' FROM information_schema.columns "
+        "WHERE table_schema = $1 AND table_name = $2",
+        [dest.schema, table],
+    )
+    return {name: (kind, nullable) for name, kind, nullable in rows}
+
+
+def refused(dest: Any, plan: Any, *phrases: str) -> None:
+    """The load stops before loading anything, names every difference, and is recorded as failed."""
+    before = dest.count("customer")
+    with pytest.raises(DriftError) as caught:
+        load_resource(plan, dest.destination)
+    for phrase in phrases:
+        assert phrase in str(caught.value)
+    assert dest.count("customer") == before
+    status = dest.query(
+        "SELECT status FROM _datakit.loads WHERE target = $1 ORDER BY started_at DESC LIMIT 1",
+        [str(dest.table("customer"))],
+    )
+    assert status == [("failed",)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_added_column(dest: Any, loaded: Any, source_schema: str, pg_exec: Any, mode: DriftMode) -> None:
+    pg_exec(f'ALTER TABLE "{source_schema}".customer ADD COLUMN note text')
+    pg_exec(f"""INSERT INTO "{source_schema}".customer VALUES (11, 'eleven', 11, now(), 'hello')""")
+    if mode is DriftMode.FREEZE:
+        refused(dest, loaded(mode), "added column note")
+        assert "note" not in columns(dest)
+        return
+    result = load_resource(loaded(mode), dest.destination)
+    assert result.schema_changes == (
+        f"added column {dest.table('customer')}.note (text)",
+    ) or result.schema_changes == (f"added column {dest.table('customer')}.note (varchar)",)
+    assert columns(dest)["note"][1] is True
+    assert "note" in columns(dest, "customer__rejected")
+    assert dest.query(f"SELECT note FROM {dest.q('customer')} WHERE id = 11") == [("hello",)] * 1
+    recorded = dest.query("SELECT schema_changes FROM _datakit.loads WHERE load_id = $1", [result.load_id])
+    assert recorded == [(result.schema_changes[0],)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dropped_column(dest: Any, loaded: Any, source_schema: str, pg_exec: Any, mode: DriftMode) -> None:
+    pg_exec(f'ALTER TABLE "{source_schema}".customer DROP COLUMN name')
+    if mode is DriftMode.FREEZE:
+        refused(dest, loaded(mode), "dropped column name")
+        return
+    result = load_resource(loaded(mode), dest.destination)
+    assert result.schema_changes == (
+        f"column {dest.table('customer')}.name is no longer in the source: kept, NOT NULL dropped",
+    )
+    assert columns(dest)["name"][1] is True
+    rows = dest.query(f"SELECT count(*), count(name) FROM {dest.q('customer')}")
+    assert rows == [(20, 10)]  # old rows keep their names, new rows carry NULL
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_retyped_widening(dest: Any, loaded: Any, source_schema: str, pg_exec: Any, mode: DriftMode) -> None:
+    pg_exec(f'ALTER TABLE "{source_schema}".customer ALTER COLUMN id TYPE bigint')
+    pg_exec(f"""INSERT INTO "{source_schema}".customer VALUES (5000000000, 'big', 1, now())""")
+    if mode is DriftMode.FREEZE:
+        refused(dest, loaded(mode), "retyped column id is bigint in the source, integer in")
+        return
+    result = load_resource(loaded(mode), dest.destination)
+    assert result.schema_changes == (f"widened column {dest.table('customer')}.id from integer to bigint",)
+    assert columns(dest)["id"][0] == "bigint"
+    assert dest.query(f"SELECT name FROM {dest.q('customer')} WHERE id = 5000000000") == [("big",)]
+    assert result.rows_rejected == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_retyped_incompatible(
+    dest: Any, loaded: Any, source_schema: str, pg_exec: Any, mode: DriftMode
+) -> None:
+    pg_exec(f'ALTER TABLE "{source_schema}".customer ALTER COLUMN score TYPE boolean USING score > 5')
+    if mode is DriftMode.FREEZE:
+        refused(dest, loaded(mode), "retyped column score is boolean in the source, integer in")
+        return
+    refused(
+        dest,
+        loaded(mode),
+        "cannot change",
+        "column score is boolean in the source, integer in",
+        "--full-refresh",
+    )
+    result = load_resource(loaded(mode), dest.destination, RunOptions(full_refresh=True))
+    assert columns(dest)["score"][0] == "boolean"
+    assert dest.query(f"SELECT count(*), count(*) FILTER (WHERE score) FROM {dest.q('customer')}") == [
+        (10, 5)
+    ]
+    assert result.schema_changes == (
+        f"retyped column {dest.table('customer')}.score from integer to boolean (full refresh)",
+    )
+
+
+def test_drift_error_is_a_datakit_error() -> None:
+    assert issubclass(DriftError, DatakitError)
