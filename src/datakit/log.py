@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterable
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -40,6 +41,12 @@ def redact(text: str) -> str:
             _pattern = re.compile("|".join(_token(v) for v in sorted(_secrets, key=len, reverse=True)))
         pattern = _pattern
     return pattern.sub(MASK, text)
+
+
+def mask_values(text: str, values: Iterable[str | None]) -> str:
+    """`text` with each of `values` masked as a whole token (the rule of `redact`, for given values)."""
+    tokens = sorted({v for v in values if v}, key=len, reverse=True)
+    return re.sub("|".join(_token(v) for v in tokens), MASK, text) if tokens else text
 
 
 def _token(value: str) -> str:

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from datakit.errors import DatakitError
-
-MASK = "***"
+from datakit.log import mask_values
 
 
 class ConnectorError(DatakitError):
@@ -34,11 +33,8 @@ class SchemaMismatch(ConnectorError):
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """`text` with every non-empty secret replaced by `***`."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
-    return text
+    """`text` with every non-empty secret replaced by `***` (whole tokens: `_datakit_x` keeps its name)."""
+    return mask_values(text, secrets)
 
 
 # Substrings of driver messages that mean the connection, not the statement, failed.

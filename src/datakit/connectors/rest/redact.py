@@ -11,8 +11,8 @@ import logging
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from datakit.connectors.errors import MASK, scrub
-from datakit.log import RedactingFilter, register_secret
+from datakit.connectors.errors import scrub
+from datakit.log import MASK, RedactingFilter, register_secret
 
 _HTTP_LOGGERS = (
     "httpx",
