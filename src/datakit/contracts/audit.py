@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datakit.contracts.errors import ContractError
 from datakit.contracts.model import Column, Contract
-from datakit.contracts.types import TypeKind, simple, string
+from datakit.contracts.types import TypeKind, integer, simple, string
 
 LOAD_ID = "_dk_load_id"
 LOADED_AT = "_dk_loaded_at"
@@ -33,9 +33,9 @@ AUDIT_COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         name=RECORD_HASH,
-        type=string(),
+        type=integer(64),
         nullable=False,
-        description="Hex digest of the row's change columns, for change detection.",
+        description="63-bit hash of the row's change columns, for change detection.",
     ),
 )
 AUDIT_COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in AUDIT_COLUMNS)

@@ -1,10 +1,14 @@
 """Audit column values: which load wrote a row, when, from where, and a hash of its content.
 
-The record hash is the MD5 (hex) of the JSON array of the row's change columns (every contract column
-but `temporal_exclude` and the audit columns), computed by DuckDB over the Arrow batch: vectorized C++,
-no Python per row, and JSON keeps NULL apart from '' and quotes separators, so two different rows
-cannot collide by formatting. The DuckDB session runs in UTC so timestamps hash the same on every
-machine. Integers hash by value, so widening a column (int -> bigint) does not make every row "changed".
+The record hash is DuckDB's `hash()` of the row's change columns (every contract column but
+`temporal_exclude` and the audit columns), computed over the Arrow batch and kept to 63 bits so it
+fits a signed BIGINT in every destination. Measured on a 65,536-row rental batch: 3 ms, against 54 ms
+for the MD5 of a JSON array of the same columns (which made the hash the largest cost of a load). It
+hashes values, not text: NULL differs from '' and position matters; integers and decimals hash by
+value, so widening a column (int -> bigint, numeric(5,2) -> numeric(9,2)) does not make every row
+"changed". It only decides whether a row changed (a collision chance of 2^-63 per comparison); it is
+not a content address. A DuckDB upgrade that changed the hash function would make the next merge
+rewrite unchanged rows once, with identical values.
 Load id, load time and source are constants per load, built as Arrow arrays without a Python loop.
 """
 
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 _local = threading.local()
+_MAX_BIGINT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -49,14 +54,14 @@ def duckdb_session() -> duckdb.DuckDBPyConnection:
 
 
 def record_hash(batch: pa.RecordBatch, columns: Sequence[str]) -> pa.Array:
-    """Hex MD5 of the JSON array of `columns`, one per row of `batch`."""
+    """The 63-bit hash of `columns`, one per row of `batch`."""
     import pyarrow as pa
 
     connection = duckdb_session()
     items = ", ".join('"' + name.replace('"', '""') + '"' for name in columns)
     view = pa.Table.from_batches([batch.select(list(columns))])
-    relation = connection.from_arrow(view).project(f"md5(CAST(json_array({items}) AS VARCHAR)) AS h")
-    return relation.to_arrow_table().column("h").combine_chunks().cast(pa.string())
+    relation = connection.from_arrow(view).project(f"CAST(hash({items}) & {_MAX_BIGINT} AS BIGINT) AS h")
+    return relation.to_arrow_table().column("h").combine_chunks().cast(pa.int64())
 
 
 def constant(value: object, rows: int, kind: pa.DataType) -> pa.Array:
@@ -76,7 +81,7 @@ def with_audit(batch: pa.RecordBatch, change_columns: Sequence[str], audit: Audi
         constant(audit.load_id, rows, pa.string()),
         constant(audit.loaded_at, rows, pa.timestamp("us", tz="UTC")),
         constant(audit.source, rows, pa.string()),
-        record_hash(batch, change_columns) if rows else pa.array([], pa.string()),
+        record_hash(batch, change_columns) if rows else pa.array([], pa.int64()),
     ]
     names = [LOAD_ID, LOADED_AT, SOURCE, RECORD_HASH]
     fields = [
