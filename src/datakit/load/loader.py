@@ -161,9 +161,10 @@ class _Load:
                 into = (
                     apply.create_stage(tx, target, columns, self.dialect, self.load_id) if staged else target
                 )
+                # Validation and audit columns run on the reader's thread, so they overlap the writes.
                 pipe(
-                    plan.source.read(request),
-                    lambda batches: tx.write(into, self._batches(batches, contract, spool, staged=staged)),
+                    self._batches(plan.source.read(request), contract, spool, staged=staged),
+                    lambda batches: tx.write(into, batches),
                 )
                 if staged:
                     full_read = plan.incremental is None or full
