@@ -17,10 +17,15 @@ the per-child form of RUSAGE_CHILDREN) is its own; DDL and the empty target happ
 starts, and the first round verifies row counts and per-column checksums against the source. The
 machine has two cores and may be shared, so each approach runs `--repeat` times (default 5) after a
 CHECKPOINT, and the ratios use each approach's best time (the least disturbed run; medians are
-printed too). Two full runs on a busy 2-core machine (06:00 UTC, 22 Nov 2026): loader 0.27x / 0.33x
-(PG), 0.21x / 0.34x (DuckDB), RSS 1.08 / 1.05; steps 0.63-0.72x best, 0.86-0.89x median (PG) and
-1.05-1.35x best, 1.00-1.37x median (DuckDB). Memory: one more load per destination from a 10M-row
-copy; `rss_10m_vs_2m` is the larger of the two destinations' ratios of peak RSS.
+printed too). Memory: one more load per destination from a 10M-row copy; `rss_10m_vs_2m` is the larger
+of the two destinations' ratios of peak RSS.
+
+Measured on a 2-core machine, 22 Nov 2026 (best of 3): with an MD5-of-JSON record hash, loader 0.33x
+(PG) / 0.34x (DuckDB); with DuckDB's hash() as BIGINT, 0.43x / 0.54x; with validation and audit columns
+moved to the reader's thread, 0.43x / 0.68x, RSS 10M/2M 1.05. The connectors alone (steps) reach
+0.69-0.81x (PG) and 1.06-1.10x (DuckDB). What is left on PostgreSQL: the destination server waits on
+COPY for ~1.8 s of a ~4 s load (11 columns per row instead of 7) and the binary encoder takes ~1.3 s
+on the writer thread; both processes share two cores with the two PostgreSQL backends.
 
     .venv/bin/python bench/load.py            # 2M + 10M rows (builds pagila_2m / pagila_10m once)
     .venv/bin/python bench/load.py --quick    # 200k + 1M rows, 2 rounds
