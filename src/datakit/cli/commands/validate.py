@@ -27,6 +27,10 @@ def validate(
     )
     assert result.project is not None
     proj = result.project
+    if result.ok:  # datakits are Python: import them only once the YAML is sound
+        from datakit.datakits.checks import check_datakit_references
+
+        result.problems.extend(check_datakit_references(proj))
     counts = {kind: len(objects) for kind, objects in proj.objects.items()}
     if as_json:
         print_json(
