@@ -159,10 +159,15 @@ def plan_drift(
     mode: DriftMode,
     table: str,
     full_refresh: bool = False,
+    exact_types: bool = True,
 ) -> DriftPlan:
-    """Compare what the load delivers with the live table; decide, per the mode, or raise DriftError."""
+    """Compare what the load delivers with the live table; decide, per the mode, or raise DriftError.
+
+    `exact_types=False` (a source whose declared types are hints, as SQLite's) makes every column the
+    contract knows arrive as the contract's type: its values are cast and checked, never drift.
+    """
     lengths = dialect is Dialect.POSTGRES  # DuckDB ignores VARCHAR(n)
-    incoming = [_as_contract_sees(shape, contract) for shape in delivered]
+    incoming = [_as_contract_sees(shape, contract, exact_types=exact_types) for shape in delivered]
     by_name = {shape.name: shape for shape in incoming}
     target = {shape.name: shape for shape in live if shape.name not in AUDIT_COLUMN_NAMES}
     problems: list[str] = []
@@ -210,12 +215,12 @@ def plan_drift(
     return DriftPlan(effective, changes, messages)
 
 
-def _as_contract_sees(shape: Shape, contract: Contract) -> Shape:
+def _as_contract_sees(shape: Shape, contract: Contract, *, exact_types: bool = True) -> Shape:
     """Text feeding a typed or length-limited contract column is parsed, not drift (see module doc)."""
     if shape.name not in contract.column_names:
         return Shape(shape.name, shape.type or string(), None if shape.type is None else shape.max_length)
     column = contract.column(shape.name)
-    if shape.type is None or shape.type.kind is TypeKind.STRING:
+    if not exact_types or shape.type is None or shape.type.kind is TypeKind.STRING:
         return Shape(shape.name, column.type, column.max_length)
     return Shape(shape.name, shape.type, None)
 
@@ -239,11 +244,12 @@ def _effective_contract(contract: Contract, incoming: Sequence[Shape], target: d
             mine = Shape(column.name, column.type, column.max_length)
             if not holds(mine, shape, lengths=True):
                 update["type"] = shape.type
-                if shape.type.kind is not TypeKind.STRING:
+                if shape.type.kind is TypeKind.STRING:
+                    update["max_length"] = shape.max_length
+                elif not _rules_fit(column, shape.type):
+                    # The column became another kind (a number turned text...): its rules cannot apply.
                     update["max_length"] = None
                     update["min"] = update["max"] = update["accepted_values"] = update["pattern"] = None
-                else:
-                    update["max_length"] = shape.max_length
         if shape is None and not update.get("nullable"):
             update["nullable"] = True
         columns.append(_changed(column, update) if update else column)
@@ -261,6 +267,19 @@ def _effective_contract(contract: Contract, incoming: Sequence[Shape], target: d
         unique=tuple(k for k in contract.unique if set(k) <= names),
         temporal_exclude=tuple(n for n in contract.temporal_exclude if n in names),
     )
+
+
+def _rules_fit(column: Column, wider: LogicalType) -> bool:
+    """Whether `column`'s rules (range, accepted values, pattern) still apply at the wider type.
+
+    A widened column keeps checking what the contract says: an int column with `max: 100` widened to
+    bigint still rejects 150. Only when the kind changes so that a rule means nothing are they dropped.
+    """
+    try:
+        _changed(column, {"type": wider, "max_length": None})
+    except ValueError:  # pydantic's ValidationError: a rule that does not fit the type
+        return False
+    return True
 
 
 def _changed(column: Column, update: dict[str, object]) -> Column:

@@ -23,6 +23,10 @@ the same row read twice). A late row whose cursor is older than the saved cursor
 within `lag`, otherwise only by `--full-refresh`. The saved cursor is the largest cursor value among
 rows that passed validation, and never moves backwards. `rows_loaded` counts rows that passed
 validation (written, or already present unchanged), so `rows_read == rows_loaded + rows_rejected`.
+
+Files sources read only the files not loaded yet and record them with the data (`datakit.load.files`);
+their malformed lines count as read and rejected. A load of files reads part of the set, so it never
+detects deletions (history) from what it did not read.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from datakit.connectors import Incremental, pipe
+from datakit.connectors.errors import NoRowsToInfer
 from datakit.contracts.audit import AUDIT_COLUMN_NAMES
 from datakit.contracts.sqltypes import Dialect
 from datakit.contracts.validate import validate_batch
@@ -43,6 +48,7 @@ from datakit.load import apply, state
 from datakit.load.audit import AuditValues, constant, with_audit
 from datakit.load.drift import DriftPlan, plan_drift, shapes_from_arrow, shapes_from_catalog
 from datakit.load.errors import LoadError
+from datakit.load.files import REJECT_COLUMNS, FileLoad
 from datakit.load.history import SYSTIME, apply_history
 from datakit.load.plan import LoadResult, Progress, ResourcePlan, RunOptions
 from datakit.load.rejected import RejectSpool
@@ -97,6 +103,15 @@ def _wrap(exc: Exception, plan: ResourcePlan) -> LoadError:
     )
 
 
+def _file_load(tx: Transaction, plan: ResourcePlan, disposition: str, full: bool) -> FileLoad | None:
+    """The exactly-once bookkeeping of a files source (None for every other source)."""
+    from datakit.connectors.files.source import FilesSource
+
+    if not isinstance(plan.source, FilesSource):
+        return None
+    return FileLoad(tx, plan, disposition=disposition, full_refresh=full)
+
+
 def _dialect(destination: Destination) -> Dialect:
     return Dialect.POSTGRES if destination.capabilities.dialect == "postgres" else Dialect.DUCKDB
 
@@ -124,7 +139,7 @@ class _Load:
         plan, options = self.plan, self.options
         target = plan.target
         state.prepare(self.destination, (target.schema,) if target.schema else ())
-        source_schema = plan.source.arrow_schema(plan.request)
+        source_schema = self._source_schema()
         delivered = self._delivered(source_schema)
         full = options.full_refresh
         disposition = "replace" if full else plan.write_disposition
@@ -153,26 +168,38 @@ class _Load:
             window = saved is not None
             staged = disposition == "merge" or history or (disposition == "append" and window)
             columns = [*contract.column_names, *AUDIT_COLUMN_NAMES]
-            spool = RejectSpool([*contract.column_names, *source_schema.names], self.load_id, self.started_at)
+            files = _file_load(tx, plan, disposition, full)
+            spool = RejectSpool(
+                [*contract.column_names, *source_schema.names, *(REJECT_COLUMNS if files else ())],
+                self.load_id,
+                self.started_at,
+            )
             try:
                 ensure_rejected(tx, target, spool.columns)
-                if disposition == "replace":
+                if disposition == "replace" and (files is None or files.replace_all):
                     apply.empty(tx, target)
                 into = (
                     apply.create_stage(tx, target, columns, self.dialect, self.load_id) if staged else target
                 )
+                reader = files.read(request) if files is not None else plan.source.read(request)
                 # Validation and audit columns run on the reader's thread, so they overlap the writes.
                 pipe(
-                    self._batches(plan.source.read(request), contract, spool, staged=staged),
+                    self._batches(reader, contract, spool, staged=staged),
                     lambda batches: tx.write(into, batches),
                 )
+                if files is not None and files.rejected:
+                    spool.add(files.rejected_table(), 0)  # line numbers are the row index
+                    self.rows_read += len(files.rejected)
+                    self.rows_rejected = spool.rows
                 if staged:
-                    full_read = plan.incremental is None or full
+                    full_read = (plan.incremental is None or full) and files is None
                     self._from_stage(tx, into, contract, disposition, full_read=full_read, window=window)
                 if spool.rows:
                     tx.write(rejected_ref(target), spool.batches())
             finally:
                 spool.close()
+            if files is not None:
+                files.record(tx, self.load_id, self.started_at)
             if plan.incremental is not None and self.cursor is not None:
                 state.save_cursor(
                     tx,
@@ -187,6 +214,25 @@ class _Load:
             result = self._result("succeeded")
             state.record_load(tx, result)
         return result
+
+    def _source_schema(self) -> pa.Schema:
+        """The schema the read will deliver, asked before the data transaction opens.
+
+        A REST API infers it from the first page of what the load will read, so an incremental load
+        asks with its lower bound (never fetching old pages); nothing new means no page to infer from,
+        and the contract's schema stands in for the empty read.
+        """
+        plan = self.plan
+        if plan.incremental is None or plan.source.capabilities.dialect != "rest_api":
+            return plan.source.arrow_schema(plan.request)
+        with self.destination.transaction() as tx:
+            request, _ = self._request(tx)
+        try:
+            return plan.source.arrow_schema(request)
+        except NoRowsToInfer:
+            from datakit.contracts.arrow import to_arrow_schema
+
+            return to_arrow_schema(plan.contract)
 
     def _delivered(self, source_schema: pa.Schema) -> list[Shape]:
         """What the load will deliver to the target: the transform's output, or the source's columns."""
@@ -220,6 +266,7 @@ class _Load:
             mode=plan.drift_mode,
             table=str(target),
             full_refresh=self.options.full_refresh,
+            exact_types=plan.source.capabilities.exact_types,
         )
         if any(change.kind == "retype" for change in drift.changes):
             apply.empty(tx, target)  # full refresh: the table is replaced anyway, so any type fits
