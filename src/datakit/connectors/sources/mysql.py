@@ -19,6 +19,7 @@ from datakit.connectors.base import Column, ReadRequest, SourceCapabilities, Tab
 from datakit.connectors.errors import ConnectorError, translate
 from datakit.connectors.params import MysqlParams
 from datakit.connectors.rows import cursor_batches
+from datakit.connectors.sources.requested import requested_columns, requested_schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -71,11 +72,7 @@ class MysqlSource:
         return int(self._fetch(f"SELECT count(*) FROM ({sql}) AS q", params, request.label)[0][0])
 
     def arrow_schema(self, request: ReadRequest) -> pa.Schema:
-        import pyarrow as pa
-
-        if request.schema is not None:
-            return request.schema
-        return pa.schema([pa.field(c.name, c.arrow_type, c.nullable) for c in self._describe(request)])
+        return requested_schema(request, self._describe(request))
 
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
         columns = self._describe(request)
@@ -151,19 +148,7 @@ class MysqlSource:
             available = self.columns(request.table)
         else:
             available = self._describe_query(str(request.query))
-        if request.columns is None:
-            return available
-        by_name = {c.name: c for c in available}
-        for name in request.columns:
-            if name not in by_name:
-                from datakit.errors import did_you_mean
-
-                raise ConnectorError(
-                    f"{request.label} has no column '{name}'",
-                    hint=did_you_mean(name, by_name),
-                    table=request.label,
-                )
-        return [by_name[name] for name in request.columns]
+        return requested_columns(request, available)
 
     def _describe_query(self, query: str) -> list[Column]:
         """A query's column names; their types are unknown here, so they are read as text (lossless)."""

@@ -33,6 +33,7 @@ from datakit.connectors.base import Column, ReadRequest, SourceCapabilities, Tab
 from datakit.connectors.errors import ConnectorError, translate
 from datakit.connectors.params import PostgresParams
 from datakit.connectors.sources.postgres_copy import POLL_SECONDS, copy_out
+from datakit.connectors.sources.requested import requested_columns, requested_schema
 
 if TYPE_CHECKING:
     import psycopg
@@ -83,11 +84,7 @@ class PostgresSource:
         return int(str(self._catalog(sql, request.label)[0][0]))
 
     def arrow_schema(self, request: ReadRequest) -> pa.Schema:
-        import pyarrow as pa
-
-        if request.schema is not None:
-            return request.schema
-        return pa.schema([pa.field(c.name, c.arrow_type, c.nullable) for c in self._describe(request)])
+        return requested_schema(request, self._describe(request))
 
     # -- data ----------------------------------------------------------------------------------------
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
@@ -220,18 +217,7 @@ class PostgresSource:
             available = self.columns(request.table)
         else:
             available = self._describe_query(str(request.query))
-        if request.columns is None:
-            return available
-        by_name = {c.name: c for c in available}
-        missing = [name for name in request.columns if name not in by_name]
-        if missing:
-            from datakit.errors import did_you_mean
-
-            hint = did_you_mean(missing[0], by_name) or f"columns: {', '.join(by_name)}"
-            raise ConnectorError(
-                f"{request.label} has no column '{missing[0]}'", hint=hint, table=request.label
-            )
-        return [by_name[name] for name in request.columns]
+        return requested_columns(request, available)
 
     def _describe_query(self, query: str) -> list[Column]:
         import psycopg

@@ -17,6 +17,7 @@ from datakit.connectors.base import Column, ReadRequest, SourceCapabilities, Tab
 from datakit.connectors.errors import ConnectorError, translate
 from datakit.connectors.params import SqliteParams
 from datakit.connectors.rows import cursor_batches
+from datakit.connectors.sources.requested import requested_columns, requested_schema
 
 if TYPE_CHECKING:
     import sqlite3
@@ -73,11 +74,7 @@ class SqliteSource:
             return int(self._run(conn, f"SELECT count(*) FROM ({sql})", params, request.label).fetchone()[0])
 
     def arrow_schema(self, request: ReadRequest) -> pa.Schema:
-        import pyarrow as pa
-
-        if request.schema is not None:
-            return request.schema
-        return pa.schema([pa.field(c.name, c.arrow_type, c.nullable) for c in self._describe(request)])
+        return requested_schema(request, self._describe(request))
 
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
         columns = self._describe(request)
@@ -108,19 +105,7 @@ class SqliteSource:
                 cursor = self._run(conn, f"SELECT * FROM ({request.query}) LIMIT 0", (), "query")
                 # A query's declared types are unknown to sqlite3: text is the lossless default.
                 available = [Column(d[0], "", True, "", sqlite_type("TEXT")) for d in cursor.description]
-        if request.columns is None:
-            return available
-        by_name = {c.name: c for c in available}
-        for name in request.columns:
-            if name not in by_name:
-                from datakit.errors import did_you_mean
-
-                raise ConnectorError(
-                    f"{request.label} has no column '{name}'",
-                    hint=did_you_mean(name, by_name),
-                    table=request.label,
-                )
-        return [by_name[name] for name in request.columns]
+        return requested_columns(request, available)
 
     def _select(
         self, request: ReadRequest, columns: list[Column], *, ordered: bool
