@@ -14,6 +14,7 @@ from datakit.config.environment import format_loc
 from datakit.config.introspect import iter_marked
 from datakit.config.models import Job, Pipeline, ProjectConfig, Warehouse
 from datakit.config.models.common import ReferenceMarker, SecretRefMarker
+from datakit.config.models.sources import RestApiSource
 from datakit.config.models.triggers import CronTrigger
 from datakit.config.project import InactiveOverlay, Origin, Project
 from datakit.config.secrets import Secrets, mapping_key, unresolved_hint
@@ -39,6 +40,8 @@ def check_project(
         problems.extend(_secret_references(project, model, origin, broken))
         if isinstance(model, Pipeline):
             problems.extend(_pipeline(project, model, origin))
+        elif isinstance(model, RestApiSource):
+            problems.extend(_rest_parents(model, origin))
         elif isinstance(model, Job):
             problems.extend(_job(project, model, origin))
         elif isinstance(model, Warehouse):
@@ -148,6 +151,21 @@ def _pipeline(project: Project, pipeline: Pipeline, origin: Origin) -> Iterator[
         if resource in seen:
             yield _at(origin, ("source", "resources", i), f"resource '{resource}' is listed twice")
         seen.add(resource)
+
+
+def _rest_parents(source: RestApiSource, origin: Origin) -> Iterator[Problem]:
+    """A dependent REST resource's `parent` names another resource of the same source."""
+    names = [resource.name for resource in source.resources]
+    for i, resource in enumerate(source.resources):
+        parent = resource.parent
+        if parent is None:
+            continue
+        loc = ("resources", i, "parent")
+        if parent == resource.name:
+            yield _at(origin, loc, f"resource '{parent}' cannot depend on itself")
+        elif parent not in names:
+            hint = did_you_mean(parent, names) or f"'{source.name}' has: {', '.join(names)}"
+            yield _at(origin, loc, f"resource '{resource.name}' depends on unknown resource '{parent}'", hint)
 
 
 def _job(project: Project, job: Job, origin: Origin) -> Iterator[Problem]:

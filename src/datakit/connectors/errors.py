@@ -28,6 +28,10 @@ class ConnectionLost(ConnectorError):
     transient = True
 
 
+class NoRowsToInfer(ConnectorError):
+    """A source without a catalog (REST API, files) had no rows to infer a schema from."""
+
+
 class SchemaMismatch(ConnectorError):
     """Data does not fit the target Arrow schema or table (missing column, lossy cast, unknown type)."""
 

@@ -10,15 +10,24 @@ from pathlib import Path
 
 from datakit.config.models.connections import MysqlConnection, PostgresConnection
 from datakit.config.models.destinations import DuckDBDestination, PostgresDestination
-from datakit.config.models.sources import MysqlSource, PostgresSource, SqliteSource
+from datakit.config.models.sources import (
+    FilesSource,
+    MysqlSource,
+    PostgresSource,
+    RestApiSource,
+    SqliteSource,
+)
 from datakit.config.project import Project
 from datakit.config.secrets import Secrets
+from datakit.connectors.files.params import FilesParams
 from datakit.connectors.params import DuckDBParams, MysqlParams, PostgresParams, SqliteParams
+from datakit.connectors.rest.params import RestParams
 from datakit.errors import DatakitError
 
 MEMORY = ":memory:"
 
-SourceParams = PostgresParams | MysqlParams | SqliteParams
+SqlSourceParams = PostgresParams | MysqlParams | SqliteParams
+SourceParams = SqlSourceParams | RestParams | FilesParams
 DestinationParams = PostgresParams | DuckDBParams
 
 
@@ -37,10 +46,12 @@ def source_params(project: Project, name: str, secrets: Secrets | None = None) -
         return _mysql(source.connection, secrets)
     if isinstance(source, SqliteSource):
         return SqliteParams(database=project.path(source.connection.database))
-    raise DatakitError(
-        f"source {source.name!r} is of type {source.type}, which cannot be loaded yet",
-        hint="this release loads from postgres, mysql and sqlite sources",
-    )
+    from datakit.load.connect_rest import files_params, rest_params
+
+    if isinstance(source, RestApiSource):
+        return rest_params(source, secrets)
+    assert isinstance(source, FilesSource)
+    return files_params(source, project.root)
 
 
 def destination_params(project: Project, name: str, secrets: Secrets | None = None) -> DestinationParams:
@@ -84,7 +95,7 @@ def _mysql(connection: MysqlConnection, secrets: Secrets) -> MysqlParams:
     )
 
 
-def sqlalchemy_url(params: SourceParams | DestinationParams) -> str:
+def sqlalchemy_url(params: SqlSourceParams | DestinationParams) -> str:
     """A SQLAlchemy URL for reflection (contains the password: hand it to SQLAlchemy, never print it)."""
     if isinstance(params, PostgresParams):
         return params.uri().replace("postgresql://", "postgresql+psycopg://", 1)

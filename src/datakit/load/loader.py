@@ -46,6 +46,7 @@ from datakit.contracts.validate import validate_batch
 from datakit.errors import DatakitError
 from datakit.load import apply, state
 from datakit.load.audit import AuditValues, constant, with_audit
+from datakit.load.children import ChildTables, wants_children
 from datakit.load.drift import DriftPlan, plan_drift, shapes_from_arrow, shapes_from_catalog
 from datakit.load.errors import LoadError
 from datakit.load.files import REJECT_COLUMNS, FileLoad
@@ -66,7 +67,7 @@ from datakit.log import redact
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from datakit.connectors import Destination, ReadRequest, Transaction
+    from datakit.connectors import Destination, ReadRequest, TableRef, Transaction
     from datakit.contracts.model import Contract
     from datakit.load.drift import Shape
 
@@ -112,6 +113,17 @@ def _file_load(tx: Transaction, plan: ResourcePlan, disposition: str, full: bool
     return FileLoad(tx, plan, disposition=disposition, full_refresh=full)
 
 
+def _reader(
+    plan: ResourcePlan, request: ReadRequest, files: FileLoad | None, children: ChildTables | None
+) -> Iterator[pa.RecordBatch]:
+    """The batches of the target table: the pending files, the parent of child tables, or the table."""
+    if files is not None:
+        return files.read(request)
+    if children is not None:
+        return children.split(request)
+    return plan.source.read(request)
+
+
 def _dialect(destination: Destination) -> Dialect:
     return Dialect.POSTGRES if destination.capabilities.dialect == "postgres" else Dialect.DUCKDB
 
@@ -132,6 +144,7 @@ class _Load:
         self.rows_rejected = 0
         self.cursor: Any = None
         self.changes: tuple[str, ...] = ()
+        self.child_rows: dict[str, int] = {}
 
     # -- the load ------------------------------------------------------------------------------------
 
@@ -169,6 +182,7 @@ class _Load:
             staged = disposition == "merge" or history or (disposition == "append" and window)
             columns = [*contract.column_names, *AUDIT_COLUMN_NAMES]
             files = _file_load(tx, plan, disposition, full)
+            children = ChildTables(plan) if wants_children(plan) else None
             spool = RejectSpool(
                 [*contract.column_names, *source_schema.names, *(REJECT_COLUMNS if files else ())],
                 self.load_id,
@@ -181,16 +195,12 @@ class _Load:
                 into = (
                     apply.create_stage(tx, target, columns, self.dialect, self.load_id) if staged else target
                 )
-                reader = files.read(request) if files is not None else plan.source.read(request)
                 # Validation and audit columns run on the reader's thread, so they overlap the writes.
                 pipe(
-                    self._batches(reader, contract, spool, staged=staged),
+                    self._batches(_reader(plan, request, files, children), contract, spool, staged=staged),
                     lambda batches: tx.write(into, batches),
                 )
-                if files is not None and files.rejected:
-                    spool.add(files.rejected_table(), 0)  # line numbers are the row index
-                    self.rows_read += len(files.rejected)
-                    self.rows_rejected = spool.rows
+                self._side_tables(tx, spool, files, children, stage=into if staged else None, key=key)
                 if staged:
                     full_read = (plan.incremental is None or full) and files is None
                     self._from_stage(tx, into, contract, disposition, full_read=full_read, window=window)
@@ -198,6 +208,8 @@ class _Load:
                     tx.write(rejected_ref(target), spool.batches())
             finally:
                 spool.close()
+                if children is not None:
+                    children.close()
             if files is not None:
                 files.record(tx, self.load_id, self.started_at)
             if plan.incremental is not None and self.cursor is not None:
@@ -214,6 +226,35 @@ class _Load:
             result = self._result("succeeded")
             state.record_load(tx, result)
         return result
+
+    def _side_tables(
+        self,
+        tx: Transaction,
+        spool: RejectSpool,
+        files: FileLoad | None,
+        children: ChildTables | None,
+        *,
+        stage: TableRef | None,
+        key: tuple[str, ...],
+    ) -> None:
+        """After the read: malformed file lines to the rejected spool, child tables written.
+
+        Children are written before the parent's stage goes, because the stage names the parents read.
+        """
+        if files is not None and files.rejected:
+            spool.add(files.rejected_table(), 0)  # line numbers are the row index
+            self.rows_read += len(files.rejected)
+            self.rows_rejected = spool.rows
+        if children is not None:
+            disposition = "replace" if self.options.full_refresh else self.plan.write_disposition
+            self.child_rows = children.write(
+                tx,
+                dialect=self.dialect,
+                disposition=disposition,
+                parent_stage=stage,
+                key=key,
+                audit=self.audit,
+            )
 
     def _source_schema(self) -> pa.Schema:
         """The schema the read will deliver, asked before the data transaction opens.
@@ -411,6 +452,7 @@ class _Load:
             finished_at=datetime.now(UTC),
             cursor=self.cursor,
             schema_changes=self.changes,
+            child_rows=tuple(self.child_rows.items()),
             error=error,
         )
 

@@ -115,6 +115,8 @@ class LoadResult:
     cursor: Any = None
     schema_changes: tuple[str, ...] = field(default=())
     """Human-readable drift handled in `evolve` mode, e.g. "added column rental.note (text)"."""
+    child_rows: tuple[tuple[str, int], ...] = field(default=())
+    """Rows written into each child table (REST resources whose lists are child tables)."""
     error: str | None = None
 
 

@@ -1,14 +1,27 @@
-"""`datakit reflect`: a configured source's schema -> a datakit package (see `contracts.render`)."""
+"""`datakit reflect`: a configured source's schema -> a datakit package (see `contracts.render`).
+
+SQL sources are reflected from their catalog. REST API and files sources have none: their contracts are
+inferred from a sample of `sample` records per resource (`datakit.load.infer`) and written the same way,
+as a datakit to review and tighten (lengths, NOT NULL, accepted values) before it is relied upon.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from datakit.config.models.sources import MysqlSource, PostgresSource
+from datakit.config.models.sources import FilesSource, MysqlSource, PostgresSource, RestApiSource
 from datakit.config.project import Project
+from datakit.connectors import ReadRequest, TableRef, open_source
+from datakit.errors import not_found
 from datakit.load.connect import source_params, sqlalchemy_url
+
+if TYPE_CHECKING:
+    from datakit.contracts.model import Contract
+
+DEFAULT_SAMPLE = 1000
 
 
 @dataclass(frozen=True)
@@ -25,12 +38,18 @@ def reflect_source(
     *,
     schema: str | None = None,
     tables: Sequence[str] | None = None,
+    sample: int = DEFAULT_SAMPLE,
 ) -> Reflected:
     """Reflect `source`'s `schema` into the package folder `out`; its name is the datakit's system."""
     from datakit.contracts.reflect import reflect_database
     from datakit.contracts.render import render_datakit_package
 
     config = project.source(source)
+    system = out.name
+    if isinstance(config, RestApiSource | FilesSource):
+        contracts = _sampled(project, source, config, system, tables, sample)
+        package = render_datakit_package(contracts, out.parent, system)
+        return Reflected(package, contracts[0].schema_name or "main", [c.name for c in contracts])
     if schema is None:
         if isinstance(config, PostgresSource):
             schema = config.schema_
@@ -38,9 +57,36 @@ def reflect_source(
             schema = config.connection.database
         else:
             schema = "main"
-    system = out.name
-    contracts = reflect_database(
-        sqlalchemy_url(source_params(project, source)), schema, system=system, tables=tables
-    )
+    params = source_params(project, source)
+    assert params.type in ("postgres", "mysql", "sqlite")
+    contracts = reflect_database(sqlalchemy_url(params), schema, system=system, tables=tables)
     package = render_datakit_package(contracts, out.parent, system)
     return Reflected(package, schema, [c.name for c in contracts])
+
+
+def _sampled(
+    project: Project,
+    source: str,
+    config: RestApiSource | FilesSource,
+    system: str,
+    tables: Sequence[str] | None,
+    sample: int,
+) -> list[Contract]:
+    """One inferred contract per resource (or per named one), from its first `sample` records."""
+    from datakit.load.resolve import infer_contract
+
+    resources = {resource.name: resource for resource in config.resources}
+    for name in tables or ():
+        if name not in resources:
+            raise not_found("resource", name, resources)
+    connector = open_source(source_params(project, source))
+    return [
+        infer_contract(
+            connector,
+            ReadRequest(table=TableRef(name), batch_size=max(1, sample)),
+            name,
+            resources[name].primary_key,
+            system=system,
+        )
+        for name in (tables or list(resources))
+    ]

@@ -11,15 +11,29 @@ Rules:
   layer; a bronze pipeline may fall back to the source contract (bronze mirrors the source).
 * Target schema: `destination.dataset_name`, else the destination's `settings.schema`, else
   `layer_schema_name(layer, system, source schema)` (e.g. `br__pagila__public`).
+* REST API and files sources have no catalog to reflect: without a datakit contract, the contract is
+  inferred from a sample (the first page, the first file; `datakit.load.infer`), and their schema is
+  `main` (`br__<source>__main`); REST child tables (`child_tables: true`) land next to their parent's
+  target (`datakit.load.children`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from datakit.config.models.pipelines import Pipeline
-from datakit.config.models.sources import MysqlSource, PostgresSource, SqliteSource, SqlResource
+from datakit.config.models.sources import (
+    FileResource,
+    FilesSource,
+    MysqlSource,
+    PostgresSource,
+    Resource,
+    RestApiSource,
+    RestResource,
+    SqliteSource,
+    SqlResource,
+)
 from datakit.config.project import Project
 from datakit.connectors import (
     Destination,
@@ -29,9 +43,11 @@ from datakit.connectors import (
     open_destination,
     open_source,
 )
+from datakit.connectors.files.params import FilesParams
+from datakit.connectors.rest.params import RestParams
 from datakit.errors import DatakitError, not_found
 from datakit.load.connect import (
-    SourceParams,
+    SqlSourceParams,
     destination_params,
     project_secrets,
     source_params,
@@ -39,11 +55,14 @@ from datakit.load.connect import (
 )
 from datakit.load.plan import BatchTransform, DriftMode, IncrementalPlan, ResourcePlan
 
+R = TypeVar("R", bound=Resource)
+
 if TYPE_CHECKING:
     from datakit.contracts.model import Contract
     from datakit.datakits import Datakit, TypedTransform
 
 SqlSource = PostgresSource | MysqlSource | SqliteSource
+ApiResource = RestResource | FileResource
 
 
 def plans_for(
@@ -54,13 +73,6 @@ def plans_for(
     secrets = project_secrets(project)
     source_name = project.resolve_name("source", pipeline.source.ref) or pipeline.source.ref
     source_config = project.source(source_name)
-    if not isinstance(source_config, PostgresSource | MysqlSource | SqliteSource):
-        raise DatakitError(
-            f"pipeline {pipeline.name!r}: source {source_config.name!r} is of type {source_config.type}, "
-            "which cannot be loaded yet",
-            hint="this release loads from postgres, mysql and sqlite sources",
-        )
-    chosen = _resources(pipeline, source_config.resources, resources)
     params = source_params(project, source_name, secrets)
     source = open_source(params)
     destination_name = project.resolve_name("destination", pipeline.destination.ref)
@@ -68,6 +80,15 @@ def plans_for(
         destination_params(project, destination_name or pipeline.destination.ref, secrets)
     )
     kit = _datakit(project, pipeline, source_config.name)
+    if isinstance(source_config, RestApiSource | FilesSource):
+        available: Sequence[ApiResource] = source_config.resources
+        chosen_api = _resources(pipeline, available, resources)
+        plans = [
+            _api_plan(project, pipeline, source_config.name, source, resource, kit) for resource in chosen_api
+        ]
+        return destination, plans
+    assert not isinstance(params, RestParams | FilesParams)
+    chosen = _resources(pipeline, source_config.resources, resources)
     plans = [_plan(project, pipeline, source_config, source, resource, kit, params) for resource in chosen]
     return destination, plans
 
@@ -90,9 +111,7 @@ def _datakit(project: Project, pipeline: Pipeline, source_name: str) -> Datakit 
     return load_datakit(project, name)
 
 
-def _resources(
-    pipeline: Pipeline, available: Sequence[SqlResource], wanted: Sequence[str] | None
-) -> list[SqlResource]:
+def _resources(pipeline: Pipeline, available: Sequence[R], wanted: Sequence[str] | None) -> list[R]:
     by_name = {resource.name: resource for resource in available}
     in_pipeline = list(pipeline.source.resources) or list(by_name)
     if not wanted:
@@ -112,7 +131,7 @@ def _plan(
     source: Source,
     resource: SqlResource,
     kit: Datakit | None,
-    params: SourceParams,
+    params: SqlSourceParams,
 ) -> ResourcePlan:
     layer = pipeline.destination.layer
     source_schema = _source_schema(source_config, resource)
@@ -162,6 +181,96 @@ def _plan(
     )
 
 
+def _api_plan(
+    project: Project,
+    pipeline: Pipeline,
+    source_name: str,
+    source: Source,
+    resource: ApiResource,
+    kit: Datakit | None,
+) -> ResourcePlan:
+    """The plan of a REST endpoint or a file set: one table, the contract from the datakit or inferred."""
+    from datakit.load.infer import INFERRED_SCHEMA
+
+    layer = pipeline.destination.layer
+    typed = kit.transform(resource.transform) if kit is not None and resource.transform else None
+    if resource.transform and kit is None:
+        raise DatakitError(
+            f"resource {resource.name!r} names transform {resource.transform!r} but pipeline "
+            f"{pipeline.name!r} uses no datakit",
+            hint="set `datakit:` in the pipeline to the datakit that registers the transform",
+        )
+    request = ReadRequest(table=TableRef(resource.name), batch_size=pipeline.batch_size)
+    contract = _api_contract(kit, resource, layer, source, request, source_name)
+    system = contract.system or (kit.name if kit is not None else source_name)
+    target_schema = (
+        pipeline.destination.dataset_name
+        or project.destination(pipeline.destination.ref).settings.schema_
+        or _layer_schema(layer, system, contract.schema_name or INFERRED_SCHEMA)
+    )
+    incremental = resource.incremental
+    return ResourcePlan(
+        pipeline=pipeline.name,
+        resource=resource.name,
+        source=source,
+        request=request,
+        contract=contract,
+        target=TableRef(contract.name, target_schema),
+        source_label=f"{source_name}.{resource.name}",
+        write_disposition=resource.write_disposition,
+        primary_key=tuple(resource.primary_key),
+        incremental=IncrementalPlan(incremental.cursor_field, incremental.initial_value, incremental.lag)
+        if incremental is not None and incremental.enabled
+        else None,
+        drift_mode=DriftMode(pipeline.drift_mode),
+        transform=_batch_transform(typed, None),
+    )
+
+
+def _api_contract(
+    kit: Datakit | None,
+    resource: ApiResource,
+    layer: str,
+    source: Source,
+    request: ReadRequest,
+    source_name: str,
+) -> Contract:
+    """The datakit's contract for the resource when it has one, else one inferred from a sample."""
+    name = resource.contract or resource.name
+    if kit is not None and (kit.has_table(name, layer) or kit.has_table(name, "source")):
+        if not kit.has_table(name, layer) and layer == "bronze":
+            return kit.contract(name, "source").evolve(layer="bronze")
+        return kit.contract(name, layer)
+    if kit is not None and resource.contract is not None:
+        return kit.contract(name, layer)  # named explicitly: a missing contract is an error, not a guess
+    return infer_contract(source, request, name, resource.primary_key, layer=layer, system=source_name)
+
+
+def infer_contract(
+    source: Source,
+    request: ReadRequest,
+    name: str,
+    primary_key: Sequence[str] = (),
+    *,
+    layer: str = "source",
+    system: str | None = None,
+) -> Contract:
+    """The contract of a sample of `request`'s rows (see `datakit.load.infer`)."""
+    from pydantic import ValidationError
+
+    from datakit.load.infer import contract_from_arrow
+
+    schema = source.arrow_schema(request)
+    try:
+        return contract_from_arrow(name, schema, primary_key=primary_key, layer=layer, system=system)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise DatakitError(
+            f"resource {name!r}: cannot infer a contract from the source's records: {problem}",
+            hint=f"the sampled records have the fields: {', '.join(schema.names)}",
+        ) from None
+
+
 def _source_schema(source_config: SqlSource, resource: SqlResource) -> str | None:
     if isinstance(source_config, PostgresSource):
         return resource.schema_ or source_config.schema_
@@ -171,7 +280,7 @@ def _source_schema(source_config: SqlSource, resource: SqlResource) -> str | Non
 
 
 def _target_contract(
-    kit: Datakit | None, resource: SqlResource, layer: str, table: TableRef | None, params: SourceParams
+    kit: Datakit | None, resource: SqlResource, layer: str, table: TableRef | None, params: SqlSourceParams
 ) -> Contract:
     name = resource.contract or resource.name
     if kit is None:
@@ -186,7 +295,7 @@ def _target_contract(
     return kit.contract(name, layer)
 
 
-def _reflected(params: SourceParams, table: TableRef, layer: str) -> Contract:
+def _reflected(params: SqlSourceParams, table: TableRef, layer: str) -> Contract:
     """The live source table's contract, for pipelines without a datakit (bronze mirrors the source)."""
     from datakit.contracts.reflect import reflect_database
 

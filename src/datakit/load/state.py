@@ -1,5 +1,7 @@
 """The `_datakit` schema: load records and incremental cursors, kept in the destination itself.
 
+`_datakit.files` records the files a files source loaded (see `datakit.load.files`).
+
 State lives with the data (DESIGN.md 3.3): the cursor and the load record are written in the same
 transaction as the rows they describe, so after a crash the cursor never points past data that is not
 there, nor behind data that is. Only creating the schema and its tables happens in a short transaction
@@ -72,7 +74,9 @@ def ensure(tx: Transaction) -> None:
     The loader calls this again inside its data transaction, so state dropped by someone between the
     set-up and the load is recreated with the load (and rolled back with it).
     """
-    for table, columns in ((LOADS, _LOADS_COLUMNS), (CURSORS, _CURSORS_COLUMNS)):
+    from datakit.load.files import FILES, FILES_COLUMNS
+
+    for table, columns in ((LOADS, _LOADS_COLUMNS), (CURSORS, _CURSORS_COLUMNS), (FILES, FILES_COLUMNS)):
         if tx.columns(TableRef(table, STATE_SCHEMA)):
             continue
         tx.execute(f"CREATE SCHEMA IF NOT EXISTS {tx.quote(STATE_SCHEMA)}")

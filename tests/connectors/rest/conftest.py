@@ -1,122 +1,22 @@
-"""A local HTTP API for the REST source tests: routes are plain functions, requests are recorded.
-
-`ThreadingHTTPServer` on 127.0.0.1 and a free port, one per test, speaking HTTP/1.1 with keep-alive like
-real APIs. A route gets a `Req` and returns a `Resp`; `api.requests` lists what the source asked for.
-"""
+"""Fixtures of the REST source tests: the local HTTP API of `tests.http_api`, and parameter helpers."""
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from datakit.connectors.rest.params import RestParams, RestResourceParams, RetryParams
+from tests.http_api import FakeApi, Req, Resp, Route, running_api
 
-
-@dataclass
-class Req:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Resp:
-    status: int = 200
-    body: Any = None  # JSON-encoded unless bytes
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-Route = Callable[[Req], Resp]
-
-
-class FakeApi:
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
-        self.requests: list[Req] = []
-        self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def route(self, path: str) -> Callable[[Route], Route]:
-        def register(fn: Route) -> Route:
-            self.routes[path] = fn
-            return fn
-
-        return register
-
-    def paths(self) -> list[str]:
-        return [r.path for r in self.requests]
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out in two writes
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _serve(self) -> None:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                req = Req(
-                    self.command,
-                    parts.path,
-                    {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
-                    {k.lower(): v for k, v in self.headers.items()},
-                    self.rfile.read(length) if length else b"",
-                )
-                with api._lock:
-                    api.requests.append(req)
-                route = api.routes.get(parts.path)
-                try:
-                    resp = route(req) if route else Resp(404, {"error": f"no route {parts.path}"})
-                except Exception as exc:  # a broken test route: answer, do not hang the client
-                    resp = Resp(599, {"error": repr(exc)})
-                if resp.delay:
-                    time.sleep(resp.delay)
-                payload = resp.body if isinstance(resp.body, bytes) else json.dumps(resp.body).encode()
-                try:
-                    self.send_response(resp.status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    for key, value in resp.headers.items():
-                        self.send_header(key, value)
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client timed out and left
-
-            do_GET = _serve
-            do_POST = _serve
-
-        return Handler
+__all__ = ["FakeApi", "Req", "Resp", "Route"]
 
 
 @pytest.fixture
 def api() -> Iterator[FakeApi]:
-    server = FakeApi()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with running_api() as server:
+        yield server
 
 
 FAST_RETRY = RetryParams(max_attempts=4, backoff_factor=0.0, max_delay=0.0, max_retry_after=0.05)

@@ -24,18 +24,29 @@ def reflect(
     tables: Annotated[
         str | None, typer.Option("--tables", help="Comma-separated tables (default: every table).")
     ] = None,
+    sample: Annotated[
+        int,
+        typer.Option(
+            "--sample",
+            min=1,
+            help="REST API and files sources: infer each resource's contract from this many records.",
+        ),
+    ] = 1000,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write a formatted, importable datakit package of the source's tables (types, keys, FKs, rules)."""
+    """Write a formatted, importable datakit package of the source's tables (types, keys, FKs, rules).
+
+    REST API and files sources have no catalog: their contracts are inferred from a sample of records.
+    """
     from datakit.cli.output import print_json, say
     from datakit.config import load_project
     from datakit.load.reflect import reflect_source
 
     loaded = load_project(state.project_dir(project), environment=environment)
     names = [name.strip() for name in tables.split(",") if name.strip()] if tables else None
-    result = reflect_source(loaded, source, loaded.path(out), schema=schema, tables=names)
+    result = reflect_source(loaded, source, loaded.path(out), schema=schema, tables=names, sample=sample)
     if as_json:
         print_json({"package": str(result.package), "schema": result.schema, "tables": result.tables})
         return

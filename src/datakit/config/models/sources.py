@@ -17,6 +17,7 @@ from datakit.config.models.common import (
     parse_duration,
 )
 from datakit.config.models.connections import FileDatabase, MysqlConnection, PostgresConnection
+from datakit.config.models.paginators import AutoPaginator, Paginator
 
 WriteDisposition = Literal["append", "replace", "merge"]
 
@@ -169,8 +170,16 @@ Auth = Annotated[
 
 
 class HttpRetry(StrictModel):
+    """Retries of 429, 5xx, timeouts and connection errors: exponential backoff with jitter."""
+
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
     backoff_factor: Annotated[float, Field(ge=0)] = 2.0
+    max_delay: Duration = Field(
+        timedelta(seconds=60), description="Longest wait between two attempts (backoff is capped here)."
+    )
+    max_retry_after: Duration = Field(
+        timedelta(minutes=5), description="Longest `Retry-After` honoured; a longer one is capped to this."
+    )
 
 
 class RestConnection(StrictModel):
@@ -181,14 +190,44 @@ class RestConnection(StrictModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+class RestIncremental(Incremental):
+    """`incremental` of a REST resource: also says which query parameter carries the lower bound."""
+
+    param: str | None = Field(
+        None,
+        min_length=1,
+        description="Query parameter that sends the saved cursor to the API (e.g. `since`); without it "
+        "every page is fetched and old records are dropped client side.",
+    )
+
+
 class RestResource(Resource):
     """An endpoint returning JSON records."""
 
-    endpoint: str = Field(min_length=1, description="Path below base_url, e.g. /users.")
+    endpoint: str = Field(
+        min_length=1, description="Path below base_url, e.g. /users; a dependent one may hold {field}."
+    )
     method: Literal["GET", "POST"] = "GET"
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    json_body: dict[str, object] | None = Field(None, description="JSON body of POST requests.")
     data_path: str | None = Field(
         None, description="Dotted path to the records in the JSON, e.g. data.items."
+    )
+    paginator: Paginator = Field(default_factory=AutoPaginator)
+    max_pages: Annotated[int, Field(ge=1)] = Field(
+        10_000, description="Stop with an error past this many pages (a pager that never ends)."
+    )
+    incremental: RestIncremental | None = None
+    parent: str | None = Field(
+        None,
+        min_length=1,
+        description="Resource of the same source whose records fill {field} in this endpoint "
+        "(e.g. /users/{id}/orders); rows carry the value as `_dk_parent__<field>`.",
+    )
+    child_tables: bool = Field(
+        False,
+        description="Nested lists as child tables `<target>__<column>` linked by `_dk_parent__<key>` "
+        "(needs a primary_key), loaded with the parent; false: lists are JSON text columns.",
     )
 
 
@@ -205,6 +244,16 @@ class CsvOptions(StrictModel):
     header: bool = True
     encoding: str = "utf-8"
     quote: Annotated[str, Field(min_length=1, max_length=1)] = '"'
+    column_names: list[str] | None = Field(
+        None, description="Names of the columns when the file has no header (default f0, f1, ...)."
+    )
+    null_values: list[str] = Field(default_factory=lambda: [""], description="Texts read as null.")
+
+    @model_validator(mode="after")
+    def _names_need_no_header(self) -> CsvOptions:
+        if self.column_names is not None and self.header:
+            raise ValueError("column_names apply to files without a header: set `header: false`")
+        return self
 
 
 class FileResource(Resource):

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datakit.connectors.base import Column, ReadRequest, SourceCapabilities, TableRef
-from datakit.connectors.errors import ConnectorError
+from datakit.connectors.errors import ConnectorError, NoRowsToInfer
 from datakit.connectors.files.formats import RejectedRow, read_csv, read_jsonl, read_parquet
 from datakit.connectors.files.params import FileResourceParams, FilesParams
 from datakit.connectors.rest.records import Rebatcher, align, settle
@@ -123,7 +123,7 @@ class FilesSource:
             raise ConnectorError(f"{table}: no file matches {self._pattern(table)}", table=table.name)
         for batch in self._raw(self._resource(table), files[0].path, request, None):
             return _select(settle(batch.schema), request)
-        raise ConnectorError(
+        raise NoRowsToInfer(
             f"{table}: {files[0].path} holds no rows to infer a schema from", table=table.name
         )
 
@@ -132,14 +132,29 @@ class FilesSource:
         table = self._table(request)
         return self._read(request, self.files(table))
 
-    def read_file(self, request: ReadRequest, file: FileInfo | Path) -> Iterator[pa.RecordBatch]:
-        """One file of the table `request` names (a loader's unit of exactly-once loading)."""
+    def read_file(
+        self,
+        request: ReadRequest,
+        file: FileInfo | Path,
+        *,
+        on_reject: Callable[[RejectedRow], None] | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """One file of the table `request` names (a loader's unit of exactly-once loading).
+
+        `on_reject` receives this read's malformed records instead of the source's handler, so a
+        loader sees exactly the rejects of the files it loads.
+        """
         path = file.path if isinstance(file, FileInfo) else file
-        return self._read(request, [self._info(path)])
+        return self._read(request, [self._info(path)], on_reject)
 
     # --- internals --------------------------------------------------------------------------------
 
-    def _read(self, request: ReadRequest, files: Iterable[FileInfo]) -> Iterator[pa.RecordBatch]:
+    def _read(
+        self,
+        request: ReadRequest,
+        files: Iterable[FileInfo],
+        on_reject: Callable[[RejectedRow], None] | None = None,
+    ) -> Iterator[pa.RecordBatch]:
         if request.order_by:
             raise ConnectorError(f"{request.label}: a files source cannot order rows", table=request.label)
         resource = self._resource(self._table(request))
@@ -147,7 +162,7 @@ class FilesSource:
         strict = request.schema is None and request.columns is None
         batcher = Rebatcher(request.batch_size)
         for file in files:
-            for batch in self._raw(resource, file.path, request, schema):
+            for batch in self._raw(resource, file.path, request, schema, on_reject):
                 if schema is None:
                     schema = _select(settle(batch.schema), request)
                 aligned = align(batch, schema, strict=strict, label=f"{resource.name} ({file.path.name})")
@@ -155,14 +170,20 @@ class FilesSource:
         yield from batcher.flush()
 
     def _raw(
-        self, resource: FileResourceParams, path: Path, request: ReadRequest, schema: pa.Schema | None
+        self,
+        resource: FileResourceParams,
+        path: Path,
+        request: ReadRequest,
+        schema: pa.Schema | None,
+        on_reject: Callable[[RejectedRow], None] | None = None,
     ) -> Iterator[pa.RecordBatch]:
+        reject = on_reject or self._on_reject
         if resource.format == "csv":
-            return read_csv(path, resource.csv, request.batch_size, self._on_reject, schema)
+            return read_csv(path, resource.csv, request.batch_size, reject, schema)
         if resource.format == "parquet":
             columns = list(request.columns) if request.columns is not None else None
             return read_parquet(path, request.batch_size, columns)
-        return read_jsonl(path, request.batch_size, self._on_reject)
+        return read_jsonl(path, request.batch_size, reject)
 
     def _keep(self, row: RejectedRow) -> None:
         self.rejected_count += 1

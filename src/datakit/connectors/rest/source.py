@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from datakit.connectors.base import Column, ReadRequest, SourceCapabilities, TableRef
-from datakit.connectors.errors import ConnectorError
+from datakit.connectors.errors import ConnectorError, NoRowsToInfer
 from datakit.connectors.rest.client import Credentials, RestClient, Sleep
 from datakit.connectors.rest.errors import RestError
 from datakit.connectors.rest.jsonpage import PageParser
@@ -95,7 +95,7 @@ class RestSource:
                     return _select(settle(tables[table].schema), request, table)
         finally:
             stream.close()
-        raise ConnectorError(f"{table}: the API returned no rows to infer a schema from", table=table)
+        raise NoRowsToInfer(f"{table}: the API returned no rows to infer a schema from", table=table)
 
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
         _, table = self._resolve(request)

@@ -1,0 +1,138 @@
+"""Child tables of a REST resource: its nested lists, loaded in the parent's transaction.
+
+`RestSource.read_tables` yields the resource's rows and, for each list column, rows of a child table
+`<resource>__<column>` linked by `_dk_parent__<key>` (the parent's primary key) and `_dk_list_idx`. The
+parent streams through the loader as usual; child batches wait in Arrow IPC files on local disk (the
+destination connection is busy with the parent's bulk write, as for rejected rows), and are written
+after it, in the same transaction, into `<target>__<column>` next to the target:
+
+* the contract is inferred from the child rows (`datakit.load.infer`), the table created when missing
+  and evolved (new columns added) under the pipeline's drift mode;
+* replace (and full refresh) empties the child table; merge, and an incremental append that re-reads a
+  window, first delete the children of every parent row read in this load (found through the parent's
+  stage), so a parent's list is replaced whole, never duplicated; plain append inserts;
+* child rows carry the audit columns; they are not validated (their contract is only inferred).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from datakit.connectors import TableRef
+from datakit.connectors.rest.records import PARENT_PREFIX, SEP
+from datakit.connectors.rest.source import RestSource
+from datakit.load.audit import AuditValues, with_audit
+from datakit.load.drift import plan_drift, shapes_from_arrow, shapes_from_catalog
+from datakit.load.infer import contract_from_arrow
+from datakit.load.tables import apply_changes, create_target, exists, quoted
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from datakit.connectors import ReadRequest, Transaction
+    from datakit.contracts.sqltypes import Dialect
+    from datakit.load.plan import ResourcePlan
+
+
+def wants_children(plan: ResourcePlan) -> bool:
+    """Whether the plan reads a REST resource whose lists become child tables."""
+    if not isinstance(plan.source, RestSource) or plan.request.table is None:
+        return False
+    name = plan.request.table.name
+    return any(r.name == name and r.child_tables for r in plan.source.params.resources)
+
+
+class ChildTables:
+    """Child batches of one load, spooled per table while the parent streams, written afterwards."""
+
+    def __init__(self, plan: ResourcePlan) -> None:
+        assert plan.request.table is not None
+        self.plan = plan
+        self.parent = plan.request.table.name
+        self._spools: dict[str, tuple[Any, Any, pa.Schema]] = {}  # file, writer, schema
+        self.rows: dict[str, int] = {}
+
+    def split(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
+        """The parent's batches; child batches go to their spool."""
+        assert isinstance(self.plan.source, RestSource)
+        for name, batch in self.plan.source.read_tables(request):
+            if name == self.parent:
+                yield batch
+            elif batch.num_rows:
+                self._add(name, batch)
+
+    def write(
+        self,
+        tx: Transaction,
+        *,
+        dialect: Dialect,
+        disposition: str,
+        parent_stage: TableRef | None,
+        key: Sequence[str],
+        audit: AuditValues,
+    ) -> dict[str, int]:
+        """Write every child table seen; returns the rows written per child table."""
+        report: dict[str, int] = {}
+        for name in sorted(self._spools):
+            target = self._target(name)
+            columns = self._prepare(tx, name, target, dialect)
+            if disposition == "replace":
+                tx.execute(f"DELETE FROM {quoted(tx, target)}")
+            elif parent_stage is not None and key:
+                flat = [SEP.join(k.split(".")) for k in key]
+                links = " AND ".join(f"s.{tx.quote(k)} = c.{tx.quote(PARENT_PREFIX + k)}" for k in flat)
+                tx.execute(
+                    f"DELETE FROM {quoted(tx, target)} AS c WHERE EXISTS "
+                    f"(SELECT 1 FROM {quoted(tx, parent_stage)} AS s WHERE {links})"
+                )
+            tx.write(target, (with_audit(b, columns, audit) for b in self._batches(name)))
+            report[str(target)] = self.rows[name]
+        return report
+
+    def close(self) -> None:
+        for file, writer, _ in self._spools.values():
+            writer.close()  # closing twice is harmless
+            file.close()
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _target(self, name: str) -> TableRef:
+        target = self.plan.target
+        return TableRef(target.name + name[len(self.parent) :], target.schema)
+
+    def _prepare(self, tx: Transaction, name: str, target: TableRef, dialect: Dialect) -> list[str]:
+        """Create or evolve the child table from the spooled schema; returns its data columns."""
+        schema = self._spools[name][2]
+        contract = contract_from_arrow(target.name, schema, layer=self.plan.contract.layer)
+        if not exists(tx, target):
+            create_target(tx, contract, target, dialect)
+        drift = plan_drift(
+            contract,
+            shapes_from_arrow(schema),
+            shapes_from_catalog(tx.columns(target), dialect),
+            dialect=dialect,
+            mode=self.plan.drift_mode,
+            table=str(target),
+        )
+        apply_changes(tx, target, drift.changes, history=False)
+        return list(contract.column_names)
+
+    def _add(self, name: str, batch: pa.RecordBatch) -> None:
+        import pyarrow as pa
+
+        if name not in self._spools:
+            file = tempfile.TemporaryFile(prefix="datakit-child-")  # noqa: SIM115 - closed by close()
+            self._spools[name] = (file, pa.ipc.new_stream(file, batch.schema), batch.schema)
+            self.rows[name] = 0
+        self._spools[name][1].write_batch(batch)
+        self.rows[name] += batch.num_rows
+
+    def _batches(self, name: str) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        file, writer, _ = self._spools[name]
+        writer.close()
+        file.seek(0)
+        yield from pa.ipc.open_stream(file)
