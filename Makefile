@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/datakit --project examples/pagila validate
 	$(BIN)/datakit --project examples/pagila list
+	rm -rf .demo && $(BIN)/datakit init .demo/shop
+	$(BIN)/datakit --project .demo/shop run pipeline shop_bronze
 
 ## test: set up and run the whole test suite (lint, types, layers, tests)
 test: $(STAMP) lint
