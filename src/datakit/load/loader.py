@@ -6,9 +6,9 @@ Order of a load (DESIGN.md 3.2, issue 3 item 6):
 2. Outside any transaction: the source's schema, and the transform run on an empty batch, so a bad SQL
    expression or an unreadable source fails before anything is written.
 3. ONE destination transaction: create the target, rejected and history tables if missing; compare the
-   delivered columns with the live table and evolve or refuse (`drift`); stream the source through a
-   reader thread (`connectors.pipe`) while this thread transforms, validates (vectorized), adds audit
-   columns and bulk-writes good rows into the target or a stage (`apply` says which, and why);
+   delivered columns with the live table and evolve or refuse (`drift`); a reader thread
+   (`connectors.pipe`) reads the source, transforms, validates (vectorized) and adds audit columns,
+   while this thread bulk-writes good rows into the target or a stage (`apply` says which, and why);
    then apply the write disposition, history, rejected rows, cursor and the load record; commit.
 
 A crash or `kill -9` at any instant therefore leaves target, rejected, history, cursor and load record
