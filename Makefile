@@ -17,7 +17,8 @@ demo: $(STAMP)
 	$(BIN)/datakit --project examples/pagila validate
 	$(BIN)/datakit --project examples/pagila list
 	rm -rf .demo && $(BIN)/datakit init .demo/shop
-	$(BIN)/datakit --project .demo/shop run pipeline shop_bronze
+	$(BIN)/datakit --project .demo/shop run job daily
+	$(BIN)/datakit --project .demo/shop runs
 
 ## test: set up and run the whole test suite (lint, types, layers, tests)
 test: $(STAMP) lint
@@ -37,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/validate_speed.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/rest.py
+	$(BIN)/python bench/executor.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,4 +1,8 @@
-"""`datakit run pipeline`: load a pipeline's resources, with progress while it runs and a summary after."""
+"""`datakit run pipeline` and `datakit run job`: run now, with progress or step results and a summary.
+
+`run pipeline` loads in this process (progress bars); `run job` runs the job's plan through the local
+executor (`datakit.orchestrate.run.run_job`): steps in child processes, recorded in the run history.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,9 @@ from datakit.errors import ExitCode
 if TYPE_CHECKING:
     from datakit.connectors import Destination
     from datakit.load.plan import LoadResult, Progress, ProgressCallback, ResourcePlan
+    from datakit.orchestrate.executor import RunResult
 
-app = typer.Typer(help="Run a pipeline now.", no_args_is_help=True)
+app = typer.Typer(help="Run a pipeline or a job now.", no_args_is_help=True)
 
 
 @app.command("pipeline")
@@ -48,6 +53,64 @@ def run_pipeline(
         _print_summary(name, results)
     if not _ok(results):
         raise typer.Exit(int(ExitCode.INVALID))
+
+
+@app.command("job")
+def run_job(
+    name: Annotated[str, typer.Argument(help="Job to run.")],
+    resume: Annotated[
+        int | None,
+        typer.Option("--resume", help="Re-run only the failed and skipped steps of this run.", min=1),
+    ] = None,
+    allow_concurrent: Annotated[
+        bool, typer.Option("--allow-concurrent", help="Start even if the job is already running.")
+    ] = False,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Ignore saved cursors and replace the targets.")
+    ] = False,
+    project: ProjectOption = None,
+    environment: EnvironmentOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a job's plan now (execution mode, retries, timeouts); exit 1 if the run failed."""
+    from datakit.config import load_project
+    from datakit.orchestrate.run import run_job as run
+
+    loaded = load_project(state.project_dir(project), environment=environment)
+    result = run(loaded, name, allow_concurrent=allow_concurrent, resume=resume, full_refresh=full_refresh)
+    if as_json:
+        from datakit.cli.output import print_json
+
+        print_json(
+            {
+                "run_id": result.run_id,
+                "job": result.job,
+                "status": result.status.value,
+                "steps": {step: status.value for step, status in result.steps.items()},
+                "errors": result.errors,
+                "resume": result.resume_command,
+            }
+        )
+    else:
+        _print_run(result)
+    if not result.ok:
+        raise typer.Exit(int(ExitCode.INVALID))
+
+
+def _print_run(result: RunResult) -> None:
+    from datakit.cli.output import error, say
+
+    for step, status in result.steps.items():
+        mark = {"succeeded": "✓", "reused": "=", "failed": "✗", "skipped": "-"}.get(status.value, "?")
+        say(f"{mark} {step}: {status.value}", "red" if status.value == "failed" else None)
+    for step, message in result.errors.items():
+        error(f"{step}: {message}")
+    if result.ok:
+        say(f"✓ run {result.run_id} of job {result.job} succeeded", "green")
+    else:
+        say(f"✗ run {result.run_id} of job {result.job} failed", "red")
+        say(f"resume with: {result.resume_command}")
+        say(f"details: datakit runs show {result.run_id}")
 
 
 def _ok(results: list[LoadResult]) -> bool:

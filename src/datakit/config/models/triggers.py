@@ -52,6 +52,9 @@ TimeZone = Annotated[
 ]
 
 
+MaxCatchup = Annotated[int, Field(ge=1, le=10_000)]
+
+
 def _positive(value: timedelta) -> timedelta:
     if value <= timedelta(0):
         raise ValueError("the interval must be longer than zero")
@@ -70,9 +73,7 @@ class CronSchedule(StrictModel):
     cron: CronExpression
     timezone: TimeZone = "UTC"
     catchup: bool = Field(False, description="After downtime: false runs once; true runs every missed tick.")
-    max_catchup: Annotated[int, Field(ge=1, le=10_000)] = Field(
-        10, description="Most missed ticks run when catchup is true."
-    )
+    max_catchup: MaxCatchup = Field(10, description="Most missed ticks run when catchup is true.")
 
 
 class CronTrigger(TriggerBase):
@@ -84,8 +85,12 @@ class CronTrigger(TriggerBase):
 
 class IntervalSchedule(StrictModel):
     every: Annotated[Duration, AfterValidator(_positive)]
-    start_at: datetime | None = Field(None, description="First tick; default: when the scheduler starts.")
-    catchup: bool = False
+    start_at: datetime | None = Field(
+        None,
+        description="First tick (UTC unless it has an offset); default: when the scheduler first sees it.",
+    )
+    catchup: bool = Field(False, description="After downtime: false runs once; true runs every missed tick.")
+    max_catchup: MaxCatchup = Field(10, description="Most missed ticks run when catchup is true.")
 
 
 class IntervalTrigger(TriggerBase):
@@ -110,6 +115,10 @@ class FileEvent(StrictModel):
     type: Literal["file_arrived"]
     path: str = Field(min_length=1, description="Folder to watch (relative to the project root).")
     pattern: str = Field("*", description="Glob the file name must match.")
+    settle: Duration = Field(
+        timedelta(0),
+        description="Fire only once the file has been unchanged this long (for writers that write in place).",
+    )
 
 
 class EventTrigger(TriggerBase):

@@ -1,0 +1,60 @@
+"""`datakit plan job <name>`: the steps a job would run, without running anything."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from datakit.cli.state import EnvironmentOption, JsonOption, ProjectOption, state
+
+if TYPE_CHECKING:
+    from datakit.orchestrate.plan import Plan
+
+app = typer.Typer(help="Show what would run.", no_args_is_help=True)
+
+
+@app.command("job")
+def plan_job(
+    name: Annotated[str, typer.Argument(help="Job to plan.")],
+    project: ProjectOption = None,
+    environment: EnvironmentOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the plan of a job: its steps, their dependencies, retry policy and timeout."""
+    from datakit.config import load_project
+    from datakit.orchestrate.plan import compile_job
+
+    loaded = load_project(state.project_dir(project), environment=environment)
+    plan = compile_job(loaded, name)
+    if as_json:
+        from datakit.cli.output import print_json
+
+        print_json(plan.as_dict())
+    else:
+        _print(plan)
+
+
+def _print(plan: Plan) -> None:
+    from rich.table import Table
+
+    from datakit.cli.output import console
+
+    mode = f"{plan.mode}, up to {plan.parallelism} at once"
+    failure = "continue on failure" if plan.continue_on_failure else "stop at first failure"
+    table = Table(title=f"job {plan.job} ({mode}; {failure})")
+    for column in ("#", "step", "kind", "depends on", "attempts", "retry delay", "timeout"):
+        table.add_column(column, no_wrap=column != "depends on")
+    for position, step in enumerate(plan.steps, start=1):
+        retry = step.retry
+        delay = f"{retry.retry_delay:g}s" + (" exp." if retry.exponential_backoff else "")
+        table.add_row(
+            str(position),
+            step.id,
+            step.kind,
+            ", ".join(step.depends_on) or "-",
+            str(retry.max_attempts),
+            delay if retry.max_attempts > 1 else "-",
+            f"{step.timeout:g}s" if step.timeout is not None else "-",
+        )
+    console.print(table)

@@ -1,0 +1,164 @@
+"""`datakit runs`: the run history — recent runs, and one run's steps, attempts and logs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from datakit.cli.state import EnvironmentOption, JsonOption, ProjectOption, state
+
+if TYPE_CHECKING:
+    from datakit.config.project import Project
+    from datakit.orchestrate.store import RunRecord
+
+app = typer.Typer(help="Run history.", invoke_without_command=True)
+
+
+@app.callback()
+def list_runs(
+    ctx: typer.Context,
+    job: Annotated[str | None, typer.Option("--job", "-j", help="Only runs of this job.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", "-s", help="running, succeeded, failed or abandoned.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs (latest first).")] = 20,
+    project: ProjectOption = None,
+    environment: EnvironmentOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List recent runs (latest first); `datakit runs show <id>` for one run's steps and logs."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datakit.errors import UsageError
+    from datakit.orchestrate.store import RunStatus, open_store
+
+    if status is not None and status not in {s.value for s in RunStatus}:
+        raise UsageError(
+            f"unknown status {status!r}", hint=f"one of: {', '.join(s.value for s in RunStatus)}"
+        )
+    store = open_store(_project(project, environment))
+    try:
+        runs = store.list_runs(job=job, status=status, limit=limit)
+    finally:
+        store.close()
+    if as_json:
+        from datakit.cli.output import print_json
+
+        print_json([run.as_dict() for run in runs])
+        return
+    _print_runs(runs)
+
+
+@app.command("show")
+def show_run(
+    run_id: Annotated[int, typer.Argument(help="Run id (from `datakit runs`).")],
+    logs: Annotated[bool, typer.Option("--logs", help="Print each attempt's log.")] = False,
+    project: ProjectOption = None,
+    environment: EnvironmentOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One run: its steps with rows, durations, attempts and errors."""
+    from datakit.orchestrate.store import open_store
+
+    store = open_store(_project(project, environment))
+    try:
+        run = store.get_run(run_id)
+    finally:
+        store.close()
+    if as_json:
+        from datakit.cli.output import print_json
+
+        print_json(run.as_dict())
+        return
+    _print_run(run, logs=logs)
+
+
+def _project(project: ProjectOption, environment: EnvironmentOption) -> Project:
+    from datakit.config import load_project
+
+    return load_project(state.project_dir(project), environment=environment)
+
+
+def _when(epoch: float | None) -> str:
+    return "-" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+_STYLE = {"succeeded": "green", "failed": "red", "abandoned": "red", "running": "yellow", "skipped": "yellow"}
+
+
+def _styled(status: str) -> str:
+    style = _STYLE.get(status)
+    return f"[{style}]{status}[/{style}]" if style else status
+
+
+def _print_runs(runs: list[RunRecord]) -> None:
+    from rich.table import Table
+
+    from datakit.cli.output import console, say
+
+    if not runs:
+        say("no runs recorded")
+        return
+    table = Table()
+    for column in ("run", "job", "status", "started (UTC)", "seconds", "resumed from"):
+        table.add_column(column, no_wrap=True)
+    for run in runs:
+        table.add_row(
+            str(run.id),
+            run.job,
+            _styled(run.status),
+            _when(run.started_at),
+            _seconds(run.duration),
+            str(run.resumed_from or "-"),
+        )
+    console.print(table)
+
+
+def _print_run(run: RunRecord, *, logs: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from datakit.cli.output import console, error, say
+
+    say(
+        f"run {run.id} of job {run.job}: {run.status} (started {_when(run.started_at)} UTC, "
+        f"{_seconds(run.duration)} s, host {run.host}, pid {run.pid})"
+    )
+    table = Table()
+    for column, justify in (
+        ("step", "left"),
+        ("status", "left"),
+        ("attempts", "right"),
+        ("read", "right"),
+        ("loaded", "right"),
+        ("rejected", "right"),
+        ("seconds", "right"),
+    ):
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for step in run.steps:
+        table.add_row(
+            step.step_id,
+            _styled(step.status),
+            str(step.attempts),
+            *("-" if n is None else f"{n:,}" for n in (step.rows_read, step.rows_loaded, step.rows_rejected)),
+            _seconds(step.duration),
+        )
+    console.print(table)
+    for step in run.steps:
+        for attempt in step.attempt_records:
+            if attempt.error:
+                retry = f" (retry in {attempt.retry_in:.1f}s)" if attempt.retry_in is not None else ""
+                error(f"{step.step_id} attempt {attempt.attempt}: {attempt.error}{retry}")
+            if logs and attempt.log:
+                say(f"--- log of {step.step_id} attempt {attempt.attempt} ---")
+                console.print(Text(attempt.log.rstrip()))
+    if run.error:
+        error(run.error)
+    if run.status in {"failed", "abandoned"}:
+        say(f"resume with: datakit run job {run.job} --resume {run.id}")

@@ -1,0 +1,22 @@
+"""Run history: runs, steps, attempts and their logs, in SQLite (default) or PostgreSQL."""
+
+from datakit.orchestrate.store.records import (
+    AttemptRecord,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+)
+from datakit.orchestrate.store.sql import AlreadyRunning, StateStore, TickFired, open_store
+
+__all__ = [
+    "AlreadyRunning",
+    "AttemptRecord",
+    "RunRecord",
+    "RunStatus",
+    "StateStore",
+    "StepRecord",
+    "StepStatus",
+    "TickFired",
+    "open_store",
+]

@@ -1,0 +1,84 @@
+"""What the run history returns: plain frozen records, so callers never hold a database row."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+    """Its process died (no heartbeat): never left "running" forever."""
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    REUSED = "reused"
+    """Succeeded in the run this one resumes; not run again."""
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    attempt: int
+    status: str
+    started_at: float
+    finished_at: float | None
+    error: str | None
+    transient: bool | None
+    retry_in: float | None
+    log: str | None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    step_id: str
+    position: int
+    status: str
+    attempts: int
+    rows_read: int | None
+    rows_loaded: int | None
+    rows_rejected: int | None
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+    attempt_records: tuple[AttemptRecord, ...] = field(default=())
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    job: str
+    warehouse: str | None
+    status: str
+    resumed_from: int | None
+    started_at: float
+    finished_at: float | None
+    heartbeat_at: float
+    host: str
+    pid: int
+    error: str | None
+    plan: str
+    steps: tuple[StepRecord, ...] = field(default=())
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("plan")
+        return data

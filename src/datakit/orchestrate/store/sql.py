@@ -1,0 +1,406 @@
+"""The state store: run history in SQLite (`.datakit/state.db`, the default) or PostgreSQL.
+
+Safe with several processes: SQLite runs in WAL mode (readers never block the writer) and every
+transaction starts with `BEGIN IMMEDIATE`, so concurrent writers queue on `busy_timeout` instead of
+failing on a lock upgrade; PostgreSQL needs nothing special. The one-active-run rule is a UNIQUE key
+(see `tables.py`). Liveness is a heartbeat the executor writes every few seconds: a running run whose
+heartbeat is older than `stale_after`, or whose process on this host is gone, is marked abandoned.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import create_engine, event, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from datakit.errors import DatakitError
+from datakit.log import redact
+from datakit.orchestrate.store.records import (
+    AttemptRecord,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+)
+from datakit.orchestrate.store.tables import build_tables
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+    from datakit.config.project import Project
+
+Clock = Callable[[], float]
+STALE_AFTER = 60.0  # seconds without a heartbeat before a run counts as dead
+_ERROR_LIMIT = 8000
+
+
+class AlreadyRunning(DatakitError):
+    """The job has an active run and concurrent runs were not allowed."""
+
+    def __init__(self, job: str, run_id: int) -> None:
+        super().__init__(
+            f"job {job!r} is already running: run {run_id}",
+            hint="wait for it, or pass --allow-concurrent to start another run anyway",
+        )
+        self.run_id = run_id
+
+
+class TickFired(DatakitError):
+    """The trigger tick already started a run (in this or another process)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"tick {key!r} already fired")
+        self.key = key
+
+
+class StateStore:
+    """Run history behind SQLAlchemy Core; all times are epoch seconds from the injected `clock`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        clock: Clock = time.time,
+        stale_after: float = STALE_AFTER,
+    ) -> None:
+        self.clock = clock
+        self.stale_after = stale_after
+        self.host = socket.gethostname()
+        self.metadata, self.runs, self.steps, self.attempts, self.ticks = build_tables(schema)
+        self._lock = threading.Lock()  # one writer per process; other processes queue in the database
+        self.engine = _engine(url)
+        if schema is not None and self.engine.dialect.name == "postgresql":
+            from sqlalchemy.schema import CreateSchema
+
+            with self.engine.begin() as conn:
+                conn.execute(CreateSchema(schema, if_not_exists=True))
+        with self._lock:
+            self.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _tx(self) -> Any:
+        return self.engine.begin()
+
+    # --- runs -------------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        job: str,
+        plan: str,
+        *,
+        allow_concurrent: bool = False,
+        resumed_from: int | None = None,
+        warehouse: str | None = None,
+        tick_key: str | None = None,
+    ) -> int:
+        """A new running run of `job`; AlreadyRunning when one is active and concurrency is not allowed.
+
+        With `tick_key` (a trigger's firing), the tick is recorded in the same transaction as the run:
+        TickFired when it already was, so a tick starts at most one run whoever else evaluates it.
+        """
+        self.sweep_abandoned()
+        key = None if allow_concurrent else f"{job}@{warehouse or ''}"
+        now = self.clock()
+        row = {
+            "job": job,
+            "warehouse": warehouse,
+            "status": RunStatus.RUNNING.value,
+            "active_key": key,
+            "resumed_from": resumed_from,
+            "started_at": now,
+            "heartbeat_at": now,
+            "host": self.host,
+            "pid": os.getpid(),
+            "plan": plan,
+        }
+        with self._lock:
+            try:
+                with self._tx() as conn:
+                    if tick_key is not None and self._tick_exists(conn, tick_key):
+                        raise TickFired(tick_key)
+                    if key is not None:
+                        active = conn.execute(
+                            select(self.runs.c.id)
+                            .where(self.runs.c.job == job, self.runs.c.status == RunStatus.RUNNING.value)
+                            .order_by(self.runs.c.id)
+                            .limit(1)
+                        ).scalar()
+                        if active is not None:
+                            raise AlreadyRunning(job, int(active))
+                    run_id = int(conn.execute(insert(self.runs).values(**row)).inserted_primary_key[0])
+                    if tick_key is not None:
+                        conn.execute(insert(self.ticks).values(key=tick_key, run_id=run_id, created_at=now))
+                    return run_id
+            except IntegrityError:  # another process took the key or the tick between check and insert
+                with self._tx() as conn:
+                    if tick_key is not None and self._tick_exists(conn, tick_key):
+                        raise TickFired(tick_key) from None
+                    holder = conn.execute(
+                        select(self.runs.c.id).where(self.runs.c.active_key == key)
+                    ).scalar()
+                raise AlreadyRunning(job, int(holder or 0)) from None
+
+    def _tick_exists(self, conn: Connection, tick_key: str) -> bool:
+        return conn.execute(select(self.ticks.c.key).where(self.ticks.c.key == tick_key)).first() is not None
+
+    def heartbeat(self, run_id: int) -> None:
+        """Say the run's process is alive."""
+        with self._lock, self._tx() as conn:
+            conn.execute(update(self.runs).where(self.runs.c.id == run_id).values(heartbeat_at=self.clock()))
+
+    def finish_run(self, run_id: int, status: RunStatus, error: str | None = None) -> None:
+        with self._lock, self._tx() as conn:
+            conn.execute(
+                update(self.runs)
+                .where(self.runs.c.id == run_id)
+                .values(status=status.value, finished_at=self.clock(), active_key=None, error=_clip(error))
+            )
+
+    def sweep_abandoned(self) -> list[int]:
+        """Mark running runs whose process is gone (stale heartbeat, or dead pid here) abandoned."""
+        now = self.clock()
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(self.runs.c.id, self.runs.c.heartbeat_at, self.runs.c.host, self.runs.c.pid).where(
+                    self.runs.c.status == RunStatus.RUNNING.value
+                )
+            ).all()
+        dead = [
+            row.id
+            for row in rows
+            if now - row.heartbeat_at > self.stale_after or (row.host == self.host and not _alive(row.pid))
+        ]
+        if dead:
+            with self._lock, self._tx() as conn:
+                conn.execute(
+                    update(self.runs)
+                    .where(self.runs.c.id.in_(dead), self.runs.c.status == RunStatus.RUNNING.value)
+                    .values(
+                        status=RunStatus.ABANDONED.value,
+                        finished_at=now,
+                        active_key=None,
+                        error="the run's process stopped sending heartbeats (killed or crashed)",
+                    )
+                )
+        return dead
+
+    # --- steps and attempts -----------------------------------------------------------------------
+
+    def add_steps(self, run_id: int, step_ids: Sequence[str], reused: Iterable[str] = ()) -> None:
+        """Every step of the plan, pending (or reused from the resumed run), in plan order."""
+        again = set(reused)
+        rows = [
+            {
+                "run_id": run_id,
+                "step_id": step_id,
+                "position": position,
+                "status": (StepStatus.REUSED if step_id in again else StepStatus.PENDING).value,
+                "attempts": 0,
+            }
+            for position, step_id in enumerate(step_ids)
+        ]
+        if rows:
+            with self._lock, self._tx() as conn:
+                conn.execute(insert(self.steps), rows)
+
+    def attempt_started(self, run_id: int, step_id: str, attempt: int) -> None:
+        now = self.clock()
+        with self._lock, self._tx() as conn:
+            conn.execute(
+                insert(self.attempts).values(
+                    run_id=run_id, step_id=step_id, attempt=attempt, status="running", started_at=now
+                )
+            )
+            values: dict[str, Any] = {"status": StepStatus.RUNNING.value, "attempts": attempt}
+            if attempt == 1:
+                values["started_at"] = now
+            conn.execute(self._step(run_id, step_id).values(**values))
+
+    def attempt_finished(
+        self,
+        run_id: int,
+        step_id: str,
+        attempt: int,
+        *,
+        error: str | None = None,
+        transient: bool | None = None,
+        retry_in: float | None = None,
+        log: str | None = None,
+        rows: dict[str, int] | None = None,
+    ) -> None:
+        """Close an attempt; the step is finished too unless a retry follows (`retry_in` set)."""
+        now = self.clock()
+        status = StepStatus.SUCCEEDED if error is None else StepStatus.FAILED
+        with self._lock, self._tx() as conn:
+            conn.execute(
+                update(self.attempts)
+                .where(
+                    self.attempts.c.run_id == run_id,
+                    self.attempts.c.step_id == step_id,
+                    self.attempts.c.attempt == attempt,
+                )
+                .values(
+                    status=status.value,
+                    finished_at=now,
+                    error=_clip(error),
+                    transient=transient,
+                    retry_in=retry_in,
+                    log=redact(log) if log else None,
+                )
+            )
+            if retry_in is None:
+                counts = {k: v for k, v in (rows or {}).items() if k in _COUNTS}
+                conn.execute(
+                    self._step(run_id, step_id).values(
+                        status=status.value, finished_at=now, error=_clip(error), **counts
+                    )
+                )
+
+    def mark_steps(self, run_id: int, step_ids: Iterable[str], status: StepStatus) -> None:
+        ids = list(step_ids)
+        if ids:
+            with self._lock, self._tx() as conn:
+                conn.execute(
+                    update(self.steps)
+                    .where(self.steps.c.run_id == run_id, self.steps.c.step_id.in_(ids))
+                    .values(status=status.value)
+                )
+
+    def _step(self, run_id: int, step_id: str) -> Any:
+        return update(self.steps).where(self.steps.c.run_id == run_id, self.steps.c.step_id == step_id)
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def list_runs(
+        self, *, job: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[RunRecord]:
+        """The latest runs first (abandoned runs detected first, so none shows as running forever)."""
+        self.sweep_abandoned()
+        query = select(self.runs).order_by(self.runs.c.id.desc()).limit(limit)
+        if job is not None:
+            query = query.where(self.runs.c.job == job)
+        if status is not None:
+            query = query.where(self.runs.c.status == status)
+        with self.engine.connect() as conn:
+            return [_run(row) for row in conn.execute(query).mappings()]
+
+    def get_run(self, run_id: int) -> RunRecord:
+        """One run with its steps and their attempts (logs included)."""
+        self.sweep_abandoned()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(self.runs).where(self.runs.c.id == run_id)).mappings().first()
+            if row is None:
+                raise DatakitError(f"no run {run_id}", hint="`datakit runs` lists the recorded runs")
+            steps = conn.execute(
+                select(self.steps).where(self.steps.c.run_id == run_id).order_by(self.steps.c.position)
+            ).mappings()
+            attempts = conn.execute(
+                select(self.attempts)
+                .where(self.attempts.c.run_id == run_id)
+                .order_by(self.attempts.c.step_id, self.attempts.c.attempt)
+            ).mappings()
+            by_step: dict[str, list[AttemptRecord]] = {}
+            for a in attempts:
+                by_step.setdefault(a["step_id"], []).append(
+                    AttemptRecord(**{k: a[k] for k in AttemptRecord.__dataclass_fields__})
+                )
+            step_records = tuple(
+                StepRecord(
+                    **{k: s[k] for k in StepRecord.__dataclass_fields__ if k != "attempt_records"},
+                    attempt_records=tuple(by_step.get(s["step_id"], ())),
+                )
+                for s in steps
+            )
+        return _run(row, step_records)
+
+
+_COUNTS = ("rows_read", "rows_loaded", "rows_rejected")
+
+
+def _run(row: Any, steps: tuple[StepRecord, ...] = ()) -> RunRecord:
+    fields = {k: row[k] for k in RunRecord.__dataclass_fields__ if k != "steps"}
+    return RunRecord(**fields, steps=steps)
+
+
+def _clip(text: str | None) -> str | None:
+    return None if text is None else redact(text)[:_ERROR_LIMIT]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_store(project: Project, *, clock: Clock = time.time, stale_after: float = STALE_AFTER) -> StateStore:
+    """The state store `datakit.yaml` configures: `.datakit/state.db` by default, else PostgreSQL."""
+    from datakit.config.models.project import SqliteState
+
+    state = project.config.state
+    if isinstance(state, SqliteState):
+        path = project.path(state.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return StateStore(sqlite_url(path), clock=clock, stale_after=stale_after)
+    return StateStore(_postgres_url(project), schema=state.schema_, clock=clock, stale_after=stale_after)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"
+
+
+def _postgres_url(project: Project) -> str:
+    from datakit.config.models.project import PostgresState
+    from datakit.config.secrets import Secrets
+    from datakit.connectors.params import PostgresParams
+
+    state = project.config.state
+    assert isinstance(state, PostgresState)
+    connection = state.connection
+    secrets = Secrets(mapping=project.secrets, environment=project.environment)
+    password = secrets.resolve(connection.password_secret_key) if connection.password_secret_key else None
+    params = PostgresParams(
+        host=connection.host,
+        port=connection.port,
+        database=connection.database,
+        user=connection.user,
+        password=password,
+        sslmode=connection.sslmode,
+        connect_timeout=connection.connect_timeout,
+        options=dict(connection.options),
+    )
+    return params.uri().replace("postgresql://", "postgresql+psycopg://", 1)

@@ -1,0 +1,88 @@
+"""The run-history tables, in SQLAlchemy Core so one definition serves SQLite and PostgreSQL.
+
+Times are epoch seconds (floats): portable, comparable in SQL for heartbeat checks, and free of the
+naive/aware datetime differences between the two engines.
+
+`runs.active_key` is the one-active-run-per-job rule enforced by the database, not by a check-then-act
+in Python: an exclusive run holds `<job>@<warehouse>` there, and a UNIQUE constraint (NULLs distinct in
+both engines) makes a second concurrent start fail atomically, from any process. Finishing or abandoning
+a run clears the key.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+
+def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Table]:
+    """`(metadata, runs, steps, attempts, ticks)` in `schema` (None: the database's default)."""
+    metadata = MetaData(schema=schema)
+    runs = Table(
+        "runs",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("job", String(200), nullable=False),
+        Column("warehouse", String(200)),
+        Column("status", String(20), nullable=False),
+        Column("active_key", String(400), unique=True),
+        Column("resumed_from", Integer),
+        Column("started_at", Float, nullable=False),
+        Column("finished_at", Float),
+        Column("heartbeat_at", Float, nullable=False),
+        Column("host", String(255), nullable=False),
+        Column("pid", Integer, nullable=False),
+        Column("error", Text),
+        Column("plan", Text, nullable=False),
+        Index("runs_by_job", "job", "id"),
+        Index("runs_by_status", "status"),
+    )
+    steps = Table(
+        "steps",
+        metadata,
+        Column("run_id", Integer, ForeignKey(runs.c.id), primary_key=True),
+        Column("step_id", String(400), primary_key=True),
+        Column("position", Integer, nullable=False),
+        Column("status", String(20), nullable=False),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("rows_read", Integer),
+        Column("rows_loaded", Integer),
+        Column("rows_rejected", Integer),
+        Column("started_at", Float),
+        Column("finished_at", Float),
+        Column("error", Text),
+    )
+    attempts = Table(
+        "attempts",
+        metadata,
+        Column("run_id", Integer, primary_key=True),
+        Column("step_id", String(400), primary_key=True),
+        Column("attempt", Integer, primary_key=True),
+        Column("status", String(20), nullable=False),
+        Column("started_at", Float, nullable=False),
+        Column("finished_at", Float),
+        Column("error", Text),
+        Column("transient", Boolean),
+        Column("retry_in", Float),
+        Column("log", Text),
+    )
+    # a trigger firing (`<trigger>@<when>`), recorded in the transaction that creates its run, so that
+    # each tick starts at most one run, across processes and restarts
+    ticks = Table(
+        "ticks",
+        metadata,
+        Column("key", String(600), primary_key=True),
+        Column("run_id", Integer, nullable=False),
+        Column("created_at", Float, nullable=False),
+    )
+    return metadata, runs, steps, attempts, ticks

@@ -1,0 +1,90 @@
+"""Jobs compile to plans from the configuration alone: steps per resource, modes, dependencies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from datakit.config import load_project
+from datakit.config.scaffold import init_project
+from datakit.orchestrate.plan import Plan, Step, compile_job
+from datakit.utils.dag import CycleFound
+
+PIPELINES = """\
+pipeline:
+  name: {name}
+  source: {{name: shop, resources: [{resource}]}}
+  destination: {{name: warehouse, layer: bronze}}
+"""
+JOB = """\
+job:
+  name: nightly
+  pipelines:
+    - name: orders_only
+      {depends}
+      order: 2
+    - name: customers_only
+      order: 1
+    - name: shop_bronze
+      enabled: false
+  execution: {{mode: {mode}, max_parallelism: 3, continue_on_failure: true}}
+  retries: {{max_attempts: 4, retry_delay: 10s, exponential_backoff: true, max_retry_delay: 5m}}
+  timeout: 15m
+"""
+
+
+def _project(tmp_path: Path, mode: str) -> Path:
+    root = tmp_path / "shop"
+    init_project(root)
+    for name, resource in (("orders_only", "orders"), ("customers_only", "customers")):
+        (root / "config" / "pipelines" / f"{name}.yaml").write_text(
+            PIPELINES.format(name=name, resource=resource), encoding="utf-8"
+        )
+    (root / "config" / "jobs" / "nightly.yaml").write_text(
+        JOB.format(mode=mode, depends="depends_on: [customers_only]" if mode == "dag" else ""),
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_scaffold_job_is_one_step_per_resource(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    init_project(root)
+    plan = compile_job(load_project(root), "daily")
+    assert [s.id for s in plan.steps] == ["shop_bronze.customers", "shop_bronze.orders"]
+    assert plan.mode == "sequential" and plan.parallelism == 1
+    first = plan.steps[0]
+    assert first.params == {"pipeline": "shop_bronze", "resource": "customers"}
+    assert first.retry.max_attempts == 3 and first.retry.retry_delay == 30 and first.retry.exponential_backoff
+    assert first.exclusive == (f"duckdb:{(root / 'warehouse.duckdb').resolve()}",)
+
+
+def test_dag_mode_turns_depends_on_into_step_dependencies(tmp_path: Path) -> None:
+    plan = compile_job(load_project(_project(tmp_path, "dag")), "nightly")
+    assert [s.id for s in plan.steps] == ["customers_only.customers", "orders_only.orders"]
+    assert plan.step("orders_only.orders").depends_on == ("customers_only.customers",)
+    assert plan.parallelism == 3 and plan.continue_on_failure
+    step = plan.steps[0]
+    assert step.timeout == 900 and step.retry.max_retry_delay == 300
+    data = plan.as_dict()
+    assert data["steps"][1]["depends_on"] == ["customers_only.customers"]
+
+
+def test_parallel_mode_runs_in_order_up_to_the_limit(tmp_path: Path) -> None:
+    plan = compile_job(load_project(_project(tmp_path, "parallel")), "nightly")
+    assert [s.id for s in plan.steps] == ["customers_only.customers", "orders_only.orders"]
+    assert all(step.depends_on == () for step in plan.steps) and plan.parallelism == 3
+
+
+def test_unknown_job_suggests_the_closest(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    init_project(root)
+    with pytest.raises(Exception, match="did you mean 'daily'"):
+        compile_job(load_project(root), "dailly")
+
+
+def test_a_cyclic_plan_is_refused_with_its_path() -> None:
+    steps = (Step("a", "load", {}, depends_on=("b",)), Step("b", "load", {}, depends_on=("a",)))
+    with pytest.raises(CycleFound, match="dependency cycle"):
+        Plan(job="j", mode="dag", max_parallelism=2, continue_on_failure=False, steps=steps)
