@@ -41,7 +41,7 @@ def source_params(project: Project, name: str, secrets: Secrets | None = None) -
     source = project.source(name)
     secrets = secrets or project_secrets(project)
     if isinstance(source, PostgresSource):
-        return _postgres(source.connection, secrets)
+        return postgres_params(source.connection, secrets)
     if isinstance(source, MysqlSource):
         return _mysql(source.connection, secrets)
     if isinstance(source, SqliteSource):
@@ -58,7 +58,7 @@ def destination_params(project: Project, name: str, secrets: Secrets | None = No
     """Connection parameters of the destination `name`; a DuckDB path is relative to the project root."""
     destination = project.destination(name)
     if isinstance(destination, PostgresDestination):
-        return _postgres(destination.connection, secrets or project_secrets(project))
+        return postgres_params(destination.connection, secrets or project_secrets(project))
     assert isinstance(destination, DuckDBDestination)
     database = destination.connection.database
     if database != MEMORY:
@@ -68,7 +68,8 @@ def destination_params(project: Project, name: str, secrets: Secrets | None = No
     return DuckDBParams(database=database)
 
 
-def _postgres(connection: PostgresConnection, secrets: Secrets) -> PostgresParams:
+def postgres_params(connection: PostgresConnection, secrets: Secrets) -> PostgresParams:
+    """A PostgreSQL connection from config, its password resolved from the secrets mapping."""
     password = secrets.resolve(connection.password_secret_key) if connection.password_secret_key else None
     return PostgresParams(
         host=connection.host,

@@ -385,22 +385,9 @@ def sqlite_url(path: Path) -> str:
 
 def _postgres_url(project: Project) -> str:
     from datakit.config.models.project import PostgresState
-    from datakit.config.secrets import Secrets
-    from datakit.connectors.params import PostgresParams
+    from datakit.load.connect import postgres_params, project_secrets
 
     state = project.config.state
     assert isinstance(state, PostgresState)
-    connection = state.connection
-    secrets = Secrets(mapping=project.secrets, environment=project.environment)
-    password = secrets.resolve(connection.password_secret_key) if connection.password_secret_key else None
-    params = PostgresParams(
-        host=connection.host,
-        port=connection.port,
-        database=connection.database,
-        user=connection.user,
-        password=password,
-        sslmode=connection.sslmode,
-        connect_timeout=connection.connect_timeout,
-        options=dict(connection.options),
-    )
+    params = postgres_params(state.connection, project_secrets(project))
     return params.uri().replace("postgresql://", "postgresql+psycopg://", 1)
