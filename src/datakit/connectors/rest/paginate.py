@@ -15,7 +15,6 @@ previous one byte for byte (an API that ignores the page parameter), and `max_pa
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -215,7 +214,7 @@ def pages(
         request = pager.first(request)
     origin = _origin(client, request.url)
     seen: dict[str, int] = {}
-    previous_digest: bytes | None = None
+    previous_content: bytes | None = None
     number = 1
     current: PageRequest | None = request
     while current is not None:
@@ -243,15 +242,17 @@ def pages(
             )
         response = client.request(method, current.url, params=current.params or None, json=json_body)
         body, records = parse_page(parser, response, client, label)
-        digest = hashlib.blake2b(response.content, digest_size=16).digest()
-        if digest == previous_digest:
+        content = response.content
+        # The previous page's bytes (one more page in memory) compared directly: lengths, then memcmp
+        # only when they agree; hashing every page cost ~4% of a 1M-record load's reading thread.
+        if content == previous_content:
             raise RestError(
                 f"{label}: page {number} repeats page {number - 1} exactly; the API ignores the "
                 "pagination parameters or the paginator is misconfigured",
                 url=client.secrets.url(str(response.url)),
                 table=label,
             )
-        previous_digest = digest
+        previous_content = content
         page = Page(number, response, body, records)
         if pager is None:
             pager = _pager(detect(page))
