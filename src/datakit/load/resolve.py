@@ -136,13 +136,7 @@ def _plan(
     layer = pipeline.destination.layer
     source_schema = _source_schema(source_config, resource)
     table = TableRef(resource.table or resource.name, source_schema) if resource.query is None else None
-    typed = kit.transform(resource.transform) if kit is not None and resource.transform else None
-    if resource.transform and kit is None:
-        raise DatakitError(
-            f"resource {resource.name!r} names transform {resource.transform!r} but pipeline "
-            f"{pipeline.name!r} uses no datakit",
-            hint="set `datakit:` in the pipeline to the datakit that registers the transform",
-        )
+    typed = _typed_transform(pipeline, resource, kit)
     contract = _target_contract(kit, resource, layer, table, params)
     read_columns = resource.read_columns
     if typed is not None and read_columns is None:
@@ -156,28 +150,17 @@ def _plan(
         batch_size=pipeline.batch_size,
     )
     system = contract.system or (kit.name if kit is not None else source_config.name)
-    target_schema = (
-        pipeline.destination.dataset_name
-        or project.destination(pipeline.destination.ref).settings.schema_
-        or _layer_schema(layer, system, contract.schema_name or source_schema or "main")
-    )
-    incremental = resource.incremental
+    schema = _target_schema(project, pipeline, system, contract.schema_name or source_schema or "main")
     label_table = f"{source_schema}.{table.name}" if table and source_schema else (table or resource).name
-    return ResourcePlan(
-        pipeline=pipeline.name,
-        resource=resource.name,
-        source=source,
-        request=request,
-        contract=contract,
-        target=TableRef(contract.name, target_schema),
-        source_label=f"{source_config.name}.{label_table}",
-        write_disposition=resource.write_disposition,
-        primary_key=tuple(resource.primary_key),
-        incremental=IncrementalPlan(incremental.cursor_field, incremental.initial_value, incremental.lag)
-        if incremental is not None and incremental.enabled
-        else None,
-        drift_mode=DriftMode(pipeline.drift_mode),
-        transform=_batch_transform(typed, resource.expressions),
+    return _resource_plan(
+        pipeline,
+        resource,
+        source,
+        request,
+        contract,
+        TableRef(contract.name, schema),
+        f"{source_config.name}.{label_table}",
+        _batch_transform(typed, resource.expressions),
     )
 
 
@@ -193,21 +176,56 @@ def _api_plan(
     from datakit.load.infer import INFERRED_SCHEMA
 
     layer = pipeline.destination.layer
-    typed = kit.transform(resource.transform) if kit is not None and resource.transform else None
-    if resource.transform and kit is None:
+    typed = _typed_transform(pipeline, resource, kit)
+    request = ReadRequest(table=TableRef(resource.name), batch_size=pipeline.batch_size)
+    contract = _api_contract(kit, resource, layer, source, request, source_name)
+    system = contract.system or (kit.name if kit is not None else source_name)
+    schema = _target_schema(project, pipeline, system, contract.schema_name or INFERRED_SCHEMA)
+    return _resource_plan(
+        pipeline,
+        resource,
+        source,
+        request,
+        contract,
+        TableRef(contract.name, schema),
+        f"{source_name}.{resource.name}",
+        _batch_transform(typed, None),
+    )
+
+
+def _typed_transform(pipeline: Pipeline, resource: Resource, kit: Datakit | None) -> TypedTransform | None:
+    """The datakit transform a resource names (an error when the pipeline has no datakit to hold it)."""
+    if not resource.transform:
+        return None
+    if kit is None:
         raise DatakitError(
             f"resource {resource.name!r} names transform {resource.transform!r} but pipeline "
             f"{pipeline.name!r} uses no datakit",
             hint="set `datakit:` in the pipeline to the datakit that registers the transform",
         )
-    request = ReadRequest(table=TableRef(resource.name), batch_size=pipeline.batch_size)
-    contract = _api_contract(kit, resource, layer, source, request, source_name)
-    system = contract.system or (kit.name if kit is not None else source_name)
-    target_schema = (
+    return kit.transform(resource.transform)
+
+
+def _target_schema(project: Project, pipeline: Pipeline, system: str, source_schema: str) -> str:
+    """The pipeline's `dataset_name`, else the destination's schema, else `<layer>__<system>__<schema>`."""
+    return (
         pipeline.destination.dataset_name
         or project.destination(pipeline.destination.ref).settings.schema_
-        or _layer_schema(layer, system, contract.schema_name or INFERRED_SCHEMA)
+        or _layer_schema(pipeline.destination.layer, system, source_schema)
     )
+
+
+def _resource_plan(
+    pipeline: Pipeline,
+    resource: Resource,
+    source: Source,
+    request: ReadRequest,
+    contract: Contract,
+    target: TableRef,
+    source_label: str,
+    transform: BatchTransform | None,
+) -> ResourcePlan:
+    """What every kind of resource says the same way: disposition, key, incremental, drift mode."""
     incremental = resource.incremental
     return ResourcePlan(
         pipeline=pipeline.name,
@@ -215,15 +233,15 @@ def _api_plan(
         source=source,
         request=request,
         contract=contract,
-        target=TableRef(contract.name, target_schema),
-        source_label=f"{source_name}.{resource.name}",
+        target=target,
+        source_label=source_label,
         write_disposition=resource.write_disposition,
         primary_key=tuple(resource.primary_key),
         incremental=IncrementalPlan(incremental.cursor_field, incremental.initial_value, incremental.lag)
         if incremental is not None and incremental.enabled
         else None,
         drift_mode=DriftMode(pipeline.drift_mode),
-        transform=_batch_transform(typed, None),
+        transform=transform,
     )
 
 
