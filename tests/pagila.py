@@ -34,6 +34,8 @@ UNSCALED_ROWS = {
     "staff": 1500,
     "store": 500,
 }
+TABLES = sorted(UNSCALED_ROWS)
+"""Every Pagila table, in name order."""
 _LOCK_KEY = 0x7061_6769  # "pagi"; the second key is the database name, so builds of different sizes overlap
 
 

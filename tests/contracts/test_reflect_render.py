@@ -27,24 +27,7 @@ from datakit.contracts.sqlmodel_source import contract_from_sqlmodel
 from datakit.contracts.validate import validate_batch
 from datakit.errors import NotFoundError
 from tests.contracts.conftest import sqlalchemy_url, unique_name
-
-PAGILA_TABLES = [
-    "actor",
-    "address",
-    "category",
-    "city",
-    "country",
-    "customer",
-    "film",
-    "film_actor",
-    "film_category",
-    "inventory",
-    "language",
-    "payment",
-    "rental",
-    "staff",
-    "store",
-]
+from tests.pagila import TABLES
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +54,7 @@ def import_package(path: Path) -> ModuleType:
 
 
 def test_reflection_skips_views_and_partitions(pagila: list[Contract]) -> None:
-    assert [contract.name for contract in pagila] == PAGILA_TABLES
+    assert [contract.name for contract in pagila] == TABLES
     assert all(contract.layer is Layer.SOURCE and contract.system == "pagila" for contract in pagila)
     assert all(contract.schema_name == "public" for contract in pagila)
 

@@ -13,24 +13,7 @@ from datakit.contracts import Contract, reflect_database, validate_batch
 from datakit.datakits import Datakit, load_datakit
 from tests.conftest import EXAMPLES
 from tests.contracts.conftest import sqlalchemy_url
-
-TABLES = [
-    "actor",
-    "address",
-    "category",
-    "city",
-    "country",
-    "customer",
-    "film",
-    "film_actor",
-    "film_category",
-    "inventory",
-    "language",
-    "payment",
-    "rental",
-    "staff",
-    "store",
-]
+from tests.pagila import TABLES
 
 
 @pytest.fixture(scope="module")
