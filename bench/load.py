@@ -49,6 +49,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from child import spawn  # bench/ is the script's folder, first on sys.path
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "src")]
 
@@ -198,20 +200,6 @@ def steps_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # -- the parent: orchestrate, verify, report --------------------------------------------------------
-def spawn(args: list[str]) -> tuple[dict[str, Any], int]:
-    """Run a child and measure its own peak RSS (wait4 on exactly that pid)."""
-    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
-        child = subprocess.Popen(args, stdout=out_file, stderr=err_file)
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-        out_file.seek(0)
-        err_file.seek(0)
-        out, err = out_file.read().decode(), err_file.read().decode()
-    if child.returncode != 0:
-        raise SystemExit(f"{' '.join(args[1:4])} failed:\n{err[-3000:]}")
-    return json.loads(out.strip().splitlines()[-1]), usage.ru_maxrss // 1024
-
-
 def raw_pipe(src_dsn: str, dst_dsn: str) -> float:
     """The psql binary COPY pipe into a fresh, empty table; returns seconds."""
     import psycopg

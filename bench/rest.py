@@ -73,6 +73,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from child import spawn  # bench/ is the script's folder, first on sys.path
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "src")]
 
@@ -228,20 +230,6 @@ def api_server(pages: int, per_page: int) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait()
-
-
-def spawn(args: list[str]) -> tuple[dict[str, Any], int]:
-    """Run a child and measure its own peak RSS in MiB (wait4 on exactly that pid)."""
-    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
-        child = subprocess.Popen(args, stdout=out_file, stderr=err_file)
-        _, status, usage = os.wait4(child.pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        out_file.seek(0)
-        err_file.seek(0)
-        out, err = out_file.read().decode(), err_file.read().decode()
-    if code != 0:
-        raise SystemExit(f"{' '.join(args[:3])} failed ({code}):\n{err[-3000:]}")
-    return json.loads(out.strip().splitlines()[-1]), usage.ru_maxrss // 1024
 
 
 def dlt_python(args: argparse.Namespace) -> tuple[str, str] | None:

@@ -1,6 +1,6 @@
 """PostgreSQL source: binary COPY, decoded with numpy when every column is fixed-width, else by ADBC.
 
-Chosen by measurement (rental, 2M rows, 2 cores; bench/load.py and bench/load_io.py --readers). The
+Chosen by measurement (rental, 2M rows, 2 cores; bench/load.py and an earlier read-path benchmark). The
 server alone needs ~1.2 s to produce the binary COPY of rental, and on two cores every client CPU
 second is taken from the server backends, so the read path is judged by its client CPU:
 
