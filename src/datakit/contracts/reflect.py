@@ -82,7 +82,7 @@ def _with_driver(url: str | sa.URL) -> sa.URL:
 def _table_names(connection: sa.Connection, inspector: Inspector, schema: str) -> list[str]:
     names = set(inspector.get_table_names(schema=schema))
     if connection.dialect.name == "postgresql":
-        partitions = connection.execute(
+        partitions: sa.ScalarResult[str] = connection.execute(
             sa.text(
                 "SELECT c.relname FROM pg_catalog.pg_class c "
                 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "

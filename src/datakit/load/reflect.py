@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from datakit.config.models.sources import FilesSource, MysqlSource, PostgresSource, RestApiSource
 from datakit.config.project import Project
 from datakit.connectors import ReadRequest, TableRef, open_source
+from datakit.connectors.params import MysqlParams, PostgresParams, SqliteParams
 from datakit.errors import not_found
 from datakit.load.connect import source_params, sqlalchemy_url
 
@@ -58,7 +59,7 @@ def reflect_source(
         else:
             schema = "main"
     params = source_params(project, source)
-    assert params.type in ("postgres", "mysql", "sqlite")
+    assert isinstance(params, PostgresParams | MysqlParams | SqliteParams)
     contracts = reflect_database(sqlalchemy_url(params), schema, system=system, tables=tables)
     package = render_datakit_package(contracts, out.parent, system)
     return Reflected(package, schema, [c.name for c in contracts])
