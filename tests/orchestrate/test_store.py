@@ -175,3 +175,55 @@ def test_a_tick_starts_at_most_one_run(any_store: StateStore) -> None:
     assert len(started) == 1
     other = any_store.start_run("daily", "{}", allow_concurrent=True, tick_key="nightly@2026-03-30T01:00:00Z")
     assert other != started[0]
+
+
+def test_a_delivery_is_accepted_once_and_forgotten_after_the_window(
+    any_store: StateStore, clock: FakeClock
+) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        accepted = list(pool.map(lambda _: any_store.add_delivery("orders:d-1"), range(20)))
+    assert accepted.count(True) == 1
+    assert any_store.add_delivery("orders:d-2")
+    clock.advance(700)
+    assert any_store.add_delivery("orders:d-3")
+    assert any_store.forget_deliveries(older_than=600) == 2
+    assert any_store.add_delivery("orders:d-1")  # forgotten: its timestamp would fail the window anyway
+    assert not any_store.add_delivery("orders:d-3")
+
+
+def test_sla_miss_is_recorded_once(any_store: StateStore, clock: FakeClock) -> None:
+    run_id = any_store.start_run("daily", "{}")
+    clock.advance(30)
+    assert any_store.record_sla_miss(run_id)
+    clock.advance(30)
+    assert not any_store.record_sla_miss(run_id)
+    assert any_store.get_run(run_id).sla_missed_at == pytest.approx(clock() - 30)
+
+
+def test_step_details_round_trip_and_are_redacted(any_store: StateStore) -> None:
+    from datakit.log import register_secret
+
+    register_secret("s3cr3t-value-123")
+    run_id = any_store.start_run("daily", "{}")
+    any_store.add_steps(run_id, ["a.b"])
+    any_store.attempt_started(run_id, "a.b", 1)
+    details = {"checks": [{"name": "not_null", "failing": 3, "sample": [{"x": "s3cr3t-value-123"}]}]}
+    any_store.attempt_finished(run_id, "a.b", 1, details=details)
+    (step,) = any_store.get_run(run_id).steps
+    assert step.details is not None
+    assert step.details["checks"][0]["failing"] == 3
+    assert "s3cr3t-value-123" not in str(step.details)
+
+
+def test_an_older_store_gets_the_new_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    StateStore(sqlite_url(path)).close()
+    with sqlite3.connect(path) as conn:  # as a store created before `details` and `sla_missed_at`
+        conn.execute("ALTER TABLE steps DROP COLUMN details")
+        conn.execute("ALTER TABLE runs DROP COLUMN sla_missed_at")
+    store = StateStore(sqlite_url(path))
+    run_id = store.start_run("daily", "{}")
+    assert store.record_sla_miss(run_id)
+    store.close()

@@ -150,6 +150,7 @@ class Executor:
                     transient=transient,
                     retry_in=delay,
                     log=getattr(exc, "log", None),
+                    details=getattr(exc, "details", None),
                 )
                 if delay is None:
                     errors[step.id] = message
@@ -158,7 +159,9 @@ class Executor:
                 log.info("step %s: attempt %d failed, retrying in %.1fs", step.id, attempt, delay)
                 self.sleep(delay)
                 continue
-            self.store.attempt_finished(run_id, step.id, attempt, log=output.log, rows=output.rows)
+            self.store.attempt_finished(
+                run_id, step.id, attempt, log=output.log, rows=output.rows, details=output.details
+            )
             return True
 
     def _abort(self) -> None:

@@ -23,10 +23,12 @@ from datakit.orchestrate.subproc import kill_all, run_in_child
 
 @dataclass(frozen=True)
 class StepOutput:
-    """What a finished step reports: row counts (for loads) and the tail of its log."""
+    """What a finished step reports: row counts (loads), the tail of its log, structured results."""
 
     rows: dict[str, int] = field(default_factory=dict)
     log: str = ""
+    details: dict[str, Any] | None = None
+    """JSON-able results kept in run history: dbt's per-node results, check results."""
 
 
 StepRunner = Callable[[Step], StepOutput]

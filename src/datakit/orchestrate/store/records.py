@@ -49,6 +49,8 @@ class StepRecord:
     started_at: float | None
     finished_at: float | None
     error: str | None
+    details: dict[str, Any] | None = None
+    """Structured results of the step (dbt's per-node results, check results), JSON in the store."""
     attempt_records: tuple[AttemptRecord, ...] = field(default=())
 
     @property
@@ -72,6 +74,8 @@ class RunRecord:
     pid: int
     error: str | None
     plan: str
+    sla_missed_at: float | None = None
+    """When the run exceeded its job's `sla.duration` (None: met, or no SLA)."""
     steps: tuple[StepRecord, ...] = field(default=())
 
     @property

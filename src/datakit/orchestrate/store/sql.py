@@ -9,6 +9,7 @@ heartbeat is older than `stale_after`, or whose process on this host is gone, is
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event, insert, select, update
+from sqlalchemy import create_engine, delete, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from datakit.errors import DatakitError
@@ -29,7 +30,7 @@ from datakit.orchestrate.store.records import (
     StepRecord,
     StepStatus,
 )
-from datakit.orchestrate.store.tables import build_tables
+from datakit.orchestrate.store.tables import build_tables, missing_columns
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -74,7 +75,8 @@ class StateStore:
         self.clock = clock
         self.stale_after = stale_after
         self.host = socket.gethostname()
-        self.metadata, self.runs, self.steps, self.attempts, self.ticks = build_tables(schema)
+        tables = build_tables(schema)
+        self.metadata, self.runs, self.steps, self.attempts, self.ticks, self.deliveries = tables
         self._lock = threading.Lock()  # one writer per process; other processes queue in the database
         self.engine = _engine(url)
         if schema is not None and self.engine.dialect.name == "postgresql":
@@ -84,6 +86,24 @@ class StateStore:
                 conn.execute(CreateSchema(schema, if_not_exists=True))
         with self._lock:
             self.metadata.create_all(self.engine)
+            self._add_missing_columns(schema)
+
+    def _add_missing_columns(self, schema: str | None) -> None:
+        """Bring a store created by an older datakit up to date (new columns are all nullable)."""
+        from sqlalchemy import inspect
+
+        inspector = inspect(self.engine)
+        existing = {
+            name: {c["name"] for c in inspector.get_columns(name, schema=schema)}
+            for name in (t.name for t in self.metadata.tables.values())
+        }
+        with self.engine.begin() as conn:
+            quote = self.engine.dialect.identifier_preparer
+            for table, column in missing_columns(self.metadata, existing):
+                kind = column.type.compile(dialect=self.engine.dialect)
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {quote.format_table(table)} ADD COLUMN {quote.format_column(column)} {kind}"
+                )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -166,6 +186,16 @@ class StateStore:
                 .values(status=status.value, finished_at=self.clock(), active_key=None, error=_clip(error))
             )
 
+    def record_sla_miss(self, run_id: int) -> bool:
+        """Note that the run exceeded its SLA; True the first time (so `sla_missed` fires once)."""
+        with self._lock, self._tx() as conn:
+            result = conn.execute(
+                update(self.runs)
+                .where(self.runs.c.id == run_id, self.runs.c.sla_missed_at.is_(None))
+                .values(sla_missed_at=self.clock())
+            )
+            return bool(result.rowcount)
+
     def sweep_abandoned(self) -> list[int]:
         """Mark running runs whose process is gone (stale heartbeat, or dead pid here) abandoned."""
         now = self.clock()
@@ -193,6 +223,26 @@ class StateStore:
                     )
                 )
         return dead
+
+    # --- webhook deliveries -----------------------------------------------------------------------
+
+    def add_delivery(self, key: str) -> bool:
+        """Remember a webhook delivery; False when it was seen before (a replay), in any process."""
+        with self._lock:
+            try:
+                with self._tx() as conn:
+                    conn.execute(insert(self.deliveries).values(key=key, received_at=self.clock()))
+            except IntegrityError:
+                return False
+        return True
+
+    def forget_deliveries(self, older_than: float) -> int:
+        """Drop delivery ids older than `older_than` seconds (replays that old fail the time window)."""
+        cutoff = self.clock() - older_than
+        with self._lock, self._tx() as conn:
+            return int(
+                conn.execute(delete(self.deliveries).where(self.deliveries.c.received_at < cutoff)).rowcount
+            )
 
     # --- steps and attempts -----------------------------------------------------------------------
 
@@ -237,8 +287,12 @@ class StateStore:
         retry_in: float | None = None,
         log: str | None = None,
         rows: dict[str, int] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
-        """Close an attempt; the step is finished too unless a retry follows (`retry_in` set)."""
+        """Close an attempt; the step is finished too unless a retry follows (`retry_in` set).
+
+        `details` (JSON-able: dbt node results, check results) is kept with the step.
+        """
         now = self.clock()
         status = StepStatus.SUCCEEDED if error is None else StepStatus.FAILED
         with self._lock, self._tx() as conn:
@@ -260,9 +314,10 @@ class StateStore:
             )
             if retry_in is None:
                 counts = {k: v for k, v in (rows or {}).items() if k in _COUNTS}
+                extra = {"details": redact(json.dumps(details, default=str))} if details is not None else {}
                 conn.execute(
                     self._step(run_id, step_id).values(
-                        status=status.value, finished_at=now, error=_clip(error), **counts
+                        status=status.value, finished_at=now, error=_clip(error), **counts, **extra
                     )
                 )
 
@@ -316,7 +371,8 @@ class StateStore:
                 )
             step_records = tuple(
                 StepRecord(
-                    **{k: s[k] for k in StepRecord.__dataclass_fields__ if k != "attempt_records"},
+                    **{k: s[k] for k in StepRecord.__dataclass_fields__ if k not in _PARSED},
+                    details=json.loads(s["details"]) if s["details"] else None,
                     attempt_records=tuple(by_step.get(s["step_id"], ())),
                 )
                 for s in steps
@@ -325,6 +381,7 @@ class StateStore:
 
 
 _COUNTS = ("rows_read", "rows_loaded", "rows_rejected")
+_PARSED = ("details", "attempt_records")
 
 
 def _run(row: Any, steps: tuple[StepRecord, ...] = ()) -> RunRecord:

@@ -7,6 +7,9 @@ naive/aware datetime differences between the two engines.
 in Python: an exclusive run holds `<job>@<warehouse>` there, and a UNIQUE constraint (NULLs distinct in
 both engines) makes a second concurrent start fail atomically, from any process. Finishing or abandoning
 a run clears the key.
+
+Columns added after a store was first created are nullable, and `missing_columns` lets the store add
+them to an older database on open (no migration tool needed for additive changes).
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from sqlalchemy import (
 )
 
 
-def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Table]:
-    """`(metadata, runs, steps, attempts, ticks)` in `schema` (None: the database's default)."""
+def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Table, Table]:
+    """`(metadata, runs, steps, attempts, ticks, deliveries)` in `schema` (None: the default)."""
     metadata = MetaData(schema=schema)
     runs = Table(
         "runs",
@@ -44,6 +47,7 @@ def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Tab
         Column("pid", Integer, nullable=False),
         Column("error", Text),
         Column("plan", Text, nullable=False),
+        Column("sla_missed_at", Float),
         Index("runs_by_job", "job", "id"),
         Index("runs_by_status", "status"),
     )
@@ -61,6 +65,7 @@ def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Tab
         Column("started_at", Float),
         Column("finished_at", Float),
         Column("error", Text),
+        Column("details", Text),  # JSON: dbt node results, check results
     )
     attempts = Table(
         "attempts",
@@ -85,4 +90,23 @@ def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Tab
         Column("run_id", Integer, nullable=False),
         Column("created_at", Float, nullable=False),
     )
-    return metadata, runs, steps, attempts, ticks
+    # webhook deliveries already accepted (replay protection across processes and restarts)
+    deliveries = Table(
+        "deliveries",
+        metadata,
+        Column("key", String(600), primary_key=True),
+        Column("received_at", Float, nullable=False),
+        Index("deliveries_by_time", "received_at"),
+    )
+    return metadata, runs, steps, attempts, ticks, deliveries
+
+
+def missing_columns(metadata: MetaData, existing: dict[str, set[str]]) -> list[tuple[Table, Column[object]]]:
+    """Columns of `metadata`'s tables absent from an existing database (`existing`: table -> columns)."""
+    return [
+        (table, column)
+        for table in metadata.tables.values()
+        if table.name in existing
+        for column in table.columns
+        if column.name not in existing[table.name]
+    ]
