@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from datakit.config.project import Project
+from datakit.connectors.from_config import MEMORY, DestinationParams, destination_params
 from datakit.connectors.params import DuckDBParams, PostgresParams
-from datakit.load.connect import MEMORY, DestinationParams, destination_params
 
 if TYPE_CHECKING:
     from datakit.contracts.drift import Drift

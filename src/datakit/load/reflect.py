@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from datakit.config.models.sources import FilesSource, MysqlSource, PostgresSource, RestApiSource
 from datakit.config.project import Project
 from datakit.connectors import ReadRequest, TableRef, open_source
+from datakit.connectors.from_config import source_params, sqlalchemy_url
 from datakit.connectors.params import MysqlParams, PostgresParams, SqliteParams
 from datakit.errors import not_found
-from datakit.load.connect import source_params, sqlalchemy_url
 
 if TYPE_CHECKING:
     from datakit.contracts.model import Contract

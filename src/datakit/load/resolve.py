@@ -44,15 +44,15 @@ from datakit.connectors import (
     open_source,
 )
 from datakit.connectors.files.params import FilesParams
-from datakit.connectors.rest.params import RestParams
-from datakit.errors import DatakitError, not_found
-from datakit.load.connect import (
+from datakit.connectors.from_config import (
     SqlSourceParams,
     destination_params,
     project_secrets,
     source_params,
     sqlalchemy_url,
 )
+from datakit.connectors.rest.params import RestParams
+from datakit.errors import DatakitError, not_found
 from datakit.load.plan import BatchTransform, DriftMode, IncrementalPlan, ResourcePlan
 
 R = TypeVar("R", bound=Resource)

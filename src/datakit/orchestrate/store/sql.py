@@ -442,7 +442,7 @@ def sqlite_url(path: Path) -> str:
 
 def _postgres_url(project: Project) -> str:
     from datakit.config.models.project import PostgresState
-    from datakit.load.connect import postgres_params, project_secrets
+    from datakit.connectors.from_config import postgres_params, project_secrets
 
     state = project.config.state
     assert isinstance(state, PostgresState)

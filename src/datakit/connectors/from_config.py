@@ -46,7 +46,7 @@ def source_params(project: Project, name: str, secrets: Secrets | None = None) -
         return _mysql(source.connection, secrets)
     if isinstance(source, SqliteSource):
         return SqliteParams(database=project.path(source.connection.database))
-    from datakit.load.connect_rest import files_params, rest_params
+    from datakit.connectors.from_config_rest import files_params, rest_params
 
     if isinstance(source, RestApiSource):
         return rest_params(source, secrets)
