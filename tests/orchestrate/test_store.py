@@ -177,18 +177,19 @@ def test_a_tick_starts_at_most_one_run(any_store: StateStore) -> None:
     assert other != started[0]
 
 
-def test_a_delivery_is_accepted_once_and_forgotten_after_the_window(
+def test_a_delivery_is_accepted_once_and_forgotten_after_it_expires(
     any_store: StateStore, clock: FakeClock
 ) -> None:
+    until = clock() + 600
     with ThreadPoolExecutor(8) as pool:
-        accepted = list(pool.map(lambda _: any_store.add_delivery("orders:d-1"), range(20)))
+        accepted = list(pool.map(lambda _: any_store.add_delivery("orders:d-1", until), range(20)))
     assert accepted.count(True) == 1
-    assert any_store.add_delivery("orders:d-2")
+    assert any_store.add_delivery("orders:d-2", until)
+    assert any_store.add_delivery("orders:d-3", clock() + 7200)
     clock.advance(700)
-    assert any_store.add_delivery("orders:d-3")
-    assert any_store.forget_deliveries(older_than=600) == 2
-    assert any_store.add_delivery("orders:d-1")  # forgotten: its timestamp would fail the window anyway
-    assert not any_store.add_delivery("orders:d-3")
+    assert any_store.add_delivery("orders:d-1", clock() + 600)  # expired: accepted again
+    assert any_store.forget_deliveries() == 1  # d-2
+    assert not any_store.add_delivery("orders:d-3", clock() + 600)
 
 
 def test_sla_miss_is_recorded_once(any_store: StateStore, clock: FakeClock) -> None:

@@ -226,23 +226,31 @@ class StateStore:
 
     # --- webhook deliveries -----------------------------------------------------------------------
 
-    def add_delivery(self, key: str) -> bool:
-        """Remember a webhook delivery; False when it was seen before (a replay), in any process."""
+    def add_delivery(self, key: str, expires_at: float) -> bool:
+        """Remember a webhook delivery until `expires_at`; False when it is already remembered (a replay).
+
+        Atomic across threads and processes (the key is the primary key); an expired entry of the same
+        key is replaced, so memory of deliveries stays bounded by the replay window.
+        """
+        now = self.clock()
         with self._lock:
             try:
                 with self._tx() as conn:
-                    conn.execute(insert(self.deliveries).values(key=key, received_at=self.clock()))
+                    conn.execute(
+                        delete(self.deliveries).where(
+                            self.deliveries.c.key == key, self.deliveries.c.expires_at < now
+                        )
+                    )
+                    conn.execute(insert(self.deliveries).values(key=key, expires_at=expires_at))
             except IntegrityError:
                 return False
         return True
 
-    def forget_deliveries(self, older_than: float) -> int:
-        """Drop delivery ids older than `older_than` seconds (replays that old fail the time window)."""
-        cutoff = self.clock() - older_than
+    def forget_deliveries(self) -> int:
+        """Drop expired deliveries (a replay that old fails the timestamp check anyway)."""
         with self._lock, self._tx() as conn:
-            return int(
-                conn.execute(delete(self.deliveries).where(self.deliveries.c.received_at < cutoff)).rowcount
-            )
+            query = delete(self.deliveries).where(self.deliveries.c.expires_at < self.clock())
+            return int(conn.execute(query).rowcount)
 
     # --- steps and attempts -----------------------------------------------------------------------
 

@@ -95,8 +95,8 @@ def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Tab
         "deliveries",
         metadata,
         Column("key", String(600), primary_key=True),
-        Column("received_at", Float, nullable=False),
-        Index("deliveries_by_time", "received_at"),
+        Column("expires_at", Float, nullable=False),
+        Index("deliveries_by_expiry", "expires_at"),
     )
     return metadata, runs, steps, attempts, ticks, deliveries
 
