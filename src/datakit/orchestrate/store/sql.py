@@ -76,7 +76,9 @@ class StateStore:
         self.stale_after = stale_after
         self.host = socket.gethostname()
         tables = build_tables(schema)
-        self.metadata, self.runs, self.steps, self.attempts, self.ticks, self.deliveries = tables
+        self.metadata, self.runs, self.steps, self.attempts, self.ticks, self.deliveries, self.cursors = (
+            tables
+        )
         self._lock = threading.Lock()  # one writer per process; other processes queue in the database
         self.engine = _engine(url)
         if schema is not None and self.engine.dialect.name == "postgresql":
@@ -224,6 +226,39 @@ class StateStore:
                 )
         return dead
 
+    # --- scheduler cursors ------------------------------------------------------------------------
+
+    def get_cursors(self) -> dict[str, float]:
+        """Every trigger's cursor (epoch seconds)."""
+        with self.engine.connect() as conn:
+            return {row.trigger: row.at for row in conn.execute(select(self.cursors))}
+
+    def set_cursor(self, trigger: str, at: float) -> None:
+        """Move a trigger's cursor forward to `at` (never back: two schedulers may race)."""
+        with self._lock, self._tx() as conn:
+            moved = conn.execute(
+                update(self.cursors)
+                .where(self.cursors.c.trigger == trigger, self.cursors.c.at < at)
+                .values(at=at)
+            ).rowcount
+            if (
+                not moved
+                and conn.execute(select(self.cursors.c.at).where(self.cursors.c.trigger == trigger)).first()
+                is None
+            ):
+                conn.execute(insert(self.cursors).values(trigger=trigger, at=at))
+
+    def finished_since(self, after: float, limit: int = 500) -> list[RunRecord]:
+        """Runs that ended after `after` (epoch seconds), oldest end first: job events fire from these."""
+        query = (
+            select(self.runs)
+            .where(self.runs.c.finished_at > after)
+            .order_by(self.runs.c.finished_at, self.runs.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_run(row) for row in conn.execute(query).mappings()]
+
     # --- webhook deliveries -----------------------------------------------------------------------
 
     def add_delivery(self, key: str, expires_at: float) -> bool:
@@ -245,6 +280,11 @@ class StateStore:
             except IntegrityError:
                 return False
         return True
+
+    def forget_delivery(self, key: str) -> None:
+        """Forget one delivery (it was accepted but started nothing, so a redelivery may)."""
+        with self._lock, self._tx() as conn:
+            conn.execute(delete(self.deliveries).where(self.deliveries.c.key == key))
 
     def forget_deliveries(self) -> int:
         """Drop expired deliveries (a replay that old fails the timestamp check anyway)."""

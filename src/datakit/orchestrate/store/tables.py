@@ -28,8 +28,8 @@ from sqlalchemy import (
 )
 
 
-def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Table, Table]:
-    """`(metadata, runs, steps, attempts, ticks, deliveries)` in `schema` (None: the default)."""
+def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Table, Table, Table]:
+    """`(metadata, runs, steps, attempts, ticks, deliveries, cursors)` in `schema` (None: default)."""
     metadata = MetaData(schema=schema)
     runs = Table(
         "runs",
@@ -98,7 +98,15 @@ def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Tab
         Column("expires_at", Float, nullable=False),
         Index("deliveries_by_expiry", "expires_at"),
     )
-    return metadata, runs, steps, attempts, ticks, deliveries
+    # each trigger's scheduler cursor: the instant up to which its ticks have been handled (a scheduled
+    # time, or a finished run's end for job events); it survives restarts, so downtime is caught up
+    cursors = Table(
+        "cursors",
+        metadata,
+        Column("trigger", String(200), primary_key=True),
+        Column("at", Float, nullable=False),
+    )
+    return metadata, runs, steps, attempts, ticks, deliveries, cursors
 
 
 def missing_columns(metadata: MetaData, existing: dict[str, set[str]]) -> list[tuple[Table, Column[object]]]:

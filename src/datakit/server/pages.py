@@ -1,0 +1,522 @@
+"""The read-only status pages of `datakit serve`: runs, one run's timeline and DAG, jobs, triggers.
+
+Server-rendered HTML (Jinja2, autoescaped) with inline CSS and inline SVG and no JavaScript: the page
+works offline, behind any proxy, and in a terminal browser. Every route is a GET that reads the state
+store and the loaded project, so the page cannot change what it shows. Times are shown in UTC (a
+trigger's next firing also in its own time zone), computed from the injected `clock`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+from sqlalchemy import case, func, select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from datakit.config.models.triggers import (
+    CronTrigger,
+    EventTrigger,
+    FileEvent,
+    IntervalTrigger,
+    ManualTrigger,
+    Trigger,
+    WebhookTrigger,
+)
+from datakit.config.project import Project
+from datakit.errors import DatakitError
+from datakit.orchestrate.plan import compile_job
+from datakit.orchestrate.store import RunRecord, RunStatus, StateStore, StepRecord
+from datakit.orchestrate.triggers import next_fire_time
+from datakit.server.dag_svg import STATUS_COLOURS, UNKNOWN_COLOUR, render_dag
+
+Clock = Callable[[], float]
+
+REFRESH_SECONDS = 10
+LOG_TAIL_LINES = 40
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+_OK_STEPS = ("succeeded", "reused")
+_CELL_CHARS = 200
+_TABLE_ROWS = 200
+_TABLE_COLUMNS = 10
+
+_templates = Environment(
+    loader=PackageLoader("datakit.server", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,  # a misspelt variable fails the page tests instead of rendering blank
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def page_routes(project: Project, store: StateStore, *, clock: Clock = time.time) -> list[BaseRoute]:
+    """The status pages as Starlette routes, for `datakit serve` to mount next to its other routes."""
+    pages = _Pages(project, store, clock)
+    return [
+        Route("/", pages.runs, methods=["GET"], name="status_runs"),
+        Route("/runs/{run_id:int}", pages.run, methods=["GET"], name="status_run"),
+        Route("/jobs/{name}", pages.job, methods=["GET"], name="status_job"),
+        Route("/triggers", pages.triggers, methods=["GET"], name="status_triggers"),
+        Route("/healthz", pages.healthz, methods=["GET"], name="status_healthz"),
+    ]
+
+
+# --- formatting -----------------------------------------------------------------------------------
+
+
+def when(epoch: float | None) -> str:
+    """An instant for people: UTC to the second, one format on every page."""
+    if epoch is None:
+        return "—"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration(seconds: float | None) -> str:
+    """A duration at the precision that matters: `850ms`, `42.1s`, `3m 05s`, `15m`, `2h 07m`, `3d 4h`."""
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
+    return f"{minutes}m {secs:02d}s" if secs else f"{minutes}m"
+
+
+_templates.filters["when"] = when
+_templates.filters["duration"] = duration
+
+
+# --- what the pages show --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One line of a runs table; `elapsed` runs on with the clock while the run is running."""
+
+    run: RunRecord
+    steps_ok: int
+    steps_total: int
+    elapsed: float | None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One attempt's bar in the timeline, in percent of the run's span."""
+
+    left: float
+    width: float
+    status: str
+    label: str
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    step: StepRecord
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    rows: tuple[TimelineRow, ...]
+    ticks: tuple[tuple[float, str], ...]
+    """(percent, label) marks on the time axis."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A step's structured results (dbt node results, check results) flattened for an HTML table."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    truncated: int = 0
+    """Rows left out to keep the page small."""
+
+
+@dataclass(frozen=True)
+class StepPanel:
+    step: StepRecord
+    log_tail: str | None
+    log_lines: int
+    tables: tuple[Table, ...]
+
+
+@dataclass(frozen=True)
+class TriggerRow:
+    trigger: Trigger
+    schedule: str
+    next_local: str | None
+    next_utc: str | None
+    next_in: str | None
+    note: str | None
+    last_fired: float | None
+    last_run: int | None
+
+
+def plan_graph(plan: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Nodes and (upstream, downstream) edges of a plan dict (`Plan.as_dict()` or a stored plan)."""
+    nodes: list[str] = []
+    edges: list[tuple[str, str]] = []
+    steps = plan.get("steps")
+    for step in steps if isinstance(steps, list) else []:
+        if not isinstance(step, dict) or not isinstance(step.get("id"), str):
+            continue
+        nodes.append(step["id"])
+        deps = step.get("depends_on")
+        edges.extend((str(up), step["id"]) for up in (deps if isinstance(deps, list) else []))
+    return nodes, edges
+
+
+def parse_plan(text: str) -> dict[str, Any]:
+    """The stored plan JSON; `{}` when absent or unreadable, so an odd row never breaks the page."""
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def timeline(run: RunRecord, now: float) -> Timeline:
+    """Bars for each step's attempts, placed by start and end relative to the run's start.
+
+    An attempt still open ends at `now` while the run runs, and at the run's end once it has ended
+    (an abandoned run's last attempt never closed): a dead run's chart must not stretch to today.
+    """
+    start = run.started_at
+    open_end = now if run.finished_at is None else run.finished_at
+    ends = [open_end]
+    for step in run.steps:
+        ends.extend(a.finished_at or open_end for a in step.attempt_records)
+        if step.finished_at is not None:
+            ends.append(step.finished_at)
+    span = max(max(ends) - start, 1e-6)
+
+    def segment(begin: float, end: float | None, status: str, label: str) -> Segment:
+        left = min(max((begin - start) / span * 100, 0.0), 100.0)
+        width = min(max(((end or open_end) - begin) / span * 100, 0.4), max(100.0 - left, 0.4))
+        return Segment(round(left, 2), round(width, 2), status, label)
+
+    rows = []
+    for step in run.steps:
+        segments = [
+            segment(
+                a.started_at,
+                a.finished_at,
+                a.status,
+                f"attempt {a.attempt}: {a.status}, {duration((a.finished_at or open_end) - a.started_at)}",
+            )
+            for a in step.attempt_records
+        ]
+        if not segments and step.started_at is not None:
+            segments.append(segment(step.started_at, step.finished_at, step.status, step.status))
+        rows.append(TimelineRow(step, tuple(segments)))
+    ticks = tuple((pct, f"+{duration(span * pct / 100)}") for pct in (0.0, 25.0, 50.0, 75.0, 100.0))
+    return Timeline(tuple(rows), ticks)
+
+
+def details_tables(details: Mapping[str, Any]) -> list[Table]:
+    """Lists (or maps) of records become one table each; plain values share a summary table."""
+    summary: list[tuple[str, str]] = []
+    tables: list[Table] = []
+    for key, value in details.items():
+        records: list[tuple[str | None, Mapping[str, Any]]] | None = None
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            records = [(None, v) for v in value]
+        elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            records = [(str(k), v) for k, v in value.items()]
+        if records is None:
+            summary.append((str(key), _cell(value)))
+            continue
+        columns: list[str] = [] if records[0][0] is None else ["name"]
+        for _, record in records:
+            columns.extend(str(k) for k in record if str(k) not in columns)
+        columns = columns[:_TABLE_COLUMNS]
+        rows = tuple(
+            tuple(name if c == "name" and name is not None else _cell(record.get(c)) for c in columns)
+            for name, record in records[:_TABLE_ROWS]
+        )
+        tables.append(Table(str(key), tuple(columns), rows, max(len(records) - _TABLE_ROWS, 0)))
+    if summary:
+        tables.insert(0, Table("summary", ("key", "value"), tuple(summary)))
+    return tables
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (str, int, float, bool)):
+        text = str(value)
+    elif isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value):
+        text = ", ".join(str(v) for v in value)
+    else:
+        text = json.dumps(value, default=str, sort_keys=True)
+    return text if len(text) <= _CELL_CHARS else text[: _CELL_CHARS - 1] + "…"
+
+
+def step_panel(step: StepRecord) -> StepPanel:
+    """A step's error, the end of its latest log and its results, for the run page."""
+    logs = [a.log for a in step.attempt_records if a.log]
+    tail: str | None = None
+    count = 0
+    if logs:
+        lines = logs[-1].rstrip("\n").splitlines()
+        count = len(lines)
+        tail = "\n".join(lines[-LOG_TAIL_LINES:])
+    tables = tuple(details_tables(step.details)) if step.details else ()
+    return StepPanel(step, tail, count, tables)
+
+
+def describe_schedule(trigger: Trigger) -> str:
+    """What fires the trigger, in words, for every trigger type."""
+    if isinstance(trigger, CronTrigger):
+        spec = trigger.schedule
+        catchup = f", catch-up of up to {spec.max_catchup}" if spec.catchup else ""
+        return f"cron {spec.cron} ({spec.timezone}{catchup})"
+    if isinstance(trigger, IntervalTrigger):
+        every = trigger.schedule
+        start = f" from {every.start_at.isoformat()}" if every.start_at is not None else ""
+        return f"every {duration(every.every.total_seconds())}{start}"
+    if isinstance(trigger, ManualTrigger):
+        return f"on request: datakit run job {trigger.job}"
+    if isinstance(trigger, EventTrigger):
+        event = trigger.event
+        if isinstance(event, FileEvent):
+            settle = f", unchanged for {duration(event.settle.total_seconds())}" if event.settle else ""
+            return f"a file matching {event.pattern} arrives in {event.path}{settle}"
+        verb = {"job_succeeded": "succeeds", "job_failed": "fails", "job_finished": "finishes"}[event.type]
+        return f"when job {event.job} {verb}"
+    assert isinstance(trigger, WebhookTrigger)
+    return f"a signed POST to /hooks/{trigger.name}"
+
+
+def trigger_row(trigger: Trigger, now: datetime, last_tick: tuple[str, int, float] | None) -> TriggerRow:
+    """The trigger's schedule and next firing (its time zone and UTC); `last_tick` is (key, run, at)."""
+    scheduled_at = _scheduled_time(trigger.name, last_tick[0]) if last_tick else None
+    upcoming = next_fire_time(trigger, now, scheduled_at)
+    note = None
+    if isinstance(trigger, IntervalTrigger) and trigger.schedule.start_at is None and scheduled_at is None:
+        note = "its grid starts when the scheduler first sees it"
+    if not trigger.enabled:
+        note = "disabled"
+    next_local = next_utc = next_in = None
+    if upcoming is not None:
+        zone = trigger.schedule.timezone if isinstance(trigger, CronTrigger) else "UTC"
+        next_local = upcoming.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z (%z)")
+        next_utc = upcoming.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        next_in = duration((upcoming - now).total_seconds())
+    return TriggerRow(
+        trigger=trigger,
+        schedule=describe_schedule(trigger),
+        next_local=next_local,
+        next_utc=next_utc,
+        next_in=next_in,
+        note=note,
+        last_fired=last_tick[2] if last_tick else None,
+        last_run=last_tick[1] if last_tick else None,
+    )
+
+
+def _scheduled_time(trigger: str, key: str) -> datetime | None:
+    """The scheduled time in a cron/interval tick key (`name@2026-03-29T01:00:00Z`); None otherwise."""
+    stamp = key[len(trigger) + 1 :]
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:  # run:, file: and delivery: keys carry no schedule
+        return None
+
+
+# --- read-only queries the store does not offer (yet) ---------------------------------------------
+
+
+def step_counts(store: StateStore, run_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """(steps ok, steps total) per run in one query, instead of loading every run's steps and logs."""
+    if not run_ids:
+        return {}
+    steps = store.steps
+    ok = func.sum(case((steps.c.status.in_(_OK_STEPS), 1), else_=0))
+    query = (
+        select(steps.c.run_id, ok, func.count())
+        .where(steps.c.run_id.in_(list(run_ids)))
+        .group_by(steps.c.run_id)
+    )
+    with store.engine.connect() as conn:
+        return {int(r[0]): (int(r[1] or 0), int(r[2])) for r in conn.execute(query)}
+
+
+def last_tick(store: StateStore, trigger: str) -> tuple[str, int, float] | None:
+    """The trigger's latest recorded firing: (tick key, run id, recorded at)."""
+    ticks = store.ticks
+    query = (
+        select(ticks.c.key, ticks.c.run_id, ticks.c.created_at)
+        .where(ticks.c.key.startswith(f"{trigger}@", autoescape=True))
+        .order_by(ticks.c.created_at.desc())
+        .limit(1)
+    )
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    return None if row is None else (str(row[0]), int(row[1]), float(row[2]))
+
+
+# --- routes ---------------------------------------------------------------------------------------
+
+
+class _Pages:
+    """The route handlers; sync on purpose: the store is blocking, Starlette runs them in its threadpool."""
+
+    def __init__(self, project: Project, store: StateStore, clock: Clock) -> None:
+        self.project = project
+        self.store = store
+        self.clock = clock
+
+    def _render(
+        self,
+        request: Request,
+        template: str,
+        status_code: int = 200,
+        *,
+        refresh: bool = False,
+        **context: Any,
+    ) -> HTMLResponse:
+        page = _templates.get_template(template).render(
+            root=request.scope.get("root_path", "").rstrip("/"),
+            project=self.project,
+            colours=STATUS_COLOURS,
+            unknown_colour=UNKNOWN_COLOUR,
+            refresh=REFRESH_SECONDS if refresh else None,
+            now=self.clock(),
+            **context,
+        )
+        return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+    def _error(self, request: Request, status_code: int, title: str, message: str) -> HTMLResponse:
+        return self._render(request, "error.html", status_code, title=title, message=message)
+
+    def _rows(self, runs: list[RunRecord]) -> list[RunRow]:
+        counts = step_counts(self.store, [r.id for r in runs])
+        now = self.clock()
+        rows = []
+        for run in runs:
+            ok, total = counts.get(run.id, (0, 0))
+            elapsed = run.duration if run.finished_at is not None else now - run.started_at
+            rows.append(RunRow(run, ok, total, elapsed))
+        return rows
+
+    def runs(self, request: Request) -> Response:
+        job = request.query_params.get("job") or None
+        status = request.query_params.get("status") or None
+        statuses = [s.value for s in RunStatus]
+        if status is not None and status not in statuses:
+            return self._error(
+                request, 400, "Bad filter", f"unknown status {status!r}; one of {', '.join(statuses)}"
+            )
+        try:
+            limit = min(max(int(request.query_params.get("limit", DEFAULT_LIMIT)), 1), MAX_LIMIT)
+        except ValueError:
+            return self._error(request, 400, "Bad filter", "limit must be a whole number")
+        runs = self.store.list_runs(job=job, status=status, limit=limit)
+        jobs = sorted(set(self.project.jobs) | ({job} if job else set()))
+        return self._render(
+            request,
+            "runs.html",
+            refresh=True,
+            rows=self._rows(runs),
+            jobs=jobs,
+            statuses=statuses,
+            job=job,
+            status=status,
+            limit=limit,
+        )
+
+    def run(self, request: Request) -> Response:
+        run_id: int = request.path_params["run_id"]
+        try:
+            run = self.store.get_run(run_id)
+        except DatakitError as exc:
+            return self._error(request, 404, "Run not found", exc.message)
+        plan = parse_plan(run.plan)
+        nodes, edges = plan_graph(plan)
+        planned = set(nodes)
+        nodes += [s.step_id for s in run.steps if s.step_id not in planned]  # steps of an older plan
+        status = {s.step_id: s.status for s in run.steps}
+        now = self.clock()
+        return self._render(
+            request,
+            "run.html",
+            refresh=run.status == RunStatus.RUNNING.value,
+            run=run,
+            plan=plan,
+            elapsed=run.duration if run.finished_at is not None else now - run.started_at,
+            timeline=timeline(run, now),
+            dag=Markup(render_dag(nodes, edges, status)) if nodes else None,
+            panels=[step_panel(s) for s in run.steps if s.started_at is not None or s.error or s.details],
+            job_known=run.job in self.project.jobs,
+        )
+
+    def job(self, request: Request) -> Response:
+        ref: str = request.path_params["name"]
+        try:
+            job = self.project.job(ref)  # a NotFoundError with "did you mean" when unknown
+        except DatakitError as exc:
+            return self._error(request, 404, "Job not found", str(exc))
+        name = job.name
+        runs = self.store.list_runs(job=name, limit=20)
+        plan: dict[str, Any] | None = None
+        problem = None
+        try:
+            plan = compile_job(self.project, name).as_dict()
+        except DatakitError as exc:  # e.g. a pipeline whose source is missing: show why, keep the runs
+            problem = str(exc)
+        dag = None
+        latest = None
+        if plan is not None and plan["steps"]:
+            nodes, edges = plan_graph(plan)
+            status: dict[str, str] = {}
+            if runs:
+                latest = self.store.get_run(runs[0].id)
+                status = {s.step_id: s.status for s in latest.steps}
+            dag = Markup(render_dag(nodes, edges, status))
+        triggers = [
+            t for t in self.project.triggers.values() if self.project.resolve_name("job", t.job) == name
+        ]
+        return self._render(
+            request,
+            "job.html",
+            refresh=True,
+            name=name,
+            job=job,
+            plan=plan,
+            problem=problem,
+            dag=dag,
+            latest=latest,
+            rows=self._rows(runs),
+            triggers=[describe_schedule(t) for t in sorted(triggers, key=lambda t: t.name)],
+        )
+
+    def triggers(self, request: Request) -> Response:
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        rows = [
+            trigger_row(t, now, last_tick(self.store, t.name))
+            for t in sorted(self.project.triggers.values(), key=lambda t: t.name)
+        ]
+        return self._render(request, "triggers.html", refresh=True, rows=rows)
+
+    def healthz(self, _request: Request) -> Response:
+        return PlainTextResponse("ok")

@@ -1,0 +1,163 @@
+"""The scheduler: each poll turns due trigger ticks into runs, each tick exactly once across restarts.
+
+The trigger logic is pure (`datakit.orchestrate.triggers`); this module adds the state it needs, kept in
+the state store so that a killed scheduler resumes where it stopped:
+
+- a **cursor** per trigger (`cursors` table): the scheduled time of the latest tick handled (cron,
+  interval), or the end of the latest upstream run looked at (job events). A trigger seen for the first
+  time gets the current time, so a new schedule starts from now instead of replaying history; after
+  downtime the cursor is old, and `catchup` decides what the missed ticks become.
+- the **tick key** (`ticks` table), recorded in the transaction that creates the run: a tick the store
+  already has raises `TickFired` and starts nothing.
+
+The order of the two writes is what makes a kill harmless: the run (with its tick) is committed first,
+then the cursor moves. Killed in between, the restarted scheduler computes the same tick again, its key
+is already there, and only the cursor moves. Killed before the run commits, the cursor has not moved
+and the tick is computed again. No tick is lost and none is doubled.
+
+File arrivals need no cursor: every present file is offered on each poll and the tick key (path, size,
+mtime) drops the ones already fired. Webhooks are not polled; `hooks.py` starts their runs directly.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from datakit.config.models.triggers import (
+    CronTrigger,
+    EventTrigger,
+    FileEvent,
+    IntervalTrigger,
+    JobEvent,
+    Trigger,
+)
+from datakit.config.project import Project
+from datakit.errors import DatakitError
+from datakit.log import get_logger
+from datakit.orchestrate.store import AlreadyRunning, StateStore, TickFired
+from datakit.orchestrate.triggers import FileWatch, Tick, due_all, job_event_ticks
+
+log = get_logger(__name__)
+
+Launch = Callable[[Tick], int]
+"""Starts the tick's job and returns the run id once the run (and its tick key) is committed; raises
+TickFired or AlreadyRunning when it started nothing. The run itself goes on in the background."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Fired:
+    """What one tick became: a run, or the reason it started none."""
+
+    tick: Tick
+    run_id: int | None
+    skipped: str | None = None
+
+
+@dataclass
+class Scheduler:
+    """Polls the project's triggers; `poll()` once per tick of the daemon's loop (`run_forever`)."""
+
+    project: Project
+    store: StateStore
+    launch: Launch
+    clock: Callable[[], datetime] = utc_now
+    _watches: dict[str, FileWatch] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        for trigger in self.project.triggers.values():
+            if isinstance(trigger, EventTrigger) and isinstance(trigger.event, FileEvent):
+                self._watches[trigger.name] = FileWatch(trigger, self.project.root)
+
+    def poll(self) -> list[Fired]:
+        """Fire every tick due now; returns what each became (for logs and tests)."""
+        now = self.clock()
+        cursors = self._cursors(now)
+        fired = []
+        for tick in due_all(self._clocked(), cursors, now):
+            fired.append(self._fire(tick))
+            self.store.set_cursor(tick.trigger, tick.at.timestamp())
+        fired.extend(self._job_events(cursors))
+        for watch in self._watches.values():
+            fired.extend(self._fire(tick) for tick in watch.poll(now))
+        return fired
+
+    def run_forever(self, stop: threading.Event, every: float = 1.0) -> None:
+        """Poll until `stop` is set; an error in one poll is logged and the next poll tries again."""
+        while not stop.is_set():
+            try:
+                self.poll()
+            except Exception as exc:  # the daemon outlives a bad poll (a locked store, a vanished folder)
+                log.error("scheduler poll failed: %s", exc)
+            stop.wait(every)
+
+    def _clocked(self) -> list[Trigger]:
+        return [t for t in self.project.triggers.values() if isinstance(t, CronTrigger | IntervalTrigger)]
+
+    def _job_triggers(self) -> list[EventTrigger]:
+        return [
+            t
+            for t in self.project.triggers.values()
+            if isinstance(t, EventTrigger) and isinstance(t.event, JobEvent) and t.enabled
+        ]
+
+    def _cursors(self, now: datetime) -> dict[str, datetime]:
+        """Every polled trigger's cursor; a trigger seen for the first time starts at `now`."""
+        stored = self.store.get_cursors()
+        cursors = {}
+        for trigger in [*self._clocked(), *self._job_triggers()]:
+            if trigger.name not in stored:
+                self.store.set_cursor(trigger.name, now.timestamp())
+                stored[trigger.name] = now.timestamp()
+            cursors[trigger.name] = datetime.fromtimestamp(stored[trigger.name], UTC)
+        return cursors
+
+    def _job_events(self, cursors: dict[str, datetime]) -> list[Fired]:
+        """Runs that ended since each job-event trigger's cursor fire it (from any process's runs)."""
+        triggers = self._job_triggers()
+        if not triggers:
+            return []
+        fired: list[Fired] = []
+        oldest = min(cursors[t.name] for t in triggers)
+        for run in self.store.finished_since(oldest.timestamp()):
+            assert run.finished_at is not None
+            ended = datetime.fromtimestamp(run.finished_at, UTC)
+            for trigger in triggers:
+                if ended <= cursors[trigger.name]:
+                    continue
+                ticks = job_event_ticks([trigger], run.job, run.status, run.id, ended, self._resolve_job)
+                fired.extend(self._fire(tick) for tick in ticks)
+                self.store.set_cursor(trigger.name, run.finished_at)
+                cursors[trigger.name] = ended
+        return fired
+
+    def _resolve_job(self, ref: str) -> str | None:
+        return self.project.resolve_name("job", ref)
+
+    def _fire(self, tick: Tick) -> Fired:
+        try:
+            run_id = self.launch(tick)
+        except TickFired:
+            return Fired(tick, None, "already fired")
+        except AlreadyRunning as exc:
+            log.warning(
+                "trigger %s: job %s is already running (run %d); tick %s skipped",
+                tick.trigger,
+                tick.job,
+                exc.run_id,
+                tick.key,
+            )
+            return Fired(tick, None, f"already running: run {exc.run_id}")
+        except DatakitError as exc:  # a broken job (config, plan) must not stop the other triggers
+            log.error("trigger %s could not start job %s: %s", tick.trigger, tick.job, exc)
+            return Fired(tick, None, f"failed to start: {exc}")
+        # any other error (the store unreachable, say) propagates: the cursor does not move, and the
+        # next poll offers the tick again
+        log.info("trigger %s started run %d of job %s (%s)", tick.trigger, run_id, tick.job, tick.key)
+        return Fired(tick, run_id)
