@@ -161,7 +161,15 @@ def test_json_of_a_valid_project(tmp_path: Path) -> None:
         "valid": True,
         "project": "pagila",
         "environment": "dev",
-        "counts": {"source": 1, "destination": 2, "pipeline": 3, "job": 3, "trigger": 3, "warehouse": 2},
+        "counts": {
+            "source": 1,
+            "destination": 2,
+            "pipeline": 3,
+            "job": 3,
+            "trigger": 3,
+            "warehouse": 2,
+            "checks": 0,
+        },
         "problems": [],
     }
 

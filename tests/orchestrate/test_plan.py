@@ -88,3 +88,75 @@ def test_a_cyclic_plan_is_refused_with_its_path() -> None:
     steps = (Step("a", "load", {}, depends_on=("b",)), Step("b", "load", {}, depends_on=("a",)))
     with pytest.raises(CycleFound, match="dependency cycle"):
         Plan(job="j", mode="dag", max_parallelism=2, continue_on_failure=False, steps=steps)
+
+
+DBT_JOB = """\
+job:
+  name: warehouse
+  pipelines:
+    - customers_only
+    - orders_only
+  steps:
+    - name: silver
+      dbt: {{project: transform/shop, command: build, select: "silver+", vars: {{tenant: acme}}}}
+      depends_on: [customers_only, orders_only]
+      timeout: 2m
+    - name: gold
+      dbt: {{project: transform/shop, select: gold}}
+      depends_on: [silver]
+  execution: {{mode: {mode}}}
+  timeout: 15m
+"""
+
+
+def _dbt_project(tmp_path: Path, mode: str) -> Path:
+    root = _project(tmp_path, "sequential")
+    (root / "transform" / "shop").mkdir(parents=True)
+    (root / "transform" / "shop" / "dbt_project.yml").write_text("name: shop\n", encoding="utf-8")
+    (root / "config" / "jobs" / "warehouse.yaml").write_text(DBT_JOB.format(mode=mode), encoding="utf-8")
+    return root
+
+
+def test_dbt_steps_wait_for_the_pipelines_they_name(tmp_path: Path) -> None:
+    root = _dbt_project(tmp_path, "dag")
+    plan = compile_job(load_project(root), "warehouse")
+    assert [s.id for s in plan.steps] == ["customers_only.customers", "orders_only.orders", "silver", "gold"]
+    silver, gold = plan.step("silver"), plan.step("gold")
+    assert silver.kind == "dbt" and silver.depends_on == ("customers_only.customers", "orders_only.orders")
+    assert silver.params["command"] == "build" and silver.params["select"] == "silver+"
+    assert silver.params["destination"] == "warehouse"  # the destination of the job's pipelines
+    assert silver.params["vars"] == '{"tenant": "acme"}'
+    assert silver.timeout == 120 and gold.timeout == 900
+    assert gold.depends_on == ("silver",)
+    # dbt writes into the same DuckDB file as the loads: never at the same time
+    assert silver.exclusive == plan.step("orders_only.orders").exclusive != ()
+
+
+def test_sequential_jobs_run_steps_after_pipelines_unless_ordered(tmp_path: Path) -> None:
+    root = _dbt_project(tmp_path, "sequential")
+    text = (root / "config" / "jobs" / "warehouse.yaml").read_text(encoding="utf-8")
+    text = text.replace("      depends_on: [customers_only, orders_only]\n", "      order: -1\n")
+    text = text.replace("      depends_on: [silver]\n", "")
+    (root / "config" / "jobs" / "warehouse.yaml").write_text(text, encoding="utf-8")
+    plan = compile_job(load_project(root), "warehouse")
+    assert [s.id for s in plan.steps] == ["silver", "customers_only.customers", "orders_only.orders", "gold"]
+    assert all(s.depends_on == () for s in plan.steps)
+
+
+def test_a_dbt_step_without_a_dbt_project_is_a_located_error(tmp_path: Path) -> None:
+    from datakit.config import validate_project
+
+    root = _dbt_project(tmp_path, "dag")
+    (root / "transform" / "shop" / "dbt_project.yml").unlink()
+    text = (root / "config" / "jobs" / "warehouse.yaml").read_text(encoding="utf-8")
+    text = text.replace("depends_on: [silver]", "depends_on: [silvr]")
+    (root / "config" / "jobs" / "warehouse.yaml").write_text(text, encoding="utf-8")
+    problems = [p.render() for p in validate_project(root).errors]
+    assert any(
+        "warehouse.yaml:8:" in p and "steps[0].dbt.project" in p and "no dbt project in 'transform/shop'" in p
+        for p in problems
+    ), problems
+    assert any(
+        "'silvr' is not a pipeline or step of this job" in p and "did you mean 'silver'" in p
+        for p in problems
+    )

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from datakit import __version__
-from datakit.cli.commands import deploy, listing, plan, reflect, run, runs, schema, validate
+from datakit.cli.commands import deploy, listing, plan, reflect, run, runs, schema, serve, validate
 from datakit.cli.commands import init as init_cmd
 from datakit.cli.state import ProjectOption, state
 from datakit.errors import DatakitError, ExitCode
@@ -57,6 +57,7 @@ app.command("schema")(schema.schema)
 app.command("init")(init_cmd.init)
 app.command("deploy")(deploy.deploy)
 app.command("reflect")(reflect.reflect)
+app.command("serve")(serve.serve)
 app.add_typer(run.app, name="run")
 app.add_typer(plan.app, name="plan")
 app.add_typer(runs.app, name="runs")

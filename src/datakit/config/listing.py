@@ -69,6 +69,17 @@ def describe_project(project: Project) -> dict[str, Any]:
             }
             for w in project.warehouses.values()
         ],
+        "check_suites": [
+            {
+                "name": c.name,
+                "destination": project.resolve_name("destination", c.destination) or c.destination,
+                "severity": c.severity,
+                "tables": list(c.tables),
+                "checks": sum(len(check.labels()) for _, check in c.checks()),
+                "file": _file(project, "checks", c.name),
+            }
+            for c in project.check_suites.values()
+        ],
         "secrets": [
             {
                 "key": key,
@@ -87,6 +98,7 @@ def _job(project: Project, job: Job) -> dict[str, Any]:
         "mode": job.execution.mode,
         "max_parallelism": job.execution.max_parallelism,
         "pipelines": [p.name for p in job.enabled_pipelines],
+        "steps": [s.step_name for s in job.enabled_steps],
         "file": _file(project, "job", job.name),
     }
 

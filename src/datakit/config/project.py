@@ -8,6 +8,7 @@ from typing import Any
 
 from datakit.config.models import (
     KINDS,
+    CheckSuite,
     Destination,
     Job,
     Pipeline,
@@ -89,6 +90,10 @@ class Project:
         return self.objects["warehouse"]
 
     @property
+    def check_suites(self) -> dict[str, CheckSuite]:
+        return self.objects["checks"]
+
+    @property
     def config_dir(self) -> Path:
         return self.root / self.config.paths.config
 
@@ -133,3 +138,10 @@ class Project:
 
     def warehouse(self, ref: str) -> Warehouse:
         return self.get("warehouse", ref)  # type: ignore[no-any-return]
+
+    def check_suite(self, ref: str) -> CheckSuite:
+        """The check suite `ref` names (the kind's key is `checks`; messages say `check suite`)."""
+        name = self.resolve_name("checks", ref)
+        if name is None:
+            raise not_found("check suite", ref, self.check_suites)
+        return self.check_suites[name]

@@ -12,8 +12,9 @@ from typing import Any
 
 from datakit.config.environment import format_loc
 from datakit.config.introspect import iter_marked
-from datakit.config.models import Job, Pipeline, ProjectConfig, Warehouse
+from datakit.config.models import CheckSuite, Job, Pipeline, ProjectConfig, Warehouse
 from datakit.config.models.common import ReferenceMarker, SecretRefMarker
+from datakit.config.models.jobs import EmailChannel
 from datakit.config.models.sources import RestApiSource
 from datakit.config.models.triggers import CronTrigger
 from datakit.config.project import InactiveOverlay, Origin, Project
@@ -46,6 +47,8 @@ def check_project(
             problems.extend(_job(project, model, origin))
         elif isinstance(model, Warehouse):
             problems.extend(_warehouse(project, model, origin, SECRETS_UNREADABLE in broken["secrets"]))
+        elif isinstance(model, CheckSuite):
+            problems.extend(_check_suite(model, origin))
     for overlay in project.inactive_overlays:
         problems.extend(_overlay_references(project, overlay, broken))
     if SECRETS_UNREADABLE not in broken["secrets"]:
@@ -104,12 +107,14 @@ def _references(
         candidates = list(project.objects[marker.kind])
         if ref.endswith((".yaml", ".yml")):
             candidates = [project.origins[(marker.kind, n)].file.name for n in candidates]
+        noun = _NOUNS.get(marker.kind, marker.kind)
         hint = did_you_mean(ref, candidates) or (
-            f"known {marker.kind}s: {', '.join(sorted(candidates))}"
-            if candidates
-            else f"define a {marker.kind} first"
+            f"known {noun}s: {', '.join(sorted(candidates))}" if candidates else f"define a {noun} first"
         )
-        yield _at(origin, loc, f"unknown {marker.kind} '{ref}'", hint)
+        yield _at(origin, loc, f"unknown {noun} '{ref}'", hint)
+
+
+_NOUNS = {"checks": "check suite"}  # kinds whose key is not a singular noun
 
 
 def _secret_references(
@@ -169,36 +174,8 @@ def _rest_parents(source: RestApiSource, origin: Origin) -> Iterator[Problem]:
 
 
 def _job(project: Project, job: Job, origin: Origin) -> Iterator[Problem]:
-    names: dict[str, int] = {}
-    for i, step in enumerate(job.pipelines):
-        if step.name in names:
-            yield _at(origin, ("pipelines", i, "name"), f"pipeline '{step.name}' appears twice in this job")
-        names.setdefault(step.name, i)
-    for i, step in enumerate(job.pipelines):
-        for j, dep in enumerate(step.depends_on):
-            loc: PathKey = ("pipelines", i, "depends_on", j)
-            if dep not in names:
-                hint = did_you_mean(dep, names) or f"pipelines of this job: {', '.join(names)}"
-                yield _at(origin, loc, f"'{dep}' is not a pipeline of this job", hint)
-            elif dep == step.name:
-                yield _at(origin, loc, f"pipeline '{dep}' depends on itself")
-            elif job.execution.mode != "dag":
-                yield _at(
-                    origin,
-                    loc,
-                    f"depends_on is only honoured in dag mode (this job runs in {job.execution.mode} mode)",
-                    "set execution.mode: dag, or use `order` for sequential jobs",
-                )
-    graph = DAG({s.name: [d for d in s.depends_on if d in names and d != s.name] for s in job.pipelines})
-    cycle = graph.find_cycle()
-    if cycle is not None:
-        first = cycle[0]
-        yield _at(
-            origin,
-            ("pipelines", names[first], "depends_on"),
-            f"dependency cycle: {' -> '.join(cycle)}",
-            "remove one of these depends_on entries",
-        )
+    yield from _job_graph(job, origin)
+    yield from _job_steps(project, job, origin)
     for channel_loc, channel in _bare_channels(job):
         settings = getattr(project.config.notifications, channel)
         if settings is None:
@@ -209,6 +186,16 @@ def _job(project: Project, job: Job, origin: Origin) -> Iterator[Problem]:
                 f"add notifications.{channel} to datakit.yaml, or use an inline channel",
                 severity="warning",
             )
+    if project.config.notifications.email is None:
+        for i, entry in enumerate(job.notifications.channels):
+            if isinstance(entry, EmailChannel):  # its `to` is inline; the SMTP server and sender are not
+                yield _at(
+                    origin,
+                    ("notifications", "channels", i, "type"),
+                    "email channel has no SMTP settings; notifications will only be logged",
+                    "add notifications.email (smtp_host, smtp_port, from, to) to datakit.yaml",
+                    severity="warning",
+                )
 
 
 def _bare_channels(job: Job) -> Iterator[tuple[PathKey, str]]:
@@ -278,3 +265,91 @@ def referenced_secrets(project: Project) -> dict[str, list[tuple[str, str]]]:
         if key is not None:
             used.setdefault(key, []).append(("project", config.name))
     return used
+
+
+def _job_graph(job: Job, origin: Origin) -> Iterator[Problem]:
+    """Pipelines and steps of a job: unique names, known dependencies, no cycle."""
+    entries: list[tuple[PathKey, str, str, list[str]]] = [
+        (("pipelines", i), "pipeline", p.name, p.depends_on) for i, p in enumerate(job.pipelines)
+    ]
+    entries += [(("steps", i), "step", s.step_name, s.depends_on) for i, s in enumerate(job.steps)]
+    names: dict[str, PathKey] = {}
+    for loc, what, name, _ in entries:
+        if name in names:
+            yield _at(origin, (*loc, "name"), f"{what} '{name}' appears twice in this job")
+        names.setdefault(name, loc)
+    for loc, what, name, depends_on in entries:
+        for j, dep in enumerate(depends_on):
+            dep_loc: PathKey = (*loc, "depends_on", j)
+            if dep not in names:
+                hint = did_you_mean(dep, names) or f"pipelines and steps of this job: {', '.join(names)}"
+                yield _at(origin, dep_loc, f"'{dep}' is not a pipeline or step of this job", hint)
+            elif dep == name:
+                yield _at(origin, dep_loc, f"{what} '{dep}' depends on itself")
+            elif job.execution.mode != "dag":
+                yield _at(
+                    origin,
+                    dep_loc,
+                    f"depends_on is only honoured in dag mode (this job runs in {job.execution.mode} mode)",
+                    "set execution.mode: dag, or use `order` for sequential jobs",
+                )
+    graph = DAG({name: [d for d in deps if d in names and d != name] for _, _, name, deps in entries})
+    cycle = graph.find_cycle()
+    if cycle is not None:
+        yield _at(
+            origin,
+            (*names[cycle[0]], "depends_on"),
+            f"dependency cycle: {' -> '.join(cycle)}",
+            "remove one of these depends_on entries",
+        )
+
+
+def _job_steps(project: Project, job: Job, origin: Origin) -> Iterator[Problem]:
+    """A dbt step names an existing dbt project and a destination it can build in."""
+    for i, step in enumerate(job.steps):
+        if step.dbt is None:
+            continue
+        folder = project.path(step.dbt.project)
+        if not (folder / "dbt_project.yml").is_file():
+            yield _at(
+                origin,
+                ("steps", i, "dbt", "project"),
+                f"no dbt project in '{step.dbt.project}' (no dbt_project.yml there)",
+                "the path is relative to the project root, e.g. transform/my_project",
+            )
+        if step.dbt.destination is None and len(dbt_destinations(project, job)) != 1:
+            yield _at(
+                origin,
+                ("steps", i, "dbt"),
+                "cannot tell which destination dbt builds in",
+                "add `destination: <name>` to this dbt step",
+            )
+
+
+def dbt_destinations(project: Project, job: Job) -> list[str]:
+    """Destinations a dbt step without `destination:` could mean: the job's pipelines', else all."""
+    found: list[str] = []
+    for entry in job.pipelines:
+        name = project.resolve_name("pipeline", entry.name)
+        if name is None:
+            continue
+        destination = project.resolve_name("destination", project.pipelines[name].destination.ref)
+        if destination is not None and destination not in found:
+            found.append(destination)
+    return found or list(project.destinations)
+
+
+def _check_suite(suite: CheckSuite, origin: Origin) -> Iterator[Problem]:
+    """Results are kept by table and check name: two checks of one table must not share a name."""
+    for table, checks in suite.tables.items():
+        seen: set[str] = set()
+        for i, check in enumerate(checks):
+            for label in check.labels():
+                if label in seen:
+                    yield _at(
+                        origin,
+                        ("tables", table, i),
+                        f"check '{label}' appears twice on {table}",
+                        "give one of them its own `name:`",
+                    )
+                seen.add(label)

@@ -3,7 +3,9 @@
 The walk itself is generic (`dagrun`); how a step runs is pluggable (`StepRunner`); this module adds
 what a *run* is: a row in the state store (at most one active per job), every attempt recorded with its
 error and log, retries of transient failures only (`retry`), a heartbeat so a dead process is detected,
-and resuming a failed run by re-running only its failed and skipped steps.
+and resuming a failed run by re-running only its failed and skipped steps. With a `notify` callable
+(a `Notifier`), the run's end is announced after it is recorded, and a run outliving its plan's SLA is
+recorded as a miss and announced while it is still running (`SlaWatch`).
 
 Sleeping between attempts and the jitter are injected (`sleep`, `rand`), so tests check backoff delays
 without waiting for them.
@@ -19,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from datakit.errors import DatakitError
-from datakit.log import get_logger
+from datakit.log import get_logger, redact
 from datakit.orchestrate.dagrun import NodeState, run_dag
+from datakit.orchestrate.notify import EventKind, RunEvent, SlaWatch, sla_text
 from datakit.orchestrate.plan import Plan, Step
 from datakit.orchestrate.retry import backoff_delay, is_transient
 from datakit.orchestrate.steps import StepRunner
@@ -28,6 +31,8 @@ from datakit.orchestrate.store import RunStatus, StateStore, StepStatus
 
 log = get_logger(__name__)
 HEARTBEAT_EVERY = 10.0
+NOTICE_GRACE = 15.0
+"""Seconds the end of a run waits for an SLA notice still being sent (channels time out sooner)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class RunResult:
     status: RunStatus
     steps: dict[str, StepStatus]
     errors: dict[str, str] = field(default_factory=dict)
+    sla_missed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -59,6 +65,10 @@ class Executor:
     sleep: Callable[[float], None] = time.sleep
     rand: Callable[[], float] = random.random
     heartbeat_every: float = HEARTBEAT_EVERY
+    notify: Callable[[RunEvent], None] | None = None
+    """Receives run_failed / run_succeeded / sla_missed; must not raise (a `Notifier` never does)."""
+    cancel: threading.Event | None = None
+    """Set by the owner (a stopping daemon) to cancel the run: running steps are killed, no step starts."""
     _aborted: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     def run(
@@ -68,10 +78,12 @@ class Executor:
         allow_concurrent: bool = False,
         resume: int | None = None,
         tick_key: str | None = None,
+        on_started: Callable[[int], None] | None = None,
     ) -> RunResult:
         """Run `plan` once; raises AlreadyRunning when the job is active (unless `allow_concurrent`).
 
         `tick_key` names the trigger firing that starts the run (TickFired if it already started one).
+        `on_started(run_id)` is called once the run is committed, before any step runs.
         """
         reused = self._reusable(plan, resume) if resume is not None else set()
         run_id = self.store.start_run(
@@ -81,9 +93,20 @@ class Executor:
             resumed_from=resume,
             tick_key=tick_key,
         )
+        if on_started is not None:
+            on_started(run_id)
         stop = threading.Event()
         beat = threading.Thread(target=self._beat, args=(run_id, stop), daemon=True, name="datakit-heartbeat")
         beat.start()
+        if self.cancel is not None:
+            threading.Thread(
+                target=self._watch_cancel, args=(stop,), daemon=True, name="datakit-cancel"
+            ).start()
+        watch = SlaWatch(
+            plan.sla,
+            record=lambda: self._record_sla_miss(run_id, plan),
+            fire=lambda: self._tell(EventKind.SLA_MISSED, run_id, plan),
+        ).start()
         errors: dict[str, str] = {}
         by_id = {s.id: s for s in plan.steps}
         try:
@@ -101,11 +124,15 @@ class Executor:
             skipped = [s for s, state in states.items() if state is NodeState.SKIPPED]
             self.store.mark_steps(run_id, skipped, StepStatus.SKIPPED)
         except BaseException as exc:
+            watch.stop()
             self.store.finish_run(run_id, RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, Exception):  # not on Ctrl-C: whoever interrupted the run knows
+                self._tell(EventKind.RUN_FAILED, run_id, plan)
             raise
         finally:
             stop.set()
             beat.join()
+            watch.stop()  # before finish_run: a miss is recorded only while the run is running
         steps = {
             step_id: StepStatus.REUSED if step_id in reused else StepStatus(state.value)
             for step_id, state in states.items()
@@ -113,8 +140,14 @@ class Executor:
         failed = [s for s, status in steps.items() if status is StepStatus.FAILED]
         status = RunStatus.SUCCEEDED if not failed and not skipped else RunStatus.FAILED
         summary = _summary(failed, skipped) if status is RunStatus.FAILED else None
+        if self._aborted.is_set() and summary is not None:
+            summary = f"cancelled: {summary}"
         self.store.finish_run(run_id, status, summary)
-        return RunResult(run_id, plan.job, status, steps, errors)
+        self._tell(
+            EventKind.RUN_SUCCEEDED if status is RunStatus.SUCCEEDED else EventKind.RUN_FAILED, run_id, plan
+        )
+        watch.join(NOTICE_GRACE)
+        return RunResult(run_id, plan.job, status, steps, errors, sla_missed=watch.missed)
 
     def _reusable(self, plan: Plan, resume: int) -> set[str]:
         """Steps that succeeded in run `resume`: the resumed run does not repeat them."""
@@ -136,9 +169,13 @@ class Executor:
             attempt += 1
             self.store.attempt_started(run_id, step.id, attempt)
             try:
+                if self._aborted.is_set():
+                    raise DatakitError("not started: the run was cancelled")
                 output = self.runner(step)
             except Exception as exc:
                 message = str(exc) if isinstance(exc, DatakitError) else f"{type(exc).__name__}: {exc}"
+                if self._aborted.is_set() and not message.startswith("not started"):
+                    message = f"cancelled while running ({message})"
                 transient = is_transient(exc)
                 retry = transient and attempt < step.retry.max_attempts and not self._aborted.is_set()
                 delay = backoff_delay(step.retry, attempt, self.rand) if retry else None
@@ -170,6 +207,37 @@ class Executor:
         cancel = getattr(self.runner, "cancel", None)
         if callable(cancel):
             cancel()
+
+    def _record_sla_miss(self, run_id: int, plan: Plan) -> bool:
+        """(In the SLA thread.) True the first time; a store error is a warning, not a crash of the thread."""
+        try:
+            missed = self.store.record_sla_miss(run_id)
+        except Exception as exc:
+            log.warning("run %d missed its SLA, but recording it failed: %s", run_id, redact(str(exc)))
+            return False
+        if missed:
+            log.warning(
+                "job %s run %d is still running after its SLA (%s)", plan.job, run_id, sla_text(plan.sla)
+            )
+        return missed
+
+    def _tell(self, kind: EventKind, run_id: int, plan: Plan) -> None:
+        """Hand an event, built from the recorded run, to `notify`; a failure here never fails the run."""
+        if self.notify is None:
+            return
+        try:
+            self.notify(RunEvent.from_run(kind, self.store.get_run(run_id), sla=plan.sla))
+        except Exception as exc:
+            log.warning("%s of run %d not sent: %s: %s", kind, run_id, type(exc).__name__, redact(str(exc)))
+
+    def _watch_cancel(self, done: threading.Event) -> None:
+        """Until the run is done: when `cancel` is set, abort (kill running steps, start no more)."""
+        assert self.cancel is not None
+        while not done.is_set():
+            if self.cancel.wait(0.2):
+                log.warning("run cancelled: stopping its steps")
+                self._abort()
+                return
 
     def _beat(self, run_id: int, stop: threading.Event) -> None:
         while not stop.wait(self.heartbeat_every):

@@ -19,9 +19,13 @@ so the executor never runs two of them at once (whatever the mode's parallelism)
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from datakit.config.models.jobs import JobPipeline, JobStep
+from datakit.config.references import dbt_destinations
+from datakit.errors import DatakitError
 from datakit.utils.dag import DAG
 
 if TYPE_CHECKING:
@@ -29,7 +33,7 @@ if TYPE_CHECKING:
     from datakit.config.project import Project
 
 Mode = Literal["sequential", "parallel", "dag"]
-StepKind = Literal["load"]
+StepKind = Literal["load", "dbt", "checks"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ class Plan:
     max_parallelism: int
     continue_on_failure: bool
     steps: tuple[Step, ...]
+    sla: float | None = None
+    """Seconds a run may take before `sla_missed` fires (the job's `sla.duration`); None: no SLA."""
 
     def __post_init__(self) -> None:
         ids = [step.id for step in self.steps]
@@ -115,42 +121,89 @@ class Plan:
             "max_parallelism": self.parallelism,
             "continue_on_failure": self.continue_on_failure,
             "steps": [step.as_dict() for step in self.steps],
+            "sla": self.sla,
         }
 
 
 def compile_job(project: Project, job_name: str) -> Plan:
     """The plan of job `job_name` (a name or a `x.yaml` reference); a NotFoundError when unknown."""
     job = project.job(job_name)
-    entries = sorted(enumerate(job.enabled_pipelines), key=lambda item: (item[1].order, item[0]))
-    enabled = {project.resolve_name("pipeline", p.name) or p.name for _, p in entries}
-    resources: dict[str, list[str]] = {}
-    for _, entry in entries:
-        name = project.resolve_name("pipeline", entry.name) or entry.name
-        resources[name] = _resource_names(project, name)
+    entries: list[JobPipeline | JobStep] = [*job.enabled_pipelines, *job.enabled_steps]
+    ordered = [e for _, e in sorted(enumerate(entries), key=lambda item: (item[1].order, item[0]))]
+    ids = {_entry_name(project, e): _step_ids(project, e) for e in ordered}
     retry = RetryPolicy.from_config(job.retries)
-    timeout = job.timeout.total_seconds() if job.timeout is not None else None
     steps: list[Step] = []
-    for _, entry in entries:
-        name = project.resolve_name("pipeline", entry.name) or entry.name
+    for entry in ordered:
         upstream: list[str] = []
         if job.execution.mode == "dag":
             for dep in entry.depends_on:
-                dep_name = project.resolve_name("pipeline", dep) or dep
-                if dep_name in enabled:  # a disabled dependency is not waited for
-                    upstream.extend(_step_id(dep_name, r) for r in resources[dep_name])
-        for resource in resources[name]:
-            steps.append(
-                Step(
-                    id=_step_id(name, resource),
-                    kind="load",
-                    params={"pipeline": name, "resource": resource},
-                    depends_on=tuple(upstream),
-                    retry=retry,
-                    timeout=timeout,
-                    exclusive=_exclusive(project, name),
-                )
-            )
+                # a disabled dependency is not waited for
+                upstream.extend(ids.get(project.resolve_name("pipeline", dep) or dep, []))
+        timeout = getattr(entry, "timeout", None) or job.timeout
+        common: dict[str, Any] = {
+            "depends_on": tuple(upstream),
+            "retry": retry,
+            "timeout": timeout.total_seconds() if timeout is not None else None,
+        }
+        if isinstance(entry, JobStep):
+            steps.append(_extra_step(project, job, entry, common))
+            continue
+        name = _entry_name(project, entry)
+        exclusive = _exclusive(project, project.pipeline(name).destination.ref)
+        for resource, step_id in zip(_resource_names(project, name), ids[name], strict=True):
+            params = {"pipeline": name, "resource": resource}
+            steps.append(Step(id=step_id, kind="load", params=params, exclusive=exclusive, **common))
     return _plan(job, steps)
+
+
+def _entry_name(project: Project, entry: JobPipeline | JobStep) -> str:
+    if isinstance(entry, JobStep):
+        return entry.step_name
+    return project.resolve_name("pipeline", entry.name) or entry.name
+
+
+def _step_ids(project: Project, entry: JobPipeline | JobStep) -> list[str]:
+    """The plan steps an entry becomes: one per resource for a pipeline, one for a dbt or checks step."""
+    name = _entry_name(project, entry)
+    if isinstance(entry, JobStep):
+        return [name]
+    return [_step_id(name, r) for r in _resource_names(project, name)]
+
+
+def _extra_step(project: Project, job: Job, entry: JobStep, common: dict[str, Any]) -> Step:
+    """A `dbt:` or `checks:` step; its destination decides its exclusive key (DuckDB: one writer)."""
+    if entry.dbt is not None:
+        dbt = entry.dbt
+        destination = dbt.destination or _only(dbt_destinations(project, job), entry.step_name)
+        destination = project.resolve_name("destination", destination) or destination
+        params = {
+            "project_dir": dbt.project,
+            "command": dbt.command,
+            "destination": destination,
+            "select": dbt.select or "",
+            "exclude": dbt.exclude or "",
+            "full_refresh": "true" if dbt.full_refresh else "",
+            "vars": json.dumps(dbt.vars, sort_keys=True),
+        }
+        kind: StepKind = "dbt"
+    else:
+        assert entry.checks is not None
+        suite = project.resolve_name("checks", entry.checks) or entry.checks
+        destination = project.get("checks", suite).destination
+        params = {"suite": suite, "destination": destination}
+        kind = "checks"
+    return Step(
+        id=entry.step_name, kind=kind, params=params, exclusive=_exclusive(project, destination), **common
+    )
+
+
+def _only(candidates: list[str], step: str) -> str:
+    if len(candidates) != 1:
+        raise DatakitError(
+            f"step {step!r}: cannot tell which destination dbt builds in ({', '.join(candidates) or 'none'})",
+            hint="add `destination: <name>` to the dbt step",
+        )
+    return candidates[0]
 
 
 def _plan(job: Job, steps: list[Step]) -> Plan:
@@ -160,6 +213,7 @@ def _plan(job: Job, steps: list[Step]) -> Plan:
         max_parallelism=job.execution.max_parallelism,
         continue_on_failure=job.execution.continue_on_failure,
         steps=tuple(steps),
+        sla=job.sla.duration.total_seconds() if job.sla is not None else None,
     )
 
 
@@ -176,12 +230,11 @@ def _resource_names(project: Project, pipeline_name: str) -> list[str]:
     return [resource.name for resource in source.resources]
 
 
-def _exclusive(project: Project, pipeline_name: str) -> tuple[str, ...]:
+def _exclusive(project: Project, destination_ref: str) -> tuple[str, ...]:
     """`duckdb:<file>` for a DuckDB destination (one writer process per file); nothing otherwise."""
     from datakit.config.models.destinations import DuckDBDestination
 
-    pipeline = project.pipeline(pipeline_name)
-    destination = project.destination(pipeline.destination.ref)
+    destination = project.destination(destination_ref)
     if isinstance(destination, DuckDBDestination) and destination.connection.database != ":memory:":
         return (f"duckdb:{project.path(destination.connection.database).resolve()}",)
     return ()

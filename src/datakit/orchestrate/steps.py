@@ -9,16 +9,20 @@ open connections), which also keeps one resource's connections out of another's 
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datakit.errors import DatakitError
 from datakit.orchestrate.plan import Step
 from datakit.orchestrate.subproc import kill_all, run_in_child
+
+if TYPE_CHECKING:
+    from datakit.config.project import Project
 
 
 @dataclass(frozen=True)
@@ -43,51 +47,107 @@ class LocalRunner:
     full_refresh: bool = False
 
     def __call__(self, step: Step) -> StepOutput:
-        if step.kind == "load":
-            kwargs = {
-                "project_root": str(self.project_root),
-                "environment": self.environment,
-                "pipeline": step.params["pipeline"],
-                "resource": step.params["resource"],
-                "full_refresh": self.full_refresh,
-            }
-            result, log = run_in_child(
-                "datakit.orchestrate.steps:load_step", kwargs, timeout=step.timeout, cwd=self.project_root
-            )
-            return StepOutput(rows={k: int(v) for k, v in result.items()}, log=log)
-        raise DatakitError(f"step {step.id!r}: unknown kind {step.kind!r}")  # pragma: no cover
+        target = _TARGETS.get(step.kind)
+        if target is None:  # pragma: no cover - the plan's StepKind and _TARGETS are kept together
+            raise DatakitError(f"step {step.id!r}: unknown kind {step.kind!r}")
+        kwargs = {
+            "project_root": str(self.project_root),
+            "environment": self.environment,
+            "params": dict(step.params),
+            "full_refresh": self.full_refresh,
+        }
+        result, log = run_in_child(target, kwargs, timeout=step.timeout, cwd=self.project_root)
+        rows = {k: int(v) for k, v in result.get("rows", {}).items()}
+        return StepOutput(rows=rows, log=log, details=result.get("details"))
 
     def cancel(self) -> None:
         """Kill the running steps' processes (the executor calls this when the run is interrupted)."""
         kill_all()
 
 
-def load_step(
-    project_root: str, environment: str, pipeline: str, resource: str, full_refresh: bool = False
-) -> dict[str, Any]:
-    """(In the child process.) Load one resource of one pipeline; the row counts of the load."""
+_TARGETS = {
+    "load": "datakit.orchestrate.steps:load_step",
+    "dbt": "datakit.orchestrate.steps:dbt_step",
+    "checks": "datakit.orchestrate.steps:checks_step",
+}
+
+
+def _child_project(project_root: str, environment: str) -> Project:
+    """(In the child process.) Logging to the step's log, and the project loaded afresh."""
     from datakit import log as datakit_log
     from datakit.config import load_project
-    from datakit.load.loader import load_resource
-    from datakit.load.plan import RunOptions
-    from datakit.load.resolve import plans_for
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     datakit_log.configure(logging.INFO, handler)
-    project = load_project(Path(project_root), environment=environment)
+    return load_project(Path(project_root), environment=environment)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def load_step(
+    project_root: str, environment: str, params: dict[str, str], full_refresh: bool = False
+) -> dict[str, Any]:
+    """(In the child process.) Load one resource of one pipeline; the row counts of the load."""
+    from datakit.load.loader import load_resource
+    from datakit.load.plan import RunOptions
+    from datakit.load.resolve import plans_for
+
+    project = _child_project(project_root, environment)
+    pipeline, resource = params["pipeline"], params["resource"]
     destination, plans = plans_for(project, pipeline, resources=[resource])
     (plan,) = plans
-    print(f"loading {pipeline}.{resource} -> {plan.target}", file=sys.stderr, flush=True)
+    _say(f"loading {pipeline}.{resource} -> {plan.target}")
     result = load_resource(plan, destination, RunOptions(full_refresh=full_refresh))
-    print(
+    _say(
         f"loaded {result.target}: read {result.rows_read}, loaded {result.rows_loaded}, "
-        f"rejected {result.rows_rejected}",
-        file=sys.stderr,
-        flush=True,
+        f"rejected {result.rows_rejected}"
     )
-    return {
+    rows = {
         "rows_read": result.rows_read,
         "rows_loaded": result.rows_loaded,
         "rows_rejected": result.rows_rejected,
     }
+    return {"rows": rows}
+
+
+def dbt_step(
+    project_root: str, environment: str, params: dict[str, str], full_refresh: bool = False
+) -> dict[str, Any]:
+    """(In the child process.) One dbt invocation; dbt's per-node results become the step's details."""
+    from datakit.transform import DbtInvocation, run_dbt
+
+    project = _child_project(project_root, environment)
+    invocation = DbtInvocation(
+        project_dir=params["project_dir"],
+        command=params["command"],  # type: ignore[arg-type]  # a DbtCommand, checked by the config
+        select=params["select"] or None,
+        exclude=params["exclude"] or None,
+    )
+    _say(f"dbt {invocation.command} {invocation.select or ''} in {params['destination']}")
+    result = run_dbt(
+        project,
+        invocation,
+        destination=params["destination"],
+        full_refresh=full_refresh or bool(params["full_refresh"]),
+        vars=json.loads(params["vars"]),
+    )
+    return {"rows": result.rows, "details": result.details()}
+
+
+def checks_step(
+    project_root: str, environment: str, params: dict[str, str], full_refresh: bool = False
+) -> dict[str, Any]:
+    """(In the child process.) A check suite; an `error` check failing fails the step (ChecksFailed)."""
+    from datakit.quality import ChecksFailed, run_check_suite
+
+    del full_refresh  # checks read; nothing to refresh
+    project = _child_project(project_root, environment)
+    result = run_check_suite(project, params["suite"])
+    for line in result.summary_lines():
+        _say(line)
+    if result.errors:
+        raise ChecksFailed.from_result(result)
+    return {"details": result.details()}

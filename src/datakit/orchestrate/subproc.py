@@ -2,10 +2,11 @@
 
 A thread cannot be killed, and a load blocked in a driver call ignores cooperative cancellation; a
 process can. The child is `python -m datakit.orchestrate.subproc`, given `module:function` and JSON
-keyword arguments on stdin; it writes the function's JSON-able result (or the error: type, message,
-transient) to a file, and everything it prints or logs goes to a log file the parent keeps with the
-attempt. On timeout the parent kills the child's whole process group (SIGKILL after a short SIGTERM
-grace): the loader writes in one destination transaction, so a killed load leaves the target as before.
+keyword arguments on stdin; it writes the function's JSON-able result (or the error: message,
+transient, and the error's `details` when it has them) to a file, and everything it prints or logs
+goes to a log file the parent keeps with the attempt. On timeout the parent kills the child's whole
+process group (SIGKILL after a short SIGTERM grace): the loader writes in one destination
+transaction, so a killed load leaves the target as before.
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ _live_lock = threading.Lock()
 class StepFailed(DatakitError):
     """The child's function raised; `transient` is the child's verdict on its own error."""
 
-    def __init__(self, message: str, *, transient: bool, log: str = "") -> None:
+    def __init__(
+        self, message: str, *, transient: bool, log: str = "", details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.transient = transient
         self.log = log
+        self.details = details
 
 
 class StepTimeout(StepFailed):
@@ -83,7 +87,9 @@ def run_in_child(
         outcome = json.loads(result_path.read_text(encoding="utf-8"))
     if outcome["ok"]:
         return outcome["result"], log
-    raise StepFailed(outcome["error"], transient=bool(outcome["transient"]), log=log)
+    raise StepFailed(
+        outcome["error"], transient=bool(outcome["transient"]), log=log, details=outcome.get("details")
+    )
 
 
 def kill_all() -> None:
@@ -128,6 +134,9 @@ def _child_main() -> int:
 
         message = str(exc) if isinstance(exc, DatakitError) else f"{type(exc).__name__}: {exc}"
         outcome = {"ok": False, "error": redact(message), "transient": is_transient(exc)}
+        details = getattr(exc, "details", None)
+        if details is not None:  # structured results of a failed step (checks, dbt)
+            outcome["details"] = details
     Path(request["result"]).write_text(json.dumps(outcome, default=str), encoding="utf-8")
     return 0 if outcome["ok"] else 1
 

@@ -1,4 +1,4 @@
-"""`datakit list`: every source, destination, pipeline, job, trigger, warehouse and secret."""
+"""`datakit list`: every source, destination, pipeline, job, trigger, warehouse, check suite, secret."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def _print(d: dict[str, Any]) -> None:
     section("JOBS", d["jobs"])
     for j in d["jobs"]:
         console.print(f"  • {escape(j['name'])}")
-        console.print(f"    Pipelines: {len(j['pipelines'])}  Mode: {j['mode']}")
+        steps = f"  Steps: {escape(', '.join(j['steps']))}" if j["steps"] else ""
+        console.print(f"    Pipelines: {len(j['pipelines'])}{steps}  Mode: {j['mode']}")
     section("TRIGGERS", d["triggers"])
     for t in d["triggers"]:
         mark = "[green]✓ ENABLED[/green]" if t["enabled"] else "[dim]✗ DISABLED[/dim]"
@@ -67,6 +68,10 @@ def _print(d: dict[str, Any]) -> None:
         console.print(
             f"    Destinations: {escape(', '.join(w['destinations']))}  Jobs: {escape(', '.join(w['jobs']))}"
         )
+    section("CHECK SUITES", d["check_suites"])
+    for c in d["check_suites"]:
+        console.print(f"  • {escape(c['name'])} → {escape(c['destination'])} [{c['severity']}]")
+        console.print(f"    Tables: {len(c['tables'])}  Checks: {c['checks']}")
     section("SECRETS", d["secrets"])
     for sec in d["secrets"]:
         need = "required" if sec["required"] else "optional"

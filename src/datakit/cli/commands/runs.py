@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -46,7 +47,7 @@ def list_runs(
     if as_json:
         from datakit.cli.output import print_json
 
-        print_json([run.as_dict() for run in runs])
+        print_json([_as_dict(run) for run in runs])
         return
     _print_runs(runs)
 
@@ -70,7 +71,7 @@ def show_run(
     if as_json:
         from datakit.cli.output import print_json
 
-        print_json(run.as_dict())
+        print_json(_as_dict(run))
         return
     _print_run(run, logs=logs)
 
@@ -79,6 +80,28 @@ def _project(project: ProjectOption, environment: EnvironmentOption) -> Project:
     from datakit.config import load_project
 
     return load_project(state.project_dir(project), environment=environment)
+
+
+def _as_dict(run: RunRecord) -> dict[str, Any]:
+    """The run as JSON, with the SLA it was held to (from its plan) next to `sla_missed_at`."""
+    return {**run.as_dict(), "sla_seconds": _sla(run)}
+
+
+def _sla(run: RunRecord) -> float | None:
+    """The SLA (seconds) of the run's plan; None for no SLA, or a plan recorded before SLAs existed."""
+    try:
+        plan = json.loads(run.plan)
+    except ValueError:
+        return None
+    sla = plan.get("sla") if isinstance(plan, dict) else None
+    return float(sla) if isinstance(sla, int | float) else None
+
+
+def _sla_mark(run: RunRecord) -> str:
+    """`missed`, `met` (finished within its SLA), or `-` (no SLA, or still within it)."""
+    if run.sla_missed_at is not None:
+        return "[red]missed[/red]"
+    return "met" if run.finished_at is not None and _sla(run) is not None else "-"
 
 
 def _when(epoch: float | None) -> str:
@@ -106,7 +129,7 @@ def _print_runs(runs: list[RunRecord]) -> None:
         say("no runs recorded")
         return
     table = Table()
-    for column in ("run", "job", "status", "started (UTC)", "seconds", "resumed from"):
+    for column in ("run", "job", "status", "started (UTC)", "seconds", "sla", "resumed from"):
         table.add_column(column, no_wrap=True)
     for run in runs:
         table.add_row(
@@ -115,6 +138,7 @@ def _print_runs(runs: list[RunRecord]) -> None:
             _styled(run.status),
             _when(run.started_at),
             _seconds(run.duration),
+            _sla_mark(run),
             str(run.resumed_from or "-"),
         )
     console.print(table)
@@ -130,6 +154,12 @@ def _print_run(run: RunRecord, *, logs: bool) -> None:
         f"run {run.id} of job {run.job}: {run.status} (started {_when(run.started_at)} UTC, "
         f"{_seconds(run.duration)} s, host {run.host}, pid {run.pid})"
     )
+    if run.sla_missed_at is not None:
+        from datakit.orchestrate.notify import sla_text
+
+        sla = _sla(run)
+        held_to = "" if sla is None else f" (sla {sla_text(sla)})"
+        say(f"SLA missed at {_when(run.sla_missed_at)} UTC{held_to}", style="red")
     table = Table()
     for column, justify in (
         ("step", "left"),

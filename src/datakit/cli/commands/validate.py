@@ -45,7 +45,7 @@ def validate(
     else:
         print_problems(result.problems)
         if result.ok:
-            summary = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in counts.items())
+            summary = ", ".join(f"{n} {_noun(kind, n)}" for kind, n in counts.items())
             say(
                 f"✓ project '{proj.config.name}' is valid (environment {proj.environment}): {summary}",
                 "green",
@@ -55,3 +55,11 @@ def validate(
             say(f"✗ {n} problem{'s' if n != 1 else ''} found", "red")
     if not result.ok:
         raise typer.Exit(int(ExitCode.INVALID))
+
+
+def _noun(kind: str, count: int) -> str:
+    """`3 sources`, `1 check suite`: the kind's title, in the plural when it is not one."""
+    from datakit.config.models import KINDS
+
+    noun = KINDS[kind].title.lower() if kind in KINDS else kind
+    return noun if count == 1 else f"{noun}s"

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from datakit.config.models.checks import CHECK_KINDS, CheckBase, CheckSuite, CheckSuiteRef
 from datakit.config.models.destinations import Destination, DuckDBDestination, PostgresDestination
 from datakit.config.models.jobs import Job, JobPipeline
 from datakit.config.models.pipelines import Pipeline
@@ -54,6 +55,7 @@ KINDS: dict[str, Kind] = {
         Kind("job", "jobs", Job, title="Job"),
         Kind("trigger", "triggers", Trigger, title="Trigger"),
         Kind("warehouse", "warehouses", Warehouse, title="Warehouse"),
+        Kind("checks", "checks", CheckSuite, title="Check suite"),
         Kind("secrets", "", dict[str, SecretSpec], named=False, title="Secrets mapping"),
     )
 }
@@ -61,9 +63,13 @@ KINDS: dict[str, Kind] = {
 PROJECT_KIND = Kind("project", "", ProjectConfig, named=False, title="Project (datakit.yaml)")
 
 __all__ = [
+    "CHECK_KINDS",
     "ENVIRONMENTS",
     "KINDS",
     "PROJECT_KIND",
+    "CheckBase",
+    "CheckSuite",
+    "CheckSuiteRef",
     "Destination",
     "DuckDBDestination",
     "FilesSource",

@@ -1,16 +1,24 @@
-"""`job:` files — a batch of pipelines with an execution mode, retries, notifications and an SLA."""
+"""`job:` files — pipelines, dbt invocations and check suites, with an execution mode, retries,
+notifications and an SLA.
+
+`pipelines:` keeps seed 002's vocabulary (a list of pipeline names); `steps:` adds what runs after or
+between loads — `dbt:` invocations and `checks:` suites — with the same `order`/`depends_on` rules, and
+`depends_on` may name pipelines and steps alike.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, GetJsonSchemaHandler
+from pydantic import BeforeValidator, Field, GetJsonSchemaHandler, model_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from datakit.config.models.checks import CheckSuiteRef
 from datakit.config.models.common import (
     Description,
+    DestinationRef,
     Duration,
     Name,
     PipelineRef,
@@ -18,6 +26,7 @@ from datakit.config.models.common import (
     StrictModel,
     Tags,
 )
+from datakit.config.models.warehouses import Variable
 
 
 def _name_shorthand(value: Any) -> Any:
@@ -89,19 +98,80 @@ class Sla(StrictModel):
     duration: Duration = Field(description="A run taking longer than this fires `sla_missed`.")
 
 
+DbtCommand = Literal["build", "run", "test", "seed", "snapshot"]
+
+
+class DbtInvocation(StrictModel):
+    """One dbt command on one dbt project, against one destination (profiles.yml is generated)."""
+
+    project: str = Field(min_length=1, description="The dbt project's folder, relative to the project root.")
+    command: DbtCommand = "build"
+    select: str | None = Field(None, description="dbt node selection, e.g. `silver+` or `tag:daily`.")
+    exclude: str | None = None
+    destination: DestinationRef | None = Field(
+        None,
+        description="Where dbt builds (default: the destination of the job's pipelines, or the only one).",
+    )
+    full_refresh: bool = False
+    vars: dict[str, Variable] = Field(default_factory=dict, description="dbt `--vars` (see also warehouses).")
+
+
+class JobStep(StrictModel):
+    """A dbt invocation or a check suite, placed among the job's pipelines by `order`/`depends_on`."""
+
+    name: Name | None = Field(None, description="Step name (default: `dbt_<command>` or the suite's name).")
+    description: Description
+    order: int = Field(0, description="Position in sequential mode (lower runs first; ties keep file order).")
+    enabled: bool = True
+    depends_on: list[str] = Field(
+        default_factory=list, description="Pipelines or steps of this job this one waits for (dag mode)."
+    )
+    dbt: DbtInvocation | None = None
+    checks: CheckSuiteRef | None = Field(None, description="A check suite (`config/checks/`) to run.")
+    timeout: Duration | None = Field(None, description="Overrides the job's step timeout.")
+
+    @model_validator(mode="after")
+    def _one_action(self) -> JobStep:
+        if (self.dbt is None) == (self.checks is None):
+            raise ValueError("a step runs exactly one thing: give either `dbt:` or `checks:`")
+        return self
+
+    @property
+    def step_name(self) -> str:
+        if self.name is not None:
+            return self.name
+        if self.dbt is not None:
+            return f"dbt_{self.dbt.command}"
+        assert self.checks is not None
+        return self.checks
+
+
 class Job(StrictModel):
     """Steps run together as one run, in the execution mode given."""
 
     name: Name
     description: Description
     tags: Tags
-    pipelines: list[Annotated[JobPipeline, BeforeValidator(_name_shorthand), _OrName()]] = Field(min_length=1)
+    pipelines: list[Annotated[JobPipeline, BeforeValidator(_name_shorthand), _OrName()]] = Field(
+        default_factory=list
+    )
+    steps: list[JobStep] = Field(default_factory=list, description="dbt invocations and check suites.")
     execution: Execution = Field(default_factory=Execution)
     retries: Retries = Field(default_factory=Retries)
     notifications: Notifications = Field(default_factory=Notifications)
     sla: Sla | None = None
     timeout: Duration | None = Field(None, description="Default timeout of each step.")
 
+    @model_validator(mode="after")
+    def _not_empty(self) -> Job:
+        if not self.pipelines and not self.steps:
+            raise ValueError("a job needs at least one pipeline or step")
+        return self
+
     @property
     def enabled_pipelines(self) -> list[JobPipeline]:
         return [p for p in self.pipelines if p.enabled]
+
+    @property
+    def enabled_steps(self) -> list[JobStep]:
+        return [s for s in self.steps if s.enabled]

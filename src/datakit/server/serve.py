@@ -1,0 +1,120 @@
+"""`serve`: the daemon — scheduler, webhook endpoint and status pages in one process, stopped cleanly.
+
+Threads, not processes: the scheduler polls (cheap), the web server waits on sockets, and each run's
+steps already run in child processes of their own. uvicorn runs in a thread of its own, so it does not
+take over the process's signals: SIGTERM and SIGINT reach `serve`, which then stops in this order —
+no more ticks (the scheduler finishes its poll), no more requests (the web server closes), then running
+runs get `grace` seconds to finish before they are cancelled and recorded as failed. Every run ends
+recorded; a second signal during the grace period cancels at once.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+
+from datakit.config.project import Project
+from datakit.errors import DatakitError
+from datakit.log import get_logger
+from datakit.orchestrate.launch import Launcher
+from datakit.orchestrate.store import open_store
+from datakit.orchestrate.triggers import Tick
+from datakit.server.app import create_app, webhook_secrets
+from datakit.server.scheduler import Scheduler
+
+log = get_logger(__name__)
+
+DEFAULT_PORT = 8321
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    poll_every: float = 1.0
+    grace: float = 30.0
+
+
+def serve(
+    project: Project,
+    options: ServeOptions = ServeOptions(),  # frozen, so sharing the default is safe
+    *,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT (or `stop` is set); `on_ready(url)` once the port is listening."""
+    import uvicorn
+
+    secrets = webhook_secrets(project)  # before anything starts: a missing secret refuses the start
+    stop = stop or threading.Event()
+    store = open_store(project)
+    launcher = Launcher(project, store)
+
+    def launch(tick: Tick) -> int:
+        return launcher.launch(tick.job, tick_key=tick.key)
+
+    scheduler = Scheduler(project, store, launch)
+    app = create_app(project, store, launch, secrets)
+    config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    web = threading.Thread(target=server.run, name="datakit-web", daemon=True)
+    restore = _on_signals(stop, launcher) if threading.current_thread() is threading.main_thread() else None
+    try:
+        web.start()
+        _wait_listening(server, web, options)
+        url = f"http://{options.host}:{options.port}"
+        log.info("serving %s on %s (%d triggers)", project.config.name, url, len(project.triggers))
+        if on_ready is not None:
+            on_ready(url)
+        ticker = threading.Thread(
+            target=scheduler.run_forever, args=(stop, options.poll_every), name="datakit-scheduler"
+        )
+        ticker.start()
+        while not stop.wait(0.5):
+            if not web.is_alive():
+                raise DatakitError("the web server stopped unexpectedly")
+        ticker.join()
+    finally:
+        stop.set()
+        server.should_exit = True
+        web.join(10.0)
+        launcher.stop(options.grace)
+        store.close()
+        if restore is not None:
+            restore()
+        log.info("stopped")
+
+
+def _wait_listening(server: object, web: threading.Thread, options: ServeOptions) -> None:
+    """Until uvicorn listens; a thread that died first could not bind (port in use, bad host)."""
+    while not getattr(server, "started", False):
+        if not web.is_alive():
+            raise DatakitError(
+                f"cannot listen on {options.host}:{options.port}",
+                hint="is another process using the port? choose one with --port",
+            )
+        time.sleep(0.02)
+
+
+def _on_signals(stop: threading.Event, launcher: Launcher) -> Callable[[], None]:
+    """SIGTERM/SIGINT stop the daemon; a second one cancels running runs without waiting."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            log.warning("second %s: cancelling running runs now", signal.Signals(signum).name)
+            launcher.cancel_now()
+            return
+        log.info("%s: stopping (no new ticks; running runs may finish)", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore

@@ -1,0 +1,76 @@
+"""A dbt project inside a datakit project: where it is, what it is called, and datakit's folder for it.
+
+Everything dbt writes for a (dbt project, destination) pair lives in one stable folder,
+`<project>/.datakit/dbt/<dbt project>/<destination>/`: `profiles.yml`, `target/` (with
+`partial_parse.msgpack`) and `logs/`. Stable, because partial parsing only works when the next run
+finds the previous run's manifest at the same place; per destination, because the manifest records
+the profile and target it was parsed for, and two destinations sharing one `target/` would make each
+run throw away the other's. dbt also re-parses everything when `--vars` change, so an invocation with
+vars (a tenant warehouse) gets a folder of its own, suffixed with a short hash of the vars.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from datakit.errors import DatakitError
+
+if TYPE_CHECKING:
+    from datakit.config.project import Project
+
+DBT_PROJECT_FILE = "dbt_project.yml"
+WORK_ROOT = Path(".datakit") / "dbt"
+
+
+@dataclass(frozen=True)
+class DbtProject:
+    """The parts of a `dbt_project.yml` datakit needs."""
+
+    path: Path
+    """Absolute folder of the dbt project."""
+    name: str
+    profile: str
+    model_paths: tuple[str, ...] = ("models",)
+
+    @property
+    def models_dir(self) -> Path:
+        """The first model folder: where the generated sources file goes."""
+        return self.path / self.model_paths[0]
+
+
+def read_dbt_project(project: Project, project_dir: str) -> DbtProject:
+    """The dbt project at `project_dir` (relative to the datakit project root); an error names the file."""
+    from datakit.config.yaml_source import YamlProblem, read_yaml
+
+    folder = project.path(project_dir).resolve()
+    file = folder / DBT_PROJECT_FILE
+    if not file.is_file():
+        raise DatakitError(
+            f"no dbt project at {project_dir!r}: {file} does not exist",
+            hint="`project:` of a dbt step is the dbt project's folder, relative to the datakit project",
+        )
+    try:
+        data = read_yaml(file).data
+    except YamlProblem as exc:
+        raise DatakitError(exc.problem.render()) from None
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        raise DatakitError(f"{file}: a dbt_project.yml needs a `name:`")
+    name = data["name"]
+    profile = data.get("profile")
+    paths = data.get("model-paths") or data.get("source-paths") or ["models"]
+    if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+        raise DatakitError(f"{file}: `model-paths:` must be a list of folders")
+    return DbtProject(folder, name, profile if isinstance(profile, str) else name, tuple(paths))
+
+
+def work_dir(project: Project, dbt: DbtProject, destination: str, vars: dict[str, object] | None) -> Path:
+    """datakit's stable folder for `dbt` run against `destination` (with these `vars`)."""
+    leaf = destination
+    if vars:
+        digest = hashlib.sha256(json.dumps(vars, sort_keys=True, default=str).encode()).hexdigest()
+        leaf = f"{destination}__vars_{digest[:10]}"
+    return project.root / WORK_ROOT / dbt.name / leaf

@@ -1,0 +1,220 @@
+"""Run one dbt command for a job step: profile and sources generated, dbt invoked in-process, results typed.
+
+dbt runs programmatically (`dbt.cli.main.dbtRunner`), not as a `dbt` subprocess: the step already runs
+in a child process of its own (timeouts kill it, a crash stays there), so a second process would only
+add another Python start-up and import of dbt (~1.3 s) per step and hand results back as JSON files
+to re-read; `dbtRunner` returns the `RunResult` objects directly, and its event callback gives us the
+log lines and whether partial parsing was used without scraping text. dbt's global state is per
+process, so invocations are serialised with a lock (one dbt invocation per step anyway), and across
+processes a file lock per dbt project keeps two steps from sharing dbt's state files or the generated
+sources at once (see `files.exclusive`).
+
+Partial parsing: every path dbt keys its state on is stable — `profiles.yml`, `target/` and `logs/`
+live in `.datakit/dbt/<dbt project>/<destination>/` (see `dbt_project.work_dir`), the profile and the
+generated sources are rewritten only when their content changes, and `--profile`/`--target`/`--vars`
+are passed the same way every time (dbt hashes them into the partial-parse state).
+
+Secrets: the PostgreSQL password is only in the process environment, for the duration of the call,
+under a `DBT_ENV_SECRET_` name (dbt scrubs those values from what it logs); datakit masks it again in
+the log tail, messages and details it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from datakit.log import get_logger, mask_values, redact
+from datakit.transform.dbt_project import read_dbt_project, work_dir
+from datakit.transform.errors import DbtFailed, looks_transient
+from datakit.transform.files import exclusive
+from datakit.transform.invocation import FULL_REFRESH_COMMANDS, DbtInvocation, DbtNodeResult, DbtResult
+from datakit.transform.profiles import write_profile
+from datakit.transform.results import failure_message, file_in, node_result
+from datakit.transform.sources import write_sources
+
+if TYPE_CHECKING:
+    from datakit.config.project import Project
+
+LOCK_FILE = ".lock"  # in .datakit/dbt/<dbt project>/: one dbt invocation per dbt project at a time
+LOG_LINES = 2000
+LOG_CHARS = 64 * 1024
+_PARTIAL = frozenset({"PartialParsingEnabled", "PartialParsingSkipParsing"})
+_FULL = frozenset({"UnableToPartialParse", "PartialParsingNotEnabled", "PartialParsingError"})
+_SKIP_EVENTS = frozenset({"Formatting"})  # dbt's blank separator lines
+_LEVELS = {"warn": logging.WARNING, "error": logging.ERROR}
+_lock = threading.Lock()
+logger = get_logger("datakit.transform.dbt")
+
+
+def run_dbt(
+    project: Project,
+    invocation: DbtInvocation,
+    *,
+    destination: str,
+    full_refresh: bool = False,
+    vars: dict[str, object] | None = None,
+) -> DbtResult:
+    """Run `invocation` against `destination`; its result, or DbtFailed naming what failed and why.
+
+    `vars` are the warehouse's variables (`var('tenant')` in models). The dbt project's generated
+    sources (bronze tables of `destination`) and the profile are refreshed first.
+    """
+    destination = project.resolve_name("destination", destination) or destination
+    project.destination(destination)  # an unknown name fails here, with a suggestion
+    dbt = read_dbt_project(project, invocation.project_dir)
+    folder = work_dir(project, dbt, destination, vars)
+    with _lock, exclusive(folder.parent / LOCK_FILE):
+        profile = write_profile(project, dbt, destination, folder)
+        write_sources(project, dbt, destination)
+        args = _arguments(invocation, dbt.path, folder, profile.profile, profile.target, full_refresh, vars)
+        events = _Events(profile.secrets)
+        started = time.perf_counter()
+        with _environment(profile.env):
+            from dbt.cli.main import dbtRunner
+
+            outcome = dbtRunner(callbacks=[events]).invoke(args)
+        elapsed = time.perf_counter() - started
+    results = getattr(outcome.result, "results", None) or ()
+    nodes = tuple(node_result(result) for result in results)
+    error = None
+    if outcome.exception is not None:
+        error = events.mask(f"{outcome.exception}").strip()
+    elif not outcome.success and not any(node.failed for node in nodes):
+        error = "dbt reported a failure without a failing node; see the log"
+    result = DbtResult(
+        invocation=invocation,
+        destination=destination,
+        success=bool(outcome.success),
+        nodes=tuple(_masked(node, events) for node in nodes),
+        elapsed=elapsed,
+        partial_parse=events.partial_parse and not events.full_parse,
+        log=events.tail(),
+        work_dir=str(folder),
+        error=error,
+    )
+    if not result.success:
+        raise _failure(result, invocation)
+    return result
+
+
+def _arguments(
+    invocation: DbtInvocation,
+    dbt_dir: Path,
+    folder: Path,
+    profile: str,
+    target: str,
+    full_refresh: bool,
+    vars: dict[str, object] | None,
+) -> list[str]:
+    args = [
+        invocation.command,
+        "--project-dir", str(dbt_dir),
+        "--profiles-dir", str(folder),
+        "--profile", profile,
+        "--target", target,
+        "--target-path", str(folder / "target"),
+        "--log-path", str(folder / "logs"),
+        "--log-level", "none",  # nothing on stdout: lines reach the step log through the callback
+        "--log-level-file", "info",
+        "--no-use-colors",
+        "--no-send-anonymous-usage-stats",
+        "--partial-parse",
+    ]  # fmt: skip
+    if vars:
+        args += ["--vars", json.dumps(vars, sort_keys=True, default=str)]
+    if full_refresh and invocation.command in FULL_REFRESH_COMMANDS:
+        args.append("--full-refresh")
+    if invocation.select:
+        args += ["--select", *invocation.select.split()]
+    if invocation.exclude:
+        args += ["--exclude", *invocation.exclude.split()]
+    return args
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the block only (dbt's `env_var()` reads the process environment)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+class _Events:
+    """dbt's event callback: keeps the log tail (info and up) and notes how the project was parsed."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self.secrets = secrets
+        self.lines: deque[str] = deque(maxlen=LOG_LINES)
+        self.partial_parse = False
+        self.full_parse = False
+
+    def __call__(self, event: Any) -> None:
+        info = event.info
+        name = info.name
+        if name in _PARTIAL:
+            self.partial_parse = True
+        elif name in _FULL:
+            self.full_parse = True
+        if info.level in ("debug", "") or name in _SKIP_EVENTS or not info.msg:
+            return
+        stamp = info.ts.ToDatetime().strftime("%H:%M:%S")
+        line = self.mask(f"{stamp} {info.msg}")
+        self.lines.append(line)
+        logger.log(_LEVELS.get(info.level, logging.INFO), "%s", line)
+
+    def mask(self, text: str) -> str:
+        """`text` without the profile's password, nor any other secret the process has resolved."""
+        return redact(mask_values(text, self.secrets))
+
+    def tail(self) -> str:
+        text = "\n".join(self.lines)
+        return text if len(text) <= LOG_CHARS else "…" + text[-LOG_CHARS:]
+
+
+def _masked(node: DbtNodeResult, events: _Events) -> DbtNodeResult:
+    if node.message is None:
+        return node
+    from dataclasses import replace
+
+    return replace(node, message=events.mask(node.message))
+
+
+def _failure(result: DbtResult, invocation: DbtInvocation) -> DbtFailed:
+    """The DbtFailed for a failed invocation: failing nodes first, else the whole-invocation error."""
+    what = f"dbt {invocation.command} of {invocation.project_dir} on {result.destination}"
+    failed = result.failed_nodes
+    if failed:
+        message = failure_message(failed)
+        text = message
+        file = failed[0].file
+        skipped = sum(1 for node in result.nodes if node.status == "skipped")
+        hint = f"{what}: {len(failed)} failed" + (f", {skipped} skipped downstream" if skipped else "")
+    else:
+        text = result.error or "unknown error"
+        file = file_in(text)
+        message = f"{what} failed" + (f" in {file}" if file else "") + f": {text}"
+        hint = None
+    return DbtFailed(
+        message,
+        details=result.details(),
+        log=result.log,
+        transient=looks_transient(text),
+        file=file,
+        hint=hint,
+    )

@@ -1,0 +1,158 @@
+"""SLAs: a run outliving `sla.duration` is recorded and announced while it is still running, once.
+
+Steps run in process (`Recorder`), the store is SQLite on the real clock (the SLA is about real time),
+and `sla_missed` goes to a real local HTTP receiver that notes when each notification arrived.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from typer.testing import CliRunner
+
+from datakit.cli.app import app
+from datakit.config import load_project
+from datakit.config.scaffold import init_project
+from datakit.orchestrate.executor import Executor, RunResult
+from datakit.orchestrate.notify import Notifier
+from datakit.orchestrate.notify.webhook import WebhookChannel
+from datakit.orchestrate.plan import compile_job
+from datakit.orchestrate.store import StateStore, open_store
+from datakit.orchestrate.store.sql import sqlite_url
+from tests.http_api import FakeApi, Req, Resp, running_api
+from tests.orchestrate.helpers import Recorder, make_plan
+
+
+@dataclasses.dataclass
+class Arrivals:
+    """What the receiver got: (epoch seconds at arrival, JSON body)."""
+
+    api: FakeApi
+    received: list[tuple[float, dict[str, Any]]] = dataclasses.field(default_factory=list)
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    def __call__(self, req: Req) -> Resp:
+        with self.lock:
+            self.received.append((time.time(), json.loads(req.body)))
+        return Resp(200, {"ok": True})
+
+    def of(self, event: str) -> list[tuple[float, dict[str, Any]]]:
+        return [(at, body) for at, body in self.received if body["event"] == event]
+
+
+@pytest.fixture
+def arrivals() -> Iterator[Arrivals]:
+    with running_api() as api:
+        seen = Arrivals(api)
+        api.route("/hook")(seen)
+        yield seen
+
+
+@pytest.fixture
+def live_store(tmp_path: Path) -> Iterator[StateStore]:
+    """A store on the real clock: SLA times are compared with the time the receiver saw."""
+    state = StateStore(sqlite_url(tmp_path / "state.db"))
+    yield state
+    state.close()
+
+
+def run_with_sla(store: StateStore, sla: float, pause: float, arrivals: Arrivals | None) -> RunResult:
+    plan = dataclasses.replace(make_plan({"slow": []}, job="daily"), sla=sla)
+    notify = None
+    if arrivals is not None:
+        channel = WebhookChannel(SecretStr(f"{arrivals.api.url}/hook"))
+        notify = Notifier((channel,), on_failure=True, on_success=True)
+    return Executor(store, Recorder(pause=pause), heartbeat_every=0.05, notify=notify).run(plan)
+
+
+def test_a_run_past_its_sla_is_recorded_and_announced_while_still_running(
+    live_store: StateStore, arrivals: Arrivals
+) -> None:
+    result = run_with_sla(live_store, sla=0.3, pause=1.5, arrivals=arrivals)
+    assert result.ok and result.sla_missed
+    run = live_store.get_run(result.run_id)
+    assert run.sla_missed_at is not None and run.finished_at is not None
+    assert 0.3 <= run.sla_missed_at - run.started_at < 1.0
+    assert run.finished_at - run.sla_missed_at > 0.5  # recorded while the step was still sleeping
+
+    (missed,) = arrivals.of("sla_missed")  # exactly once
+    arrived, body = missed
+    assert arrived < run.finished_at  # the notification came before the run finished
+    assert body["status"] == "running" and body["finished_at"] is None
+    assert body["sla_seconds"] == 0.3 and body["sla_missed_at"] is not None
+    assert body["steps"] == [
+        {
+            "id": "slow",
+            "status": "running",
+            "attempts": 1,
+            "rows": {"read": None, "loaded": None, "rejected": None},
+            "error": None,
+        }
+    ]
+    assert body["resume_command"] is None
+    (finished,) = arrivals.of("run_succeeded")
+    assert finished[1]["sla_missed_at"] == body["sla_missed_at"]
+    assert [b["event"] for _, b in arrivals.received] == ["sla_missed", "run_succeeded"]
+    assert live_store.record_sla_miss(result.run_id) is False  # already recorded: never fires twice
+
+
+def test_a_run_within_its_sla_records_nothing(live_store: StateStore, arrivals: Arrivals) -> None:
+    started = time.monotonic()
+    result = run_with_sla(live_store, sla=5.0, pause=0.05, arrivals=arrivals)
+    assert time.monotonic() - started < 1.0  # the watchdog does not hold the end of the run
+    assert result.ok and not result.sla_missed
+    assert live_store.get_run(result.run_id).sla_missed_at is None
+    assert [b["event"] for _, b in arrivals.received] == ["run_succeeded"]
+
+
+def test_a_miss_is_recorded_without_any_notifier(live_store: StateStore) -> None:
+    result = run_with_sla(live_store, sla=0.1, pause=0.4, arrivals=None)
+    assert result.sla_missed
+    assert live_store.get_run(result.run_id).sla_missed_at is not None
+
+
+def test_plan_carries_the_job_sla_in_seconds(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    init_project(root)
+    job_file = root / "config" / "jobs" / "daily.yaml"
+    job_file.write_text(job_file.read_text() + "  sla:\n    duration: 10m\n", encoding="utf-8")
+    plan = compile_job(load_project(root, environ={}), "daily")
+    assert plan.sla == 600.0 and plan.as_dict()["sla"] == 600.0
+    assert compile_job(load_project(tmp_path / "shop", environ={}), "daily").sla == 600.0
+
+
+def test_runs_commands_show_the_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "shop"
+    init_project(root)
+    store = open_store(load_project(root, environ={}))
+    try:
+        missed = run_with_sla(store, sla=0.2, pause=0.5, arrivals=None)
+        met = run_with_sla(store, sla=600, pause=0.0, arrivals=None)
+    finally:
+        store.close()
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def cli(*args: str) -> str:
+        """The CLI in process (a subprocess per call would cost more than the rest of the test)."""
+        result = CliRunner().invoke(app, [*args, "--project", str(root)])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    shown = cli("runs", "show", str(missed.run_id))
+    assert "SLA missed at " in shown and " UTC (sla 0.2s)" in shown
+    assert "SLA missed" not in cli("runs", "show", str(met.run_id))
+
+    rows = {line.split()[1]: line for line in cli("runs").splitlines() if line.split()[1:2] in (["1"], ["2"])}
+    assert "missed" in rows[str(missed.run_id)] and " met " in rows[str(met.run_id)]
+
+    detail = json.loads(cli("runs", "show", str(missed.run_id), "--json"))
+    assert detail["sla_seconds"] == 0.2 and detail["sla_missed_at"] is not None
