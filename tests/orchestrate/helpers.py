@@ -83,8 +83,10 @@ class Recorder:
 
 
 def forever(pid_file: str) -> None:
-    """(In a child process.) Record the pid, then never finish."""
-    Path(pid_file).write_text(str(os.getpid()), encoding="utf-8")
+    """(In a child process.) Record the pid (atomically: readers poll for the file), then never finish."""
+    partial = Path(pid_file + ".partial")
+    partial.write_text(str(os.getpid()), encoding="utf-8")
+    partial.replace(pid_file)
     print("started, now waiting forever", flush=True)
     while True:
         time.sleep(0.1)
