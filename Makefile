@@ -12,13 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## demo: set up and run the example warehouse on the embedded default (DuckDB, SQLite state)
+## demo: set up and run the demo warehouse end to end on the embedded default (DuckDB, SQLite state)
 demo: $(STAMP)
 	$(BIN)/datakit --project examples/pagila validate
-	$(BIN)/datakit --project examples/pagila list
-	rm -rf .demo && $(BIN)/datakit init .demo/shop
-	$(BIN)/datakit --project .demo/shop run job daily
-	$(BIN)/datakit --project .demo/shop runs
+	rm -rf .demo && $(BIN)/datakit demo .demo/datakit-demo
 
 ## test: set up and run the whole test suite (lint, types, layers, tests)
 test: $(STAMP) lint

@@ -72,7 +72,7 @@ def test_list_reads_like_the_seed_listing() -> None:
     out = result.stdout
     assert "SOURCES (1)" in out and "• pagila (postgres)" in out and "Resources: 15" in out
     assert "pagila_rentals\n    pagila → local_duckdb [bronze], resources: 2" in out
-    assert "• pagila_daily\n    Pipelines: 1  Mode: sequential" in out
+    assert "• pagila_daily\n    Pipelines: 1  Steps: silver, silver_checks, gold  Mode: dag" in out
     assert (
         "• pagila_nightly [✓ ENABLED]\n    Type: cron  Job: pagila_daily\n"
         "    Schedule: 0 2 * * * (Europe/Paris)" in out

@@ -168,7 +168,7 @@ def test_json_of_a_valid_project(tmp_path: Path) -> None:
             "job": 3,
             "trigger": 3,
             "warehouse": 2,
-            "checks": 0,
+            "checks": 1,
         },
         "problems": [],
     }

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from datakit import __version__
-from datakit.cli.commands import deploy, listing, plan, reflect, run, runs, schema, serve, validate
+from datakit.cli.commands import demo, deploy, listing, plan, reflect, run, runs, schema, serve, validate
 from datakit.cli.commands import init as init_cmd
 from datakit.cli.state import ProjectOption, state
 from datakit.errors import DatakitError, ExitCode
@@ -55,6 +55,7 @@ app.command("validate")(validate.validate)
 app.command("list")(listing.list_project)
 app.command("schema")(schema.schema)
 app.command("init")(init_cmd.init)
+app.command("demo")(demo.demo)
 app.command("deploy")(deploy.deploy)
 app.command("reflect")(reflect.reflect)
 app.command("serve")(serve.serve)

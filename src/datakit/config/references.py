@@ -317,7 +317,9 @@ def _job_steps(project: Project, job: Job, origin: Origin) -> Iterator[Problem]:
                 f"no dbt project in '{step.dbt.project}' (no dbt_project.yml there)",
                 "the path is relative to the project root, e.g. transform/my_project",
             )
-        if step.dbt.destination is None and len(dbt_destinations(project, job)) != 1:
+        resolved = all(project.resolve_name("pipeline", p.name) for p in job.pipelines)
+        # (with a broken pipeline file its destination is unknown: that file's problem is reported)
+        if step.dbt.destination is None and resolved and len(dbt_destinations(project, job)) != 1:
             yield _at(
                 origin,
                 ("steps", i, "dbt"),

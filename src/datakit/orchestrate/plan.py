@@ -182,6 +182,7 @@ def _extra_step(project: Project, job: Job, entry: JobStep, common: dict[str, An
             "destination": destination,
             "select": dbt.select or "",
             "exclude": dbt.exclude or "",
+            "indirect_selection": dbt.indirect_selection,
             "full_refresh": "true" if dbt.full_refresh else "",
             "vars": json.dumps(dbt.vars, sort_keys=True),
         }

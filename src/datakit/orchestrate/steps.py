@@ -125,6 +125,7 @@ def dbt_step(
         command=params["command"],  # type: ignore[arg-type]  # a DbtCommand, checked by the config
         select=params["select"] or None,
         exclude=params["exclude"] or None,
+        indirect_selection=params.get("indirect_selection", "buildable"),  # type: ignore[arg-type]
     )
     _say(f"dbt {invocation.command} {invocation.select or ''} in {params['destination']}")
     result = run_dbt(

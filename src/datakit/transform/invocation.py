@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 DbtCommand = Literal["build", "run", "test", "seed", "snapshot"]
 DBT_COMMANDS: tuple[DbtCommand, ...] = ("build", "run", "test", "seed", "snapshot")
+IndirectSelection = Literal["eager", "cautious", "buildable", "empty"]
 FULL_REFRESH_COMMANDS: frozenset[str] = frozenset({"build", "run", "seed"})  # dbt rejects it elsewhere
 FAILED_STATUSES: frozenset[str] = frozenset({"error", "fail", "runtime error", "partial success"})
 WRITING_TYPES: frozenset[str] = frozenset({"model", "seed", "snapshot"})
@@ -22,12 +23,18 @@ class DbtInvocation:
 
     `project_dir` is relative to the datakit project root (e.g. `transform/pagila`); `select` and
     `exclude` use dbt's selector syntax, several selectors separated by spaces.
+
+    `indirect_selection` defaults to `buildable`, not dbt's `eager`: a job builds its layers in
+    separate steps (`select: silver`, then `select: gold`), and with `eager` the silver step would run
+    a test that also reads a gold model before gold exists. `buildable` runs a test once every model it
+    reads is selected or upstream of the selection — in the step that can actually pass it.
     """
 
     project_dir: str
     command: DbtCommand = "build"
     select: str | None = None
     exclude: str | None = None
+    indirect_selection: IndirectSelection = "buildable"
 
     def __post_init__(self) -> None:
         if self.command not in DBT_COMMANDS:
@@ -43,6 +50,7 @@ class DbtInvocation:
             "command": self.command,
             "select": self.select,
             "exclude": self.exclude,
+            "indirect_selection": self.indirect_selection,
         }
 
 

@@ -137,6 +137,8 @@ def _arguments(
         args += ["--select", *invocation.select.split()]
     if invocation.exclude:
         args += ["--exclude", *invocation.exclude.split()]
+    if invocation.command in ("build", "test"):
+        args += ["--indirect-selection", invocation.indirect_selection]
     return args
 
 

@@ -43,8 +43,9 @@ def _print(plan: Plan) -> None:
     mode = f"{plan.mode}, up to {plan.parallelism} at once"
     failure = "continue on failure" if plan.continue_on_failure else "stop at first failure"
     table = Table(title=f"job {plan.job} ({mode}; {failure})")
-    for column in ("#", "step", "kind", "depends on", "attempts", "retry delay", "timeout"):
-        table.add_column(column, no_wrap=column != "depends on")
+    for column in ("#", "step", "kind", "depends on", "tries", "retry", "timeout"):
+        wraps = column == "depends on"
+        table.add_column(column, no_wrap=not wraps, overflow="fold", min_width=15 if wraps else None)
     for position, step in enumerate(plan.steps, start=1):
         retry = step.retry
         delay = f"{retry.retry_delay:g}s" + (" exp." if retry.exponential_backoff else "")
@@ -52,9 +53,24 @@ def _print(plan: Plan) -> None:
             str(position),
             step.id,
             step.kind,
-            ", ".join(step.depends_on) or "-",
+            ", ".join(_compact(plan, step.depends_on)) or "-",
             str(retry.max_attempts),
             delay if retry.max_attempts > 1 else "-",
             f"{step.timeout:g}s" if step.timeout is not None else "-",
         )
     console.print(table)
+
+
+def _compact(plan: Plan, depends_on: tuple[str, ...]) -> list[str]:
+    """`pagila_bronze.*` for "every resource of pipeline pagila_bronze", so wide fan-ins stay readable."""
+    by_pipeline: dict[str, set[str]] = {}
+    for step in plan.steps:
+        if step.kind == "load":
+            by_pipeline.setdefault(step.params["pipeline"], set()).add(step.id)
+    wanted = set(depends_on)
+    shown: list[str] = []
+    for pipeline, ids in by_pipeline.items():
+        if len(ids) > 1 and ids <= wanted:
+            shown.append(f"{pipeline}.*")
+            wanted -= ids
+    return shown + [d for d in depends_on if d in wanted]

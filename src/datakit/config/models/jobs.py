@@ -108,6 +108,11 @@ class DbtInvocation(StrictModel):
     command: DbtCommand = "build"
     select: str | None = Field(None, description="dbt node selection, e.g. `silver+` or `tag:daily`.")
     exclude: str | None = None
+    indirect_selection: Literal["eager", "cautious", "buildable", "empty"] = Field(
+        "buildable",
+        description="Which tests run with the selected models (dbt's default is `eager`; `buildable` "
+        "keeps a silver step from running tests that also read gold).",
+    )
     destination: DestinationRef | None = Field(
         None,
         description="Where dbt builds (default: the destination of the job's pipelines, or the only one).",

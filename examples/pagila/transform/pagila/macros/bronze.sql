@@ -1,0 +1,37 @@
+{#
+    A bronze table of the Pagila source: `source(<bronze source>, table)`.
+
+    datakit generates the dbt sources (models/_datakit_sources.yml, one source per bronze schema, named
+    after the schema). The source is var `bronze_source`, else var `schema_prefix` followed by
+    `br__pagila__public` (the schema datakit's Pagila pipelines load).
+#}
+{% macro bronze(table) -%}
+    {{ source(var('bronze_source', none) or (var('schema_prefix', '') ~ 'br__pagila__public'), table) }}
+{%- endmacro %}
+
+
+{#
+    The latest version of each key of a bronze table, with every column of the table plus
+    `_dk_row_number` (always 1). Bronze may hold the same key from several loads (append loads, a key
+    re-read after a change): the row of the latest load wins (`_dk_loaded_at`), then the latest of
+    `order_by` (the source's own change time), then the highest record hash, so the choice is
+    deterministic. Callers list the columns they keep: nothing depends on the order of bronze columns.
+#}
+{% macro latest_by_key(relation, key, order_by=['last_update']) -%}
+    select *
+    from (
+        select
+            _bronze.*,
+            row_number() over (
+                partition by {{ key | join(', ') }}
+                order by
+                    _dk_loaded_at desc
+                    {%- for column in order_by %},
+                    {{ column }} desc nulls last
+                    {%- endfor %},
+                    _dk_record_hash desc
+            ) as _dk_row_number
+        from {{ relation }} as _bronze
+    ) as _ranked
+    where _dk_row_number = 1
+{%- endmacro %}

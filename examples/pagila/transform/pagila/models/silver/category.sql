@@ -1,0 +1,9 @@
+with bronze as (
+    {{ latest_by_key(bronze('category'), ['category_id']) }}
+)
+
+select
+    cast(category_id as {{ dbt.type_int() }}) as category_id,
+    {{ clean_text('name') }} as name,
+    {{ utc_timestamp('last_update') }} as last_update
+from bronze

@@ -1,0 +1,9 @@
+with bronze as (
+    {{ latest_by_key(bronze('country'), ['country_id']) }}
+)
+
+select
+    cast(country_id as {{ dbt.type_int() }}) as country_id,
+    {{ clean_text('country') }} as country,
+    {{ utc_timestamp('last_update') }} as last_update
+from bronze
