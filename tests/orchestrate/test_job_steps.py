@@ -129,3 +129,19 @@ def test_bad_silver_rows_fail_the_checks_and_leave_gold_untouched(tmp_path: Path
     bad = next(c for c in failed["checks"] if c["check"] == "expression")
     assert bad["failing_rows"] == 2 and {r["order_id"] for r in bad["sample"]} == {9001, 9002}
     store.close()
+
+
+def test_a_step_runs_in_this_process_as_it_does_in_a_child(tmp_path: Path) -> None:
+    """`run_step_here` (what an Airflow task calls) does the work LocalRunner's child does."""
+    from datakit.orchestrate.plan import compile_job
+    from datakit.orchestrate.steps import run_step_here
+
+    root = tmp_path / "shop"
+    init_project(root)
+    plan = compile_job(load_project(root), "daily")
+    output = run_step_here(root, "dev", plan.step("shop_bronze.customers"))
+    with sqlite3.connect(root / "data" / "shop.sqlite") as source:
+        (customers,) = source.execute("select count(*) from customers").fetchone()
+    assert output.rows == {"rows_read": customers, "rows_loaded": customers, "rows_rejected": 0}
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute('select count(*) from "br__shop__main"."customers"').fetchone() == (customers,)
