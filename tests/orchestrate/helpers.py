@@ -101,3 +101,8 @@ def quick(value: int) -> dict[str, int]:
 def lose_connection() -> None:
     """(In a child process.) Fail with a transient error."""
     raise ConnectionLost("could not connect to server: Connection refused")
+
+
+def whoami(value: int) -> dict[str, int]:
+    """(In a child process.) Which process ran the step."""
+    return {"value": value, "pid": os.getpid()}

@@ -11,7 +11,6 @@ transaction, so a killed load leaves the target as before.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import os
@@ -21,14 +20,17 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from datakit.errors import DatakitError
+from datakit.orchestrate.stepserver import ServerGone, StepServer
 
 LOG_LIMIT = 64 * 1024  # the tail of a step's log kept in the run history
 _GRACE = 2.0
 _live: set[subprocess.Popen[bytes]] = set()  # children running now, for `kill_all`
+_forked_pids: set[int] = set()  # children forked by a step server, running now
 _live_lock = threading.Lock()
 
 
@@ -52,12 +54,28 @@ class StepTimeout(StepFailed):
 
 
 def run_in_child(
-    target: str, kwargs: dict[str, Any], *, timeout: float | None = None, cwd: Path | None = None
+    target: str,
+    kwargs: dict[str, Any],
+    *,
+    timeout: float | None = None,
+    cwd: Path | None = None,
+    server: StepServer | None = None,
 ) -> tuple[Any, str]:
-    """`(result, log)` of `target(**kwargs)` run in a child process; StepFailed/StepTimeout on failure."""
+    """`(result, log)` of `target(**kwargs)` run in a child process; StepFailed/StepTimeout on failure.
+
+    With a running `server`, the child is forked from it (everything already imported); otherwise, or
+    when the server is gone, a fresh interpreter is spawned.
+    """
     with tempfile.TemporaryDirectory(prefix="datakit-step-") as tmp:
         result_path = Path(tmp) / "result.json"
         log_path = Path(tmp) / "step.log"
+        if server is not None and server.alive:
+            try:
+                code = _forked(server, target, kwargs, timeout, cwd, result_path, log_path)
+            except ServerGone:
+                pass  # spawn below
+            else:
+                return _outcome(result_path, log_path, code)
         request = json.dumps({"target": target, "kwargs": kwargs, "result": str(result_path)})
         with log_path.open("wb") as log_file:
             child = subprocess.Popen(
@@ -81,10 +99,14 @@ def run_in_child(
             finally:
                 with _live_lock:
                     _live.discard(child)
-        log = _tail(log_path)
-        if not result_path.exists():
-            raise StepFailed(f"step process exited with code {child.returncode}", transient=False, log=log)
-        outcome = json.loads(result_path.read_text(encoding="utf-8"))
+        return _outcome(result_path, log_path, child.returncode)
+
+
+def _outcome(result_path: Path, log_path: Path, code: int | None) -> tuple[Any, str]:
+    log = _tail(log_path)
+    if not result_path.exists():
+        raise StepFailed(f"step process exited with code {code}", transient=False, log=log)
+    outcome = json.loads(result_path.read_text(encoding="utf-8"))
     if outcome["ok"]:
         return outcome["result"], log
     raise StepFailed(
@@ -92,22 +114,59 @@ def run_in_child(
     )
 
 
+def _forked(
+    server: StepServer,
+    target: str,
+    kwargs: dict[str, Any],
+    timeout: float | None,
+    cwd: Path | None,
+    result_path: Path,
+    log_path: Path,
+) -> int | None:
+    """Run the step in a child forked by the server; its exit code (StepTimeout when it overran)."""
+    request = server.fork(target, kwargs, result=result_path, log_path=log_path, cwd=cwd)
+    pid = server.pid(request)
+    with _live_lock:
+        _forked_pids.add(pid)
+    try:
+        code = server.wait(request, timeout)
+        if code is None:
+            _kill_group(pid, lambda: server.wait(request, 0) is not None)
+            server.wait(request, 10.0)
+            raise StepTimeout(timeout or 0.0, log=_tail(log_path))
+        return code
+    finally:
+        server.release(request)
+        with _live_lock:
+            _forked_pids.discard(pid)
+
+
 def kill_all() -> None:
     """Kill every step child of this process (the run is being aborted: Ctrl-C, SIGTERM)."""
     with _live_lock:
         children = list(_live)
+        forked = list(_forked_pids)
     for child in children:
         _kill(child)
+    for pid in forked:
+        _kill_group(pid, lambda: False, grace=0.5)
 
 
 def _kill(child: subprocess.Popen[bytes]) -> None:
     """SIGTERM the process group, then SIGKILL whatever is left after a short grace."""
-    for sig, grace in ((signal.SIGTERM, _GRACE), (signal.SIGKILL, 10.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, sig)
-        deadline = time.monotonic() + grace
+    _kill_group(child.pid, lambda: child.poll() is not None)
+
+
+def _kill_group(pid: int, gone: Callable[[], bool], grace: float = _GRACE) -> None:
+    """SIGTERM the process group led by `pid`, then SIGKILL it if `gone()` is still false after `grace`."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if child.poll() is not None:
+            if gone():
                 return
             time.sleep(0.02)
 
@@ -120,9 +179,11 @@ def _tail(path: Path) -> str:
     return redact(text if len(data) <= LOG_LIMIT else "…" + text)
 
 
-def _child_main() -> int:
-    """The child side: run the requested function, write its outcome, exit 0 (or 1 on failure)."""
-    request = json.loads(sys.stdin.read())
+def execute_request(request: dict[str, Any]) -> int:
+    """(In the step process.) Run the requested function, write its outcome; 0 on success, else 1.
+
+    Shared by the spawned child (`_child_main`) and the step server's forked children.
+    """
     module_name, _, function_name = request["target"].partition(":")
     outcome: dict[str, Any]
     try:
@@ -139,6 +200,11 @@ def _child_main() -> int:
             outcome["details"] = details
     Path(request["result"]).write_text(json.dumps(outcome, default=str), encoding="utf-8")
     return 0 if outcome["ok"] else 1
+
+
+def _child_main() -> int:
+    """The spawned child: the request comes on stdin."""
+    return execute_request(json.loads(sys.stdin.read()))
 
 
 if __name__ == "__main__":

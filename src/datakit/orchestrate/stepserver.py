@@ -1,0 +1,281 @@
+"""A warm parent for step processes: imports and the project's datakits loaded once, each step forked.
+
+Starting a step process costs one to two seconds before it does any work: the interpreter, pyarrow,
+DuckDB, SQLAlchemy, the project's datakits (SQLModel classes), dbt for a dbt step. A Pagila job of 18
+steps spent half its time there. The step server is one process per run that pays this once and then
+forks a child per step. The child starts with everything imported, in milliseconds, and is still a
+process of its own: a timeout kills it (it leads its own session, so its whole process group goes), a
+crash cannot take the executor down, and each step's connections stay its own.
+
+The server is single-threaded (forking a process with other threads copies locks they hold) and opens
+no connection before forking, so children inherit no sockets. It waits with `select` on its requests and
+on a wake-up pipe that SIGCHLD writes to, and reports each child's end.
+
+Protocol, one JSON object per line: `{"modules": [...], "project_root", "environment"}` first (what to
+preload), answered by `{"ready": true}`; then requests `{"id", "target", "kwargs", "result", "log",
+"cwd"}`, each answered by `{"started": id, "pid": pid}` at once and `{"exited": id, "code": code}` when
+the child ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from datakit.log import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass
+class _Pending:
+    started: threading.Event = field(default_factory=threading.Event)
+    exited: threading.Event = field(default_factory=threading.Event)
+    pid: int = 0
+    code: int | None = None
+
+
+class ServerGone(RuntimeError):
+    """The step server died (or never started): the caller falls back to a fresh process per step."""
+
+
+class StepServer:
+    """The parent's handle on one step server; thread-safe (steps of a run start from several threads)."""
+
+    def __init__(
+        self, modules: Iterable[str] = (), project_root: Path | None = None, environment: str = "dev"
+    ):
+        self._setup = {
+            "modules": list(modules),
+            "project_root": str(project_root) if project_root is not None else None,
+            "environment": environment,
+        }
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._pending: dict[int, _Pending] = {}
+        self._next = 0
+        self._alive = False
+
+    def start(self) -> None:
+        """Start the server and wait until it has preloaded (ServerGone if it cannot start)."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "datakit.orchestrate.stepserver"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write(json.dumps(self._setup).encode() + b"\n")
+        process.stdin.flush()
+        first = process.stdout.readline()
+        if not first or not json.loads(first).get("ready"):
+            process.kill()
+            raise ServerGone("the step server did not start")
+        self._process = process
+        self._alive = True
+        threading.Thread(
+            target=self._read, args=(process.stdout,), daemon=True, name="datakit-stepserver"
+        ).start()
+
+    @property
+    def alive(self) -> bool:
+        return self._alive
+
+    def fork(
+        self, target: str, kwargs: dict[str, Any], *, result: Path, log_path: Path, cwd: Path | None
+    ) -> int:
+        """Start `target(**kwargs)` in a forked child; its pid (it leads its own process group)."""
+        with self._lock:
+            if not self._alive or self._process is None or self._process.stdin is None:
+                raise ServerGone("the step server is not running")
+            self._next += 1
+            request_id = self._next
+            pending = self._pending[request_id] = _Pending()
+            request = {
+                "id": request_id,
+                "target": target,
+                "kwargs": kwargs,
+                "result": str(result),
+                "log": str(log_path),
+                "cwd": str(cwd) if cwd is not None else None,
+            }
+            try:
+                self._process.stdin.write(json.dumps(request).encode() + b"\n")
+                self._process.stdin.flush()
+            except OSError as exc:
+                self._alive = False
+                raise ServerGone("the step server is gone") from exc
+        if not pending.started.wait(60.0) or not pending.pid:
+            raise ServerGone("the step server did not start the step")
+        return request_id
+
+    def pid(self, request_id: int) -> int:
+        return self._pending[request_id].pid
+
+    def wait(self, request_id: int, timeout: float | None) -> int | None:
+        """The child's exit code, or None when it is still running after `timeout` seconds."""
+        pending = self._pending[request_id]
+        if not pending.exited.wait(timeout):
+            return None
+        return pending.code
+
+    def release(self, request_id: int) -> None:
+        """Forget a finished request."""
+        with self._lock:
+            self._pending.pop(request_id, None)
+
+    def close(self) -> None:
+        """Stop the server (its running children, in their own sessions, are the caller's to kill)."""
+        with self._lock:
+            self._alive = False
+            process, self._process = self._process, None
+        if process is not None:
+            with contextlib.suppress(OSError):
+                assert process.stdin is not None
+                process.stdin.close()
+            try:
+                process.wait(5.0)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for line in stream:
+            message = json.loads(line)
+            with self._lock:
+                if "started" in message:
+                    pending = self._pending.get(message["started"])
+                    if pending is not None:
+                        pending.pid = int(message["pid"])
+                        pending.started.set()
+                elif "exited" in message:
+                    pending = self._pending.get(message["exited"])
+                    if pending is not None:
+                        pending.code = int(message["code"])
+                        pending.exited.set()
+        with self._lock:  # the server is gone: nothing more will start or be reported
+            self._alive = False
+            for pending in self._pending.values():
+                pending.started.set()
+                if pending.code is None:
+                    pending.code = -1
+                pending.exited.set()
+
+
+# --- the server side ----------------------------------------------------------------------------------
+
+
+def _warm(setup: dict[str, Any]) -> None:
+    """Import what steps use and load the project's datakits, so forked children find them loaded."""
+    for module in setup.get("modules", []):
+        try:
+            importlib.import_module(module)
+        except Exception:  # a missing optional module only costs the child its import
+            continue
+    root = setup.get("project_root")
+    if root is None:
+        return
+    try:
+        from datakit.config import load_project
+        from datakit.datakits import datakit_names, datakits_dir, load_datakit
+
+        project = load_project(Path(root), environment=setup.get("environment"))
+        for name in datakit_names(datakits_dir(project)):
+            load_datakit(project, name)
+    except Exception:  # the step itself will load the project and report what is wrong
+        return
+
+
+def _send(message: dict[str, Any]) -> None:
+    os.write(1, json.dumps(message).encode() + b"\n")
+
+
+def _child(request: dict[str, Any]) -> None:
+    """(In the forked child.) Become a step process: own session, output to the log, run, exit."""
+    from datakit.orchestrate.subproc import execute_request
+
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    out = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    os.close(null)
+    code = 1
+    try:
+        if request.get("cwd"):
+            os.chdir(request["cwd"])
+        code = execute_request(request)
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _reap(children: dict[int, int]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        request_id = children.pop(pid, None)
+        if request_id is not None:
+            _send({"exited": request_id, "code": os.waitstatus_to_exitcode(status)})
+
+
+def main() -> int:
+    setup = json.loads(sys.stdin.buffer.readline())
+    _warm(setup)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    _send({"ready": True})
+    children: dict[int, int] = {}
+    buffer = b""
+    stdin = sys.stdin.fileno()
+    open_input = True
+    while open_input or children:
+        ready, _, _ = select.select([stdin, wake_r] if open_input else [wake_r], [], [], 1.0)
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+        _reap(children)
+        if stdin not in ready:
+            continue
+        data = os.read(stdin, 1 << 16)
+        if not data:  # the parent closed the pipe: report the children still running, then leave
+            open_input = False
+            continue
+        buffer += data
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            request = json.loads(line)
+            pid = os.fork()
+            if pid == 0:
+                _child(request)
+            children[pid] = request["id"]
+            _send({"started": request["id"], "pid": pid})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
