@@ -174,3 +174,9 @@ def test_serve_refuses_a_webhook_trigger_without_its_secret(
     with pytest.raises(DatakitError) as caught:
         webhook_secrets(project)
     assert "orders_hook" in str(caught.value) and "orders_hook_secret" in str(caught.value)
+
+
+def test_unknown_paths_get_the_sites_404_page(server: Server) -> None:
+    response = httpx.get(server.url.replace("/hooks/orders_hook", "/no/such/page"), timeout=10)
+    assert response.status_code == 404
+    assert "text/html" in response.headers["content-type"] and "/no/such/page" in response.text

@@ -246,6 +246,10 @@ def test_interval_trigger_without_start_continues_the_grid_of_its_last_tick(proj
     unanchored = trigger_row(trigger, now, None)
     assert unanchored.next_utc == "2027-01-15 08:10:00 UTC"
     assert unanchored.note == "its grid starts when the scheduler first sees it"
+    # the scheduler's cursor (kept in the store) anchors the grid before any run
+    cursor = datetime(2027, 1, 15, 7, 56, tzinfo=UTC)
+    anchored = trigger_row(trigger, now, None, cursor)
+    assert anchored.next_utc == "2027-01-15 08:06:00 UTC" and anchored.note is None
 
 
 def test_healthz_and_read_only(client: TestClient) -> None:

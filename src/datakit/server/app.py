@@ -12,7 +12,7 @@ from datakit.connectors.from_config import project_secrets
 from datakit.errors import DatakitError, SecretError
 from datakit.orchestrate.store import StateStore
 from datakit.server.hooks import hook_routes, webhook_triggers
-from datakit.server.pages import page_routes
+from datakit.server.pages import not_found_page, page_routes
 from datakit.server.scheduler import Launch
 
 
@@ -20,7 +20,10 @@ def create_app(
     project: Project, store: StateStore, launch: Launch, secrets: Mapping[str, SecretStr]
 ) -> Starlette:
     """Status pages (read-only) plus `POST /hooks/<trigger>` for the webhook triggers in `secrets`."""
-    return Starlette(routes=[*hook_routes(project, store, launch, secrets), *page_routes(project, store)])
+    return Starlette(
+        routes=[*hook_routes(project, store, launch, secrets), *page_routes(project, store)],
+        exception_handlers={404: not_found_page(project, store)},
+    )
 
 
 def webhook_secrets(project: Project) -> dict[str, SecretStr]:

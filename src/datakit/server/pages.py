@@ -307,9 +307,18 @@ def describe_schedule(trigger: Trigger) -> str:
     return f"a signed POST to /hooks/{trigger.name}"
 
 
-def trigger_row(trigger: Trigger, now: datetime, last_tick: tuple[str, int, float] | None) -> TriggerRow:
-    """The trigger's schedule and next firing (its time zone and UTC); `last_tick` is (key, run, at)."""
-    scheduled_at = _scheduled_time(trigger.name, last_tick[0]) if last_tick else None
+def trigger_row(
+    trigger: Trigger,
+    now: datetime,
+    last_tick: tuple[str, int, float] | None,
+    cursor: datetime | None = None,
+) -> TriggerRow:
+    """The trigger's schedule and next firing (its time zone and UTC); `last_tick` is (key, run, at).
+
+    `cursor` is the scheduler's cursor for the trigger (the store keeps it): it anchors an interval
+    grid even before the first run, and moves on ticks that started no run.
+    """
+    scheduled_at = cursor or (_scheduled_time(trigger.name, last_tick[0]) if last_tick else None)
     upcoming = next_fire_time(trigger, now, scheduled_at)
     note = None
     if isinstance(trigger, IntervalTrigger) and trigger.schedule.start_at is None and scheduled_at is None:
@@ -373,6 +382,18 @@ def last_tick(store: StateStore, trigger: str) -> tuple[str, int, float] | None:
     with store.engine.connect() as conn:
         row = conn.execute(query).first()
     return None if row is None else (str(row[0]), int(row[1]), float(row[2]))
+
+
+def not_found_page(
+    project: Project, store: StateStore, *, clock: Clock = time.time
+) -> Callable[[Request, Exception], Response]:
+    """The site's 404 page for paths no route knows (the app's exception handler)."""
+    pages = _Pages(project, store, clock)
+
+    def handle(request: Request, _exc: Exception) -> Response:
+        return pages._error(request, 404, "Not found", f"There is no page at {request.url.path}.")
+
+    return handle
 
 
 # --- routes ---------------------------------------------------------------------------------------
@@ -512,8 +533,9 @@ class _Pages:
 
     def triggers(self, request: Request) -> Response:
         now = datetime.fromtimestamp(self.clock(), UTC)
+        cursors = {name: datetime.fromtimestamp(at, UTC) for name, at in self.store.get_cursors().items()}
         rows = [
-            trigger_row(t, now, last_tick(self.store, t.name))
+            trigger_row(t, now, last_tick(self.store, t.name), cursors.get(t.name))
             for t in sorted(self.project.triggers.values(), key=lambda t: t.name)
         ]
         return self._render(request, "triggers.html", refresh=True, rows=rows)
