@@ -3,44 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from datakit.demo.project import BRONZE_SCHEMA
-from tests.services import services_required
-
-CHROMIUM = os.environ.get("DATAKIT_CHROMIUM", "/usr/bin/chromium")
+from tests.browser import chromium
 
 
 def dump_dom(page: Path, profile: Path) -> str:
     """The DOM of `page` after headless Chromium rendered it (skipped when there is no Chromium)."""
-    binary = shutil.which(CHROMIUM) or shutil.which("chromium")
-    if binary is None:
-        message = f"headless Chromium is not installed ({CHROMIUM}); set DATAKIT_CHROMIUM to its path"
-        if services_required():
-            pytest.fail(f"{message} — DATAKIT_REQUIRE_SERVICES=1 forbids skipping", pytrace=False)
-        pytest.skip(message)
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--dump-dom",
-    ]
-    done = subprocess.run(
-        [binary, *flags, page.resolve().as_uri()], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+    return chromium(profile, "--dump-dom", page.resolve().as_uri())
 
 
 def test_demo_from_an_empty_folder(tmp_path: Path) -> None:

@@ -7,11 +7,9 @@ not installed, failed instead when DATAKIT_REQUIRE_SERVICES=1 (CI installs it, s
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import struct
-import subprocess
 import threading
 import time
 import zlib
@@ -24,22 +22,17 @@ from starlette.applications import Starlette
 
 from datakit.config.project import Project
 from datakit.orchestrate.store import RunStatus, StateStore
+from tests.browser import chromium as run_chromium
+from tests.browser import chromium_binary
 from tests.orchestrate.conftest import FakeClock
 from tests.server.conftest import Attempt, make_app, record_run
-from tests.services import services_required
 
-CHROMIUM = Path(os.environ.get("DATAKIT_TEST_CHROMIUM", "/usr/bin/chromium"))
 CUSTOMERS, ORDERS = "customers_only.customers", "orders_only.orders"
 
 
 @pytest.fixture
 def chromium() -> Path:
-    if not CHROMIUM.is_file():
-        message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if services_required():
-            pytest.fail(f"{message} — DATAKIT_REQUIRE_SERVICES=1 forbids skipping", pytrace=False)
-        pytest.skip(message)
-    return CHROMIUM
+    return chromium_binary()
 
 
 @pytest.fixture
@@ -67,23 +60,8 @@ def served(project: Project, store: StateStore, clock: FakeClock) -> Iterator[st
 
 
 def _chromium(binary: Path, profile: Path, *args: str) -> str:
-    command = [
-        str(binary),
-        "--headless",
-        "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, f"chromium exited {done.returncode}: {done.stderr[-2000:]}"
-    return done.stdout
+    del binary  # the fixture made sure it exists
+    return run_chromium(profile, *args, timeout=60)
 
 
 def _png_size_and_colours(png: bytes) -> tuple[int, int, int]:
