@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from datakit import __version__
+from datakit.cli.commands import airflow as airflow_cmd
 from datakit.cli.commands import demo, deploy, listing, plan, reflect, run, runs, schema, serve, validate
 from datakit.cli.commands import init as init_cmd
 from datakit.cli.state import ProjectOption, state
@@ -62,6 +63,7 @@ app.command("serve")(serve.serve)
 app.add_typer(run.app, name="run")
 app.add_typer(plan.app, name="plan")
 app.add_typer(runs.app, name="runs")
+app.add_typer(airflow_cmd.app, name="airflow")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -62,9 +62,16 @@ def describe_project(project: Project) -> dict[str, Any]:
         "warehouses": [
             {
                 "name": w.name,
-                "destinations": list(w.destinations),
-                "jobs": list(w.jobs),
+                "destinations": [project.resolve_name("destination", d) or d for d in w.destinations],
+                "jobs": [project.resolve_name("job", j) or j for j in w.jobs],
+                "schema_prefix": w.schema_prefix or "",
+                "state_schema": (w.schema_prefix or "") + "_datakit",
                 "variables": dict(w.variables),
+                "secrets": dict(w.secrets),  # key names only: which key the tenant uses for which
+                "schedules": {
+                    trigger: override.model_dump(mode="json", exclude_none=True)
+                    for trigger, override in w.schedules.items()
+                },
                 "file": _file(project, "warehouse", w.name),
             }
             for w in project.warehouses.values()

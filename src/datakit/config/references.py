@@ -220,6 +220,21 @@ def _warehouse(
             yield _at(
                 origin, ("secrets", generic), f"unknown secret '{own}'", unresolved_hint(own, project.secrets)
             )
+        sharers = sorted(
+            w.name
+            for w in project.warehouses.values()
+            if w.name != warehouse.name and own in w.secrets.values()
+        )
+        if sharers:  # tenant isolation (`datakit.config.tenancy`): an own key belongs to one warehouse
+            yield _at(
+                origin,
+                ("secrets", generic),
+                f"secret '{own}' is also the own key of warehouse {', '.join(repr(n) for n in sharers)}",
+                "give each warehouse a key of its own in config/secrets_mapping.yaml",
+            )
+    yield from _shared_schemas(project, warehouse, origin)
+    if warehouse.name == "all":  # `--warehouse all` means every warehouse
+        yield _at(origin, ("name",), "'all' is reserved (`--warehouse all`)", "choose another name")
     for trigger_ref, override in warehouse.schedules.items():
         trigger_name = project.resolve_name("trigger", trigger_ref)
         if trigger_name is None:
@@ -234,6 +249,24 @@ def _warehouse(
                 f"'{trigger_name}' is {_article(trigger.type)} {trigger.type} trigger; "
                 "only cron triggers take cron/timezone",
                 key=True,
+            )
+
+
+def _shared_schemas(project: Project, warehouse: Warehouse, origin: Origin) -> Iterator[Problem]:
+    """Two warehouses writing one destination under one schema prefix would share every table."""
+    mine = {project.resolve_name("destination", d) or d for d in warehouse.destinations}
+    prefix = warehouse.schema_prefix or ""
+    for other in project.warehouses.values():
+        if other.name == warehouse.name or (other.schema_prefix or "") != prefix:
+            continue
+        shared = mine & {project.resolve_name("destination", d) or d for d in other.destinations}
+        if shared:
+            yield _at(
+                origin,
+                ("schema_prefix",) if warehouse.schema_prefix is not None else ("destinations",),
+                f"warehouse '{other.name}' also writes to '{sorted(shared)[0]}' with schema prefix "
+                f"'{prefix}': the two would share every table",
+                "give each warehouse its own schema_prefix, or a destination of its own",
             )
 
 

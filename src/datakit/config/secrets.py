@@ -65,6 +65,7 @@ class Secrets:
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     allowed: frozenset[str] | None = None  # None: every key; otherwise only these (tenant isolation)
     aliases: Mapping[str, str] | None = None  # reference key -> the key actually used (tenant's own)
+    scope: str | None = None  # who is limited by `allowed` ("warehouse 'acme'"), for messages
 
     def key_for(self, reference: str) -> str:
         """The mapping key behind `reference`, after tenant aliasing; SecretError when there is none."""
@@ -76,8 +77,10 @@ class Secrets:
             if key not in self.mapping:
                 raise SecretError(f"unknown secret '{key}'", hint=unresolved_hint(key, self.mapping))
         if self.allowed is not None and key not in self.allowed:
+            where = f"to {self.scope}" if self.scope else "here"
             raise SecretError(
-                f"secret '{key}' is not available here", hint="a tenant can use only its own secrets"
+                f"secret '{key}' is not available {where}",
+                hint="a warehouse (tenant) can use only its own secrets and the shared ones",
             )
         return key
 

@@ -5,6 +5,10 @@ safe to run before every load. Which contracts a layer gets (`layer_contracts`):
 contracts of that layer; a layer it has none for mirrors its source contracts. Bronze tables carry the
 loader's audit columns, so the loader finds them as it would have made them; LayerRules decide the
 constraints (bronze: types and NOT NULL; silver/gold: keys, unique, foreign keys, checks).
+
+With a tenant (`datakit.config.tenancy`), the destination is the tenant's stand-in for the one named,
+the connection uses the tenant's secrets, and every schema gets the tenant's prefix
+(`acme_br__pagila__public`), exactly where the tenant's loads write.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from datakit.connectors.from_config import MEMORY, DestinationParams, destinatio
 from datakit.connectors.params import DuckDBParams, PostgresParams
 
 if TYPE_CHECKING:
+    from datakit.config.tenancy import Tenant
     from datakit.contracts.drift import Drift
     from datakit.contracts.model import Contract
     from datakit.datakits import Datakit
@@ -75,16 +80,20 @@ def schema_of(contract: Contract, layer: str, datakit: str) -> str:
     return layer_schema_name(layer, contract.system or datakit, contract.schema_name or "public")
 
 
-def deploy_datakit(project: Project, datakit: str, destination: str, layer: str = "bronze") -> DeployReport:
-    """Create the schemas and the missing tables of `datakit`'s `layer` contracts in `destination`."""
+def deploy_datakit(
+    project: Project, datakit: str, destination: str, layer: str = "bronze", *, tenant: Tenant | None = None
+) -> DeployReport:
+    """Create the schemas and the missing tables of `datakit`'s `layer` contracts in `destination`
+    (with `tenant`: in the tenant's destination and prefixed schemas)."""
     from datakit.contracts.deploy import deploy_contracts
     from datakit.contracts.live import live_columns
     from datakit.datakits import load_datakit
 
     kit = load_datakit(project, datakit)
+    destination, params = _destination(project, destination, tenant)
     report = DeployReport(destination, layer)
-    with _connect(destination_params(project, destination)) as connection:
-        for schema, contracts in _by_schema(kit, layer).items():
+    with _connect(params) as connection:
+        for schema, contracts in _by_schema(kit, layer, tenant).items():
             missing = [c for c in contracts if not live_columns(connection, c.name, schema)]
             deploy_contracts(missing, connection, schema, layer_rules=layer)
             created = {c.name for c in missing}
@@ -93,7 +102,7 @@ def deploy_datakit(project: Project, datakit: str, destination: str, layer: str 
 
 
 def validate_deployment(
-    project: Project, datakit: str, destination: str, layer: str = "bronze"
+    project: Project, datakit: str, destination: str, layer: str = "bronze", *, tenant: Tenant | None = None
 ) -> list[TableDrift]:
     """Each contract's live table compared with the contract: missing tables, columns, types."""
     from datakit.contracts.drift import diff_schema
@@ -102,8 +111,9 @@ def validate_deployment(
 
     kit = load_datakit(project, datakit)
     found: list[TableDrift] = []
-    with _connect(destination_params(project, destination)) as connection:
-        for schema, contracts in _by_schema(kit, layer).items():
+    _, params = _destination(project, destination, tenant)
+    with _connect(params) as connection:
+        for schema, contracts in _by_schema(kit, layer, tenant).items():
             for contract in contracts:
                 live = live_columns(connection, contract.name, schema)
                 drifts = tuple(diff_schema(contract, live)) if live else ()
@@ -111,10 +121,19 @@ def validate_deployment(
     return found
 
 
-def _by_schema(kit: Datakit, layer: str) -> dict[str, list[Contract]]:
+def _destination(project: Project, destination: str, tenant: Tenant | None) -> tuple[str, DestinationParams]:
+    """The destination actually written (the tenant's stand-in) and its parameters (tenant's secrets)."""
+    if tenant is None:
+        return destination, destination_params(project, destination)
+    name = tenant.destination_for(destination)
+    return name, destination_params(project, name, tenant.secrets)
+
+
+def _by_schema(kit: Datakit, layer: str, tenant: Tenant | None = None) -> dict[str, list[Contract]]:
     grouped: dict[str, list[Contract]] = {}
     for contract in layer_contracts(kit, layer):
-        grouped.setdefault(schema_of(contract, layer, kit.name), []).append(contract)
+        schema = schema_of(contract, layer, kit.name)
+        grouped.setdefault(tenant.schema(schema) if tenant else schema, []).append(contract)
     return grouped
 
 

@@ -1,8 +1,8 @@
 """Exactly-once loading of file sets: which files a load reads, and the record of what it loaded.
 
-`_datakit.files` holds one row per loaded file (pipeline, resource, target, path, size, SHA-256, load
-id), written in the data's transaction, so a file is recorded if and only if its rows are in. Which
-files a load reads:
+`_datakit.files` (or a tenant's `acme__datakit.files`) holds one row per loaded file (pipeline,
+resource, target, path, size, SHA-256, load id), written in the data's transaction, so a file is
+recorded if and only if its rows are in. Which files a load reads:
 
 * append / merge: the files not recorded with their current checksum (new files and changed ones; a
   changed file's rows are appended again, or merged on the key);
@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 from datakit.connectors.files.source import FileInfo, FilesSource, RejectedRow
 from datakit.contracts.validate import FAILED_COLUMN, FAILED_RULE, REASON, ROW_INDEX
-from datakit.load.state import STATE_SCHEMA
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -90,7 +89,7 @@ class FileLoad:
 
     def record(self, tx: Transaction, load_id: str, at: datetime) -> None:
         """Record the loaded files (in the load's transaction); replace forgets the earlier set."""
-        table = tx.quote(STATE_SCHEMA, FILES)
+        table = tx.quote(self.plan.state_schema, FILES)
         keys = [self.plan.pipeline, self.plan.resource, str(self.plan.target)]
         where = "pipeline = $1 AND resource = $2 AND target = $3"
         if self.replace_all:
@@ -106,7 +105,7 @@ class FileLoad:
             )
 
     def _loaded(self, tx: Transaction) -> dict[str, str]:
-        table = tx.quote(STATE_SCHEMA, FILES)
+        table = tx.quote(self.plan.state_schema, FILES)
         rows = tx.query(
             f"SELECT path, sha256 FROM {table} WHERE pipeline = $1 AND resource = $2 AND target = $3",
             [self.plan.pipeline, self.plan.resource, str(self.plan.target)],

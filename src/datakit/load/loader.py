@@ -151,7 +151,9 @@ class _Load:
     def run(self) -> LoadResult:
         plan, options = self.plan, self.options
         target = plan.target
-        state.prepare(self.destination, (target.schema,) if target.schema else ())
+        state.prepare(
+            self.destination, (target.schema,) if target.schema else (), state_schema=plan.state_schema
+        )
         source_schema = self._source_schema()
         delivered = self._delivered(source_schema)
         full = options.full_refresh
@@ -168,7 +170,7 @@ class _Load:
                 table=str(target),
             )
         with self.destination.transaction() as tx:
-            state.ensure(tx)
+            state.ensure(tx, plan.state_schema)
             drift = self._prepare_tables(tx, delivered)
             contract = drift.contract
             self.changes = tuple(drift.messages)
@@ -222,9 +224,10 @@ class _Load:
                     value=self.cursor,
                     load_id=self.load_id,
                     at=self.started_at,
+                    state_schema=plan.state_schema,
                 )
             result = self._result("succeeded")
-            state.record_load(tx, result)
+            state.record_load(tx, result, state_schema=plan.state_schema)
         return result
 
     def _side_tables(
@@ -328,7 +331,9 @@ class _Load:
             return plan.request, None
         saved = None
         if not self.options.full_refresh:
-            saved = state.read_cursor(tx, plan.pipeline, plan.resource, str(plan.target))
+            saved = state.read_cursor(
+                tx, plan.pipeline, plan.resource, str(plan.target), state_schema=plan.state_schema
+            )
         lower = inc.initial_value
         if saved is not None:
             lower = saved - inc.lag if inc.lag is not None else saved
@@ -460,7 +465,8 @@ class _Load:
         """Write the failed load's record in its own transaction (the data transaction rolled back)."""
         try:
             with self.destination.transaction() as tx:
-                state.ensure(tx)
-                state.record_load(tx, dataclasses.replace(self._result("failed", str(error)), cursor=None))
+                state.ensure(tx, self.plan.state_schema)
+                failed = dataclasses.replace(self._result("failed", str(error)), cursor=None)
+                state.record_load(tx, failed, state_schema=self.plan.state_schema)
         except Exception:  # the destination may be the very thing that failed; the load's error matters
             log.warning("could not record the failed load %s", self.load_id, exc_info=True)

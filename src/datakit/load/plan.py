@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
+from datakit.load.state import STATE_SCHEMA
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -77,6 +79,9 @@ class ResourcePlan:
     incremental: IncrementalPlan | None = None
     drift_mode: DriftMode = DriftMode.EVOLVE
     transform: BatchTransform | None = None
+    state_schema: str = STATE_SCHEMA
+    """Where the cursor, the load record and the files record go: `_datakit`, or a tenant's own
+    (`acme__datakit`), so tenants sharing a database never share incremental state."""
 
     @property
     def merge_key(self) -> tuple[str, ...]:

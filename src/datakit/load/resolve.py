@@ -11,6 +11,10 @@ Rules:
   layer; a bronze pipeline may fall back to the source contract (bronze mirrors the source).
 * Target schema: `destination.dataset_name`, else the destination's `settings.schema`, else
   `layer_schema_name(layer, system, source schema)` (e.g. `br__pagila__public`).
+* Tenant (`datakit.config.tenancy`): the destination is the tenant's stand-in for the pipeline's, the
+  secrets are the tenant's, the target schema and the state schema get the tenant's prefix
+  (`acme_br__pagila__public`, `acme__datakit`). Which schema a name becomes is decided before the
+  prefix, from the pipeline's own destination, so every tenant gets the same tables under its prefix.
 * REST API and files sources have no catalog to reflect: without a datakit contract, the contract is
   inferred from a sample (the first page, the first file; `datakit.load.infer`), and their schema is
   `main` (`br__<source>__main`); REST child tables (`child_tables: true`) land next to their parent's
@@ -20,6 +24,7 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 from datakit.config.models.pipelines import Pipeline
@@ -58,6 +63,7 @@ from datakit.load.plan import BatchTransform, DriftMode, IncrementalPlan, Resour
 R = TypeVar("R", bound=Resource)
 
 if TYPE_CHECKING:
+    from datakit.config.tenancy import Tenant
     from datakit.contracts.model import Contract
     from datakit.datakits import Datakit, TypedTransform
 
@@ -66,19 +72,26 @@ ApiResource = RestResource | FileResource
 
 
 def plans_for(
-    project: Project, pipeline_name: str, *, resources: Sequence[str] | None = None
+    project: Project,
+    pipeline_name: str,
+    *,
+    resources: Sequence[str] | None = None,
+    tenant: Tenant | None = None,
 ) -> tuple[Destination, list[ResourcePlan]]:
-    """The destination of pipeline `pipeline_name` and one plan per resource (or per named resource)."""
+    """The destination of pipeline `pipeline_name` and one plan per resource (or per named resource);
+    with `tenant`, the tenant's destination, secrets and schemas (see the rules above)."""
     pipeline = project.pipeline(pipeline_name)
-    secrets = project_secrets(project)
+    secrets = tenant.secrets if tenant is not None else project_secrets(project)
     source_name = project.resolve_name("source", pipeline.source.ref) or pipeline.source.ref
     source_config = project.source(source_name)
     params = source_params(project, source_name, secrets)
     source = open_source(params)
-    destination_name = project.resolve_name("destination", pipeline.destination.ref)
-    destination = open_destination(
-        destination_params(project, destination_name or pipeline.destination.ref, secrets)
+    destination_name = (
+        project.resolve_name("destination", pipeline.destination.ref) or pipeline.destination.ref
     )
+    if tenant is not None:
+        destination_name = tenant.destination_for(destination_name)
+    destination = open_destination(destination_params(project, destination_name, secrets))
     kit = _datakit(project, pipeline, source_config.name)
     if isinstance(source_config, RestApiSource | FilesSource):
         available: Sequence[ApiResource] = source_config.resources
@@ -86,11 +99,29 @@ def plans_for(
         plans = [
             _api_plan(project, pipeline, source_config.name, source, resource, kit) for resource in chosen_api
         ]
-        return destination, plans
-    assert not isinstance(params, RestParams | FilesParams)
-    chosen = _resources(pipeline, source_config.resources, resources)
-    plans = [_plan(project, pipeline, source_config, source, resource, kit, params) for resource in chosen]
+    else:
+        assert not isinstance(params, RestParams | FilesParams)
+        chosen = _resources(pipeline, source_config.resources, resources)
+        plans = [
+            _plan(project, pipeline, source_config, source, resource, kit, params) for resource in chosen
+        ]
+    if tenant is not None and tenant.schema_prefix:
+        plans = [for_tenant(plan, tenant) for plan in plans]
     return destination, plans
+
+
+def for_tenant(plan: ResourcePlan, tenant: Tenant) -> ResourcePlan:
+    """`plan` moved into the tenant's schemas: its target and its state schema get the prefix.
+
+    REST child tables are named after their parent's target (`datakit.load.children`), so they follow.
+    """
+    target = plan.target
+    schema = tenant.schema(target.schema) if target.schema else None
+    return replace(
+        plan,
+        target=TableRef(target.name, schema),
+        state_schema=tenant.schema(plan.state_schema),
+    )
 
 
 def pipeline_datakit_name(project: Project, pipeline: Pipeline, source_name: str) -> str | None:

@@ -58,18 +58,19 @@ _CURSORS_COLUMNS = (
 )
 
 
-def prepare(destination: Destination, schemas: tuple[str, ...]) -> None:
-    """Create `_datakit` with its tables, and the target `schemas`, in a short transaction of their own."""
+def prepare(destination: Destination, schemas: tuple[str, ...], *, state_schema: str = STATE_SCHEMA) -> None:
+    """Create the state schema with its tables, and the target `schemas`, in a short transaction of their
+    own. `state_schema` is `_datakit`, or a tenant's own (`acme__datakit`: `datakit.config.tenancy`)."""
     with destination.transaction() as tx:
         if destination.capabilities.dialect == "postgres":
             tx.query("SELECT pg_advisory_xact_lock($1)", [_LOCK_KEY])
         for schema in schemas:
             tx.execute(f"CREATE SCHEMA IF NOT EXISTS {tx.quote(schema)}")
-        ensure(tx)
+        ensure(tx, state_schema)
 
 
-def ensure(tx: Transaction) -> None:
-    """Create `_datakit` and its tables where missing (cheap when they exist: two catalog lookups).
+def ensure(tx: Transaction, state_schema: str = STATE_SCHEMA) -> None:
+    """Create the state schema and its tables where missing (cheap when they exist: catalog lookups).
 
     The loader calls this again inside its data transaction, so state dropped by someone between the
     set-up and the load is recreated with the load (and rolled back with it).
@@ -77,17 +78,19 @@ def ensure(tx: Transaction) -> None:
     from datakit.load.files import FILES, FILES_COLUMNS
 
     for table, columns in ((LOADS, _LOADS_COLUMNS), (CURSORS, _CURSORS_COLUMNS), (FILES, FILES_COLUMNS)):
-        if tx.columns(TableRef(table, STATE_SCHEMA)):
+        if tx.columns(TableRef(table, state_schema)):
             continue
-        tx.execute(f"CREATE SCHEMA IF NOT EXISTS {tx.quote(STATE_SCHEMA)}")
+        tx.execute(f"CREATE SCHEMA IF NOT EXISTS {tx.quote(state_schema)}")
         body = ", ".join(f"{tx.quote(name)} {kind}" for name, kind in columns)
-        tx.execute(f"CREATE TABLE IF NOT EXISTS {tx.quote(STATE_SCHEMA, table)} ({body})")
+        tx.execute(f"CREATE TABLE IF NOT EXISTS {tx.quote(state_schema, table)} ({body})")
 
 
-def read_cursor(tx: Transaction, pipeline: str, resource: str, target: str) -> Any:
+def read_cursor(
+    tx: Transaction, pipeline: str, resource: str, target: str, *, state_schema: str = STATE_SCHEMA
+) -> Any:
     """The saved cursor of this resource and target, or None before the first incremental load."""
     rows = tx.query(
-        f"SELECT cursor_type, cursor_value FROM {tx.quote(STATE_SCHEMA, CURSORS)} "
+        f"SELECT cursor_type, cursor_value FROM {tx.quote(state_schema, CURSORS)} "
         "WHERE pipeline = $1 AND resource = $2 AND target = $3",
         [pipeline, resource, target],
     )
@@ -107,10 +110,11 @@ def save_cursor(
     value: Any,
     load_id: str,
     at: datetime,
+    state_schema: str = STATE_SCHEMA,
 ) -> None:
     """Replace the saved cursor (in the load's own transaction)."""
     kind, text = encode(value)
-    table = tx.quote(STATE_SCHEMA, CURSORS)
+    table = tx.quote(state_schema, CURSORS)
     keys = [pipeline, resource, target]
     tx.execute(f"DELETE FROM {table} WHERE pipeline = $1 AND resource = $2 AND target = $3", keys)
     tx.execute(
@@ -120,8 +124,8 @@ def save_cursor(
     )
 
 
-def record_load(tx: Transaction, result: LoadResult) -> None:
-    """Insert the load's row in `_datakit.loads`."""
+def record_load(tx: Transaction, result: LoadResult, *, state_schema: str = STATE_SCHEMA) -> None:
+    """Insert the load's row in `<state schema>.loads`."""
     cursor = None if result.cursor is None else json.dumps(list(encode(result.cursor)))
     values = [
         result.load_id,
@@ -140,7 +144,7 @@ def record_load(tx: Transaction, result: LoadResult) -> None:
     ]
     names = ", ".join(tx.quote(name) for name, _ in _LOADS_COLUMNS)
     tx.execute(
-        f"INSERT INTO {tx.quote(STATE_SCHEMA, LOADS)} ({names}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+        f"INSERT INTO {tx.quote(state_schema, LOADS)} ({names}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
         "NULLIF($9, ''), NULLIF($10, ''), NULLIF($11, ''), CAST($12 AS TIMESTAMPTZ), "
         "CAST($13 AS TIMESTAMPTZ))",
         values,

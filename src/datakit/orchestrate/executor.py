@@ -45,6 +45,7 @@ class RunResult:
     steps: dict[str, StepStatus]
     errors: dict[str, str] = field(default_factory=dict)
     sla_missed: bool = False
+    warehouse: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -53,7 +54,10 @@ class RunResult:
     @property
     def resume_command(self) -> str | None:
         """How to re-run only the failed and skipped steps (None when there is nothing to resume)."""
-        return None if self.ok else f"datakit run job {self.job} --resume {self.run_id}"
+        if self.ok:
+            return None
+        tenant = f" --warehouse {self.warehouse}" if self.warehouse else ""
+        return f"datakit run job {self.job}{tenant} --resume {self.run_id}"
 
 
 @dataclass
@@ -91,6 +95,7 @@ class Executor:
             json.dumps(plan.as_dict()),
             allow_concurrent=allow_concurrent,
             resumed_from=resume,
+            warehouse=plan.warehouse,
             tick_key=tick_key,
         )
         if on_started is not None:
@@ -147,13 +152,23 @@ class Executor:
             EventKind.RUN_SUCCEEDED if status is RunStatus.SUCCEEDED else EventKind.RUN_FAILED, run_id, plan
         )
         watch.join(NOTICE_GRACE)
-        return RunResult(run_id, plan.job, status, steps, errors, sla_missed=watch.missed)
+        return RunResult(
+            run_id, plan.job, status, steps, errors, sla_missed=watch.missed, warehouse=plan.warehouse
+        )
 
     def _reusable(self, plan: Plan, resume: int) -> set[str]:
         """Steps that succeeded in run `resume`: the resumed run does not repeat them."""
         old = self.store.get_run(resume)
         if old.job != plan.job:
             raise DatakitError(f"run {resume} is a run of job {old.job!r}, not {plan.job!r}")
+        if old.warehouse != plan.warehouse:  # another tenant's steps say nothing about this tenant's data
+            raise DatakitError(
+                f"run {resume} ran for warehouse {old.warehouse or '(none)'!s}, not "
+                f"{plan.warehouse or '(none)'!s}",
+                hint=f"resume it with --warehouse {old.warehouse}"
+                if old.warehouse
+                else "resume it without --warehouse",
+            )
         if old.status == RunStatus.RUNNING.value:
             raise DatakitError(f"run {resume} is still running", hint="wait for it to finish")
         if old.status == RunStatus.SUCCEEDED.value:

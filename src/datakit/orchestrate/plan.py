@@ -15,6 +15,13 @@ and runs independent steps in parallel up to the limit.
 
 Steps writing into one DuckDB file share an `exclusive` key: DuckDB allows one writing process per file,
 so the executor never runs two of them at once (whatever the mode's parallelism).
+
+A plan for a warehouse (tenant) is the same plan with the warehouse's name in `Plan.warehouse` and in
+every step's `params["warehouse"]`: a step function (in a child process, or an Airflow task through
+`run_step_here`) re-derives the tenant's destination, schemas and secrets from that name and the
+project (`datakit.config.tenancy`), never from anything else in the plan. dbt and checks steps name
+the tenant's destination already (so `exclusive` keys and `datakit plan` show where they really run).
+A warehouse may run only the jobs it lists.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from datakit.config.models.jobs import JobPipeline, JobStep
 from datakit.config.references import dbt_destinations
+from datakit.config.tenancy import Tenant, tenant_context
 from datakit.errors import DatakitError
 from datakit.utils.dag import DAG
 
@@ -96,6 +104,8 @@ class Plan:
     steps: tuple[Step, ...]
     sla: float | None = None
     """Seconds a run may take before `sla_missed` fires (the job's `sla.duration`); None: no SLA."""
+    warehouse: str | None = None
+    """The tenant the plan runs for (None: the project itself); also in each step's params."""
 
     def __post_init__(self) -> None:
         ids = [step.id for step in self.steps]
@@ -122,12 +132,18 @@ class Plan:
             "continue_on_failure": self.continue_on_failure,
             "steps": [step.as_dict() for step in self.steps],
             "sla": self.sla,
+            "warehouse": self.warehouse,
         }
 
 
-def compile_job(project: Project, job_name: str) -> Plan:
-    """The plan of job `job_name` (a name or a `x.yaml` reference); a NotFoundError when unknown."""
-    job = project.job(job_name)
+def compile_job(project: Project, job_name: str, warehouse: str | None = None) -> Plan:
+    """The plan of job `job_name` (a name or a `x.yaml` reference); a NotFoundError when unknown.
+
+    With `warehouse`, the plan of that tenant (which must list the job; see the module docstring).
+    """
+    tenant = tenant_context(project, warehouse)
+    job = project.job(tenant.require_job(job_name))
+    stamp = {"warehouse": tenant.name} if tenant.name is not None else {}
     entries: list[JobPipeline | JobStep] = [*job.enabled_pipelines, *job.enabled_steps]
     ordered = [e for _, e in sorted(enumerate(entries), key=lambda item: (item[1].order, item[0]))]
     ids = {_entry_name(project, e): _step_ids(project, e) for e in ordered}
@@ -146,14 +162,14 @@ def compile_job(project: Project, job_name: str) -> Plan:
             "timeout": timeout.total_seconds() if timeout is not None else None,
         }
         if isinstance(entry, JobStep):
-            steps.append(_extra_step(project, job, entry, common))
+            steps.append(_extra_step(project, job, entry, common, tenant))
             continue
         name = _entry_name(project, entry)
-        exclusive = _exclusive(project, project.pipeline(name).destination.ref)
+        exclusive = _exclusive(project, tenant.destination_for(project.pipeline(name).destination.ref))
         for resource, step_id in zip(_resource_names(project, name), ids[name], strict=True):
-            params = {"pipeline": name, "resource": resource}
+            params = {"pipeline": name, "resource": resource, **stamp}
             steps.append(Step(id=step_id, kind="load", params=params, exclusive=exclusive, **common))
-    return _plan(job, steps)
+    return _plan(job, steps, tenant.name)
 
 
 def _entry_name(project: Project, entry: JobPipeline | JobStep) -> str:
@@ -170,12 +186,12 @@ def _step_ids(project: Project, entry: JobPipeline | JobStep) -> list[str]:
     return [_step_id(name, r) for r in _resource_names(project, name)]
 
 
-def _extra_step(project: Project, job: Job, entry: JobStep, common: dict[str, Any]) -> Step:
+def _extra_step(project: Project, job: Job, entry: JobStep, common: dict[str, Any], tenant: Tenant) -> Step:
     """A `dbt:` or `checks:` step; its destination decides its exclusive key (DuckDB: one writer)."""
     if entry.dbt is not None:
         dbt = entry.dbt
         destination = dbt.destination or _only(dbt_destinations(project, job), entry.step_name)
-        destination = project.resolve_name("destination", destination) or destination
+        destination = tenant.destination_for(destination)
         params = {
             "project_dir": dbt.project,
             "command": dbt.command,
@@ -190,9 +206,11 @@ def _extra_step(project: Project, job: Job, entry: JobStep, common: dict[str, An
     else:
         assert entry.checks is not None
         suite = project.resolve_name("checks", entry.checks) or entry.checks
-        destination = project.get("checks", suite).destination
+        destination = tenant.destination_for(project.get("checks", suite).destination)
         params = {"suite": suite, "destination": destination}
         kind = "checks"
+    if tenant.name is not None:
+        params["warehouse"] = tenant.name
     return Step(
         id=entry.step_name, kind=kind, params=params, exclusive=_exclusive(project, destination), **common
     )
@@ -207,8 +225,9 @@ def _only(candidates: list[str], step: str) -> str:
     return candidates[0]
 
 
-def _plan(job: Job, steps: list[Step]) -> Plan:
+def _plan(job: Job, steps: list[Step], warehouse: str | None) -> Plan:
     return Plan(
+        warehouse=warehouse,
         job=job.name,
         mode=job.execution.mode,
         max_parallelism=job.execution.max_parallelism,

@@ -1,25 +1,35 @@
-"""`run_job`: the Python function behind `datakit run job` — compile, open the store, execute, notify."""
+"""`run_job`: the Python function behind `datakit run job` — compile, open the store, execute, notify;
+`run_job_for_warehouses`: the same for several tenants at once (`--warehouse all`)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from datakit.errors import DatakitError
+from datakit.log import get_logger, redact
 from datakit.orchestrate.executor import Executor, RunResult
 from datakit.orchestrate.notify import Notifier
-from datakit.orchestrate.plan import compile_job
+from datakit.orchestrate.plan import Plan, compile_job
 from datakit.orchestrate.steps import LocalRunner
+from datakit.orchestrate.store import StepStatus, open_store
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
     from datakit.orchestrate.store import StateStore
+
+log = get_logger(__name__)
 
 
 def run_job(
     project: Project,
     job_name: str,
     *,
+    warehouse: str | None = None,
     allow_concurrent: bool = False,
     resume: int | None = None,
     full_refresh: bool = False,
@@ -33,10 +43,11 @@ def run_job(
     The job's notification channels hear of the run's end, and of an SLA miss while it runs. A daemon
     passes its own `store` (left open), learns the run id as soon as the run is committed
     (`on_started`), and may stop the run by setting `cancel`.
-    """
-    from datakit.orchestrate.store import open_store
 
-    plan = compile_job(project, job_name)
+    With `warehouse`, the run is that tenant's (`compile_job`): recorded with its name, so run history,
+    resuming and the one-active-run rule are per tenant (`<job>@<warehouse>`).
+    """
+    plan = compile_job(project, job_name, warehouse)
     notifier = Notifier.for_job(project, plan.job)
     own_store = store is None
     state = open_store(project) if store is None else store
@@ -49,3 +60,115 @@ def run_job(
     finally:
         if own_store:
             state.close()
+
+
+@dataclass(frozen=True)
+class TenantRun:
+    """One warehouse's part of a fan-out: its run (None when it could not start), wall time, error."""
+
+    warehouse: str
+    result: RunResult | None
+    seconds: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and self.result.ok
+
+    @property
+    def failed_steps(self) -> list[str]:
+        if self.result is None:
+            return []
+        return [step for step, status in self.result.steps.items() if status is StepStatus.FAILED]
+
+
+def run_job_for_warehouses(
+    project: Project,
+    job_name: str,
+    warehouses: Sequence[str] | None = None,
+    *,
+    max_parallelism: int = 2,
+    allow_concurrent: bool = False,
+    full_refresh: bool = False,
+) -> list[TenantRun]:
+    """Run job `job_name` once per warehouse (default: every warehouse listing it), up to
+    `max_parallelism` at once; one `TenantRun` per warehouse, in warehouse order.
+
+    Each is a normal run (its own run id, history and one-active-run key), in a thread of its own
+    whose steps run in child processes as usual; the runs share one state-store handle, which
+    serialises this process's writes (two handles on one SQLite file in one process would race, most
+    of all when the first runs create it). Every plan is compiled before anything starts, so a
+    tenant whose config cannot run the job stops the fan-out before any data moves. Tenants whose plans
+    share an `exclusive` key (one DuckDB file: one writing process) run one after the other, as steps
+    sharing one do inside a run. A run that cannot start (the tenant's job is already running) is
+    reported, not raised, so the others still run; so is an unexpected error in one tenant's run (with
+    its type), since the others' runs are sound. Ctrl-C cancels every run (their running steps are
+    killed) and re-raises.
+    """
+    from datakit.config.tenancy import tenants_running
+
+    if max_parallelism < 1:
+        raise DatakitError(f"max_parallelism must be at least 1, not {max_parallelism}")
+    names = list(warehouses) if warehouses is not None else tenants_running(project, job_name)
+    if not names:
+        raise DatakitError(
+            f"no warehouse runs job {job_name!r}", hint="list the job under `jobs:` in a warehouse file"
+        )
+    # every tenant's plan is valid, or nothing runs
+    plans = {name: compile_job(project, job_name, name) for name in dict.fromkeys(names)}
+    cancel = threading.Event()
+    state = open_store(project)
+
+    def one(warehouse: str) -> TenantRun:
+        started = time.monotonic()
+        try:
+            result = run_job(
+                project,
+                job_name,
+                warehouse=warehouse,
+                allow_concurrent=allow_concurrent,
+                full_refresh=full_refresh,
+                store=state,
+                cancel=cancel,
+            )
+        except DatakitError as exc:
+            return TenantRun(warehouse, None, time.monotonic() - started, redact(str(exc)))
+        except Exception as exc:
+            log.warning("the run of %s for warehouse %s failed", job_name, warehouse, exc_info=True)
+            error = f"internal error: {type(exc).__name__}: {redact(str(exc))}"
+            return TenantRun(warehouse, None, time.monotonic() - started, error)
+        return TenantRun(warehouse, result, time.monotonic() - started)
+
+    def in_turn(group: list[str]) -> list[TenantRun]:
+        return [one(warehouse) for warehouse in group]
+
+    try:
+        with ThreadPoolExecutor(max_workers=max_parallelism, thread_name_prefix="datakit-tenant") as pool:
+            futures = [pool.submit(in_turn, group) for group in _sharing(plans)]
+            try:
+                done = {run.warehouse: run for future in futures for run in future.result()}
+            except BaseException:
+                cancel.set()
+                for future in futures:
+                    future.cancel()
+                raise
+    finally:
+        state.close()
+    return [done[name] for name in plans]
+
+
+def _sharing(plans: dict[str, Plan]) -> list[list[str]]:
+    """The warehouses in groups that share no exclusive key with another group (order kept)."""
+    groups: list[tuple[set[str], list[str]]] = []
+    for name, plan in plans.items():
+        keys = {key for step in plan.steps for key in step.exclusive}
+        joined = [g for g in groups if g[0] & keys]
+        merged: tuple[set[str], list[str]] = (set(keys), [])
+        for group in joined:
+            merged[0].update(group[0])
+            merged[1].extend(group[1])
+            groups.remove(group)
+        merged[1].append(name)
+        groups.append(merged)
+    order = list(plans)
+    return sorted((sorted(g[1], key=order.index) for g in groups), key=lambda g: order.index(g[0]))

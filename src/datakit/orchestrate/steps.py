@@ -5,6 +5,10 @@ how a step runs. Tests plug in cheap in-process runners; `LocalRunner` — the d
 in a child process (`subproc`), so a step's timeout kills it for real and a crash in a driver cannot
 take the executor down with it. The child loads the project itself (the plan carries names, never
 open connections), which also keeps one resource's connections out of another's process.
+
+A step of a warehouse's plan carries `params["warehouse"]`; each step function turns it into the
+tenant's context (`datakit.config.tenancy`) once, and hands that to the loader, dbt or the checks, so
+the tenant's destination, schemas and secrets are applied in one place whichever executor runs it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from datakit.orchestrate.subproc import kill_all, run_in_child
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
+    from datakit.config.tenancy import Tenant
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,13 @@ def _child_project(project_root: str, environment: str) -> Project:
     return load_project(Path(project_root), environment=environment)
 
 
+def _tenant(project: Project, params: dict[str, str]) -> Tenant:
+    """The step's tenant (its `warehouse` param), or the project itself."""
+    from datakit.config.tenancy import tenant_context
+
+    return tenant_context(project, params.get("warehouse") or None)
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -119,7 +131,8 @@ def load_step(
 
     project = _child_project(project_root, environment)
     pipeline, resource = params["pipeline"], params["resource"]
-    destination, plans = plans_for(project, pipeline, resources=[resource])
+    tenant = _tenant(project, params)
+    destination, plans = plans_for(project, pipeline, resources=[resource], tenant=tenant)
     (plan,) = plans
     _say(f"loading {pipeline}.{resource} -> {plan.target}")
     result = load_resource(plan, destination, RunOptions(full_refresh=full_refresh))
@@ -156,6 +169,7 @@ def dbt_step(
         destination=params["destination"],
         full_refresh=full_refresh or bool(params["full_refresh"]),
         vars=json.loads(params["vars"]),
+        tenant=_tenant(project, params),
     )
     return {"rows": result.rows, "details": result.details()}
 
@@ -168,7 +182,9 @@ def checks_step(
 
     del full_refresh  # checks read; nothing to refresh
     project = _child_project(project_root, environment)
-    result = run_check_suite(project, params["suite"])
+    result = run_check_suite(
+        project, params["suite"], destination=params.get("destination"), tenant=_tenant(project, params)
+    )
     for line in result.summary_lines():
         _say(line)
     if result.errors:

@@ -3,23 +3,42 @@
 Planning is pure (config -> SQL), so the SQL of a suite can be shown or tested without a database.
 Running counts the failing rows with one query and fetches a sample with another: a count streams,
 and a `limit` stops early, where a single windowed query would hold every failing row in memory.
+
+For a tenant (`datakit.config.tenancy`), every table a check names — the checked table, a
+relationship's `to`, a row count's `equal_to` — gets the tenant's schema prefix (`silver.customer` ->
+`acme_silver.customer`), and the suite runs in the tenant's stand-in destination with its secrets. A
+`sql` check names its own tables inside its SQL, which datakit does not rewrite: a tenant with a prefix
+refuses such a suite rather than check another tenant's (or the shared) tables. Neither is a table
+named without a schema allowed there, for the same reason.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from datakit.config.models.checks import CheckSeverity, CheckSuite
+from datakit.config.models.checks import (
+    CheckBase,
+    CheckSeverity,
+    CheckSuite,
+    RelationshipsCheck,
+    RowCountCheck,
+    SqlCheck,
+)
 from datakit.config.project import Project
 from datakit.config.secrets import Secrets
 from datakit.connectors.errors import ConnectionLost, ConnectorError
 from datakit.connectors.from_config import destination_params
+from datakit.errors import DatakitError
 from datakit.log import get_logger
 from datakit.quality.builtin import failing_rows_sql
 from datakit.quality.results import CheckResult, SuiteResult, jsonable
 from datakit.quality.session import Session, open_session
 from datakit.quality.sql import DIALECTS, Dialect
+
+if TYPE_CHECKING:
+    from datakit.config.tenancy import Tenant
 
 log = get_logger(__name__)
 
@@ -35,13 +54,53 @@ class PlannedCheck:
     sql: str
 
 
-def plan_suite(suite: CheckSuite, dialect: Dialect) -> list[PlannedCheck]:
-    """Every check of `suite` as SQL for `dialect`, in file order."""
+def plan_suite(suite: CheckSuite, dialect: Dialect, tenant: Tenant | None = None) -> list[PlannedCheck]:
+    """Every check of `suite` as SQL for `dialect`, in file order (on `tenant`'s tables, if given)."""
     planned: list[PlannedCheck] = []
-    for table, check in suite.checks():
+    for written, as_written in suite.checks():
+        table, check = written, as_written
+        if tenant is not None and tenant.schema_prefix:
+            table, check = _for_tenant(suite, written, as_written, tenant)
         for name, sql in failing_rows_sql(check, table, dialect):
             planned.append(PlannedCheck(table, check.kind, name, suite.severity_of(check), sql))
     return planned
+
+
+def _for_tenant(suite: CheckSuite, table: str, check: CheckBase, tenant: Tenant) -> tuple[str, CheckBase]:
+    """The table and the check with every table reference in the tenant's schemas."""
+    where = f"check suite {suite.name!r} on {table} for warehouse {tenant.name!r}"
+    if isinstance(check, SqlCheck):
+        raise DatakitError(
+            f"{where}: the sql check {check.name!r} names its own tables, which cannot be moved into the "
+            f"warehouse's schemas (prefix {tenant.schema_prefix!r})",
+            hint="write it as an expression, relationships or row_count check, or run it without a warehouse",
+        )
+    references = [table]
+    if isinstance(check, RelationshipsCheck):
+        references.append(check.relationships.to)
+        check = check.model_copy(
+            update={
+                "relationships": check.relationships.model_copy(
+                    update={"to": tenant.table(check.relationships.to)}
+                )
+            }
+        )
+    elif isinstance(check, RowCountCheck) and check.row_count.equal_to is not None:
+        references.append(check.row_count.equal_to)
+        check = check.model_copy(
+            update={
+                "row_count": check.row_count.model_copy(
+                    update={"equal_to": tenant.table(check.row_count.equal_to)}
+                )
+            }
+        )
+    bare = [ref for ref in references if "." not in ref]
+    if bare:
+        raise DatakitError(
+            f"{where}: {bare[0]!r} names no schema, so it cannot be moved into the warehouse's schemas",
+            hint=f"write it as schema.table (e.g. silver.{bare[0]})",
+        )
+    return tenant.table(table), check
 
 
 def run_check_suite(
@@ -51,9 +110,11 @@ def run_check_suite(
     sample_size: int = 5,
     destination: str | None = None,
     secrets: Secrets | None = None,
+    tenant: Tenant | None = None,
 ) -> SuiteResult:
-    """Run the suite `suite` against its destination (or `destination`, e.g. a tenant's own, with the
-    tenant's `secrets`; default: the project's secrets from the process environment).
+    """Run the suite `suite` against its destination (or `destination`, with `secrets`; default: the
+    project's secrets from the process environment). With `tenant`, on the tenant's tables, in its
+    stand-in for the destination, with its secrets (see the module's docstring).
 
     Every check runs, whatever the others give; a check whose SQL fails is an `error` result with the
     database's message. Raises `ConnectorError` only when the destination cannot be reached (a
@@ -62,15 +123,17 @@ def run_check_suite(
     if sample_size < 0:
         raise ValueError("sample_size cannot be negative")
     spec = project.check_suite(suite)
-    target = project.resolve_name("destination", destination or spec.destination)
-    params = destination_params(project, destination or spec.destination, secrets)
-    planned = plan_suite(spec, DIALECTS[params.type])
+    where = destination or spec.destination
+    if tenant is not None:
+        where = tenant.destination_for(where)
+        secrets = secrets or tenant.secrets
+    target = project.resolve_name("destination", where)
+    params = destination_params(project, where, secrets)
+    planned = plan_suite(spec, DIALECTS[params.type], tenant)
     started = time.perf_counter()
     with open_session(params) as session:
         results = [run_check(session, check, sample_size) for check in planned]
-    result = SuiteResult(
-        spec.name, target or spec.destination, results, duration=time.perf_counter() - started
-    )
+    result = SuiteResult(spec.name, target or where, results, duration=time.perf_counter() - started)
     for failed in result.errors + result.warnings:
         log.warning("check %s (%s): %s", failed.status, failed.severity, failed.summary())
     return result

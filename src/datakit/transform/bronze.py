@@ -8,6 +8,11 @@ the destination's `settings.schema`, else `br__<system>__<source schema>`. `tran
 source, and a test checks both agree on the example project. A resource without a datakit contract
 (reflected or inferred at load time) is listed by table name only: `source()` resolves, columns are
 whatever was loaded.
+
+For a tenant (`datakit.config.tenancy`) the tables are those of the bronze pipelines whose destination
+the tenant stands in for with `destination`, in the tenant's prefixed schemas (`acme_br__pagila__public`):
+what that tenant's loads wrote. Pipelines into a destination the tenant has no stand-in for are not
+the tenant's, and are left out.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from datakit.config.models.sources import (
 if TYPE_CHECKING:
     from datakit.config.models.pipelines import Pipeline
     from datakit.config.project import Project
+    from datakit.config.tenancy import Tenant
     from datakit.contracts.model import Contract
     from datakit.datakits import Datakit
 
@@ -49,16 +55,20 @@ class BronzeTable:
     keyed: bool = True
 
 
-def bronze_tables(project: Project, destination: str) -> list[BronzeTable]:
-    """Every table the project's bronze pipelines load into `destination`, sorted by schema and name."""
+def bronze_tables(project: Project, destination: str, *, tenant: Tenant | None = None) -> list[BronzeTable]:
+    """Every table the project's bronze pipelines load into `destination` (as `tenant`, if given),
+    sorted by schema and name."""
+    from dataclasses import replace
+
     wanted = project.resolve_name("destination", destination) or destination
     found: dict[tuple[str, str], BronzeTable] = {}
     for pipeline in project.pipelines.values():
         if pipeline.destination.layer != BRONZE:
             continue
-        if (project.resolve_name("destination", pipeline.destination.ref) or "") != wanted:
+        if _loads_into(project, pipeline, tenant) != wanted:
             continue
-        for table in _pipeline_tables(project, pipeline):
+        for loaded in _pipeline_tables(project, pipeline):
+            table = replace(loaded, schema=tenant.schema(loaded.schema)) if tenant is not None else loaded
             key = (table.schema, table.name)
             seen = found.get(key)
             if seen is None:
@@ -72,6 +82,19 @@ def bronze_tables(project: Project, destination: str) -> list[BronzeTable]:
                     seen.keyed and table.keyed,
                 )
     return [found[key] for key in sorted(found)]
+
+
+def _loads_into(project: Project, pipeline: Pipeline, tenant: Tenant | None) -> str | None:
+    """The destination the pipeline writes into (for `tenant`: its stand-in, None when it has none)."""
+    from datakit.errors import DatakitError
+
+    name = project.resolve_name("destination", pipeline.destination.ref)
+    if tenant is None or name is None:
+        return name
+    try:
+        return tenant.destination_for(name)
+    except DatakitError:
+        return None
 
 
 def _pipeline_tables(project: Project, pipeline: Pipeline) -> Iterable[BronzeTable]:

@@ -27,6 +27,7 @@ from datakit.transform.files import write_if_changed
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
+    from datakit.config.secrets import Secrets
     from datakit.transform.dbt_project import DbtProject
 
 PASSWORD_ENV = "DBT_ENV_SECRET_DATAKIT_PASSWORD"
@@ -83,11 +84,15 @@ def profiles_yaml(profile: str, target: str, output: dict[str, Any]) -> str:
     return HEADER + yaml.safe_dump(body, sort_keys=False, default_flow_style=False, width=1000)
 
 
-def write_profile(project: Project, dbt: DbtProject, destination: str, folder: Path) -> Profile:
-    """Write `folder/profiles.yml` for `dbt` against `destination` (if changed); the env it needs."""
+def write_profile(
+    project: Project, dbt: DbtProject, destination: str, folder: Path, secrets: Secrets | None = None
+) -> Profile:
+    """Write `folder/profiles.yml` for `dbt` against `destination` (if changed); the env it needs.
+
+    `secrets` are a tenant's (the password is then the tenant's own); default: the project's."""
     from datakit.connectors.from_config import destination_params
 
-    params = destination_params(project, destination)
+    params = destination_params(project, destination, secrets)
     if isinstance(params, DuckDBParams) and params.database == ":memory:":
         raise DatakitError(
             f"destination {destination!r} is an in-memory DuckDB: dbt would see an empty database",

@@ -43,6 +43,7 @@ from datakit.transform.sources import write_sources
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
+    from datakit.config.tenancy import Tenant
 
 LOCK_FILE = ".lock"  # in .datakit/dbt/<dbt project>/: one dbt invocation per dbt project at a time
 LOG_LINES = 2000
@@ -62,19 +63,26 @@ def run_dbt(
     destination: str,
     full_refresh: bool = False,
     vars: dict[str, object] | None = None,
+    tenant: Tenant | None = None,
 ) -> DbtResult:
     """Run `invocation` against `destination`; its result, or DbtFailed naming what failed and why.
 
-    `vars` are the warehouse's variables (`var('tenant')` in models). The dbt project's generated
-    sources (bronze tables of `destination`) and the profile are refreshed first.
+    `vars` are the step's. With `tenant` (a warehouse: `datakit.config.tenancy`), dbt runs in the
+    tenant's stand-in for `destination` with the tenant's password, its vars gain the tenant's
+    variables, `tenant` and `schema_prefix` (the dbt project prefixes its schemas with the latter), and
+    the generated sources name the tenant's prefixed bronze schemas. The dbt project's generated
+    sources and the profile are refreshed first.
     """
     destination = project.resolve_name("destination", destination) or destination
     project.destination(destination)  # an unknown name fails here, with a suggestion
+    if tenant is not None:
+        destination = tenant.destination_for(destination)
+        vars = tenant.dbt_vars(vars)
     dbt = read_dbt_project(project, invocation.project_dir)
     folder = work_dir(project, dbt, destination, vars)
     with _lock, exclusive(folder.parent / LOCK_FILE):
-        profile = write_profile(project, dbt, destination, folder)
-        write_sources(project, dbt, destination)
+        profile = write_profile(project, dbt, destination, folder, tenant.secrets if tenant else None)
+        write_sources(project, dbt, destination, tenant=tenant)
         args = _arguments(invocation, dbt.path, folder, profile.profile, profile.target, full_refresh, vars)
         events = _Events(profile.secrets)
         started = time.perf_counter()

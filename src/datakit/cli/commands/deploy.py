@@ -24,29 +24,49 @@ def deploy(
     datakit: Annotated[
         str, typer.Argument(help="Datakit (package under datakits/) whose contracts to deploy.")
     ],
-    destination: Annotated[str, typer.Option("--destination", "-d", help="Destination to deploy to.")],
+    destination: Annotated[
+        str | None,
+        typer.Option(
+            "--destination", "-d", help="Destination to deploy to (with --warehouse: default its only one)."
+        ),
+    ] = None,
     layer: Annotated[
         LayerChoice, typer.Option("--layer", help="Layer the tables belong to.")
     ] = LayerChoice.bronze,
     validate: Annotated[
         bool, typer.Option("--validate", help="Only compare live tables with the contracts; exit 1 on drift.")
     ] = False,
+    warehouse: Annotated[
+        str | None,
+        typer.Option("--warehouse", "-w", help="Deploy into this warehouse's destination and schemas."),
+    ] = None,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create schemas <layer>__<system>__<schema> and the tables (idempotent), or --validate them."""
+    """Create schemas <layer>__<system>__<schema> and the tables (idempotent), or --validate them.
+
+    With --warehouse, in the warehouse's destination, schemas prefixed (acme_br__pagila__public)."""
     from datakit.config import load_project
+    from datakit.config.tenancy import tenant_context
     from datakit.load.deploy import deploy_datakit, validate_deployment
 
     loaded = load_project(state.project_dir(project), environment=environment)
+    tenant = tenant_context(loaded, warehouse) if warehouse is not None else None
+    if destination is None:
+        if tenant is None or len(tenant.destinations) != 1:
+            from datakit.errors import UsageError
+
+            listed = f" (warehouse {warehouse} has {', '.join(tenant.destinations)})" if tenant else ""
+            raise UsageError(f"which destination?{listed}", hint="give --destination/-d")
+        destination = tenant.destinations[0]
     if validate:
-        drifts = validate_deployment(loaded, datakit, destination, layer.value)
+        drifts = validate_deployment(loaded, datakit, destination, layer.value, tenant=tenant)
         _print_drift(drifts, as_json)
         if not all(table.ok for table in drifts):
             raise typer.Exit(int(ExitCode.INVALID))
         return
-    _print_report(deploy_datakit(loaded, datakit, destination, layer.value), as_json)
+    _print_report(deploy_datakit(loaded, datakit, destination, layer.value, tenant=tenant), as_json)
 
 
 def _print_report(report: DeployReport, as_json: bool) -> None:

@@ -68,6 +68,16 @@ def _print(d: dict[str, Any]) -> None:
         console.print(
             f"    Destinations: {escape(', '.join(w['destinations']))}  Jobs: {escape(', '.join(w['jobs']))}"
         )
+        prefix = w["schema_prefix"] or "(none: a destination of its own)"
+        console.print(f"    Schema prefix: {escape(prefix)}  State: {escape(w['state_schema'])}")
+        if w["variables"]:
+            pairs = ", ".join(f"{k}={v}" for k, v in w["variables"].items())
+            console.print(f"    Variables: {escape(pairs)}")
+        if w["secrets"]:
+            pairs = ", ".join(f"{k} → {v}" for k, v in w["secrets"].items())
+            console.print(f"    Secrets: {escape(pairs)}")
+        if w["schedules"]:
+            console.print(f"    Schedule overrides: {escape(', '.join(w['schedules']))}")
     section("CHECK SUITES", d["check_suites"])
     for c in d["check_suites"]:
         console.print(f"  • {escape(c['name'])} → {escape(c['destination'])} [{c['severity']}]")

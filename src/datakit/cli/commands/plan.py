@@ -17,6 +17,9 @@ app = typer.Typer(help="Show what would run.", no_args_is_help=True)
 @app.command("job")
 def plan_job(
     name: Annotated[str, typer.Argument(help="Job to plan.")],
+    warehouse: Annotated[
+        str | None, typer.Option("--warehouse", "-w", help="Plan it as this warehouse (tenant).")
+    ] = None,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
@@ -26,7 +29,7 @@ def plan_job(
     from datakit.orchestrate.plan import compile_job
 
     loaded = load_project(state.project_dir(project), environment=environment)
-    plan = compile_job(loaded, name)
+    plan = compile_job(loaded, name, warehouse)
     if as_json:
         from datakit.cli.output import print_json
 
@@ -42,7 +45,8 @@ def _print(plan: Plan) -> None:
 
     mode = f"{plan.mode}, up to {plan.parallelism} at once"
     failure = "continue on failure" if plan.continue_on_failure else "stop at first failure"
-    table = Table(title=f"job {plan.job} ({mode}; {failure})")
+    where = f" in warehouse {plan.warehouse}" if plan.warehouse else ""
+    table = Table(title=f"job {plan.job}{where} ({mode}; {failure})")
     for column in ("#", "step", "kind", "depends on", "tries", "retry", "timeout"):
         wraps = column == "depends on"
         table.add_column(column, no_wrap=not wraps, overflow="fold", min_width=15 if wraps else None)

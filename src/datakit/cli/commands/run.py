@@ -2,6 +2,8 @@
 
 `run pipeline` loads in this process (progress bars); `run job` runs the job's plan through the local
 executor (`datakit.orchestrate.run.run_job`): steps in child processes, recorded in the run history.
+`run job J --warehouse acme` runs it as that tenant; `--warehouse all` runs it for every tenant that
+lists it, `--max-parallelism` at once (`run_job_for_warehouses`), and prints one summary table.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from datakit.cli.state import EnvironmentOption, JsonOption, ProjectOption, stat
 from datakit.errors import ExitCode
 
 if TYPE_CHECKING:
+    from datakit.config.project import Project
     from datakit.connectors import Destination
     from datakit.load.plan import LoadResult, Progress, ProgressCallback, ResourcePlan
     from datakit.orchestrate.executor import RunResult
+    from datakit.orchestrate.run import TenantRun
 
 app = typer.Typer(help="Run a pipeline or a job now.", no_args_is_help=True)
 
@@ -34,16 +38,21 @@ def run_pipeline(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Ignore saved cursors and replace the targets.")
     ] = False,
+    warehouse: Annotated[
+        str | None, typer.Option("--warehouse", "-w", help="Load as this warehouse (tenant).")
+    ] = None,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Load every resource of a pipeline (or the --resource ones); exit 1 if any of them failed."""
     from datakit.config import load_project
+    from datakit.config.tenancy import tenant_context
     from datakit.load.resolve import plans_for
 
     loaded = load_project(state.project_dir(project), environment=environment)
-    destination, plans = plans_for(loaded, name, resources=resource or None)
+    tenant = tenant_context(loaded, warehouse) if warehouse is not None else None
+    destination, plans = plans_for(loaded, name, resources=resource or None, tenant=tenant)
     results = [_run_one(plan, destination, full_refresh, quiet=as_json) for plan in plans]
     if as_json:
         from datakit.cli.output import print_json
@@ -68,33 +77,144 @@ def run_job(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Ignore saved cursors and replace the targets.")
     ] = False,
+    warehouse: Annotated[
+        str | None,
+        typer.Option(
+            "--warehouse",
+            "-w",
+            help="Run as this warehouse (tenant), or `all` for every one listing the job.",
+        ),
+    ] = None,
+    max_parallelism: Annotated[
+        int, typer.Option("--max-parallelism", min=1, help="With --warehouse all: warehouses at once.")
+    ] = 2,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run a job's plan now (execution mode, retries, timeouts); exit 1 if the run failed."""
     from datakit.config import load_project
+    from datakit.config.tenancy import ALL
     from datakit.orchestrate.run import run_job as run
 
     loaded = load_project(state.project_dir(project), environment=environment)
-    result = run(loaded, name, allow_concurrent=allow_concurrent, resume=resume, full_refresh=full_refresh)
+    if warehouse == ALL:
+        if resume is not None:
+            from datakit.errors import UsageError
+
+            raise UsageError("--resume resumes one run", hint="give the run's --warehouse instead of `all`")
+        _run_everywhere(loaded, name, max_parallelism, allow_concurrent, full_refresh, as_json)
+        return
+    result = run(
+        loaded,
+        name,
+        warehouse=warehouse,
+        allow_concurrent=allow_concurrent,
+        resume=resume,
+        full_refresh=full_refresh,
+    )
+    if as_json:
+        from datakit.cli.output import print_json
+
+        print_json(_run_dict(result))
+    else:
+        _print_run(result)
+    if not result.ok:
+        raise typer.Exit(int(ExitCode.INVALID))
+
+
+def _run_dict(result: RunResult) -> dict[str, object]:
+    return {
+        "run_id": result.run_id,
+        "job": result.job,
+        "warehouse": result.warehouse,
+        "status": result.status.value,
+        "steps": {step: status.value for step, status in result.steps.items()},
+        "errors": result.errors,
+        "resume": result.resume_command,
+    }
+
+
+def _run_everywhere(
+    project: Project,
+    job: str,
+    max_parallelism: int,
+    allow_concurrent: bool,
+    full_refresh: bool,
+    as_json: bool,
+) -> None:
+    """`--warehouse all`: every tenant's run, then one summary; exit 1 if any of them failed."""
+    from datakit.orchestrate.run import run_job_for_warehouses
+
+    runs = run_job_for_warehouses(
+        project,
+        job,
+        max_parallelism=max_parallelism,
+        allow_concurrent=allow_concurrent,
+        full_refresh=full_refresh,
+    )
     if as_json:
         from datakit.cli.output import print_json
 
         print_json(
             {
-                "run_id": result.run_id,
-                "job": result.job,
-                "status": result.status.value,
-                "steps": {step: status.value for step, status in result.steps.items()},
-                "errors": result.errors,
-                "resume": result.resume_command,
+                "job": job,
+                "ok": all(r.ok for r in runs),
+                "runs": [
+                    {
+                        "warehouse": r.warehouse,
+                        "seconds": round(r.seconds, 3),
+                        "failed_steps": r.failed_steps,
+                        "error": r.error,
+                        **({"run": _run_dict(r.result)} if r.result is not None else {}),
+                    }
+                    for r in runs
+                ],
             }
         )
     else:
-        _print_run(result)
-    if not result.ok:
+        _print_tenant_runs(job, runs)
+    if not all(r.ok for r in runs):
         raise typer.Exit(int(ExitCode.INVALID))
+
+
+def _print_tenant_runs(job: str, runs: list[TenantRun]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from datakit.cli.output import console, error, say
+
+    table = Table(title=f"job {job} in {len(runs)} warehouses")
+    for column, justify in (
+        ("warehouse", "left"),
+        ("run", "right"),
+        ("status", "left"),
+        ("seconds", "right"),
+        ("failed steps", "left"),
+    ):
+        table.add_column(column, justify=justify, no_wrap=column != "failed steps")  # type: ignore[arg-type]
+    for r in runs:
+        status = r.result.status.value if r.result is not None else "not started"
+        table.add_row(
+            escape(r.warehouse),
+            str(r.result.run_id) if r.result is not None else "-",
+            f"[green]{status}[/green]" if r.ok else f"[red]{status}[/red]",
+            f"{r.seconds:.2f}",
+            escape(", ".join(r.failed_steps)) or "-",
+        )
+    console.print(table)
+    for r in runs:
+        if r.error:
+            error(f"{r.warehouse}: {r.error}")
+        elif r.result is not None and not r.result.ok:
+            for step, message in r.result.errors.items():
+                error(f"{r.warehouse}: {step}: {message}")
+            say(f"resume {r.warehouse} with: {r.result.resume_command}")
+    failed = [r for r in runs if not r.ok]
+    if failed:
+        say(f"✗ {len(failed)} of {len(runs)} warehouses failed", "red")
+    else:
+        say(f"✓ job {job} succeeded in {len(runs)} warehouses", "green")
 
 
 def _print_run(result: RunResult) -> None:
@@ -105,10 +225,11 @@ def _print_run(result: RunResult) -> None:
         say(f"{mark} {step}: {status.value}", "red" if status.value == "failed" else None)
     for step, message in result.errors.items():
         error(f"{step}: {message}")
+    where = f" in warehouse {result.warehouse}" if result.warehouse else ""
     if result.ok:
-        say(f"✓ run {result.run_id} of job {result.job} succeeded", "green")
+        say(f"✓ run {result.run_id} of job {result.job}{where} succeeded", "green")
     else:
-        say(f"✗ run {result.run_id} of job {result.job} failed", "red")
+        say(f"✗ run {result.run_id} of job {result.job}{where} failed", "red")
         say(f"resume with: {result.resume_command}")
         say(f"details: datakit runs show {result.run_id}")
 

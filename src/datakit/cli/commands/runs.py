@@ -129,12 +129,13 @@ def _print_runs(runs: list[RunRecord]) -> None:
         say("no runs recorded")
         return
     table = Table()
-    for column in ("run", "job", "status", "started (UTC)", "seconds", "sla", "resumed from"):
+    for column in ("run", "job", "warehouse", "status", "started (UTC)", "seconds", "sla", "resumed from"):
         table.add_column(column, no_wrap=True)
     for run in runs:
         table.add_row(
             str(run.id),
             run.job,
+            run.warehouse or "-",
             _styled(run.status),
             _when(run.started_at),
             _seconds(run.duration),
@@ -150,8 +151,9 @@ def _print_run(run: RunRecord, *, logs: bool) -> None:
 
     from datakit.cli.output import console, error, say
 
+    where = f" in warehouse {run.warehouse}" if run.warehouse else ""
     say(
-        f"run {run.id} of job {run.job}: {run.status} (started {_when(run.started_at)} UTC, "
+        f"run {run.id} of job {run.job}{where}: {run.status} (started {_when(run.started_at)} UTC, "
         f"{_seconds(run.duration)} s, host {run.host}, pid {run.pid})"
     )
     if run.sla_missed_at is not None:
@@ -191,4 +193,5 @@ def _print_run(run: RunRecord, *, logs: bool) -> None:
     if run.error:
         error(run.error)
     if run.status in {"failed", "abandoned"}:
-        say(f"resume with: datakit run job {run.job} --resume {run.id}")
+        tenant = f" --warehouse {run.warehouse}" if run.warehouse else ""
+        say(f"resume with: datakit run job {run.job}{tenant} --resume {run.id}")

@@ -151,9 +151,19 @@ class StateStore:
                     if tick_key is not None and self._tick_exists(conn, tick_key):
                         raise TickFired(tick_key)
                     if key is not None:
+                        # per tenant, like the key: acme's run of a job never blocks globex's
+                        same_tenant = (
+                            self.runs.c.warehouse.is_(None)
+                            if warehouse is None
+                            else self.runs.c.warehouse == warehouse
+                        )
                         active = conn.execute(
                             select(self.runs.c.id)
-                            .where(self.runs.c.job == job, self.runs.c.status == RunStatus.RUNNING.value)
+                            .where(
+                                self.runs.c.job == job,
+                                same_tenant,
+                                self.runs.c.status == RunStatus.RUNNING.value,
+                            )
                             .order_by(self.runs.c.id)
                             .limit(1)
                         ).scalar()

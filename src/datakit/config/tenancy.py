@@ -1,0 +1,245 @@
+"""One tenant (a `warehouse:` file) as the context a run works in, resolved once from the project.
+
+The same datakits and jobs serve every tenant; what differs is *where* they write and *with which
+secrets*. `tenant_context(project, name)` answers every such question, so loads, dbt steps, checks,
+deploy and the CLI apply one set of rules instead of each re-reading the YAML. `name=None` is the
+project as it is without tenants (no prefix, the project's destinations and every secret), so callers
+never branch on "is there a tenant".
+
+Rules (each one is here, and only here):
+
+* **Destination.** A job names the project's destinations (a pipeline's `destination:`, a dbt or checks
+  step's). Under a tenant each is replaced by one of the tenant's `destinations:`: the one with the
+  same name when the tenant lists it, else the only one of the same type (postgres, duckdb). None, or
+  several of that type, is an error naming the choices: guessing would write one tenant's data where
+  the configuration did not say.
+* **Schemas.** Every schema a tenant writes or reads is `schema_prefix + name` (`acme_` +
+  `br__pagila__public`); that includes the loader's state schema (`acme__datakit`), so incremental
+  cursors, load records and file records are per tenant even on one shared database. A tenant without
+  a prefix must have a destination to itself: two tenants on one destination with the same prefix (or
+  none) would share every table, so that is refused when the context is built.
+* **Secrets.** A tenant's `secrets:` maps a key the configs use to the tenant's own key (`warehouse_password`
+  -> `acme_warehouse_password`). The keys a tenant may resolve are its own keys plus the *shared* keys:
+  every key that is no tenant's own. Another tenant's own key is never allowed, whether a config names
+  it directly or an alias points at it, and one key owned by two tenants is refused (it would be shared
+  by both, which is exactly what owning means it is not). The rule is an allow-list, so a key added to
+  the mapping for a new tenant is invisible to the others from the start.
+* **Variables.** dbt gets the job step's `vars`, overlaid by the tenant's `variables`, plus
+  `tenant` (the warehouse name) and `schema_prefix` — those two come from the warehouse itself, and a
+  `variables:` entry that contradicts them is an error rather than a silent winner.
+* **Jobs.** A tenant runs only the jobs it lists (`require_job`).
+* **Schedules.** `schedule_for(trigger)` gives the tenant's override of a trigger, for schedulers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from datakit.config.secrets import Secrets, mapping_key
+from datakit.errors import DatakitError, not_found
+
+if TYPE_CHECKING:
+    from datakit.config.models.warehouses import ScheduleOverride, Variable, Warehouse
+    from datakit.config.project import Project
+
+ALL = "all"
+"""`--warehouse all`: every tenant that lists the job."""
+TENANT_VAR = "tenant"
+PREFIX_VAR = "schema_prefix"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """Where and with which secrets a run works: a warehouse of the project, or the project itself."""
+
+    project: Project = field(repr=False)
+    name: str | None
+    """The warehouse's name; None for the project without tenants."""
+    schema_prefix: str
+    destinations: tuple[str, ...]
+    """The tenant's destinations (names); empty for the project itself (every destination)."""
+    jobs: tuple[str, ...]
+    variables: Mapping[str, Variable]
+    secrets: Secrets = field(repr=False)
+
+    def schema(self, name: str) -> str:
+        """The schema `name` as this tenant sees it (`acme_` + `silver`)."""
+        return self.schema_prefix + name
+
+    def table(self, ref: str) -> str:
+        """A `schema.table` (or `catalog.schema.table`) reference with the schema prefixed.
+
+        A bare `table` lives in the connection's default schema, which no prefix can move: it is
+        returned as it is (and the caller decides whether that is acceptable).
+        """
+        parts = ref.split(".")
+        if not self.schema_prefix or len(parts) < 2:
+            return ref
+        parts[-2] = self.schema(parts[-2])
+        return ".".join(parts)
+
+    def destination_for(self, destination: str) -> str:
+        """The tenant's destination standing in for the project's `destination` (see the module rule)."""
+        project = self.project
+        name = project.resolve_name("destination", destination) or destination
+        if self.name is None:
+            project.destination(name)  # an unknown name fails here, with a suggestion
+            return name
+        if name in self.destinations:
+            return name
+        kind = project.destination(name).type
+        same_type = [d for d in self.destinations if project.destination(d).type == kind]
+        if len(same_type) == 1:
+            return same_type[0]
+        listed = ", ".join(f"{d} ({project.destination(d).type})" for d in self.destinations)
+        reason = "none" if not same_type else "several"
+        raise DatakitError(
+            f"warehouse {self.name!r} has {reason} of {kind} destinations to stand in for {name!r} "
+            f"(it lists {listed})",
+            hint=f"list {name!r} itself in the warehouse's `destinations:`, or just one {kind} destination",
+        )
+
+    def dbt_vars(self, step_vars: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The `--vars` of a dbt step: the step's, the tenant's variables, `tenant` and `schema_prefix`.
+
+        For the project itself the step's vars are returned unchanged, so dbt's work folder and
+        partial-parse state stay what they were before tenants existed.
+        """
+        merged: dict[str, Any] = dict(step_vars or {})
+        if self.name is None:
+            return merged
+        merged.update(self.variables)
+        merged[TENANT_VAR] = self.name
+        merged[PREFIX_VAR] = self.schema_prefix
+        return merged
+
+    def schedule_for(self, trigger: str) -> ScheduleOverride | None:
+        """The tenant's override of trigger `trigger` (for a scheduler or the Airflow factory)."""
+        if self.name is None:
+            return None
+        warehouse = self.project.warehouse(self.name)
+        wanted = self.project.resolve_name("trigger", trigger) or trigger
+        for ref, override in warehouse.schedules.items():
+            if (self.project.resolve_name("trigger", ref) or ref) == wanted:
+                return override
+        return None
+
+    def require_job(self, job: str) -> str:
+        """The job's name, when this tenant may run it; a DatakitError naming the tenant's jobs otherwise."""
+        name = self.project.resolve_name("job", job)
+        if name is None:
+            raise not_found("job", job, self.project.jobs)
+        if self.name is not None and name not in self.jobs:
+            listed = ", ".join(self.jobs) or "none"
+            raise DatakitError(
+                f"warehouse {self.name!r} does not run job {name!r} (its jobs: {listed})",
+                hint=f"add {name!r} to `jobs:` in the warehouse file of {self.name!r}",
+            )
+        return name
+
+
+def tenant_context(project: Project, warehouse: str | None) -> Tenant:
+    """The context of `warehouse` (a name or `x.yaml`), or of the project itself when None."""
+    if warehouse is None:
+        return Tenant(
+            project=project,
+            name=None,
+            schema_prefix="",
+            destinations=(),
+            jobs=tuple(project.jobs),
+            variables={},
+            secrets=Secrets(mapping=project.secrets, environment=project.environment),
+        )
+    if warehouse == ALL:
+        raise DatakitError(
+            "'all' stands for every warehouse, not one", hint="run each warehouse (the CLI fans out)"
+        )
+    found = project.warehouse(warehouse)
+    destinations = tuple(project.resolve_name("destination", d) or d for d in found.destinations)
+    _refuse_shared_schemas(project, found, destinations)
+    return Tenant(
+        project=project,
+        name=found.name,
+        schema_prefix=found.schema_prefix or "",
+        destinations=destinations,
+        jobs=tuple(project.resolve_name("job", j) or j for j in found.jobs),
+        variables=_variables(found),
+        secrets=tenant_secrets(project, found.name),
+    )
+
+
+def tenant_secrets(project: Project, warehouse: str) -> Secrets:
+    """`Secrets` limited to what `warehouse` may resolve: its own keys and the shared ones."""
+    found = project.warehouse(warehouse)
+    owners = secret_owners(project)
+    for key, names in sorted(owners.items()):
+        if found.name in names and len(names) > 1:
+            raise DatakitError(
+                f"secret {key!r} is the own key of several warehouses ({', '.join(sorted(names))})",
+                hint="give each warehouse a key of its own in config/secrets_mapping.yaml",
+            )
+    aliases: dict[str, str] = {}
+    for reference, own in found.secrets.items():
+        key = mapping_key(reference, project.secrets.keys()) or reference
+        aliases[key] = own
+    others = {key for key, names in owners.items() if found.name not in names}
+    allowed = frozenset(key for key in project.secrets if key not in others)
+    return Secrets(
+        mapping=project.secrets,
+        environment=project.environment,
+        allowed=allowed,
+        aliases=aliases,
+        scope=f"warehouse {found.name!r}",
+    )
+
+
+def secret_owners(project: Project) -> dict[str, set[str]]:
+    """Each key some warehouse aliases to (its own key) -> the warehouses that do."""
+    owners: dict[str, set[str]] = {}
+    for warehouse in project.warehouses.values():
+        for own in warehouse.secrets.values():
+            owners.setdefault(own, set()).add(warehouse.name)
+    return owners
+
+
+def tenants_running(project: Project, job: str) -> list[str]:
+    """The warehouses that list job `job` (what `--warehouse all` fans out to), by name."""
+    name = project.resolve_name("job", job)
+    if name is None:
+        raise not_found("job", job, project.jobs)
+    return sorted(
+        w.name
+        for w in project.warehouses.values()
+        if name in {project.resolve_name("job", j) or j for j in w.jobs}
+    )
+
+
+def _variables(warehouse: Warehouse) -> dict[str, Variable]:
+    """The warehouse's variables; `tenant`/`schema_prefix` may be written, but only with their true value."""
+    truth: dict[str, Variable] = {TENANT_VAR: warehouse.name, PREFIX_VAR: warehouse.schema_prefix or ""}
+    for key, value in warehouse.variables.items():
+        if key in truth and value != truth[key]:
+            raise DatakitError(
+                f"warehouse {warehouse.name!r}: variable {key!r} is {value!r}, but datakit sets it to "
+                f"{truth[key]!r}",
+                hint=f"remove {key!r} from `variables:` (the warehouse's name and schema_prefix set it)",
+            )
+    return dict(warehouse.variables)
+
+
+def _refuse_shared_schemas(project: Project, warehouse: Warehouse, destinations: tuple[str, ...]) -> None:
+    """Two tenants on one destination with one prefix would write the same tables: refuse it."""
+    mine = set(destinations)
+    prefix = warehouse.schema_prefix or ""
+    for other in project.warehouses.values():
+        if other.name == warehouse.name or (other.schema_prefix or "") != prefix:
+            continue
+        shared = mine & {project.resolve_name("destination", d) or d for d in other.destinations}
+        if shared:
+            raise DatakitError(
+                f"warehouses {warehouse.name!r} and {other.name!r} both write to {sorted(shared)[0]!r} "
+                f"with schema prefix {prefix!r}: they would share every table",
+                hint="give each warehouse its own `schema_prefix`, or a destination of its own",
+            )

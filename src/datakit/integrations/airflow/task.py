@@ -1,0 +1,57 @@
+"""What a generated DAG's task calls: rebuild the plan step from the file's literal data and run it.
+
+The work is `run_step_here`, the same step functions the local executor runs in its child processes,
+so a step does exactly the same thing under both executors. Only the failure policy is translated:
+datakit retries transient errors only (connection loss, serialization failures, HTTP 429/5xx,
+timeouts — `orchestrate.retry.is_transient`), so a terminal error is raised as Airflow's
+`AirflowFailException`, which fails the task at once whatever its `retries`; a transient one is
+re-raised as it is and Airflow retries it per the task's retry settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from datakit.orchestrate.plan import RetryPolicy, Step
+
+
+def step_from_dict(data: Mapping[str, Any]) -> Step:
+    """The `Step` whose `as_dict()` is `data` (what a DAG file embeds)."""
+    retry = data.get("retry") or {}
+    return Step(
+        id=str(data["id"]),
+        kind=data["kind"],
+        params={str(k): str(v) for k, v in dict(data["params"]).items()},
+        depends_on=tuple(data.get("depends_on", ())),
+        retry=RetryPolicy(
+            max_attempts=int(retry.get("max_attempts", 1)),
+            retry_delay=float(retry.get("retry_delay", 60.0)),
+            exponential_backoff=bool(retry.get("exponential_backoff", False)),
+            max_retry_delay=float(retry.get("max_retry_delay", 3600.0)),
+        ),
+        timeout=data.get("timeout"),
+        exclusive=tuple(data.get("exclusive", ())),
+    )
+
+
+def run_step(
+    project_root: str, environment: str, step: Mapping[str, Any], *, full_refresh: bool = False
+) -> dict[str, Any]:
+    """Run one step in this (the Airflow task's) process; its row counts become the task's XCom."""
+    from datakit.orchestrate.retry import is_transient
+    from datakit.orchestrate.steps import run_step_here
+
+    plan_step = step_from_dict(step)
+    try:
+        output = run_step_here(Path(project_root), environment, plan_step, full_refresh=full_refresh)
+    except Exception as exc:
+        if is_transient(exc):
+            raise  # Airflow retries it (retries, retry_delay, backoff of the task)
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(
+            f"step {plan_step.id} failed (terminal, not retried): {type(exc).__name__}: {exc}"
+        ) from exc
+    return {"step": plan_step.id, "rows": dict(output.rows)}

@@ -1,0 +1,149 @@
+"""The Airflow environment the tests run compiled DAGs in, and helpers to compare warehouses.
+
+Airflow is the optional extra `datakit[airflow]`. Tests that need it use the test interpreter when it
+has Airflow, else `DATAKIT_AIRFLOW_PYTHON` (an interpreter with datakit and the extra installed);
+without either they skip with the reason — or fail when `DATAKIT_REQUIRE_SERVICES=1` (CI), like the
+other services. Airflow always runs in a subprocess with its own AIRFLOW_HOME and SQLite metadata
+database, so it never creates ~/airflow and never configures itself inside pytest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.services import services_required
+
+HERE = Path(__file__).resolve().parent
+RUNNER = HERE / "dagtest_runner.py"
+
+
+@dataclass(frozen=True)
+class AirflowEnv:
+    """An interpreter with Airflow and datakit, and a private AIRFLOW_HOME for each call."""
+
+    python: str
+    home: Path
+
+    def env(self, dags: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return {
+            **os.environ,
+            **(extra or {}),
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        }
+
+    def run(
+        self, args: list[str], dags: Path, extra: dict[str, str] | None = None, timeout: float = 600
+    ) -> Any:
+        """Run `python args...` with Airflow configured; the JSON of its last stdout line."""
+        done = subprocess.run(
+            [self.python, *args],
+            env=self.env(dags, extra),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        lines = done.stdout.strip().splitlines()
+        if done.returncode != 0 or not lines:
+            pytest.fail(f"{args[0]} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
+        return json.loads(lines[-1])
+
+    def dag_test(self, dags: Path, dag_id: str, *options: str, extra: dict[str, str] | None = None) -> Any:
+        """`dag.test()` of `dag_id` from the files in `dags`: the run's state and each task's."""
+        return self.run([str(RUNNER), str(dags), dag_id, *options], dags, extra)
+
+
+def _airflow_python() -> str | None:
+    if importlib.util.find_spec("airflow") is not None:
+        return sys.executable
+    candidate = os.environ.get("DATAKIT_AIRFLOW_PYTHON")
+    return candidate if candidate and Path(candidate).exists() else None
+
+
+@pytest.fixture
+def airflow_env(tmp_path: Path) -> AirflowEnv:
+    """Airflow to run DAGs with (skips, or fails in CI, when the extra is not installed)."""
+    python = _airflow_python()
+    if python is None:
+        message = (
+            "Airflow is not installed (pip install -e '.[airflow]', or set DATAKIT_AIRFLOW_PYTHON "
+            "to an interpreter that has datakit[airflow])"
+        )
+        if services_required():
+            pytest.fail(f"{message} — DATAKIT_REQUIRE_SERVICES=1 forbids skipping", pytrace=False)
+        pytest.skip(message)
+    return AirflowEnv(python=python, home=tmp_path / "airflow-home")
+
+
+VOLATILE = {
+    "_dk_load_id",
+    "_dk_loaded_at",
+    "_dk_rejected_at",
+    "load_id",
+    "loaded_at",
+    "started_at",
+    "finished_at",
+    "systime",  # the transactional mixin's "this version was written here"
+    "_dk_valid_from",  # history: versions start when they were written
+    "_dk_valid_to",
+}
+"""Columns that differ between two runs of the same data (ids and clock times of the load itself)."""
+
+
+def _digest(rows: list[tuple[Any, ...]]) -> str:
+    return hashlib.sha256("\n".join(sorted(repr(row) for row in rows)).encode()).hexdigest()
+
+
+def duckdb_fingerprint(database: Path) -> dict[str, tuple[int, str]]:
+    """`schema.table -> (row count, checksum of its rows)` for every table, volatile columns left out."""
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as conn:
+        columns = conn.execute(
+            "select table_schema, table_name, column_name, data_type from information_schema.columns "
+            "order by table_schema, table_name, ordinal_position"
+        ).fetchall()
+        return _fingerprint(columns, lambda sql: conn.execute(sql).fetchall())
+
+
+def postgres_fingerprint(dsn: str, prefix: str) -> dict[str, tuple[int, str]]:
+    """The same fingerprint over the tables of the schemas named `prefix...` in a PostgreSQL database."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        columns = conn.execute(
+            "select table_schema, table_name, column_name, data_type from information_schema.columns "
+            "where starts_with(table_schema, %s) order by table_schema, table_name, ordinal_position",
+            (prefix,),
+        ).fetchall()
+        return _fingerprint(columns, lambda sql: conn.execute(sql).fetchall())
+
+
+def _fingerprint(columns: list[tuple[Any, ...]], fetch: Any) -> dict[str, tuple[int, str]]:
+    tables: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column, data_type in columns:
+        volatile = column in VOLATILE or (schema.endswith("_datakit") and "timestamp" in data_type.lower())
+        tables.setdefault((schema, table), [])
+        if not volatile:
+            tables[(schema, table)].append(column)
+    out: dict[str, tuple[int, str]] = {}
+    for (schema, table), kept in sorted(tables.items()):
+        listed = ", ".join(f'"{c}"' for c in kept) or "1"
+        rows = fetch(f'select {listed} from "{schema}"."{table}"')
+        out[f"{schema}.{table}"] = (len(rows), _digest(rows))
+    return out

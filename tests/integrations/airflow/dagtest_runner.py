@@ -1,0 +1,80 @@
+"""Run one compiled DAG with Airflow's own test runner (`dag.test()`), in the interpreter that has Airflow.
+
+The tests start this script as a subprocess (`python dagtest_runner.py DAGS_FOLDER DAG_ID`) with
+AIRFLOW_HOME and a SQLite metadata database of their own, so Airflow's process-wide configuration never
+leaks into pytest. It prints, as its last line, a JSON object: the run's state and, per task, its state
+and try number.
+
+Fault injection, for the retry tests: `--fail-once STEP` makes the first attempt of load step STEP fail
+with a transient error (`ConnectionLost`), `--fail-always STEP` every attempt, `--fail-terminal STEP`
+every attempt with a terminal error. They patch datakit's step function, which Airflow 3's `dag.test()`
+runs in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _inject(fail_once: set[str], fail_always: set[str], fail_terminal: set[str]) -> None:
+    from datakit.connectors.errors import ConnectionLost
+    from datakit.errors import DatakitError
+    from datakit.orchestrate import steps
+
+    original = steps.load_step
+    failed: set[str] = set()
+
+    def load_step(**kwargs: Any) -> dict[str, Any]:
+        params = kwargs["params"]
+        step_id = f"{params['pipeline']}.{params['resource']}"
+        if step_id in fail_terminal:
+            raise DatakitError(f"injected terminal failure of {step_id}")
+        if step_id in fail_always:
+            raise ConnectionLost(f"injected transient failure of {step_id} (every attempt)")
+        if step_id in fail_once and step_id not in failed:
+            failed.add(step_id)
+            raise ConnectionLost(f"injected transient failure of {step_id}")
+        result: dict[str, Any] = original(**kwargs)
+        return result
+
+    steps.load_step = load_step  # type: ignore[assignment]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dags_folder", type=Path)
+    parser.add_argument("dag_id")
+    parser.add_argument("--fail-once", action="append", default=[])
+    parser.add_argument("--fail-always", action="append", default=[])
+    parser.add_argument("--fail-terminal", action="append", default=[])
+    args = parser.parse_args()
+    assert os.environ.get("AIRFLOW_HOME"), "set AIRFLOW_HOME: Airflow would create ~/airflow otherwise"
+
+    started = time.perf_counter()
+    from airflow.utils import db
+
+    db.initdb()
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(args.dags_folder))
+    if bag.import_errors:
+        print(json.dumps({"import_errors": {str(k): v for k, v in bag.import_errors.items()}}))
+        sys.exit(1)
+    dag = bag.dags[args.dag_id]
+    _inject(set(args.fail_once), set(args.fail_always), set(args.fail_terminal))
+    run = dag.test()
+    tasks = {
+        ti.task_id: {"state": str(ti.state), "try_number": ti.try_number} for ti in run.get_task_instances()
+    }
+    seconds = round(time.perf_counter() - started, 2)
+    print(json.dumps({"state": str(run.state), "tasks": tasks, "seconds": seconds}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Small projects for the Airflow tests: the `datakit init` scaffold (SQLite -> DuckDB), plus YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datakit.config.scaffold import init_project
+
+REPORT_JOB = """\
+job:
+  name: report
+  pipelines: [shop_bronze]
+  execution: {mode: parallel, max_parallelism: 3}
+  retries: {max_attempts: 4, retry_delay: 2s, exponential_backoff: true, max_retry_delay: 10s}
+  timeout: 5m
+"""
+REPORT_TRIGGERS = {
+    "after_daily.yaml": "trigger: {name: after_daily, type: event, job: report, "
+    "event: {type: job_succeeded, job: daily}}\n",
+    "every_6h.yaml": "trigger: {name: every_6h, type: interval, job: report, schedule: {every: 6h}}\n",
+    "report_hook.yaml": "trigger: {name: report_hook, type: webhook, job: report, "
+    "webhook: {secret_key: alerts_webhook_url}}\n",
+    "report_files.yaml": "trigger: {name: report_files, type: event, job: report, "
+    "event: {type: file_arrived, path: inbox}}\n",
+}
+ACME = """\
+warehouse:
+  name: acme
+  destinations: [warehouse]
+  jobs: [daily]
+  schema_prefix: acme_
+  schedules:
+    daily_at_two: {cron: "30 3 * * *", timezone: Europe/Berlin}
+"""
+
+
+def shop_project(root: Path, *, retry_delay: str = "1s") -> Path:
+    """The scaffold project (job `daily`: sequential, 2 load steps, 3 attempts) with a short retry delay."""
+    init_project(root, name="shop")
+    job = root / "config/jobs/daily.yaml"
+    job.write_text(job.read_text().replace("retry_delay: 30s", f"retry_delay: {retry_delay}"))
+    return root
+
+
+def rich_project(root: Path) -> Path:
+    """`shop_project` plus job `report` (parallel) with event, interval, webhook and file triggers."""
+    shop_project(root)
+    (root / "config/jobs/report.yaml").write_text(REPORT_JOB)
+    for name, text in REPORT_TRIGGERS.items():
+        (root / "config/triggers" / name).write_text(text)
+    return root
+
+
+def add_acme(root: Path) -> None:
+    (root / "config/warehouses/acme.yaml").write_text(ACME)
+
+
+ACME_FULL_JOB = """\
+job:
+  name: acme_full
+  description: Pagila into ACME's PostgreSQL warehouse, then silver (checked), then gold.
+  pipelines: [pagila_bronze_pg]
+  steps:
+    - name: silver
+      dbt: {project: transform/pagila, command: build, select: silver, destination: warehouse_pg}
+      depends_on: [pagila_bronze_pg]
+    - name: silver_checks
+      checks: silver_quality_pg
+      depends_on: [silver]
+    - name: gold
+      dbt: {project: transform/pagila, command: build, select: gold, destination: warehouse_pg}
+      depends_on: [silver_checks]
+  execution: {mode: dag, max_parallelism: 2}
+  retries: {max_attempts: 2, retry_delay: 1s}
+"""
+
+
+def acme_full_job(root: Path) -> None:
+    """In a copy of examples/pagila: job `acme_full` (load, dbt silver, checks, dbt gold on PostgreSQL),
+    run by warehouse acme, with the silver checks pointed at the PostgreSQL warehouse."""
+    (root / "config/jobs/acme_full.yaml").write_text(ACME_FULL_JOB)
+    checks = (root / "config/checks/silver_quality.yaml").read_text()
+    checks = checks.replace("name: silver_quality", "name: silver_quality_pg")
+    (root / "config/checks/silver_quality_pg.yaml").write_text(
+        checks.replace("destination: local_duckdb", "destination: warehouse_pg")
+    )
+    acme = root / "config/warehouses/acme.yaml"
+    acme.write_text(
+        acme.read_text().replace("jobs: [pagila_warehouse]", "jobs: [pagila_warehouse, acme_full]")
+    )
