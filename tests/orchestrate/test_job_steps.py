@@ -129,6 +129,12 @@ def test_bad_silver_rows_fail_the_checks_and_leave_gold_untouched(tmp_path: Path
     bad = next(c for c in failed["checks"] if c["check"] == "expression")
     assert bad["failing_rows"] == 2 and {r["order_id"] for r in bad["sample"]} == {9001, 9002}
     store.close()
+    from tests.cli.test_cli import run as cli
+
+    shown = cli("-p", str(root), "runs", "show", str(second.run_id), env={"COLUMNS": "200"})
+    assert "silver: dbt, 1 nodes (1 success)" in shown.stdout, shown.stdout
+    assert "silver_checks: 2 of 3 checks passed" in shown.stdout
+    assert "✗ silver.orders expression(amount >= 0): 2 rows [error]" in shown.stdout
 
 
 def test_a_step_runs_in_this_process_as_it_does_in_a_child(tmp_path: Path) -> None:

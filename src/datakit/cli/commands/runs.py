@@ -12,7 +12,7 @@ from datakit.cli.state import EnvironmentOption, JsonOption, ProjectOption, stat
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
-    from datakit.orchestrate.store import RunRecord
+    from datakit.orchestrate.store import RunRecord, StepRecord
 
 app = typer.Typer(help="Run history.", invoke_without_command=True)
 
@@ -183,6 +183,9 @@ def _print_run(run: RunRecord, *, logs: bool) -> None:
         )
     console.print(table)
     for step in run.steps:
+        for line, style in _details_lines(step):
+            say(line, style=style)
+    for step in run.steps:
         for attempt in step.attempt_records:
             if attempt.error:
                 retry = f" (retry in {attempt.retry_in:.1f}s)" if attempt.retry_in is not None else ""
@@ -195,3 +198,32 @@ def _print_run(run: RunRecord, *, logs: bool) -> None:
     if run.status in {"failed", "abandoned"}:
         tenant = f" --warehouse {run.warehouse}" if run.warehouse else ""
         say(f"resume with: datakit run job {run.job}{tenant} --resume {run.id}")
+
+
+def _details_lines(step: StepRecord) -> list[tuple[str, str | None]]:
+    """What a dbt or checks step found, in a few lines: counts by status, then each failure."""
+    details = step.details or {}
+    lines: list[tuple[str, str | None]] = []
+    if isinstance(details.get("nodes"), list):
+        nodes = details["nodes"]
+        counts: dict[str, int] = {}
+        for node in nodes:
+            counts[str(node.get("status"))] = counts.get(str(node.get("status")), 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        lines.append((f"{step.step_id}: dbt, {len(nodes)} nodes ({summary})", None))
+        for node in nodes:
+            if node.get("status") in ("error", "fail", "runtime error"):
+                lines.append(
+                    (f"  ✗ {node.get('unique_id')}: {node.get('message') or node.get('status')}", "red")
+                )
+    if isinstance(details.get("checks"), list):
+        checks = details["checks"]
+        passed = sum(1 for c in checks if c.get("status") == "passed")
+        lines.append((f"{step.step_id}: {passed} of {len(checks)} checks passed", None))
+        for check in checks:
+            if check.get("status") != "passed":
+                style = "red" if check.get("severity") == "error" else "yellow"
+                lines.append(
+                    (f"  ✗ {check.get('summary') or check.get('name')} [{check.get('severity')}]", style)
+                )
+    return lines
