@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from datakit.orchestrate.executor import Executor, RunResult
 from datakit.orchestrate.notify import Notifier
 from datakit.orchestrate.plan import Plan, compile_job
 from datakit.orchestrate.steps import LocalRunner
+from datakit.orchestrate.stepserver import ServerGone, StepServer
 from datakit.orchestrate.store import StepStatus, open_store
 
 if TYPE_CHECKING:
@@ -51,15 +53,40 @@ def run_job(
     notifier = Notifier.for_job(project, plan.job)
     own_store = store is None
     state = open_store(project) if store is None else store
+    server = step_server(project, plan)
     try:
-        runner = LocalRunner(project.root, project.environment, full_refresh=full_refresh)
+        runner = LocalRunner(project.root, project.environment, full_refresh=full_refresh, server=server)
         executor = Executor(state, runner, notify=notifier, cancel=cancel)
         return executor.run(
             plan, allow_concurrent=allow_concurrent, resume=resume, tick_key=tick_key, on_started=on_started
         )
     finally:
+        if server is not None:
+            server.close()
         if own_store:
             state.close()
+
+
+_PRELOAD = {
+    "load": ("pyarrow", "duckdb", "sqlmodel", "datakit.load.loader", "datakit.load.resolve"),
+    "dbt": ("dbt.cli.main", "datakit.transform"),
+    "checks": ("duckdb", "datakit.quality"),
+}
+
+
+def step_server(project: Project, plan: Plan) -> StepServer | None:
+    """A step server preloaded for the plan's kinds of steps; None (steps are spawned) when it cannot
+    start, when the plan has a single step, or when DATAKIT_STEP_SERVER=0 says not to."""
+    if os.environ.get("DATAKIT_STEP_SERVER", "1") == "0" or len(plan.steps) < 2:
+        return None
+    modules = dict.fromkeys(m for step in plan.steps for m in _PRELOAD.get(step.kind, ()))
+    server = StepServer(modules, project.root, project.environment)
+    try:
+        server.start()
+    except (ServerGone, OSError) as exc:
+        log.warning("step server not available, spawning each step: %s", exc)
+        return None
+    return server
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from datakit.errors import DatakitError
 from datakit.orchestrate.plan import Step
+from datakit.orchestrate.stepserver import StepServer
 from datakit.orchestrate.subproc import kill_all, run_in_child
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class LocalRunner:
     project_root: Path
     environment: str
     full_refresh: bool = False
+    server: StepServer | None = None
+    """A warm step server to fork steps from (`stepserver`); without one, each step is spawned."""
 
     def __call__(self, step: Step) -> StepOutput:
         target = _TARGETS.get(step.kind)
@@ -61,7 +64,9 @@ class LocalRunner:
             "params": dict(step.params),
             "full_refresh": self.full_refresh,
         }
-        result, log = run_in_child(target, kwargs, timeout=step.timeout, cwd=self.project_root)
+        result, log = run_in_child(
+            target, kwargs, timeout=step.timeout, cwd=self.project_root, server=self.server
+        )
         rows = {k: int(v) for k, v in result.get("rows", {}).items()}
         return StepOutput(rows=rows, log=log, details=result.get("details"))
 
