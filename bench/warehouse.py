@@ -7,7 +7,8 @@ the second finds dbt's partial-parse state warm (as every scheduled run after th
 wall times come from the run history: bronze (first load start to last load end), silver, checks, gold.
 
 `dbt_overhead_share` is the share of the job's wall time spent in the dbt steps outside the database:
-each dbt step's wall time minus the time its nodes spent executing SQL (dbt's per-node `execute_time`),
+each dbt step's wall time minus the time during which at least one of its nodes was executing SQL (the
+union of dbt's per-node execute intervals: nodes run in parallel threads, so their times overlap),
 summed, over the job's wall time — dbt's start-up, parsing, compiling and our own overhead around it.
 It is printed for the warm run, last.
 
@@ -42,11 +43,21 @@ def _phases(run: Any) -> dict[str, float]:
         step = next(s for s in run.steps if s.step_id == name)
         phases[f"{name}_s"] = step.duration or 0.0
         if step.details and "nodes" in step.details:
-            in_database = sum(n.get("execute_time") or 0.0 for n in step.details["nodes"])
-            outside += (step.duration or 0.0) - in_database
+            intervals = [tuple(n["executed"]) for n in step.details["nodes"] if n.get("executed")]
+            outside += (step.duration or 0.0) - _covered(intervals)
     phases["job_s"] = run.duration or 0.0
     phases["dbt_outside_database_s"] = outside
     return phases
+
+
+def _covered(intervals: list[tuple[float, ...]]) -> float:
+    """Seconds covered by at least one of the (start, end) intervals."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
 
 
 def main() -> None:

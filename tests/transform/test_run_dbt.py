@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import os
 from pathlib import Path
 
@@ -59,6 +60,9 @@ def test_duckdb_build_results_failures_and_partial_parsing(root: Path) -> None:
     assert model.status == "success"
     assert model.relation is not None and "categories" in model.relation
     assert model.execute_time is not None and model.execute_time > 0
+    assert model.executed is not None
+    start, end = model.executed
+    assert end - start == pytest.approx(model.execute_time, abs=1e-3) and abs(start - time.time()) < 600
     assert all(node.status == "pass" for node in first.nodes if node.resource_type == "test")
     details = first.details()
     json.dumps(details)  # JSON-able as it is

@@ -59,7 +59,9 @@ class DbtNodeResult:
     """One node (model, test, seed, snapshot) of an invocation, as dbt reported it.
 
     `rows_affected` is what the adapter said (PostgreSQL reports it for tables; DuckDB reports none);
-    `execution_time` covers compiling and running the node, `execute_time` only the database part.
+    `execution_time` covers compiling and running the node, `execute_time` only the database part;
+    `executed` is that part's (start, end) in epoch seconds: nodes run in parallel threads, so the time
+    a step spent in the database is the union of these intervals, not the sum of `execute_time`.
     """
 
     unique_id: str
@@ -73,6 +75,7 @@ class DbtNodeResult:
     message: str | None = None
     relation: str | None = None
     file: str | None = None
+    executed: tuple[float, float] | None = None
 
     @property
     def failed(self) -> bool:
@@ -91,6 +94,7 @@ class DbtNodeResult:
             "message": self.message,
             "relation": self.relation,
             "file": self.file,
+            "executed": None if self.executed is None else [round(t, 4) for t in self.executed],
         }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from datakit.transform.invocation import DbtNodeResult
@@ -26,9 +27,11 @@ def node_result(result: Any) -> DbtNodeResult:
     response = result.adapter_response or {}
     rows = response.get("rows_affected") if isinstance(response, dict) else None
     execute = None
+    executed = None
     for timing in result.timing or ():
         if timing.name == "execute" and timing.started_at and timing.completed_at:
             execute = (timing.completed_at - timing.started_at).total_seconds()
+            executed = (_epoch(timing.started_at), _epoch(timing.completed_at))
     failures = result.failures
     return DbtNodeResult(
         unique_id=str(node.unique_id),
@@ -42,7 +45,13 @@ def node_result(result: Any) -> DbtNodeResult:
         message=str(result.message) if result.message is not None else None,
         relation=getattr(node, "relation_name", None),
         file=getattr(node, "original_file_path", None),
+        executed=executed,
     )
+
+
+def _epoch(moment: datetime) -> float:
+    """dbt's timings are UTC, naive in some versions."""
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def node_label(node: DbtNodeResult) -> str:
