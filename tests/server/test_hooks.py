@@ -72,8 +72,10 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     project = load_project(_project(tmp_path))
     store = StateStore(sqlite_url(tmp_path / "state.db"))
 
-    def launch(tick: Tick) -> int:
-        run_id = store.start_run(tick.job, "{}", allow_concurrent=True, tick_key=tick.key)
+    def launch(tick: Tick, warehouse: str | None) -> int:
+        run_id = store.start_run(
+            tick.job, "{}", allow_concurrent=True, tick_key=tick.key, warehouse=warehouse
+        )
         store.finish_run(run_id, RunStatus.SUCCEEDED)
         return run_id
 
@@ -180,3 +182,35 @@ def test_unknown_paths_get_the_sites_404_page(server: Server) -> None:
     response = httpx.get(server.url.replace("/hooks/orders_hook", "/no/such/page"), timeout=10)
     assert response.status_code == 404
     assert "text/html" in response.headers["content-type"] and "/no/such/page" in response.text
+
+
+def test_a_tenants_job_gets_one_run_per_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from starlette.testclient import TestClient
+
+    monkeypatch.setenv(SECRET_VAR, SECRET.get_secret_value())
+    root = _project(tmp_path)
+    for name in ("acme", "globex"):
+        (root / "config" / "warehouses" / f"{name}.yaml").write_text(
+            f"warehouse:\n  name: {name}\n  destinations: [warehouse]\n  jobs: [daily]\n"
+            f"  schema_prefix: {name}_\n",
+            encoding="utf-8",
+        )
+    project = load_project(root)
+    store = StateStore(sqlite_url(tmp_path / "state.db"))
+    launched: list[tuple[str, str | None]] = []
+
+    def launch(tick: Tick, warehouse: str | None) -> int:
+        launched.append((tick.key, warehouse))
+        return store.start_run(tick.job, "{}", allow_concurrent=True, tick_key=tick.key, warehouse=warehouse)
+
+    client = TestClient(create_app(project, store, launch, webhook_secrets(project)))
+    response = client.post(
+        "/hooks/orders_hook", content=BODY, headers=signed_headers(BODY, SECRET, int(time.time()), "dlv-t")
+    )
+    assert response.status_code == 202, response.text
+    assert sorted(launched) == [
+        ("orders_hook.acme@delivery:dlv-t", "acme"),
+        ("orders_hook.globex@delivery:dlv-t", "globex"),
+    ]
+    assert sorted(r["warehouse"] for r in response.json()["runs"]) == ["acme", "globex"]
+    store.close()

@@ -55,11 +55,15 @@ trigger:
 """
 
 
-def _launcher(store: StateStore, crash_after_commit: set[str] | None = None) -> Callable[[Tick], int]:
+def _launcher(
+    store: StateStore, crash_after_commit: set[str] | None = None
+) -> Callable[[Tick, str | None], int]:
     """Starts (and at once finishes) a run per tick, as the daemon's launcher does, with the tick key."""
 
-    def launch(tick: Tick) -> int:
-        run_id = store.start_run(tick.job, "{}", allow_concurrent=True, tick_key=tick.key)
+    def launch(tick: Tick, warehouse: str | None) -> int:
+        run_id = store.start_run(
+            tick.job, "{}", allow_concurrent=True, tick_key=tick.key, warehouse=warehouse
+        )
         from datakit.orchestrate.store import RunStatus
 
         store.finish_run(run_id, RunStatus.SUCCEEDED)
@@ -170,7 +174,7 @@ from datakit.server.scheduler import Scheduler
 root, db = Path(sys.argv[1]), Path(sys.argv[2])
 store = StateStore(sqlite_url(db))
 
-def launch(tick):
+def launch(tick, warehouse):
     run_id = store.start_run(tick.job, "{}", allow_concurrent=True, tick_key=tick.key)
     store.finish_run(run_id, RunStatus.SUCCEEDED)
     return run_id
@@ -218,3 +222,36 @@ def test_scheduler_killed_and_restarted_loses_and_doubles_no_tick(tmp_path: Path
     cursor = datetime.fromtimestamp(store.get_cursors()["fast"], UTC)
     assert cursor in (stamps[-1], stamps[-2])  # the last kill may fall between the run and the cursor
     store.close()
+
+
+TENANT = """\
+warehouse:
+  name: {name}
+  destinations: [warehouse]
+  jobs: [daily]
+  schema_prefix: {name}_
+  schedules: {schedules}
+"""
+
+
+def test_each_tenant_fires_its_own_ticks_with_its_overrides(tmp_path: Path, state: StateStore) -> None:
+    root = _project(tmp_path, {"hourly": HOURLY.format(catchup="false")})
+    folder = root / "config" / "warehouses"
+    overrides = {
+        "acme": "{}",
+        "globex": '{hourly: {cron: "30 * * * *"}}',
+        "initech": "{hourly: {enabled: false}}",
+    }
+    for name, schedules in overrides.items():
+        (folder / f"{name}.yaml").write_text(TENANT.format(name=name, schedules=schedules), encoding="utf-8")
+    clock = Clock()  # 23:30 UTC
+    scheduler = Scheduler(load_project(root), state, _launcher(state), clock=clock)
+    assert scheduler.poll() == []
+    clock.advance(hours=1, minutes=5)  # 00:00 (acme) and 00:30 (globex) passed; initech is off
+    fired = scheduler.poll()
+    assert sorted(f.tick.key for f in fired) == [
+        "hourly.acme@2026-03-29T00:00:00Z",
+        "hourly.globex@2026-03-29T00:30:00Z",
+    ]
+    runs = {r.warehouse: r for r in state.list_runs()}
+    assert set(runs) == {"acme", "globex"} and all(r.job == "daily" for r in runs.values())

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from datakit.config.models.triggers import CronTrigger, Trigger
 from datakit.config.secrets import Secrets, mapping_key
 from datakit.errors import DatakitError, not_found
 
@@ -125,6 +126,20 @@ class Tenant:
             if (self.project.resolve_name("trigger", ref) or ref) == wanted:
                 return override
         return None
+
+    def trigger(self, trigger: Trigger) -> Trigger | None:
+        """`trigger` as this tenant runs it: its `schedules:` override applied (enabled, cron, timezone);
+        None when the tenant turns it off. The scheduler and the Airflow factory both ask this."""
+        override = self.schedule_for(trigger.name)
+        enabled = trigger.enabled if override is None or override.enabled is None else override.enabled
+        if not enabled:
+            return None
+        if override is None or not isinstance(trigger, CronTrigger):
+            return trigger
+        changes = {k: v for k, v in (("cron", override.cron), ("timezone", override.timezone)) if v}
+        if not changes:
+            return trigger
+        return trigger.model_copy(update={"schedule": trigger.schedule.model_copy(update=changes)})
 
     def require_job(self, job: str) -> str:
         """The job's name, when this tenant may run it; a DatakitError naming the tenant's jobs otherwise."""

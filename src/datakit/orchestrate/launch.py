@@ -45,8 +45,9 @@ class Launcher:
     _threads: set[threading.Thread] = field(default_factory=set, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
-    def launch(self, job: str, *, tick_key: str | None = None) -> int:
-        """Start a run of `job`; its id once committed. Raises TickFired, AlreadyRunning, DatakitError."""
+    def launch(self, job: str, *, tick_key: str | None = None, warehouse: str | None = None) -> int:
+        """Start a run of `job` (for `warehouse`); its id once committed. Raises TickFired,
+        AlreadyRunning, DatakitError."""
         started: Future[int] = Future()
 
         def body() -> None:
@@ -54,6 +55,7 @@ class Launcher:
                 run_job(
                     self.project,
                     job,
+                    warehouse=warehouse,
                     tick_key=tick_key,
                     store=self.store,
                     on_started=started.set_result,

@@ -6,9 +6,11 @@ a client cannot make the server buffer more than `max_body_bytes + 1` bytes. Acc
 in the state store, so a replay is refused by every process serving the project and after restarts; the
 run is started with the tick key `<trigger>@delivery:<id>` in the same transaction as its row.
 
-Answers: 202 with the run id; 401/409/413/400 from verification; 404 for an unknown or disabled trigger
-(the same answer for both, so the endpoint does not reveal which triggers exist but are off); 409 when
-the job is already running (the delivery is then forgotten, so the sender's redelivery can start it).
+Answers: 202 with the run id (and `runs`: one per warehouse when the job is a tenants' job, each
+tenant's run keyed `<trigger>.<warehouse>@delivery:<id>`); 401/409/413/400 from verification; 404 for an
+unknown or disabled trigger (the same answer for both, so the endpoint does not reveal which triggers
+exist but are off); 409 when the job is already running (the delivery is then forgotten, so the
+sender's redelivery can start it).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from datakit.config.project import Project
 from datakit.log import get_logger
 from datakit.orchestrate.store import AlreadyRunning, StateStore, TickFired
 from datakit.orchestrate.webhooks import BodyTooLarge, WebhookError, verify
-from datakit.server.scheduler import Launch
+from datakit.server.scheduler import Launch, tenant_triggers
 
 log = get_logger(__name__)
 
@@ -54,6 +56,12 @@ def hook_routes(
     """The webhook endpoint; `secrets` maps each webhook trigger to its (already resolved) secret."""
     triggers = webhook_triggers(project)
     seen = StoreSeenIds(store)
+    # where each webhook fires: itself, or once per warehouse that runs its job (`nightly.acme`...)
+    targets: dict[str, list[tuple[str, str | None]]] = {}
+    for firing, (fired, warehouse) in tenant_triggers(project).items():
+        base = firing.split(".", 1)[0]
+        if base in triggers and fired.enabled:
+            targets.setdefault(base, []).append((firing, warehouse))
 
     async def receive(request: Request) -> JSONResponse:
         name = request.path_params["trigger"]
@@ -77,16 +85,33 @@ def hook_routes(
         except WebhookError as exc:
             log.warning("webhook %s refused (%d): %s", name, exc.status, exc)
             return _answer(exc.status, str(exc))
-        tick = delivery.tick(name, trigger.job)
-        try:
-            run_id = await run_in_threadpool(launch, tick)
-        except TickFired:
-            return _answer(409, f"delivery {delivery.id} already started a run")
-        except AlreadyRunning as exc:
-            await run_in_threadpool(store.forget_delivery, f"{name}/delivery:{delivery.id}")
-            return _answer(409, str(exc))
-        log.info("webhook %s: delivery %s started run %d", name, delivery.id, run_id)
-        return JSONResponse({"run_id": run_id, "job": tick.job, "delivery": delivery.id}, status_code=202)
+        started: list[dict[str, object]] = []
+        busy: list[str] = []
+        for firing, warehouse in targets.get(name, ()):
+            tick = delivery.tick(firing, trigger.job)
+            try:
+                run_id = await run_in_threadpool(launch, tick, warehouse)
+            except TickFired:
+                continue
+            except AlreadyRunning as exc:
+                busy.append(str(exc))
+                continue
+            log.info("webhook %s: delivery %s started run %d", firing, delivery.id, run_id)
+            started.append({"warehouse": warehouse, "run_id": run_id})
+        if not started:
+            if busy:  # nothing started: forget the delivery so that the sender's redelivery can
+                await run_in_threadpool(store.forget_delivery, f"{name}/delivery:{delivery.id}")
+                return _answer(409, "; ".join(busy))
+            return _answer(409, f"delivery {delivery.id} already started its runs")
+        answer = {
+            "run_id": started[0]["run_id"],
+            "runs": started,
+            "job": trigger.job,
+            "delivery": delivery.id,
+        }
+        if busy:
+            answer["skipped"] = busy
+        return JSONResponse(answer, status_code=202)
 
     return [Route("/hooks/{trigger}", receive, methods=["POST"], name="webhook")]
 

@@ -17,6 +17,12 @@ and the tick is computed again. No tick is lost and none is doubled.
 
 File arrivals need no cursor: every present file is offered on each poll and the tick key (path, size,
 mtime) drops the ones already fired. Webhooks are not polled; `hooks.py` starts their runs directly.
+
+Tenants. A trigger of a job that warehouses list fires once per such tenant, as the tenant runs it (its
+`schedules:` override applied, or turned off): trigger `nightly` becomes `nightly.acme` and
+`nightly.globex` (a dot, which names cannot contain), each with its own cursor and tick keys
+(`nightly.acme@2026-03-29T01:00:00Z`) and each run recorded for its warehouse. A job event fires in the
+tenant whose upstream run ended (or in every tenant, for a run without one).
 """
 
 from __future__ import annotations
@@ -42,9 +48,29 @@ from datakit.orchestrate.triggers import FileWatch, Tick, due_all, job_event_tic
 
 log = get_logger(__name__)
 
-Launch = Callable[[Tick], int]
-"""Starts the tick's job and returns the run id once the run (and its tick key) is committed; raises
-TickFired or AlreadyRunning when it started nothing. The run itself goes on in the background."""
+Launch = Callable[[Tick, str | None], int]
+"""Starts the tick's job (for a warehouse, or None) and returns the run id once the run and its tick key
+are committed; raises TickFired or AlreadyRunning when it started nothing. The run goes on in the
+background."""
+
+
+def tenant_triggers(project: Project) -> dict[str, tuple[Trigger, str | None]]:
+    """Every trigger as it fires: by its firing name, the trigger (tenant overrides applied) and the
+    warehouse it runs for (None for a job no warehouse lists)."""
+    from datakit.config.tenancy import tenant_context, tenants_running
+
+    found: dict[str, tuple[Trigger, str | None]] = {}
+    for trigger in project.triggers.values():
+        job = project.resolve_name("job", trigger.job)
+        tenants = tenants_running(project, job) if job is not None else []
+        if not tenants:
+            found[trigger.name] = (trigger, None)
+        for warehouse in tenants:
+            effective = tenant_context(project, warehouse).trigger(trigger)
+            if effective is not None:
+                name = f"{trigger.name}.{warehouse}"
+                found[name] = (effective.model_copy(update={"name": name}), warehouse)
+    return found
 
 
 def utc_now() -> datetime:
@@ -69,11 +95,13 @@ class Scheduler:
     launch: Launch
     clock: Callable[[], datetime] = utc_now
     _watches: dict[str, FileWatch] = field(default_factory=dict, init=False)
+    _targets: dict[str, tuple[Trigger, str | None]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        for trigger in self.project.triggers.values():
+        self._targets = tenant_triggers(self.project)
+        for name, (trigger, _) in self._targets.items():
             if isinstance(trigger, EventTrigger) and isinstance(trigger.event, FileEvent):
-                self._watches[trigger.name] = FileWatch(trigger, self.project.root)
+                self._watches[name] = FileWatch(trigger, self.project.root)
 
     def poll(self) -> list[Fired]:
         """Fire every tick due now; returns what each became (for logs and tests)."""
@@ -98,12 +126,12 @@ class Scheduler:
             stop.wait(every)
 
     def _clocked(self) -> list[Trigger]:
-        return [t for t in self.project.triggers.values() if isinstance(t, CronTrigger | IntervalTrigger)]
+        return [t for t, _ in self._targets.values() if isinstance(t, CronTrigger | IntervalTrigger)]
 
     def _job_triggers(self) -> list[EventTrigger]:
         return [
             t
-            for t in self.project.triggers.values()
+            for t, _ in self._targets.values()
             if isinstance(t, EventTrigger) and isinstance(t.event, JobEvent) and t.enabled
         ]
 
@@ -131,8 +159,11 @@ class Scheduler:
             for trigger in triggers:
                 if ended <= cursors[trigger.name]:
                     continue
-                ticks = job_event_ticks([trigger], run.job, run.status, run.id, ended, self._resolve_job)
-                fired.extend(self._fire(tick) for tick in ticks)
+                warehouse = self._targets[trigger.name][1]
+                # a tenant's run fires its own tenant's followers only
+                if run.warehouse is None or warehouse == run.warehouse:
+                    ticks = job_event_ticks([trigger], run.job, run.status, run.id, ended, self._resolve_job)
+                    fired.extend(self._fire(tick) for tick in ticks)
                 self.store.set_cursor(trigger.name, run.finished_at)
                 cursors[trigger.name] = ended
         return fired
@@ -142,7 +173,7 @@ class Scheduler:
 
     def _fire(self, tick: Tick) -> Fired:
         try:
-            run_id = self.launch(tick)
+            run_id = self.launch(tick, self._targets.get(tick.trigger, (None, None))[1])
         except TickFired:
             return Fired(tick, None, "already fired")
         except AlreadyRunning as exc:

@@ -54,8 +54,8 @@ def serve(
     store = open_store(project)
     launcher = Launcher(project, store)
 
-    def launch(tick: Tick) -> int:
-        return launcher.launch(tick.job, tick_key=tick.key)
+    def launch(tick: Tick, warehouse: str | None) -> int:
+        return launcher.launch(tick.job, tick_key=tick.key, warehouse=warehouse)
 
     scheduler = Scheduler(project, store, launch)
     app = create_app(project, store, launch, secrets)

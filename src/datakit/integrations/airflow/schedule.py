@@ -56,22 +56,12 @@ def asset_uri(namespace: str, job: str) -> str:
 def job_triggers(project: Project, job: str, tenant: Tenant) -> list[Trigger]:
     """The enabled triggers of `job`, with the tenant's schedule overrides applied."""
     found: list[Trigger] = []
-    for name, trigger in project.triggers.items():
+    for trigger in project.triggers.values():
         if (project.resolve_name("job", trigger.job) or trigger.job) != job:
             continue
-        override = tenant.schedule_for(name)
-        enabled = trigger.enabled if override is None or override.enabled is None else override.enabled
-        if not enabled:
-            continue
-        changes = {}
-        if override is not None and isinstance(trigger, CronTrigger):
-            changes = {k: v for k, v in (("cron", override.cron), ("timezone", override.timezone)) if v}
-        if changes:
-            assert isinstance(trigger, CronTrigger)
-            schedule = trigger.schedule.model_copy(update=changes)
-            found.append(trigger.model_copy(update={"schedule": schedule}))
-        else:
-            found.append(trigger)
+        effective = tenant.trigger(trigger)
+        if effective is not None:
+            found.append(effective)
     return found
 
 
