@@ -32,7 +32,11 @@ from datakit.errors import Problem, UsageError, did_you_mean
 
 ENVIRONMENT_VARIABLE = "ENVIRONMENT"
 _INTERPOLATION = re.compile(r"\$(\$?)\{([^}]*)\}")
-_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VAR_NAME = re.compile(r"^(var\.)?[A-Za-z_][A-Za-z0-9_]*$")
+TENANT_VARIABLES = "var."
+"""`${var.NAME}` is a warehouse (tenant) variable: the loader of a tenant's project puts them in the
+environment mapping under this prefix (which no real environment variable can have), plus the prefix
+alone as a marker that a tenant is loading."""
 
 
 def current_environment(
@@ -129,6 +133,21 @@ def interpolate(
             return environ[name]
         if has_default:
             return default
+        if name.startswith(TENANT_VARIABLES):
+            if TENANT_VARIABLES not in environ:  # not a tenant's load: left as written, checked per tenant
+                return match.group(0)
+            if report_missing:
+                variable = name.removeprefix(TENANT_VARIABLES)
+                problems.append(
+                    _problem(
+                        doc,
+                        loc,
+                        kind,
+                        f"warehouse variable {variable!r} is not set for this warehouse",
+                        f"add it to the warehouse's `variables:`, or give a default: ${{{name}:-value}}",
+                    )
+                )
+            return match.group(0)
         if report_missing:
             problems.append(
                 _problem(

@@ -76,8 +76,24 @@ def load_project(
     *,
     environment: str | None = None,
     environ: Mapping[str, str] | None = None,
+    warehouse: str | None = None,
 ) -> Project:
-    """The validated project; raises ConfigError listing every problem when it is invalid."""
+    """The validated project; raises ConfigError listing every problem when it is invalid.
+
+    With `warehouse`, as that tenant sees it: `${var.NAME}` in any config is the warehouse's variable
+    (its `variables:`, `tenant` and `schema_prefix`). Loaded twice: once to read the warehouse file.
+    """
+    if warehouse is not None:
+        from datakit.config.environment import TENANT_VARIABLES
+        from datakit.config.tenancy import tenant_context
+
+        base = load_project(root, environment=environment, environ=environ)
+        variables = tenant_context(base, warehouse).dbt_vars()
+        environ = {
+            **(os.environ if environ is None else environ),
+            TENANT_VARIABLES: warehouse,
+            **{f"{TENANT_VARIABLES}{k}": str(v) for k, v in variables.items()},
+        }
     validation = validate_project(root, environment=environment, environ=environ)
     problems = ProblemList(validation.problems)
     problems.raise_if_errors()

@@ -104,15 +104,16 @@ def run_step_here(
     return StepOutput(rows=rows, details=result.get("details"))
 
 
-def _child_project(project_root: str, environment: str) -> Project:
-    """(In the child process.) Logging to the step's log, and the project loaded afresh."""
+def _child_project(project_root: str, environment: str, warehouse: str | None = None) -> Project:
+    """(In the child process.) Logging to the step's log, and the project loaded afresh (as the
+    step's warehouse sees it: its `${var.NAME}` variables)."""
     from datakit import log as datakit_log
     from datakit.config import load_project
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     datakit_log.configure(logging.INFO, handler)
-    return load_project(Path(project_root), environment=environment)
+    return load_project(Path(project_root), environment=environment, warehouse=warehouse)
 
 
 def _tenant(project: Project, params: dict[str, str]) -> Tenant:
@@ -134,7 +135,7 @@ def load_step(
     from datakit.load.plan import RunOptions
     from datakit.load.resolve import plans_for
 
-    project = _child_project(project_root, environment)
+    project = _child_project(project_root, environment, params.get("warehouse") or None)
     pipeline, resource = params["pipeline"], params["resource"]
     tenant = _tenant(project, params)
     destination, plans = plans_for(project, pipeline, resources=[resource], tenant=tenant)
@@ -159,7 +160,7 @@ def dbt_step(
     """(In the child process.) One dbt invocation; dbt's per-node results become the step's details."""
     from datakit.transform import DbtInvocation, run_dbt
 
-    project = _child_project(project_root, environment)
+    project = _child_project(project_root, environment, params.get("warehouse") or None)
     invocation = DbtInvocation(
         project_dir=params["project_dir"],
         command=params["command"],  # type: ignore[arg-type]  # a DbtCommand, checked by the config
@@ -186,7 +187,7 @@ def checks_step(
     from datakit.quality import ChecksFailed, run_check_suite
 
     del full_refresh  # checks read; nothing to refresh
-    project = _child_project(project_root, environment)
+    project = _child_project(project_root, environment, params.get("warehouse") or None)
     result = run_check_suite(
         project, params["suite"], destination=params.get("destination"), tenant=_tenant(project, params)
     )
