@@ -254,20 +254,18 @@ def _warehouse(
 
 def _shared_schemas(project: Project, warehouse: Warehouse, origin: Origin) -> Iterator[Problem]:
     """Two warehouses writing one destination under one schema prefix would share every table."""
-    mine = {project.resolve_name("destination", d) or d for d in warehouse.destinations}
-    prefix = warehouse.schema_prefix or ""
-    for other in project.warehouses.values():
-        if other.name == warehouse.name or (other.schema_prefix or "") != prefix:
-            continue
-        shared = mine & {project.resolve_name("destination", d) or d for d in other.destinations}
-        if shared:
-            yield _at(
-                origin,
-                ("schema_prefix",) if warehouse.schema_prefix is not None else ("destinations",),
-                f"warehouse '{other.name}' also writes to '{sorted(shared)[0]}' with schema prefix "
-                f"'{prefix}': the two would share every table",
-                "give each warehouse its own schema_prefix, or a destination of its own",
-            )
+    from datakit.config.tenancy import sharing_tables
+
+    clash = sharing_tables(project, warehouse)
+    if clash is not None:
+        other, destination = clash
+        yield _at(
+            origin,
+            ("schema_prefix",) if warehouse.schema_prefix is not None else ("destinations",),
+            f"warehouse '{other}' also writes to '{destination}' with schema prefix "
+            f"'{warehouse.schema_prefix or ''}': the two would share every table",
+            "give each warehouse its own schema_prefix, or a destination of its own",
+        )
 
 
 def _article(word: str) -> str:

@@ -173,7 +173,7 @@ def tenant_context(project: Project, warehouse: str | None) -> Tenant:
         )
     found = project.warehouse(warehouse)
     destinations = tuple(project.resolve_name("destination", d) or d for d in found.destinations)
-    _refuse_shared_schemas(project, found, destinations)
+    _refuse_shared_schemas(project, found)
     return Tenant(
         project=project,
         name=found.name,
@@ -244,17 +244,27 @@ def _variables(warehouse: Warehouse) -> dict[str, Variable]:
     return dict(warehouse.variables)
 
 
-def _refuse_shared_schemas(project: Project, warehouse: Warehouse, destinations: tuple[str, ...]) -> None:
-    """Two tenants on one destination with one prefix would write the same tables: refuse it."""
-    mine = set(destinations)
+def sharing_tables(project: Project, warehouse: Warehouse) -> tuple[str, str] | None:
+    """`(other warehouse, destination)` when another tenant writes a destination of this one under the
+    same schema prefix (the two would share every table); None when the tenant's tables are its own."""
+    mine = {project.resolve_name("destination", d) or d for d in warehouse.destinations}
     prefix = warehouse.schema_prefix or ""
     for other in project.warehouses.values():
         if other.name == warehouse.name or (other.schema_prefix or "") != prefix:
             continue
         shared = mine & {project.resolve_name("destination", d) or d for d in other.destinations}
         if shared:
-            raise DatakitError(
-                f"warehouses {warehouse.name!r} and {other.name!r} both write to {sorted(shared)[0]!r} "
-                f"with schema prefix {prefix!r}: they would share every table",
-                hint="give each warehouse its own `schema_prefix`, or a destination of its own",
-            )
+            return other.name, sorted(shared)[0]
+    return None
+
+
+def _refuse_shared_schemas(project: Project, warehouse: Warehouse) -> None:
+    """Two tenants on one destination with one prefix would write the same tables: refuse it."""
+    clash = sharing_tables(project, warehouse)
+    if clash is not None:
+        other, destination = clash
+        raise DatakitError(
+            f"warehouses {warehouse.name!r} and {other!r} both write to {destination!r} "
+            f"with schema prefix {warehouse.schema_prefix or ''!r}: they would share every table",
+            hint="give each warehouse its own `schema_prefix`, or a destination of its own",
+        )
