@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from datakit.config.environment import current_environment, interpolate, merge_overlay
+from datakit.config.environment import TENANT_VARIABLES, current_environment, interpolate, merge_overlay
 from datakit.config.models import ENVIRONMENTS, KINDS, PROJECT_KIND, Kind, ProjectConfig
 from datakit.config.models.common import name_from_folder
 from datakit.config.project import YAML_SUFFIXES, InactiveOverlay, Origin, Project
@@ -22,7 +22,7 @@ from datakit.config.pydantic_problems import problems_from_validation_error
 from datakit.config.references import SECRETS_UNREADABLE, check_project, in_environment
 from datakit.config.secrets import mask_declared_values
 from datakit.config.yaml_source import YamlDocument, YamlProblem, read_yaml
-from datakit.errors import Problem, ProblemList, UsageError, did_you_mean
+from datakit.errors import DatakitError, Problem, ProblemList, UsageError, did_you_mean
 
 PROJECT_FILE = "datakit.yaml"
 OVERLAYS = "environments"
@@ -84,16 +84,8 @@ def load_project(
     (its `variables:`, `tenant` and `schema_prefix`). Loaded twice: once to read the warehouse file.
     """
     if warehouse is not None:
-        from datakit.config.environment import TENANT_VARIABLES
-        from datakit.config.tenancy import tenant_context
-
         base = load_project(root, environment=environment, environ=environ)
-        variables = tenant_context(base, warehouse).dbt_vars()
-        environ = {
-            **(os.environ if environ is None else environ),
-            TENANT_VARIABLES: warehouse,
-            **{f"{TENANT_VARIABLES}{k}": str(v) for k, v in variables.items()},
-        }
+        environ = tenant_environ(base, warehouse, os.environ if environ is None else environ)
     validation = validate_project(root, environment=environment, environ=environ)
     problems = ProblemList(validation.problems)
     problems.raise_if_errors()
@@ -107,8 +99,13 @@ def validate_project(
     environment: str | None = None,
     environ: Mapping[str, str] | None = None,
     check_secrets: bool = False,
+    check_warehouses: bool = False,
 ) -> Validation:
-    """Validate every file of the project at `root` for one environment, collecting all problems."""
+    """Validate every file of the project at `root` for one environment, collecting all problems.
+
+    `check_warehouses` also loads the project as each warehouse sees it, when configs use `${var.NAME}`
+    (what `datakit validate` does; a run loads only its own warehouse's view).
+    """
     root = project_dir(root)
     env_vars: Mapping[str, str] = os.environ if environ is None else environ
     problems = ProblemList()
@@ -130,8 +127,46 @@ def validate_project(
 
     mask_declared_values(project.secrets, env_vars)
     problems.extend(check_project(project, broken, check_secrets=check_secrets, environ=env_vars))
+    if check_warehouses and not problems.errors and TENANT_VARIABLES not in env_vars:
+        problems.extend(_tenant_variable_problems(project, env_vars))
     project.warnings = problems.warnings
     return Validation(project=project, problems=problems.sorted())
+
+
+def tenant_environ(project: Project, warehouse: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` plus the warehouse's variables as `var.NAME` (what `${var.NAME}` reads)."""
+    from datakit.config.tenancy import tenant_context
+
+    variables = tenant_context(project, warehouse).dbt_vars()
+    return {
+        **environ,
+        TENANT_VARIABLES: warehouse,
+        **{f"{TENANT_VARIABLES}{k}": str(v) for k, v in variables.items()},
+    }
+
+
+def _tenant_variable_problems(project: Project, environ: Mapping[str, str]) -> list[Problem]:
+    """`${var.NAME}` a warehouse does not define, found now rather than when its run loads the project.
+
+    Only when some config uses `${var.`: then the project is validated once per warehouse.
+    """
+    import dataclasses
+
+    uses = any("${var." in path.read_text(encoding="utf-8") for path in discover(project.config_dir))
+    if not uses:
+        return []
+    found: list[Problem] = []
+    for name in project.warehouses:
+        try:
+            tenant = tenant_environ(project, name, environ)
+        except DatakitError:
+            continue  # the warehouse's own problem is reported by the checks above
+        for problem in validate_project(
+            project.root, environment=project.environment, environ=tenant
+        ).problems:
+            if problem.message.startswith("warehouse variable"):
+                found.append(dataclasses.replace(problem, message=f"{problem.message} (warehouse '{name}')"))
+    return found
 
 
 def discover(config_dir: Path) -> list[Path]:

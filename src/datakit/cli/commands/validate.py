@@ -23,7 +23,10 @@ def validate(
     from datakit.config import validate_project
 
     result = validate_project(
-        state.project_dir(project), environment=environment, check_secrets=check_secrets
+        state.project_dir(project),
+        environment=environment,
+        check_secrets=check_secrets,
+        check_warehouses=True,
     )
     assert result.project is not None
     proj = result.project
