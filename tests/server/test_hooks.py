@@ -213,4 +213,6 @@ def test_a_tenants_job_gets_one_run_per_warehouse(tmp_path: Path, monkeypatch: p
         ("orders_hook.globex@delivery:dlv-t", "globex"),
     ]
     assert sorted(r["warehouse"] for r in response.json()["runs"]) == ["acme", "globex"]
+    page = client.get("/triggers").text  # the status page lists each tenant's firing of a trigger
+    assert "orders_hook.acme" in page and "daily_at_two.globex" in page
     store.close()

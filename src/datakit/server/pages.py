@@ -534,9 +534,12 @@ class _Pages:
     def triggers(self, request: Request) -> Response:
         now = datetime.fromtimestamp(self.clock(), UTC)
         cursors = {name: datetime.fromtimestamp(at, UTC) for name, at in self.store.get_cursors().items()}
+        from datakit.server.scheduler import tenant_triggers
+
+        firings = tenant_triggers(self.project)  # a tenants' job's trigger fires once per warehouse
         rows = [
-            trigger_row(t, now, last_tick(self.store, t.name), cursors.get(t.name))
-            for t in sorted(self.project.triggers.values(), key=lambda t: t.name)
+            trigger_row(trigger, now, last_tick(self.store, name), cursors.get(name))
+            for name, (trigger, _) in sorted(firings.items())
         ]
         return self._render(request, "triggers.html", refresh=True, rows=rows)
 
