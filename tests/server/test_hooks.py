@@ -216,3 +216,33 @@ def test_a_tenants_job_gets_one_run_per_warehouse(tmp_path: Path, monkeypatch: p
     page = client.get("/triggers").text  # the status page lists each tenant's firing of a trigger
     assert "orders_hook.acme" in page and "daily_at_two.globex" in page
     store.close()
+
+
+def test_a_job_that_cannot_start_is_answered_and_its_delivery_can_be_redelivered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.testclient import TestClient
+
+    from datakit.errors import DatakitError
+
+    monkeypatch.setenv(SECRET_VAR, SECRET.get_secret_value())
+    project = load_project(_project(tmp_path))
+    store = StateStore(sqlite_url(tmp_path / "state.db"))
+    broken = [True]
+
+    def launch(tick: Tick, warehouse: str | None) -> int:
+        if broken[0]:
+            raise DatakitError("pipeline 'shop_bronze': source 'shop' is unreachable")
+        return store.start_run(tick.job, "{}", allow_concurrent=True, tick_key=tick.key, warehouse=warehouse)
+
+    client = TestClient(create_app(project, store, launch, webhook_secrets(project)))
+    first = client.post(
+        "/hooks/orders_hook", content=BODY, headers=signed_headers(BODY, SECRET, int(time.time()), "d-9")
+    )
+    assert first.status_code == 409 and "could not start" in first.json()["error"]
+    broken[0] = False  # fixed; the sender redelivers the same id, freshly signed
+    again = client.post(
+        "/hooks/orders_hook", content=BODY, headers=signed_headers(BODY, SECRET, int(time.time()) + 1, "d-9")
+    )
+    assert again.status_code == 202 and store.get_run(again.json()["run_id"]).job == "daily"
+    store.close()

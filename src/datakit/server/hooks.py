@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from datakit.config.models.triggers import WebhookTrigger
 from datakit.config.project import Project
+from datakit.errors import DatakitError
 from datakit.log import get_logger
 from datakit.orchestrate.store import AlreadyRunning, StateStore, TickFired
 from datakit.orchestrate.webhooks import BodyTooLarge, WebhookError, verify
@@ -66,7 +67,7 @@ def hook_routes(
     async def receive(request: Request) -> JSONResponse:
         name = request.path_params["trigger"]
         trigger = triggers.get(name)
-        if trigger is None or name not in secrets:
+        if trigger is None or name not in secrets or not targets.get(name):
             return _answer(404, f"no webhook trigger {name!r}")
         settings = trigger.webhook
         try:
@@ -96,10 +97,14 @@ def hook_routes(
             except AlreadyRunning as exc:
                 busy.append(str(exc))
                 continue
+            except DatakitError as exc:  # the job cannot start (its config): say so, let a redelivery retry
+                log.error("webhook %s could not start job %s: %s", firing, trigger.job, exc)
+                busy.append(f"job {trigger.job!r} could not start: {exc}")
+                continue
             log.info("webhook %s: delivery %s started run %d", firing, delivery.id, run_id)
             started.append({"warehouse": warehouse, "run_id": run_id})
         if not started:
-            if busy:  # nothing started: forget the delivery so that the sender's redelivery can
+            if busy:  # nothing started: forget the delivery so that the sender's redelivery can start it
                 await run_in_threadpool(store.forget_delivery, f"{name}/delivery:{delivery.id}")
                 return _answer(409, "; ".join(busy))
             return _answer(409, f"delivery {delivery.id} already started its runs")
