@@ -55,20 +55,11 @@ class LocalRunner:
     """A warm step server to fork steps from (`stepserver`); without one, each step is spawned."""
 
     def __call__(self, step: Step) -> StepOutput:
-        target = _TARGETS.get(step.kind)
-        if target is None:  # pragma: no cover - the plan's StepKind and _TARGETS are kept together
-            raise DatakitError(f"step {step.id!r}: unknown kind {step.kind!r}")
-        kwargs = {
-            "project_root": str(self.project_root),
-            "environment": self.environment,
-            "params": dict(step.params),
-            "full_refresh": self.full_refresh,
-        }
+        target, kwargs = _request(self.project_root, self.environment, step, self.full_refresh)
         result, log = run_in_child(
             target, kwargs, timeout=step.timeout, cwd=self.project_root, server=self.server
         )
-        rows = {k: int(v) for k, v in result.get("rows", {}).items()}
-        return StepOutput(rows=rows, log=log, details=result.get("details"))
+        return _output(result, log)
 
     def cancel(self) -> None:
         """Kill the running steps' processes (the executor calls this when the run is interrupted)."""
@@ -89,19 +80,31 @@ def run_step_here(
     in its child processes, so both executors do exactly the same work for a step."""
     import importlib
 
-    target = _TARGETS.get(step.kind)
-    if target is None:
-        raise DatakitError(f"step {step.id!r}: unknown kind {step.kind!r}")
+    target, kwargs = _request(project_root, environment, step, full_refresh)
     module, _, name = target.partition(":")
-    function = getattr(importlib.import_module(module), name)
-    result = function(
-        project_root=str(project_root),
-        environment=environment,
-        params=dict(step.params),
-        full_refresh=full_refresh,
-    )
+    return _output(getattr(importlib.import_module(module), name)(**kwargs))
+
+
+def _request(
+    project_root: Path, environment: str, step: Step, full_refresh: bool
+) -> tuple[str, dict[str, Any]]:
+    """The step function (`module:name`) of a step and its keyword arguments: plain data, so it can
+    cross into a child process."""
+    target = _TARGETS.get(step.kind)
+    if target is None:  # pragma: no cover - the plan's StepKind and _TARGETS are kept together
+        raise DatakitError(f"step {step.id!r}: unknown kind {step.kind!r}")
+    kwargs = {
+        "project_root": str(project_root),
+        "environment": environment,
+        "params": dict(step.params),
+        "full_refresh": full_refresh,
+    }
+    return target, kwargs
+
+
+def _output(result: dict[str, Any], log: str = "") -> StepOutput:
     rows = {k: int(v) for k, v in result.get("rows", {}).items()}
-    return StepOutput(rows=rows, details=result.get("details"))
+    return StepOutput(rows=rows, log=log, details=result.get("details"))
 
 
 def _child_project(project_root: str, environment: str, warehouse: str | None = None) -> Project:
