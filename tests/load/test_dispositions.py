@@ -59,6 +59,33 @@ def test_append_twice_keeps_both_copies(dest: Any, source: Any, customers: str) 
     )
 
 
+def test_audit_columns_are_the_same_in_every_destination(
+    dest: Any, source: Any, customers: str, pg_exec: Any
+) -> None:
+    """DuckDB computes the audit columns inside its INSERT, PostgreSQL gets them as Arrow columns: the
+    values must not depend on which one wrote them (a merge compares hashes across loads)."""
+    import pyarrow as pa
+
+    from datakit.connectors import ReadRequest, TableRef
+    from datakit.connectors.stamp import row_hash
+
+    pg_exec(f'UPDATE "{customers}".customer SET score = NULL WHERE id % 7 = 0')
+    contract = customer_contract()
+    result = load_resource(
+        plan_for(source, customers, "customer", contract, dest.table("customer"), batch_size=300),
+        dest.destination,
+    )
+    read = pa.Table.from_batches(source.read(ReadRequest(table=TableRef("customer", customers))))
+    batch = read.combine_chunks().to_batches()[0]
+    expected = dict(zip(batch.column("id").to_pylist(), row_hash(batch, contract.change_columns).to_pylist()))
+    rows = dest.query(
+        f"SELECT id, _dk_record_hash, _dk_load_id, _dk_loaded_at, _dk_source FROM {dest.q('customer')}"
+    )
+    assert {row[0]: row[1] for row in rows} == expected
+    assert len(set(expected.values())) == ROWS  # distinct rows, distinct hashes
+    assert {row[2:] for row in rows} == {(result.load_id, result.started_at, f"test.{customers}.customer")}
+
+
 def test_replace_refills(dest: Any, source: Any, customers: str, pg_exec: Any) -> None:
     plan = plan_for(
         source, customers, "customer", customer_contract(), dest.table("customer"), disposition="replace"

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from datakit.connectors.stamp import Stamp
+
 DEFAULT_BATCH_ROWS = 65_536
 
 
@@ -157,8 +159,11 @@ class Transaction(Protocol):
         """Run one statement and return its rows (for small results: catalogs, cursors, counts)."""
         ...
 
-    def write(self, table: TableRef, batches: Iterable[pa.RecordBatch]) -> int:
-        """Bulk-load `batches` into existing `table` (matching columns by name); returns rows written."""
+    def write(self, table: TableRef, batches: Iterable[pa.RecordBatch], stamp: Stamp | None = None) -> int:
+        """Bulk-load `batches` into existing `table` (matching columns by name); returns rows written.
+
+        `stamp` names columns the destination fills on every row (constants, a row hash); see `stamp`.
+        """
         ...
 
     def columns(self, table: TableRef) -> list[Column]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from datakit.connectors import TableRef
 from datakit.connectors.rest.records import PARENT_PREFIX, SEP
 from datakit.connectors.rest.source import RestSource
-from datakit.load.audit import AuditValues, with_audit
+from datakit.load.audit import AuditValues
 from datakit.load.drift import plan_drift, shapes_from_arrow, shapes_from_catalog
 from datakit.load.infer import contract_from_arrow
 from datakit.load.tables import apply_changes, create_target, exists, quoted
@@ -87,7 +87,7 @@ class ChildTables:
                     f"DELETE FROM {quoted(tx, target)} AS c WHERE EXISTS "
                     f"(SELECT 1 FROM {quoted(tx, parent_stage)} AS s WHERE {links})"
                 )
-            tx.write(target, (with_audit(b, columns, audit) for b in self._batches(name)))
+            tx.write(target, self._batches(name), audit.stamp(columns))
             report[str(target)] = self.rows[name]
         return report
 

@@ -40,12 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 from datakit.connectors import Incremental, pipe
 from datakit.connectors.errors import NoRowsToInfer
+from datakit.connectors.stamp import constant
 from datakit.contracts.audit import AUDIT_COLUMN_NAMES
 from datakit.contracts.sqltypes import Dialect
 from datakit.contracts.validate import validate_batch
 from datakit.errors import DatakitError
 from datakit.load import apply, state
-from datakit.load.audit import AuditValues, constant, with_audit
+from datakit.load.audit import AuditValues
 from datakit.load.children import ChildTables, wants_children
 from datakit.load.drift import DriftPlan, plan_drift, shapes_from_arrow, shapes_from_catalog
 from datakit.load.errors import LoadError
@@ -197,10 +198,12 @@ class _Load:
                 into = (
                     apply.create_stage(tx, target, columns, self.dialect, self.load_id) if staged else target
                 )
-                # Validation and audit columns run on the reader's thread, so they overlap the writes.
+                # Validation runs on the reader's thread, so it overlaps the writes; the destination
+                # fills the audit columns as it writes (`stamp`).
+                stamp = self.audit.stamp(contract.change_columns)
                 pipe(
                     self._batches(_reader(plan, request, files, children), contract, spool, staged=staged),
-                    lambda batches: tx.write(into, batches),
+                    lambda batches: tx.write(into, batches, stamp),
                 )
                 self._side_tables(tx, spool, files, children, stage=into if staged else None, key=key)
                 if staged:
@@ -344,12 +347,11 @@ class _Load:
     def _batches(
         self, batches: Iterator[pa.RecordBatch], contract: Contract, spool: RejectSpool, *, staged: bool
     ) -> Iterator[pa.RecordBatch]:
-        """Source batches -> (transform) -> validate -> audit; rejected rows to the spool."""
+        """Source batches -> (transform) -> validate; rejected rows to the spool."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         plan = self.plan
-        change_columns = list(contract.change_columns)
         cursor_field = plan.incremental.cursor_field if plan.incremental is not None else None
         total = self._estimate()
         for batch in batches:
@@ -370,7 +372,7 @@ class _Load:
                 if top is not None and (self.cursor is None or top > self.cursor):
                     self.cursor = top
             if good.num_rows:
-                out = with_audit(good, change_columns, self.audit)
+                out = good
                 if staged:
                     ones = constant(1, good.num_rows, pa.int64())
                     position = pc.add(pc.cumulative_sum(ones), self.rows_loaded)

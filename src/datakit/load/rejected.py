@@ -14,9 +14,9 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from datakit.connectors.stamp import constant
 from datakit.contracts.audit import LOAD_ID
 from datakit.contracts.validate import FAILED_COLUMN, FAILED_RULE, REASON, ROW_INDEX
-from datakit.load.audit import constant
 from datakit.load.tables import REJECTED_AT
 
 if TYPE_CHECKING:

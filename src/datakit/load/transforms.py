@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from datakit.connectors.stamp import duckdb_session
 from datakit.contracts.validate import FAILED_COLUMN, FAILED_RULE, REASON, ROW_INDEX, as_text
-from datakit.load.audit import duckdb_session
 from datakit.load.errors import TransformError
 from datakit.load.plan import BatchTransform, TransformOutcome
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from datakit.connectors.base import Column, DestinationCapabilities, TableRef
 from datakit.connectors.errors import ConnectorError, SchemaMismatch, translate
 from datakit.connectors.params import DuckDBParams
+from datakit.connectors.stamp import Stamp, row_hash_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -35,6 +36,16 @@ def quote_identifier(*parts: str) -> str:
 
 def quote_table(table: TableRef) -> str:
     return quote_identifier(table.schema, table.name) if table.schema else quote_identifier(table.name)
+
+
+def _stamp_items(stamp: Stamp | None) -> tuple[list[str], list[Any]]:
+    """SELECT items computing the stamp's columns in the INSERT, and the constants as parameters."""
+    if stamp is None:
+        return [], []
+    items = [f"${i}" for i, _ in enumerate(stamp.constants, start=1)]
+    if stamp.hash_column:
+        items.append(row_hash_sql([quote_identifier(name) for name in stamp.hash_of]))
+    return items, [c.value for c in stamp.constants]
 
 
 class DuckDBDestination:
@@ -102,7 +113,7 @@ class DuckDBTransaction:
         rows = self.query(_COLUMNS_SQL, [table.schema or "main", table.name])
         return [Column(str(n), str(t), bool(nullable), str(t)) for n, t, nullable in rows]
 
-    def write(self, table: TableRef, batches: Iterable[pa.RecordBatch]) -> int:
+    def write(self, table: TableRef, batches: Iterable[pa.RecordBatch], stamp: Stamp | None = None) -> int:
         import duckdb
         import pyarrow as pa
 
@@ -113,7 +124,7 @@ class DuckDBTransaction:
         existing = {c.name for c in self.columns(table)}
         if not existing:
             raise ConnectorError(f"table {table} does not exist", table=str(table))
-        for name in first.schema.names:
+        for name in [*first.schema.names, *(stamp.names if stamp else ())]:
             if name not in existing:
                 from datakit.errors import did_you_mean
 
@@ -138,11 +149,18 @@ class DuckDBTransaction:
                 raise
 
         view = f"_datakit_arrow_{id(self)}_{next(self._views)}"
-        names = ", ".join(quote_identifier(name) for name in schema.names)
+        names = [quote_identifier(name) for name in schema.names]
+        items, params = _stamp_items(stamp)
+        into = ", ".join([*names, *(quote_identifier(n) for n in (stamp.names if stamp else ()))])
         self._conn.register(view, pa.RecordBatchReader.from_batches(schema, counted()))
         try:
+            # Order is not kept: rows land as the threads scan them (about 2x faster); nothing reads
+            # a table in stored order, and staged loads carry their row position as a column.
+            self._conn.execute("SET SESSION preserve_insertion_order = false")
             self._conn.execute(
-                f"INSERT INTO {quote_table(table)} ({names}) SELECT {names} FROM {quote_identifier(view)}"
+                f"INSERT INTO {quote_table(table)} ({into}) "
+                f"SELECT {', '.join([*names, *items])} FROM {quote_identifier(view)}",
+                params or None,
             )
         except duckdb.Error as exc:
             if failure:
@@ -151,6 +169,8 @@ class DuckDBTransaction:
         finally:
             with suppress(duckdb.Error):  # fails in an aborted transaction; the view dies with it
                 self._conn.unregister(view)
+            with suppress(duckdb.Error):
+                self._conn.execute("RESET SESSION preserve_insertion_order")
         return rows
 
     def _run(self, sql: str, params: Sequence[Any]) -> duckdb.DuckDBPyConnection:

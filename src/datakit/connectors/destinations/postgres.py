@@ -28,6 +28,7 @@ from datakit.connectors.arrow import conform
 from datakit.connectors.base import Column, DestinationCapabilities, TableRef
 from datakit.connectors.errors import ConnectorError, SchemaMismatch, translate
 from datakit.connectors.params import PostgresParams
+from datakit.connectors.stamp import Stamp, stamped
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -97,10 +98,10 @@ class PostgresTransaction:
             self.query(catalog.COLUMNS_SQL.format(relation=catalog.relation_literal(table)))
         )
 
-    def write(self, table: TableRef, batches: Iterable[pa.RecordBatch]) -> int:
+    def write(self, table: TableRef, batches: Iterable[pa.RecordBatch], stamp: Stamp | None = None) -> int:
         import pyarrow as pa
 
-        iterator = iter(batches)
+        iterator = stamped(batches, stamp)
         first = next(iterator, None)
         if first is None:
             return 0
