@@ -11,21 +11,43 @@ Measured in one run, against the same data and the same server, interleaved roun
   loader's own work: read -> `validate_batch` -> write in one transaction, through `connectors.pipe`
   (no audit columns, record hash or load record). These separate the connectors' speed from the
   loader's; the three final figures are the loader's.
+- `pg_read`: datakit's PostgreSQL read alone (nothing validated or written): no load into DuckDB can
+  finish before its read does.
+- `pg_copy_bronze`: `psql COPY ... FROM STDIN` of the bronze rows `pg_to_pg` wrote (11 columns a row:
+  rental's 7 and the 4 audit columns), replayed from a file into an empty table: the destination
+  server's own share of a PostgreSQL load. One transaction is one backend, so no load of these rows
+  into PostgreSQL can be faster, whatever the client does.
 
 Every datakit load runs in its own child process (`--worker`), so its peak RSS (from `wait4`'s rusage,
-the per-child form of RUSAGE_CHILDREN) is its own; DDL and the empty target happen before the clock
-starts, and the first round verifies row counts and per-column checksums against the source. The
-machine has two cores and may be shared, so each approach runs `--repeat` times (default 5) after a
-CHECKPOINT, and the ratios use each approach's best time (the least disturbed run; medians are
-printed too). Memory: one more load per destination from a 10M-row copy; `rss_10m_vs_2m` is the larger
-of the two destinations' ratios of peak RSS.
+the per-child form of RUSAGE_CHILDREN) is its own; DDL, the empty target and the drivers' imports (as
+in the step server's warm process) happen before the clock starts, and the first round verifies row
+counts and per-column checksums against the source. The machine has two cores and may be shared, so
+each approach runs `--repeat` times (default 5) after a CHECKPOINT, and the ratios use each approach's
+best time (the least disturbed run; medians are printed too). Memory: one more load per destination
+from a 10M-row copy; `rss_10m_vs_2m` is the larger of the two destinations' ratios of peak RSS. CPU:
+each approach's client CPU and the local PostgreSQL server's CPU (both backends) are printed: client,
+source and destination share the cores, so an approach's CPU divided by the cores bounds its wall
+time from below.
 
-Measured on a 2-core machine, 22 Nov 2026 (best of 3): with an MD5-of-JSON record hash, loader 0.33x
-(PG) / 0.34x (DuckDB); with DuckDB's hash() as BIGINT, 0.43x / 0.54x; with validation and audit columns
-moved to the reader's thread, 0.43x / 0.68x, RSS 10M/2M 1.05. The connectors alone (steps) reach
-0.69-0.81x (PG) and 1.06-1.10x (DuckDB). What is left on PostgreSQL: the destination server waits on
-COPY for ~1.8 s of a ~4 s load (11 columns per row instead of 7) and the binary encoder takes ~1.3 s
-on the writer thread; both processes share two cores with the two PostgreSQL backends.
+What the CPU shows on a 2-core machine (22 Nov 2026, best of 3 rounds): the raw pipe alone keeps both
+cores busy (~4.3 CPU-s for 2M rows: ~3.5 for the two backends, ~0.7 for the two psql), so the ratios
+are, to first order, the raw pipe's CPU over the load's.
+- PostgreSQL: the destination backend needs longer to take the bronze rows by COPY than the whole raw
+  pipe takes (the 4 audit columns, 2 of them text, cost more than rental's 7): `pg_copy_bronze` puts
+  the ceiling of `pg_to_pg_vs_copy` at 0.63-0.74x here, below the issue's 0.8x, and the source
+  backend and the client need the other core meanwhile. Measured and not enough to cross it: column
+  DEFAULTs for the three per-load constants (~10% of the destination's time, at the price of an ALTER
+  TABLE lock per load or a current_setting() per row), a uuid load id (~5%); WAL is not the cost (an
+  UNLOGGED table took as long).
+- DuckDB: datakit's read alone (`pg_read`, two TID-range COPY streams) costs ~2.6 CPU-s (~1.7 source
+  backends, ~0.85 client receive and decode), and DuckDB's insert of the 11 columns ~1.1 (over its
+  threads; ~0.8 for rental's 7), so a load costs >= ~3.8 CPU-s against the raw pipe's ~4.3: about
+  1.1x at best on two cores, below the issue's 1.2x. Measured: 0.90-0.95x, steps 1.28-1.33x.
+- The loader's ratios over time (PG / DuckDB): MD5-of-JSON record hash 0.33x / 0.34x; DuckDB's hash()
+  as BIGINT 0.43x / 0.54x; validation on the reader's thread 0.43x / 0.68x; the audit columns filled by
+  the destination (DuckDB computes them inside its INSERT, `connectors.stamp`) and DuckDB's insertion
+  order not kept for the bulk insert (half the insert's time): 0.44-0.47x / 0.90-0.95x. RSS 10M/2M
+  1.03.
 
     .venv/bin/python bench/load.py            # 2M + 10M rows (builds pagila_2m / pagila_10m once)
     .venv/bin/python bench/load.py --quick    # 200k + 1M rows, 2 rounds
@@ -40,16 +62,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from child import spawn  # bench/ is the script's folder, first on sys.path
+from child import postgres_cpu_seconds, spawn  # bench/ is the script's folder, first on sys.path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "src")]
@@ -111,8 +135,11 @@ def duckdb_checksum(path: str, table: str) -> list[int]:
 # -- one load, in a child process: `load.py --worker pg_to_pg|pg_to_duckdb --src DSN --dst DSN|PATH` ----
 def worker(args: argparse.Namespace) -> dict[str, Any]:
     """Run one bronze load of rental into an empty target; return rows and seconds."""
+    _warm_imports()
     if args.worker.endswith("_steps"):
         return steps_worker(args)
+    if args.worker == "pg_read":
+        return read_worker(args)
     from datakit.connectors import DuckDBParams, PostgresParams, ReadRequest, TableRef
     from datakit.connectors.sources.postgres import PostgresSource
     from datakit.contracts import contract_from_spec
@@ -145,12 +172,21 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         source_label="pagila.public.rental",
         write_disposition="append",
     )
-    start = time.perf_counter()
+    clock = Clock(time.process_time)
     result = load_resource(plan, destination)
-    seconds = time.perf_counter() - start
+    figures = clock.stop(result.rows_loaded)
     if result.rows_rejected or result.rows_loaded != result.rows_read:
         raise SystemExit(f"unexpected result: {result}")
-    return {"rows": result.rows_loaded, "seconds": seconds}
+    return figures
+
+
+def _warm_imports() -> None:
+    """Import the drivers before the clock starts, as the step server's warm process has (~0.3 s cold)."""
+    import asyncpg  # noqa: F401
+    import duckdb  # noqa: F401
+    import numpy  # noqa: F401
+    import psycopg  # noqa: F401
+    import pyarrow.compute  # noqa: F401
 
 
 def steps_worker(args: argparse.Namespace) -> dict[str, Any]:
@@ -193,15 +229,55 @@ def steps_worker(args: argparse.Namespace) -> dict[str, Any]:
                 raise SystemExit(f"{result.rejected.num_rows} rows rejected")
             yield result.good
 
-    start = time.perf_counter()
+    clock = Clock(time.process_time)
     with destination.transaction() as tx:
         rows = pipe(validated(), lambda batches: tx.write(target, batches))
-    return {"rows": rows, "seconds": time.perf_counter() - start}
+    return clock.stop(rows)
+
+
+def read_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """datakit's PostgreSQL read alone (batches counted, nothing validated or written).
+
+    The ceiling of any load into DuckDB: a load cannot finish before its read does.
+    """
+    from datakit.connectors import PostgresParams, ReadRequest, TableRef
+    from datakit.connectors.sources.postgres import PostgresSource
+
+    source = PostgresSource(PostgresParams.from_dsn(args.src))
+    request = ReadRequest(table=TableRef("rental", "public"), batch_size=args.batch_size)
+    clock = Clock(time.process_time)
+    rows = sum(batch.num_rows for batch in source.read(request))
+    return clock.stop(rows)
+
+
+class Clock:
+    """Wall time, client CPU and local PostgreSQL server CPU of the timed part of one approach.
+
+    Everything here shares the machine's cores (client, source and destination backends), so the CPU
+    an approach costs, divided by the cores, bounds its wall time from below; the report shows both.
+    """
+
+    def __init__(self, client_cpu: Callable[[], float]) -> None:
+        self.client_cpu = client_cpu
+        self.start = (time.perf_counter(), client_cpu(), postgres_cpu_seconds())
+
+    def stop(self, rows: int | None) -> dict[str, Any]:
+        wall, cpu, server = self.start
+        figures = {"rows": rows, "seconds": time.perf_counter() - wall, "client_cpu": self.client_cpu() - cpu}
+        time.sleep(0.3)  # the load's backends exit and are reaped, so their CPU is counted
+        after = postgres_cpu_seconds()
+        figures["server_cpu"] = None if after is None or server is None else after - server
+        return figures
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # -- the parent: orchestrate, verify, report --------------------------------------------------------
-def raw_pipe(src_dsn: str, dst_dsn: str) -> float:
-    """The psql binary COPY pipe into a fresh, empty table; returns seconds."""
+def raw_pipe(src_dsn: str, dst_dsn: str) -> dict[str, Any]:
+    """The psql binary COPY pipe into a fresh, empty table; returns seconds and CPU (`Clock`)."""
     import psycopg
 
     with psycopg.connect(dst_dsn, autocommit=True) as conn:
@@ -209,7 +285,7 @@ def raw_pipe(src_dsn: str, dst_dsn: str) -> float:
         conn.execute("DROP TABLE IF EXISTS bench.rental_raw")
         conn.execute(f"CREATE TABLE bench.rental_raw ({COLUMNS})")
     checkpoint(dst_dsn)
-    start = time.perf_counter()
+    clock = Clock(_children_cpu)
     out = subprocess.Popen(
         ["psql", "-X", "-q", "-d", src_dsn, "-c", f"COPY ({SELECT}) TO STDOUT (FORMAT binary)"],
         stdout=subprocess.PIPE,
@@ -223,7 +299,45 @@ def raw_pipe(src_dsn: str, dst_dsn: str) -> float:
     out.stdout.close()
     if out.wait() != 0 or into.returncode != 0:
         raise SystemExit("raw psql pipe failed")
-    return time.perf_counter() - start
+    return clock.stop(None)
+
+
+def export_bronze(dst_dsn: str, path: Path) -> None:
+    """The bronze rows pg_to_pg wrote, as the binary COPY stream a load sends (11 columns a row)."""
+    with path.open("wb") as out:
+        subprocess.run(
+            _psql(dst_dsn, f"COPY {BRONZE_SCHEMA}.rental TO STDOUT (FORMAT binary)"),
+            stdout=out,
+            check=True,
+        )
+
+
+def copy_bronze(dst_dsn: str, path: Path) -> dict[str, Any]:
+    """`psql COPY ... FROM STDIN` of the exported bronze rows into an empty table (`Clock` figures).
+
+    The destination server's own share of a PostgreSQL load: one transaction is one backend, so no
+    load of these rows into PostgreSQL can be faster, whatever the client does.
+    """
+    import psycopg
+
+    with psycopg.connect(dst_dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench.rental_bronze_copy")
+        conn.execute(
+            f"CREATE TABLE bench.rental_bronze_copy (LIKE {BRONZE_SCHEMA}.rental INCLUDING DEFAULTS)"
+        )
+    checkpoint(dst_dsn)
+    clock = Clock(_children_cpu)
+    with path.open("rb") as stream:
+        subprocess.run(
+            _psql(dst_dsn, "COPY bench.rental_bronze_copy FROM STDIN (FORMAT binary)"),
+            stdin=stream,
+            check=True,
+        )
+    return clock.stop(None)
+
+
+def _psql(dsn: str, command: str) -> list[str]:
+    return ["psql", "-X", "-q", "-d", dsn, "-c", command]
 
 
 def checkpoint(dsn: str) -> None:
@@ -273,23 +387,40 @@ def main() -> None:
     rows = expected[0]
     print(f"source: {_dbname(small)}.rental, {rows:,} rows; batch_size={args.batch_size}, {repeat} rounds")
 
-    approaches = ["raw_pipe", "pg_to_pg", "pg_to_duckdb", "pg_to_pg_steps", "pg_to_duckdb_steps"]
+    approaches = [
+        "raw_pipe",
+        "pg_to_pg",
+        "pg_to_duckdb",
+        "pg_to_pg_steps",
+        "pg_to_duckdb_steps",
+        "pg_read",
+        "pg_copy_bronze",
+    ]
     times: dict[str, list[float]] = {name: [] for name in approaches}
+    cpu: dict[str, list[tuple[float, float | None]]] = {name: [] for name in approaches}
     rss: dict[str, int] = {}
+    bronze_file = workdir / "rental_bronze.copy"
     for attempt in range(repeat):
         for name in approaches:
             if name == "raw_pipe":
-                times[name].append(raw_pipe(src, dst))
+                _record(name, raw_pipe(src, dst), times, cpu)
                 if attempt == 0:
                     _verify(name, pg_checksum(dst, "bench.rental_raw"), expected)
                 continue
+            if name == "pg_copy_bronze":
+                _record(name, copy_bronze(dst, bronze_file), times, cpu)
+                if attempt == 0:
+                    _verify(name, pg_checksum(dst, "bench.rental_bronze_copy"), expected)
+                continue
             checkpoint(dst)
             result, peak = spawn(_command(args, name, src, duck if "duckdb" in name else dst))
-            times[name].append(float(result["seconds"]))
+            _record(name, result, times, cpu)
             rss[name] = max(rss.get(name, 0), peak)
             if result["rows"] != rows:
                 raise SystemExit(f"{name}: {result['rows']} rows, expected {rows}")
-            if attempt == 0:
+            if name == "pg_to_pg" and attempt == 0:
+                export_bronze(dst, bronze_file)
+            if attempt == 0 and name != "pg_read":
                 target = "bench.rental_steps" if name.endswith("_steps") else f"{BRONZE_SCHEMA}.rental"
                 found = duckdb_checksum(duck, target) if "duckdb" in name else pg_checksum(dst, target)
                 _verify(name, found, expected)
@@ -305,7 +436,17 @@ def main() -> None:
         print(f"{name} {result['rows']:,} rows: {result['seconds']:.2f}s, peak RSS {peak} MiB", flush=True)
     shutil.rmtree(workdir, ignore_errors=True)
     _cleanup(dst)
-    report(approaches, times, rss, big_rss, rows)
+    report(approaches, times, cpu, rss, big_rss, rows)
+
+
+def _record(
+    name: str,
+    figures: dict[str, Any],
+    times: dict[str, list[float]],
+    cpu: dict[str, list[tuple[float, float | None]]],
+) -> None:
+    times[name].append(float(figures["seconds"]))
+    cpu[name].append((float(figures["client_cpu"]), figures["server_cpu"]))
 
 
 def _command(args: argparse.Namespace, name: str, src: str, dst: str) -> list[str]:
@@ -325,20 +466,32 @@ def _cleanup(dst: str) -> None:
 def report(
     approaches: list[str],
     times: dict[str, list[float]],
+    cpu: dict[str, list[tuple[float, float | None]]],
     rss: dict[str, int],
     big_rss: dict[str, int],
     rows: int,
 ) -> None:
-    print(f"\n{'approach':14} {'best s':>7} {'median s':>9} {'best rows/s':>12} {'peak RSS MiB':>13}")
+    header = f"{'approach':18} {'best s':>7} {'median s':>9} {'best rows/s':>12} {'peak RSS MiB':>13}"
+    print(f"\n{header} {'client CPU s':>13} {'server CPU s':>13}")
     for name in approaches:
         best, median = min(times[name]), statistics.median(times[name])
         peak = str(rss[name]) if name in rss else "-"
-        print(f"{name:14} {best:7.2f} {median:9.2f} {rows / best:12,.0f} {peak:>13}")
+        client = statistics.median(c for c, _ in cpu[name])
+        servers = [s for _, s in cpu[name] if s is not None]
+        server = f"{statistics.median(servers):.2f}" if servers else "-"
+        figures = f"{best:7.2f} {median:9.2f} {rows / best:12,.0f} {peak:>13}"
+        print(f"{name:18} {figures} {client:13.2f} {server:>13}")
+    print(f"(CPU: medians over the rounds; this machine has {os.cpu_count()} cores)")
     raw_best, raw_median = min(times["raw_pipe"]), statistics.median(times["raw_pipe"])
     ratios = {}
     for name in approaches[1:]:
         ratios[name] = raw_best / min(times[name])
         print(f"{name}: best {ratios[name]:.2f}x, median {raw_median / statistics.median(times[name]):.2f}x")
+    print(
+        "ceilings on this machine: pg_to_pg <= "
+        f"{raw_best / min(times['pg_copy_bronze']):.2f}x (the destination's COPY of the bronze rows alone), "
+        f"pg_to_duckdb <= {raw_best / min(times['pg_read']):.2f}x (datakit's read alone)"
+    )
     memory = {name: big_rss[name] / rss[name] for name in big_rss}
     print("rss 10m/2m: " + ", ".join(f"{name} {value:.2f}" for name, value in memory.items()))
     print(f"pg_to_pg_vs_copy: {ratios['pg_to_pg']:.2f}")
