@@ -77,7 +77,8 @@ def test_audit_columns_are_the_same_in_every_destination(
     )
     read = pa.Table.from_batches(source.read(ReadRequest(table=TableRef("customer", customers))))
     batch = read.combine_chunks().to_batches()[0]
-    expected = dict(zip(batch.column("id").to_pylist(), row_hash(batch, contract.change_columns).to_pylist()))
+    hashes = row_hash(batch, contract.change_columns).to_pylist()
+    expected = dict(zip(batch.column("id").to_pylist(), hashes, strict=True))
     rows = dest.query(
         f"SELECT id, _dk_record_hash, _dk_load_id, _dk_loaded_at, _dk_source FROM {dest.q('customer')}"
     )
