@@ -287,11 +287,11 @@ def raw_pipe(src_dsn: str, dst_dsn: str) -> dict[str, Any]:
     checkpoint(dst_dsn)
     clock = Clock(_children_cpu)
     out = subprocess.Popen(
-        ["psql", "-X", "-q", "-d", src_dsn, "-c", f"COPY ({SELECT}) TO STDOUT (FORMAT binary)"],
+        _psql(src_dsn, f"COPY ({SELECT}) TO STDOUT (FORMAT binary)"),
         stdout=subprocess.PIPE,
     )
     into = subprocess.run(
-        ["psql", "-X", "-q", "-d", dst_dsn, "-c", "COPY bench.rental_raw FROM STDIN (FORMAT binary)"],
+        _psql(dst_dsn, "COPY bench.rental_raw FROM STDIN (FORMAT binary)"),
         stdin=out.stdout,
         check=False,
     )

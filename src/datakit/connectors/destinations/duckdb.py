@@ -124,7 +124,8 @@ class DuckDBTransaction:
         existing = {c.name for c in self.columns(table)}
         if not existing:
             raise ConnectorError(f"table {table} does not exist", table=str(table))
-        for name in [*first.schema.names, *(stamp.names if stamp else ())]:
+        added = stamp.names if stamp else []
+        for name in [*first.schema.names, *added]:
             if name not in existing:
                 from datakit.errors import did_you_mean
 
@@ -151,7 +152,7 @@ class DuckDBTransaction:
         view = f"_datakit_arrow_{id(self)}_{next(self._views)}"
         names = [quote_identifier(name) for name in schema.names]
         items, params = _stamp_items(stamp)
-        into = ", ".join([*names, *(quote_identifier(n) for n in (stamp.names if stamp else ()))])
+        into = ", ".join([*names, *(quote_identifier(n) for n in added)])
         self._conn.register(view, pa.RecordBatchReader.from_batches(schema, counted()))
         try:
             # Order is not kept: rows land as the threads scan them (about 2x faster); nothing reads
