@@ -5,12 +5,8 @@ contract (the datakit's table at the pipeline's layer), what to read, where to w
 drift, which transform to apply. The loader then never looks at config again.
 
 Rules:
-* Datakit: the pipeline's `datakit:`, else the datakit named like the source when there is one, else
-  none: the contract is then reflected from the live source table.
-* Contract: the datakit's table `resource.contract` (default: the resource name) at the pipeline's
-  layer; a bronze pipeline may fall back to the source contract (bronze mirrors the source).
-* Target schema: `destination.dataset_name`, else the destination's `settings.schema`, else
-  `layer_schema_name(layer, system, source schema)` (e.g. `br__pagila__public`).
+* Datakit, contract and target schema: `datakit.datakits.targets` (shared with dbt's generated
+  sources). A pipeline without a datakit reflects its contract from the live source table.
 * Tenant (`datakit.config.tenancy`): the destination is the tenant's stand-in for the pipeline's, the
   secrets are the tenant's, the target schema and the state schema get the tenant's prefix
   (`acme_br__pagila__public`, `acme__datakit`). Which schema a name becomes is decided before the
@@ -57,6 +53,7 @@ from datakit.connectors.from_config import (
     sqlalchemy_url,
 )
 from datakit.connectors.rest.params import RestParams
+from datakit.datakits.targets import layer_contract, pipeline_datakit, sql_source_schema, target_schema
 from datakit.errors import DatakitError, not_found
 from datakit.load.plan import BatchTransform, DriftMode, IncrementalPlan, ResourcePlan
 
@@ -92,7 +89,7 @@ def plans_for(
     if tenant is not None:
         destination_name = tenant.destination_for(destination_name)
     destination = open_destination(destination_params(project, destination_name, secrets))
-    kit = _datakit(project, pipeline, source_config.name)
+    kit = pipeline_datakit(project, pipeline, source_config.name)
     if isinstance(source_config, RestApiSource | FilesSource):
         available: Sequence[ApiResource] = source_config.resources
         chosen_api = _resources(pipeline, available, resources)
@@ -124,24 +121,6 @@ def for_tenant(plan: ResourcePlan, tenant: Tenant) -> ResourcePlan:
     )
 
 
-def pipeline_datakit_name(project: Project, pipeline: Pipeline, source_name: str) -> str | None:
-    """The datakit a pipeline uses: its own `datakit:`, else the one named like its source, if any."""
-    if pipeline.datakit is not None:
-        return pipeline.datakit
-    from datakit.datakits import datakit_names, datakits_dir
-
-    return source_name if source_name in datakit_names(datakits_dir(project)) else None
-
-
-def _datakit(project: Project, pipeline: Pipeline, source_name: str) -> Datakit | None:
-    name = pipeline_datakit_name(project, pipeline, source_name)
-    if name is None:
-        return None
-    from datakit.datakits import load_datakit
-
-    return load_datakit(project, name)
-
-
 def _resources(pipeline: Pipeline, available: Sequence[R], wanted: Sequence[str] | None) -> list[R]:
     by_name = {resource.name: resource for resource in available}
     in_pipeline = list(pipeline.source.resources) or list(by_name)
@@ -165,7 +144,7 @@ def _plan(
     params: SqlSourceParams,
 ) -> ResourcePlan:
     layer = pipeline.destination.layer
-    source_schema = _source_schema(source_config, resource)
+    source_schema = sql_source_schema(source_config, resource)
     table = TableRef(resource.table or resource.name, source_schema) if resource.query is None else None
     typed = _typed_transform(pipeline, resource, kit)
     contract = _target_contract(kit, resource, layer, table, params)
@@ -181,7 +160,7 @@ def _plan(
         batch_size=pipeline.batch_size,
     )
     system = contract.system or (kit.name if kit is not None else source_config.name)
-    schema = _target_schema(project, pipeline, system, contract.schema_name or source_schema or "main")
+    schema = target_schema(project, pipeline, system, contract.schema_name or source_schema or "main")
     label_table = f"{source_schema}.{table.name}" if table and source_schema else (table or resource).name
     return _resource_plan(
         pipeline,
@@ -211,7 +190,7 @@ def _api_plan(
     request = ReadRequest(table=TableRef(resource.name), batch_size=pipeline.batch_size)
     contract = _api_contract(kit, resource, layer, source, request, source_name)
     system = contract.system or (kit.name if kit is not None else source_name)
-    schema = _target_schema(project, pipeline, system, contract.schema_name or INFERRED_SCHEMA)
+    schema = target_schema(project, pipeline, system, contract.schema_name or INFERRED_SCHEMA)
     return _resource_plan(
         pipeline,
         resource,
@@ -235,15 +214,6 @@ def _typed_transform(pipeline: Pipeline, resource: Resource, kit: Datakit | None
             hint="set `datakit:` in the pipeline to the datakit that registers the transform",
         )
     return kit.transform(resource.transform)
-
-
-def _target_schema(project: Project, pipeline: Pipeline, system: str, source_schema: str) -> str:
-    """The pipeline's `dataset_name`, else the destination's schema, else `<layer>__<system>__<schema>`."""
-    return (
-        pipeline.destination.dataset_name
-        or project.destination(pipeline.destination.ref).settings.schema_
-        or _layer_schema(pipeline.destination.layer, system, source_schema)
-    )
 
 
 def _resource_plan(
@@ -286,10 +256,9 @@ def _api_contract(
 ) -> Contract:
     """The datakit's contract for the resource when it has one, else one inferred from a sample."""
     name = resource.contract or resource.name
-    if kit is not None and (kit.has_table(name, layer) or kit.has_table(name, "source")):
-        if not kit.has_table(name, layer) and layer == "bronze":
-            return kit.contract(name, "source").evolve(layer="bronze")
-        return kit.contract(name, layer)
+    found = layer_contract(kit, name, layer) if kit is not None else None
+    if found is not None:
+        return found
     if kit is not None and resource.contract is not None:
         return kit.contract(name, layer)  # named explicitly: a missing contract is an error, not a guess
     return infer_contract(source, request, name, resource.primary_key, layer=layer, system=source_name)
@@ -320,14 +289,6 @@ def infer_contract(
         ) from None
 
 
-def _source_schema(source_config: SqlSource, resource: SqlResource) -> str | None:
-    if isinstance(source_config, PostgresSource):
-        return resource.schema_ or source_config.schema_
-    if isinstance(source_config, MysqlSource):
-        return resource.schema_ or source_config.connection.database
-    return resource.schema_
-
-
 def _target_contract(
     kit: Datakit | None, resource: SqlResource, layer: str, table: TableRef | None, params: SqlSourceParams
 ) -> Contract:
@@ -339,9 +300,7 @@ def _target_contract(
                 hint="give the pipeline a datakit with a contract for it (`datakit:`, `contract:`)",
             )
         return _reflected(params, table, layer)
-    if not kit.has_table(name, layer) and layer == "bronze" and kit.has_table(name, "source"):
-        return kit.contract(name, "source").evolve(layer="bronze")
-    return kit.contract(name, layer)
+    return layer_contract(kit, name, layer) or kit.contract(name, layer)  # the latter: a located error
 
 
 def _reflected(params: SqlSourceParams, table: TableRef, layer: str) -> Contract:
@@ -352,12 +311,6 @@ def _reflected(params: SqlSourceParams, table: TableRef, layer: str) -> Contract
         sqlalchemy_url(params), table.schema or "main", tables=[table.name], layer=layer
     )
     return contract
-
-
-def _layer_schema(layer: str, system: str, schema: str) -> str:
-    from datakit.contracts.naming import layer_schema_name
-
-    return layer_schema_name(layer, system, schema)
 
 
 def _batch_transform(

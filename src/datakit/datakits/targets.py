@@ -1,0 +1,74 @@
+"""Which datakit and contract a pipeline's resource loads with, and which schema it lands in.
+
+The loader (`datakit.load.resolve`) plans loads by these rules and dbt's generated sources
+(`datakit.transform.bronze`) describe the tables those loads write; both sit above this layer and
+neither may import the other, so the rules live here, once.
+
+* Datakit: the pipeline's `datakit:`, else the datakit named like its source, else none.
+* Contract: the datakit's table at the pipeline's layer; at bronze, else its source table (bronze
+  mirrors the source).
+* Target schema: the pipeline's `dataset_name`, else the destination's `settings.schema`, else
+  `layer_schema_name(layer, system, source schema)` (e.g. `br__pagila__public`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from datakit.config.models.sources import MysqlSource, PostgresSource, SqlResource
+
+if TYPE_CHECKING:
+    from datakit.config.models.pipelines import Pipeline
+    from datakit.config.project import Project
+    from datakit.contracts.model import Contract
+    from datakit.datakits.package import Datakit
+
+BRONZE = "bronze"
+
+
+def pipeline_datakit_name(project: Project, pipeline: Pipeline, source_name: str) -> str | None:
+    """The datakit a pipeline uses: its own `datakit:`, else the one named like its source, if any."""
+    if pipeline.datakit is not None:
+        return pipeline.datakit
+    from datakit.datakits.package import datakit_names, datakits_dir
+
+    return source_name if source_name in datakit_names(datakits_dir(project)) else None
+
+
+def pipeline_datakit(project: Project, pipeline: Pipeline, source_name: str) -> Datakit | None:
+    """The loaded datakit of `pipeline_datakit_name`, or None."""
+    name = pipeline_datakit_name(project, pipeline, source_name)
+    if name is None:
+        return None
+    from datakit.datakits.package import load_datakit
+
+    return load_datakit(project, name)
+
+
+def layer_contract(kit: Datakit, name: str, layer: str) -> Contract | None:
+    """The datakit's table `name` at `layer`; at bronze, else its source table; None when it has neither."""
+    if kit.has_table(name, layer):
+        return kit.contract(name, layer)
+    if layer == BRONZE and kit.has_table(name, "source"):
+        return kit.contract(name, "source").evolve(layer=BRONZE)
+    return None
+
+
+def sql_source_schema(source: object, resource: SqlResource) -> str | None:
+    """The schema a SQL resource reads from: its own, else the source's (MySQL: the database)."""
+    if isinstance(source, PostgresSource):
+        return resource.schema_ or source.schema_
+    if isinstance(source, MysqlSource):
+        return resource.schema_ or source.connection.database
+    return resource.schema_
+
+
+def target_schema(project: Project, pipeline: Pipeline, system: str, source_schema: str) -> str:
+    """The pipeline's `dataset_name`, else the destination's schema, else `<layer>__<system>__<schema>`."""
+    from datakit.contracts.naming import layer_schema_name
+
+    return (
+        pipeline.destination.dataset_name
+        or project.destination(pipeline.destination.ref).settings.schema_
+        or layer_schema_name(pipeline.destination.layer, system, source_schema)
+    )
