@@ -99,7 +99,7 @@ def recorded(tmp_path: Path) -> tuple[Project, int]:
         conn.execute("CREATE TABLE silver.actor AS SELECT range AS actor_id FROM range(7)")
         conn.execute("CREATE TABLE silver.film AS SELECT range AS film_id FROM range(11)")
         conn.execute("CREATE TABLE _datakit.loads AS SELECT 1 AS load_id")
-    manifest = root / ".datakit/dbt/pagila/warehouse/target/manifest.json"
+    manifest = root / ".datakit/dbt/pagila/_default/warehouse/target/manifest.json"
     manifest.parent.mkdir(parents=True)
     manifest.write_text(json.dumps(MANIFEST))
 

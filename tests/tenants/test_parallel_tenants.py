@@ -250,8 +250,11 @@ def test_a_tenants_dbt_and_checks_steps_work_in_its_schemas(fan_out: FanOut) -> 
     assert fan_out.query('SELECT count(*) FROM "acme_silver"."country"') == [(UNSCALED_ROWS["country"],)]
     schemas = {r[0] for r in fan_out.query("SELECT nspname FROM pg_namespace")}
     assert "silver" not in schemas and "globex_silver" not in schemas
-    sources = (fan_out.project / "transform" / "pagila" / "models" / "_datakit_sources.yml").read_text()
-    assert "acme_br__pagila__public" in sources and "globex_" not in sources
+    assert not (fan_out.project / "transform" / "pagila" / "models" / "_datakit_sources.yml").exists()
+    (sources,) = (fan_out.project / ".datakit" / "dbt" / "pagila" / "acme").glob("*/project/_datakit/*.yml")
+    text = sources.read_text()
+    assert "name: br__pagila__public" in text and "schema: acme_br__pagila__public" in text
+    assert "globex_" not in text
     shown = run("-p", str(fan_out.project), "runs", "show", str(outcome["run_id"]), "--json", env=fan_out.env)
     checks = next(s for s in json.loads(shown.stdout)["steps"] if s["step_id"] == "checks")["details"]
     assert {c["table"] for c in checks["checks"]} == {"acme_silver.country"}

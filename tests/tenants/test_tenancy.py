@@ -205,7 +205,7 @@ def test_dbt_gets_the_tenants_variables_and_prefixed_sources(root: Path) -> None
     }
     assert tenant_context(project, None).dbt_vars({"a": 1}) == {"a": 1}
     tables = bronze_tables(project, "warehouse_pg", tenant=acme)
-    assert {t.schema for t in tables} == {"acme_br__pagila__public"}
+    assert {t.schema for t in tables} == {"br__pagila__public"}  # as written; the sources add the prefix
     assert {t.schema for t in bronze_tables(project, "warehouse_pg")} == {"br__pagila__public"}
     # the DuckDB pipelines are not acme's: it has no DuckDB destination
     assert len(tables) == len(bronze_tables(project, "warehouse_pg"))

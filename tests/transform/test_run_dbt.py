@@ -71,7 +71,7 @@ def test_duckdb_build_results_failures_and_partial_parsing(root: Path) -> None:
     assert first.rows == {"rows_loaded": 0}  # dbt-duckdb reports no row counts
     assert "categories" in first.log
 
-    work = root / ".datakit" / "dbt" / "tiny" / "local_duckdb"
+    work = root / ".datakit" / "dbt" / "tiny" / "_default" / "local_duckdb"
     msgpack = work / "target" / "partial_parse.msgpack"
     assert msgpack.is_file()
     stamp = msgpack.stat().st_mtime_ns
@@ -157,7 +157,8 @@ def test_postgres_build_and_failure(root: Path, pg_dsn: str, monkeypatch: pytest
         assert model.rows_affected == 3
         assert result.rows == {"rows_loaded": 4}  # categories (3) + tenant (1); tests write nothing
         assert PASSWORD_ENV not in os.environ
-        profiles = list((root / ".datakit" / "dbt" / "tiny").glob("warehouse_pg__vars_*/profiles.yml"))
+        work = root / ".datakit" / "dbt" / "tiny" / "_default"
+        profiles = list(work.glob("warehouse_pg__vars_*/profiles.yml"))
         assert len(profiles) == 1
         if password:
             assert password not in profiles[0].read_text()

@@ -161,7 +161,7 @@ def _layout(nodes: dict[str, tuple[Layer, str]], edges: set[tuple[str, str]]) ->
 def find_manifest(root: Path) -> Path | None:
     """The newest dbt `manifest.json` of the project (datakit keeps dbt's target under `.datakit/dbt/`)."""
     candidates = [
-        *root.glob(".datakit/dbt/*/*/target/manifest.json"),
+        *root.glob(".datakit/dbt/*/*/*/target/manifest.json"),
         *root.glob("transform/*/target/manifest.json"),
     ]
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None

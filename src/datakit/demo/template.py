@@ -22,8 +22,7 @@ PARTS = ("datakits/pagila", "transform/pagila")
 _SKIP_NAMES = frozenset(
     {"__pycache__", "target", "logs", "dbt_packages", "profiles.yml", "package-lock.yml", ".user.yml"}
 )
-_SKIP_PATHS = frozenset({"transform/pagila/models/_datakit_sources.yml"})
-"""What dbt or datakit write at run time (see the dbt project's .gitignore): never part of the template."""
+"""What dbt writes at run time (see the dbt project's .gitignore): never part of the template."""
 
 
 def example_root() -> Path:
@@ -41,7 +40,7 @@ def collect(root: Path) -> dict[str, str]:
         for path in sorted(base.rglob("*")):
             relative = path.relative_to(root).as_posix()
             skipped = any(name in _SKIP_NAMES for name in path.relative_to(root).parts)
-            if path.is_file() and not skipped and relative not in _SKIP_PATHS and path.suffix != ".pyc":
+            if path.is_file() and not skipped and path.suffix != ".pyc":
                 files[relative] = path.read_text(encoding="utf-8")
     return files
 

@@ -17,6 +17,7 @@ from datakit.transform.invocation import DbtCommand, DbtInvocation, DbtNodeResul
 from datakit.transform.profiles import PASSWORD_ENV, Profile, write_profile
 from datakit.transform.runner import run_dbt
 from datakit.transform.sources import SOURCES_FILE, sources_yaml, write_sources
+from datakit.transform.workspace import generated_dir, prepare_workspace
 
 __all__ = [
     "PASSWORD_ENV",
@@ -30,6 +31,8 @@ __all__ = [
     "DbtResult",
     "Profile",
     "bronze_tables",
+    "generated_dir",
+    "prepare_workspace",
     "read_dbt_project",
     "run_dbt",
     "sources_yaml",

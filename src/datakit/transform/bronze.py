@@ -5,10 +5,12 @@ contract at bronze, its schema. A resource without a datakit contract (reflected
 time) is listed by table name only: `source()` resolves, columns are whatever was loaded. Resolving
 here opens no source.
 
-For a tenant (`datakit.config.tenancy`) the tables are those of the bronze pipelines whose destination
-the tenant stands in for with `destination`, in the tenant's prefixed schemas (`acme_br__pagila__public`):
-what that tenant's loads wrote. Pipelines into a destination the tenant has no stand-in for are not
-the tenant's, and are left out.
+Schemas are named as the project without tenants has them (`br__pagila__public`); a tenant's
+physical schema is `tenant.schema(name)`, which the generated sources apply. For a tenant
+(`datakit.config.tenancy`) the tables are those of the bronze pipelines of the jobs it runs, whose
+destination it stands in for with `destination`: what that tenant's loads wrote. Other pipelines'
+tables are not the tenant's (they may not even exist in its schemas), so an unselected `dbt build` of
+a tenant never tests them.
 """
 
 from __future__ import annotations
@@ -50,19 +52,17 @@ class BronzeTable:
 
 
 def bronze_tables(project: Project, destination: str, *, tenant: Tenant | None = None) -> list[BronzeTable]:
-    """Every table the project's bronze pipelines load into `destination` (as `tenant`, if given),
-    sorted by schema and name."""
-    from dataclasses import replace
-
+    """Every table the project's bronze pipelines (those of `tenant`'s jobs, if given) load into
+    `destination`, sorted by schema and name."""
     wanted = project.resolve_name("destination", destination) or destination
+    mine = _tenant_pipelines(project, tenant)
     found: dict[tuple[str, str], BronzeTable] = {}
     for pipeline in project.pipelines.values():
-        if pipeline.destination.layer != BRONZE:
+        if pipeline.destination.layer != BRONZE or (mine is not None and pipeline.name not in mine):
             continue
         if _loads_into(project, pipeline, tenant) != wanted:
             continue
-        for loaded in _pipeline_tables(project, pipeline):
-            table = replace(loaded, schema=tenant.schema(loaded.schema)) if tenant is not None else loaded
+        for table in _pipeline_tables(project, pipeline):
             key = (table.schema, table.name)
             seen = found.get(key)
             if seen is None:
@@ -76,6 +76,17 @@ def bronze_tables(project: Project, destination: str, *, tenant: Tenant | None =
                     seen.keyed and table.keyed,
                 )
     return [found[key] for key in sorted(found)]
+
+
+def _tenant_pipelines(project: Project, tenant: Tenant | None) -> set[str] | None:
+    """The pipelines of the jobs `tenant` runs; None (all of them) for the project without tenants."""
+    if tenant is None or tenant.name is None:
+        return None
+    names: set[str] = set()
+    for job in tenant.jobs:
+        for entry in project.job(job).pipelines:
+            names.add(project.resolve_name("pipeline", entry.name) or entry.name)
+    return names
 
 
 def _loads_into(project: Project, pipeline: Pipeline, tenant: Tenant | None) -> str | None:

@@ -1,21 +1,23 @@
 """A dbt project inside a datakit project: where it is, what it is called, and datakit's folder for it.
 
-Everything dbt writes for a (dbt project, destination) pair lives in one stable folder,
-`<project>/.datakit/dbt/<dbt project>/<destination>/`: `profiles.yml`, `target/` (with
-`partial_parse.msgpack`) and `logs/`. Stable, because partial parsing only works when the next run
-finds the previous run's manifest at the same place; per destination, because the manifest records
-the profile and target it was parsed for, and two destinations sharing one `target/` would make each
-run throw away the other's. dbt also re-parses everything when `--vars` change, so an invocation with
-vars (a tenant warehouse) gets a folder of its own, suffixed with a short hash of the vars.
+Everything datakit and dbt write for a (dbt project, warehouse, destination) lives in one stable folder,
+`<project>/.datakit/dbt/<dbt project>/<warehouse>/<destination>/` (`_default` for the project without a
+tenant): `profiles.yml`, the workspace dbt runs in (`project/`, see `transform.workspace`), `target/`
+(with `partial_parse.msgpack`) and `logs/`. Stable, because partial parsing only works when the next
+run finds the previous run's manifest at the same place; per destination, because the manifest
+records the profile and target it was parsed for; per warehouse, because each tenant's generated
+sources differ and two tenants must never write the same file nor wait for each other's lock. dbt also
+re-parses everything when `--vars` change, so an invocation with step vars gets a folder of its own,
+suffixed with a short hash of the vars.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from datakit.errors import DatakitError
 
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 
 DBT_PROJECT_FILE = "dbt_project.yml"
 WORK_ROOT = Path(".datakit") / "dbt"
+DEFAULT_WAREHOUSE = "_default"
+"""The work folder of runs without a tenant (warehouse names start with a letter: no clash)."""
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,12 @@ class DbtProject:
     name: str
     profile: str
     model_paths: tuple[str, ...] = ("models",)
+    config: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The whole `dbt_project.yml`, as read (the workspace's copy extends it)."""
 
     @property
     def models_dir(self) -> Path:
-        """The first model folder: where the generated sources file goes."""
+        """The first model folder."""
         return self.path / self.model_paths[0]
 
 
@@ -64,13 +70,19 @@ def read_dbt_project(project: Project, project_dir: str) -> DbtProject:
     paths = data.get("model-paths") or data.get("source-paths") or ["models"]
     if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
         raise DatakitError(f"{file}: `model-paths:` must be a list of folders")
-    return DbtProject(folder, name, profile if isinstance(profile, str) else name, tuple(paths))
+    return DbtProject(folder, name, profile if isinstance(profile, str) else name, tuple(paths), data)
 
 
-def work_dir(project: Project, dbt: DbtProject, destination: str, vars: dict[str, object] | None) -> Path:
-    """datakit's stable folder for `dbt` run against `destination` (with these `vars`)."""
+def work_dir(
+    project: Project,
+    dbt: DbtProject,
+    destination: str,
+    vars: dict[str, object] | None,
+    warehouse: str | None = None,
+) -> Path:
+    """datakit's stable folder for `dbt` run against `destination` for `warehouse` (with these `vars`)."""
     leaf = destination
     if vars:
         digest = hashlib.sha256(json.dumps(vars, sort_keys=True, default=str).encode()).hexdigest()
         leaf = f"{destination}__vars_{digest[:10]}"
-    return project.root / WORK_ROOT / dbt.name / leaf
+    return project.root / WORK_ROOT / dbt.name / (warehouse or DEFAULT_WAREHOUSE) / leaf

@@ -6,13 +6,20 @@ add another Python start-up and import of dbt (~1.3 s) per step and hand results
 to re-read; `dbtRunner` returns the `RunResult` objects directly, and its event callback gives us the
 log lines and whether partial parsing was used without scraping text. dbt's global state is per
 process, so invocations are serialised with a lock (one dbt invocation per step anyway), and across
-processes a file lock per dbt project keeps two steps from sharing dbt's state files or the generated
-sources at once (see `files.exclusive`).
+processes a file lock per work folder — one per (dbt project, warehouse, destination) — keeps two
+steps from sharing dbt's state files at once (see `files.exclusive`), while two tenants, each with
+a folder of its own, build at the same time.
 
-Partial parsing: every path dbt keys its state on is stable — `profiles.yml`, `target/` and `logs/`
-live in `.datakit/dbt/<dbt project>/<destination>/` (see `dbt_project.work_dir`), the profile and the
-generated sources are rewritten only when their content changes, and `--profile`/`--target`/`--vars`
-are passed the same way every time (dbt hashes them into the partial-parse state).
+dbt runs in a workspace (`transform.workspace`): the user's dbt project through symlinks plus the
+generated sources, so nothing is written into the user's project. For a tenant with a schema prefix,
+dbt first parses the project as it is, then every node it would create is moved into the tenant's
+schemas (`transform.retarget`) and the command runs on that manifest.
+
+Partial parsing: every path dbt keys its state on is stable — `profiles.yml`, the workspace,
+`target/` and `logs/` live in `.datakit/dbt/<dbt project>/<warehouse>/<destination>/` (see
+`dbt_project.work_dir`), the profile and the generated files are rewritten only when their content
+changes, and `--profile`/`--target`/`--vars` are passed the same way every time (dbt hashes them into
+the partial-parse state).
 
 Secrets: the PostgreSQL password is only in the process environment, for the duration of the call,
 under a `DBT_ENV_SECRET_` name (dbt scrubs those values from what it logs); datakit masks it again in
@@ -39,13 +46,15 @@ from datakit.transform.files import exclusive
 from datakit.transform.invocation import FULL_REFRESH_COMMANDS, DbtInvocation, DbtNodeResult, DbtResult
 from datakit.transform.profiles import write_profile
 from datakit.transform.results import failure_message, file_in, node_result
+from datakit.transform.retarget import retarget
 from datakit.transform.sources import write_sources
+from datakit.transform.workspace import generated_dir, prepare_workspace
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
     from datakit.config.tenancy import Tenant
 
-LOCK_FILE = ".lock"  # in .datakit/dbt/<dbt project>/: one dbt invocation per dbt project at a time
+LOCK_FILE = ".lock"  # in a work folder: one dbt invocation per (dbt project, warehouse, destination)
 LOG_LINES = 2000
 LOG_CHARS = 64 * 1024
 _PARTIAL = frozenset({"PartialParsingEnabled", "PartialParsingSkipParsing"})
@@ -69,27 +78,28 @@ def run_dbt(
 
     `vars` are the step's. With `tenant` (a warehouse: `datakit.config.tenancy`), dbt runs in the
     tenant's stand-in for `destination` with the tenant's password, its vars gain the tenant's
-    variables, `tenant` and `schema_prefix` (the dbt project prefixes its schemas with the latter), and
-    the generated sources name the tenant's prefixed bronze schemas. The dbt project's generated
-    sources and the profile are refreshed first.
+    variables, `tenant` and `schema_prefix`, the generated sources point at the tenant's bronze
+    schemas, and every relation dbt creates is moved into the tenant's schemas. The generated sources
+    and the profile are refreshed first.
     """
     destination = project.resolve_name("destination", destination) or destination
     project.destination(destination)  # an unknown name fails here, with a suggestion
+    if tenant is not None and tenant.name is None:
+        tenant = None  # the project itself: nothing to re-target
     if tenant is not None:
         destination = tenant.destination_for(destination)
         vars = tenant.dbt_vars(vars)
     dbt = read_dbt_project(project, invocation.project_dir)
-    folder = work_dir(project, dbt, destination, vars)
-    with _lock, exclusive(folder.parent / LOCK_FILE):
+    folder = work_dir(project, dbt, destination, vars, tenant.name if tenant is not None else None)
+    with _lock, exclusive(folder / LOCK_FILE):
         profile = write_profile(project, dbt, destination, folder, tenant.secrets if tenant else None)
-        write_sources(project, dbt, destination, tenant=tenant)
-        args = _arguments(invocation, dbt.path, folder, profile.profile, profile.target, full_refresh, vars)
+        workspace = prepare_workspace(dbt, folder)
+        write_sources(project, generated_dir(workspace), destination, tenant=tenant)
+        args = _arguments(invocation, workspace, folder, profile.profile, profile.target, full_refresh, vars)
         events = _Events(profile.secrets)
         started = time.perf_counter()
         with _environment(profile.env):
-            from dbt.cli.main import dbtRunner
-
-            outcome = dbtRunner(callbacks=[events]).invoke(args)
+            outcome = _invoke(args, events, tenant.schema_prefix if tenant is not None else "", folder)
         elapsed = time.perf_counter() - started
     results = getattr(outcome.result, "results", None) or ()
     nodes = tuple(node_result(result) for result in results)
@@ -112,6 +122,40 @@ def run_dbt(
     if not result.success:
         raise _failure(result, invocation)
     return result
+
+
+def _invoke(args: list[str], events: _Events, prefix: str, folder: Path) -> Any:
+    """dbt's outcome for `args`; with a schema `prefix`, parsed first and re-targeted (see module doc)."""
+    from dbt.cli.main import dbtRunner
+
+    if not prefix:
+        return dbtRunner(callbacks=[events]).invoke(args)
+    parse = ["parse", *(a for a in args[1:] if a not in _RUN_ONLY_FLAGS)]
+    parse = _without_options(parse, _RUN_ONLY_OPTIONS)
+    parsed = dbtRunner(callbacks=[events]).invoke(parse)
+    if not parsed.success or parsed.result is None:
+        return parsed
+    manifest: Any = parsed.result  # a `parse` returns the Manifest
+    retarget(manifest, prefix)
+    # The manifest on disk is the one the command runs with (lineage and docs read it).
+    manifest.writable_manifest().write(str(folder / "target" / "manifest.json"))
+    return dbtRunner(manifest=manifest, callbacks=[events]).invoke(args)
+
+
+_RUN_ONLY_FLAGS = frozenset({"--full-refresh"})
+_RUN_ONLY_OPTIONS = frozenset({"--select", "--exclude", "--indirect-selection"})
+
+
+def _without_options(args: list[str], options: frozenset[str]) -> list[str]:
+    """`args` without each of `options` and the values that follow it (up to the next `--flag`)."""
+    kept: list[str] = []
+    skipping = False
+    for arg in args:
+        if arg.startswith("--"):
+            skipping = arg in options
+        if not skipping:
+            kept.append(arg)
+    return kept
 
 
 def _arguments(

@@ -1,17 +1,19 @@
 """dbt `sources:` generated from the bronze contracts, so `source()` always matches what was loaded.
 
-One dbt source per bronze schema, named like the schema (`{{ source('br__pagila__public', 'customer')
-}}`): the schema name already says layer, system and source schema, and is unique in the warehouse.
-Tables carry the contract's description; columns their description and the tests the contract
-implies: `not_null` for NOT NULL columns, `unique` for a single-column primary or unique key (not
-when a resource appends, where the key repeats by design). The loader's audit columns are listed with
-their descriptions but no tests: the loader writes them on every row, so testing them would only add
-queries to every `dbt build` of the sources. `loaded_at_field` is the load time, so
-`dbt source freshness` works once a freshness rule is set.
+One dbt source per bronze schema, named like the schema as the project without tenants has it
+(`{{ source('br__pagila__public', 'customer') }}`): the name already says layer, system and source
+schema, and is unique in the warehouse. For a tenant the source keeps that name and its `schema:` is the
+tenant's (`acme_br__pagila__public`), so a dbt project is written once, with plain names, and each
+tenant's run reads its own tables. Tables carry the contract's description; columns their description
+and the tests the contract implies: `not_null` for NOT NULL columns, `unique` for a single-column
+primary or unique key (not when a resource appends, where the key repeats by design). The loader's
+audit columns are listed with their descriptions but no tests: the loader writes them on every row, so
+testing them would only add queries to every `dbt build` of the sources. `loaded_at_field` is the load
+time, so `dbt source freshness` works once a freshness rule is set.
 
-The file is `<model-paths[0]>/_datakit_sources.yml` in the dbt project, rewritten only when its content
-changes (dbt's partial parsing then has nothing to re-read), and never over a file datakit did not
-write.
+The file is `_datakit_sources.yml` in the generated model path of the step's workspace
+(`transform.workspace`), never in the user's dbt project; it is rewritten only when its content
+changes, so dbt's partial parsing has nothing to re-read.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from datakit.contracts.audit import AUDIT_COLUMNS, LOADED_AT
-from datakit.errors import DatakitError
 from datakit.transform.bronze import BronzeTable, bronze_tables
 from datakit.transform.files import write_if_changed
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from datakit.config.project import Project
     from datakit.config.tenancy import Tenant
     from datakit.contracts.model import Column, Contract
-    from datakit.transform.dbt_project import DbtProject
 
 SOURCES_FILE = "_datakit_sources.yml"
 HEADER = (
@@ -42,15 +42,16 @@ HEADER = (
 _PLAIN = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-def sources_document(tables: Sequence[BronzeTable]) -> dict[str, Any]:
-    """The `sources:` mapping for `tables` (one source per schema, in schema then table order)."""
+def sources_document(tables: Sequence[BronzeTable], tenant: Tenant | None = None) -> dict[str, Any]:
+    """The `sources:` mapping for `tables` (one source per schema, in schema then table order), each
+    source in `tenant`'s schema when given."""
     by_schema: dict[str, list[BronzeTable]] = {}
     for table in sorted(tables, key=lambda t: (t.schema, t.name)):
         by_schema.setdefault(table.schema, []).append(table)
     sources = [
         {
             "name": schema,
-            "schema": schema,
+            "schema": tenant.schema(schema) if tenant is not None else schema,
             "description": f"Bronze tables loaded by datakit into {schema}.",
             "loaded_at_field": LOADED_AT,
             "tables": [_table(table) for table in members],
@@ -60,31 +61,24 @@ def sources_document(tables: Sequence[BronzeTable]) -> dict[str, Any]:
     return {"version": 2, "sources": sources}
 
 
-def sources_yaml(tables: Sequence[BronzeTable]) -> str:
+def sources_yaml(tables: Sequence[BronzeTable], tenant: Tenant | None = None) -> str:
     """The text of the generated sources file (deterministic: same tables, same bytes)."""
     body = yaml.safe_dump(
-        sources_document(tables), sort_keys=False, default_flow_style=False, width=1000, allow_unicode=True
+        sources_document(tables, tenant),
+        sort_keys=False,
+        default_flow_style=False,
+        width=1000,
+        allow_unicode=True,
     )
     return HEADER + body
 
 
-def write_sources(
-    project: Project, dbt: DbtProject, destination: str, *, tenant: Tenant | None = None
-) -> Path:
-    """Write the dbt project's generated sources for `destination`'s bronze tables (those of `tenant`,
-    in its prefixed schemas, when given); the file's path.
-
-    One file serves every tenant in turn (dbt reads sources only from the model folders), so tenants
-    alternating on one dbt project re-parse it; the per-project lock of `run_dbt` keeps two from
-    writing it at once.
-    """
-    path = dbt.models_dir / SOURCES_FILE
-    if path.exists() and not path.read_text(encoding="utf-8").startswith(HEADER.splitlines()[0]):
-        raise DatakitError(
-            f"{path} exists and was not generated by datakit",
-            hint=f"rename it: datakit writes the bronze sources to {SOURCES_FILE}",
-        )
-    write_if_changed(path, sources_yaml(bronze_tables(project, destination, tenant=tenant)))
+def write_sources(project: Project, folder: Path, destination: str, *, tenant: Tenant | None = None) -> Path:
+    """Write the generated sources for `destination`'s bronze tables into `folder` (a workspace's
+    generated model path); the file's path. With `tenant`, the tables its jobs load, in its schemas."""
+    path = folder / SOURCES_FILE
+    tables = bronze_tables(project, destination, tenant=tenant)
+    write_if_changed(path, sources_yaml(tables, tenant if tenant is not None and tenant.name else None))
     return path
 
 

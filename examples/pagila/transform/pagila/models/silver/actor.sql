@@ -1,5 +1,5 @@
 with bronze as (
-    {{ latest_by_key(bronze('actor'), ['actor_id']) }}
+    {{ latest_by_key(source('br__pagila__public', 'actor'), ['actor_id']) }}
 )
 
 select

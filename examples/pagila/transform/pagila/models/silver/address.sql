@@ -1,5 +1,5 @@
 with bronze as (
-    {{ latest_by_key(bronze('address'), ['address_id']) }}
+    {{ latest_by_key(source('br__pagila__public', 'address'), ['address_id']) }}
 )
 
 select

@@ -1,5 +1,5 @@
 with bronze as (
-    {{ latest_by_key(bronze('category'), ['category_id']) }}
+    {{ latest_by_key(source('br__pagila__public', 'category'), ['category_id']) }}
 )
 
 select

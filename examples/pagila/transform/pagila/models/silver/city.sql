@@ -1,5 +1,5 @@
 with bronze as (
-    {{ latest_by_key(bronze('city'), ['city_id']) }}
+    {{ latest_by_key(source('br__pagila__public', 'city'), ['city_id']) }}
 )
 
 select

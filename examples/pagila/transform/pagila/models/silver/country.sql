@@ -1,5 +1,5 @@
 with bronze as (
-    {{ latest_by_key(bronze('country'), ['country_id']) }}
+    {{ latest_by_key(source('br__pagila__public', 'country'), ['country_id']) }}
 )
 
 select

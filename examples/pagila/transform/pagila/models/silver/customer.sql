@@ -3,7 +3,7 @@
     UTC, updated_at, systime): silver keeps Pagila's create_date as a date and drops the copy times.
 #}
 with bronze as (
-    {{ latest_by_key(bronze('customer'), ['customer_id'], order_by=['last_update', 'updated_at']) }}
+    {{ latest_by_key(source('br__pagila__public', 'customer'), ['customer_id'], order_by=['last_update', 'updated_at']) }}
 )
 
 select

@@ -1,6 +1,6 @@
 {# `fulltext` (the source's tsvector, as text in bronze) is a search index, not data: dropped. #}
 with bronze as (
-    {{ latest_by_key(bronze('film'), ['film_id']) }}
+    {{ latest_by_key(source('br__pagila__public', 'film'), ['film_id']) }}
 )
 
 select

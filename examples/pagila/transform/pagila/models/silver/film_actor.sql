@@ -1,5 +1,5 @@
 with bronze as (
-    {{ latest_by_key(bronze('film_actor'), ['actor_id', 'film_id']) }}
+    {{ latest_by_key(source('br__pagila__public', 'film_actor'), ['actor_id', 'film_id']) }}
 )
 
 select

@@ -1,5 +1,5 @@
 with bronze as (
-    {{ latest_by_key(bronze('film_category'), ['film_id', 'category_id']) }}
+    {{ latest_by_key(source('br__pagila__public', 'film_category'), ['film_id', 'category_id']) }}
 )
 
 select

@@ -1,5 +1,5 @@
 with bronze as (
-    {{ latest_by_key(bronze('inventory'), ['inventory_id']) }}
+    {{ latest_by_key(source('br__pagila__public', 'inventory'), ['inventory_id']) }}
 )
 
 select

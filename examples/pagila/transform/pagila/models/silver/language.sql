@@ -1,6 +1,6 @@
 {# The source's name is character(20): trimmed of its padding. #}
 with bronze as (
-    {{ latest_by_key(bronze('language'), ['language_id']) }}
+    {{ latest_by_key(source('br__pagila__public', 'language'), ['language_id']) }}
 )
 
 select

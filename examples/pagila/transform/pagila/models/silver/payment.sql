@@ -4,7 +4,7 @@
     is in bronze under both keys: the latest load wins).
 #}
 with bronze as (
-    {{ latest_by_key(bronze('payment'), ['payment_id'], order_by=['payment_date']) }}
+    {{ latest_by_key(source('br__pagila__public', 'payment'), ['payment_id'], order_by=['payment_date']) }}
 )
 
 select

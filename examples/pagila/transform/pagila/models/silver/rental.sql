@@ -1,5 +1,5 @@
 with bronze as (
-    {{ latest_by_key(bronze('rental'), ['rental_id']) }}
+    {{ latest_by_key(source('br__pagila__public', 'rental'), ['rental_id']) }}
 )
 
 select

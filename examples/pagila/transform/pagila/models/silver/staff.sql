@@ -1,6 +1,6 @@
 {# `password` (a hash) and `picture` (a blob) stay in bronze: silver is for analysis. #}
 with bronze as (
-    {{ latest_by_key(bronze('staff'), ['staff_id']) }}
+    {{ latest_by_key(source('br__pagila__public', 'staff'), ['staff_id']) }}
 )
 
 select

@@ -1,5 +1,5 @@
 with bronze as (
-    {{ latest_by_key(bronze('store'), ['store_id']) }}
+    {{ latest_by_key(source('br__pagila__public', 'store'), ['store_id']) }}
 )
 
 select

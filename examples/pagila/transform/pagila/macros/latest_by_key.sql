@@ -1,16 +1,4 @@
 {#
-    A bronze table of the Pagila source: `source(<bronze source>, table)`.
-
-    datakit generates the dbt sources (models/_datakit_sources.yml, one source per bronze schema, named
-    after the schema). The source is var `bronze_source`, else var `schema_prefix` followed by
-    `br__pagila__public` (the schema datakit's Pagila pipelines load).
-#}
-{% macro bronze(table) -%}
-    {{ source(var('bronze_source', none) or (var('schema_prefix', '') ~ 'br__pagila__public'), table) }}
-{%- endmacro %}
-
-
-{#
     The latest version of each key of a bronze table, with every column of the table plus
     `_dk_row_number` (always 1). Bronze may hold the same key from several loads (append loads, a key
     re-read after a change): the row of the latest load wins (`_dk_loaded_at`), then the latest of
