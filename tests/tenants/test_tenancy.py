@@ -229,6 +229,50 @@ def test_checks_of_a_tenant_read_its_prefixed_tables(root: Path) -> None:
     assert '"silver"."customer"' in plain and "acme_" not in plain
 
 
+def test_sql_and_bare_names_of_a_tenants_checks_read_its_tables(root: Path) -> None:
+    """A suite written with plain names (a `sql` check with a CTE, a subquery in an expression, a
+    table without schema) reads acme's tables on an acme run, and the project's tables otherwise."""
+    from datakit.quality.sql import DUCKDB
+
+    (root / "config" / "checks" / "plain.yaml").write_text(
+        """checks:
+  name: plain
+  destination: warehouse_pg
+  tables:
+    customers:
+      - relationships: {column: store_id, to: stores, field: store_id}
+    main.orders:
+      - expression: "amount <= (select max(total) from main.limits)"
+      - expression: "amount >= 0"
+      - sql: |
+          with recent as (select * from main.orders where amount > 0)
+          select r.* from recent r left join silver.customer c on c.id = r.customer_id
+          where c.id is null
+        name: orphans
+"""
+    )
+    project = _project(root)
+    suite = project.check_suite("plain")
+    acme = "\n".join(check.sql for check in plan_suite(suite, DUCKDB, tenant_context(project, "acme")))
+    assert '"acme_main"."customers"' in acme and '"acme_main"."stores"' in acme
+    assert '"acme_main".limits' in acme and '"acme_main".orders' in acme
+    assert '"acme_silver".customer' in acme
+    assert "FROM recent" in acme  # the query's own CTE is not a table
+    assert "amount >= 0" in acme  # SQL that reads no table runs as written
+    plain = "\n".join(check.sql for check in plan_suite(suite, DUCKDB))
+    assert "acme_" not in plain and "from main.limits" in plain
+
+
+def test_a_tenant_refuses_sql_it_cannot_read(root: Path) -> None:
+    (root / "config" / "checks" / "odd.yaml").write_text(
+        "checks:\n  name: odd\n  destination: warehouse_pg\n  tables:\n    main.t:\n"
+        "      - sql: 'select * from (('\n        name: broken\n"
+    )
+    project = _project(root)
+    with pytest.raises(DatakitError, match="cannot read this SQL to move its tables"):
+        plan_suite(project.check_suite("odd"), POSTGRES, tenant_context(project, "acme"))
+
+
 def test_a_tenants_schedule_override_is_available(root: Path) -> None:
     acme = root / "config" / "warehouses" / "acme.yaml"
     acme.write_text(acme.read_text() + "  schedules:\n    pagila_nightly: {cron: '0 4 * * *'}\n")

@@ -5,11 +5,9 @@ Running counts the failing rows with one query and fetches a sample with another
 and a `limit` stops early, where a single windowed query would hold every failing row in memory.
 
 For a tenant (`datakit.config.tenancy`), every table a check names — the checked table, a
-relationship's `to`, a row count's `equal_to` — gets the tenant's schema prefix (`silver.customer` ->
-`acme_silver.customer`), and the suite runs in the tenant's stand-in destination with its secrets. A
-`sql` check names its own tables inside its SQL, which datakit does not rewrite: a tenant with a prefix
-refuses such a suite rather than check another tenant's (or the shared) tables. Neither is a table
-named without a schema allowed there, for the same reason.
+relationship's `to`, a row count's `equal_to`, the tables inside `sql` and `expression` checks — gets
+the tenant's schema prefix (`silver.customer` -> `acme_silver.customer`; see `quality.tenant`), and
+the suite runs in the tenant's stand-in destination with its secrets.
 """
 
 from __future__ import annotations
@@ -18,24 +16,17 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from datakit.config.models.checks import (
-    CheckBase,
-    CheckSeverity,
-    CheckSuite,
-    RelationshipsCheck,
-    RowCountCheck,
-    SqlCheck,
-)
+from datakit.config.models.checks import CheckSeverity, CheckSuite
 from datakit.config.project import Project
 from datakit.config.secrets import Secrets
 from datakit.connectors.errors import ConnectionLost, ConnectorError
 from datakit.connectors.from_config import destination_params
-from datakit.errors import DatakitError
 from datakit.log import get_logger
 from datakit.quality.builtin import failing_rows_sql
 from datakit.quality.results import CheckResult, SuiteResult, jsonable
 from datakit.quality.session import Session, open_session
 from datakit.quality.sql import DIALECTS, Dialect
+from datakit.quality.tenant import for_tenant
 
 if TYPE_CHECKING:
     from datakit.config.tenancy import Tenant
@@ -60,47 +51,10 @@ def plan_suite(suite: CheckSuite, dialect: Dialect, tenant: Tenant | None = None
     for written, as_written in suite.checks():
         table, check = written, as_written
         if tenant is not None and tenant.schema_prefix:
-            table, check = _for_tenant(suite, written, as_written, tenant)
+            table, check = for_tenant(suite, written, as_written, tenant, dialect)
         for name, sql in failing_rows_sql(check, table, dialect):
             planned.append(PlannedCheck(table, check.kind, name, suite.severity_of(check), sql))
     return planned
-
-
-def _for_tenant(suite: CheckSuite, table: str, check: CheckBase, tenant: Tenant) -> tuple[str, CheckBase]:
-    """The table and the check with every table reference in the tenant's schemas."""
-    where = f"check suite {suite.name!r} on {table} for warehouse {tenant.name!r}"
-    if isinstance(check, SqlCheck):
-        raise DatakitError(
-            f"{where}: the sql check {check.name!r} names its own tables, which cannot be moved into the "
-            f"warehouse's schemas (prefix {tenant.schema_prefix!r})",
-            hint="write it as an expression, relationships or row_count check, or run it without a warehouse",
-        )
-    references = [table]
-    if isinstance(check, RelationshipsCheck):
-        references.append(check.relationships.to)
-        check = check.model_copy(
-            update={
-                "relationships": check.relationships.model_copy(
-                    update={"to": tenant.table(check.relationships.to)}
-                )
-            }
-        )
-    elif isinstance(check, RowCountCheck) and check.row_count.equal_to is not None:
-        references.append(check.row_count.equal_to)
-        check = check.model_copy(
-            update={
-                "row_count": check.row_count.model_copy(
-                    update={"equal_to": tenant.table(check.row_count.equal_to)}
-                )
-            }
-        )
-    bare = [ref for ref in references if "." not in ref]
-    if bare:
-        raise DatakitError(
-            f"{where}: {bare[0]!r} names no schema, so it cannot be moved into the warehouse's schemas",
-            hint=f"write it as schema.table (e.g. silver.{bare[0]})",
-        )
-    return tenant.table(table), check
 
 
 def run_check_suite(

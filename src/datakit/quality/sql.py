@@ -26,6 +26,8 @@ class Dialect:
     """The SQL spelling of one destination type (the two agree on almost everything checks need)."""
 
     name: DialectName
+    default_schema: str
+    """Where a table named without a schema lives (the connection's default)."""
 
     def identifier(self, name: str) -> str:
         """One quoted identifier: `a"b` -> `"a""b"`."""
@@ -62,8 +64,8 @@ class Dialect:
         return f"current_timestamp - interval '{amount} seconds'"
 
 
-DUCKDB = Dialect("duckdb")
-POSTGRES = Dialect("postgres")
+DUCKDB = Dialect("duckdb", "main")
+POSTGRES = Dialect("postgres", "public")
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (DUCKDB, POSTGRES)}
 
 
