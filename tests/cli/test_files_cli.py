@@ -74,6 +74,11 @@ def test_reflect_writes_the_inferred_contract_as_a_datakit(tmp_path: Path) -> No
     assert "class People(" in module
     assert "id: int = Field(primary_key=True" in module
     assert "name: str | None" in module
+    assert "pipeline 'drops_bronze' names no datakit: add `datakit: drops`" in done.stdout
+    refused = run("-p", str(root), "run", "pipeline", "drops_bronze")
+    assert refused.returncode == 1 and "datakit does not guess" in refused.stderr  # nothing changed silently
+    pipeline = root / "config" / "pipelines" / "drops_bronze.yaml"
+    pipeline.write_text(pipeline.read_text() + "  datakit: drops\n")
     loaded = run("-p", str(root), "run", "pipeline", "drops_bronze", "--json")
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     (result,) = json.loads(loaded.stdout)["resources"]

@@ -257,14 +257,16 @@ def test_usage_errors_are_clear(project: Path, pagila_dsn: str) -> None:
 
 
 def test_init_reflect_run_needs_no_service(tmp_path: Path) -> None:
-    # The scaffolded project (SQLite source, DuckDB warehouse): reflect its source into the datakit
-    # named like the source, which the pipeline then uses without naming it.
+    # The scaffolded project (SQLite source, DuckDB warehouse): reflect its source into a datakit,
+    # which the pipeline then names.
     root = tmp_path / "shop"
     assert run("init", str(root)).returncode == 0
     reflected = run("-p", str(root), "reflect", "--source", "shop", "--out", "datakits/shop")
     assert reflected.returncode == 0, reflected.stderr
     kit = load_datakit(root / "datakits", "shop")
     assert sorted(c.name for c in kit.contracts("source")) == ["customers", "orders"]
+    pipeline = root / "config" / "pipelines" / "shop_bronze.yaml"
+    pipeline.write_text(pipeline.read_text() + "  datakit: shop\n")
     done = run("-p", str(root), "run", "pipeline", "shop_bronze", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     results = {r["resource"]: r for r in json.loads(done.stdout)["resources"]}

@@ -58,3 +58,25 @@ def test_misspelt_datakit_table_and_transform_are_reported_where_written(tmp_pat
     assert "config/pipelines/pagila_rentals.yaml:" in result.stdout + result.stderr
     assert "unknown datakit 'pagilla'" in result.stdout + result.stderr
     assert (result.stdout + result.stderr).count("custmer") == 1  # once, though three pipelines use it
+
+
+def test_a_datakit_named_like_a_source_binds_nothing_by_itself(tmp_path: Path) -> None:
+    """A pipeline without `datakit:` keeps loading as before; adding a datakit named like its source
+    makes validate name the ambiguity at the pipeline, with both fixes; `datakit: false` settles it."""
+    project = _pagila(tmp_path)
+    pipeline = project / "config/pipelines/pagila_rentals.yaml"
+    _edit(pipeline, "  datakit: pagila  #", "  #")
+    result = run("--project", str(project), "validate")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "config/pipelines/pagila_rentals.yaml:2:" in output
+    assert "pipeline 'pagila_rentals' names no datakit, but datakit 'pagila' is named like its source" in output
+    assert "add `datakit: pagila`" in output and "`datakit: false`" in output
+    _edit(pipeline, "  #", "  datakit: false  #")
+    validation = validate_project(project)
+    assert validation.project is not None
+    assert check_datakit_references(validation.project) == []
+    from datakit.load.resolve import plans_for
+
+    destination, plans = plans_for(validation.project, "pagila_rentals")
+    assert all(plan.contract is None or plan.contract.system != "pagila" for plan in plans)

@@ -234,7 +234,7 @@ def test_a_project_rest_source_loads_with_its_secret(
     with duckdb.connect(str(root / "warehouse.duckdb")) as conn:
         assert conn.execute(f"SELECT count(*) FROM {plan.target}").fetchone() == (12,)
 
-    # reflect writes the inferred contract as a datakit; the pipeline then uses it (named like the source)
+    # reflect writes the inferred contract as a datakit; the pipeline then names it
     from datakit.load.reflect import reflect_source
 
     reflected = reflect_source(load_project(root), "events_api", root / "datakits" / "events_api", sample=5)
@@ -243,6 +243,10 @@ def test_a_project_rest_source_loads_with_its_secret(
     assert "class Events(" in module
     assert "id: int = Field(primary_key=True" in module
     events.add(3)
+    with pytest.raises(DatakitError, match="names no datakit, but datakit 'events_api' is named like"):
+        plans_for(load_project(root), "events_bronze")  # a new datakit changes nothing by itself
+    pipeline = root / "config" / "pipelines" / "events_bronze.yaml"
+    pipeline.write_text(pipeline.read_text() + "  datakit: events_api\n")
     destination, (kit_plan,) = plans_for(load_project(root), "events_bronze")
     assert kit_plan.contract.system == "events_api"
     again = load_resource(kit_plan, destination)

@@ -15,6 +15,7 @@ from datakit.config.project import Origin, Project
 from datakit.config.yaml_source import PathKey
 from datakit.datakits.errors import DatakitPackageError
 from datakit.datakits.package import Datakit, datakit_names, datakits_dir, load_datakit
+from datakit.datakits.targets import unbound_datakit
 from datakit.errors import DatakitError, Problem, did_you_mean
 
 
@@ -25,9 +26,11 @@ def check_datakit_references(project: Project) -> list[Problem]:
         origin = project.origins[("pipeline", name)]
         source_name = project.resolve_name("source", pipeline.source.ref)
         source = project.sources.get(source_name) if source_name else None
-        kit_name = pipeline.datakit
-        if kit_name is None and source is not None and source.name in datakit_names(datakits_dir(project)):
-            kit_name = source.name
+        kit_name = pipeline.datakit or None
+        ambiguity = unbound_datakit(project, pipeline, source.name) if source is not None else None
+        if ambiguity is not None:
+            problems.append(_problem(origin, ("name",), ambiguity))
+            continue
         kit: Datakit | None = None
         if kit_name is not None:
             try:

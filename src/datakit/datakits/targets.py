@@ -4,7 +4,10 @@ The loader (`datakit.load.resolve`) plans loads by these rules and dbt's generat
 (`datakit.transform.bronze`) describe the tables those loads write; both sit above this layer and
 neither may import the other, so the rules live here, once.
 
-* Datakit: the pipeline's `datakit:`, else the datakit named like its source, else none.
+* Datakit: the pipeline's `datakit:` (`false`: none). Never implied: adding a datakit package must not
+  change where an existing pipeline loads or with which contract, so when the pipeline names none and
+  a datakit is named like its source, that is an ambiguity (`datakit validate` reports it at the
+  pipeline, and a load refuses to guess); with no such datakit, none.
 * Contract: the datakit's table at the pipeline's layer; at bronze, else its source table (bronze
   mirrors the source).
 * Target schema: the pipeline's `dataset_name`, else the destination's `settings.schema`, else
@@ -16,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from datakit.config.models.sources import MysqlSource, PostgresSource, SqlResource
+from datakit.errors import DatakitError
 
 if TYPE_CHECKING:
     from datakit.config.models.pipelines import Pipeline
@@ -27,12 +31,31 @@ BRONZE = "bronze"
 
 
 def pipeline_datakit_name(project: Project, pipeline: Pipeline, source_name: str) -> str | None:
-    """The datakit a pipeline uses: its own `datakit:`, else the one named like its source, if any."""
+    """The datakit a pipeline uses (its `datakit:`), or None; an ambiguous binding is an error."""
+    if pipeline.datakit is False:
+        return None
     if pipeline.datakit is not None:
         return pipeline.datakit
+    ambiguity = unbound_datakit(project, pipeline, source_name)
+    if ambiguity is not None:
+        raise ambiguity
+    return None
+
+
+def unbound_datakit(project: Project, pipeline: Pipeline, source_name: str) -> DatakitError | None:
+    """The error for a pipeline that names no datakit while one is named like its source, else None."""
+    if pipeline.datakit is not None:
+        return None
     from datakit.datakits.package import datakit_names, datakits_dir
 
-    return source_name if source_name in datakit_names(datakits_dir(project)) else None
+    if source_name not in datakit_names(datakits_dir(project)):
+        return None
+    return DatakitError(
+        f"pipeline {pipeline.name!r} names no datakit, but datakit {source_name!r} is named like its "
+        f"source: datakit does not guess which contracts a pipeline loads with",
+        hint=f"add `datakit: {source_name}` to the pipeline to load with its contracts, or "
+        "`datakit: false` to keep contracts reflected from the source",
+    )
 
 
 def pipeline_datakit(project: Project, pipeline: Pipeline, source_name: str) -> Datakit | None:

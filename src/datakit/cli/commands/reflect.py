@@ -54,3 +54,9 @@ def reflect(
         f"✓ {len(result.tables)} tables of {source}.{result.schema} written to {result.package}",
         "green",
     )
+    kit = result.package.name
+    for name, pipeline in sorted(loaded.pipelines.items()):
+        if loaded.resolve_name("source", pipeline.source.ref) == source and pipeline.datakit is None:
+            file = loaded.origins[("pipeline", name)].file
+            shown = file.relative_to(loaded.root) if file.is_relative_to(loaded.root) else file
+            say(f"  pipeline {name!r} names no datakit: add `datakit: {kit}` to {shown} to use these")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from datakit.config.models.common import (
     Description,
@@ -68,6 +68,9 @@ class PipelineRetry(StrictModel):
     max_delay: Duration = timedelta(hours=1)
 
 
+DatakitName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
 class Pipeline(StrictModel):
     """Moves data from one source into one destination layer."""
 
@@ -76,11 +79,11 @@ class Pipeline(StrictModel):
     tags: Tags
     source: PipelineSource
     destination: PipelineDestination
-    datakit: str | None = Field(
+    datakit: DatakitName | Literal[False] | None = Field(
         None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="Datakit (Python package under datakits/) holding the contracts and transforms; "
-        "defaults to the one named like the source, when there is one.",
+        "`false`: none (contracts reflected or inferred from the source). Never implied: when a datakit "
+        "is named like the source, the pipeline must say which it wants.",
     )
     schema_contract: SchemaContract | None = Field(
         None,
