@@ -144,6 +144,38 @@ def test_two_tenants_with_one_prefix_on_one_destination_are_refused(root: Path) 
         tenant_context(project, "acme")
 
 
+def test_prefixes_that_fold_to_one_another_are_refused(root: Path) -> None:
+    """DuckDB and PostgreSQL fold unquoted names: `ACME_` and `acme_` would write the same schemas."""
+    globex = root / "config" / "warehouses" / "globex.yaml"
+    globex.write_text(globex.read_text().replace("schema_prefix: globex_", "schema_prefix: ACME_"))
+    rendered = [p.render() for p in validate_project(root, environment="dev").errors]
+    assert any(
+        "globex.yaml:6:" in r and "prefix 'acme_', the same as 'ACME_' once the database folds case" in r
+        for r in rendered
+    ), rendered
+
+
+def test_a_prefix_that_breaks_qualified_names_is_refused(root: Path) -> None:
+    globex = root / "config" / "warehouses" / "globex.yaml"
+    globex.write_text(globex.read_text().replace("schema_prefix: globex_", "schema_prefix: t.x_"))
+    errors = validate_project(root, environment="dev").errors
+    (rendered,) = [p.render() for p in errors if "schema_prefix" in p.render()]
+    assert "globex.yaml:6:" in rendered and "'t.x_' cannot prefix schema names" in rendered, rendered
+    assert "e.g. 't_x_'" in rendered
+
+
+def test_a_tenant_without_prefix_on_the_projects_destination_is_refused(root: Path) -> None:
+    """Without a prefix, a tenant on a destination the project's own runs write would write their tables."""
+    globex = root / "config" / "warehouses" / "globex.yaml"
+    globex.write_text(globex.read_text().replace("  schema_prefix: globex_\n", ""))
+    rendered = [p.render() for p in validate_project(root, environment="dev").errors]
+    assert any(
+        "globex.yaml:" in r
+        and "the project's own runs (without --warehouse) also write to 'warehouse_pg'" in r
+        for r in rendered
+    ), rendered
+
+
 def test_loads_of_a_tenant_go_to_its_prefixed_schemas_and_state(root: Path) -> None:
     project = _project(root)
     _, (plain,) = plans_for(project, "pagila_bronze_pg", resources=["rental"])

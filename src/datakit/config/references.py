@@ -258,12 +258,10 @@ def _shared_schemas(project: Project, warehouse: Warehouse, origin: Origin) -> I
 
     clash = sharing_tables(project, warehouse)
     if clash is not None:
-        other, destination = clash
         yield _at(
             origin,
             ("schema_prefix",) if warehouse.schema_prefix is not None else ("destinations",),
-            f"warehouse '{other}' also writes to '{destination}' with schema prefix "
-            f"'{warehouse.schema_prefix or ''}': the two would share every table",
+            clash.describe(warehouse),
             "give each warehouse its own schema_prefix, or a destination of its own",
         )
 

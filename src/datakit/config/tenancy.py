@@ -244,27 +244,66 @@ def _variables(warehouse: Warehouse) -> dict[str, Variable]:
     return dict(warehouse.variables)
 
 
-def sharing_tables(project: Project, warehouse: Warehouse) -> tuple[str, str] | None:
-    """`(other warehouse, destination)` when another tenant writes a destination of this one under the
-    same schema prefix (the two would share every table); None when the tenant's tables are its own."""
+@dataclass(frozen=True)
+class SharedTables:
+    """Why a tenant's tables would not be its own: who else writes `destination` under the same prefix."""
+
+    other: str | None
+    """The other warehouse; None for the project's own runs (without `--warehouse`)."""
+    destination: str
+    other_prefix: str
+
+    def describe(self, warehouse: Warehouse) -> str:
+        """`warehouse 'globex' also writes to 'pg' with schema prefix 'ACME_'` and the consequence."""
+        mine = warehouse.schema_prefix or ""
+        if self.other is None:
+            who = "the project's own runs (without --warehouse) also write to"
+            how = "with no schema prefix"
+        else:
+            who = f"warehouse '{self.other}' also writes to"
+            how = f"with schema prefix '{self.other_prefix}'"
+            if self.other_prefix != mine:
+                how += f", the same as '{mine}' once the database folds case"
+        return f"{who} '{self.destination}' {how}: the two would share every table"
+
+
+def sharing_tables(project: Project, warehouse: Warehouse) -> SharedTables | None:
+    """Who else writes a destination of this tenant under the same schema prefix (compared as the
+    databases compare unquoted names: DuckDB and PostgreSQL fold case), so that the two would share
+    every table; None when the tenant's tables are its own. An empty prefix also clashes with the
+    project's own runs on any destination those write."""
     mine = {project.resolve_name("destination", d) or d for d in warehouse.destinations}
-    prefix = warehouse.schema_prefix or ""
+    prefix = (warehouse.schema_prefix or "").lower()
     for other in project.warehouses.values():
-        if other.name == warehouse.name or (other.schema_prefix or "") != prefix:
+        if other.name == warehouse.name or (other.schema_prefix or "").lower() != prefix:
             continue
         shared = mine & {project.resolve_name("destination", d) or d for d in other.destinations}
         if shared:
-            return other.name, sorted(shared)[0]
+            return SharedTables(other.name, sorted(shared)[0], other.schema_prefix or "")
+    if not prefix:
+        shared = mine & project_destinations(project)
+        if shared:
+            return SharedTables(None, sorted(shared)[0], "")
     return None
+
+
+def project_destinations(project: Project) -> set[str]:
+    """The destinations the project's own runs write: its pipelines' and its dbt steps'."""
+    written: set[str] = set()
+    for pipeline in project.pipelines.values():
+        written.add(project.resolve_name("destination", pipeline.destination.ref) or pipeline.destination.ref)
+    for job in project.jobs.values():
+        for step in job.steps:
+            if step.dbt is not None and step.dbt.destination is not None:
+                written.add(project.resolve_name("destination", step.dbt.destination) or step.dbt.destination)
+    return written
 
 
 def _refuse_shared_schemas(project: Project, warehouse: Warehouse) -> None:
     """Two tenants on one destination with one prefix would write the same tables: refuse it."""
     clash = sharing_tables(project, warehouse)
     if clash is not None:
-        other, destination = clash
         raise DatakitError(
-            f"warehouses {warehouse.name!r} and {other!r} both write to {destination!r} "
-            f"with schema prefix {warehouse.schema_prefix or ''!r}: they would share every table",
+            f"warehouse {warehouse.name!r}: {clash.describe(warehouse)}",
             hint="give each warehouse its own `schema_prefix`, or a destination of its own",
         )
