@@ -75,8 +75,13 @@ def get_logger(name: str) -> logging.Logger:
 
 
 def configure(level: int = logging.WARNING, handler: logging.Handler | None = None) -> logging.Handler:
-    """Attach one redacting handler to the `datakit` logger (idempotent: replaces a previous one)."""
+    """Attach one redacting handler to the `datakit` logger (idempotent: replaces a previous one).
+
+    The logger then stops propagating: a library that configured the root logger (dbt does, in a step
+    process) would otherwise print every line a second time, unredacted by this handler.
+    """
     root = logging.getLogger("datakit")
+    root.propagate = False
     for old in [h for h in root.handlers if getattr(h, "_datakit", False)]:
         root.removeHandler(old)
     handler = handler or logging.StreamHandler()

@@ -110,6 +110,9 @@ def test_bad_silver_rows_fail_the_checks_and_leave_gold_untouched(tmp_path: Path
     assert any(n["name"] == "orders" and n["status"] == "success" for n in silver["nodes"])
     checks = steps["silver_checks"].details
     assert checks is not None and all(c["status"] == "passed" for c in checks["checks"])
+    (attempt,) = steps["silver"].attempt_records
+    dbt_lines = [line for line in (attempt.log or "").splitlines() if "of 1 OK created" in line]
+    assert len(dbt_lines) == 1, attempt.log  # each dbt line once in the step's log
 
     # two bad orders arrive: negative amounts (newer than the cursor, so the incremental load takes them)
     with sqlite3.connect(root / "data" / "shop.sqlite") as source:
