@@ -52,6 +52,12 @@ def test_plan_run_history_resume(tmp_path: Path) -> None:
         (2, "failed", None),
         (1, "succeeded", None),
     ]
+    table = run("runs", cwd=root, env={"COLUMNS": ""}).stdout  # piped, as `datakit runs | grep` is
+    assert (
+        "…" not in table
+        and "succeeded" in table
+        and "shop_bronze.customers" in run("runs", "show", "1", cwd=root, env={"COLUMNS": ""}).stdout
+    )
     failed_only = json.loads(run("runs", "--status", "failed", "--job", "daily", "--json", cwd=root).stdout)
     assert [r["id"] for r in failed_only] == [2]
 
