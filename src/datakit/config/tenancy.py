@@ -185,6 +185,46 @@ def tenant_context(project: Project, warehouse: str | None) -> Tenant:
     )
 
 
+def warehouse_variables_used(project: Project, job: str) -> list[str]:
+    """The `${var.NAME}` left unresolved in what job `job` uses, for a project loaded without a warehouse
+    (the loader fills them only for a tenant; a default `${var.NAME:-x}` resolves everywhere). Not
+    empty: the job only makes sense for a warehouse, and running it as the project itself would use
+    the literal text as a path, a schema or a URL."""
+    import json
+    import re
+
+    name = project.resolve_name("job", job) or job
+    found: set[str] = set()
+    for model in _objects_of_job(project, name):
+        text = json.dumps(model.model_dump(mode="json"), default=str)
+        found.update(re.findall(r"\$\{var\.([A-Za-z_][A-Za-z0-9_]*)\}", text))
+    return sorted(found)
+
+
+def _objects_of_job(project: Project, job: str) -> list[Any]:
+    """The job and the config objects it reads: pipelines, their sources and destinations, dbt and
+    checks steps' destinations and suites."""
+    found: list[Any] = [project.job(job)]
+    for entry in project.job(job).pipelines:
+        pipeline = project.pipelines.get(project.resolve_name("pipeline", entry.name) or entry.name)
+        if pipeline is None:
+            continue
+        found.append(pipeline)
+        for kind, ref in (("source", pipeline.source.ref), ("destination", pipeline.destination.ref)):
+            resolved = project.resolve_name(kind, ref)
+            if resolved is not None:
+                found.append(project.objects[kind][resolved])
+    for step in project.job(job).steps:
+        refs = [("checks", step.checks)] if step.checks else []
+        if step.dbt is not None and step.dbt.destination:
+            refs.append(("destination", step.dbt.destination))
+        for kind, ref in refs:
+            resolved = project.resolve_name(kind, ref)
+            if resolved is not None:
+                found.append(project.objects[kind][resolved])
+    return found
+
+
 def tenant_secrets(project: Project, warehouse: str) -> Secrets:
     """`Secrets` limited to what `warehouse` may resolve: its own keys and the shared ones."""
     found = project.warehouse(warehouse)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from datakit.config.models.jobs import JobPipeline, JobStep
 from datakit.config.references import dbt_destinations
-from datakit.config.tenancy import Tenant, tenant_context
+from datakit.config.tenancy import Tenant, tenant_context, tenants_running, warehouse_variables_used
 from datakit.errors import DatakitError
 from datakit.utils.dag import DAG
 
@@ -136,6 +136,21 @@ class Plan:
         }
 
 
+def _refuse_tenant_only(project: Project, job: str) -> None:
+    """A job whose configs read warehouse variables runs only for a warehouse."""
+    variables = warehouse_variables_used(project, job)
+    if not variables:
+        return
+    names = ", ".join(f"${{var.{v}}}" for v in variables)
+    tenants = tenants_running(project, job)
+    raise DatakitError(
+        f"job {job!r} reads {names}, which only a warehouse defines: it cannot run as the project itself",
+        hint=f"run it with --warehouse ({' | '.join([*tenants, 'all'])})"
+        if tenants
+        else "list it in a warehouse's `jobs:`, or give the variables a default (${var.NAME:-value})",
+    )
+
+
 def compile_job(project: Project, job_name: str, warehouse: str | None = None) -> Plan:
     """The plan of job `job_name` (a name or a `x.yaml` reference); a NotFoundError when unknown.
 
@@ -143,6 +158,8 @@ def compile_job(project: Project, job_name: str, warehouse: str | None = None) -
     """
     tenant = tenant_context(project, warehouse)
     job = project.job(tenant.require_job(job_name))
+    if tenant.name is None:
+        _refuse_tenant_only(project, job.name)
     stamp = {"warehouse": tenant.name} if tenant.name is not None else {}
     entries: list[JobPipeline | JobStep] = [*job.enabled_pipelines, *job.enabled_steps]
     ordered = [e for _, e in sorted(enumerate(entries), key=lambda item: (item[1].order, item[0]))]

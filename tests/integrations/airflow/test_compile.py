@@ -65,6 +65,7 @@ def test_example_project_one_file_per_warehouse_and_job(tmp_path: Path) -> None:
         "datakit__globex__pagila_warehouse",
         "datakit__pagila_daily",
         "datakit__pagila_hourly",
+        "datakit__pagila_warehouse",
     ]
 
     acme = literals(files["datakit__acme__pagila_warehouse"].source)
@@ -144,11 +145,29 @@ def test_triggers_become_schedule_assets_and_warnings(tmp_path: Path) -> None:
 def test_warehouse_schedule_override(tmp_path: Path) -> None:
     root = shop_project(tmp_path / "shop")
     add_acme(root)
-    (only,) = compile_dags(load_project(root, environment="dev"))
-    assert only.dag_id == "datakit__acme__daily"
-    data = literals(only.source)
+    acme, plain = compile_dags(load_project(root, environment="dev"))
+    assert (acme.dag_id, plain.dag_id) == ("datakit__acme__daily", "datakit__daily")  # both still run it
+    data = literals(acme.source)
     assert data["DAG"]["schedule"] == "CronTriggerTimetable('30 3 * * *', timezone='Europe/Berlin')"
     assert data["DONE"] == "Asset(uri='datakit://acme/daily')"
+
+
+def test_a_job_reading_warehouse_variables_compiles_only_for_warehouses(tmp_path: Path) -> None:
+    """`${var.NAME}` exists only for a warehouse: run as the project itself, the job would use the
+    literal text, so there is no such DAG and `run job` without --warehouse refuses."""
+    from datakit.errors import DatakitError
+    from datakit.orchestrate.plan import compile_job
+
+    root = shop_project(tmp_path / "shop")
+    add_acme(root)
+    source = next((root / "config" / "sources").glob("*.yaml"))
+    text = source.read_text()
+    assert "database: data/shop.sqlite" in text
+    source.write_text(text.replace("database: data/shop.sqlite", "database: data/${var.tenant}.sqlite"))
+    project = load_project(root, environment="dev")
+    assert [f.dag_id for f in compile_dags(project)] == ["datakit__acme__daily"]
+    with pytest.raises(DatakitError, match=r"job 'daily' reads \$\{var.tenant\}, which only a warehouse"):
+        compile_job(project, "daily")
 
 
 def test_check_finds_stale_missing_and_extra_files(

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datakit.config.tenancy import ALL, tenant_context
+from datakit.config.tenancy import ALL, tenant_context, warehouse_variables_used
 from datakit.errors import UsageError, not_found
 from datakit.integrations.airflow.schedule import DagSchedule, asset_uri, dag_schedule
 from datakit.orchestrate.plan import Plan, compile_job
@@ -75,8 +75,9 @@ def dag_id(warehouse: str | None, job: str) -> str:
 def targets(project: Project, warehouse: str = ALL, job: str | None = None) -> list[tuple[str | None, str]]:
     """The (warehouse, job) pairs to compile.
 
-    `all`: every job of every warehouse, plus every job no warehouse lists (run as the project itself,
-    warehouse None). A warehouse name: that warehouse's jobs. `job` narrows either to one job.
+    `all`: every job of every warehouse, plus every job as the project itself (warehouse None) — also
+    one that warehouses run, unless its configs read warehouse variables (`${var.NAME}`), which only a
+    warehouse defines. A warehouse name: that warehouse's jobs. `job` narrows either to one job.
     """
     wanted = None
     if job is not None:
@@ -85,12 +86,9 @@ def targets(project: Project, warehouse: str = ALL, job: str | None = None) -> l
             raise not_found("job", job, project.jobs)
     pairs: list[tuple[str | None, str]] = []
     if warehouse == ALL:
-        listed: set[str] = set()
         for name in sorted(project.warehouses):
-            jobs = tenant_context(project, name).jobs
-            listed.update(jobs)
-            pairs.extend((name, j) for j in jobs)
-        pairs.extend((None, j) for j in sorted(project.jobs) if j not in listed)
+            pairs.extend((name, j) for j in tenant_context(project, name).jobs)
+        pairs.extend((None, j) for j in sorted(project.jobs) if not warehouse_variables_used(project, j))
     else:
         tenant = tenant_context(project, warehouse)
         pairs.extend((tenant.name, j) for j in tenant.jobs)
