@@ -274,3 +274,28 @@ def test_a_pipeline_without_a_datakit_lists_its_tables_by_name(root: Path) -> No
     legacy = next(s for s in sources if s["name"] == "br__legacy__main")
     assert [t["name"] for t in legacy["tables"]] == ["things"]
     assert "columns" not in legacy["tables"][0]
+
+
+def test_sources_list_only_the_tables_the_dbt_project_reads(root: Path) -> None:
+    """A table no model reads is not declared, so its generated tests never run (it may not exist)."""
+    from datakit.transform.references import referenced_sources
+
+    project = load_project(root)
+    dbt = read_dbt_project(project, DBT_DIR)
+    referenced = referenced_sources(dbt)
+    assert referenced == {("br__pagila__public", "category"), ("br__pagila__public", "language")}
+    folder = generated_dir(prepare_workspace(dbt, work_dir(project, dbt, "local_duckdb", None)))
+    path = write_sources(project, folder, "local_duckdb", referenced=referenced)
+    (source,) = yaml.safe_load(path.read_text())["sources"]
+    assert [t["name"] for t in source["tables"]] == ["category", "language"]
+
+
+def test_a_source_named_in_jinja_makes_every_table_a_source(root: Path) -> None:
+    from datakit.transform.references import referenced_sources
+
+    (root / DBT_DIR / "macros").mkdir()
+    (root / DBT_DIR / "macros" / "bronze.sql").write_text(
+        "{% macro bronze(t) %}{{ source(var('bronze'), t) }}{% endmacro %}\n"
+    )
+    project = load_project(root)
+    assert referenced_sources(read_dbt_project(project, DBT_DIR)) is None

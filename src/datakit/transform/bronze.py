@@ -51,9 +51,15 @@ class BronzeTable:
     keyed: bool = True
 
 
-def bronze_tables(project: Project, destination: str, *, tenant: Tenant | None = None) -> list[BronzeTable]:
+def bronze_tables(
+    project: Project,
+    destination: str,
+    *,
+    tenant: Tenant | None = None,
+    referenced: set[tuple[str, str]] | None = None,
+) -> list[BronzeTable]:
     """Every table the project's bronze pipelines (those of `tenant`'s jobs, if given) load into
-    `destination`, sorted by schema and name."""
+    `destination`, sorted by schema and name; only those in `referenced` (schema, table), if given."""
     wanted = project.resolve_name("destination", destination) or destination
     mine = _tenant_pipelines(project, tenant)
     found: dict[tuple[str, str], BronzeTable] = {}
@@ -64,6 +70,8 @@ def bronze_tables(project: Project, destination: str, *, tenant: Tenant | None =
             continue
         for table in _pipeline_tables(project, pipeline):
             key = (table.schema, table.name)
+            if referenced is not None and key not in referenced:
+                continue
             seen = found.get(key)
             if seen is None:
                 found[key] = table

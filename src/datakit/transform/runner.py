@@ -45,6 +45,7 @@ from datakit.transform.errors import DbtFailed, looks_transient
 from datakit.transform.files import exclusive
 from datakit.transform.invocation import FULL_REFRESH_COMMANDS, DbtInvocation, DbtNodeResult, DbtResult
 from datakit.transform.profiles import write_profile
+from datakit.transform.references import referenced_sources
 from datakit.transform.results import failure_message, file_in, node_result
 from datakit.transform.retarget import retarget
 from datakit.transform.sources import write_sources
@@ -94,7 +95,9 @@ def run_dbt(
     with _lock, exclusive(folder / LOCK_FILE):
         profile = write_profile(project, dbt, destination, folder, tenant.secrets if tenant else None)
         workspace = prepare_workspace(dbt, folder)
-        write_sources(project, generated_dir(workspace), destination, tenant=tenant)
+        write_sources(
+            project, generated_dir(workspace), destination, tenant=tenant, referenced=referenced_sources(dbt)
+        )
         args = _arguments(invocation, workspace, folder, profile.profile, profile.target, full_refresh, vars)
         events = _Events(profile.secrets)
         started = time.perf_counter()

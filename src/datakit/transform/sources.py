@@ -1,6 +1,7 @@
 """dbt `sources:` generated from the bronze contracts, so `source()` always matches what was loaded.
 
-One dbt source per bronze schema, named like the schema as the project without tenants has it
+One dbt source per bronze schema the dbt project reads (`transform.references`), named like the
+schema as the project without tenants has it
 (`{{ source('br__pagila__public', 'customer') }}`): the name already says layer, system and source
 schema, and is unique in the warehouse. For a tenant the source keeps that name and its `schema:` is the
 tenant's (`acme_br__pagila__public`), so a dbt project is written once, with plain names, and each
@@ -73,11 +74,19 @@ def sources_yaml(tables: Sequence[BronzeTable], tenant: Tenant | None = None) ->
     return HEADER + body
 
 
-def write_sources(project: Project, folder: Path, destination: str, *, tenant: Tenant | None = None) -> Path:
+def write_sources(
+    project: Project,
+    folder: Path,
+    destination: str,
+    *,
+    tenant: Tenant | None = None,
+    referenced: set[tuple[str, str]] | None = None,
+) -> Path:
     """Write the generated sources for `destination`'s bronze tables into `folder` (a workspace's
-    generated model path); the file's path. With `tenant`, the tables its jobs load, in its schemas."""
+    generated model path); the file's path. With `tenant`, the tables its jobs load, in its schemas;
+    with `referenced`, only those the dbt project reads (`transform.references`)."""
     path = folder / SOURCES_FILE
-    tables = bronze_tables(project, destination, tenant=tenant)
+    tables = bronze_tables(project, destination, tenant=tenant, referenced=referenced)
     write_if_changed(path, sources_yaml(tables, tenant if tenant is not None and tenant.name else None))
     return path
 
