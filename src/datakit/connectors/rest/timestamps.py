@@ -13,8 +13,10 @@ JSON has no timestamp type: APIs send text such as `2024-05-01T10:00:00Z`. Three
 * **Comparison.** `parse` reads ISO-8601 text as UTC timestamps (text without an offset as UTC), so an
   incremental cursor compares as a time, whatever offset or precision the API writes.
 * **Sending.** A timestamp lower bound goes back to the API in the API's style (`Style`): the style of
-  the resource's `initial_value` when that is ISO-8601 text, else RFC 3339 in UTC (`T`, `Z`, a fraction
-  only when there is one): `2024-05-01T10:00:00Z`, never Python's `2024-05-01 10:00:00+00:00`.
+  the resource's `initial_value` when that is ISO-8601 text, else RFC 3339 (`T`, a fraction only when
+  there is one, `Z` in UTC, no offset for a naive timestamp): `2024-05-01T10:00:00Z`, never Python's
+  `2024-05-01 10:00:00+00:00`. The saved cursor is a timestamp, so this is the one place the text is
+  made again: an API that needs another form gets it from an `initial_value` written that way.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ class Style:
     separator: str = "T"
     seconds: bool = True
     fraction: int | None = None  # digits; None: only when the value has a fraction, zeros trimmed
-    zone: str | None = "Z"  # "Z", "+00:00", "+0000", "+02:00"...; None: no offset (naive text)
+    zone: str | None = None  # "Z", "+00:00", "+0000", "+02:00", "" (no offset); None: Z unless naive
 
     @classmethod
     def of(cls, text: Any) -> Style:
@@ -111,17 +113,17 @@ class Style:
             separator=match.group("sep"),
             seconds=match.group("seconds") is not None,
             fraction=len(fraction) if fraction else None,
-            zone=match.group("zone"),
+            zone=match.group("zone") or "",
         )
 
     def format(self, value: datetime | date) -> str:
-        """`value` written in this style (a naive datetime is taken as UTC when the style has an offset)."""
+        """`value` written in this style (a naive value is taken as UTC when the style has an offset)."""
         if not isinstance(value, datetime):
             return value.isoformat()
-        if self.zone is not None:
+        zone = self.zone if self.zone is not None else ("Z" if value.tzinfo is not None else "")
+        if zone:
             when = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-            offset = _offset(self.zone)
-            when = when.astimezone(offset)
+            when = when.astimezone(_offset(zone))
         else:
             when = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
         text = when.strftime(f"%Y-%m-%d{self.separator}%H:%M")
@@ -132,7 +134,7 @@ class Style:
                 text += "." + digits[: self.fraction].ljust(self.fraction, "0")
             elif when.microsecond:
                 text += "." + digits.rstrip("0")
-        return text + _zone_text(self.zone, when)
+        return text + _zone_text(zone, when)
 
 
 def _offset(zone: str) -> timezone:
@@ -144,12 +146,10 @@ def _offset(zone: str) -> timezone:
     return timezone(sign * timedelta(minutes=minutes))
 
 
-def _zone_text(zone: str | None, when: datetime) -> str:
-    """The offset of `when` written as `zone` is (Z, +HH:MM, +HHMM or +HH)."""
-    if zone is None:
-        return ""
-    if zone == "Z":
-        return "Z"
+def _zone_text(zone: str, when: datetime) -> str:
+    """The offset of `when` written as `zone` is (Z, +HH:MM, +HHMM, +HH, or none)."""
+    if zone in ("", "Z"):
+        return zone
     offset = when.utcoffset() or timedelta(0)
     minutes = int(offset.total_seconds()) // 60
     sign = "-" if minutes < 0 else "+"
