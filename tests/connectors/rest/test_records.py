@@ -37,10 +37,57 @@ def test_without_a_primary_key_lists_stay_json_text() -> None:
     assert out["t"].to_pylist() == [{"id": 1, "tags": '["a", "b"]', "m__k": "[1]"}]
 
 
-def test_lists_inside_child_rows_stay_json_text() -> None:
-    out = to_batches([{"id": 7, "lines": [{"sku": "a", "serials": [1, 2]}]}], "o", primary_key=["id"])
+def test_lists_inside_child_rows_are_grandchild_tables() -> None:
+    records = [
+        {"id": 7, "lines": [{"sku": "a", "serials": [1, 2]}, {"sku": "b", "serials": [3]}]},
+        {"id": 8, "lines": [{"sku": "c", "serials": []}]},
+    ]
+    out = to_batches(records, "o", primary_key=["id"])
+    assert list(out) == ["o", "o__lines", "o__lines__serials"]
     assert out["o__lines"].to_pylist() == [
-        {"_dk_parent__id": 7, "_dk_list_idx": 0, "sku": "a", "serials": "[1, 2]"}
+        {"_dk_parent__id": 7, "_dk_list_idx": 0, "sku": "a"},
+        {"_dk_parent__id": 7, "_dk_list_idx": 1, "sku": "b"},
+        {"_dk_parent__id": 8, "_dk_list_idx": 0, "sku": "c"},
+    ]
+    assert out["o__lines__serials"].to_pylist() == [
+        {"_dk_parent__id": 7, "_dk_list_idx__lines": 0, "_dk_list_idx": 0, "value": 1},
+        {"_dk_parent__id": 7, "_dk_list_idx__lines": 0, "_dk_list_idx": 1, "value": 2},
+        {"_dk_parent__id": 7, "_dk_list_idx__lines": 1, "_dk_list_idx": 0, "value": 3},
+    ]
+
+
+def test_lists_of_lists_nest_as_dlt_names_them() -> None:
+    out = to_batches([{"id": 1, "grid": [[1, 2], [3]], "m": {"tags": ["x"]}}], "t", primary_key=["id"])
+    assert list(out) == ["t", "t__grid", "t__grid__list", "t__m__tags"]
+    assert out["t"].to_pylist() == [{"id": 1}]
+    assert out["t__grid"].to_pylist() == [
+        {"_dk_parent__id": 1, "_dk_list_idx": 0},
+        {"_dk_parent__id": 1, "_dk_list_idx": 1},
+    ]
+    assert out["t__grid__list"].to_pylist() == [
+        {"_dk_parent__id": 1, "_dk_list_idx__grid": 0, "_dk_list_idx": 0, "value": 1},
+        {"_dk_parent__id": 1, "_dk_list_idx__grid": 0, "_dk_list_idx": 1, "value": 2},
+        {"_dk_parent__id": 1, "_dk_list_idx__grid": 1, "_dk_list_idx": 0, "value": 3},
+    ]
+    assert out["t__m__tags"].to_pylist() == [{"_dk_parent__id": 1, "_dk_list_idx": 0, "value": "x"}]
+
+
+def test_nested_objects_kept_as_json_text() -> None:
+    records = [
+        {
+            "id": 1,
+            "user": {"name": "ann", "address": {"city": "Oslo"}},
+            "lines": [{"sku": "a", "m": {"k": 1}}],
+        },
+        {"id": 2, "user": None, "lines": []},
+    ]
+    out = to_batches(records, "t", primary_key=["id"], flatten=False)
+    assert out["t"].to_pylist() == [
+        {"id": 1, "user": '{"name": "ann", "address": {"city": "Oslo"}}'},
+        {"id": 2, "user": None},
+    ]
+    assert out["t__lines"].to_pylist() == [
+        {"_dk_parent__id": 1, "_dk_list_idx": 0, "sku": "a", "m": '{"k": 1}'}
     ]
 
 

@@ -1,6 +1,6 @@
 """`RestSource`: the resources of a REST API as tables, read page by page into bounded Arrow batches.
 
-A resource is one endpoint; its nested lists become child tables `<resource>__<column>` (see `records`),
+A resource is one endpoint; its nested lists may become child tables `<resource>__<column>` (`records`),
 so one pass over the API yields several tables: `read_tables` streams them together (what a loader
 wants), `read` streams one of them. Memory holds one page plus one batch per table.
 
@@ -206,6 +206,7 @@ class RestSource:
                     resource.name,
                     primary_key=resource.primary_key,
                     child_tables=resource.child_tables,
+                    flatten=resource.flatten,
                 )
                 if not tables:
                     continue
