@@ -6,7 +6,15 @@ import pyarrow as pa
 import pytest
 
 from datakit.connectors import SchemaMismatch
-from datakit.connectors.rest.records import Rebatcher, align, dig, find_records, settle, to_batches
+from datakit.connectors.rest.records import (
+    NoDataPath,
+    Rebatcher,
+    align,
+    dig,
+    find_records,
+    settle,
+    to_batches,
+)
 
 
 def test_dig_follows_dotted_paths() -> None:
@@ -24,11 +32,16 @@ def test_dig_follows_dotted_paths() -> None:
         ({"id": 1, "name": "x"}, None, [{"id": 1, "name": "x"}]),  # one record
         ({"data": {"items": [1, 2]}}, "data.items", [1, 2]),
         ({"data": {"item": {"id": 1}}}, "data.item", [{"id": 1}]),
-        ({"data": {}}, "data.items", []),
+        ({"data": {"items": None}}, "data.items", []),
     ],
 )
 def test_find_records(body: object, path: str | None, expected: list[object]) -> None:
     assert find_records(body, path) == expected
+
+
+def test_a_missing_data_path_is_an_error() -> None:
+    with pytest.raises(NoDataPath, match=r"has no 'data.items' \(it has: data, meta\)"):
+        find_records({"data": {}, "meta": 1}, "data.items")
 
 
 def test_without_a_primary_key_lists_stay_json_text() -> None:

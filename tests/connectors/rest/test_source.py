@@ -273,7 +273,7 @@ def test_secrets_never_reach_logs_or_errors(api: FakeApi, caplog: pytest.LogCapt
     assert "HTTP 503" in caplog.text  # the retry was logged...
     assert key not in caplog.text  # ...without the key (httpx logs every URL at INFO)
     assert key not in str(info.value) and key not in repr(source.params)
-    assert "items?page=3 returned HTTP 400" in str(info.value)
+    assert "items?page=3&token=*** returned HTTP 400" in str(info.value)  # the URL as sent, masked
     assert '"token": "***"' in str(info.value)  # the echoed key in the snippet is masked
 
 

@@ -57,15 +57,31 @@ def dig(body: Any, path: str) -> Any:
     return value
 
 
+class NoDataPath(ValueError):
+    """A response body without the resource's `data_path` (an error body, or a wrong path)."""
+
+    def __init__(self, data_path: str, body: Any) -> None:
+        keys = ", ".join(str(k) for k in body) if isinstance(body, dict) else f"a JSON {type(body).__name__}"
+        super().__init__(f"has no '{data_path}' (it has: {keys or 'nothing'})")
+
+
 def find_records(body: Any, data_path: str | None) -> list[Any]:
     """The records of a response body.
 
-    With `data_path`, the list (or single object) found there. Without: the body itself when it is a
-    list; else the first of `data`, `items`, `results`, `records`, `entries`, `values`, `rows` that holds
-    a list; else the only list-valued key; else the body as one record.
+    With `data_path`, the list (or single object) found there, none when it holds null, and `NoDataPath`
+    when the body has no such path. Without: the body itself when it is a list; else the first of `data`,
+    `items`, `results`, `records`, `entries`, `values`, `rows` that holds a list; else the only
+    list-valued key; else the body as one record.
     """
     if data_path is not None:
-        found = dig(body, data_path)
+        found = body
+        for part in data_path.split("."):
+            if isinstance(found, dict) and part in found:
+                found = found[part]
+            elif isinstance(found, list) and part.isdigit() and int(part) < len(found):
+                found = found[int(part)]
+            else:
+                raise NoDataPath(data_path, body)
         if found is None:
             return []
         return found if isinstance(found, list) else [found]
