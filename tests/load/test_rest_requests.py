@@ -18,7 +18,7 @@ from datakit.load.loader import load_resource
 from datakit.load.plan import LoadResult
 from datakit.load.reflect import reflect_source
 from datakit.load.resolve import plans_for
-from tests.http_api import FakeApi, running_api
+from tests.http_api import FakeApi, Req, Resp, running_api
 from tests.load.test_rest_load import Events
 
 SOURCE = """\
@@ -90,3 +90,40 @@ def test_each_page_is_requested_once_per_run(api: FakeApi, tmp_path: Path, contr
     # the saved cursor goes with every request of the second run, the sample's included
     assert (second.rows_read, second.cursor) == (6, 300)
     assert requested(api) == {("/events", (("page", str(n)), ("since", "250"))): 1 for n in (1, 2)}
+
+
+def test_reflect_samples_as_many_records_as_asked(api: FakeApi, tmp_path: Path) -> None:
+    """`reflect --sample N` infers from N records (page 1 lacks a field page 2 has), ISO text as times;
+    the pipeline then loads with that datakit, every row accepted."""
+    import duckdb
+
+    records = [
+        {"id": i, "updated": i * 10, "at": f"2024-05-01T10:{i:02d}:00Z", **({"late": "x"} if i > 10 else {})}
+        for i in range(1, 26)
+    ]
+
+    def route(req: Req) -> Resp:
+        page = int(req.query.get("page", "1"))
+        return Resp(200, {"data": records[(page - 1) * 10 : page * 10]})
+
+    api.route("/events")(route)
+    root = project(tmp_path / "wh", api)
+    kit = root / "datakits" / "events_api"
+
+    reflect_source(load_project(root), "events_api", kit, sample=5)
+    small = (kit / "main.py").read_text()
+    reflect_source(load_project(root), "events_api", kit, sample=20)
+    large = (kit / "main.py").read_text()
+    pipeline = PIPELINE.format(datakit="  datakit: events_api\n")
+    (root / "config" / "pipelines" / "events_bronze.yaml").write_text(pipeline)
+    result = run(root)
+
+    assert "late" not in small and "late: str | None" in large
+    assert "at: datetime.datetime | None" in large
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (25, 25, 0)
+    with duckdb.connect(str(root / "warehouse.duckdb")) as conn:
+        kind = conn.execute(
+            "SELECT data_type FROM information_schema.columns "
+            "WHERE table_name = 'events' AND column_name = 'at'"
+        ).fetchone()
+    assert kind == ("TIMESTAMP WITH TIME ZONE",)

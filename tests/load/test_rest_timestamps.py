@@ -59,7 +59,7 @@ def _time(text: str) -> datetime:
         return datetime.max.replace(tzinfo=UTC)  # the API keeps records it cannot read
 
 
-def stamps_plan(api: FakeApi, dest: Target) -> ResourcePlan:
+def stamps_plan(api: FakeApi, dest: Target, batch_size: int = 1000) -> ResourcePlan:
     """A REST resource without a datakit, incremental on `updated_at`, as `plans_for` makes it."""
     resource = RestResourceParams(
         name="stamps",
@@ -76,7 +76,7 @@ def stamps_plan(api: FakeApi, dest: Target) -> ResourcePlan:
         pipeline="rest_stamps",
         resource="stamps",
         source=RestSource(params),
-        request=ReadRequest(table=TableRef("stamps"), batch_size=1000),
+        request=ReadRequest(table=TableRef("stamps"), batch_size=batch_size),
         contract=ContractToInfer("stamps", ("id",), Layer.BRONZE, "api"),
         target=dest.table("stamps"),
         source_label="api.stamps",
@@ -125,10 +125,10 @@ def test_iso_text_lands_as_timestamps_and_the_cursor_goes_back_in_the_api_style(
 
 def test_a_value_that_is_no_timestamp_is_a_rejected_row_not_a_failed_load(dest: Target, api: FakeApi) -> None:
     stamps = Stamps(12)
-    stamps.records[8]["updated_at"] = "not yet"  # page 2: the contract was inferred from page 1
+    stamps.records[8]["updated_at"] = "not yet"  # page 2, after the sample the contract comes from
     api.route("/stamps")(stamps)
 
-    result = load_resource(stamps_plan(api, dest), dest.destination)
+    result = load_resource(stamps_plan(api, dest, batch_size=PAGE), dest.destination)
 
     assert (result.status, result.rows_read, result.rows_loaded, result.rows_rejected) == (
         "succeeded",

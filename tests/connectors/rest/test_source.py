@@ -227,15 +227,25 @@ def test_inferred_schema_and_columns(api: FakeApi) -> None:
     assert source.count(ReadRequest(table=TableRef("items"))) == 1
 
 
-def test_a_field_appearing_after_inference_fails_clearly(api: FakeApi) -> None:
+def test_the_schema_covers_the_first_batch_and_a_later_field_fails_clearly(api: FakeApi) -> None:
     def route(req: Req) -> Resp:
         page = int(req.query.get("page", "1"))
-        data = {1: [{"id": 1}], 2: [{"id": 2, "late": "x"}]}.get(page, [])
-        return Resp(body={"data": data})
+        data = {1: [{"id": 1, "n": None}], 2: [{"id": 2, "n": 2.5, "late": "x"}], 3: [{"id": 3, "n": 3}]}
+        return Resp(body={"data": data.get(page, [])})
 
     api.routes["/items"] = route
+    source = RestSource(params(api, resource(paginator=PageNumberPaginator())))
+    request = ReadRequest(table=TableRef("items"), batch_size=3)  # the sample: pages 1 to 3
+    assert source.arrow_schema(request) == pa.schema(
+        [pa.field("id", pa.int64()), pa.field("n", pa.float64()), pa.field("late", pa.string())]
+    )
+    assert read_rows(source, batch_size=3) == [
+        {"id": 1, "n": None, "late": None},
+        {"id": 2, "n": 2.5, "late": "x"},
+        {"id": 3, "n": 3.0, "late": None},
+    ]
     with pytest.raises(SchemaMismatch, match="late appeared after the schema was inferred"):
-        read_rows(RestSource(params(api, resource(paginator=PageNumberPaginator()))))
+        read_rows(source, batch_size=1)  # the sample is page 1 alone
 
 
 def test_unknown_resource_and_unsupported_requests(api: FakeApi) -> None:

@@ -4,10 +4,10 @@ A resource is one endpoint; its nested lists may become child tables `<resource>
 so one pass over the API yields several tables: `read_tables` streams them together (what a loader
 wants), `read` streams one of them. Memory holds one page plus one batch per table.
 
-Each page is requested once per read: `arrow_schema` reads ahead only as far as the first page that
-holds the table, and keeps those pages (`_Held`) for the read of the same request that follows, which
-replays them and goes on from there. So a loader that asks for the schema (or infers a contract from
-it) and then reads costs no extra request.
+Each page is requested once per read: a table's schema is inferred from the pages of its first batch,
+read ahead and kept (`sample`) for the read of the same request that follows, which replays them and
+goes on from there. So a loader that asks for the schema (or infers a contract from it) and then reads
+costs no extra request.
 
 Incremental reads: the lower bound (`ReadRequest.incremental.lower`, else the resource's
 `initial_value`) goes to the API as the `cursor_param` query parameter (a timestamp in the API's style,
@@ -22,7 +22,6 @@ as `_dk_parent__<field>`.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Generator, Iterator
@@ -45,6 +44,7 @@ from datakit.connectors.rest.records import (
     settle,
     to_batches,
 )
+from datakit.connectors.rest.sample import Sample, Tables
 from datakit.connectors.rest.timestamps import Style, is_timestamp_text, mark, parse
 from datakit.errors import did_you_mean
 
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
-Tables = dict[str, "pa.RecordBatch"]
 
 
 class RestSource:
@@ -65,7 +64,7 @@ class RestSource:
         self._sleep = sleep
         self._credentials = Credentials(params)
         self._resources = {r.name: r for r in params.resources}
-        self._held: _Held | None = None
+        self._held: Sample | None = None
         self.last_cursor: dict[str, Any] = {}
         self._last_typed: dict[str, Any] = {}  # the same cursors, as they compare
         for r in params.resources:
@@ -95,16 +94,15 @@ class RestSource:
         return sum(batch.num_rows for batch in self.read(request))
 
     def arrow_schema(self, request: ReadRequest) -> pa.Schema:
-        """The requested schema, or the one inferred from the first page that holds the table's rows."""
+        """The requested schema, or the one inferred from the table's first `batch_size` rows (`sample`)."""
         if request.schema is not None:
             return request.schema
         resource, table = self._resolve(request)
-        held = self._hold(resource, request)
+        sample = self._hold(resource, request)
         try:
-            for tables in held.pages():
-                if table in tables:
-                    sample = tables[table]
-                    return _select(mark(settle(sample.schema), sample), request, table)
+            schemas = sample.schemas(table, request.batch_size)
+            if table in schemas:
+                return _select(mark(schemas[table], sample.rows(table, schemas[table])), request, table)
         except BaseException:
             self._release()
             raise
@@ -120,7 +118,8 @@ class RestSource:
         """(table, batch) pairs of the resource `request` names and of its child tables, in one pass.
 
         `request.schema` and `request.columns` apply to the table the request names; the other tables
-        get a schema inferred from their first page (a later page with new fields fails the read).
+        get a schema inferred from the pages of the first batch (`sample`; a field that first appears
+        later fails the read).
         """
         if request.order_by:
             raise ConnectorError(
@@ -133,7 +132,13 @@ class RestSource:
         self._last_typed.pop(resource.name, None)
         schemas: dict[str, tuple[pa.Schema, bool]] = {}
         batchers: dict[str, Rebatcher] = {}
-        for tables in self._stream(resource, request):
+        sample = self._take(resource, request)
+        try:
+            sampled = sample.schemas(requested, request.batch_size)
+        except BaseException:
+            sample.close()
+            raise
+        for tables in sample.drain():
             aligned: dict[str, pa.RecordBatch] = {}
             for name, batch in tables.items():
                 if name not in schemas:
@@ -141,11 +146,9 @@ class RestSource:
                     if given is not None:
                         schemas[name] = (given, False)  # asked-for columns; extra fields dropped
                     else:
+                        inferred = sampled.get(name) or settle(batch.schema)
                         selected = name == requested and request.columns is not None
-                        schemas[name] = (
-                            _select(settle(batch.schema), request, name, requested),
-                            not selected,
-                        )
+                        schemas[name] = (_select(inferred, request, name, requested), not selected)
                     batchers[name] = Rebatcher(request.batch_size)
                 schema, strict = schemas[name]
                 aligned[name] = align(batch, schema, strict=strict, label=name)
@@ -173,13 +176,13 @@ class RestSource:
             f"unknown REST resource '{name}'", hint=did_you_mean(name, self._resources), table=name
         )
 
-    def _hold(self, resource: RestResourceParams, request: ReadRequest) -> _Held:
-        """The pages of `request` read ahead so far (a held stream of another request is let go)."""
+    def _hold(self, resource: RestResourceParams, request: ReadRequest) -> Sample:
+        """The sample of `request`, kept for the read that follows (another request's is let go)."""
         params = _query(resource, request)
-        key = _Held.key_of(resource, params)
+        key = Sample.key_of(resource, params)
         if self._held is None or self._held.key != key:
             self._release()
-            self._held = _Held(key, self._pages(resource, params))
+            self._held = Sample(key, self._pages(resource, params))
         return self._held
 
     def _release(self) -> None:
@@ -187,15 +190,11 @@ class RestSource:
         if held is not None:
             held.close()
 
-    def _stream(self, resource: RestResourceParams, request: ReadRequest) -> Iterator[Tables]:
-        """The pages of a read: the ones `arrow_schema` read ahead for this request, then the rest."""
-        params = _query(resource, request)
-        held, self._held = self._held, None
-        if held is not None and held.key == _Held.key_of(resource, params):
-            return held.drain()
-        if held is not None:
-            held.close()
-        return self._pages(resource, params)
+    def _take(self, resource: RestResourceParams, request: ReadRequest) -> Sample:
+        """The sample `arrow_schema` read ahead for this request, taken over by a read, or a new one."""
+        sample = self._hold(resource, request)
+        self._held = None
+        return sample
 
     def _pages(self, resource: RestResourceParams, params: dict[str, Any]) -> Generator[Tables, None, None]:
         """Each page of `resource` as flattened tables, requested with `params`."""
@@ -409,34 +408,3 @@ def _select(schema: pa.Schema, request: ReadRequest, table: str, requested: str 
             f"{table} has no column '{missing[0]}'", hint=did_you_mean(missing[0], schema.names), table=table
         )
     return pa.schema([schema.field(c) for c in request.columns])
-
-
-class _Held:
-    """The pages `arrow_schema` read ahead, with the stream they came from, for the read that follows."""
-
-    def __init__(self, key: str, stream: Generator[Tables, None, None]) -> None:
-        self.key = key
-        self._stream = stream  # a generator: closing it closes the HTTP client
-        self._pages: list[Tables] = []
-
-    @staticmethod
-    def key_of(resource: RestResourceParams, params: dict[str, Any]) -> str:
-        """What identifies the requests of a read: the resource and its query parameters."""
-        return resource.name + "?" + json.dumps(params, sort_keys=True, default=str)
-
-    def pages(self) -> Iterator[Tables]:
-        """The pages read ahead, then more from the stream (kept too)."""
-        yield from self._pages
-        for tables in self._stream:
-            self._pages.append(tables)
-            yield tables
-
-    def drain(self) -> Iterator[Tables]:
-        """Every page once, letting go of each read-ahead page as it is handed out."""
-        while self._pages:
-            yield self._pages.pop(0)
-        yield from self._stream
-
-    def close(self) -> None:
-        self._pages.clear()
-        self._stream.close()
