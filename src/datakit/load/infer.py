@@ -1,9 +1,9 @@
 """Contracts inferred from a sample of a source's Arrow schema, for sources without a datakit.
 
 REST APIs and files have no catalog: what their records hold is known only from reading some of them
-(the first page, the first file). The inferred contract is deliberately loose, so it does not reject
-what a sample could not show: every column nullable except the primary key, no lengths, ranges or
-patterns; a type Arrow has no logical equivalent for (a column that was null in the whole sample)
+(a REST read's first batch, the first file). The inferred contract is deliberately loose, so it does not
+reject what a sample could not show: every column nullable except the primary key, no lengths, ranges
+or patterns; a type Arrow has no logical equivalent for (a column that was null in the whole sample)
 becomes `string`; a text column whose sampled values are all ISO-8601 timestamps (the source marks it,
 `datakit.connectors.rest.timestamps`) becomes `timestamp`, with a time zone when they carry an offset.
 `datakit reflect --sample N` writes the same contract as a datakit to review and tighten.

@@ -274,9 +274,9 @@ class _Load:
         """The schema the read will deliver, asked before the data transaction opens; a contract to
         infer is inferred from it here (`datakit.load.infer`).
 
-        A REST API infers it from the first page of what the load will read (and keeps that page for the
-        read), so an incremental load asks with its lower bound (never fetching old pages); nothing new
-        means no page to infer from, and the contract's schema stands in for the empty read (an
+        A REST API infers it from the first batch of what the load will read (and keeps those pages for
+        the read), so an incremental load asks with its lower bound (never fetching old pages); nothing
+        new means no page to infer from, and the contract's schema stands in for the empty read (an
         inferred contract's: the table's as an earlier load left it).
         """
         plan = self.plan

@@ -12,7 +12,7 @@ Rules:
   (`acme_br__pagila__public`, `acme__datakit`). Which schema a name becomes is decided before the
   prefix, from the pipeline's own destination, so every tenant gets the same tables under its prefix.
 * REST API and files sources have no catalog to reflect: without a datakit contract, the loader infers
-  the contract from the first rows the load reads (the first page after the saved cursor, the first
+  the contract from the first rows the load reads (the first batch after the saved cursor, the first
   file; `datakit.load.infer`), and their schema is `main` (`br__<source>__main`); REST child tables
   (`child_tables: true`) land next to their parent's target (`datakit.load.children`).
 """
