@@ -84,7 +84,8 @@ class RestSource:
         return [TableRef(name) for name in self._resources]
 
     def columns(self, table: TableRef) -> list[Column]:
-        schema = self.arrow_schema(ReadRequest(table=table))
+        """The columns of the first page that holds the table's rows (a catalog costs one request)."""
+        schema = self.arrow_schema(ReadRequest(table=table, batch_size=1))
         return [Column(f.name, str(f.type), f.nullable, str(f.type), f.type) for f in schema]
 
     def estimate_rows(self, table: TableRef) -> int | None:  # noqa: ARG002 - part of the protocol
