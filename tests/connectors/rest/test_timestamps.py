@@ -117,3 +117,16 @@ def test_the_schema_read_ahead_is_not_requested_again(api: FakeApi) -> None:
     assert [row["id"] for row in rows] == [row["id"] for row in again] == [2, 3]  # 10:10 < WHEN
     pages = [(r.query["page"], r.query["since"]) for r in api.requests]
     assert pages == [(str(n), "2024-05-01T10:15:30Z") for n in (1, 2, 3, 4)] * 2
+
+
+@pytest.mark.parametrize(
+    ("lower", "expected"), [("2024-05-01T10:15:00+00:00", [2, 3]), ("2024-05-01", [1, 2, 3])]
+)
+def test_a_typed_cursor_takes_iso_text_or_a_date_as_its_bound(
+    api: FakeApi, lower: str, expected: list[int]
+) -> None:
+    records = [{"id": i, "at": f"2024-05-01T10:{i}0:00Z"} for i in (1, 2, 3)]
+    api.routes["/items"] = lambda _req: Resp(body=records)
+    source = RestSource(params(api, resource(paginator=SinglePage(), cursor_field="at")))
+    schema = pa.schema([pa.field("id", pa.int64()), pa.field("at", pa.timestamp("us", tz="UTC"))])
+    assert ids(read_rows(source, cursor="at", lower=lower, schema=schema)) == expected

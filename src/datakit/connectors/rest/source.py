@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class RestSource:
@@ -352,7 +353,9 @@ def _bound(lower: Any, arrow_type: pa.DataType) -> pa.Scalar:
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return pa.scalar(_param_value(lower, Style()), arrow_type)
     if pa.types.is_timestamp(arrow_type) and isinstance(lower, str):
-        return parse(pa.array([lower]))[0].cast(arrow_type)
+        parsed = parse(pa.array([lower + ("T00:00:00" if _DATE.match(lower) else "")]))[0]
+        if parsed.is_valid:
+            return parsed.cast(arrow_type)
     if pa.types.is_timestamp(arrow_type) and isinstance(lower, datetime) and lower.tzinfo is None:
         lower = lower.replace(tzinfo=UTC) if arrow_type.tz is not None else lower
     try:
