@@ -4,8 +4,8 @@
 (retries), `auth`, `paginate`, `jsonpage` (page bytes -> Arrow), `records` (the nesting rule), `sample`
 (the pages a schema is inferred from, replayed by the read), `timestamps` (ISO-8601 text: inference,
 comparison, the API's style), `redact` (credentials out of URLs, messages and logs), `params` (what the
-config layer resolves a `rest_api` source into). `RestSource` is imported on first use, so importing the parameters does not
-import httpx.
+config layer resolves a `rest_api` source into). `RestSource` is imported on first use, so importing the
+parameters does not import httpx.
 """
 
 from __future__ import annotations
