@@ -21,10 +21,11 @@ from datakit.connectors.rest.params import (
     RetryParams,
 )
 from datakit.connectors.rest.source import RestSource
+from datakit.contracts.model import Layer
 from datakit.errors import DatakitError
+from datakit.load.infer import ContractToInfer
 from datakit.load.loader import load_resource
 from datakit.load.plan import IncrementalPlan, ResourcePlan
-from datakit.load.resolve import infer_contract
 from tests.http_api import FakeApi, Req, Resp, running_api
 from tests.load.conftest import Target
 
@@ -91,13 +92,12 @@ def rest_plan(
     )
     source = RestSource(params)
     request = ReadRequest(table=TableRef("events"), batch_size=1000)
-    contract = infer_contract(source, request, "events", ["id"], layer="bronze", system="api")
     return ResourcePlan(
         pipeline="rest_test",
         resource="events",
         source=source,
         request=request,
-        contract=contract,
+        contract=ContractToInfer("events", ("id",), Layer.BRONZE, "api"),
         target=dest.table("events"),
         source_label="api.events",
         write_disposition=disposition,  # type: ignore[arg-type]
@@ -122,14 +122,14 @@ def test_second_incremental_run_fetches_only_new_records(dest: Target, api: Fake
     api.route("/events")(events)
     first = load_resource(rest_plan(api, dest, incremental=True), dest.destination)
     events.add(5)
-    plan = rest_plan(api, dest, incremental=True)  # infers the contract from page 1 (a datakit would not)
+    plan = rest_plan(api, dest, incremental=True)  # the contract is inferred from the load's first page
     api.requests.clear()
 
     second = load_resource(plan, dest.destination)
     asked = {r.query.get("since") for r in api.requests}
     nothing_new = load_resource(plan, dest.destination)
     events.inclusive = False
-    empty = load_resource(plan, dest.destination)  # no page to infer from: the contract stands in
+    empty = load_resource(plan, dest.destination)  # no page to infer from: the table's contract stands in
 
     assert (first.rows_loaded, first.cursor) == (25, 250)
     # the boundary record is re-read (the lower bound is inclusive) and not duplicated
@@ -147,7 +147,7 @@ def test_malformed_json_mid_way_leaves_the_target_unchanged(dest: Target, api: F
     load_resource(rest_plan(api, dest, disposition="replace"), dest.destination)
     events.add(5)
     events.broken_page = 2
-    plan = rest_plan(api, dest, disposition="replace")  # page 1 still infers the schema
+    plan = rest_plan(api, dest, disposition="replace")  # page 1 still infers the contract
 
     with pytest.raises(DatakitError) as raised:
         load_resource(plan, dest.destination)
@@ -259,8 +259,7 @@ def child_plan(api: FakeApi, dest: Target, disposition: str) -> ResourcePlan:
     params = plan.source.params
     resource = params.resources[0].model_copy(update={"child_tables": True})
     source = RestSource(params.model_copy(update={"resources": [resource]}))
-    contract = infer_contract(source, plan.request, "events", ["id"], layer="bronze", system="api")
-    return ResourcePlan(**{**plan.__dict__, "source": source, "contract": contract})
+    return ResourcePlan(**{**plan.__dict__, "source": source})
 
 
 @pytest.mark.parametrize("disposition", ["merge", "replace"])

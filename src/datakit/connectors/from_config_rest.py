@@ -85,6 +85,7 @@ def _rest_resource(resource: RestResource) -> RestResourceParams:
         "primary_key": list(resource.primary_key),
         "parent": resource.parent,
         "child_tables": resource.child_tables,
+        "flatten": resource.flatten,
     }
     if incremental is not None:
         fields |= {

@@ -1,7 +1,9 @@
 """Child tables of a REST resource: its nested lists, loaded in the parent's transaction.
 
 `RestSource.read_tables` yields the resource's rows and, for each list column, rows of a child table
-`<resource>__<column>` linked by `_dk_parent__<key>` (the parent's primary key) and `_dk_list_idx`. The
+`<resource>__<column>` (lists inside its elements: `<resource>__<column>__<field>`, to any depth; see
+`datakit.connectors.rest.records`), every one linked by `_dk_parent__<key>` (the root record's
+primary key) and its `_dk_list_idx` positions. The
 parent streams through the loader as usual; child batches wait in Arrow IPC files on local disk (the
 destination connection is busy with the parent's bulk write, as for rejected rows), and are written
 after it, in the same transaction, into `<target>__<column>` next to the target:

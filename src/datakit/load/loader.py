@@ -52,6 +52,7 @@ from datakit.load.drift import DriftPlan, plan_drift, shapes_from_arrow, shapes_
 from datakit.load.errors import LoadError
 from datakit.load.files import REJECT_COLUMNS, FileLoad
 from datakit.load.history import SYSTIME, apply_history
+from datakit.load.infer import ContractToInfer
 from datakit.load.plan import LoadResult, Progress, ResourcePlan, RunOptions
 from datakit.load.rejected import RejectSpool
 from datakit.load.tables import (
@@ -155,12 +156,12 @@ class _Load:
         state.prepare(
             self.destination, (target.schema,) if target.schema else (), state_schema=plan.state_schema
         )
-        source_schema = self._source_schema()
+        source_schema = self._source_schema()  # infers the contract when it is one to infer
         delivered = self._delivered(source_schema)
         full = options.full_refresh
         disposition = "replace" if full else plan.write_disposition
         key = plan.merge_key
-        history = plan.contract.history
+        history = self.contract.history
         if (disposition == "merge" or history) and not key:
             what = "merge" if disposition == "merge" else "history"
             raise LoadError(
@@ -262,24 +263,47 @@ class _Load:
                 audit=self.audit,
             )
 
-    def _source_schema(self) -> pa.Schema:
-        """The schema the read will deliver, asked before the data transaction opens.
+    @property
+    def contract(self) -> Contract:
+        """The target's contract (one to infer is inferred by `_source_schema`, before any use)."""
+        contract = self.plan.contract
+        assert not isinstance(contract, ContractToInfer), "the contract is inferred first"
+        return contract
 
-        A REST API infers it from the first page of what the load will read, so an incremental load
-        asks with its lower bound (never fetching old pages); nothing new means no page to infer from,
-        and the contract's schema stands in for the empty read.
+    def _source_schema(self) -> pa.Schema:
+        """The schema the read will deliver, asked before the data transaction opens; a contract to
+        infer is inferred from it here (`datakit.load.infer`).
+
+        A REST API infers it from the first batch of what the load will read (and keeps those pages for
+        the read), so an incremental load asks with its lower bound (never fetching old pages); nothing
+        new means no page to infer from, and the contract's schema stands in for the empty read (an
+        inferred contract's: the table's as an earlier load left it).
         """
         plan = self.plan
-        if plan.incremental is None or plan.source.capabilities.dialect != "rest_api":
-            return plan.source.arrow_schema(plan.request)
-        with self.destination.transaction() as tx:
-            request, _ = self._request(tx)
+        request = plan.request
+        incremental_api = plan.incremental is not None and plan.source.capabilities.dialect == "rest_api"
+        if incremental_api:
+            with self.destination.transaction() as tx:
+                request, _ = self._request(tx)
         try:
-            return plan.source.arrow_schema(request)
+            schema = plan.source.arrow_schema(request)
         except NoRowsToInfer:
+            if not incremental_api:
+                raise
             from datakit.contracts.arrow import to_arrow_schema
 
-            return to_arrow_schema(plan.contract)
+            contract = plan.contract
+            if isinstance(contract, ContractToInfer):
+                with self.destination.transaction() as tx:
+                    live = tx.columns(plan.target)
+                if not live:
+                    raise
+                contract = contract.from_catalog(live, self.dialect)
+                self.plan = dataclasses.replace(plan, contract=contract)
+            return to_arrow_schema(contract)
+        if isinstance(plan.contract, ContractToInfer):
+            self.plan = dataclasses.replace(plan, contract=plan.contract.infer(schema))
+        return schema
 
     def _delivered(self, source_schema: pa.Schema) -> list[Shape]:
         """What the load will deliver to the target: the transform's output, or the source's columns."""
@@ -303,10 +327,10 @@ class _Load:
     def _prepare_tables(self, tx: Transaction, delivered: list[Shape]) -> DriftPlan:
         plan, target = self.plan, self.plan.target
         if not exists(tx, target):
-            create_target(tx, plan.contract, target, self.dialect)
+            create_target(tx, self.contract, target, self.dialect)
         live = shapes_from_catalog(tx.columns(target), self.dialect)
         drift = plan_drift(
-            plan.contract,
+            self.contract,
             delivered,
             live,
             dialect=self.dialect,
@@ -318,7 +342,7 @@ class _Load:
         if any(change.kind == "retype" for change in drift.changes):
             apply.empty(tx, target)  # full refresh: the table is replaced anyway, so any type fits
         apply_changes(tx, target, drift.changes, history=False)
-        if plan.contract.history:
+        if self.contract.history:
             hist = history_ref(target)
             if exists(tx, hist):
                 apply_changes(tx, hist, drift.changes, history=True)
@@ -403,7 +427,7 @@ class _Load:
         detect_deletes = full_read and self.rows_rejected == 0
         if key:
             apply.dedupe(tx, stage, key)
-        if plan.contract.history:
+        if self.contract.history:
             apply_history(
                 tx,
                 stage,
@@ -413,11 +437,11 @@ class _Load:
                 load_id=self.load_id,
                 loaded_at=self.started_at,
                 detect_deletes=detect_deletes,
-                by_systime=SYSTIME in plan.contract.column_names,
+                by_systime=SYSTIME in self.contract.column_names,
             )
         if disposition == "merge":
             apply.merge(
-                tx, stage, target, columns, key, delete_missing=plan.contract.history and detect_deletes
+                tx, stage, target, columns, key, delete_missing=self.contract.history and detect_deletes
             )
         apply.drop_stage(tx, stage)
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from datakit.connectors import ReadRequest, Source, TableRef
     from datakit.contracts import Contract
+    from datakit.load.infer import ContractToInfer
 
 WriteDisposition = Literal["append", "replace", "merge"]
 
@@ -68,8 +69,9 @@ class ResourcePlan:
     source: Source
     request: ReadRequest
     """What to read. The loader adds the incremental predicate from the saved cursor."""
-    contract: Contract
-    """The target table's contract, without audit columns (the loader adds them in bronze)."""
+    contract: Contract | ContractToInfer
+    """The target table's contract, without audit columns (the loader adds them in bronze); for a REST
+    or files resource without a datakit contract, the loader infers it from the first rows it reads."""
     target: TableRef
     source_label: str
     """Written into `_dk_source` (e.g. `pagila.public.rental`)."""

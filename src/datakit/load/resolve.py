@@ -11,10 +11,10 @@ Rules:
   secrets are the tenant's, the target schema and the state schema get the tenant's prefix
   (`acme_br__pagila__public`, `acme__datakit`). Which schema a name becomes is decided before the
   prefix, from the pipeline's own destination, so every tenant gets the same tables under its prefix.
-* REST API and files sources have no catalog to reflect: without a datakit contract, the contract is
-  inferred from a sample (the first page, the first file; `datakit.load.infer`), and their schema is
-  `main` (`br__<source>__main`); REST child tables (`child_tables: true`) land next to their parent's
-  target (`datakit.load.children`).
+* REST API and files sources have no catalog to reflect: without a datakit contract, the loader infers
+  the contract from the first rows the load reads (the first batch after the saved cursor, the first
+  file; `datakit.load.infer`), and their schema is `main` (`br__<source>__main`); REST child tables
+  (`child_tables: true`) land next to their parent's target (`datakit.load.children`).
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from datakit.config.tenancy import Tenant
     from datakit.contracts.model import Contract
     from datakit.datakits import Datakit, TypedTransform
+    from datakit.load.infer import ContractToInfer
 
 SqlSource = PostgresSource | MysqlSource | SqliteSource
 ApiResource = RestResource | FileResource
@@ -188,7 +189,7 @@ def _api_plan(
     layer = pipeline.destination.layer
     typed = _typed_transform(pipeline, resource, kit)
     request = ReadRequest(table=TableRef(resource.name), batch_size=pipeline.batch_size)
-    contract = _api_contract(kit, resource, layer, source, request, source_name)
+    contract = _api_contract(kit, resource, layer, source_name)
     system = contract.system or (kit.name if kit is not None else source_name)
     schema = target_schema(project, pipeline, system, contract.schema_name or INFERRED_SCHEMA)
     return _resource_plan(
@@ -221,7 +222,7 @@ def _resource_plan(
     resource: Resource,
     source: Source,
     request: ReadRequest,
-    contract: Contract,
+    contract: Contract | ContractToInfer,
     target: TableRef,
     source_label: str,
     transform: BatchTransform | None,
@@ -247,21 +248,19 @@ def _resource_plan(
 
 
 def _api_contract(
-    kit: Datakit | None,
-    resource: ApiResource,
-    layer: str,
-    source: Source,
-    request: ReadRequest,
-    source_name: str,
-) -> Contract:
-    """The datakit's contract for the resource when it has one, else one inferred from a sample."""
+    kit: Datakit | None, resource: ApiResource, layer: str, source_name: str
+) -> Contract | ContractToInfer:
+    """The datakit's contract for the resource when it has one, else one the load infers from its sample."""
+    from datakit.contracts.model import Layer
+    from datakit.load.infer import ContractToInfer
+
     name = resource.contract or resource.name
     found = layer_contract(kit, name, layer) if kit is not None else None
     if found is not None:
         return found
     if kit is not None and resource.contract is not None:
         return kit.contract(name, layer)  # named explicitly: a missing contract is an error, not a guess
-    return infer_contract(source, request, name, resource.primary_key, layer=layer, system=source_name)
+    return ContractToInfer(name, tuple(resource.primary_key), Layer(layer), source_name)
 
 
 def infer_contract(

@@ -227,15 +227,25 @@ def test_inferred_schema_and_columns(api: FakeApi) -> None:
     assert source.count(ReadRequest(table=TableRef("items"))) == 1
 
 
-def test_a_field_appearing_after_inference_fails_clearly(api: FakeApi) -> None:
+def test_the_schema_covers_the_first_batch_and_a_later_field_fails_clearly(api: FakeApi) -> None:
     def route(req: Req) -> Resp:
         page = int(req.query.get("page", "1"))
-        data = {1: [{"id": 1}], 2: [{"id": 2, "late": "x"}]}.get(page, [])
-        return Resp(body={"data": data})
+        data = {1: [{"id": 1, "n": None}], 2: [{"id": 2, "n": 2.5, "late": "x"}], 3: [{"id": 3, "n": 3}]}
+        return Resp(body={"data": data.get(page, [])})
 
     api.routes["/items"] = route
+    source = RestSource(params(api, resource(paginator=PageNumberPaginator())))
+    request = ReadRequest(table=TableRef("items"), batch_size=3)  # the sample: pages 1 to 3
+    assert source.arrow_schema(request) == pa.schema(
+        [pa.field("id", pa.int64()), pa.field("n", pa.float64()), pa.field("late", pa.string())]
+    )
+    assert read_rows(source, batch_size=3) == [
+        {"id": 1, "n": None, "late": None},
+        {"id": 2, "n": 2.5, "late": "x"},
+        {"id": 3, "n": 3.0, "late": None},
+    ]
     with pytest.raises(SchemaMismatch, match="late appeared after the schema was inferred"):
-        read_rows(RestSource(params(api, resource(paginator=PageNumberPaginator()))))
+        read_rows(source, batch_size=1)  # the sample is page 1 alone
 
 
 def test_unknown_resource_and_unsupported_requests(api: FakeApi) -> None:
@@ -273,7 +283,7 @@ def test_secrets_never_reach_logs_or_errors(api: FakeApi, caplog: pytest.LogCapt
     assert "HTTP 503" in caplog.text  # the retry was logged...
     assert key not in caplog.text  # ...without the key (httpx logs every URL at INFO)
     assert key not in str(info.value) and key not in repr(source.params)
-    assert "items?page=3 returned HTTP 400" in str(info.value)
+    assert "items?page=3&token=*** returned HTTP 400" in str(info.value)  # the URL as sent, masked
     assert '"token": "***"' in str(info.value)  # the echoed key in the snippet is masked
 
 
@@ -293,7 +303,7 @@ def test_incremental_compares_typed_cursors_when_the_schema_types_them(api: Fake
     got = read_rows(source, "events", cursor="updated_at", lower=lower, schema=schema)
     assert ids(got) == [9, 10]
     assert source.last_cursor["events"] == datetime(2024, 1, 10, tzinfo=UTC)
-    assert api.requests[0].query["since"] == "2024-01-08T00:00:00+00:00"
+    assert api.requests[0].query["since"] == "2024-01-08T00:00:00Z"  # the API's style, not isoformat()
 
 
 def test_incremental_drops_the_child_rows_of_old_records(api: FakeApi) -> None:

@@ -226,8 +226,14 @@ class RestResource(Resource):
     )
     child_tables: bool = Field(
         False,
-        description="Nested lists as child tables `<target>__<column>` linked by `_dk_parent__<key>` "
+        description="Lists as child tables `<target>__<column>` (lists in their elements as "
+        "`<target>__<column>__<field>`, recursively) linked by `_dk_parent__<key>` and `_dk_list_idx` "
         "(needs a primary_key), loaded with the parent; false: lists are JSON text columns.",
+    )
+    flatten: bool = Field(
+        True,
+        description="Nested objects as columns named by their path (`user__address__city`); false: "
+        "each top-level object is one column of JSON text.",
     )
 
 

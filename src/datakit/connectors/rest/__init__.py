@@ -1,10 +1,11 @@
 """REST API source: JSON over HTTP (httpx) as Arrow batches, with auth, pagination, retries, flattening.
 
 `RestSource` (source.py) implements the `Source` protocol; the rest are its parts, one job each: `client`
-(retries), `auth`, `paginate`, `jsonpage` (page bytes -> Arrow), `records` (the flattening rule),
-`redact` (credentials out of URLs, messages and logs), `params` (what the config layer resolves a
-`rest_api` source into). `RestSource` is imported on first use, so importing the parameters does not
-import httpx.
+(retries), `auth`, `paginate`, `jsonpage` (page bytes -> Arrow), `records` (the nesting rule), `sample`
+(the pages a schema is inferred from, replayed by the read), `timestamps` (ISO-8601 text: inference,
+comparison, the API's style), `redact` (credentials out of URLs, messages and logs), `params` (what the
+config layer resolves a `rest_api` source into). `RestSource` is imported on first use, so importing the
+parameters does not import httpx.
 """
 
 from __future__ import annotations

@@ -87,20 +87,27 @@ class RestClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
     ) -> httpx.Response:
-        """The response of a successful request (2xx/3xx), after retries of transient failures."""
-        shown = self.secrets.url(str(self._client.build_request(method, url, params=params).url))
+        """The response of a successful request (2xx/3xx), after retries of transient failures.
+
+        Errors name the URL as it was sent (auth in the query string included), credentials masked.
+        """
+        planned = self._client.build_request(method, url, params=params).url
+        shown = self.secrets.url(str(planned))
         attempts = self.retry.max_attempts
         for attempt in range(1, attempts + 1):
             try:
                 response = self._client.request(method, url, params=params, json=json)
             except httpx.TimeoutException as exc:
+                shown = self._sent(exc, shown)
                 problem, status, retry_after = f"timed out ({type(exc).__name__})", None, None
             except httpx.TransportError as exc:
+                shown = self._sent(exc, shown)
                 reason = self.secrets.text(str(exc)) or type(exc).__name__
                 problem, status, retry_after = f"connection failed: {reason}", None, None
             except RestUnavailable as exc:  # the OAuth2 token endpoint is busy or down
                 problem, status, retry_after = exc.message, exc.status, None
             else:
+                shown = self.secrets.url(str(response.request.url))
                 status = response.status_code
                 if status < _CLIENT_ERROR:
                     return response
@@ -121,6 +128,13 @@ class RestClient:
             )
             self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _sent(self, exc: httpx.RequestError, planned: str) -> str:
+        """The URL of the request that failed, as it went out, safe to show."""
+        try:
+            return self.secrets.url(str(exc.request.url))
+        except RuntimeError:  # raised before a request existed
+            return planned
 
     def _refused(self, method: str, shown: str, response: httpx.Response) -> RestError:
         snippet = self.secrets.text(response.text[:_SNIPPET].strip())

@@ -36,7 +36,7 @@ from datakit.connectors.rest.params import (
     PaginatorParams,
     SinglePage,
 )
-from datakit.connectors.rest.records import dig
+from datakit.connectors.rest.records import NoDataPath, dig
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -238,6 +238,7 @@ def pages(
             raise RestError(
                 f"{label}: page {number} points to another host ({client.secrets.url(current.url)}); "
                 "datakit does not send credentials there",
+                url=client.secrets.url(current.url),
                 table=label,
             )
         response = client.request(method, current.url, params=current.params or None, json=json_body)
@@ -265,18 +266,32 @@ def parse_page(
     parser: PageParser, response: httpx.Response, client: RestClient, label: str
 ) -> tuple[Any, list[Any] | pa.StructArray]:
     """Body and records of `response`, or an error that says where the JSON broke and how it starts."""
+    url = client.secrets.url(str(response.url))
+    where = f"{label}: {response.request.method} {url}"
     try:
         return parser.parse(response.content)
     except json.JSONDecodeError as exc:
         start = client.secrets.text(response.text[:_SNIPPET])
         raise RestError(
-            f"{label}: {response.request.method} {client.secrets.url(str(response.url))} returned invalid "
-            f"JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); the body starts with: {start!r}",
-            url=client.secrets.url(str(response.url)),
+            f"{where} returned invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            f"the body starts with: {start!r}",
+            url=url,
             table=label,
         ) from None
     except UnicodeDecodeError as exc:
-        raise RestError(f"{label}: response is not UTF-8 JSON: {exc.reason}", table=label) from None
+        raise RestError(
+            f"{where} returned a body that is not UTF-8 JSON ({exc.reason} at byte {exc.start})",
+            url=url,
+            table=label,
+        ) from None
+    except NoDataPath as exc:
+        raise RestError(
+            f"{where}: the body {exc}",
+            url=url,
+            table=label,
+            hint="check the resource's data_path (where the records are in the JSON), or whether the API "
+            "answered with an error",
+        ) from None
 
 
 def _origin(client: RestClient, url: str) -> str:

@@ -168,6 +168,7 @@ class RestResourceParams(_Params):
     )
     parent: str | None = Field(None, description="Resource whose records fill {field} in the endpoint.")
     child_tables: bool = Field(True, description="Lists become child tables; False: JSON text columns.")
+    flatten: bool = Field(True, description="Nested objects become columns a__b; False: JSON text columns.")
 
 
 class RestParams(_Params):

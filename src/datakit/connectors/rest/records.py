@@ -1,19 +1,29 @@
 """JSON records to Arrow: find the records in a response, flatten nesting, align pages to one schema.
 
-Flattening rule (the same for every REST resource and JSON Lines file):
+Nesting rule (the same for every REST resource; JSON Lines files use it with lists as text). A resource
+chooses, like dlt's users do, what its nested objects and lists become:
 
-* A nested object becomes columns named by its path joined with `__`: `{"a": {"b": 1}}` -> column `a__b`.
-  Objects nest to any depth; a null object gives nulls in all its columns.
-* A list becomes a child table `<table>__<column>` with one row per element, when the resource has a
-  primary key: the child rows carry the parent's key as `_dk_parent__<key>` and the element's position as
-  `_dk_list_idx`; elements that are objects are flattened into columns by the rule above, scalars go to a
-  column `value`. Lists inside list elements stay JSON text in the child table (one level of children).
-* Without a primary key (nothing to link a child row to), or with `child_tables: false`, a list is kept
-  in its column as JSON text.
+* **Nested objects** (`flatten: true`, the default) become columns named by their path joined with
+  `__`: `{"a": {"b": 1}}` -> column `a__b`, to any depth; a null object gives nulls in all its columns.
+  With `flatten: false` each top-level object stays one column of JSON text.
+* **Lists** (`child_tables: true`, when the resource has a primary key) become child tables named
+  `<table>__<column>` (`<column>` being the flattened path, `orders__lines`, `users__address__phones`),
+  one row per element, as dlt names them:
+  - every row of a child table, at any depth, carries the root record's key as `_dk_parent__<key>` and
+    its position in its list as `_dk_list_idx`;
+  - elements that are objects are shaped by the rule above (their top-level fields are columns), scalars
+    go to a column `value`;
+  - a list inside an element becomes a grandchild table `<table>__<column>__<field>`, and a list of lists
+    `<table>__<column>__list` (dlt's name), recursively; a row below the first level also carries the
+    position of each element it sits in as `_dk_list_idx__<that table's path>`
+    (`orders__lines__taxes` rows: `_dk_parent__id`, `_dk_list_idx__lines`, `_dk_list_idx`, ...), so
+    it joins its parent on the key and `_dk_list_idx__lines = parent._dk_list_idx`.
+* Without a primary key (nothing to link a child row to), or with `child_tables: false` (the default in
+  the config), a list stays in its column as JSON text.
 
 All of it is vectorised by Arrow: `pa.array` infers one struct type over all records of a page (every key
 any record has), structs are flattened and lists exploded with Arrow compute; Python touches single
-records only when a page mixes types in one field (then that field becomes JSON text) or a list must be
+records only when a page mixes types in one field (then that field becomes JSON text) or a value must be
 rendered as JSON text.
 """
 
@@ -47,15 +57,31 @@ def dig(body: Any, path: str) -> Any:
     return value
 
 
+class NoDataPath(ValueError):
+    """A response body without the resource's `data_path` (an error body, or a wrong path)."""
+
+    def __init__(self, data_path: str, body: Any) -> None:
+        keys = ", ".join(str(k) for k in body) if isinstance(body, dict) else f"a JSON {type(body).__name__}"
+        super().__init__(f"has no '{data_path}' (it has: {keys or 'nothing'})")
+
+
 def find_records(body: Any, data_path: str | None) -> list[Any]:
     """The records of a response body.
 
-    With `data_path`, the list (or single object) found there. Without: the body itself when it is a
-    list; else the first of `data`, `items`, `results`, `records`, `entries`, `values`, `rows` that holds
-    a list; else the only list-valued key; else the body as one record.
+    With `data_path`, the list (or single object) found there, none when it holds null, and `NoDataPath`
+    when the body has no such path. Without: the body itself when it is a list; else the first of `data`,
+    `items`, `results`, `records`, `entries`, `values`, `rows` that holds a list; else the only
+    list-valued key; else the body as one record.
     """
     if data_path is not None:
-        found = dig(body, data_path)
+        found = body
+        for part in data_path.split("."):
+            if isinstance(found, dict) and part in found:
+                found = found[part]
+            elif isinstance(found, list) and part.isdigit() and int(part) < len(found):
+                found = found[int(part)]
+            else:
+                raise NoDataPath(data_path, body)
         if found is None:
             return []
         return found if isinstance(found, list) else [found]
@@ -78,8 +104,9 @@ def to_batches(
     *,
     primary_key: Sequence[str] = (),
     child_tables: bool = True,
+    flatten: bool = True,
 ) -> dict[str, pa.RecordBatch]:
-    """One page of records as flattened Arrow batches: `{table: rows, table__list: child rows, ...}`."""
+    """One page of records as Arrow batches: `{table: rows, table__list: child rows, ...}` (see above)."""
     import pyarrow as pa
 
     if len(records) == 0:
@@ -88,21 +115,79 @@ def to_batches(
         batch = pa.RecordBatch.from_struct_array(records)
     else:
         batch = _struct_batch(records)
-    batch = flatten_structs(batch)
-    out: dict[str, pa.RecordBatch] = {}
+    batch = _objects(batch, flatten=flatten)
     keys = [SEP.join(k.split(".")) for k in primary_key]
-    link = child_tables and bool(keys) and all(k in batch.schema.names for k in keys)
+    linked = child_tables and bool(keys) and all(k in batch.schema.names for k in keys)
+    nest = _Nest(table, flatten) if linked else None
+    links = {f"{PARENT_PREFIX}{k}": batch.column(k) for k in keys} if linked else {}
+    out = {table: _lists(batch, table, nest, links)}
+    if nest is not None:
+        out.update(nest.tables)
+    return dict(sorted(out.items()))
+
+
+class _Nest:
+    """The child tables of one page, gathered while its lists are exploded."""
+
+    def __init__(self, root: str, flatten: bool) -> None:
+        self.root = root
+        self.flatten = flatten
+        self.tables: dict[str, pa.RecordBatch] = {}
+
+    def child(self, column: pa.Array, table: str, links: dict[str, pa.Array]) -> None:
+        """The child table `table` of list `column`: one row per element, linked by `links`."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = pc.list_flatten(column)
+        if len(values) == 0:  # only empty lists: no rows, and no element type to infer a schema from
+            return
+        parents = pc.list_parent_indices(column)
+        ones = pa.nulls(len(values), pa.int64()).fill_null(1)
+        ordinal = pc.subtract(pc.cumulative_sum(ones), 1)  # 0..n-1 without a Python loop
+        starts = pc.subtract(pc.take(column.offsets, parents).cast(pa.int64()), column.offsets[0].as_py())
+        position = pc.subtract(ordinal, starts)
+        columns = {name: link.take(parents) for name, link in links.items()}
+        below = {**columns, f"{LIST_INDEX}{SEP}{table[len(self.root) + len(SEP) :]}": position}
+        columns[LIST_INDEX] = position
+        if pa.types.is_struct(values.type):
+            elements = _objects(pa.RecordBatch.from_struct_array(values), flatten=self.flatten)
+            fields = _lists(elements, table, self, below)
+            columns.update(zip(fields.schema.names, fields.columns, strict=True))
+        elif _is_list(values.type):  # a list of lists: each inner list is a child of its element
+            self.child(values, f"{table}{SEP}list", below)
+        else:
+            columns["value"] = values
+        self.tables[table] = pa.RecordBatch.from_pydict(columns)
+
+
+def _lists(
+    batch: pa.RecordBatch, table: str, nest: _Nest | None, links: dict[str, pa.Array]
+) -> pa.RecordBatch:
+    """`batch` without its list columns: each one a child table of `nest`, or JSON text without one."""
+    import pyarrow as pa
+
     columns: dict[str, pa.Array] = {}
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        if _is_list(column.type):
-            if link:
-                out[f"{table}{SEP}{name}"] = _child(column, {k: batch.column(k) for k in keys})
-                continue
-            columns[name] = json_text(column)
-        else:
+        if not _is_list(column.type):
             columns[name] = column
-    out[table] = pa.RecordBatch.from_pydict(columns)
-    return dict(sorted(out.items()))
+        elif nest is not None:
+            nest.child(column, f"{table}{SEP}{name}", links)
+        else:
+            columns[name] = json_text(column)
+    return pa.RecordBatch.from_pydict(columns)
+
+
+def _objects(batch: pa.RecordBatch, *, flatten: bool) -> pa.RecordBatch:
+    """Nested objects of `batch` flattened into columns, or each kept as one column of JSON text."""
+    import pyarrow as pa
+
+    if flatten:
+        return flatten_structs(batch)
+    if not any(pa.types.is_struct(t) for t in batch.schema.types):
+        return batch
+    arrays = [json_text(c) if pa.types.is_struct(c.type) else c for c in batch.columns]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
 def _struct_batch(records: Sequence[Any]) -> pa.RecordBatch:
@@ -160,28 +245,6 @@ def _is_list(t: pa.DataType) -> bool:
     import pyarrow as pa
 
     return bool(pa.types.is_list(t) or pa.types.is_large_list(t))
-
-
-def _child(column: pa.Array, keys: dict[str, pa.Array]) -> pa.RecordBatch:
-    """The child table of a list column: one row per element, linked by the parent's key."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    values = pc.list_flatten(column)
-    parents = pc.list_parent_indices(column)
-    ones = pa.nulls(len(values), pa.int64()).fill_null(1)
-    ordinal = pc.subtract(pc.cumulative_sum(ones), 1)  # 0..n-1 without a Python loop
-    starts = pc.subtract(pc.take(column.offsets, parents).cast(pa.int64()), column.offsets[0].as_py())
-    position = pc.subtract(ordinal, starts)
-    columns: dict[str, pa.Array] = {f"{PARENT_PREFIX}{k}": v.take(parents) for k, v in keys.items()}
-    columns[LIST_INDEX] = position
-    if pa.types.is_struct(values.type):
-        flat = flatten_structs(pa.RecordBatch.from_struct_array(values))
-        for name, child in zip(flat.schema.names, flat.columns, strict=True):
-            columns[name] = json_text(child) if _is_list(child.type) else child
-    else:
-        columns["value"] = json_text(values) if _is_list(values.type) else values
-    return pa.RecordBatch.from_pydict(columns)
 
 
 def json_text(column: pa.Array) -> pa.Array:

@@ -1,13 +1,19 @@
 """`RestSource`: the resources of a REST API as tables, read page by page into bounded Arrow batches.
 
-A resource is one endpoint; its nested lists become child tables `<resource>__<column>` (see `records`),
+A resource is one endpoint; its nested lists may become child tables `<resource>__<column>` (`records`),
 so one pass over the API yields several tables: `read_tables` streams them together (what a loader
 wants), `read` streams one of them. Memory holds one page plus one batch per table.
 
+Each page is requested once per read: a table's schema is inferred from the pages of its first batch,
+read ahead and kept (`sample`) for the read of the same request that follows, which replays them and
+goes on from there. So a loader that asks for the schema (or infers a contract from it) and then reads
+costs no extra request.
+
 Incremental reads: the lower bound (`ReadRequest.incremental.lower`, else the resource's
-`initial_value`) goes to the API as the `cursor_param` query parameter, and records at or below it are
-dropped client side too, so an API that ignores the parameter or compares with `>=` still yields only new
-records. `last_cursor[resource]` holds the largest cursor value read, for the caller to save.
+`initial_value`) goes to the API as the `cursor_param` query parameter (a timestamp in the API's style,
+see `timestamps`), and records at or below it are dropped client side too, so an API that ignores the
+parameter or compares with `>=` still yields only new records. ISO-8601 text compares as a timestamp.
+`last_cursor[resource]` holds the largest cursor value read, as the API wrote it.
 
 Dependent resources: a resource with `parent` is requested once per record of the parent resource, with
 `{field}` in its endpoint replaced by that record's value (dotted paths allowed); its rows carry the value
@@ -19,7 +25,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Generator, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -38,12 +44,15 @@ from datakit.connectors.rest.records import (
     settle,
     to_batches,
 )
+from datakit.connectors.rest.sample import Sample, Tables
+from datakit.connectors.rest.timestamps import Style, is_timestamp_text, mark, parse
 from datakit.errors import did_you_mean
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class RestSource:
@@ -56,7 +65,9 @@ class RestSource:
         self._sleep = sleep
         self._credentials = Credentials(params)
         self._resources = {r.name: r for r in params.resources}
+        self._held: Sample | None = None
         self.last_cursor: dict[str, Any] = {}
+        self._last_typed: dict[str, Any] = {}  # the same cursors, as they compare
         for r in params.resources:
             if r.parent is not None and r.parent not in self._resources:
                 raise ConnectorError(
@@ -74,7 +85,8 @@ class RestSource:
         return [TableRef(name) for name in self._resources]
 
     def columns(self, table: TableRef) -> list[Column]:
-        schema = self.arrow_schema(ReadRequest(table=table))
+        """The columns of the first page that holds the table's rows (a catalog costs one request)."""
+        schema = self.arrow_schema(ReadRequest(table=table, batch_size=1))
         return [Column(f.name, str(f.type), f.nullable, str(f.type), f.type) for f in schema]
 
     def estimate_rows(self, table: TableRef) -> int | None:  # noqa: ARG002 - part of the protocol
@@ -84,17 +96,18 @@ class RestSource:
         return sum(batch.num_rows for batch in self.read(request))
 
     def arrow_schema(self, request: ReadRequest) -> pa.Schema:
-        """The requested schema, or the one inferred from the first page that holds the table's rows."""
+        """The requested schema, or the one inferred from the table's first `batch_size` rows (`sample`)."""
         if request.schema is not None:
             return request.schema
         resource, table = self._resolve(request)
-        stream = self._pages(resource, request)  # a generator: closed to release the connection
+        sample = self._hold(resource, request)
         try:
-            for tables in stream:
-                if table in tables:
-                    return _select(settle(tables[table].schema), request, table)
-        finally:
-            stream.close()
+            schemas = sample.schemas(table, request.batch_size)
+            if table in schemas:
+                return _select(mark(schemas[table], sample.rows(table, schemas[table])), request, table)
+        except BaseException:
+            self._release()
+            raise
         raise NoRowsToInfer(f"{table}: the API returned no rows to infer a schema from", table=table)
 
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
@@ -107,7 +120,8 @@ class RestSource:
         """(table, batch) pairs of the resource `request` names and of its child tables, in one pass.
 
         `request.schema` and `request.columns` apply to the table the request names; the other tables
-        get a schema inferred from their first page (a later page with new fields fails the read).
+        get a schema inferred from the pages of the first batch (`sample`; a field that first appears
+        later fails the read).
         """
         if request.order_by:
             raise ConnectorError(
@@ -117,9 +131,16 @@ class RestSource:
         resource, requested = self._resolve(request)
         cursor, lower, inclusive = _bounds(resource, request)
         self.last_cursor.pop(resource.name, None)
+        self._last_typed.pop(resource.name, None)
         schemas: dict[str, tuple[pa.Schema, bool]] = {}
         batchers: dict[str, Rebatcher] = {}
-        for tables in self._pages(resource, request):
+        sample = self._take(resource, request)
+        try:
+            sampled = sample.schemas(requested, request.batch_size)
+        except BaseException:
+            sample.close()
+            raise
+        for tables in sample.drain():
             aligned: dict[str, pa.RecordBatch] = {}
             for name, batch in tables.items():
                 if name not in schemas:
@@ -127,11 +148,9 @@ class RestSource:
                     if given is not None:
                         schemas[name] = (given, False)  # asked-for columns; extra fields dropped
                     else:
+                        inferred = sampled.get(name) or settle(batch.schema)
                         selected = name == requested and request.columns is not None
-                        schemas[name] = (
-                            _select(settle(batch.schema), request, name, requested),
-                            not selected,
-                        )
+                        schemas[name] = (_select(inferred, request, name, requested), not selected)
                     batchers[name] = Rebatcher(request.batch_size)
                 schema, strict = schemas[name]
                 aligned[name] = align(batch, schema, strict=strict, label=name)
@@ -159,14 +178,28 @@ class RestSource:
             f"unknown REST resource '{name}'", hint=did_you_mean(name, self._resources), table=name
         )
 
-    def _pages(
-        self, resource: RestResourceParams, request: ReadRequest
-    ) -> Generator[dict[str, pa.RecordBatch], None, None]:
-        """Each page of `resource` as flattened tables, the cursor's lower bound sent as a parameter."""
-        _, lower, _ = _bounds(resource, request)
-        params: dict[str, Any] = dict(resource.params)
-        if resource.cursor_param is not None and lower is not None:
-            params[resource.cursor_param] = _param_value(lower)
+    def _hold(self, resource: RestResourceParams, request: ReadRequest) -> Sample:
+        """The sample of `request`, kept for the read that follows (another request's is let go)."""
+        params = _query(resource, request)
+        key = Sample.key_of(resource, params)
+        if self._held is None or self._held.key != key:
+            self._release()
+            self._held = Sample(key, self._pages(resource, params))
+        return self._held
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
+
+    def _take(self, resource: RestResourceParams, request: ReadRequest) -> Sample:
+        """The sample `arrow_schema` read ahead for this request, taken over by a read, or a new one."""
+        sample = self._hold(resource, request)
+        self._held = None
+        return sample
+
+    def _pages(self, resource: RestResourceParams, params: dict[str, Any]) -> Generator[Tables, None, None]:
+        """Each page of `resource` as flattened tables, requested with `params`."""
         with RestClient(self.params, sleep=self._sleep, credentials=self._credentials) as client:
             for records, parent_values in self._records(client, resource, params):
                 tables = to_batches(
@@ -174,6 +207,7 @@ class RestSource:
                     resource.name,
                     primary_key=resource.primary_key,
                     child_tables=resource.child_tables,
+                    flatten=resource.flatten,
                 )
                 if not tables:
                     continue
@@ -243,18 +277,23 @@ class RestSource:
                 table=resource.name,
             )
         column = source.column(name)
+        typed = _comparable(column, lower)
         if lower is not None:
-            bound = _bound(lower, column.type)
-            keep = pc.greater_equal(column, bound) if inclusive else pc.greater(column, bound)
+            bound = _bound(lower, typed.type)
+            keep = pc.greater_equal(typed, bound) if inclusive else pc.greater(typed, bound)
+            if typed is not column:  # text that is no timestamp: kept, for the contract to judge
+                keep = pc.if_else(pc.and_(typed.is_null(), column.is_valid()), True, keep)
             keep = pc.fill_null(keep, False)
             if not pc.all(keep).as_py():
                 tables = _filter(tables, resource, raw.filter(keep), keep)
-                column = column.filter(keep)
-        if len(column):
-            top = pc.max(column).as_py()
-            previous = self.last_cursor.get(resource.name)
-            if top is not None and (previous is None or top > previous):
-                self.last_cursor[resource.name] = top
+                column, typed = column.filter(keep), typed.filter(keep)
+        if typed.null_count < len(typed):
+            at = pc.index(typed, pc.max(typed)).as_py()
+            top = typed[at].as_py()
+            previous = self._last_typed.get(resource.name)
+            if previous is None or top > previous:
+                self._last_typed[resource.name] = top
+                self.last_cursor[resource.name] = column[at].as_py()  # as the API wrote it
         return tables
 
 
@@ -286,21 +325,49 @@ def _bounds(resource: RestResourceParams, request: ReadRequest) -> tuple[str | N
     return inc.cursor, lower, inc.inclusive
 
 
+def _query(resource: RestResourceParams, request: ReadRequest) -> dict[str, Any]:
+    """The query parameters of a read: the resource's, and the cursor's lower bound in the API's style."""
+    _, lower, _ = _bounds(resource, request)
+    params: dict[str, Any] = dict(resource.params)
+    if resource.cursor_param is not None and lower is not None:
+        params[resource.cursor_param] = _param_value(lower, Style.of(resource.initial_value))
+    return params
+
+
+def _comparable(column: pa.Array, lower: Any) -> pa.Array:
+    """The cursor column as it compares: ISO-8601 text as timestamps when the bound is a time (or
+    timestamp text); other columns as they are."""
+    import pyarrow as pa
+
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return column
+    if isinstance(lower, datetime) or is_timestamp_text(lower):
+        return parse(column)
+    return column
+
+
 def _bound(lower: Any, arrow_type: pa.DataType) -> pa.Scalar:
     """`lower` as a scalar comparable with the cursor column (ISO text for text columns)."""
     import pyarrow as pa
 
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return pa.scalar(_param_value(lower), arrow_type)
+        return pa.scalar(_param_value(lower, Style()), arrow_type)
+    if pa.types.is_timestamp(arrow_type) and isinstance(lower, str):
+        parsed = parse(pa.array([lower + ("T00:00:00" if _DATE.match(lower) else "")]))[0]
+        if parsed.is_valid:
+            return parsed.cast(arrow_type)
+    if pa.types.is_timestamp(arrow_type) and isinstance(lower, datetime) and lower.tzinfo is None:
+        lower = lower.replace(tzinfo=UTC) if arrow_type.tz is not None else lower
     try:
         return pa.scalar(lower).cast(arrow_type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         raise RestError(f"cursor lower bound {lower!r} does not compare with a {arrow_type} column") from exc
 
 
-def _param_value(value: Any) -> Any:
+def _param_value(value: Any, style: Style) -> Any:
+    """A lower bound as a query parameter: a date or time in the API's `style`, anything else as is."""
     if isinstance(value, datetime | date):
-        return value.isoformat()
+        return style.format(value)
     return value
 
 
