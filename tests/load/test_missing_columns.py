@@ -14,9 +14,11 @@ from datakit.load.errors import LoadError
 from datakit.load.loader import load_resource
 from datakit.load.plan import ResourcePlan
 from datakit.load.transforms import sql_transform
+from tests.http_api import running_api
 from tests.load.conftest import Target
 from tests.load.helpers import CUSTOMER_DDL, CUSTOMER_SPEC, plan_for
 from tests.load.test_files_load import plan as files_plan
+from tests.load.test_rest_load import Events, rest_plan
 
 
 def with_columns(**extra: dict[str, Any]) -> Any:
@@ -60,7 +62,7 @@ def test_a_contract_column_a_table_lacks_is_an_error(dest: Target, source: Any, 
     )
     assert error.hint is not None
     assert "`columns:` expressions" in error.hint
-    assert "remove it from the contract" in error.hint
+    assert "remove them from the contract" in error.hint
     assert "The source delivers: id, name, score, updated" in error.hint
     assert (error.pipeline, error.resource) == ("shop", "customer")
 
@@ -89,3 +91,19 @@ def test_a_contract_column_a_csv_file_lacks_is_an_error(dest: Target, tmp_path: 
     )
     assert error.hint is not None
     assert "The source delivers: id, name, score" in error.hint
+
+
+def test_a_sampled_schema_proves_no_column_missing(dest: Target) -> None:
+    """REST records (and JSON Lines) name only the fields they have: an optional field absent from
+    every record of a load is NULL there, as the contract allows, not an error."""
+    with running_api() as api:
+        api.route("/events")(Events(5))
+        plan = rest_plan(api, dest)
+        contract = plan.contract.evolve(
+            columns=(*plan.contract.columns, Column(name="coupon", type="string"))
+        )
+
+        result = load_resource(ResourcePlan(**{**plan.__dict__, "contract": contract}), dest.destination)
+
+    assert (result.rows_loaded, result.rows_rejected) == (5, 0)
+    assert dest.query(f"SELECT count(coupon) FROM {dest.q('events')}") == [(0,)]

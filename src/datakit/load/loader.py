@@ -344,15 +344,16 @@ class _Load:
     def _missing(self, missing: list[str], delivered: list[str]) -> LoadError:
         plan, contract = self.plan, self.plan.contract
         many = len(missing) > 1
+        it = "them" if many else "it"
         guess = did_you_mean(missing[0], delivered)
         return LoadError(
             f"{plan.pipeline}.{plan.resource}: the source does not deliver column{'s' if many else ''} "
             f"{', '.join(missing)} of contract {contract.qualified_name!r} (layer {contract.layer}); "
             f"{'they' if many else 'it'} would load as NULL in every row",
             hint=(f"{guess} " if guess else "")
-            + "add it to the source's query or table (or the files), or compute it in the resource's "
+            + f"add {it} to the source's query or table (or the files), or compute {it} in the resource's "
             "`columns:` expressions (a constant expression is a default) or typed transform; or remove "
-            f"it from the contract. The source delivers: {', '.join(delivered)}",
+            f"{it} from the contract. The source delivers: {', '.join(delivered)}",
             pipeline=plan.pipeline,
             resource=plan.resource,
             table=str(plan.target),

@@ -40,7 +40,9 @@ class LoadTimes:
     @classmethod
     def of(cls, contract: Contract, at: datetime) -> LoadTimes:
         """The columns `contract`'s mixins leave to the loader (none without such a mixin)."""
-        from datakit.contracts.mixins import LoadTime, load_times
+        if not contract.mixins:
+            return cls(at)
+        from datakit.contracts.mixins import LoadTime, load_times  # SQLModel: only when needed
 
         times = {
             name: kind for name, kind in load_times(contract.mixins).items() if name in contract.column_names
