@@ -70,7 +70,7 @@ def test_sqlmodel_class_and_yaml_spec_give_equal_contracts() -> None:
     assert from_class.layer is Layer.BRONZE
     assert from_class.history
     assert from_class.mixins == ("transactional",)
-    assert from_class.temporal_exclude == ("systime",)
+    assert from_class.temporal_exclude == ("created_at", "updated_at", "systime")  # times, not changes
     email = from_class.column("email")
     assert (email.max_length, email.pattern, email.nullable) == (50, "^[^@]+@[^@]+$", True)
     assert from_class.column("rating").accepted_values == ("G", "PG", "PG-13", "R", "NC-17")
@@ -304,10 +304,8 @@ def test_audit_columns_are_appended_once() -> None:
     )
     assert all(not audited.column(name).nullable for name in AUDIT_COLUMN_NAMES)
     assert str(audited.column("_dk_loaded_at").type) == "timestamptz"
-    assert audited.temporal_exclude == ("systime", *AUDIT_COLUMN_NAMES)
-    assert audited.change_columns == contract.column_names[:-1] or audited.change_columns == tuple(
-        name for name in contract.column_names if name != "systime"
-    )
+    assert audited.temporal_exclude == ("created_at", "updated_at", "systime", *AUDIT_COLUMN_NAMES)
+    assert audited.change_columns == contract.column_names[:-3]
     assert with_audit_columns(audited) == audited
 
 

@@ -43,7 +43,7 @@ def test_bronze_contracts_cover_every_table(kit: Datakit) -> None:
             assert bronze[name] == source[name].evolve(layer="bronze", history=name == "film"), name
     customer = bronze["customer"]
     assert customer.mixins == ("transactional",)
-    assert customer.temporal_exclude == ("systime",)
+    assert customer.temporal_exclude == ("created_at", "updated_at", "systime")
     assert customer.column_names == (
         "customer_id",
         "store_id",

@@ -151,3 +151,27 @@ def test_without_a_datakit_the_contract_is_reflected_from_the_source(tmp_path: P
     assert plan.contract.column_names == ("id", "name")
     assert plan.contract.primary_key == ("id",)
     assert plan.target == TableRef("customers", "br__shop__main")
+
+
+def test_a_reflected_contract_has_only_the_columns_the_resource_reads(tmp_path: Path) -> None:
+    """Else the columns left unread would be contract columns the source does not deliver."""
+    root = tmp_path / "shop"
+    for folder in ("sources", "destinations", "pipelines"):
+        (root / "config" / folder).mkdir(parents=True)
+    (root / "datakit.yaml").write_text("name: shop\n")
+    with sqlite3.connect(root / "shop.sqlite") as db:
+        db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT)")
+    (root / "config" / "sources" / "shop.yaml").write_text(
+        "source:\n  name: shop\n  type: sqlite\n  connection: {database: shop.sqlite}\n"
+        "  resources:\n    - {name: customers, columns: [note, id]}\n"
+    )
+    (root / "config" / "destinations" / "wh.yaml").write_text(
+        "destination:\n  name: wh\n  type: duckdb\n  connection: {database: wh.duckdb}\n"
+    )
+    (root / "config" / "pipelines" / "p.yaml").write_text(
+        "pipeline:\n  name: p\n  source: {name: shop}\n  destination: {name: wh}\n"
+    )
+    _, (plan,) = plans_for(load_project(root), "p")
+    assert plan.contract.column_names == ("id", "note")
+    assert plan.contract.primary_key == ("id",)
+    assert plan.request.columns == ["note", "id"]

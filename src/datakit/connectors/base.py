@@ -103,6 +103,8 @@ class SourceCapabilities:
     exact_types: bool = True  # values arrive in their declared type (SQLite: declared types are hints)
     cheap_estimate: bool = False  # estimate_rows() reads statistics, not the table
     schemas: bool = True  # has schemas (namespaces) inside one database
+    sampled_schema: bool = False  # arrow_schema() comes from some records (REST pages, JSON Lines), so
+    # a field it lacks may still come in later records; otherwise it lists every column a read delivers
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from datakit.connectors import TableRef
 from datakit.contracts.audit import RECORD_HASH
 from datakit.contracts.sqltypes import Dialect
 from datakit.load.tables import quoted
+from datakit.load.times import NO_TIMES, LoadTimes
 
 if TYPE_CHECKING:
     from datakit.connectors import Transaction
@@ -97,20 +98,29 @@ def empty(tx: Transaction, target: TableRef) -> None:
     tx.execute(f"DELETE FROM {quoted(tx, target)}")
 
 
-def insert_all(tx: Transaction, stage: TableRef, target: TableRef, columns: Sequence[str]) -> None:
+def insert_all(
+    tx: Transaction, stage: TableRef, target: TableRef, columns: Sequence[str], times: LoadTimes = NO_TIMES
+) -> None:
     items = ", ".join(tx.quote(c) for c in columns)
-    tx.execute(f"INSERT INTO {quoted(tx, target)} ({items}) SELECT {items} FROM {quoted(tx, stage)}")
+    values = ", ".join(times.value(tx, c) for c in columns)
+    tx.execute(f"INSERT INTO {quoted(tx, target)} ({items}) SELECT {values} FROM {quoted(tx, stage)} AS s")
 
 
 def append_unseen(
-    tx: Transaction, stage: TableRef, target: TableRef, columns: Sequence[str], cursor: str
+    tx: Transaction,
+    stage: TableRef,
+    target: TableRef,
+    columns: Sequence[str],
+    cursor: str,
+    times: LoadTimes = NO_TIMES,
 ) -> None:
     """Append staged rows, except re-read ones: same record hash at a cursor value inside the window."""
     items = ", ".join(tx.quote(c) for c in columns)
+    values = ", ".join(times.value(tx, c) for c in columns)
     s, t = quoted(tx, stage), quoted(tx, target)
     h, c = tx.quote(RECORD_HASH), tx.quote(cursor)
     tx.execute(
-        f"INSERT INTO {t} ({items}) SELECT {items} FROM {s} AS s WHERE NOT EXISTS "
+        f"INSERT INTO {t} ({items}) SELECT {values} FROM {s} AS s WHERE NOT EXISTS "
         f"(SELECT 1 FROM {t} AS t WHERE t.{h} = s.{h} AND t.{c} = s.{c})"
     )
 
@@ -123,17 +133,22 @@ def merge(
     key: Sequence[str],
     *,
     delete_missing: bool,
+    times: LoadTimes = NO_TIMES,
 ) -> None:
-    """Update changed rows, insert new ones, and (on a full read with history) delete missing keys."""
+    """Update changed rows, insert new ones, and (on a full read with history) delete missing keys.
+
+    A column the loader fills with the key's first load time (`times`) keeps the target row's value.
+    """
     s, t = quoted(tx, stage), quoted(tx, target)
     h = tx.quote(RECORD_HASH)
-    sets = ", ".join(f"{tx.quote(c)} = s.{tx.quote(c)}" for c in columns if c not in key)
+    sets = ", ".join(f"{tx.quote(c)} = {times.value(tx, c, stored=['t'])}" for c in columns if c not in key)
     tx.execute(
         f"UPDATE {t} AS t SET {sets} FROM {s} AS s WHERE {_match(tx, key, 't', 's')} AND t.{h} <> s.{h}"
     )
     items = ", ".join(tx.quote(c) for c in columns)
+    values = ", ".join(times.value(tx, c) for c in columns)
     tx.execute(
-        f"INSERT INTO {t} ({items}) SELECT {items} FROM {s} AS s "
+        f"INSERT INTO {t} ({items}) SELECT {values} FROM {s} AS s "
         f"WHERE NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {_match(tx, key, 't', 's')})"
     )
     if delete_missing:

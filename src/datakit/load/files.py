@@ -66,10 +66,12 @@ class FileLoad:
         self.replace_all = full_refresh or (disposition == "replace" and bool(changed))
         self.pending: list[FileInfo] = current if self.replace_all else changed
 
-    def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
-        """The pending files' batches, one file after the other; malformed records kept aside."""
+    def read(self, request: ReadRequest) -> Iterator[tuple[pa.RecordBatch, str]]:
+        """The pending files' batches, one file after the other, each with its file (as `_dk_file`
+        names it); malformed records kept aside."""
         for file in self.pending:
-            yield from self.source.read_file(request, file, on_reject=self.rejected.append)
+            for batch in self.source.read_file(request, file, on_reject=self.rejected.append):
+                yield batch, str(file.path)
 
     def rejected_table(self) -> pa.Table:
         """The malformed records as rows for the rejected spool (line number as the row index)."""

@@ -8,7 +8,8 @@ TransactionalTableMixin's "when this version was written"), else at the load tim
 seen on a full read (no incremental cursor, or `--full-refresh`) that rejected no row — otherwise a
 key missing from the read proves nothing — and then each current key absent from the read is closed
 at the load time and a 'delete' row (a copy of its last version, valid from and to the load time) is
-recorded. The stage must already be deduped on the key.
+recorded. A mixin column filled with the key's first load time (`created_at`, `datakit.load.times`)
+keeps the current version's value in a new version. The stage must already be deduped on the key.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from datakit.contracts.audit import LOAD_ID, RECORD_HASH
 from datakit.load.tables import OPERATION, VALID_FROM, VALID_TO, quoted
+from datakit.load.times import NO_TIMES, LoadTimes
 
 if TYPE_CHECKING:
     from datakit.connectors import TableRef, Transaction
@@ -37,6 +39,7 @@ def apply_history(
     loaded_at: datetime,
     detect_deletes: bool,
     by_systime: bool,
+    times: LoadTimes = NO_TIMES,
 ) -> None:
     """Record this load's inserts, updates and (when `detect_deletes`) deletes in the history table."""
     s, hst = quoted(tx, stage), quoted(tx, history)
@@ -61,8 +64,9 @@ def apply_history(
     if by_systime:  # a NULL systime (a column added later, say) falls back to the load time
         start = f"COALESCE(CAST(s.{q(SYSTIME)} AS TIMESTAMPTZ), {start})"
     first = q(key[0])
+    values = ", ".join(times.value(tx, c, stored=["c"]) for c in columns)
     tx.execute(
-        f"INSERT INTO {hst} ({items}, {meta}) SELECT {', '.join(f's.{q(c)}' for c in columns)}, {start}, "
+        f"INSERT INTO {hst} ({items}, {meta}) SELECT {values}, {start}, "
         f"NULL, CASE WHEN c.{first} IS NULL THEN 'insert' ELSE 'update' END, $1, s.{q(RECORD_HASH)} "
         f"FROM {s} AS s LEFT JOIN {hst} AS c ON {match_sc} AND {current} "
         f"WHERE c.{first} IS NULL OR c.{q(RECORD_HASH)} <> s.{q(RECORD_HASH)}",

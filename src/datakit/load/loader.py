@@ -25,13 +25,24 @@ rows that passed validation, and never moves backwards. `rows_loaded` counts row
 validation (written, or already present unchanged), so `rows_read == rows_loaded + rows_rejected`.
 
 Files sources read only the files not loaded yet and record them with the data (`datakit.load.files`);
-their malformed lines count as read and rejected. A load of files reads part of the set, so it never
-detects deletions (history) from what it did not read.
+their malformed lines count as read and rejected, and every rejected row of theirs names its file. A
+load of files reads part of the set, so it never detects deletions (history) from what it did not read.
+
+What a load delivers is checked before the data transaction opens: every contract column must come
+from the source (its query or table, the files' columns, or the resource's `columns:` expressions or
+typed transform), or be one the loader fills itself (audit columns, a mixin's times:
+`datakit.load.times`). A contract column nobody delivers is an error naming it, never a column of
+NULLs. Sources whose schema is only a sample of records (REST pages, JSON Lines) are exempt: a field
+absent from a sample may come in later records.
+
+A merge keeps one row per key: the last one read; the earlier ones are rejected (rule
+`duplicate_key`, `datakit.load.duplicates`), so they are counted, not dropped.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import uuid
 from collections.abc import Iterator
@@ -40,15 +51,15 @@ from typing import TYPE_CHECKING, Any
 
 from datakit.connectors import Incremental, pipe
 from datakit.connectors.errors import NoRowsToInfer
-from datakit.connectors.stamp import constant
 from datakit.contracts.audit import AUDIT_COLUMN_NAMES
 from datakit.contracts.sqltypes import Dialect
-from datakit.contracts.validate import validate_batch
-from datakit.errors import DatakitError
+from datakit.contracts.validate import ROW_INDEX, validate_batch
+from datakit.errors import DatakitError, did_you_mean
 from datakit.load import apply, state
 from datakit.load.audit import AuditValues
 from datakit.load.children import ChildTables, wants_children
-from datakit.load.drift import DriftPlan, plan_drift, shapes_from_arrow, shapes_from_catalog
+from datakit.load.drift import DriftPlan, Shape, plan_drift, shapes_from_arrow, shapes_from_catalog
+from datakit.load.duplicates import Origin, reject_duplicates
 from datakit.load.errors import LoadError
 from datakit.load.files import REJECT_COLUMNS, FileLoad
 from datakit.load.history import SYSTIME, apply_history
@@ -64,6 +75,7 @@ from datakit.load.tables import (
     history_ref,
     rejected_ref,
 )
+from datakit.load.times import LoadTimes
 from datakit.log import redact
 
 if TYPE_CHECKING:
@@ -71,7 +83,6 @@ if TYPE_CHECKING:
 
     from datakit.connectors import Destination, ReadRequest, TableRef, Transaction
     from datakit.contracts.model import Contract
-    from datakit.load.drift import Shape
 
 log = logging.getLogger(__name__)
 _DEFAULT_OPTIONS = RunOptions()
@@ -115,15 +126,29 @@ def _file_load(tx: Transaction, plan: ResourcePlan, disposition: str, full: bool
     return FileLoad(tx, plan, disposition=disposition, full_refresh=full)
 
 
+Read = Iterator[tuple["pa.RecordBatch", str | None]]
+"""Batches of the target table, each with the file it came from (None: not a files source)."""
+
+
 def _reader(
     plan: ResourcePlan, request: ReadRequest, files: FileLoad | None, children: ChildTables | None
-) -> Iterator[pa.RecordBatch]:
+) -> Read:
     """The batches of the target table: the pending files, the parent of child tables, or the table."""
     if files is not None:
         return files.read(request)
-    if children is not None:
-        return children.split(request)
-    return plan.source.read(request)
+    batches = children.split(request) if children is not None else plan.source.read(request)
+    return ((batch, None) for batch in batches)
+
+
+def _kept(rows: int, dropped: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Positions 0..rows-1 but `dropped`, in order (transforms and validation keep the rows' order)."""
+    import numpy as np
+    import pyarrow as pa
+
+    keep = np.ones(rows, dtype=bool)
+    if len(dropped):
+        keep[dropped.to_numpy()] = False
+    return pa.array(np.flatnonzero(keep), pa.int64())
 
 
 def _dialect(destination: Destination) -> Dialect:
@@ -141,6 +166,7 @@ class _Load:
         self.load_id = str(uuid.uuid4())
         self.started_at = datetime.now(UTC)
         self.audit = AuditValues(self.load_id, self.started_at, plan.source_label)
+        self.origins: list[Origin] = []  # the read positions each file covered
         self.rows_read = 0
         self.rows_loaded = 0
         self.rows_rejected = 0
@@ -157,7 +183,7 @@ class _Load:
             self.destination, (target.schema,) if target.schema else (), state_schema=plan.state_schema
         )
         source_schema = self._source_schema()  # infers the contract when it is one to infer
-        delivered = self._delivered(source_schema)
+        delivered = self._with_loader_columns(self._delivered(source_schema))
         full = options.full_refresh
         disposition = "replace" if full else plan.write_disposition
         key = plan.merge_key
@@ -270,6 +296,11 @@ class _Load:
         assert not isinstance(contract, ContractToInfer), "the contract is inferred first"
         return contract
 
+    @functools.cached_property
+    def times(self) -> LoadTimes:
+        """The mixin times the loader fills (from the contract, so asked only once it is known)."""
+        return LoadTimes.of(self.contract, self.started_at)
+
     def _source_schema(self) -> pa.Schema:
         """The schema the read will deliver, asked before the data transaction opens; a contract to
         infer is inferred from it here (`datakit.load.infer`).
@@ -324,6 +355,39 @@ class _Load:
             return shapes_from_catalog(columns, Dialect.POSTGRES)
         return shapes_from_arrow(source_schema)
 
+    def _with_loader_columns(self, delivered: list[Shape]) -> list[Shape]:
+        """`delivered` and the mixin columns the loader fills; an error for a contract column neither has."""
+        plan = self.plan
+        names = [shape.name for shape in delivered]
+        filled = self.times.columns
+        missing = [
+            name
+            for name in self.contract.column_names
+            if name not in names and name not in filled and name not in AUDIT_COLUMN_NAMES
+        ]
+        if missing and not plan.source.capabilities.sampled_schema:
+            raise self._missing(missing, names)
+        extra = [Shape(c.name, c.type, c.max_length) for c in self.contract.columns if c.name in filled]
+        return [*delivered, *(shape for shape in extra if shape.name not in names)]
+
+    def _missing(self, missing: list[str], delivered: list[str]) -> LoadError:
+        plan, contract = self.plan, self.contract
+        many = len(missing) > 1
+        it = "them" if many else "it"
+        guess = did_you_mean(missing[0], delivered)
+        return LoadError(
+            f"{plan.pipeline}.{plan.resource}: the source does not deliver column{'s' if many else ''} "
+            f"{', '.join(missing)} of contract {contract.qualified_name!r} (layer {contract.layer}); "
+            f"{'they' if many else 'it'} would load as NULL in every row",
+            hint=(f"{guess} " if guess else "")
+            + f"add {it} to the source's query or table (or the files), or compute {it} in the resource's "
+            "`columns:` expressions (a constant expression is a default) or typed transform; or remove "
+            f"{it} from the contract. The source delivers: {', '.join(delivered)}",
+            pipeline=plan.pipeline,
+            resource=plan.resource,
+            table=str(plan.target),
+        )
+
     def _prepare_tables(self, tx: Transaction, delivered: list[Shape]) -> DriftPlan:
         plan, target = self.plan, self.plan.target
         if not exists(tx, target):
@@ -369,26 +433,39 @@ class _Load:
         return dataclasses.replace(plan.request, incremental=incremental), saved
 
     def _batches(
-        self, batches: Iterator[pa.RecordBatch], contract: Contract, spool: RejectSpool, *, staged: bool
+        self, batches: Read, contract: Contract, spool: RejectSpool, *, staged: bool
     ) -> Iterator[pa.RecordBatch]:
-        """Source batches -> (transform) -> validate; rejected rows to the spool."""
+        """Source batches -> (transform) -> validate -> mixin times; rejected rows to the spool.
+
+        A staged row carries its position in the read (`apply.ROW`), the same number a rejected row
+        has in `_dk_row_index`, so the last row read of a key is known.
+        """
         import pyarrow as pa
         import pyarrow.compute as pc
 
         plan = self.plan
         cursor_field = plan.incremental.cursor_field if plan.incremental is not None else None
         total = self._estimate()
-        for batch in batches:
+        contract = self.times.checked(contract)  # the loader fills a mixin's times where rows lack them
+        for batch, origin in batches:
             offset = self.rows_read
             self.rows_read += batch.num_rows
-            work = batch
+            if origin is not None and batch.num_rows:
+                self._add_origin(origin, offset, self.rows_read - 1)
+            work, rows = batch, None  # rows: positions in `batch` of the rows of `work`, if not 0..n-1
             if plan.transform is not None:
                 outcome = plan.transform(batch)
                 work = outcome.batch
-                if outcome.rejected is not None:
-                    spool.add(outcome.rejected, offset)
+                if outcome.rejected is not None and outcome.rejected.num_rows:
+                    spool.add(outcome.rejected, offset, file=origin)
+                    rows = _kept(batch.num_rows, outcome.rejected.column(ROW_INDEX))
             checked = validate_batch(contract, work)
-            spool.add(checked.rejected, offset)
+            rejected = checked.rejected
+            if rejected.num_rows and rows is not None:
+                index = rejected.schema.get_field_index(ROW_INDEX)
+                in_batch = pc.take(rows, rejected.column(index))
+                rejected = rejected.set_column(index, rejected.schema.field(index), in_batch)
+            spool.add(rejected, offset, file=origin)
             good = checked.good
             self.rows_rejected = spool.rows
             if cursor_field is not None and good.num_rows:
@@ -396,14 +473,20 @@ class _Load:
                 if top is not None and (self.cursor is None or top > self.cursor):
                     self.cursor = top
             if good.num_rows:
-                out = good
+                out = self.times.fill(good, staged=staged)
                 if staged:
-                    ones = constant(1, good.num_rows, pa.int64())
-                    position = pc.add(pc.cumulative_sum(ones), self.rows_loaded)
+                    kept = _kept(work.num_rows, checked.rejected.column(ROW_INDEX))
+                    position = pc.add(pc.take(rows, kept) if rows is not None else kept, offset)
                     out = out.append_column(pa.field(apply.ROW, pa.int64()), position)
                 self.rows_loaded += good.num_rows
                 yield out
             self._progress(total)
+
+    def _add_origin(self, file: str, first: int, last: int) -> None:
+        """Record that read positions `first`..`last` came from `file` (extending its last range)."""
+        if self.origins and self.origins[-1][0] == file and self.origins[-1][2] == first - 1:
+            first = self.origins.pop()[1]
+        self.origins.append((file, first, last))
 
     def _from_stage(
         self,
@@ -415,17 +498,31 @@ class _Load:
         full_read: bool,
         window: bool,
     ) -> None:
-        plan, target = self.plan, self.plan.target
+        plan, target, times = self.plan, self.plan.target, self.times
         key = plan.merge_key
         columns = [*contract.column_names, *AUDIT_COLUMN_NAMES]
         apply.analyze(tx, stage, self.dialect)
         if disposition == "append" and window:
             assert plan.incremental is not None
-            apply.append_unseen(tx, stage, target, columns, plan.incremental.cursor_field)
+            apply.append_unseen(tx, stage, target, columns, plan.incremental.cursor_field, times)
         elif disposition in ("append", "replace"):
-            apply.insert_all(tx, stage, target, columns)
+            apply.insert_all(tx, stage, target, columns, times)
         detect_deletes = full_read and self.rows_rejected == 0
-        if key:
+        if key and disposition == "merge":  # the rows a merge does not keep are rejected, not lost
+            repeated = reject_duplicates(
+                tx,
+                stage,
+                rejected_ref(target),
+                key,
+                contract.column_names,
+                load_id=self.load_id,
+                at=self.started_at,
+                dialect=self.dialect,
+                origins=self.origins,
+            )
+            self.rows_loaded -= repeated
+            self.rows_rejected += repeated
+        elif key:  # append and replace keep every row in the target; history records the last
             apply.dedupe(tx, stage, key)
         if self.contract.history:
             apply_history(
@@ -438,11 +535,11 @@ class _Load:
                 loaded_at=self.started_at,
                 detect_deletes=detect_deletes,
                 by_systime=SYSTIME in self.contract.column_names,
+                times=times,
             )
         if disposition == "merge":
-            apply.merge(
-                tx, stage, target, columns, key, delete_missing=self.contract.history and detect_deletes
-            )
+            delete_missing = self.contract.history and detect_deletes
+            apply.merge(tx, stage, target, columns, key, delete_missing=delete_missing, times=times)
         apply.drop_stage(tx, stage)
 
     # -- reporting -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from datakit.connectors.stamp import constant
 from datakit.contracts.audit import LOAD_ID
 from datakit.contracts.validate import FAILED_COLUMN, FAILED_RULE, REASON, ROW_INDEX
+from datakit.load.files import FILE
 from datakit.load.tables import REJECTED_AT
 
 if TYPE_CHECKING:
@@ -46,8 +47,11 @@ class RejectSpool:
         self._file: Any = None
         self._writer: Any = None
 
-    def add(self, rejected: pa.Table, offset: int) -> None:
-        """Add rows rejected from a batch whose first row is row `offset` of the read."""
+    def add(self, rejected: pa.Table, offset: int, *, file: str | None = None) -> None:
+        """Add rows rejected from a batch whose first row is row `offset` of the read.
+
+        `file`: the file the batch came from, for the `_dk_file` column a files source's table has.
+        """
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -57,7 +61,12 @@ class RejectSpool:
         names = rejected.schema.names
         arrays: list[pa.Array] = []
         for name in self.columns:
-            column = rejected.column(name).combine_chunks() if name in names else pa.nulls(n, pa.string())
+            if name in names:
+                column = rejected.column(name).combine_chunks()
+            elif name == FILE and file is not None:
+                column = constant(file, n, pa.string())
+            else:
+                column = pa.nulls(n, pa.string())
             arrays.append(column.cast(pa.string()))
         index = (
             pc.add(rejected.column(ROW_INDEX).combine_chunks().cast(pa.int64()), offset)

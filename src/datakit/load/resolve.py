@@ -148,8 +148,8 @@ def _plan(
     source_schema = sql_source_schema(source_config, resource)
     table = TableRef(resource.table or resource.name, source_schema) if resource.query is None else None
     typed = _typed_transform(pipeline, resource, kit)
-    contract = _target_contract(kit, resource, layer, table, params)
     read_columns = resource.read_columns
+    contract = _target_contract(kit, resource, layer, table, params, read_columns)
     if typed is not None and read_columns is None:
         from datakit.contracts.sqlmodel_source import contract_from_sqlmodel
 
@@ -289,7 +289,12 @@ def infer_contract(
 
 
 def _target_contract(
-    kit: Datakit | None, resource: SqlResource, layer: str, table: TableRef | None, params: SqlSourceParams
+    kit: Datakit | None,
+    resource: SqlResource,
+    layer: str,
+    table: TableRef | None,
+    params: SqlSourceParams,
+    read_columns: Sequence[str] | None,
 ) -> Contract:
     name = resource.contract or resource.name
     if kit is None:
@@ -298,18 +303,32 @@ def _target_contract(
                 f"resource {resource.name!r} reads a query, so its contract cannot be reflected",
                 hint="give the pipeline a datakit with a contract for it (`datakit:`, `contract:`)",
             )
-        return _reflected(params, table, layer)
+        return _reflected(params, table, layer, read_columns)
     return layer_contract(kit, name, layer) or kit.contract(name, layer)  # the latter: a located error
 
 
-def _reflected(params: SqlSourceParams, table: TableRef, layer: str) -> Contract:
-    """The live source table's contract, for pipelines without a datakit (bronze mirrors the source)."""
+def _reflected(
+    params: SqlSourceParams, table: TableRef, layer: str, read_columns: Sequence[str] | None
+) -> Contract:
+    """The live source table's contract, for pipelines without a datakit (bronze mirrors the source):
+    only the columns the resource reads, when it names them."""
     from datakit.contracts.reflect import reflect_database
 
     (contract,) = reflect_database(
         sqlalchemy_url(params), table.schema or "main", tables=[table.name], layer=layer
     )
-    return contract
+    wanted = set(read_columns or ())
+    kept = [column for column in contract.columns if column.name in wanted]
+    if not kept:  # all of them, or none the table has (the read says which is missing)
+        return contract
+    names = {column.name for column in kept}
+    key = contract.primary_key if set(contract.primary_key) <= names else ()
+    return contract.evolve(
+        columns=tuple(c if c.name in key else c.model_copy(update={"primary_key": False}) for c in kept),
+        primary_key=key,
+        unique=tuple(key for key in contract.unique if set(key) <= names),
+        temporal_exclude=tuple(name for name in contract.temporal_exclude if name in names),
+    )
 
 
 def _batch_transform(

@@ -4,7 +4,8 @@
 each row is validated into the source model, passed to the function, and its result validated into the
 target model; a row whose function raises, or whose result does not validate, is rejected with the
 error text — never dropped. It is per-row Python, so it costs what Python costs; that is the price of
-arbitrary code, paid in batches.
+arbitrary code, paid in batches. A mixin column the loader fills (`datakit.load.times`) that the
+function leaves unset comes out NULL, not as the model's default, so the loader fills it by its rules.
 
 `sql_transform` is the fast path: `{"name": "upper(first_name || ' ' || last_name)"}` becomes one
 `SELECT` over the Arrow batch in an in-process DuckDB (vectorized, no copy in). Expressions are parsed
@@ -38,10 +39,12 @@ def row_transform(
     from pydantic import BaseModel, ValidationError
 
     from datakit.contracts.arrow import to_arrow_schema
+    from datakit.contracts.mixins import declared_mixins, load_times
     from datakit.contracts.sqlmodel_source import contract_from_sqlmodel
 
     schema = to_arrow_schema(contract_from_sqlmodel(target_model))  # type: ignore[arg-type]
     names = schema.names
+    loader_fills = frozenset(load_times(declared_mixins(target_model)))
     label = getattr(func, "__qualname__", repr(func))
 
     def transform(batch: pa.RecordBatch) -> TransformOutcome:
@@ -51,7 +54,10 @@ def row_transform(
             try:
                 result = func(source_model.model_validate(row))
                 data = result.model_dump() if isinstance(result, BaseModel) else result
+                given = result.model_fields_set if isinstance(result, BaseModel) else set(data)
                 checked = target_model.model_validate(data).model_dump()
+                for name in loader_fills - given:
+                    checked[name] = None
             except ValidationError as exc:
                 errors = exc.errors()
                 column = ".".join(str(part) for part in errors[0]["loc"]) or None if errors else None

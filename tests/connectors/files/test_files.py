@@ -69,6 +69,37 @@ def test_malformed_csv_lines_are_rejected_with_their_line_numbers(tmp_path: Path
     assert batch.schema.names == ["_dk_file", "_dk_line", "_dk_reason", "_dk_raw"]
 
 
+def test_an_unterminated_quote_rejects_its_own_line_and_nothing_else(tmp_path: Path) -> None:
+    """Read alone, pyarrow folds the lines after a quote that is never closed into one value."""
+    lines = ["id;name", "1;'Zoë'", "2;'never closed", "3;'two", "lines'", "4;'a''b'c", "5;x;extra", "6;'e'"]
+    (tmp_path / "q.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("latin-1"))
+    source = _source(tmp_path, "q.csv", "csv", csv=CsvParams(delimiter=";", quote="'", encoding="latin-1"))
+    assert _rows(source) == [
+        {"id": 1, "name": "Zoë"},
+        {"id": 3, "name": "two\r\nlines"},
+        {"id": 6, "name": "e"},
+    ]
+    assert [(r.line, r.text) for r in source.rejected] == [
+        (3, "2;'never closed"),
+        (6, "4;'a''b'c"),
+        (7, "5;x;extra"),
+    ]
+    assert source.rejected[0].reason.startswith("unterminated or malformed quote")
+    assert source.rejected[2].reason == "expected 2 fields, found 3"
+
+
+def test_csv_quotes_are_scanned_only_when_a_line_has_an_odd_count(tmp_path: Path) -> None:
+    from datakit.connectors.files.params import CsvParams as Params
+    from datakit.connectors.files.quoting import quotes_span_lines
+
+    even, odd = tmp_path / "even.csv", tmp_path / "odd.csv"
+    even.write_text('a,b\n"x, y",2\n"say ""hi""",3\n')
+    odd.write_text('a,b\n"x\ny",2\n')
+    assert not quotes_span_lines(even, Params())
+    assert quotes_span_lines(odd, Params())
+    assert quotes_span_lines(even, Params(encoding="utf-16"))  # not scannable as bytes: read strictly
+
+
 def test_rejected_rows_can_go_to_a_callback_and_are_capped(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("id,name\n" + "x\n" * 5 + "1,a\n")
     seen: list[RejectedRow] = []

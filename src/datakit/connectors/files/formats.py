@@ -1,11 +1,13 @@
 """One reader per file format: a file in, Arrow batches out, malformed records reported, not fatal.
 
 CSV goes through pyarrow's streaming CSV reader, single-threaded because only then does pyarrow report
-the line number of a malformed row (the header is line 1 and each record one line; a record with quoted
-line breaks counts once). Parquet through `ParquetFile.iter_batches`. JSON Lines through
-`pyarrow.json` a block of lines at a time; a block with a broken line is parsed again line by line so
-that only the broken lines are rejected, each with its line number. Nested JSON objects flatten to
-`a__b` columns and lists become JSON text (the REST rule without child tables).
+the line number of a malformed row (the header is line 1 and each record one line). A file where a
+quoted value may span lines (a quoted line break, or a quote never closed) is first read strictly,
+line by line, so that a broken quote rejects its own line and nothing after it (`quoting`).
+Parquet through `ParquetFile.iter_batches`. JSON Lines through `pyarrow.json` a block of lines at a
+time; a block with a broken line is parsed again line by line so that only the broken lines are
+rejected, each with its line number. Nested JSON objects flatten to `a__b` columns and lists become
+JSON text (the REST rule without child tables).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from datakit.connectors.errors import ConnectorError
 from datakit.connectors.files.params import CsvParams
+from datakit.connectors.files.quoting import quotes_span_lines, strict_copy
 from datakit.connectors.rest.records import flatten_structs, json_text, to_batches
 
 if TYPE_CHECKING:
@@ -44,7 +47,7 @@ Reject = Callable[[RejectedRow], None]
 def read_csv(
     path: Path, options: CsvParams, batch_size: int, reject: Reject, types: pa.Schema | None = None
 ) -> Iterator[pa.RecordBatch]:
-    """Batches of a CSV file; rows with the wrong number of fields go to `reject`."""
+    """Batches of a CSV file; rows with the wrong number of fields or broken quotes go to `reject`."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -53,6 +56,7 @@ def read_csv(
         reject(RejectedRow(str(path), row.number, reason, row.text[:4096]))
         return "skip"
 
+    copy: IO[bytes] | None = None
     read_options = pcsv.ReadOptions(
         use_threads=False,
         block_size=_CSV_BLOCK_BYTES,
@@ -72,13 +76,19 @@ def read_csv(
         strings_can_be_null=True,
     )
     try:
+        if quotes_span_lines(path, options):
+            copy = strict_copy(path, options, reject)
+            read_options.encoding = "utf-8"
         reader = pcsv.open_csv(
-            path, read_options=read_options, parse_options=parse_options, convert_options=convert
+            copy or path, read_options=read_options, parse_options=parse_options, convert_options=convert
         )
         for batch in reader:
             yield from _sliced(batch, batch_size)
     except (pa.ArrowInvalid, UnicodeDecodeError, LookupError) as exc:
         raise ConnectorError(f"reading {path}: {exc}", table=str(path)) from None
+    finally:
+        if copy is not None:
+            copy.close()
 
 
 def read_parquet(path: Path, batch_size: int, columns: list[str] | None) -> Iterator[pa.RecordBatch]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import glob
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,6 +63,8 @@ class FilesSource:
     ) -> None:
         self.params = params
         self._resources = {r.name: r for r in params.resources}
+        if any(r.format == "jsonl" for r in params.resources):  # JSON records name only their fields
+            self.capabilities = replace(self.capabilities, sampled_schema=True)
         self.rejected: list[RejectedRow] = []
         self.rejected_count = 0
         self.max_rejected = max_rejected

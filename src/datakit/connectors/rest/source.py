@@ -58,7 +58,9 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 class RestSource:
     """Reads the resources of one REST API (`Source` protocol; tables are resources and child tables)."""
 
-    capabilities = SourceCapabilities(dialect="rest_api", queries=False, exact_types=False, schemas=False)
+    capabilities = SourceCapabilities(
+        dialect="rest_api", queries=False, exact_types=False, schemas=False, sampled_schema=True
+    )
 
     def __init__(self, params: RestParams, *, sleep: Sleep = time.sleep) -> None:
         self.params = params
