@@ -11,6 +11,7 @@ import pytest
 from datakit.contracts import contract_from_spec
 from datakit.contracts.model import Column
 from datakit.load.errors import LoadError
+from datakit.load.infer import ContractToInfer
 from datakit.load.loader import load_resource
 from datakit.load.plan import ResourcePlan
 from datakit.load.transforms import sql_transform
@@ -99,9 +100,9 @@ def test_a_sampled_schema_proves_no_column_missing(dest: Target) -> None:
     with running_api() as api:
         api.route("/events")(Events(5))
         plan = rest_plan(api, dest)
-        contract = plan.contract.evolve(
-            columns=(*plan.contract.columns, Column(name="coupon", type="string"))
-        )
+        assert isinstance(plan.contract, ContractToInfer)
+        inferred = plan.contract.infer(plan.source.arrow_schema(plan.request))
+        contract = inferred.evolve(columns=(*inferred.columns, Column(name="coupon", type="string")))
 
         result = load_resource(ResourcePlan(**{**plan.__dict__, "contract": contract}), dest.destination)
 
