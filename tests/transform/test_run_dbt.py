@@ -219,3 +219,46 @@ def test_an_in_memory_duckdb_cannot_host_dbt(root: Path) -> None:
     )
     with pytest.raises(DatakitError, match="in-memory DuckDB"):
         run_dbt(load_project(root), GOOD, destination="local_duckdb")
+
+
+@pytest.mark.postgres
+def test_a_tenant_builds_in_its_schemas_with_dbts_own_naming(
+    root: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dbt's default `generate_schema_name` (`<target>_<custom>`), no var, no macro: acme's run builds
+    `acme_public` and `acme_public_marts`, reads acme's bronze, and leaves the project's own untouched."""
+    import psycopg
+
+    from datakit.config.tenancy import tenant_context
+
+    dbt = root / DBT_DIR
+    (dbt / "dbt_project.yml").write_text(
+        (dbt / "dbt_project.yml").read_text() + "    marts:\n      +schema: marts\n"
+    )
+    (dbt / "models" / "marts").mkdir()
+    (dbt / "models" / "marts" / "top.sql").write_text(
+        "select max(category_id) as top from {{ ref('categories') }}\n"
+    )
+    with scratch_database(pg_dsn) as dsn:
+        for name, value in pagila_env(pg_dsn, dsn).items():
+            monkeypatch.setenv(name, value)
+        project = load_project(root)
+        bronze_postgres(project, dsn, CATEGORY_ROWS)  # the project's own bronze: 3 categories
+        with psycopg.connect(dsn, autocommit=True) as con:  # acme's bronze: 2 categories
+            con.execute("create schema acme_br__pagila__public")
+            con.execute(
+                "create table acme_br__pagila__public.category as "
+                "select * from br__pagila__public.category where category_id <= 2"
+            )
+        invocation = DbtInvocation(DBT_DIR, "run", select="categories top")
+        run_dbt(project, invocation, destination="warehouse_pg")
+        acme = run_dbt(
+            project, invocation, destination="warehouse_pg", tenant=tenant_context(project, "acme")
+        )
+        with psycopg.connect(dsn) as con:
+            assert con.execute("select top from public_marts.top").fetchall() == [(3,)]
+            assert con.execute("select top from acme_public_marts.top").fetchall() == [(2,)]
+            assert con.execute("select count(*) from acme_public.categories").fetchall() == [(2,)]
+            assert con.execute("select count(*) from public.categories").fetchall() == [(3,)]
+        relations = {node.name: node.relation for node in acme.nodes}
+        assert relations["top"] is not None and '"acme_public_marts"."top"' in relations["top"]
