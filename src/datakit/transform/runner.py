@@ -99,10 +99,12 @@ def run_dbt(
             project, generated_dir(workspace), destination, tenant=tenant, referenced=referenced_sources(dbt)
         )
         args = _arguments(invocation, workspace, folder, profile.profile, profile.target, full_refresh, vars)
+        shared = _shared_arguments(workspace, folder, profile.profile, profile.target, vars)
         events = _Events(profile.secrets)
         started = time.perf_counter()
+        prefix = tenant.schema_prefix if tenant is not None else ""
         with _environment(profile.env):
-            outcome = _invoke(args, events, tenant.schema_prefix if tenant is not None else "", folder)
+            outcome = _invoke(args, shared, events, prefix, folder)
         elapsed = time.perf_counter() - started
     results = getattr(outcome.result, "results", None) or ()
     nodes = tuple(node_result(result) for result in results)
@@ -127,15 +129,14 @@ def run_dbt(
     return result
 
 
-def _invoke(args: list[str], events: _Events, prefix: str, folder: Path) -> Any:
-    """dbt's outcome for `args`; with a schema `prefix`, parsed first and re-targeted (see module doc)."""
+def _invoke(args: list[str], shared: list[str], events: _Events, prefix: str, folder: Path) -> Any:
+    """dbt's outcome for `args`; with a schema `prefix`, the project is first parsed (with the `shared`
+    arguments: same project, profile and vars) and re-targeted (see the module's docstring)."""
     from dbt.cli.main import dbtRunner
 
     if not prefix:
         return dbtRunner(callbacks=[events]).invoke(args)
-    parse = ["parse", *(a for a in args[1:] if a not in _RUN_ONLY_FLAGS)]
-    parse = _without_options(parse, _RUN_ONLY_OPTIONS)
-    parsed = dbtRunner(callbacks=[events]).invoke(parse)
+    parsed = dbtRunner(callbacks=[events]).invoke(["parse", *shared])
     if not parsed.success or parsed.result is None:
         return parsed
     manifest: Any = parsed.result  # a `parse` returns the Manifest
@@ -143,22 +144,6 @@ def _invoke(args: list[str], events: _Events, prefix: str, folder: Path) -> Any:
     # The manifest on disk is the one the command runs with (lineage and docs read it).
     manifest.writable_manifest().write(str(folder / "target" / "manifest.json"))
     return dbtRunner(manifest=manifest, callbacks=[events]).invoke(args)
-
-
-_RUN_ONLY_FLAGS = frozenset({"--full-refresh"})
-_RUN_ONLY_OPTIONS = frozenset({"--select", "--exclude", "--indirect-selection"})
-
-
-def _without_options(args: list[str], options: frozenset[str]) -> list[str]:
-    """`args` without each of `options` and the values that follow it (up to the next `--flag`)."""
-    kept: list[str] = []
-    skipping = False
-    for arg in args:
-        if arg.startswith("--"):
-            skipping = arg in options
-        if not skipping:
-            kept.append(arg)
-    return kept
 
 
 def _arguments(
@@ -170,8 +155,24 @@ def _arguments(
     full_refresh: bool,
     vars: dict[str, object] | None,
 ) -> list[str]:
+    """The whole command line of `invocation`: the shared arguments, then the command's own options."""
+    args = [invocation.command, *_shared_arguments(dbt_dir, folder, profile, target, vars)]
+    if full_refresh and invocation.command in FULL_REFRESH_COMMANDS:
+        args.append("--full-refresh")
+    if invocation.select:
+        args += ["--select", *invocation.select.split()]
+    if invocation.exclude:
+        args += ["--exclude", *invocation.exclude.split()]
+    if invocation.command in ("build", "test"):
+        args += ["--indirect-selection", invocation.indirect_selection]
+    return args
+
+
+def _shared_arguments(
+    dbt_dir: Path, folder: Path, profile: str, target: str, vars: dict[str, object] | None
+) -> list[str]:
+    """What every invocation on this work folder passes (a `parse` too): dbt keys partial parsing on it."""
     args = [
-        invocation.command,
         "--project-dir", str(dbt_dir),
         "--profiles-dir", str(folder),
         "--profile", profile,
@@ -186,14 +187,6 @@ def _arguments(
     ]  # fmt: skip
     if vars:
         args += ["--vars", json.dumps(vars, sort_keys=True, default=str)]
-    if full_refresh and invocation.command in FULL_REFRESH_COMMANDS:
-        args.append("--full-refresh")
-    if invocation.select:
-        args += ["--select", *invocation.select.split()]
-    if invocation.exclude:
-        args += ["--exclude", *invocation.exclude.split()]
-    if invocation.command in ("build", "test"):
-        args += ["--indirect-selection", invocation.indirect_selection]
     return args
 
 
