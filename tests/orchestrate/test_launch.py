@@ -38,36 +38,44 @@ def _wait_until(predicate: Callable[[], bool]) -> None:
         time.sleep(0.01)
 
 
-def test_a_run_waits_queued_while_an_earlier_run_writes_its_file(
+def test_runs_on_one_file_wait_queued_in_the_order_they_were_recorded(
     any_store: StateStore, clock: FakeClock
 ) -> None:
     queue = WriterQueue(any_store, recheck=60)  # woken by `changed()`, never by its own clock here
-    first = any_store.start_run("load_a", _plan("/w/shop.duckdb"))
-    second = any_store.start_run("load_b", _plan("/w/shop.duckdb", "/w/other.duckdb"))
-    elsewhere = any_store.start_run("load_c", _plan("/w/other_tenant.duckdb"), warehouse="acme")
+    shop, other = "duckdb:/w/shop.duckdb", "duckdb:/w/other.duckdb"
+    first = any_store.start_run("load_a", _plan("/w/shop.duckdb"), warehouse="acme")
+    second = any_store.start_run("load_b", _plan("/w/shop.duckdb", "/w/other.duckdb"))  # another job
+    third = any_store.start_run("load_a", _plan("/w/shop.duckdb"), warehouse="globex")  # another tenant
+    elsewhere = any_store.start_run("load_c", _plan("/w/elsewhere.duckdb"))
     cancel = threading.Event()
-    queue.wait_turn(elsewhere, {"duckdb:/w/other_tenant.duckdb"}, cancel)  # nothing in its way
+    queue.wait_turn(elsewhere, {"duckdb:/w/elsewhere.duckdb"}, cancel)  # nothing in its way
     assert any_store.get_run(elsewhere).status == RunStatus.RUNNING
 
-    waiting = threading.Thread(
-        target=queue.wait_turn, args=(second, {"duckdb:/w/shop.duckdb", "duckdb:/w/other.duckdb"}, cancel)
-    )
-    waiting.start()
-    _wait_until(lambda: any_store.get_run(second).status == RunStatus.QUEUED)
-    queued = any_store.get_run(second)
-    assert queued.error == f"queued: run {first} (load_a) is writing /w/shop.duckdb"
+    waiting = {
+        run: threading.Thread(target=queue.wait_turn, args=(run, files, cancel))
+        for run, files in ((second, {shop, other}), (third, {shop}))
+    }
+    for thread in waiting.values():
+        thread.start()
+    _wait_until(lambda: [any_store.get_run(r).status for r in (second, third)] == ["queued", "queued"])
+    reason = f"queued: run {first} (load_a for acme) is writing /w/shop.duckdb"
+    assert any_store.get_run(second).error == reason
     assert any_store.active_run("load_b") == second  # queued is active: the job's one run
     with pytest.raises(AlreadyRunning, match=f"run {second}"):
         any_store.start_run("load_b", _plan())
-    assert [r.id for r in any_store.active_runs()] == [first, second, elsewhere]
+    assert [r.id for r in any_store.active_runs()] == [first, second, third, elsewhere]
 
     clock.advance(30)
     any_store.finish_run(first, RunStatus.SUCCEEDED)
     queue.changed()
-    waiting.join(60)
-    assert not waiting.is_alive()
+    waiting[second].join(60)  # the earliest waiting run goes; the later one waits for it in turn
     started = any_store.get_run(second)
     assert (started.status, started.error, started.started_at) == (RunStatus.RUNNING, None, clock.now)
+    assert any_store.get_run(third).status == RunStatus.QUEUED
+    any_store.finish_run(second, RunStatus.SUCCEEDED)
+    queue.changed()
+    waiting[third].join(60)
+    assert any_store.get_run(third).status == RunStatus.RUNNING
 
 
 def test_a_queued_run_of_a_dead_daemon_is_swept_as_abandoned(any_store: StateStore, clock: FakeClock) -> None:
