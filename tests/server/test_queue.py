@@ -1,9 +1,10 @@
-"""`datakit serve` queues a run whose DuckDB file another run is writing, instead of failing it.
+"""`datakit serve` with a run held going: it queues a run on the same DuckDB file, refuses a second run.
 
-Two jobs load into one DuckDB file and are fired together by their webhooks. While a second process
-holds the file, the first run's step keeps meeting the lock (and retrying); the second run is recorded
-`queued` — on the status page and in `datakit runs` — and starts only once the first has ended, so
-none of its steps ever meets the lock.
+A second process holds the DuckDB file, so the first run's step keeps meeting the lock (and retrying)
+until the test lets go. Two jobs loading into that file, fired together by their webhooks: the later
+run is recorded `queued` — on the status page and in `datakit runs` — and starts only once the first
+has ended, so none of its steps ever meets the lock. Fifty more deliveries for the running job: each is
+answered 409 at once, and no run starts later.
 """
 
 from __future__ import annotations
@@ -128,4 +129,39 @@ def test_two_jobs_on_one_duckdb_file_fired_together_run_one_after_the_other(
     assert first.finished_at is not None and second.started_at >= first.finished_at
     assert all(step.attempts == 1 for step in store.get_run(second.id).steps)
     assert all(step.attempts >= 2 for step in store.get_run(first.id).steps[:1])
+    store.close()
+
+
+def test_fifty_deliveries_for_a_running_job_are_answered_409_and_start_nothing_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _project(tmp_path)
+    monkeypatch.setenv(SECRET_VAR, SECRET.get_secret_value())
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/hooks/orders_job_hook"
+    now = int(time.time())
+
+    def deliver(number: int) -> httpx.Response:
+        headers = signed_headers(b"{}", SECRET, now, f"d-{number}")
+        return httpx.post(url, content=b"{}", headers=headers, timeout=60)
+
+    with duckdb_lock(root / "warehouse.duckdb") as holder:  # the run stays running until released
+        child = _serve(root, port, "--grace", "30")
+        try:
+            assert child.stdout is not None
+            assert "serving shop" in child.stdout.readline()
+            store = StateStore(sqlite_url(root / ".datakit" / "state.db"))
+            first = deliver(0)
+            assert first.status_code == 202, first.text
+            with ThreadPoolExecutor(50) as pool:
+                answers = list(pool.map(deliver, range(1, 51)))
+            assert [a.status_code for a in answers] == [409] * 50
+            run_id = first.json()["run_id"]
+            assert all(f"already running: run {run_id}" in a.json()["error"] for a in answers)
+            holder.release()
+            _wait_until(lambda: [r.status for r in store.list_runs()] == ["succeeded"])
+        finally:
+            child.send_signal(signal.SIGTERM)  # lets anything still starting start, then stops
+            child.communicate(timeout=60)
+    assert [(r.id, r.status) for r in store.list_runs()] == [(run_id, "succeeded")]
     store.close()
