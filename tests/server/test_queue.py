@@ -41,7 +41,7 @@ JOB = """\
 job:
   name: {name}
   pipelines: [{pipeline}]
-  retries: {{max_attempts: 100, retry_delay: 0.5}}
+  retries: {{max_attempts: 100, retry_delay: 1}}
 """
 HOOK = """\
 trigger:
