@@ -164,6 +164,8 @@ class Launcher:
                 target=self._run, args=(plan, key, tick_key, started), name=f"datakit-run-{job}", daemon=True
             )
             with self._lock:
+                if self._closed:  # `stop` began meanwhile: it would not wait for this run
+                    raise ShuttingDown("datakit serve is shutting down; no new runs start")
                 self._threads.add(thread)
             thread.start()
             return started.result()
