@@ -112,3 +112,34 @@ def test_serve_refuses_to_start_without_a_webhook_secret(tmp_path: Path) -> None
     assert done.returncode != 0
     assert "cannot serve webhook triggers without their secrets" in done.stderr + done.stdout
     assert "hook_secret" in done.stderr + done.stdout and "Traceback" not in done.stderr
+
+
+def test_serve_forgets_expired_webhook_deliveries_by_itself(tmp_path: Path) -> None:
+    import threading
+
+    from sqlalchemy import select
+
+    from datakit.config import load_project
+    from datakit.server.serve import ServeOptions, serve
+
+    root = tmp_path / "shop"
+    init_project(root)
+    (root / ".datakit").mkdir()
+    store = StateStore(sqlite_url(root / ".datakit" / "state.db"))
+    store.add_delivery("hook/delivery:old", time.time() - 1)
+    store.add_delivery("hook/delivery:fresh", time.time() + 3600)
+
+    def kept() -> list[str]:
+        with store.engine.connect() as conn:
+            return sorted(conn.execute(select(store.deliveries.c.key)).scalars())
+
+    stop = threading.Event()
+    options = ServeOptions(port=_free_port(), forget_every=0.1)
+    daemon = threading.Thread(target=serve, args=(load_project(root), options), kwargs={"stop": stop})
+    daemon.start()
+    try:
+        _wait_for(lambda: kept() == ["hook/delivery:fresh"], timeout=60)
+    finally:
+        stop.set()
+        daemon.join(60)
+    store.close()

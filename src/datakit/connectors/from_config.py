@@ -65,7 +65,7 @@ def destination_params(project: Project, name: str, secrets: Secrets | None = No
         path = project.path(database)
         path.parent.mkdir(parents=True, exist_ok=True)
         database = str(path)
-    return DuckDBParams(database=database)
+    return DuckDBParams(database=database, destination=name)
 
 
 def postgres_params(connection: PostgresConnection, secrets: Secrets) -> PostgresParams:

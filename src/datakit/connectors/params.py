@@ -126,6 +126,7 @@ class DuckDBParams(_Params):
 
     type: Literal["duckdb"] = "duckdb"
     database: str = "warehouse.duckdb"
+    destination: str | None = Field(None, description="The destination's name in the project, for messages.")
     threads: int | None = Field(None, ge=1, description="DuckDB worker threads; default: DuckDB's own.")
     memory_limit: str | None = Field(
         None,

@@ -208,7 +208,14 @@ class Executor:
                     errors[step.id] = message
                     log.warning("step %s failed (attempt %d): %s", step.id, attempt, message)
                     return False
-                log.info("step %s: attempt %d failed, retrying in %.1fs", step.id, attempt, delay)
+                log.warning(
+                    "step %s: %s; retrying in %gs, attempt %d of %d",
+                    step.id,
+                    message.splitlines()[0] if message else type(exc).__name__,
+                    round(delay, 1),
+                    attempt + 1,
+                    step.retry.max_attempts,
+                )
                 self.sleep(delay)
                 continue
             self.store.attempt_finished(

@@ -14,7 +14,9 @@ Checks, in order, and the HTTP status of each rejection (`WebhookError.status`):
   (checked after the signature, so only a genuine sender learns that its clock is off)
 - delivery id header missing or malformed                                -> 400 MalformedDelivery
 - delivery id, or the same signature, already accepted                   -> 409 Replayed
-An empty secret raises `SecretError` (a server fault, not the sender's): it would let anyone sign.
+`authenticate` makes every check but the last, from the request alone; `remember` makes the last, in
+the store of seen deliveries; `verify` is both. An empty secret raises `SecretError` (a server fault,
+not the sender's): it would let anyone sign.
 
 The delivery id is not covered by the signature, so replay protection also records the signature itself:
 a captured request re-sent with a fresh delivery id is still refused. A signature is kept only while its
@@ -133,6 +135,8 @@ class Delivery:
     id: str
     timestamp: datetime
     body: bytes
+    signature: str = field(default="", repr=False, compare=False)
+    """The received signature (hex): replay protection records it too."""
 
     def tick(self, trigger: str, job: str) -> Tick:
         """The run request this delivery makes: key `<trigger>@delivery:<id>`."""
@@ -173,7 +177,24 @@ def verify(
     `headers` may be any mapping (names are matched case-insensitively). On success the delivery is
     recorded in `seen_ids`, so a second `verify` of the same request raises `Replayed`. `scope` (the
     trigger name) prefixes the recorded keys, so two senders' delivery ids never collide.
+    It is `authenticate` then `remember`; the endpoint calls them apart, to answer a delivery for a job
+    that is already running without writing anything.
     """
+    delivery = authenticate(headers, body, secret, now, tolerance=tolerance, max_body_bytes=max_body_bytes)
+    remember(delivery, seen_ids, now, remember_ids=remember_ids, tolerance=tolerance, scope=scope)
+    return delivery
+
+
+def authenticate(
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: SecretStr,
+    now: datetime,
+    *,
+    tolerance: timedelta = TOLERANCE,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Delivery:
+    """The delivery once signed and fresh (every check but replay); touches no state, so it is cheap."""
     now = require_aware(now, "now")
     if not secret.get_secret_value():  # an empty key would let anyone sign; the daemon refuses it too
         raise SecretError("the webhook's secret is empty", hint="set the secret's environment variable")
@@ -190,13 +211,31 @@ def verify(
     delivery_id = lower.get(DELIVERY_HEADER.lower(), "")
     if not _DELIVERY.fullmatch(delivery_id):
         raise MalformedDelivery(f"missing or malformed {DELIVERY_HEADER} header (1-128 of A-Za-z0-9._:-)")
+    return Delivery(delivery_id, sent, body, received)
+
+
+def remember(
+    delivery: Delivery,
+    seen_ids: SeenIds,
+    now: datetime,
+    *,
+    remember_ids: timedelta = REMEMBER_IDS,
+    tolerance: timedelta = TOLERANCE,
+    scope: str = "",
+) -> None:
+    """Record an authenticated delivery in `seen_ids`; `Replayed` when its id or signature was seen."""
     # A sender may redeliver an id later with a fresh signature: ids are kept for days. A signature
     # needs keeping only while its timestamp is fresh; after that the timestamp check refuses it alone.
-    if not seen_ids.add_if_absent(f"{scope}/delivery:{delivery_id}", sent + remember_ids, now):
-        raise Replayed(f"delivery {delivery_id} was already accepted")
-    if not seen_ids.add_if_absent(f"{scope}/signature:{received}", sent + tolerance, now):
+    sent = delivery.timestamp
+    if not seen_ids.add_if_absent(delivery_key(scope, delivery.id), sent + remember_ids, now):
+        raise Replayed(f"delivery {delivery.id} was already accepted")
+    if not seen_ids.add_if_absent(f"{scope}/signature:{delivery.signature}", sent + tolerance, now):
         raise Replayed("this signed request was already accepted under another delivery id")
-    return Delivery(delivery_id, sent, body)
+
+
+def delivery_key(scope: str, delivery_id: str) -> str:
+    """The key under which `remember` records a delivery id of trigger `scope`."""
+    return f"{scope}/delivery:{delivery_id}"
 
 
 def _authentic(lower: Mapping[str, str], body: bytes, secret: SecretStr) -> tuple[datetime, str]:

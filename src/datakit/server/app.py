@@ -11,17 +11,26 @@ from datakit.config.project import Project
 from datakit.connectors.from_config import project_secrets
 from datakit.errors import DatakitError, SecretError
 from datakit.orchestrate.store import StateStore
-from datakit.server.hooks import hook_routes, webhook_triggers
+from datakit.server.hooks import Active, hook_routes, webhook_triggers
+from datakit.server.limits import DEFAULT_LIMITS, HttpLimits
 from datakit.server.pages import not_found_page, page_routes
 from datakit.server.scheduler import Launch
 
 
 def create_app(
-    project: Project, store: StateStore, launch: Launch, secrets: Mapping[str, SecretStr]
+    project: Project,
+    store: StateStore,
+    launch: Launch,
+    secrets: Mapping[str, SecretStr],
+    *,
+    limits: HttpLimits = DEFAULT_LIMITS,
+    active: Active | None = None,
 ) -> Starlette:
-    """Status pages (read-only) plus `POST /hooks/<trigger>` for the webhook triggers in `secrets`."""
+    """Status pages (read-only) plus `POST /hooks/<trigger>` for the webhook triggers in `secrets`;
+    `limits.body_timeout` bounds a webhook body's arrival, `active` is the one-active-run test."""
+    hooks = hook_routes(project, store, launch, secrets, limits=limits, active=active)
     return Starlette(
-        routes=[*hook_routes(project, store, launch, secrets), *page_routes(project, store)],
+        routes=[*hooks, *page_routes(project, store)],
         exception_handlers={404: not_found_page(project, store)},
     )
 

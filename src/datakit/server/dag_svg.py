@@ -21,6 +21,7 @@ STATUS_COLOURS: dict[str, str] = {
     "failed": "#c62828",
     "running": "#1565c0",
     "pending": "#9e9e9e",
+    "queued": "#7e57c2",
     "skipped": "#bdbdbd",
     "reused": "#00897b",
     "abandoned": "#ef6c00",

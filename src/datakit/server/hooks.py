@@ -1,26 +1,37 @@
 """`POST /hooks/<trigger>`: a signed delivery starts the trigger's job, at most once.
 
-Verification is `datakit.orchestrate.webhooks.verify` (signature, time window, replay); this module is
-the HTTP side of it. The body is read in chunks and refused as soon as it passes the trigger's limit, so
-a client cannot make the server buffer more than `max_body_bytes + 1` bytes. Accepted delivery ids live
-in the state store, so a replay is refused by every process serving the project and after restarts; the
-run is started with the tick key `<trigger>@delivery:<id>` in the same transaction as its row.
+Verification is `datakit.orchestrate.webhooks` (signature, time window, replay); this module is the
+HTTP side of it, in an order that makes every refusal cheap:
+
+1. the body, read in chunks and refused as soon as it passes the trigger's limit (a client cannot make
+   the server buffer more than `max_body_bytes + 1` bytes) or takes longer than `body_timeout` (408);
+2. `authenticate` — signature and time window, from the request alone; the connection then counts as
+   verified (`limits.py`);
+3. the one-active-run rule: a delivery for a job that already runs is answered 409 at once, with
+   nothing recorded, compiled or started (a burst of deliveries while a run goes costs a hash each);
+4. `remember` — the delivery id and signature in the state store, so a replay is refused by every
+   process serving the project and after restarts;
+5. the run, started with the tick key `<trigger>@delivery:<id>` in the same transaction as its row; the
+   launcher answers as soon as that is committed, before the run's slow start-up.
 
 Answers: 202 with the run id (and `runs`: one per warehouse when the job is a tenants' job, each
-tenant's run keyed `<trigger>.<warehouse>@delivery:<id>`); 401/409/413/400 from verification; 404 for an
-unknown or disabled trigger (the same answer for both, so the endpoint does not reveal which triggers
-exist but are off); 409 when the job is already running (the delivery is then forgotten, so the
-sender's redelivery can start it).
+tenant's run keyed `<trigger>.<warehouse>@delivery:<id>`); 401/409/413/400 from verification; 408 for a
+body that is too slow; 404 for an unknown or disabled trigger (the same answer for both, so the
+endpoint does not reveal which triggers exist but are off); 409 when the job is already running (a
+delivery that got as far as step 4 is then forgotten, so the sender's redelivery can start it). A
+client that disconnects is one line in the log, and starts nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import anyio
 from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -29,7 +40,15 @@ from datakit.config.project import Project
 from datakit.errors import DatakitError
 from datakit.log import get_logger
 from datakit.orchestrate.store import AlreadyRunning, StateStore, TickFired
-from datakit.orchestrate.webhooks import BodyTooLarge, WebhookError, verify
+from datakit.orchestrate.webhooks import (
+    BodyTooLarge,
+    Delivery,
+    WebhookError,
+    authenticate,
+    delivery_key,
+    remember,
+)
+from datakit.server.limits import DEFAULT_LIMITS, HttpLimits, mark_verified
 from datakit.server.scheduler import Launch, tenant_triggers
 
 log = get_logger(__name__)
@@ -51,61 +70,81 @@ def webhook_triggers(project: Project) -> dict[str, WebhookTrigger]:
     return {name: t for name, t in project.triggers.items() if isinstance(t, WebhookTrigger) and t.enabled}
 
 
+Active = Callable[[str, str | None], int | None]
+"""The active run of (job, warehouse) if one is known without waiting (it is called on the event loop):
+the cheap first test of the one-active-run rule; `launch` makes the thorough one."""
+Firing = tuple[str, str | None]
+"""Where a webhook fires: the firing trigger's name and its warehouse (None: not a tenants' job)."""
+
+
 def hook_routes(
-    project: Project, store: StateStore, launch: Launch, secrets: Mapping[str, SecretStr]
+    project: Project,
+    store: StateStore,
+    launch: Launch,
+    secrets: Mapping[str, SecretStr],
+    *,
+    limits: HttpLimits = DEFAULT_LIMITS,
+    active: Active | None = None,
 ) -> list[Route]:
-    """The webhook endpoint; `secrets` maps each webhook trigger to its (already resolved) secret."""
+    """The webhook endpoint; `secrets` maps each webhook trigger to its (already resolved) secret.
+
+    `active` says whether a job already runs, without waiting: the daemon passes its launcher's, which
+    knows the runs it started; without it, the store is asked (in a worker thread).
+    """
     triggers = webhook_triggers(project)
-    seen = StoreSeenIds(store)
     # where each webhook fires: itself, or once per warehouse that runs its job (`nightly.acme`...)
-    targets: dict[str, list[tuple[str, str | None]]] = {}
+    targets: dict[str, list[Firing]] = {}
     for firing, (fired, warehouse) in tenant_triggers(project).items():
         base = firing.split(".", 1)[0]
         if base in triggers and fired.enabled:
             targets.setdefault(base, []).append((firing, warehouse))
+    endpoint = _Endpoint(store, launch, active, limits, triggers, secrets, targets)
+    return [Route("/hooks/{trigger}", endpoint.receive, methods=["POST"], name="webhook")]
 
-    async def receive(request: Request) -> JSONResponse:
+
+@dataclass(frozen=True)
+class _Endpoint:
+    store: StateStore
+    launch: Launch
+    active: Active | None
+    limits: HttpLimits
+    triggers: Mapping[str, WebhookTrigger]
+    secrets: Mapping[str, SecretStr]
+    targets: Mapping[str, list[Firing]]
+
+    async def receive(self, request: Request) -> JSONResponse:
         name = request.path_params["trigger"]
-        trigger = triggers.get(name)
-        if trigger is None or name not in secrets or not targets.get(name):
+        trigger = self.triggers.get(name)
+        if trigger is None or name not in self.secrets or not self.targets.get(name):
             return _answer(404, f"no webhook trigger {name!r}")
-        settings = trigger.webhook
+        now = datetime.now(UTC)
+        delivery = await self._authentic(request, name, trigger, now)
+        if isinstance(delivery, JSONResponse):
+            return delivery
+        mark_verified(request)
+        # a job that already runs is answered at once: nothing recorded, compiled or started
+        firings = self.targets[name]
+        running = [await self._running(trigger.job, wh) for _, wh in firings]
+        busy = [f"job {trigger.job!r} is already running: run {run}" for run in running if run is not None]
+        if len(busy) == len(firings):
+            log.info("webhook %s: delivery %s refused (409): %s", name, delivery.id, "; ".join(busy))
+            return _answer(409, "; ".join(busy))
+        seen = StoreSeenIds(self.store)
         try:
-            body = await _read_body(request, settings.max_body_bytes)
-            delivery = await run_in_threadpool(
-                verify,
-                dict(request.headers),
-                body,
-                secrets[name],
-                datetime.now(UTC),
-                seen,
-                tolerance=settings.tolerance,
-                max_body_bytes=settings.max_body_bytes,
-                scope=name,
-            )
+            tolerance = trigger.webhook.tolerance
+            await run_in_threadpool(remember, delivery, seen, now, tolerance=tolerance, scope=name)
         except WebhookError as exc:
             log.warning("webhook %s refused (%d): %s", name, exc.status, exc)
             return _answer(exc.status, str(exc))
-        started: list[dict[str, object]] = []
-        busy: list[str] = []
-        for firing, warehouse in targets.get(name, ()):
-            tick = delivery.tick(firing, trigger.job)
-            try:
-                run_id = await run_in_threadpool(launch, tick, warehouse)
-            except TickFired:
-                continue
-            except AlreadyRunning as exc:
-                busy.append(str(exc))
-                continue
-            except DatakitError as exc:  # the job cannot start (its config): say so, let a redelivery retry
-                log.error("webhook %s could not start job %s: %s", firing, trigger.job, exc)
-                busy.append(f"job {trigger.job!r} could not start: {exc}")
-                continue
-            log.info("webhook %s: delivery %s started run %d", firing, delivery.id, run_id)
-            started.append({"warehouse": warehouse, "run_id": run_id})
+        if await request.is_disconnected():  # no run for a sender that is no longer there to hear of it
+            log.warning("webhook %s: the client of delivery %s went away; nothing started", name, delivery.id)
+            await run_in_threadpool(self.store.forget_delivery, delivery_key(name, delivery.id))
+            return _answer(400, "client disconnected")
+        free = [firing for firing, run in zip(firings, running, strict=True) if run is None]
+        started = await self._start(delivery, trigger.job, free, busy)
         if not started:
             if busy:  # nothing started: forget the delivery so that the sender's redelivery can start it
-                await run_in_threadpool(store.forget_delivery, f"{name}/delivery:{delivery.id}")
+                await run_in_threadpool(self.store.forget_delivery, delivery_key(name, delivery.id))
                 return _answer(409, "; ".join(busy))
             return _answer(409, f"delivery {delivery.id} already started its runs")
         answer = {
@@ -118,7 +157,59 @@ def hook_routes(
             answer["skipped"] = busy
         return JSONResponse(answer, status_code=202)
 
-    return [Route("/hooks/{trigger}", receive, methods=["POST"], name="webhook")]
+    async def _running(self, job: str, warehouse: str | None) -> int | None:
+        if self.active is not None:
+            return self.active(job, warehouse)
+        return await run_in_threadpool(self.store.active_run, job, warehouse)
+
+    async def _authentic(
+        self, request: Request, name: str, trigger: WebhookTrigger, now: datetime
+    ) -> Delivery | JSONResponse:
+        """The delivery once its body arrived in time and it is signed and fresh; else the answer."""
+        settings = trigger.webhook
+        timeout = self.limits.body_timeout
+        try:
+            with anyio.fail_after(timeout):
+                body = await _read_body(request, settings.max_body_bytes)
+            return authenticate(
+                dict(request.headers),
+                body,
+                self.secrets[name],
+                now,
+                tolerance=settings.tolerance,
+                max_body_bytes=settings.max_body_bytes,
+            )
+        except TimeoutError:
+            log.warning("webhook %s refused (408): body not received within %g s", name, timeout)
+            return _answer(408, f"body not received within {timeout:g} s", close=True)
+        except ClientDisconnect:
+            log.warning("webhook %s: the client went away before sending its whole body", name)
+            return _answer(400, "client disconnected")
+        except WebhookError as exc:
+            log.warning("webhook %s refused (%d): %s", name, exc.status, exc)
+            return _answer(exc.status, str(exc))
+
+    async def _start(
+        self, delivery: Delivery, job: str, firings: list[Firing], busy: list[str]
+    ) -> list[dict[str, object]]:
+        """Start the delivery's runs (one per firing); what could not start is added to `busy`."""
+        started: list[dict[str, object]] = []
+        for firing, warehouse in firings:
+            tick = delivery.tick(firing, job)
+            try:
+                run_id = await run_in_threadpool(self.launch, tick, warehouse)
+            except TickFired:
+                continue
+            except AlreadyRunning as exc:
+                busy.append(str(exc))
+                continue
+            except DatakitError as exc:  # the job cannot start (its config): say so, let a redelivery retry
+                log.error("webhook %s could not start job %s: %s", firing, job, exc)
+                busy.append(f"job {job!r} could not start: {exc}")
+                continue
+            log.info("webhook %s: delivery %s started run %d", firing, delivery.id, run_id)
+            started.append({"warehouse": warehouse, "run_id": run_id})
+        return started
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -134,5 +225,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _answer(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _answer(status: int, message: str, *, close: bool = False) -> JSONResponse:
+    headers = {"Connection": "close"} if close else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)

@@ -35,7 +35,7 @@ from datakit.config.models.triggers import (
 from datakit.config.project import Project
 from datakit.errors import DatakitError
 from datakit.orchestrate.plan import compile_job
-from datakit.orchestrate.store import RunRecord, RunStatus, StateStore, StepRecord
+from datakit.orchestrate.store import ACTIVE, RunRecord, RunStatus, StateStore, StepRecord
 from datakit.orchestrate.triggers import next_fire_time
 from datakit.server.dag_svg import STATUS_COLOURS, UNKNOWN_COLOUR, render_dag
 
@@ -481,7 +481,7 @@ class _Pages:
         return self._render(
             request,
             "run.html",
-            refresh=run.status == RunStatus.RUNNING.value,
+            refresh=run.status in ACTIVE,
             run=run,
             plan=plan,
             elapsed=run.duration if run.finished_at is not None else now - run.started_at,

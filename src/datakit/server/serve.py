@@ -21,9 +21,10 @@ from datakit.config.project import Project
 from datakit.errors import DatakitError
 from datakit.log import get_logger
 from datakit.orchestrate.launch import Launcher
-from datakit.orchestrate.store import open_store
+from datakit.orchestrate.store import StateStore, open_store
 from datakit.orchestrate.triggers import Tick
 from datakit.server.app import create_app, webhook_secrets
+from datakit.server.limits import DEFAULT_LIMITS, HttpLimits
 from datakit.server.scheduler import Scheduler
 
 log = get_logger(__name__)
@@ -37,6 +38,10 @@ class ServeOptions:
     port: int = DEFAULT_PORT
     poll_every: float = 1.0
     grace: float = 30.0
+    limits: HttpLimits = DEFAULT_LIMITS
+    forget_every: float = 600.0
+    """Seconds between sweeps of expired webhook delivery ids from the store (its size stays bounded
+    by the ids of the last 7 days)."""
 
 
 def serve(
@@ -47,7 +52,7 @@ def serve(
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT (or `stop` is set); `on_ready(url)` once the port is listening."""
-    import uvicorn
+    from datakit.server.protocol import web_server
 
     secrets = webhook_secrets(project)  # before anything starts: a missing secret refuses the start
     stop = stop or threading.Event()
@@ -58,9 +63,8 @@ def serve(
         return launcher.launch(tick.job, tick_key=tick.key, warehouse=warehouse)
 
     scheduler = Scheduler(project, store, launch)
-    app = create_app(project, store, launch, secrets)
-    config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
+    app = create_app(project, store, launch, secrets, limits=options.limits, active=launcher.running_here)
+    server = web_server(app, options.host, options.port, options.limits)
     web = threading.Thread(target=server.run, name="datakit-web", daemon=True)
     restore = _on_signals(stop, launcher) if threading.current_thread() is threading.main_thread() else None
     try:
@@ -74,9 +78,13 @@ def serve(
             target=scheduler.run_forever, args=(stop, options.poll_every), name="datakit-scheduler"
         )
         ticker.start()
+        forget_at = 0.0
         while not stop.wait(0.5):
             if not web.is_alive():
                 raise DatakitError("the web server stopped unexpectedly")
+            if time.monotonic() >= forget_at:
+                _forget_expired_deliveries(store)
+                forget_at = time.monotonic() + options.forget_every
         ticker.join()
     finally:
         stop.set()
@@ -87,6 +95,17 @@ def serve(
         if restore is not None:
             restore()
         log.info("stopped")
+
+
+def _forget_expired_deliveries(store: StateStore) -> None:
+    """Drop webhook delivery ids past their expiry; a failure waits for the next sweep."""
+    try:
+        forgotten = store.forget_deliveries()
+    except Exception as exc:  # the daemon outlives a busy or unreachable store
+        log.warning("forgetting expired webhook deliveries failed: %s", exc)
+        return
+    if forgotten:
+        log.info("forgot %d expired webhook delivery record(s)", forgotten)
 
 
 def _wait_listening(server: object, web: threading.Thread, options: ServeOptions) -> None:

@@ -10,12 +10,13 @@ the RSS of big loads (64MB: 10M rows peak at 1.16x the RSS of 2M rows; unlimited
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from datakit.connectors.base import Column, DestinationCapabilities, TableRef
-from datakit.connectors.errors import ConnectorError, SchemaMismatch, translate
+from datakit.connectors.errors import ConnectionLost, ConnectorError, SchemaMismatch, translate
 from datakit.connectors.params import DuckDBParams
 from datakit.connectors.stamp import Stamp, row_hash_sql
 
@@ -27,6 +28,31 @@ _COLUMNS_SQL = """
 SELECT column_name, data_type, is_nullable = 'YES' FROM information_schema.columns
 WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position
 """
+
+
+class FileLocked(ConnectionLost):
+    """Another process holds the DuckDB file: DuckDB admits one writing process per file (and no reader
+    beside a writer). Transient: the step is tried again, per its job's `retries`, once that one is done."""
+
+
+_LOCKED = re.compile(r"could not set lock on file", re.IGNORECASE)
+_HOLDER = re.compile(r"\(PID (\d+)\)")
+
+
+def lock_conflict(exc: BaseException, params: DuckDBParams) -> FileLocked | None:
+    """`exc` as a `FileLocked` naming the destination, its file and the process holding it; None when
+    `exc` is not DuckDB's "Could not set lock on file ... Conflicting lock is held in ... (PID n)"."""
+    text = str(exc)
+    if not _LOCKED.search(text):
+        return None
+    pid = _HOLDER.search(text)
+    holder = f"another process (PID {pid.group(1)})" if pid else "another process"
+    name = f"destination {params.destination} (file {params.database})" if params.destination else None
+    return FileLocked(
+        f"{name or f'DuckDB file {params.database}'} is locked by {holder}",
+        hint="DuckDB admits one writing process per file: the step is retried per the job's `retries`; "
+        "stop the other process, or give the job more attempts or a longer retry_delay",
+    )
 
 
 def quote_identifier(*parts: str) -> str:
@@ -71,7 +97,8 @@ class DuckDBDestination:
         try:
             conn = duckdb.connect(self.params.database, config=config)
         except duckdb.Error as exc:
-            raise translate(exc, f"opening {self.params.describe()}") from None
+            opening = f"opening {self.params.describe()}"
+            raise lock_conflict(exc, self.params) or translate(exc, opening) from None
         try:
             conn.begin()
             yield DuckDBTransaction(conn)

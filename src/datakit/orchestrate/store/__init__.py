@@ -1,6 +1,7 @@
 """Run history: runs, steps, attempts and their logs, in SQLite (default) or PostgreSQL."""
 
 from datakit.orchestrate.store.records import (
+    ACTIVE,
     AttemptRecord,
     RunRecord,
     RunStatus,
@@ -10,6 +11,7 @@ from datakit.orchestrate.store.records import (
 from datakit.orchestrate.store.sql import AlreadyRunning, StateStore, TickFired, open_store
 
 __all__ = [
+    "ACTIVE",
     "AlreadyRunning",
     "AttemptRecord",
     "RunRecord",

@@ -8,11 +8,17 @@ from typing import Any
 
 
 class RunStatus(StrEnum):
+    QUEUED = "queued"
+    """Recorded, waiting for a run that writes the same DuckDB file to finish (`datakit serve`)."""
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     ABANDONED = "abandoned"
     """Its process died (no heartbeat): never left "running" forever."""
+
+
+ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+"""The statuses of a run that holds its job's one active slot (and its heartbeat is watched)."""
 
 
 class StepStatus(StrEnum):

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from datakit.errors import DatakitError
 from datakit.log import redact
 from datakit.orchestrate.store.records import (
+    ACTIVE,
     AttemptRecord,
     RunRecord,
     RunStatus,
@@ -159,11 +160,7 @@ class StateStore:
                         )
                         active = conn.execute(
                             select(self.runs.c.id)
-                            .where(
-                                self.runs.c.job == job,
-                                same_tenant,
-                                self.runs.c.status == RunStatus.RUNNING.value,
-                            )
+                            .where(self.runs.c.job == job, same_tenant, self.runs.c.status.in_(ACTIVE))
                             .order_by(self.runs.c.id)
                             .limit(1)
                         ).scalar()
@@ -184,6 +181,47 @@ class StateStore:
 
     def _tick_exists(self, conn: Connection, tick_key: str) -> bool:
         return conn.execute(select(self.ticks.c.key).where(self.ticks.c.key == tick_key)).first() is not None
+
+    def active_run(self, job: str, warehouse: str | None = None) -> int | None:
+        """The active (running or queued) run of `job` for `warehouse`, if any: a read, no write unless
+        a dead run is swept first — the cheap test of the one-active-run rule before any start work."""
+        self.sweep_abandoned()
+        runs = self.runs.c
+        same_tenant = runs.warehouse.is_(None) if warehouse is None else runs.warehouse == warehouse
+        query = (
+            select(self.runs.c.id)
+            .where(self.runs.c.job == job, same_tenant, self.runs.c.status.in_(ACTIVE))
+            .order_by(self.runs.c.id)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        return None if found is None else int(found)
+
+    def active_runs(self) -> list[RunRecord]:
+        """Every running or queued run, oldest first (without steps)."""
+        query = select(self.runs).where(self.runs.c.status.in_(ACTIVE)).order_by(self.runs.c.id)
+        with self.engine.connect() as conn:
+            return [_run(row) for row in conn.execute(query).mappings()]
+
+    def mark_queued(self, run_id: int, reason: str) -> None:
+        """The run waits before its first step; `reason` (what it waits for) shows as its note."""
+        with self._lock, self._tx() as conn:
+            conn.execute(
+                update(self.runs)
+                .where(self.runs.c.id == run_id, self.runs.c.status.in_(ACTIVE))
+                .values(status=RunStatus.QUEUED.value, error=_clip(reason), heartbeat_at=self.clock())
+            )
+
+    def mark_started(self, run_id: int) -> None:
+        """A queued run leaves the queue: running from now (its duration starts here)."""
+        now = self.clock()
+        with self._lock, self._tx() as conn:
+            conn.execute(
+                update(self.runs)
+                .where(self.runs.c.id == run_id, self.runs.c.status == RunStatus.QUEUED.value)
+                .values(status=RunStatus.RUNNING.value, error=None, started_at=now, heartbeat_at=now)
+            )
 
     def heartbeat(self, run_id: int) -> None:
         """Say the run's process is alive."""
@@ -214,7 +252,7 @@ class StateStore:
         with self._tx() as conn:
             rows = conn.execute(
                 select(self.runs.c.id, self.runs.c.heartbeat_at, self.runs.c.host, self.runs.c.pid).where(
-                    self.runs.c.status == RunStatus.RUNNING.value
+                    self.runs.c.status.in_(ACTIVE)
                 )
             ).all()
         dead = [
@@ -226,7 +264,7 @@ class StateStore:
             with self._lock, self._tx() as conn:
                 conn.execute(
                     update(self.runs)
-                    .where(self.runs.c.id.in_(dead), self.runs.c.status == RunStatus.RUNNING.value)
+                    .where(self.runs.c.id.in_(dead), self.runs.c.status.in_(ACTIVE))
                     .values(
                         status=RunStatus.ABANDONED.value,
                         finished_at=now,
