@@ -151,11 +151,16 @@ def test_canary_secrets_never_appear_in_cli_output(tmp_path: Path) -> None:
     assert [code for _, code, _ in outputs] == [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0]
 
 
-def test_redaction_masks_whole_tokens_not_parts_of_words() -> None:
+def test_weak_secrets_are_masked_as_whole_tokens_strong_ones_everywhere() -> None:
+    """The token rule of `datakit.masking`: a short or common-word value only where it stands alone."""
     from datakit.log import register_secret
 
-    register_secret("hunter22")
-    register_secret("p@ss!")
-    assert redact("postgresql://u:hunter22@db/x") == "postgresql://u:***@db/x"
-    assert redact("table _hunter22_stage and hunter22x") == "table _hunter22_stage and hunter22x"
+    register_secret("datakit")  # a common word
+    register_secret("p@ss!")  # short
+    register_secret("hunter22-Zq9")  # strong: masked even inside a longer token
+    assert redact("postgresql://u:datakit@db/x") == "postgresql://u:***@db/x"
+    assert redact("table _datakit_stage and datakitx") == "table _datakit_stage and datakitx"
     assert redact("pw=p@ss!abc") == "pw=***abc"
+    assert redact("table _hunter22-Zq9_stage and hunter22-Zq9x") == "table _***_stage and ***x"
+    # the encoded forms of a weak value follow the same rule
+    assert redact("basic ZGF0YWtpdA== and xZGF0YWtpdA") == "basic *** and xZGF0YWtpdA"

@@ -2,8 +2,8 @@
 
 Driver exceptions are translated at the connector boundary: a lost or refused connection becomes
 `ConnectionLost` (transient, worth a retry), anything else `ConnectorError` (terminal). The driver's own
-text is kept, because it is what a user needs to fix SQL or permissions, but any password is masked
-first: libpq and connectorx may echo a connection string back.
+text is kept, because it is what a user needs to fix SQL or permissions, but every secret is masked
+first (`datakit.log.redact`): libpq and connectorx may echo a connection string back.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from datakit.errors import DatakitError
-from datakit.log import mask_values
+from datakit.log import redact
 
 
 class ConnectorError(DatakitError):
@@ -36,11 +36,6 @@ class SchemaMismatch(ConnectorError):
     """Data does not fit the target Arrow schema or table (missing column, lossy cast, unknown type)."""
 
 
-def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """`text` with every non-empty secret replaced by `***` (whole tokens: `_datakit_x` keeps its name)."""
-    return mask_values(text, secrets)
-
-
 # Substrings of driver messages that mean the connection, not the statement, failed.
 _CONNECTION_SIGNS = (
     "connection refused",
@@ -62,10 +57,10 @@ _CONNECTION_SIGNS = (
 def translate(
     exc: BaseException, action: str, *, secrets: Iterable[str | None] = (), table: str | None = None
 ) -> ConnectorError:
-    """Wrap a driver exception as a `ConnectorError` (or `ConnectionLost`) with a scrubbed message."""
+    """Wrap a driver exception as a `ConnectorError` (or `ConnectionLost`) with every secret masked."""
     if isinstance(exc, ConnectorError):
         return exc
-    detail = scrub(str(exc).strip(), list(secrets)) or type(exc).__name__
+    detail = redact(str(exc).strip(), secrets) or type(exc).__name__
     first = detail.splitlines()[0][:2000]
     message = f"{action}: {first}"
     lowered = detail.lower()

@@ -70,7 +70,11 @@ def destination_params(project: Project, name: str, secrets: Secrets | None = No
 
 def postgres_params(connection: PostgresConnection, secrets: Secrets) -> PostgresParams:
     """A PostgreSQL connection from config, its password resolved from the secrets mapping."""
-    password = secrets.resolve(connection.password_secret_key) if connection.password_secret_key else None
+    password = (
+        secrets.resolve(connection.password_secret_key, user=connection.user)
+        if connection.password_secret_key
+        else None
+    )
     return PostgresParams(
         host=connection.host,
         port=connection.port,
@@ -84,7 +88,11 @@ def postgres_params(connection: PostgresConnection, secrets: Secrets) -> Postgre
 
 
 def _mysql(connection: MysqlConnection, secrets: Secrets) -> MysqlParams:
-    password = secrets.resolve(connection.password_secret_key) if connection.password_secret_key else None
+    password = (
+        secrets.resolve(connection.password_secret_key, user=connection.user)
+        if connection.password_secret_key
+        else None
+    )
     return MysqlParams(
         host=connection.host,
         port=connection.port,

@@ -90,7 +90,7 @@ class MysqlSource:
     ) -> Iterator[pa.RecordBatch]:
         import connectorx as cx
 
-        secrets = self._secrets()
+        secrets = self.params.secrets()  # redact masks its URL-encoded form in the URL too
         try:
             reader = cx.read_sql(
                 self._url(),
@@ -115,12 +115,6 @@ class MysqlSource:
         password = self.params.password.get_secret_value() if self.params.password else ""
         auth = q(self.params.user, safe="") + (":" + q(password, safe="") if password else "")
         return f"mysql://{auth}@{self.params.host}:{self.params.port}/{q(self.params.database, safe='')}"
-
-    def _secrets(self) -> tuple[str | None, ...]:
-        from urllib.parse import quote as q
-
-        password = self.params.password.get_secret_value() if self.params.password else None
-        return (password, q(password, safe="") if password else None)
 
     def _stream(
         self, sql: str, params: tuple[Any, ...], schema: pa.Schema, request: ReadRequest
