@@ -164,3 +164,47 @@ def test_weak_secrets_are_masked_as_whole_tokens_strong_ones_everywhere() -> Non
     assert redact("table _hunter22-Zq9_stage and hunter22-Zq9x") == "table _***_stage and ***x"
     # the encoded forms of a weak value follow the same rule
     assert redact("basic ZGF0YWtpdA== and xZGF0YWtpdA") == "basic *** and xZGF0YWtpdA"
+
+
+def test_check_secrets_warns_about_weak_values_without_showing_them(tmp_path: Path) -> None:
+    root = tmp_path / "weak"
+    write(root, "datakit.yaml", "name: weak\n")
+    write(
+        root,
+        "config/secrets_mapping.yaml",
+        """
+        secrets:
+          short_one: {env_var: SHORT_PW}
+          common_one: {env_var: COMMON_PW}
+          named_one: {env_var: NAMED_PW}
+          strong_one: {env_var: STRONG_PW}
+        """,
+    )
+    write(
+        root,
+        "config/sources/orders_db.yaml",
+        "source:\n  name: orders_db\n  type: sqlite\n"
+        "  connection: {database: shop.sqlite}\n  resources: [{name: orders}]\n",
+    )
+    env = {
+        "SHORT_PW": "Xy7-q",
+        "COMMON_PW": "Warehouse",
+        "NAMED_PW": "orders_db",
+        "STRONG_PW": "k9-Vt2+qLw8#Zr4",
+    }
+    checked = _cli(["validate", "--check-secrets", "--json"], env, root)
+    plain = _cli(["validate", "--json"], env, root)
+    assert checked.returncode == 0 and plain.returncode == 0, checked.stdout + checked.stderr
+    warnings = {p["field"]: p for p in json.loads(checked.stdout)["problems"]}
+    assert sorted(warnings) == ["common_one", "named_one", "short_one"]
+    assert {p["severity"] for p in warnings.values()} == {"warning"}
+    assert (
+        "secret 'short_one' (SHORT_PW) is weak: it is shorter than 8 characters"
+        in warnings["short_one"]["message"]
+    )
+    assert "(COMMON_PW) is weak: it is a common word" in warnings["common_one"]["message"]
+    assert "(NAMED_PW) is weak: it is a name this project uses" in warnings["named_one"]["message"]
+    assert all(p["file"] == "config/secrets_mapping.yaml" and p["line"] for p in warnings.values())
+    for value in env.values():
+        assert value not in checked.stdout + checked.stderr
+    assert json.loads(plain.stdout)["problems"] == []
