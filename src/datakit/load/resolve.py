@@ -49,6 +49,7 @@ from datakit.connectors.from_config import (
     SqlSourceParams,
     destination_params,
     project_secrets,
+    reflection_errors,
     source_params,
     sqlalchemy_url,
 )
@@ -307,9 +308,10 @@ def _reflected(params: SqlSourceParams, table: TableRef, layer: str) -> Contract
     """The live source table's contract, for pipelines without a datakit (bronze mirrors the source)."""
     from datakit.contracts.reflect import reflect_database
 
-    (contract,) = reflect_database(
-        sqlalchemy_url(params), table.schema or "main", tables=[table.name], layer=layer
-    )
+    with reflection_errors(params, f"reflecting {table} from {params.describe()}"):
+        (contract,) = reflect_database(
+            sqlalchemy_url(params), table.schema or "main", tables=[table.name], layer=layer
+        )
     return contract
 
 

@@ -106,7 +106,13 @@ class MysqlSource:
         except (GeneratorExit, KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # connectorx reports some decode failures as a Rust panic
-            raise translate(exc, f"reading {request.label}", secrets=secrets, table=request.label) from None
+            raise translate(
+                exc,
+                f"reading {request.label}",
+                secrets=secrets,
+                table=request.label,
+                login=self.params.login(),
+            ) from None
 
     def _url(self) -> str:
         """connectorx's connection URL (contains the password: for the driver only)."""
@@ -201,7 +207,10 @@ class MysqlSource:
             )
         except pymysql.Error as exc:
             raise translate(
-                exc, f"connecting to {self.params.describe()}", secrets=self.params.secrets()
+                exc,
+                f"connecting to {self.params.describe()}",
+                secrets=self.params.secrets(),
+                login=self.params.login(),
             ) from None
 
 
