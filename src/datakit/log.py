@@ -15,7 +15,15 @@ from collections.abc import Iterable
 
 from datakit.masking import MASK, MIN_LENGTH, Masker, is_weak
 
-__all__ = ["MASK", "RedactingFilter", "configure", "get_logger", "redact", "register_secret"]
+__all__ = [
+    "MASK",
+    "RedactingFilter",
+    "configure",
+    "forget_secrets",
+    "get_logger",
+    "redact",
+    "register_secret",
+]
 
 _lock = threading.Lock()
 _values: dict[str, bool] = {}  # secret -> masked only as a whole token
@@ -47,6 +55,16 @@ def register_secret(value: str, *, user: str | None = None, whole_token: bool = 
         if changed:
             _masker = None
             _with_extra.clear()
+
+
+def forget_secrets() -> None:
+    """Forget every registered secret: for a process that moves on to another project (a test suite)."""
+    global _masker  # noqa: PLW0603
+    with _lock:
+        _values.clear()
+        _pairs.clear()
+        _masker = None
+        _with_extra.clear()
 
 
 def redact(text: str, also: Iterable[str | None] = ()) -> str:
