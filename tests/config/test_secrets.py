@@ -208,3 +208,33 @@ def test_check_secrets_warns_about_weak_values_without_showing_them(tmp_path: Pa
     for value in env.values():
         assert value not in checked.stdout + checked.stderr
     assert json.loads(plain.stdout)["problems"] == []
+
+
+def test_loading_a_project_masks_the_basic_auth_form_of_each_configured_user(tmp_path: Path) -> None:
+    """The orchestrating process never builds the REST client, yet must mask what its steps may echo."""
+    import base64
+
+    from datakit.config import load_project
+    from datakit.config.secrets import credential_users
+
+    root = tmp_path / "basic"
+    write(root, "datakit.yaml", "name: basic\n")
+    write(root, "config/secrets_mapping.yaml", "secrets:\n  api_password: {env_var: API_PASSWORD}\n")
+    write(
+        root,
+        "config/sources/api.yaml",
+        """
+        source:
+          name: api
+          type: rest_api
+          connection:
+            base_url: https://api.example.com
+            auth: {type: basic, username: ann, password_secret_key: api_password}
+          resources: [{name: users, endpoint: /users}]
+        """,
+    )
+    password = "s3cr3t+/=pass-4242"
+    project = load_project(root, environ={"API_PASSWORD": password})
+    assert credential_users(project) == {"api_password": {"ann"}}
+    header = base64.b64encode(f"ann:{password}".encode()).decode()
+    assert redact(f"Authorization: Basic {header}") == "Authorization: Basic ***"

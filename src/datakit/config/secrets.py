@@ -14,7 +14,7 @@ unresolved secret, reported with the closest key.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from pydantic import BaseModel, SecretStr
 from datakit.config.introspect import iter_marked
 from datakit.config.models.common import SecretRefMarker
 from datakit.config.models.secrets import SecretSpec
+from datakit.config.yaml_source import PathKey
 from datakit.errors import SecretError, did_you_mean
 from datakit.log import register_secret
 from datakit.masking import is_weak
@@ -60,15 +61,20 @@ def mask_declared_values(project: Project, environ: Mapping[str, str]) -> None:
     HTTP Basic form too, for the user names configured next to the secret, and only as a whole token
     when the value is weak or one of the project's own names.
     """
+    values = {
+        key: found
+        for key, spec in project.secrets.items()
+        if (found := [environ[var] for var in declared_variables(spec) if environ.get(var)])
+    }
+    if not values:
+        return
     words = project_words(project)
     users = credential_users(project)
-    for key, spec in project.secrets.items():
-        for var in declared_variables(spec):
-            value = environ.get(var)
-            if value:
-                register_secret(value, whole_token=is_weak(value, words))
-                for user in users.get(key, ()):
-                    register_secret(value, user=user)
+    for key, key_values in values.items():
+        for value in key_values:
+            register_secret(value, whole_token=is_weak(value, words))
+            for user in users.get(key, ()):
+                register_secret(value, user=user)
 
 
 def declared_variables(spec: SecretSpec) -> list[str]:
@@ -85,31 +91,28 @@ def project_words(project: Project) -> set[str]:
 def credential_users(project: Project) -> dict[str, set[str]]:
     """Mapping key -> the user names configured next to it (`user`/`username` beside a `*_secret_key`)."""
     found: dict[str, set[str]] = {}
-    models = [project.config, *(project.objects[kind][name] for kind, name in project.origins)]
+    connected = (*project.objects["source"].values(), *project.objects["destination"].values())
+    models = [project.config, *connected]  # where connections (and SMTP logins) are configured
     for model in models:
-        for user, reference in _credential_pairs(model):
+        for loc, reference, _ in iter_marked(model, SecretRefMarker):
+            user = _user_beside(model, loc)
             key = mapping_key(reference, project.secrets)
-            if key is not None:
+            if user and key is not None:
                 found.setdefault(key, set()).add(user)
     return found
 
 
-def _credential_pairs(value: object) -> Iterator[tuple[str, str]]:
-    """(user, secret reference) of every model within `value` that has both as fields of its own."""
-    if isinstance(value, BaseModel):
-        user = getattr(value, "user", None) or getattr(value, "username", None)
-        if isinstance(user, str):
-            for loc, reference, _ in iter_marked(value, SecretRefMarker):
-                if len(loc) == 1:
-                    yield user, reference
-        for name in type(value).model_fields:
-            yield from _credential_pairs(getattr(value, name))
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _credential_pairs(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _credential_pairs(item)
+def _user_beside(model: object, loc: PathKey) -> str | None:
+    """The `user` or `username` of the object that holds the field at `loc` (inside `model`)."""
+    holder = model
+    for part in loc[:-1]:
+        if isinstance(holder, BaseModel):
+            names = {info.alias or name: name for name, info in type(holder).model_fields.items()}
+            holder = getattr(holder, names[str(part)])
+        else:
+            holder = holder[part]  # type: ignore[index]
+    user = getattr(holder, "user", None) or getattr(holder, "username", None)
+    return user if isinstance(user, str) else None
 
 
 @dataclass(frozen=True)
