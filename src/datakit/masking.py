@@ -1,11 +1,12 @@
 """The forms a secret takes in text, and one compiled pattern that masks them all.
 
 A secret leaks in more shapes than its raw value: percent-encoded in a URL (`quote`, `quote_plus`, the
-way httpx sends a query parameter), escaped in JSON (ASCII or not, HTML-safe as Go writes it, `\\/` as PHP
-writes it), escaped in HTML, in a Python repr, in base64 (standard or URL-safe, padded or not, of its
-UTF-8 or Latin-1 bytes) and inside an HTTP Basic header (`base64(user:password)`, for the user names it
-is known to be the password of). `Masker` computes every form of every secret once and compiles them
-into one alternation, so masking a log line is a single regex scan whatever the number of secrets.
+way httpx sends a query parameter), escaped in JSON (ASCII or not, HTML-safe as Go writes it, `\\/` as
+PHP writes it, escaped twice as JSON text inside a JSON string), escaped in HTML, in a Python repr, in
+base64 (standard or URL-safe, padded or not, of its UTF-8 or Latin-1 bytes) and inside an HTTP Basic
+header (`base64(user:password)`, for the user names it is known to be the password of). `Masker`
+computes every form of every secret once and compiles them into one pattern, so masking a log line is
+a single regex scan whatever the number of secrets.
 
 The token rule: a *weak* value — shorter than 8 characters, or a common word such as `datakit` — is
 masked, in all its forms, only where it stands as a whole token (`user:datakit@host`, not
@@ -74,8 +75,10 @@ def forms(value: str) -> set[str]:
     """Every form of `value` that text may carry: raw, URL-, JSON-, HTML-escaped, repr, base64."""
     ascii_json = json.dumps(value)[1:-1]
     unicode_json = json.dumps(value, ensure_ascii=False)[1:-1]
+    nested = {json.dumps(f, ensure_ascii=a)[1:-1] for f in (ascii_json, unicode_json) for a in (True, False)}
     found = {
         value,
+        *nested,  # JSON text inside a JSON string (an API's error body in a step's details, a webhook body)
         quote(value),  # `/` kept, as in a path
         quote(value, safe=""),  # as in a URL's user info or a query value
         quote_plus(value),  # as urlencode and httpx write a query value

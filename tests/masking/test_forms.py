@@ -223,3 +223,34 @@ def test_dbt_log_lines_are_masked_in_every_form() -> None:
         dbt_file_log.removeHandler(handler)
         dbt_file_log.setLevel(level)
     assert len(records) == 1 and leaks(records[0], planted) == []
+
+
+def test_run_history_masks_every_form_in_errors_logs_and_details(tmp_path: Path) -> None:
+    """Details are stored as JSON: an API's JSON error body inside them is JSON escaped twice."""
+    import sqlite3
+
+    from datakit.orchestrate.store import StateStore
+    from datakit.orchestrate.store.sql import sqlite_url
+    from tests.orchestrate.conftest import FakeClock
+
+    secret = canary("stored")
+    register_secret(secret, user="ann")
+    planted = leak_forms(secret, user="ann")
+    text = " ".join(planted.values())
+    body = json.dumps({"authorization": secret, "echo": text})  # what an API echoes, as JSON text
+    store = StateStore(sqlite_url(tmp_path / "state.db"), clock=FakeClock(), stale_after=10**9)
+    try:
+        run_id = store.start_run("daily", "{}")
+        store.add_steps(run_id, ["api.users"])
+        store.attempt_started(run_id, "api.users", 1)
+        store.attempt_finished(
+            run_id, "api.users", 1, error=text, log=f"{text}\n{body}", details={"body": body, "text": text}
+        )
+    finally:
+        store.close()
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        tables = [name for (name,) in db.execute("select name from sqlite_master where type = 'table'")]
+        stored = " ".join(str(v) for t in tables for row in db.execute(f'select * from "{t}"') for v in row)
+    nested = json.dumps(json.dumps(secret)[1:-1])[1:-1]
+    assert "***" in stored
+    assert leaks(stored, {**planted, "json_in_json": nested}) == []
