@@ -12,6 +12,15 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 
 
+@pytest.fixture(autouse=True)
+def _no_secret_from_another_test() -> None:
+    """Masking is process-wide: a secret one test registers (the test server's password `datakit`, a
+    common word masked as a whole token) must not mask another test's output."""
+    from datakit.log import forget_secrets
+
+    forget_secrets()
+
+
 @pytest.fixture(scope="session")
 def pg_dsn() -> str:
     """DSN of the PostgreSQL test database (skips, or fails in CI, when unreachable)."""

@@ -1,66 +1,105 @@
 """Logging for datakit, with a last line of defence that masks secret values.
 
-Secrets are `SecretStr`s and never formatted on purpose; but a driver's error text or a user's SQL may
-still carry one. Every value revealed through `datakit.config.secrets` is registered here, and a filter
-on datakit's handlers replaces it with `***` in every record before it is written anywhere.
+Secrets are `SecretStr`s and never formatted on purpose; but a driver's error text, an API's echo of a
+request or a user's SQL may still carry one, raw or encoded. Every value revealed through
+`datakit.config.secrets` (and every declared secret's value) is registered here; `redact` masks all
+their forms (`datakit.masking`) and is the one masking function of datakit: the log filter below, the
+CLI's output, run history, notifications, the status pages and dbt's logs all go through it.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterable
 
+from datakit.masking import MASK, MIN_LENGTH, Masker, is_weak
+
+__all__ = [
+    "MASK",
+    "RedactingFilter",
+    "configure",
+    "forget_secrets",
+    "get_logger",
+    "redact",
+    "register_secret",
+]
+
 _lock = threading.Lock()
-_secrets: set[str] = set()
-_pattern: re.Pattern[str] | None = None
-MASK = "***"
+_values: dict[str, bool] = {}  # secret -> masked only as a whole token
+_pairs: set[tuple[str, str]] = set()  # (user, password) pairs: their HTTP Basic forms are masked too
+_masker: Masker | None = None  # of the registered secrets, rebuilt after a registration
+_with_extra: dict[frozenset[str], Masker] = {}  # registered secrets plus a caller's own, by the latter
+_EXTRA_SETS = 16
 
 
-def register_secret(value: str) -> None:
-    """Mask `value` in every log record from now on (values shorter than 4 chars would mask too much)."""
-    global _pattern  # noqa: PLW0603 - one process-wide registry, as the logging module itself is
-    if len(value) >= 4:
-        with _lock:
-            _secrets.add(value)
-            _pattern = None
+def register_secret(value: str, *, user: str | None = None, whole_token: bool = False) -> None:
+    """Mask `value` in all its forms in every text from now on.
 
-
-def redact(text: str) -> str:
-    """`text` with every registered secret value masked.
-
-    A value is masked where it stands as a whole token (not inside a longer word): a password
-    `datakit` is masked in `user:datakit@host` but a table `_datakit_stage` stays readable.
+    `user`: a user name `value` is the password of (its HTTP Basic header is masked too).
+    `whole_token`: mask it only as a whole token even if it looks strong (a name of the project);
+    weak values (`datakit.masking.is_weak`) always are. Values shorter than 4 characters are ignored.
     """
-    global _pattern  # noqa: PLW0603
+    global _masker  # noqa: PLW0603 - one process-wide registry, as the logging module itself is
+    if len(value) < MIN_LENGTH:
+        return
+    whole_token = whole_token or is_weak(value)
     with _lock:
-        if not _secrets:
-            return text
-        if _pattern is None:
-            _pattern = re.compile("|".join(_token(v) for v in sorted(_secrets, key=len, reverse=True)))
-        pattern = _pattern
-    return pattern.sub(MASK, text)
+        known = _values.get(value)
+        changed = known is None or (whole_token and not known)
+        if changed:
+            _values[value] = whole_token or bool(known)
+        if user and (user, value) not in _pairs:
+            _pairs.add((user, value))
+            changed = True
+        if changed:
+            _masker = None
+            _with_extra.clear()
 
 
-def mask_values(text: str, values: Iterable[str | None]) -> str:
-    """`text` with each of `values` masked as a whole token (the rule of `redact`, for given values)."""
-    tokens = sorted({v for v in values if v}, key=len, reverse=True)
-    return re.sub("|".join(_token(v) for v in tokens), MASK, text) if tokens else text
+def forget_secrets() -> None:
+    """Forget every registered secret: for a process that moves on to another project (a test suite)."""
+    global _masker  # noqa: PLW0603
+    with _lock:
+        _values.clear()
+        _pairs.clear()
+        _masker = None
+        _with_extra.clear()
 
 
-def _token(value: str) -> str:
-    """`value` as a regex that does not match inside a longer word (where it begins/ends with one)."""
-    before = r"(?<!\w)" if re.match(r"\w", value[0]) else ""
-    after = r"(?!\w)" if re.match(r"\w", value[-1]) else ""
-    return f"{before}{re.escape(value)}{after}"
+def redact(text: str, also: Iterable[str | None] = ()) -> str:
+    """`text` with every form of every registered secret, and of the values in `also`, masked as `***`.
+
+    `also`: credentials a caller holds that may not have been revealed through the secrets mapping
+    (connection parameters built in Python). The pattern for each set of them is built once and kept.
+    """
+    extra = frozenset(v for v in also if v and len(v) >= MIN_LENGTH and v not in _values)
+    if not extra and not _values:
+        return text
+    return _masker_for(extra).mask(text)
+
+
+def _masker_for(extra: frozenset[str]) -> Masker:
+    global _masker  # noqa: PLW0603
+    with _lock:
+        if _masker is None:
+            _masker = Masker(_values, _pairs)
+        if not extra:
+            return _masker
+        masker = _with_extra.get(extra)
+        if masker is None:
+            if len(_with_extra) >= _EXTRA_SETS:
+                _with_extra.clear()
+            values = {**_values, **{value: is_weak(value) for value in extra}}
+            masker = _with_extra[extra] = Masker(values, _pairs)
+        return masker
 
 
 class RedactingFilter(logging.Filter):
     """Masks registered secrets in the fully formatted message and in exception text."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _secrets:
+        if _values:
             record.msg = redact(record.getMessage())
             record.args = None
             if record.exc_info and record.exc_info[1] is not None:

@@ -151,11 +151,90 @@ def test_canary_secrets_never_appear_in_cli_output(tmp_path: Path) -> None:
     assert [code for _, code, _ in outputs] == [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0]
 
 
-def test_redaction_masks_whole_tokens_not_parts_of_words() -> None:
+def test_weak_secrets_are_masked_as_whole_tokens_strong_ones_everywhere() -> None:
+    """The token rule of `datakit.masking`: a short or common-word value only where it stands alone."""
     from datakit.log import register_secret
 
-    register_secret("hunter22")
-    register_secret("p@ss!")
-    assert redact("postgresql://u:hunter22@db/x") == "postgresql://u:***@db/x"
-    assert redact("table _hunter22_stage and hunter22x") == "table _hunter22_stage and hunter22x"
+    register_secret("datakit")  # a common word
+    register_secret("p@ss!")  # short
+    register_secret("hunter22-Zq9")  # strong: masked even inside a longer token
+    assert redact("postgresql://u:datakit@db/x") == "postgresql://u:***@db/x"
+    assert redact("table _datakit_stage and datakitx") == "table _datakit_stage and datakitx"
     assert redact("pw=p@ss!abc") == "pw=***abc"
+    assert redact("table _hunter22-Zq9_stage and hunter22-Zq9x") == "table _***_stage and ***x"
+    # the encoded forms of a weak value follow the same rule
+    assert redact("basic ZGF0YWtpdA== and xZGF0YWtpdA") == "basic *** and xZGF0YWtpdA"
+
+
+def test_check_secrets_warns_about_weak_values_without_showing_them(tmp_path: Path) -> None:
+    root = tmp_path / "weak"
+    write(root, "datakit.yaml", "name: weak\n")
+    write(
+        root,
+        "config/secrets_mapping.yaml",
+        """
+        secrets:
+          short_one: {env_var: SHORT_PW}
+          common_one: {env_var: COMMON_PW}
+          named_one: {env_var: NAMED_PW}
+          strong_one: {env_var: STRONG_PW}
+        """,
+    )
+    write(
+        root,
+        "config/sources/orders_db.yaml",
+        "source:\n  name: orders_db\n  type: sqlite\n"
+        "  connection: {database: shop.sqlite}\n  resources: [{name: orders}]\n",
+    )
+    env = {
+        "SHORT_PW": "Xy7-q",
+        "COMMON_PW": "Warehouse",
+        "NAMED_PW": "orders_db",
+        "STRONG_PW": "k9-Vt2+qLw8#Zr4",
+    }
+    checked = _cli(["validate", "--check-secrets", "--json"], env, root)
+    plain = _cli(["validate", "--json"], env, root)
+    assert checked.returncode == 0 and plain.returncode == 0, checked.stdout + checked.stderr
+    warnings = {p["field"]: p for p in json.loads(checked.stdout)["problems"]}
+    assert sorted(warnings) == ["common_one", "named_one", "short_one"]
+    assert {p["severity"] for p in warnings.values()} == {"warning"}
+    assert (
+        "secret 'short_one' (SHORT_PW) is weak: it is shorter than 8 characters"
+        in warnings["short_one"]["message"]
+    )
+    assert "(COMMON_PW) is weak: it is a common word" in warnings["common_one"]["message"]
+    assert "(NAMED_PW) is weak: it is a name this project uses" in warnings["named_one"]["message"]
+    assert all(p["file"] == "config/secrets_mapping.yaml" and p["line"] for p in warnings.values())
+    for value in env.values():
+        assert value not in checked.stdout + checked.stderr
+    assert json.loads(plain.stdout)["problems"] == []
+
+
+def test_loading_a_project_masks_the_basic_auth_form_of_each_configured_user(tmp_path: Path) -> None:
+    """The orchestrating process never builds the REST client, yet must mask what its steps may echo."""
+    import base64
+
+    from datakit.config import load_project
+    from datakit.config.secrets import credential_users
+
+    root = tmp_path / "basic"
+    write(root, "datakit.yaml", "name: basic\n")
+    write(root, "config/secrets_mapping.yaml", "secrets:\n  api_password: {env_var: API_PASSWORD}\n")
+    write(
+        root,
+        "config/sources/api.yaml",
+        """
+        source:
+          name: api
+          type: rest_api
+          connection:
+            base_url: https://api.example.com
+            auth: {type: basic, username: ann, password_secret_key: api_password}
+          resources: [{name: users, endpoint: /users}]
+        """,
+    )
+    password = "s3cr3t+/=pass-4242"
+    project = load_project(root, environ={"API_PASSWORD": password})
+    assert credential_users(project) == {"api_password": {"ann"}}
+    header = base64.b64encode(f"ann:{password}".encode()).decode()
+    assert redact(f"Authorization: Basic {header}") == "Authorization: Basic ***"

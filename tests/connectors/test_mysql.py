@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pymysql
 import pytest
+from pydantic import SecretStr
 
 from datakit.connectors import Incremental, MysqlParams, ReadRequest, TableRef
 from datakit.connectors.sources.mysql import MysqlSource
+from tests.cli.test_cli import run
+from tests.config.helpers import write
 
 pytestmark = pytest.mark.mysql
 ROWS = 3_000
@@ -140,3 +145,86 @@ def test_types_connectorx_cannot_decode_use_pymysql(mysql: MysqlParams, mysql_ta
         with conn.cursor() as cur:
             cur.execute(f"DROP TABLE `{name}`")
         conn.close()
+
+
+@pytest.fixture
+def mysql_user(mysql: MysqlParams) -> Iterator[tuple[str, str]]:
+    """A user of its own with a password (created by root on the test server), dropped afterwards."""
+    user, password = f"dk_{uuid.uuid4().hex[:10]}", f"Right+{uuid.uuid4().hex[:8]}"
+    conn = pymysql.connect(
+        host=mysql.host,
+        port=mysql.port,
+        user=mysql.user,
+        password=mysql.password.get_secret_value() if mysql.password else "",
+        autocommit=True,
+    )
+    with conn.cursor() as cur:
+        cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password))
+        cur.execute(f"GRANT SELECT ON `{mysql.database}`.* TO %s@'%%'", (user,))
+    yield user, password
+    with conn.cursor() as cur:
+        cur.execute("DROP USER %s@'%%'", (user,))
+    conn.close()
+
+
+def test_a_refused_login_says_authentication_failed(mysql: MysqlParams, mysql_user: tuple[str, str]) -> None:
+    from datakit.connectors.errors import AuthenticationFailed
+    from datakit.orchestrate.retry import is_transient
+
+    user, password = mysql_user
+    right = mysql.model_copy(update={"user": user, "password": SecretStr(password)})
+    assert MysqlSource(right).tables() is not None  # the user itself is fine
+    wrong_password = right.model_copy(update={"password": SecretStr("Wrong+pass-9z")})
+    unknown_user = right.model_copy(update={"user": f"{user}_nobody"})
+    for params in (wrong_password, unknown_user):
+        with pytest.raises(AuthenticationFailed) as caught:
+            MysqlSource(params).columns(TableRef("anything"))
+        message = str(caught.value)
+        assert message.startswith(
+            f"authentication failed for user '{params.user}' at {mysql.host}:{mysql.port}: "
+        )
+        assert "Access denied" in message and "Wrong+pass-9z" not in message
+        assert not is_transient(caught.value)
+
+
+def test_a_pipeline_run_with_a_wrong_password_says_so(
+    tmp_path: Path, mysql: MysqlParams, mysql_user: tuple[str, str]
+) -> None:
+    """The pipeline reflects its contract through SQLAlchemy first: that refusal is reported alike."""
+    user, _ = mysql_user
+    root = tmp_path / "shop"
+    write(root, "datakit.yaml", "name: shop\n")
+    write(root, "config/secrets_mapping.yaml", "secrets:\n  shop_password: {env_var: SHOP_PASSWORD}\n")
+    write(
+        root,
+        "config/sources/shop.yaml",
+        f"""
+        source:
+          name: shop
+          type: mysql
+          connection: {{host: {mysql.host}, port: {mysql.port}, database: {mysql.database}, user: {user},
+                        password_secret_key: shop_password}}
+          resources: [{{name: orders}}]
+        """,
+    )
+    write(root, "config/destinations/local.yaml", "destination: {name: local, type: duckdb}\n")
+    write(
+        root,
+        "config/pipelines/shop.yaml",
+        "pipeline: {name: shop_bronze, source: {name: shop}, destination: {name: local, layer: bronze}}\n",
+    )
+    write(
+        root,
+        "config/jobs/daily.yaml",
+        "job: {name: daily, pipelines: [shop_bronze], retries: {max_attempts: 3}}\n",
+    )
+    expected = f"authentication failed for user '{user}' at {mysql.host}:{mysql.port}"
+    env = {"SHOP_PASSWORD": "Wrong+pass-9z"}
+    pipeline = run("run", "pipeline", "shop_bronze", cwd=root, env=env)
+    job = run("run", "job", "daily", "--json", cwd=root, env=env)
+    assert pipeline.returncode == 1 and expected in pipeline.stderr, pipeline.stderr
+    assert job.returncode == 1 and expected in job.stdout + job.stderr, job.stdout + job.stderr
+    for output in (pipeline.stdout + pipeline.stderr, job.stdout + job.stderr):
+        assert "internal error" not in output and "Wrong+pass-9z" not in output
+    (step,) = json.loads(run("runs", "show", "1", "--json", cwd=root).stdout)["steps"]
+    assert step["attempts"] == 1 and expected in step["error"]  # terminal: not retried

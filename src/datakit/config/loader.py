@@ -125,7 +125,7 @@ def validate_project(
     for path in discover(project.config_dir):
         _load_file(project, path, env_vars, problems, broken)
 
-    mask_declared_values(project.secrets, env_vars)
+    mask_declared_values(project, env_vars)
     problems.extend(check_project(project, broken, check_secrets=check_secrets, environ=env_vars))
     if check_warehouses and not problems.errors and TENANT_VARIABLES not in env_vars:
         problems.extend(_tenant_variable_problems(project, env_vars))

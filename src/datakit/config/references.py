@@ -18,9 +18,10 @@ from datakit.config.models.jobs import EmailChannel
 from datakit.config.models.sources import RestApiSource
 from datakit.config.models.triggers import CronTrigger
 from datakit.config.project import InactiveOverlay, Origin, Project
-from datakit.config.secrets import Secrets, mapping_key, unresolved_hint
+from datakit.config.secrets import Secrets, mapping_key, project_words, unresolved_hint
 from datakit.config.yaml_source import PathKey
 from datakit.errors import Problem, Severity, did_you_mean
+from datakit.masking import weakness
 from datakit.utils.dag import DAG
 
 SECRETS_UNREADABLE = "<secrets mapping unreadable>"
@@ -55,6 +56,7 @@ def check_project(
         problems.extend(_project_secrets(project))
     if check_secrets:
         problems.extend(_unset_secrets(project, environ or {}))
+        problems.extend(_weak_secrets(project, environ or {}))
     return problems
 
 
@@ -278,6 +280,25 @@ def _unset_secrets(project: Project, environ: Mapping[str, str]) -> Iterator[Pro
         if reason is not None:
             origin = project.secrets_origin[key]
             yield _at(origin, (key,), f"required secret is not set: {reason}", key=True)
+
+
+def _weak_secrets(project: Project, environ: Mapping[str, str]) -> Iterator[Problem]:
+    """`--check-secrets`: a warning for each secret whose value is weak (never showing the value)."""
+    secrets = Secrets(project.secrets, project.environment, environ)
+    for key in sorted(project.secrets):
+        var = secrets.env_var(key)
+        value = environ.get(var) if var else None
+        reason = weakness(value, project_words(project)) if value else None
+        if reason is not None:
+            yield _at(
+                project.secrets_origin[key],
+                (key,),
+                f"secret '{key}' ({var}) is weak: {reason}; it is masked in output only where it stands "
+                "as a whole word",
+                "use a long random value, e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))'",
+                key=True,
+                severity="warning",
+            )
 
 
 def referenced_secrets(project: Project) -> dict[str, list[tuple[str, str]]]:

@@ -2,7 +2,8 @@
 
 A resolved secret is a `pydantic.SecretStr`: it shows as `**********` in repr, str, logs and JSON,
 and only `.get_secret_value()` reveals it, at the last moment, to a driver. Every revealed value is
-also registered with `datakit.log` so a value that escapes into a log line is masked there too.
+also registered with `datakit.log` so a value that escapes into a log line is masked there too, in
+every form it may take (`datakit.masking`).
 
 Reference rule (documented for seed 002 users): a reference names a mapping key exactly; when no key
 matches and the reference ends with `_secret_key`, the suffix is dropped — seed 002's
@@ -15,12 +16,20 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
+from datakit.config.introspect import iter_marked
+from datakit.config.models.common import SecretRefMarker
 from datakit.config.models.secrets import SecretSpec
+from datakit.config.yaml_source import PathKey
 from datakit.errors import SecretError, did_you_mean
 from datakit.log import register_secret
+from datakit.masking import is_weak
+
+if TYPE_CHECKING:
+    from datakit.config.project import Project
 
 SUFFIX = "_secret_key"
 
@@ -44,16 +53,66 @@ def unresolved_hint(reference: str, keys: Collection[str]) -> str:
     )
 
 
-def mask_declared_values(mapping: Mapping[str, SecretSpec], environ: Mapping[str, str]) -> None:
-    """Mask, in all output from now on, the current value of every variable the mapping declares.
+def mask_declared_values(project: Project, environ: Mapping[str, str]) -> None:
+    """Mask, in all output from now on, the value of every variable the mapping declares.
 
     Nothing is revealed by this; it only means a value that reached a message by another road (pasted
-    into a YAML file, echoed in a driver error) is printed as `***`.
+    into a YAML file, echoed in a driver error or by an API) is printed as `***`, in all its forms: the
+    HTTP Basic form too, for the user names configured next to the secret, and only as a whole token
+    when the value is weak or one of the project's own names.
     """
-    for spec in mapping.values():
-        for var in (spec.env_var_dev, spec.env_var_stage, spec.env_var_prod, spec.env_var):
-            if var and environ.get(var):
-                register_secret(environ[var])
+    values = {
+        key: found
+        for key, spec in project.secrets.items()
+        if (found := [environ[var] for var in declared_variables(spec) if environ.get(var)])
+    }
+    if not values:
+        return
+    words = project_words(project)
+    users = credential_users(project)
+    for key, key_values in values.items():
+        for value in key_values:
+            register_secret(value, whole_token=is_weak(value, words))
+            for user in users.get(key, ()):
+                register_secret(value, user=user)
+
+
+def declared_variables(spec: SecretSpec) -> list[str]:
+    """Every environment variable a mapping entry names, whatever the environment."""
+    variables = (spec.env_var_dev, spec.env_var_stage, spec.env_var_prod, spec.env_var)
+    return [var for var in variables if var]
+
+
+def project_words(project: Project) -> set[str]:
+    """The names a project uses (its own, its objects'): a secret equal to one is weak."""
+    return {project.config.name, *(name for objects in project.objects.values() for name in objects)}
+
+
+def credential_users(project: Project) -> dict[str, set[str]]:
+    """Mapping key -> the user names configured next to it (`user`/`username` beside a `*_secret_key`)."""
+    found: dict[str, set[str]] = {}
+    connected = (*project.objects["source"].values(), *project.objects["destination"].values())
+    models = [project.config, *connected]  # where connections (and SMTP logins) are configured
+    for model in models:
+        for loc, reference, _ in iter_marked(model, SecretRefMarker):
+            user = _user_beside(model, loc)
+            key = mapping_key(reference, project.secrets)
+            if user and key is not None:
+                found.setdefault(key, set()).add(user)
+    return found
+
+
+def _user_beside(model: object, loc: PathKey) -> str | None:
+    """The `user` or `username` of the object that holds the field at `loc` (inside `model`)."""
+    holder = model
+    for part in loc[:-1]:
+        if isinstance(holder, BaseModel):
+            names = {info.alias or name: name for name, info in type(holder).model_fields.items()}
+            holder = getattr(holder, names[str(part)])
+        else:
+            holder = holder[part]  # type: ignore[index]
+    user = getattr(holder, "user", None) or getattr(holder, "username", None)
+    return user if isinstance(user, str) else None
 
 
 @dataclass(frozen=True)
@@ -88,8 +147,11 @@ class Secrets:
         """The environment variable that holds the secret in the current environment."""
         return self.mapping[self.key_for(reference)].env_var_for(self.environment)
 
-    def resolve(self, reference: str) -> SecretStr | None:
-        """The secret as a redacting value; None if optional and unset; SecretError if required and unset."""
+    def resolve(self, reference: str, *, user: str | None = None) -> SecretStr | None:
+        """The secret as a redacting value; None if optional and unset; SecretError if required and unset.
+
+        `user`: the user name the secret is the password of, so that its HTTP Basic form is masked too.
+        """
         key = self.key_for(reference)
         spec = self.mapping[key]
         var = spec.env_var_for(self.environment)
@@ -106,7 +168,7 @@ class Secrets:
                 f"secret '{key}' is not set for environment '{self.environment}'",
                 hint=where,
             )
-        register_secret(value)
+        register_secret(value, user=user)
         return SecretStr(value)
 
     def missing(self, key: str) -> str | None:

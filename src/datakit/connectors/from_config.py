@@ -6,6 +6,8 @@ that the parameters keep as one, so nothing here or downstream can print it by a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from datakit.config.models.connections import MysqlConnection, PostgresConnection
@@ -19,6 +21,7 @@ from datakit.config.models.sources import (
 )
 from datakit.config.project import Project
 from datakit.config.secrets import Secrets
+from datakit.connectors.errors import translate
 from datakit.connectors.files.params import FilesParams
 from datakit.connectors.params import DuckDBParams, MysqlParams, PostgresParams, SqliteParams
 from datakit.connectors.rest.params import RestParams
@@ -70,7 +73,11 @@ def destination_params(project: Project, name: str, secrets: Secrets | None = No
 
 def postgres_params(connection: PostgresConnection, secrets: Secrets) -> PostgresParams:
     """A PostgreSQL connection from config, its password resolved from the secrets mapping."""
-    password = secrets.resolve(connection.password_secret_key) if connection.password_secret_key else None
+    password = (
+        secrets.resolve(connection.password_secret_key, user=connection.user)
+        if connection.password_secret_key
+        else None
+    )
     return PostgresParams(
         host=connection.host,
         port=connection.port,
@@ -84,7 +91,11 @@ def postgres_params(connection: PostgresConnection, secrets: Secrets) -> Postgre
 
 
 def _mysql(connection: MysqlConnection, secrets: Secrets) -> MysqlParams:
-    password = secrets.resolve(connection.password_secret_key) if connection.password_secret_key else None
+    password = (
+        secrets.resolve(connection.password_secret_key, user=connection.user)
+        if connection.password_secret_key
+        else None
+    )
     return MysqlParams(
         host=connection.host,
         port=connection.port,
@@ -111,3 +122,15 @@ def sqlalchemy_url(params: SqlSourceParams | DestinationParams) -> str:
     if isinstance(params, SqliteParams):
         return f"sqlite:///{Path(params.database).resolve()}"
     raise DatakitError(f"cannot reflect a {params.type} database through SQLAlchemy")
+
+
+@contextmanager
+def reflection_errors(params: SqlSourceParams | DestinationParams, action: str) -> Iterator[None]:
+    """Errors of a reflection through `sqlalchemy_url` as the connector's own (a refused login says so)."""
+    import sqlalchemy.exc
+
+    try:
+        yield
+    except sqlalchemy.exc.DBAPIError as exc:
+        login = params.login() if isinstance(params, PostgresParams | MysqlParams) else None
+        raise translate(exc.orig or exc, action, secrets=params.secrets(), login=login) from None

@@ -70,6 +70,10 @@ class PostgresParams(_Params):
         """Where, without secrets, for messages."""
         return f"postgres {self.user + '@' if self.user else ''}{self.host}:{self.port}/{self.database}"
 
+    def login(self) -> str:
+        """Who logs in where, for an authentication failure's message."""
+        return f"user '{self.user}' at {self.host}:{self.port}" if self.user else f"{self.host}:{self.port}"
+
     @classmethod
     def from_dsn(cls, dsn: str) -> PostgresParams:
         """Parse a libpq DSN or URI (tests, benchmarks, ad-hoc use)."""
@@ -106,6 +110,10 @@ class MysqlParams(_Params):
 
     def describe(self) -> str:
         return f"mysql {self.user}@{self.host}:{self.port}/{self.database}"
+
+    def login(self) -> str:
+        """Who logs in where, for an authentication failure's message."""
+        return f"user '{self.user}' at {self.host}:{self.port}"
 
 
 class SqliteParams(_Params):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from datakit.config.models.sources import FilesSource, MysqlSource, PostgresSource, RestApiSource
 from datakit.config.project import Project
 from datakit.connectors import ReadRequest, TableRef, open_source
-from datakit.connectors.from_config import source_params, sqlalchemy_url
+from datakit.connectors.from_config import reflection_errors, source_params, sqlalchemy_url
 from datakit.connectors.params import MysqlParams, PostgresParams, SqliteParams
 from datakit.errors import not_found
 
@@ -60,7 +60,8 @@ def reflect_source(
             schema = "main"
     params = source_params(project, source)
     assert isinstance(params, PostgresParams | MysqlParams | SqliteParams)
-    contracts = reflect_database(sqlalchemy_url(params), schema, system=system, tables=tables)
+    with reflection_errors(params, f"reflecting {schema} from {params.describe()}"):
+        contracts = reflect_database(sqlalchemy_url(params), schema, system=system, tables=tables)
     package = render_datakit_package(contracts, out.parent, system)
     return Reflected(package, schema, [c.name for c in contracts])
 

@@ -49,6 +49,7 @@ from datakit.connectors.from_config import (
     SqlSourceParams,
     destination_params,
     project_secrets,
+    reflection_errors,
     source_params,
     sqlalchemy_url,
 )
@@ -314,9 +315,10 @@ def _reflected(
     only the columns the resource reads, when it names them."""
     from datakit.contracts.reflect import reflect_database
 
-    (contract,) = reflect_database(
-        sqlalchemy_url(params), table.schema or "main", tables=[table.name], layer=layer
-    )
+    with reflection_errors(params, f"reflecting {table} from {params.describe()}"):
+        (contract,) = reflect_database(
+            sqlalchemy_url(params), table.schema or "main", tables=[table.name], layer=layer
+        )
     wanted = set(read_columns or ())
     kept = [column for column in contract.columns if column.name in wanted]
     if not kept:  # all of them, or none the table has (the read says which is missing)

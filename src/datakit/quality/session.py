@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from datakit.connectors.errors import ConnectionLost, ConnectorError, scrub, translate
+from datakit.connectors.errors import ConnectionLost, ConnectorError, translate
 from datakit.connectors.params import DuckDBParams, PostgresParams
+from datakit.log import redact
 
 if TYPE_CHECKING:
     import duckdb
@@ -49,7 +50,7 @@ def open_session(params: DuckDBParams | PostgresParams) -> Iterator[Session]:
 def _message(exc: BaseException, secrets: tuple[str | None, ...]) -> str:
     """The database's message, minus its `LINE n: ... ^` excerpt: that points into the wrapping
     count/sample query, not into the check's SQL that results show."""
-    text = scrub(str(exc), list(secrets))
+    text = redact(str(exc), secrets)
     text = re.sub(r"\n\s*\n", "\n", _EXCERPT.sub("", text)).strip() or type(exc).__name__
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
 

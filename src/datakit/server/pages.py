@@ -34,6 +34,7 @@ from datakit.config.models.triggers import (
 )
 from datakit.config.project import Project
 from datakit.errors import DatakitError
+from datakit.log import redact
 from datakit.orchestrate.plan import compile_job
 from datakit.orchestrate.store import ACTIVE, RunRecord, RunStatus, StateStore, StepRecord
 from datakit.orchestrate.triggers import next_fire_time
@@ -425,7 +426,9 @@ class _Pages:
             now=self.clock(),
             **context,
         )
-        return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
+        # Run history is masked when written; this masks what it did not know then (a secret declared
+        # later, a run recorded by another process), in the HTML-escaped forms too.
+        return HTMLResponse(redact(page), status_code=status_code, headers={"Cache-Control": "no-store"})
 
     def _error(self, request: Request, status_code: int, title: str, message: str) -> HTMLResponse:
         return self._render(request, "error.html", status_code, title=title, message=message)

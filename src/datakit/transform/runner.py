@@ -22,8 +22,9 @@ changes, and `--profile`/`--target`/`--vars` are passed the same way every time 
 the partial-parse state).
 
 Secrets: the PostgreSQL password is only in the process environment, for the duration of the call,
-under a `DBT_ENV_SECRET_` name (dbt scrubs those values from what it logs); datakit masks it again in
-the log tail, messages and details it returns.
+under a `DBT_ENV_SECRET_` name (dbt scrubs those raw values from what it logs); datakit masks every
+form of every secret (`datakit.log.redact`) in the log tail, messages and details it returns, and in
+dbt's own `logs/dbt.log` (a redacting filter on dbt's file logger).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datakit.log import get_logger, mask_values, redact
+from datakit.log import RedactingFilter, get_logger, redact
 from datakit.transform.dbt_project import read_dbt_project, work_dir
 from datakit.transform.errors import DbtFailed, looks_transient
 from datakit.transform.files import exclusive
@@ -62,6 +63,7 @@ _PARTIAL = frozenset({"PartialParsingEnabled", "PartialParsingSkipParsing"})
 _FULL = frozenset({"UnableToPartialParse", "PartialParsingNotEnabled", "PartialParsingError"})
 _SKIP_EVENTS = frozenset({"Formatting"})  # dbt's blank separator lines
 _LEVELS = {"warn": logging.WARNING, "error": logging.ERROR}
+_DBT_LOGGERS = ("file_log", "stdout_log")  # the Python loggers dbt writes logs/dbt.log and stdout with
 _lock = threading.Lock()
 logger = get_logger("datakit.transform.dbt")
 
@@ -101,6 +103,7 @@ def run_dbt(
         args = _arguments(invocation, workspace, folder, profile.profile, profile.target, full_refresh, vars)
         shared = _shared_arguments(workspace, folder, profile.profile, profile.target, vars)
         events = _Events(profile.secrets)
+        _mask_dbt_logs()
         started = time.perf_counter()
         prefix = tenant.schema_prefix if tenant is not None else ""
         with _environment(profile.env):
@@ -190,6 +193,14 @@ def _shared_arguments(
     return args
 
 
+def _mask_dbt_logs() -> None:
+    """Put the redacting filter on dbt's own loggers (dbt replaces their handlers, not their filters)."""
+    for name in _DBT_LOGGERS:
+        dbt_logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in dbt_logger.filters):
+            dbt_logger.addFilter(RedactingFilter())
+
+
 @contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
     """`values` in os.environ for the block only (dbt's `env_var()` reads the process environment)."""
@@ -230,7 +241,7 @@ class _Events:
 
     def mask(self, text: str) -> str:
         """`text` without the profile's password, nor any other secret the process has resolved."""
-        return redact(mask_values(text, self.secrets))
+        return redact(text, self.secrets)
 
     def tail(self) -> str:
         text = "\n".join(self.lines)

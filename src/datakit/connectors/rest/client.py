@@ -7,7 +7,6 @@ at once: retrying a bad request or a refused credential only hammers the API.
 
 from __future__ import annotations
 
-import base64
 import functools
 import random
 import ssl
@@ -22,7 +21,7 @@ from datakit.connectors.rest.auth import build_auth
 from datakit.connectors.rest.errors import RestError, RestUnavailable
 from datakit.connectors.rest.params import ApiKeyAuthParams, BasicAuthParams, RestParams, RetryParams
 from datakit.connectors.rest.redact import SecretSet
-from datakit.log import get_logger
+from datakit.log import get_logger, register_secret
 
 log = get_logger("datakit.connectors.rest")
 
@@ -39,11 +38,9 @@ class Credentials:
     def __init__(self, params: RestParams) -> None:
         auth = params.auth
         query = [auth.name] if isinstance(auth, ApiKeyAuthParams) and auth.location == "query" else []
-        values = list(params.secrets())
-        if isinstance(auth, BasicAuthParams):  # an API echoing the Authorization header shows this form
-            pair = f"{auth.username}:{auth.password.get_secret_value()}"
-            values.append(base64.b64encode(pair.encode()).decode())
-        self.secrets = SecretSet(values, query)
+        if isinstance(auth, BasicAuthParams):  # an API echoing the Authorization header shows its forms
+            register_secret(auth.password.get_secret_value(), user=auth.username)
+        self.secrets = SecretSet(params.secrets(), query)
         self.auth = build_auth(auth, self.secrets)
 
 

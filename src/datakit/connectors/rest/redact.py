@@ -11,8 +11,7 @@ import logging
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from datakit.connectors.errors import scrub
-from datakit.log import MASK, RedactingFilter, register_secret
+from datakit.log import MASK, RedactingFilter, redact, register_secret
 
 _HTTP_LOGGERS = (
     "httpx",
@@ -41,9 +40,8 @@ class SecretSet:
             _guard_http_loggers()
 
     def text(self, text: str) -> str:
-        """`text` with every credential masked."""
-        longest_first = sorted(self.values, key=len, reverse=True)
-        return scrub(text, longest_first)
+        """`text` with every credential masked, in every form (`datakit.log.redact`)."""
+        return redact(text, self.values)
 
     def url(self, url: str) -> str:
         """`url` without user info and with credential query parameters masked, safe to show."""

@@ -90,7 +90,7 @@ class MysqlSource:
     ) -> Iterator[pa.RecordBatch]:
         import connectorx as cx
 
-        secrets = self._secrets()
+        secrets = self.params.secrets()  # redact masks its URL-encoded form in the URL too
         try:
             reader = cx.read_sql(
                 self._url(),
@@ -106,7 +106,13 @@ class MysqlSource:
         except (GeneratorExit, KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # connectorx reports some decode failures as a Rust panic
-            raise translate(exc, f"reading {request.label}", secrets=secrets, table=request.label) from None
+            raise translate(
+                exc,
+                f"reading {request.label}",
+                secrets=secrets,
+                table=request.label,
+                login=self.params.login(),
+            ) from None
 
     def _url(self) -> str:
         """connectorx's connection URL (contains the password: for the driver only)."""
@@ -115,12 +121,6 @@ class MysqlSource:
         password = self.params.password.get_secret_value() if self.params.password else ""
         auth = q(self.params.user, safe="") + (":" + q(password, safe="") if password else "")
         return f"mysql://{auth}@{self.params.host}:{self.params.port}/{q(self.params.database, safe='')}"
-
-    def _secrets(self) -> tuple[str | None, ...]:
-        from urllib.parse import quote as q
-
-        password = self.params.password.get_secret_value() if self.params.password else None
-        return (password, q(password, safe="") if password else None)
 
     def _stream(
         self, sql: str, params: tuple[Any, ...], schema: pa.Schema, request: ReadRequest
@@ -207,7 +207,10 @@ class MysqlSource:
             )
         except pymysql.Error as exc:
             raise translate(
-                exc, f"connecting to {self.params.describe()}", secrets=self.params.secrets()
+                exc,
+                f"connecting to {self.params.describe()}",
+                secrets=self.params.secrets(),
+                login=self.params.login(),
             ) from None
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from datakit.log import mask_values
+from datakit.log import redact
 from datakit.orchestrate.notify.channel import NotificationError
 from datakit.orchestrate.notify.events import RunEvent
 
@@ -33,10 +33,10 @@ class EmailChannel:
         from email.message import EmailMessage
 
         message = EmailMessage()
-        message["Subject"] = event.subject
+        message["Subject"] = redact(event.subject)
         message["From"] = self.sender
         message["To"] = ", ".join(self.to)
-        message.set_content(event.text())
+        message.set_content(redact(event.text()))
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
@@ -47,7 +47,7 @@ class EmailChannel:
                 smtp.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
             secret = self.password.get_secret_value() if self.password else None
-            reason = f"{type(exc).__name__}: {mask_values(str(exc), [secret])}".rstrip(": ")
+            reason = f"{type(exc).__name__}: {redact(str(exc), [secret])}".rstrip(": ")
             raise NotificationError(
                 self.name, f"sending through {self.host}:{self.port} failed: {reason}"
             ) from None

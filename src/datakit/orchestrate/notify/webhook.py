@@ -8,12 +8,14 @@ a 5xx. Each try has a short timeout, so a dead receiver delays the end of a run 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
+from datakit.log import redact
 from datakit.orchestrate.notify.channel import NotificationError
 from datakit.orchestrate.notify.events import RunEvent
 
@@ -34,6 +36,9 @@ class WebhookChannel:
     def send(self, event: RunEvent) -> None:
         import httpx  # lazily: the CLI starts without it
 
+        # As httpx's `json=` writes it, with every form of every secret masked (JSON-escaped ones too).
+        text = json.dumps(event.as_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        body = redact(text).encode("utf-8")
         problem = ""
         for attempt in (1, 2):
             if attempt == 2:
@@ -42,8 +47,12 @@ class WebhookChannel:
                 with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
                     response = client.post(
                         self.url.get_secret_value(),
-                        json=event.as_dict(),
-                        headers={"User-Agent": "datakit", "X-Datakit-Event": event.kind.value},
+                        content=body,
+                        headers={
+                            "Content-Type": "application/json",
+                            "User-Agent": "datakit",
+                            "X-Datakit-Event": event.kind.value,
+                        },
                     )
             except (httpx.InvalidURL, httpx.UnsupportedProtocol):  # a wrong secret: trying again cannot help
                 raise NotificationError(self.name, "the secret does not hold a valid http(s) URL") from None
