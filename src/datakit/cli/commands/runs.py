@@ -22,7 +22,7 @@ def list_runs(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Option("--job", "-j", help="Only runs of this job.")] = None,
     status: Annotated[
-        str | None, typer.Option("--status", "-s", help="running, succeeded, failed or abandoned.")
+        str | None, typer.Option("--status", "-s", help="queued, running, succeeded, failed or abandoned.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs (latest first).")] = 20,
     project: ProjectOption = None,
