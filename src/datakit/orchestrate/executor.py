@@ -87,7 +87,8 @@ class Executor:
         """Run `plan` once; raises AlreadyRunning when the job is active (unless `allow_concurrent`).
 
         `tick_key` names the trigger firing that starts the run (TickFired if it already started one).
-        `on_started(run_id)` is called once the run is committed, before any step runs.
+        `on_started(run_id)` is called once the run is committed, before any step runs (an error it
+        raises fails the run).
         """
         reused = self._reusable(plan, resume) if resume is not None else set()
         run_id = self.store.start_run(
@@ -98,8 +99,6 @@ class Executor:
             warehouse=plan.warehouse,
             tick_key=tick_key,
         )
-        if on_started is not None:
-            on_started(run_id)
         stop = threading.Event()
         beat = threading.Thread(target=self._beat, args=(run_id, stop), daemon=True, name="datakit-heartbeat")
         beat.start()
@@ -115,6 +114,8 @@ class Executor:
         errors: dict[str, str] = {}
         by_id = {s.id: s for s in plan.steps}
         try:
+            if on_started is not None:  # the run's clocks (heartbeat, SLA) run already
+                on_started(run_id)
             self.store.add_steps(run_id, [s.id for s in plan.steps], reused)
             states = run_dag(
                 [s.id for s in plan.steps],
