@@ -1,12 +1,14 @@
 """The victim of the lifeline tests: a process that runs steps which never end, as a run does.
 
 `python -m tests.orchestrate.lifeline_owner MODE FOLDER`: with MODE `server`, two steps forked by a step
-server, each having started a process of its own; with MODE `spawn`, two spawned steps. Once every step
-has written its pid file into FOLDER it prints `ready`, and then waits for the test to kill it.
+server, each having started a process of its own; with MODE `thread`, the same from a thread that is not
+the main one (as `datakit serve` runs a run); with MODE `spawn`, two spawned steps. Once every step has
+written its pid file into FOLDER it prints `ready`, and then waits for the test to kill it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -19,6 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def main(mode: str, folder: Path) -> None:
+    if mode == "thread":  # the parent-death signal is tied to the thread that started the server
+        threading.Thread(target=main, args=("server", folder), daemon=True).start()
+        threading.Event().wait()
     server = None
     target = "tests.orchestrate.helpers:forever"
     if mode == "server":
@@ -33,7 +38,10 @@ def main(mode: str, folder: Path) -> None:
             kwargs={"cwd": REPO, "server": server},
             daemon=True,
         ).start()
+    deadline = time.monotonic() + 120
     while not all(p.exists() for p in pid_files):
+        if time.monotonic() > deadline:  # the test reads no `ready` and fails
+            os._exit(1)
         time.sleep(0.02)
     print("ready", flush=True)
     threading.Event().wait()

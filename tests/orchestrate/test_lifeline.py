@@ -20,7 +20,7 @@ from tests.orchestrate.processes import kill_tagged, new_tag, seconds_until_gone
 SRC = Path(datakit.__file__).resolve().parents[1]  # the datakit under test, wherever it is
 
 
-@pytest.mark.parametrize(("mode", "per_step"), [("server", 2), ("spawn", 1)])
+@pytest.mark.parametrize(("mode", "per_step"), [("server", 2), ("thread", 2), ("spawn", 1)])
 def test_kill_9_of_the_owner_leaves_no_step_behind(tmp_path: Path, mode: str, per_step: int) -> None:
     env = new_tag()
     owner = subprocess.Popen(
@@ -35,7 +35,7 @@ def test_kill_9_of_the_owner_leaves_no_step_behind(tmp_path: Path, mode: str, pe
         assert owner.stdout is not None
         assert owner.stdout.readline().strip() == "ready"
         # the owner, 2 steps (each with a process of its own under a step server), and the server
-        assert len(tagged(env)) == 1 + 2 * per_step + (mode == "server")
+        assert len(tagged(env)) == 1 + 2 * per_step + (mode != "spawn")
         killed = time.monotonic()
         os.killpg(owner.pid, signal.SIGKILL)
         owner.wait()

@@ -186,7 +186,7 @@ def load_step(
                 "rows_loaded": done.rows_loaded,
                 "rows_rejected": done.rows_rejected,
             }
-            return {"rows": rows, "details": {"loaded_by": {"run": done.run_id, "load_id": done.load_id}}}
+            return {"rows": rows, "details": {"loaded_by_run": done.run_id, "load_id": done.load_id}}
         options = RunOptions(full_refresh=full_refresh, run_id=run["runs"][0], step_id=run["step"])
     _say(f"loading {pipeline}.{resource} -> {plan.target}")
     result = load_resource(plan, destination, options)
