@@ -106,3 +106,13 @@ def lose_connection() -> None:
 def whoami(value: int) -> dict[str, int]:
     """(In a child process.) Which process ran the step."""
     return {"value": value, "pid": os.getpid()}
+
+
+def forever_with_child(pid_file: str) -> None:
+    """(In a child process.) Start a process that never ends (in this step's process group), then never
+    finish either; the pid file is written once both run."""
+    import subprocess
+    import sys
+
+    subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.1)"])
+    forever(pid_file)

@@ -88,3 +88,36 @@ def test_a_closed_server_falls_back_to_spawning(server: StepServer) -> None:
     server.close()
     result, _ = run_in_child("tests.orchestrate.helpers:whoami", {"value": 3}, cwd=REPO, server=server)
     assert result["value"] == 3
+
+
+def test_a_run_starts_before_its_step_server(tmp_path: Path) -> None:
+    """The server's start-up (a second or two) is part of the run's recorded duration: the project's
+    datakit, which the server imports while it warms up, records when it did, after the run began."""
+    from datakit.config import load_project
+    from datakit.config.scaffold import init_project
+    from datakit.orchestrate.run import run_job
+    from datakit.orchestrate.store import open_store
+
+    root = tmp_path / "shop"
+    init_project(root, name="shop")  # job `daily`: two load steps, so a step server runs them
+    stamp = root / "datakits" / "stamp"
+    stamp.mkdir(parents=True)
+    (stamp / "__init__.py").write_text(
+        "import os, time\nfrom pathlib import Path\n"
+        "with (Path(__file__).parents[2] / 'imports.log').open('a') as log:\n"
+        "    log.write(f'{os.getpid()} {time.time()!r}\\n')\n",
+        encoding="utf-8",
+    )
+    project = load_project(root)
+    result = run_job(project, "daily")
+    assert result.ok, result.errors
+    imported = [line.split() for line in (root / "imports.log").read_text().splitlines()]
+    in_server = [float(at) for pid, at in imported if int(pid) != os.getpid()]
+    assert in_server, "the step server did not import the project's datakit"
+    store = open_store(project)
+    try:
+        run = store.get_run(result.run_id)
+    finally:
+        store.close()
+    assert run.finished_at is not None
+    assert run.started_at <= min(in_server) <= run.finished_at

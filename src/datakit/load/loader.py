@@ -582,6 +582,8 @@ class _Load:
             schema_changes=self.changes,
             child_rows=tuple(self.child_rows.items()),
             error=error,
+            run_id=self.options.run_id,
+            step_id=self.options.step_id,
         )
 
     def record_failure(self, error: Exception) -> None:

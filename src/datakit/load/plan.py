@@ -125,6 +125,9 @@ class LoadResult:
     child_rows: tuple[tuple[str, int], ...] = field(default=())
     """Rows written into each child table (REST resources whose lists are child tables)."""
     error: str | None = None
+    run_id: str | None = None
+    """The run and the step this load was part of (`RunOptions`), recorded with the data."""
+    step_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,3 +135,7 @@ class RunOptions:
     full_refresh: bool = False
     """Ignore the saved cursor and replace the target (as if it were the first load)."""
     progress: ProgressCallback | None = None
+    run_id: str | None = None
+    """The run (and `step_id`, its step) loading: recorded in the load record with the data, so a retry
+    or a resume of the run knows the load is done (`datakit.load.state.committed_load`)."""
+    step_id: str | None = None

@@ -10,11 +10,22 @@ PostgreSQL, so it runs under an advisory lock there; an empty `_datakit` left by
 
 Cursor values are stored as text with their Python type name, so an integer cursor comes back as an
 int, a timestamp as an aware datetime, a decimal as a Decimal: the next read compares like with like.
+
+Exactly once (DESIGN.md 3.9): a load run as a step of a run records the run's id and the step's id in
+its load record, in the data's transaction; a retry or a resume asks `committed_load` first and does not
+load again what is there. On PostgreSQL the COMMIT of a killed run may still be in flight when the
+resume asks (the server finishes a COMMIT its client sent before dying), so the question first takes a
+SHARE lock on `loads`: it waits for every transaction that has written a load record to end, and such a
+transaction is one statement from its COMMIT. (DuckDB has one writing process per file: a new one opens
+it only once the killed one is gone.) Columns added to `loads` since a database was first set up are
+added by `prepare`, under the set-up's lock.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -45,6 +56,8 @@ _LOADS_COLUMNS = (
     ("error", "TEXT"),
     ("started_at", "TIMESTAMPTZ NOT NULL"),
     ("finished_at", "TIMESTAMPTZ NOT NULL"),
+    ("run_id", "TEXT"),  # the run and the step that loaded (NULL outside a run: `datakit run pipeline`)
+    ("step_id", "TEXT"),
 )
 _CURSORS_COLUMNS = (
     ("pipeline", "TEXT NOT NULL"),
@@ -78,7 +91,14 @@ def ensure(tx: Transaction, state_schema: str = STATE_SCHEMA) -> None:
     from datakit.load.files import FILES, FILES_COLUMNS
 
     for table, columns in ((LOADS, _LOADS_COLUMNS), (CURSORS, _CURSORS_COLUMNS), (FILES, FILES_COLUMNS)):
-        if tx.columns(TableRef(table, state_schema)):
+        live = {column.name for column in tx.columns(TableRef(table, state_schema))}
+        if live:  # set up by an older datakit: add the columns added since (all nullable)
+            for name, kind in columns:
+                if name not in live and "NOT NULL" not in kind:
+                    tx.execute(
+                        f"ALTER TABLE {tx.quote(state_schema, table)} "
+                        f"ADD COLUMN IF NOT EXISTS {tx.quote(name)} {kind}"
+                    )
             continue
         tx.execute(f"CREATE SCHEMA IF NOT EXISTS {tx.quote(state_schema)}")
         body = ", ".join(f"{tx.quote(name)} {kind}" for name, kind in columns)
@@ -141,14 +161,56 @@ def record_load(tx: Transaction, result: LoadResult, *, state_schema: str = STAT
         result.error or "",
         result.started_at,
         result.finished_at,
+        result.run_id or "",
+        result.step_id or "",
     ]
     names = ", ".join(tx.quote(name) for name, _ in _LOADS_COLUMNS)
     tx.execute(
         f"INSERT INTO {tx.quote(state_schema, LOADS)} ({names}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
         "NULLIF($9, ''), NULLIF($10, ''), NULLIF($11, ''), CAST($12 AS TIMESTAMPTZ), "
-        "CAST($13 AS TIMESTAMPTZ))",
+        "CAST($13 AS TIMESTAMPTZ), NULLIF($14, ''), NULLIF($15, ''))",
         values,
     )
+
+
+@dataclass(frozen=True)
+class CommittedLoad:
+    """A step's load that committed: which run made it, and its row counts."""
+
+    load_id: str
+    run_id: str
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+
+
+def committed_load(
+    destination: Destination, step_id: str, runs: Sequence[str], *, state_schema: str = STATE_SCHEMA
+) -> CommittedLoad | None:
+    """The succeeded load of step `step_id` by one of `runs` (a run and the runs it resumes), or None.
+
+    Waits, on PostgreSQL, for the loads still committing (see the module's docstring).
+    """
+    if not runs:
+        return None
+    with destination.transaction() as tx:
+        live = {column.name for column in tx.columns(TableRef(LOADS, state_schema))}
+        if not {"run_id", "step_id"} <= live:  # no load of any run yet
+            return None
+        if destination.capabilities.dialect == "postgres":
+            tx.execute(f"LOCK TABLE {tx.quote(state_schema, LOADS)} IN SHARE MODE")
+        which = ", ".join(f"${i}" for i in range(2, len(runs) + 2))
+        rows = tx.query(
+            "SELECT load_id, run_id, rows_read, rows_loaded, rows_rejected "
+            f"FROM {tx.quote(state_schema, LOADS)} "
+            f"WHERE step_id = $1 AND run_id IN ({which}) AND status = 'succeeded' "
+            "ORDER BY finished_at DESC LIMIT 1",
+            [step_id, *runs],
+        )
+    if not rows:
+        return None
+    load_id, run_id, read, loaded, rejected = rows[0]
+    return CommittedLoad(str(load_id), str(run_id), int(read), int(loaded), int(rejected))
 
 
 def encode(value: Any) -> tuple[str, str]:

@@ -3,7 +3,9 @@
 The walk itself is generic (`dagrun`); how a step runs is pluggable (`StepRunner`); this module adds
 what a *run* is: a row in the state store (at most one active per job), every attempt recorded with its
 error and log, retries of transient failures only (`retry`), a heartbeat so a dead process is detected,
-and resuming a failed run by re-running only its failed and skipped steps. With a `notify` callable
+and resuming a failed run by re-running only its failed and skipped steps — a load step that committed
+although its run never heard of it (killed in between) is not loaded again: the runner is told the run's
+and its predecessors' keys, and the destination decides (`LocalRunner.for_run`). With a `notify` callable
 (a `Notifier`), the run's end is announced after it is recorded, and a run outliving its plan's SLA is
 recorded as a miss and announced while it is still running (`SlaWatch`).
 
@@ -87,7 +89,8 @@ class Executor:
         """Run `plan` once; raises AlreadyRunning when the job is active (unless `allow_concurrent`).
 
         `tick_key` names the trigger firing that starts the run (TickFired if it already started one).
-        `on_started(run_id)` is called once the run is committed, before any step runs.
+        `on_started(run_id)` is called once the run is committed, before any step runs (an error it
+        raises fails the run).
         """
         reused = self._reusable(plan, resume) if resume is not None else set()
         run_id = self.store.start_run(
@@ -98,8 +101,6 @@ class Executor:
             warehouse=plan.warehouse,
             tick_key=tick_key,
         )
-        if on_started is not None:
-            on_started(run_id)
         stop = threading.Event()
         beat = threading.Thread(target=self._beat, args=(run_id, stop), daemon=True, name="datakit-heartbeat")
         beat.start()
@@ -115,11 +116,14 @@ class Executor:
         errors: dict[str, str] = {}
         by_id = {s.id: s for s in plan.steps}
         try:
+            if on_started is not None:  # the run's clocks (heartbeat, SLA) run already
+                on_started(run_id)
             self.store.add_steps(run_id, [s.id for s in plan.steps], reused)
+            runner = self._runner_for(run_id)
             states = run_dag(
                 [s.id for s in plan.steps],
                 {s.id: s.depends_on for s in plan.steps},
-                lambda step_id: self._run_step(run_id, by_id[step_id], errors),
+                lambda step_id: self._run_step(run_id, by_id[step_id], errors, runner),
                 limit=plan.parallelism,
                 keep_going=plan.continue_on_failure,
                 exclusive={s.id: s.exclusive for s in plan.steps},
@@ -177,7 +181,25 @@ class Executor:
         ids = {s.id for s in plan.steps}
         return {s.step_id for s in old.steps if s.status in done and s.step_id in ids}
 
-    def _run_step(self, run_id: int, step: Step, errors: dict[str, str]) -> bool:
+    def _runner_for(self, run_id: int) -> StepRunner:
+        """The runner, told (when it wants to know: `for_run`) the keys of this run and of the runs it
+        resumes, newest first: a load any of them committed is not loaded again (exactly once)."""
+        for_run = getattr(self.runner, "for_run", None)
+        if not callable(for_run):
+            return self.runner
+        keys: list[str] = []
+        seen: set[int] = set()
+        next_id: int | None = run_id
+        while next_id is not None and next_id not in seen:
+            seen.add(next_id)
+            run = self.store.get_run(next_id)
+            if run.key is not None:
+                keys.append(run.key)
+            next_id = run.resumed_from
+        runner: StepRunner = for_run(tuple(keys))
+        return runner
+
+    def _run_step(self, run_id: int, step: Step, errors: dict[str, str], runner: StepRunner) -> bool:
         """All attempts of one step; True when one succeeded. Never raises (errors are recorded)."""
         attempt = 0
         while True:
@@ -186,7 +208,7 @@ class Executor:
             try:
                 if self._aborted.is_set():
                     raise DatakitError("not started: the run was cancelled")
-                output = self.runner(step)
+                output = runner(step)
             except Exception as exc:
                 message = str(exc) if isinstance(exc, DatakitError) else f"{type(exc).__name__}: {exc}"
                 if self._aborted.is_set() and not message.startswith("not started"):

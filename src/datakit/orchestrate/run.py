@@ -54,11 +54,19 @@ def run_job(
     own_store = store is None
     state = open_store(project) if store is None else store
     server = step_server(project, plan)
+
+    def started(run_id: int) -> None:
+        # the step server starts once the run is recorded: its start-up is part of the run's duration
+        if on_started is not None:
+            on_started(run_id)
+        if server is not None:
+            start_server(server)
+
     try:
         runner = LocalRunner(project.root, project.environment, full_refresh=full_refresh, server=server)
         executor = Executor(state, runner, notify=notifier, cancel=cancel)
         return executor.run(
-            plan, allow_concurrent=allow_concurrent, resume=resume, tick_key=tick_key, on_started=on_started
+            plan, allow_concurrent=allow_concurrent, resume=resume, tick_key=tick_key, on_started=started
         )
     finally:
         if server is not None:
@@ -75,18 +83,23 @@ _PRELOAD = {
 
 
 def step_server(project: Project, plan: Plan) -> StepServer | None:
-    """A step server preloaded for the plan's kinds of steps; None (steps are spawned) when it cannot
-    start, when the plan has a single step, or when DATAKIT_STEP_SERVER=0 says not to."""
+    """A step server (not started yet) to preload the plan's kinds of steps; None (steps are spawned)
+    when the plan has a single step, or when DATAKIT_STEP_SERVER=0 says not to."""
     if os.environ.get("DATAKIT_STEP_SERVER", "1") == "0" or len(plan.steps) < 2:
         return None
     modules = dict.fromkeys(m for step in plan.steps for m in _PRELOAD.get(step.kind, ()))
-    server = StepServer(modules, project.root, project.environment)
+    return StepServer(modules, project.root, project.environment)
+
+
+def start_server(server: StepServer) -> None:
+    """Start `server`; when it cannot start, steps are spawned (a server that is not alive is skipped).
+
+    Call it from the thread that will close the server: the server dies with that thread (`lifeline`).
+    """
     try:
         server.start()
     except (ServerGone, OSError) as exc:
         log.warning("step server not available, spawning each step: %s", exc)
-        return None
-    return server
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,17 @@ open connections), which also keeps one resource's connections out of another's 
 A step of a warehouse's plan carries `params["warehouse"]`; each step function turns it into the
 tenant's context (`datakit.config.tenancy`) once, and hands that to the loader, dbt or the checks, so
 the tenant's destination, schemas and secrets are applied in one place whichever executor runs it.
+
+A load step knows its run (`for_run`, `run_step_here(runs=...)`): the run's key and the keys of the runs
+it resumes. It loads with the run's key and its step id, recorded with the data; and first it asks the
+destination whether one of those runs committed this step already — a run killed between the commit
+and its own record of it, an Airflow task whose try failed after the commit — and if so, reports that
+load's rows instead of loading again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -53,9 +60,15 @@ class LocalRunner:
     full_refresh: bool = False
     server: StepServer | None = None
     """A warm step server to fork steps from (`stepserver`); without one, each step is spawned."""
+    runs: tuple[str, ...] = ()
+    """The keys of the run and of the runs it resumes, newest first (`for_run`)."""
+
+    def for_run(self, runs: tuple[str, ...]) -> LocalRunner:
+        """This runner for the run keyed `runs[0]`, which resumes `runs[1:]`."""
+        return dataclasses.replace(self, runs=runs)
 
     def __call__(self, step: Step) -> StepOutput:
-        target, kwargs = _request(self.project_root, self.environment, step, self.full_refresh)
+        target, kwargs = _request(self.project_root, self.environment, step, self.full_refresh, self.runs)
         result, log = run_in_child(
             target, kwargs, timeout=step.timeout, cwd=self.project_root, server=self.server
         )
@@ -74,31 +87,39 @@ _TARGETS = {
 
 
 def run_step_here(
-    project_root: Path, environment: str, step: Step, *, full_refresh: bool = False
+    project_root: Path,
+    environment: str,
+    step: Step,
+    *,
+    full_refresh: bool = False,
+    runs: tuple[str, ...] = (),
 ) -> StepOutput:
     """Run one plan step in this process — an Airflow task does — with the functions `LocalRunner` runs
-    in its child processes, so both executors do exactly the same work for a step."""
+    in its child processes, so both executors do exactly the same work for a step. `runs` as in
+    `LocalRunner.runs`: an Airflow task passes its DAG run, so a retry does not load twice."""
     import importlib
 
-    target, kwargs = _request(project_root, environment, step, full_refresh)
+    target, kwargs = _request(project_root, environment, step, full_refresh, runs)
     module, _, name = target.partition(":")
     return _output(getattr(importlib.import_module(module), name)(**kwargs))
 
 
 def _request(
-    project_root: Path, environment: str, step: Step, full_refresh: bool
+    project_root: Path, environment: str, step: Step, full_refresh: bool, runs: tuple[str, ...] = ()
 ) -> tuple[str, dict[str, Any]]:
     """The step function (`module:name`) of a step and its keyword arguments: plain data, so it can
     cross into a child process."""
     target = _TARGETS.get(step.kind)
     if target is None:  # pragma: no cover - the plan's StepKind and _TARGETS are kept together
         raise DatakitError(f"step {step.id!r}: unknown kind {step.kind!r}")
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "project_root": str(project_root),
         "environment": environment,
         "params": dict(step.params),
         "full_refresh": full_refresh,
     }
+    if step.kind == "load" and runs:
+        kwargs["run"] = {"runs": list(runs), "step": step.id}
     return target, kwargs
 
 
@@ -131,20 +152,44 @@ def _say(message: str) -> None:
 
 
 def load_step(
-    project_root: str, environment: str, params: dict[str, str], full_refresh: bool = False
+    project_root: str,
+    environment: str,
+    params: dict[str, str],
+    full_refresh: bool = False,
+    run: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """(In the child process.) Load one resource of one pipeline; the row counts of the load."""
+    """(In the child process.) Load one resource of one pipeline; the row counts of the load.
+
+    `run` (`{"runs": [keys, newest first], "step": id}`): the load is recorded as this run's step, and
+    is not made again if one of those runs committed it already.
+    """
     from datakit.load.loader import load_resource
     from datakit.load.plan import RunOptions
     from datakit.load.resolve import plans_for
+    from datakit.load.state import committed_load
 
     project = _child_project(project_root, environment, params.get("warehouse") or None)
     pipeline, resource = params["pipeline"], params["resource"]
     tenant = _tenant(project, params)
     destination, plans = plans_for(project, pipeline, resources=[resource], tenant=tenant)
     (plan,) = plans
+    options = RunOptions(full_refresh=full_refresh)
+    if run is not None:
+        done = committed_load(destination, run["step"], run["runs"], state_schema=plan.state_schema)
+        if done is not None:
+            _say(
+                f"{pipeline}.{resource} -> {plan.target} was loaded by run {done.run_id} already "
+                f"(load {done.load_id}): not loaded again"
+            )
+            rows = {
+                "rows_read": done.rows_read,
+                "rows_loaded": done.rows_loaded,
+                "rows_rejected": done.rows_rejected,
+            }
+            return {"rows": rows, "details": {"loaded_by_run": done.run_id, "load_id": done.load_id}}
+        options = RunOptions(full_refresh=full_refresh, run_id=run["runs"][0], step_id=run["step"])
     _say(f"loading {pipeline}.{resource} -> {plan.target}")
-    result = load_resource(plan, destination, RunOptions(full_refresh=full_refresh))
+    result = load_resource(plan, destination, options)
     _say(
         f"loaded {result.target}: read {result.rows_read}, loaded {result.rows_loaded}, "
         f"rejected {result.rows_rejected}"

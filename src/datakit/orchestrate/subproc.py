@@ -6,7 +6,8 @@ keyword arguments on stdin; it writes the function's JSON-able result (or the er
 transient, and the error's `details` when it has them) to a file, and everything it prints or logs
 goes to a log file the parent keeps with the attempt. On timeout the parent kills the child's whole
 process group (SIGKILL after a short SIGTERM grace): the loader writes in one destination
-transaction, so a killed load leaves the target as before.
+transaction, so a killed load leaves the target as before. The child is killed, too, when the thread
+that started it ends, for instance with the whole run (`lifeline`).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def run_in_child(
         request = json.dumps({"target": target, "kwargs": kwargs, "result": str(result_path)})
         with log_path.open("wb") as log_file:
             child = subprocess.Popen(
-                [sys.executable, "-m", "datakit.orchestrate.subproc"],
+                [sys.executable, "-m", "datakit.orchestrate.subproc", str(os.getpid())],
                 stdin=subprocess.PIPE,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -203,7 +204,10 @@ def execute_request(request: dict[str, Any]) -> int:
 
 
 def _child_main() -> int:
-    """The spawned child: the request comes on stdin."""
+    """The spawned child: the request comes on stdin; it dies with the process that spawned it."""
+    from datakit.orchestrate.lifeline import die_with_parent
+
+    die_with_parent(int(sys.argv[1]) if len(sys.argv) > 1 else os.getppid())
     return execute_request(json.loads(sys.stdin.read()))
 
 

@@ -95,6 +95,7 @@ VOLATILE = {
     "_dk_loaded_at",
     "_dk_rejected_at",
     "load_id",
+    "run_id",  # the run a load was part of: a DAG run in Airflow, a datakit run locally
     "loaded_at",
     "started_at",
     "finished_at",

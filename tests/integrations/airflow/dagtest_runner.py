@@ -7,8 +7,9 @@ and try number.
 
 Fault injection, for the retry tests: `--fail-once STEP` makes the first attempt of load step STEP fail
 with a transient error (`ConnectionLost`), `--fail-always STEP` every attempt, `--fail-terminal STEP`
-every attempt with a terminal error. They patch datakit's step function, which Airflow 3's `dag.test()`
-runs in this process.
+every attempt with a terminal error, `--fail-after-load STEP` the first attempt with a transient error
+after its load committed (as a task killed at that instant). They patch datakit's step function, which
+Airflow 3's `dag.test()` runs in this process.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 
-def _inject(fail_once: set[str], fail_always: set[str], fail_terminal: set[str]) -> None:
+def _inject(
+    fail_once: set[str], fail_always: set[str], fail_terminal: set[str], fail_after_load: set[str]
+) -> None:
     from datakit.connectors.errors import ConnectionLost
     from datakit.errors import DatakitError
     from datakit.orchestrate import steps
@@ -41,6 +44,9 @@ def _inject(fail_once: set[str], fail_always: set[str], fail_terminal: set[str])
             failed.add(step_id)
             raise ConnectionLost(f"injected transient failure of {step_id}")
         result: dict[str, Any] = original(**kwargs)
+        if step_id in fail_after_load and step_id not in failed:
+            failed.add(step_id)
+            raise ConnectionLost(f"injected transient failure of {step_id} after its load committed")
         return result
 
     steps.load_step = load_step  # type: ignore[assignment]
@@ -53,6 +59,7 @@ def main() -> None:
     parser.add_argument("--fail-once", action="append", default=[])
     parser.add_argument("--fail-always", action="append", default=[])
     parser.add_argument("--fail-terminal", action="append", default=[])
+    parser.add_argument("--fail-after-load", action="append", default=[])
     args = parser.parse_args()
     assert os.environ.get("AIRFLOW_HOME"), "set AIRFLOW_HOME: Airflow would create ~/airflow otherwise"
 
@@ -67,7 +74,7 @@ def main() -> None:
         print(json.dumps({"import_errors": {str(k): v for k, v in bag.import_errors.items()}}))
         sys.exit(1)
     dag = bag.dags[args.dag_id]
-    _inject(set(args.fail_once), set(args.fail_always), set(args.fail_terminal))
+    _inject(set(args.fail_once), set(args.fail_always), set(args.fail_terminal), set(args.fail_after_load))
     run = dag.test()
     tasks = {
         ti.task_id: {"state": str(ti.state), "try_number": ti.try_number} for ti in run.get_task_instances()

@@ -119,6 +119,31 @@ def test_dag_test_retries_a_transient_failure_and_matches_the_local_run(
     assert airflow_tables["br__shop__main.orders"][0] == 200
 
 
+def test_a_retry_after_the_load_committed_does_not_load_again(
+    tmp_path: Path, airflow_env: AirflowEnv
+) -> None:
+    """The first try of `customers` (an append) commits its load, then fails: the retry asks the
+    destination, finds the load of this DAG run, and reports it instead of appending every row again."""
+    projects = {}
+    for where in ("airflow", "local"):
+        root = shop_project(tmp_path / where / "shop")
+        source = root / "config/sources/shop.yaml"
+        source.write_text(
+            source.read_text().replace("write_disposition: merge", "write_disposition: append", 1)
+        )
+        projects[where] = root
+    dags = tmp_path / "dags"
+    compile_into(projects["airflow"], dags)
+    result = airflow_env.dag_test(dags, "datakit__daily", "--fail-after-load", "shop_bronze.customers")
+    assert result["state"] == "success"
+    assert result["tasks"]["shop_bronze.customers"] == {"state": "success", "try_number": 2}
+    assert run_job(load_project(projects["local"], environment="dev"), "daily").ok
+
+    airflow_tables = duckdb_fingerprint(projects["airflow"] / "warehouse.duckdb")
+    assert airflow_tables["br__shop__main.customers"][0] == 50
+    assert airflow_tables == duckdb_fingerprint(projects["local"] / "warehouse.duckdb")
+
+
 def test_retries_stop_at_max_attempts_and_terminal_errors_are_not_retried(
     tmp_path: Path, airflow_env: AirflowEnv
 ) -> None:

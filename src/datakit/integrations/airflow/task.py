@@ -6,6 +6,10 @@ datakit retries transient errors only (connection loss, serialization failures, 
 timeouts — `orchestrate.retry.is_transient`), so a terminal error is raised as Airflow's
 `AirflowFailException`, which fails the task at once whatever its `retries`; a transient one is
 re-raised as it is and Airflow retries it per the task's retry settings.
+
+A load step is run as a step of its DAG run (`airflow:<dag id>:<run id>`): its load record names that
+run, so a retry whose earlier try committed the load before it failed (or was killed) does not load it
+again; it reports the committed load's rows. A new DAG run loads anew.
 """
 
 from __future__ import annotations
@@ -45,7 +49,9 @@ def run_step(
 
     plan_step = step_from_dict(step)
     try:
-        output = run_step_here(Path(project_root), environment, plan_step, full_refresh=full_refresh)
+        output = run_step_here(
+            Path(project_root), environment, plan_step, full_refresh=full_refresh, runs=_dag_run()
+        )
     except Exception as exc:
         if is_transient(exc):
             raise  # Airflow retries it (retries, retry_delay, backoff of the task)
@@ -55,3 +61,14 @@ def run_step(
             f"step {plan_step.id} failed (terminal, not retried): {type(exc).__name__}: {exc}"
         ) from exc
     return {"step": plan_step.id, "rows": dict(output.rows)}
+
+
+def _dag_run() -> tuple[str, ...]:
+    """The key of the task's DAG run (none outside a running task)."""
+    from airflow.sdk import get_current_context
+
+    try:
+        context = get_current_context()
+    except RuntimeError:  # not in a task (called directly): the load is no run's step
+        return ()
+    return (f"airflow:{context['dag'].dag_id}:{context['run_id']}",)

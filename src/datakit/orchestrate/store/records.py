@@ -82,11 +82,19 @@ class RunRecord:
     plan: str
     sla_missed_at: float | None = None
     """When the run exceeded its job's `sla.duration` (None: met, or no SLA)."""
+    uid: str | None = None
+    """Random; None for runs recorded before datakit gave runs one."""
     steps: tuple[StepRecord, ...] = field(default=())
 
     @property
     def duration(self) -> float | None:
         return None if self.finished_at is None else self.finished_at - self.started_at
+
+    @property
+    def key(self) -> str | None:
+        """The run as destinations' load records name it (`<id>-<uid>`: ids alone repeat across state
+        stores); None for a run without a uid."""
+        return None if self.uid is None else f"{self.id}-{self.uid}"
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

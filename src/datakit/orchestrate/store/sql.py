@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,6 +146,7 @@ class StateStore:
             "host": self.host,
             "pid": os.getpid(),
             "plan": plan,
+            "uid": uuid.uuid4().hex[:16],
         }
         with self._lock:
             try:

@@ -48,6 +48,7 @@ def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Tab
         Column("error", Text),
         Column("plan", Text, nullable=False),
         Column("sla_missed_at", Float),
+        Column("uid", String(32)),  # random: names the run in destinations' load records, with its id
         Index("runs_by_job", "job", "id"),
         Index("runs_by_status", "status"),
     )
