@@ -133,7 +133,13 @@ def _sources(project_root: Path, destination: str = "local_duckdb", tenant: str 
     return write_sources(project, generated_dir(workspace), destination, tenant=context)
 
 
+def _ask_source_tests(root: Path, which: str) -> None:
+    with (root / "datakit.yaml").open("a") as config:
+        config.write(f"dbt:\n  source_tests: {which}\n")
+
+
 def test_sources_describe_the_bronze_contracts(root: Path) -> None:
+    _ask_source_tests(root, "all")
     project = load_project(root)
     path = _sources(root)
     workspace = root / ".datakit" / "dbt" / "tiny" / "_default" / "local_duckdb" / "project"
@@ -169,6 +175,7 @@ def test_append_resources_get_no_unique_test(root: Path) -> None:
     old = "    - name: category\n      primary_key: [category_id]\n      write_disposition: merge\n"
     assert old in text
     source_file.write_text(text.replace(old, old.replace("merge", "append")))
+    _ask_source_tests(root, "all")
     (source,) = yaml.safe_load(_sources(root).read_text())["sources"]
     category = next(t for t in source["tables"] if t["name"] == "category")
     assert category["columns"][0]["name"] == "category_id"
@@ -299,3 +306,17 @@ def test_a_source_named_in_jinja_makes_every_table_a_source(root: Path) -> None:
     )
     project = load_project(root)
     assert referenced_sources(read_dbt_project(project, DBT_DIR)) is None
+
+
+def test_sources_carry_the_tests_the_project_asks_for(root: Path) -> None:
+    """None by default (the loader enforced the contract on every row); keys: the single-column keys."""
+
+    def tests_of(table: str) -> dict[str, list[str]]:
+        (source,) = yaml.safe_load(_sources(root).read_text())["sources"]
+        columns = next(t for t in source["tables"] if t["name"] == table)["columns"]
+        return {c["name"]: c["data_tests"] for c in columns if "data_tests" in c}
+
+    assert tests_of("customer") == {}
+    _ask_source_tests(root, "keys")
+    assert tests_of("customer") == {"customer_id": ["not_null", "unique"]}
+    assert tests_of("film_actor") == {}  # a composite key: no single-column test

@@ -36,6 +36,8 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_duckdb_build_results_failures_and_partial_parsing(root: Path) -> None:
     import duckdb
 
+    with (root / "datakit.yaml").open("a") as config:
+        config.write("dbt:\n  source_tests: all\n")  # the contract's tests on the sources, as asked
     project = load_project(root)
     warehouse = bronze_duckdb(project, CATEGORY_ROWS)
 

@@ -5,12 +5,15 @@ schema as the project without tenants has it
 (`{{ source('br__pagila__public', 'customer') }}`): the name already says layer, system and source
 schema, and is unique in the warehouse. For a tenant the source keeps that name and its `schema:` is the
 tenant's (`acme_br__pagila__public`), so a dbt project is written once, with plain names, and each
-tenant's run reads its own tables. Tables carry the contract's description; columns their description
-and the tests the contract implies: `not_null` for NOT NULL columns, `unique` for a single-column
-primary or unique key (not when a resource appends, where the key repeats by design). The loader's
-audit columns are listed with their descriptions but no tests: the loader writes them on every row, so
-testing them would only add queries to every `dbt build` of the sources. `loaded_at_field` is the load
-time, so `dbt source freshness` works once a freshness rule is set.
+tenant's run reads its own tables. Tables carry the contract's description, columns their description.
+
+Tests are what the project asks for (`dbt.source_tests` in `datakit.yaml`): none by default, because
+the loader has already enforced the contract on every row it wrote, and a test per column only adds
+queries to every unselected `dbt build` (Pagila's bronze had 87 of them); `keys`: `not_null` and
+`unique` on single-column primary or unique keys; `all`: also `not_null` on every NOT NULL column.
+`unique` is never generated where a resource appends (the key repeats by design), nor any test on the
+loader's audit columns. `loaded_at_field` is the load time, so `dbt source freshness` works once a
+freshness rule is set.
 
 The file is `_datakit_sources.yml` in the generated model path of the step's workspace
 (`transform.workspace`), never in the user's dbt project; it is rewritten only when its content
@@ -32,6 +35,7 @@ from datakit.transform.files import write_if_changed
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
+    from datakit.config.models.project import SourceTests
     from datakit.config.tenancy import Tenant
     from datakit.contracts.model import Column, Contract
 
@@ -43,9 +47,11 @@ HEADER = (
 _PLAIN = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-def sources_document(tables: Sequence[BronzeTable], tenant: Tenant | None = None) -> dict[str, Any]:
+def sources_document(
+    tables: Sequence[BronzeTable], tenant: Tenant | None = None, tests: SourceTests = "none"
+) -> dict[str, Any]:
     """The `sources:` mapping for `tables` (one source per schema, in schema then table order), each
-    source in `tenant`'s schema when given."""
+    source in `tenant`'s schema when given, with the generated `tests` asked for."""
     by_schema: dict[str, list[BronzeTable]] = {}
     for table in sorted(tables, key=lambda t: (t.schema, t.name)):
         by_schema.setdefault(table.schema, []).append(table)
@@ -55,17 +61,19 @@ def sources_document(tables: Sequence[BronzeTable], tenant: Tenant | None = None
             "schema": tenant.schema(schema) if tenant is not None else schema,
             "description": f"Bronze tables loaded by datakit into {schema}.",
             "loaded_at_field": LOADED_AT,
-            "tables": [_table(table) for table in members],
+            "tables": [_table(table, tests) for table in members],
         }
         for schema, members in by_schema.items()
     ]
     return {"version": 2, "sources": sources}
 
 
-def sources_yaml(tables: Sequence[BronzeTable], tenant: Tenant | None = None) -> str:
+def sources_yaml(
+    tables: Sequence[BronzeTable], tenant: Tenant | None = None, tests: SourceTests = "none"
+) -> str:
     """The text of the generated sources file (deterministic: same tables, same bytes)."""
     body = yaml.safe_dump(
-        sources_document(tables, tenant),
+        sources_document(tables, tenant, tests),
         sort_keys=False,
         default_flow_style=False,
         width=1000,
@@ -87,11 +95,12 @@ def write_sources(
     with `referenced`, only those the dbt project reads (`transform.references`)."""
     path = folder / SOURCES_FILE
     tables = bronze_tables(project, destination, tenant=tenant, referenced=referenced)
-    write_if_changed(path, sources_yaml(tables, tenant if tenant is not None and tenant.name else None))
+    as_tenant = tenant if tenant is not None and tenant.name else None
+    write_if_changed(path, sources_yaml(tables, as_tenant, project.config.dbt.source_tests))
     return path
 
 
-def _table(table: BronzeTable) -> dict[str, Any]:
+def _table(table: BronzeTable, tests: SourceTests) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": table.name}
     contract = table.contract
     if contract is None:
@@ -104,26 +113,29 @@ def _table(table: BronzeTable) -> dict[str, Any]:
     if not _PLAIN.fullmatch(table.name):
         entry["identifier"] = table.name
         entry["quoting"] = {"identifier": True}
-    singles = _single_column_keys(contract) if table.keyed else set()
-    entry["columns"] = [_column(column, singles) for column in contract.columns] + [
-        _column(column, set(), tests=False)
-        for column in AUDIT_COLUMNS
-        if column.name not in contract.column_names
-    ]
+    keys = _single_column_keys(contract) if tests != "none" else set()
+    entry["columns"] = [
+        _column(column, _tests(column, keys, table.keyed, tests)) for column in contract.columns
+    ] + [_column(column, []) for column in AUDIT_COLUMNS if column.name not in contract.column_names]
     return entry
 
 
-def _column(column: Column, unique: set[str], *, tests: bool = True) -> dict[str, Any]:
+def _tests(column: Column, keys: set[str], keyed: bool, tests: SourceTests) -> list[str]:
+    """The generated tests of one contract column under the project's `source_tests`."""
+    found = []
+    if (tests == "all" and not column.nullable) or (tests == "keys" and column.name in keys):
+        found.append("not_null")
+    if column.name in keys and keyed:
+        found.append("unique")
+    return found
+
+
+def _column(column: Column, data_tests: list[str]) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": column.name}
     if not _PLAIN.fullmatch(column.name):
         entry["quote"] = True
     if column.description:
         entry["description"] = column.description
-    data_tests = []
-    if tests and not column.nullable:
-        data_tests.append("not_null")
-    if tests and column.name in unique:
-        data_tests.append("unique")
     if data_tests:
         entry["data_tests"] = data_tests
     return entry

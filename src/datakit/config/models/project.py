@@ -51,6 +51,20 @@ class NotificationSettings(StrictModel):
     webhook: WebhookSettings | None = None
 
 
+SourceTests = Literal["none", "keys", "all"]
+
+
+class DbtSettings(StrictModel):
+    """How datakit writes what dbt reads."""
+
+    source_tests: SourceTests = Field(
+        "none",
+        description="Tests datakit adds to the generated dbt sources: none (default: the loader already "
+        "enforced the contracts on every row), keys (not_null and unique on single-column keys) or all "
+        "(also not_null on every NOT NULL column).",
+    )
+
+
 class ProjectConfig(StrictModel):
     name: Name
     description: str | None = None
@@ -59,3 +73,4 @@ class ProjectConfig(StrictModel):
     paths: Paths = Field(default_factory=Paths)
     state: StateStore = Field(default_factory=lambda: SqliteState(type="sqlite"))
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    dbt: DbtSettings = Field(default_factory=DbtSettings)
