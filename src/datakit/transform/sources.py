@@ -34,8 +34,8 @@ from datakit.transform.bronze import BronzeTable, bronze_tables
 from datakit.transform.files import write_if_changed
 
 if TYPE_CHECKING:
-    from datakit.config.project import Project
     from datakit.config.models.project import SourceTests
+    from datakit.config.project import Project
     from datakit.config.tenancy import Tenant
     from datakit.contracts.model import Column, Contract
 
