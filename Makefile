@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 BASE := $(VENV)/.installed-base
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench clean platform-up platform-down integration
 
 $(BASE): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,20 @@ bench: $(STAMP)
 	$(BIN)/python bench/airflow_compile.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/masking.py
+
+## platform-up / integration / platform-down: the platform of deploy/compose.yaml on this machine, without
+## Docker (deploy/bin/): start PostgreSQL and Redis if they are down, create the platform's roles and
+## databases (named after PLATFORM_PREFIX, default datakit), run the integration tests against them, then
+## drop what platform-up created and stop only what it started. PostgreSQL admin: PGHOST/PGUSER/... (default
+## postgres@127.0.0.1).
+platform-up:
+	deploy/bin/platform-up
+
+integration: $(STAMP)
+	PYTEST=$(BIN)/pytest deploy/bin/integration-tests $(PYTEST_ARGS)
+
+platform-down:
+	deploy/bin/platform-down
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
