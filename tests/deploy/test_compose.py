@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.conftest import EXAMPLES
-from tests.deploy.tools import DEPLOY, run, tool
+from tests.deploy.tools import DEPLOY, datakit_command, run, tool
 
 COMPOSE = DEPLOY / "compose.yaml"
 ENV_EXAMPLE = DEPLOY / ".env.example"
@@ -161,6 +161,8 @@ def test_the_dags_service_compiles_the_example_project(config: Any, tmp_path: Pa
     command = list(service["command"])
     root = command.index("--project-root") + 1  # stays the container's path: the workers read it there
     command = [mounted.get(arg, arg) if i != root else arg for i, arg in enumerate(command)]
+    assert command[0] == "datakit"
+    command[0] = datakit_command()
     done = run(command, env={**os.environ, **service["environment"]})
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -8,21 +8,15 @@ also requires that it said nothing about the unit — and shows, with a broken c
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
-import pytest
-
-from tests.deploy.tools import DEPLOY, run, tool
+from tests.deploy.tools import DEPLOY, datakit_command, run, tool
 
 UNIT = DEPLOY / "systemd" / "datakit-serve.service"
 
 
 def _installed_copy(tmp_path: Path, *, change: tuple[str, str] | None = None) -> Path:
-    datakit = shutil.which("datakit", path=str(Path(sys.executable).parent)) or shutil.which("datakit")
-    if datakit is None:
-        pytest.fail("the datakit command is not on PATH (pip install -e .)")
+    datakit = datakit_command()
     project = tmp_path / "project"
     project.mkdir(exist_ok=True)
     text = UNIT.read_text(encoding="utf-8")

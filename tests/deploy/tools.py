@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,11 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """Run a validator or a make target; never raises on its exit code (tests assert on it)."""
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def datakit_command() -> str:
+    """The `datakit` of the interpreter running the tests (its bin folder need not be on PATH)."""
+    found = shutil.which("datakit", path=str(Path(sys.executable).parent)) or shutil.which("datakit")
+    if found is None:
+        pytest.fail("the datakit command is not installed next to this interpreter (pip install -e .)")
+    return found
