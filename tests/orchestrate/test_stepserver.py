@@ -14,7 +14,7 @@ from datakit.orchestrate.subproc import StepFailed, StepTimeout, kill_all, run_i
 from tests.conftest import REPO
 from tests.orchestrate.helpers import timeouts_count_once_announced
 from tests.orchestrate.test_subproc import _gone
-from tests.waits import GUARD, wait_until
+from tests.waits import wait_until
 
 
 @pytest.fixture
@@ -80,9 +80,14 @@ def test_kill_all_reaches_forked_steps(server: StepServer, tmp_path: Path) -> No
             server=server,
         )
         wait_until(pid_file.exists, "the step to start")
-        kill_all()
+
+        def killed() -> bool:
+            kill_all()  # until it lands: the child can write its pid before the parent registers it
+            return running.done()
+
+        wait_until(killed, "kill_all to end the step")
         with pytest.raises(StepFailed):
-            running.result(timeout=GUARD)
+            running.result()
     assert _gone(int(pid_file.read_text()))
 
 
