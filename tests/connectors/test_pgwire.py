@@ -278,13 +278,11 @@ def test_closing_the_fast_read_early_releases_its_connections(
     pagila: PostgresParams, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading
-    import time
+
+    from tests.waits import wait_until
 
     monkeypatch.setattr(pg_source, "PARTITION_MIN_BYTES", 0)
     stream = PostgresSource(pagila).read(ReadRequest(table=TableRef("rental", "public"), batch_size=100))
     assert next(stream).num_rows == 100
     stream.close()  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 10
-    while any(t.name == "datakit-pg-copy" for t in threading.enumerate()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(t.name == "datakit-pg-copy" for t in threading.enumerate())
+    wait_until(lambda: "datakit-pg-copy" not in {t.name for t in threading.enumerate()}, "copies to end")

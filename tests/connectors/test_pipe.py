@@ -11,8 +11,7 @@ import pyarrow as pa
 import pytest
 
 from datakit.connectors import ConnectionLost, pipe
-
-TIMEOUT = 10.0
+from tests.waits import GUARD
 
 
 def batches(
@@ -31,7 +30,7 @@ def batches(
 
 
 def run_with_timeout(action: Callable[[], Any]) -> tuple[Any, BaseException | None]:
-    """Run `action` in a thread; fail the test if it has not finished after TIMEOUT seconds."""
+    """Run `action` in a thread; fail the test if it has not finished after GUARD seconds."""
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -42,7 +41,7 @@ def run_with_timeout(action: Callable[[], Any]) -> tuple[Any, BaseException | No
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
-    thread.join(TIMEOUT)
+    thread.join(GUARD)
     assert not thread.is_alive(), "pipe hung"
     return outcome.get("value"), outcome.get("error")
 
@@ -120,12 +119,21 @@ def test_memory_is_bounded_by_depth() -> None:
 
 
 def test_stalled_reader_times_out_as_transient() -> None:
+    gave_up = threading.Event()
+
     def stuck() -> Iterator[pa.RecordBatch]:
         yield pa.record_batch({"i": [1]})
-        time.sleep(1.5)
+        gave_up.wait(GUARD)  # the next batch comes only after the writer gave up waiting for it
         yield pa.record_batch({"i": [2]})
 
-    _, error = run_with_timeout(lambda: pipe(stuck(), count_rows, stall_timeout=0.3))
+    def write(stream: Iterator[pa.RecordBatch]) -> int:
+        try:
+            return count_rows(stream)
+        except ConnectionLost:
+            gave_up.set()
+            raise
+
+    _, error = run_with_timeout(lambda: pipe(stuck(), write, stall_timeout=0.3))
     assert isinstance(error, ConnectionLost) and error.transient
 
 

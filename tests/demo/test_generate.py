@@ -1,9 +1,11 @@
-"""The generated DVD-rental source: deterministic, scaled, consistent, Pagila-sized, fast."""
+"""The generated DVD-rental source: deterministic, scaled, consistent, Pagila-sized.
+
+How fast is `bench/demo_source.py`'s figure, not a test's: tests run on loaded machines.
+"""
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -16,19 +18,17 @@ RANDOM_TABLES = ("actor", "address", "customer", "film", "film_actor", "inventor
 
 
 @pytest.fixture(scope="module")
-def full(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int], float]:
+def full(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
     path = tmp_path_factory.mktemp("source") / "dvdrental.sqlite"
-    started = time.perf_counter()
-    counts = generate_source(path)
-    return path, counts, time.perf_counter() - started
+    return path, generate_source(path)
 
 
 def connect(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
 
 
-def test_scale_one_is_pagila_sized_and_fast(full: tuple[Path, dict[str, int], float]) -> None:
-    path, counts, seconds = full
+def test_scale_one_is_pagila_sized(full: tuple[Path, dict[str, int]]) -> None:
+    path, counts = full
     assert sorted(counts) == sorted(UNSCALED_ROWS)  # Pagila's 15 tables, no more, no less
     for table in ("actor", "customer", "film", "rental", "language", "category"):
         assert counts[table] == UNSCALED_ROWS[table], table
@@ -37,7 +37,6 @@ def test_scale_one_is_pagila_sized_and_fast(full: tuple[Path, dict[str, int], fl
     assert counts["store"] == 2
     assert 4000 < counts["inventory"] < 5200
     assert 4500 < counts["film_actor"] < 6500
-    assert seconds < 2.0, f"scale 1 took {seconds:.2f} s"
     with connect(path) as db:
         for table in TABLES:
             assert db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == counts[table], table
@@ -77,8 +76,8 @@ def test_scale_out_of_range_is_refused(tmp_path: Path, scale: float) -> None:
         generate_source(tmp_path / "x.sqlite", scale=scale)
 
 
-def test_every_foreign_key_resolves(full: tuple[Path, dict[str, int], float]) -> None:
-    path, _, _ = full
+def test_every_foreign_key_resolves(full: tuple[Path, dict[str, int]]) -> None:
+    path, _ = full
     with connect(path) as db:
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         # the declared keys are checked above; these say the rows also agree with each other
@@ -105,8 +104,8 @@ def test_every_foreign_key_resolves(full: tuple[Path, dict[str, int], float]) ->
         assert clerks == 0
 
 
-def test_rentals_have_late_and_open_returns_and_fees(full: tuple[Path, dict[str, int], float]) -> None:
-    path, counts, _ = full
+def test_rentals_have_late_and_open_returns_and_fees(full: tuple[Path, dict[str, int]]) -> None:
+    path, counts = full
     with connect(path) as db:
         open_rentals = db.execute("SELECT count(*) FROM rental WHERE return_date IS NULL").fetchone()[0]
         assert 0 < open_rentals < counts["rental"] * 0.1

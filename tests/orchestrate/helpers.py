@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datakit.connectors.errors import ConnectionLost
 from datakit.errors import DatakitError
 from datakit.orchestrate.plan import Plan, RetryPolicy, Step
 from datakit.orchestrate.steps import StepOutput
+from tests.waits import GUARD, wait_until
+
+if TYPE_CHECKING:
+    import pytest
+
+    from datakit.orchestrate.stepserver import StepServer
 
 
 def make_plan(
@@ -47,8 +55,15 @@ class Recorder:
         fail: Iterable[str] = (),
         flaky: dict[str, int] | None = None,
         terminal: Iterable[str] = (),
+        together: int = 0,
+        until: threading.Event | None = None,
     ) -> None:
+        """`together`: the first steps wait until that many run at once (a concurrency limit is then
+        reached whatever the machine's speed); `until`: every step waits for the test to set it."""
         self.pause = pause
+        self.together = together
+        self.all_in = threading.Event()
+        self.until = until
         self.fail = set(fail)
         self.terminal = set(terminal)
         self.flaky = dict(flaky or {})  # step -> number of transient failures before success
@@ -65,7 +80,13 @@ class Recorder:
             self.started.append(step.id)
             self.calls[step.id] = self.calls.get(step.id, 0) + 1
             calls = self.calls[step.id]
+            if self.active >= self.together:
+                self.all_in.set()
         try:
+            if not self.all_in.wait(GUARD):
+                raise AssertionError(f"{self.together} steps never ran at once")
+            if self.until is not None and not self.until.wait(GUARD):
+                raise AssertionError(f"{step.id}: the test never let the step finish")
             if self.pause:
                 time.sleep(self.pause)
             if step.id in self.fail:
@@ -83,11 +104,12 @@ class Recorder:
 
 
 def forever(pid_file: str) -> None:
-    """(In a child process.) Record the pid (atomically: readers poll for the file), then never finish."""
+    """(In a child process.) Print, then record the pid (atomically: readers poll for the file), then
+    never finish: once the file is there, the step's log holds its line."""
+    print("started, now waiting forever", flush=True)
     partial = Path(pid_file + ".partial")
     partial.write_text(str(os.getpid()), encoding="utf-8")
     partial.replace(pid_file)
-    print("started, now waiting forever", flush=True)
     while True:
         time.sleep(0.1)
 
@@ -116,3 +138,34 @@ def forever_with_child(pid_file: str) -> None:
 
     subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.1)"])
     forever(pid_file)
+
+
+def timeouts_count_once_announced(
+    monkeypatch: pytest.MonkeyPatch, pid_file: Path, server: StepServer | None = None
+) -> None:
+    """A step's timeout counts from when its process wrote `pid_file` (see `forever`), not from its start.
+
+    The timeout is the behaviour under test, the interpreter's start-up is not: on a loaded machine the
+    start-up alone can outlast a short timeout, and the step would be killed before it printed a line.
+    Spawned steps wait in `Popen.wait`, forked ones in `StepServer.wait`; both are wrapped.
+    """
+    if server is None:
+        real_popen_wait = subprocess.Popen.wait
+
+        def popen_wait(self: subprocess.Popen[bytes], timeout: float | None = None) -> int:
+            if timeout is not None and "datakit.orchestrate.subproc" in self.args:
+                wait_until(lambda: pid_file.exists() or self.poll() is not None, "the step to start")
+            return real_popen_wait(self, timeout)
+
+        monkeypatch.setattr(subprocess.Popen, "wait", popen_wait)
+        return
+    real_server_wait = server.wait
+
+    def server_wait(request_id: int, timeout: float | None) -> int | None:
+        if timeout:
+            wait_until(
+                lambda: pid_file.exists() or real_server_wait(request_id, 0) is not None, "the step to start"
+            )
+        return real_server_wait(request_id, timeout)
+
+    monkeypatch.setattr(server, "wait", server_wait)

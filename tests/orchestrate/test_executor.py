@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from datakit.orchestrate.executor import Executor
@@ -18,7 +20,7 @@ def _executor(store: StateStore, runner: Recorder, sleeps: list[float] | None = 
 def test_fifty_step_dag_runs_exactly_max_parallelism_at_once(store: StateStore) -> None:
     # five layers of ten: step i waits for step i-10
     deps = {f"s{i:02d}": [f"s{i - 10:02d}"] if i >= 10 else [] for i in range(50)}
-    runner = Recorder(pause=0.02)
+    runner = Recorder(pause=0.02, together=4)
     result = _executor(store, runner).run(make_plan(deps, limit=4))
     assert result.ok
     assert runner.max_active == 4
@@ -120,14 +122,17 @@ def test_resume_reruns_only_failed_and_skipped_steps(store: StateStore) -> None:
 
 def test_heartbeats_are_written_while_a_run_lasts(store: StateStore, monkeypatch: pytest.MonkeyPatch) -> None:
     beats: list[int] = []
+    three = threading.Event()  # the step lasts until three heartbeats were written
     real = store.heartbeat
 
     def heartbeat(run_id: int) -> None:
-        beats.append(run_id)
         real(run_id)
+        beats.append(run_id)
+        if len(beats) >= 3:
+            three.set()
 
     monkeypatch.setattr(store, "heartbeat", heartbeat)
-    result = _executor(store, Recorder(pause=0.3)).run(make_plan({"a": []}))
+    result = _executor(store, Recorder(until=three)).run(make_plan({"a": []}))
     assert len(beats) >= 3 and set(beats) == {result.run_id}
     assert store.get_run(result.run_id).status == "succeeded"
 

@@ -1,7 +1,8 @@
 """SLAs: a run outliving `sla.duration` is recorded and announced while it is still running, once.
 
 Steps run in process (`Recorder`), the store is SQLite on the real clock (the SLA is about real time),
-and `sla_missed` goes to a real local HTTP receiver that notes when each notification arrived.
+and `sla_missed` goes to a real local HTTP receiver that notes when each notification arrived. A step
+that outlives its SLA lasts until the miss is recorded (or announced): events, not a long enough sleep.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from datakit.orchestrate.store import StateStore, open_store
 from datakit.orchestrate.store.sql import sqlite_url
 from tests.http_api import FakeApi, Req, Resp, running_api
 from tests.orchestrate.helpers import Recorder, make_plan
+from tests.waits import finishes
 
 
 @dataclasses.dataclass
@@ -38,10 +40,15 @@ class Arrivals:
     api: FakeApi
     received: list[tuple[float, dict[str, Any]]] = dataclasses.field(default_factory=list)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    missed: threading.Event = dataclasses.field(default_factory=threading.Event)
+    """Set when `sla_missed` arrived."""
 
     def __call__(self, req: Req) -> Resp:
+        body = json.loads(req.body)
         with self.lock:
-            self.received.append((time.time(), json.loads(req.body)))
+            self.received.append((time.time(), body))
+        if body["event"] == "sla_missed":
+            self.missed.set()
         return Resp(200, {"ok": True})
 
     def of(self, event: str) -> list[tuple[float, dict[str, Any]]]:
@@ -64,24 +71,41 @@ def live_store(tmp_path: Path) -> Iterator[StateStore]:
     state.close()
 
 
-def run_with_sla(store: StateStore, sla: float, pause: float, arrivals: Arrivals | None) -> RunResult:
+def run_with_sla(
+    store: StateStore, sla: float, arrivals: Arrivals | None, until: threading.Event | None = None
+) -> RunResult:
+    """A run of one step that lasts until `until` is set (at once without it)."""
     plan = dataclasses.replace(make_plan({"slow": []}, job="daily"), sla=sla)
     notify = None
     if arrivals is not None:
         channel = WebhookChannel(SecretStr(f"{arrivals.api.url}/hook"))
         notify = Notifier((channel,), on_failure=True, on_success=True)
-    return Executor(store, Recorder(pause=pause), heartbeat_every=0.05, notify=notify).run(plan)
+    return Executor(store, Recorder(until=until), heartbeat_every=0.05, notify=notify).run(plan)
+
+
+def miss_recorded(store: StateStore, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """An event set once `store` has recorded an SLA miss."""
+    recorded = threading.Event()
+    real = store.record_sla_miss
+
+    def record_sla_miss(run_id: int) -> bool:
+        first = real(run_id)
+        recorded.set()
+        return first
+
+    monkeypatch.setattr(store, "record_sla_miss", record_sla_miss)
+    return recorded
 
 
 def test_a_run_past_its_sla_is_recorded_and_announced_while_still_running(
     live_store: StateStore, arrivals: Arrivals
 ) -> None:
-    result = run_with_sla(live_store, sla=0.3, pause=1.5, arrivals=arrivals)
+    result = run_with_sla(live_store, sla=0.3, arrivals=arrivals, until=arrivals.missed)
     assert result.ok and result.sla_missed
     run = live_store.get_run(result.run_id)
     assert run.sla_missed_at is not None and run.finished_at is not None
-    assert 0.3 <= run.sla_missed_at - run.started_at < 1.0
-    assert run.finished_at - run.sla_missed_at > 0.5  # recorded while the step was still sleeping
+    assert run.sla_missed_at - run.started_at >= 0.3
+    assert run.sla_missed_at < run.finished_at  # recorded while the step was still running
 
     (missed,) = arrivals.of("sla_missed")  # exactly once
     arrived, body = missed
@@ -105,16 +129,18 @@ def test_a_run_past_its_sla_is_recorded_and_announced_while_still_running(
 
 
 def test_a_run_within_its_sla_records_nothing(live_store: StateStore, arrivals: Arrivals) -> None:
-    started = time.monotonic()
-    result = run_with_sla(live_store, sla=5.0, pause=0.05, arrivals=arrivals)
-    assert time.monotonic() - started < 1.0  # the watchdog does not hold the end of the run
+    # the watchdog neither holds the end of the run (an hour's SLA would hold it far past the guard)
+    result = finishes(lambda: run_with_sla(live_store, sla=3600.0, arrivals=arrivals), "the run")
+    assert "datakit-sla" not in {t.name for t in threading.enumerate()}  # nor outlives it
     assert result.ok and not result.sla_missed
     assert live_store.get_run(result.run_id).sla_missed_at is None
     assert [b["event"] for _, b in arrivals.received] == ["run_succeeded"]
 
 
-def test_a_miss_is_recorded_without_any_notifier(live_store: StateStore) -> None:
-    result = run_with_sla(live_store, sla=0.1, pause=0.4, arrivals=None)
+def test_a_miss_is_recorded_without_any_notifier(
+    live_store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_with_sla(live_store, sla=0.1, arrivals=None, until=miss_recorded(live_store, monkeypatch))
     assert result.sla_missed
     assert live_store.get_run(result.run_id).sla_missed_at is not None
 
@@ -134,8 +160,8 @@ def test_runs_commands_show_the_miss(tmp_path: Path, monkeypatch: pytest.MonkeyP
     init_project(root)
     store = open_store(load_project(root, environ={}))
     try:
-        missed = run_with_sla(store, sla=0.2, pause=0.5, arrivals=None)
-        met = run_with_sla(store, sla=600, pause=0.0, arrivals=None)
+        missed = run_with_sla(store, sla=0.2, arrivals=None, until=miss_recorded(store, monkeypatch))
+        met = run_with_sla(store, sla=600, arrivals=None)
     finally:
         store.close()
     monkeypatch.delenv("ENVIRONMENT", raising=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +12,9 @@ import pytest
 from datakit.orchestrate.stepserver import StepServer
 from datakit.orchestrate.subproc import StepFailed, StepTimeout, kill_all, run_in_child
 from tests.conftest import REPO
+from tests.orchestrate.helpers import timeouts_count_once_announced
 from tests.orchestrate.test_subproc import _gone
+from tests.waits import wait_until
 
 
 @pytest.fixture
@@ -49,8 +50,11 @@ def test_each_step_is_a_process_of_its_own_and_they_run_in_parallel(server: Step
     assert len(pids) == 8 and os.getpid() not in pids
 
 
-def test_a_timeout_kills_a_forked_step(server: StepServer, tmp_path: Path) -> None:
+def test_a_timeout_kills_a_forked_step(
+    server: StepServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pid_file = tmp_path / "pid"
+    timeouts_count_once_announced(monkeypatch, pid_file, server)
     with pytest.raises(StepTimeout, match=r"timed out after 1\.5s") as caught:
         run_in_child(
             "tests.orchestrate.helpers:forever",
@@ -75,12 +79,15 @@ def test_kill_all_reaches_forked_steps(server: StepServer, tmp_path: Path) -> No
             cwd=REPO,
             server=server,
         )
-        deadline = time.monotonic() + 20
-        while not pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        kill_all()
+        wait_until(pid_file.exists, "the step to start")
+
+        def killed() -> bool:
+            kill_all()  # until it lands: the child can write its pid before the parent registers it
+            return running.done()
+
+        wait_until(killed, "kill_all to end the step")
         with pytest.raises(StepFailed):
-            running.result(timeout=30)
+            running.result()
     assert _gone(int(pid_file.read_text()))
 
 

@@ -14,6 +14,7 @@ import pytest
 from datakit.orchestrate.store import AlreadyRunning, RunStatus, StateStore
 from datakit.orchestrate.store.sql import sqlite_url
 from tests.orchestrate.conftest import FakeClock
+from tests.waits import GUARD
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -99,16 +100,22 @@ def test_starts_from_several_processes(tmp_path: Path) -> None:
         f"s = StateStore(sqlite_url(Path({str(path)!r})))\n"
         "print('ready', flush=True)\n"
         f"while not Path({str(go)!r}).exists():\n    time.sleep(0.01)\n"
-        "try:\n    print(s.start_run('daily', '{}'), flush=True); time.sleep(1.5)\n"
+        "try:\n    print(s.start_run('daily', '{}'), flush=True); sys.stdin.read()\n"
         "except AlreadyRunning as e:\n    print('busy', e.run_id)\n"
     )
     children = [
-        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(5)
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(5)
     ]
     for child in children:  # every child has its store open before any of them starts a run
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
     go.touch()
-    outputs = [child.communicate(timeout=60)[0].strip() for child in children]
+    # each child has tried before the winner ends (it holds its run until its stdin is closed)
+    outputs = [child.stdout.readline().strip() for child in children if child.stdout is not None]
+    for child in children:
+        child.communicate(timeout=GUARD)
     winners = [o for o in outputs if not o.startswith("busy")]
     assert len(winners) == 1, outputs
     assert all(o == f"busy {winners[0]}" for o in outputs if o.startswith("busy"))

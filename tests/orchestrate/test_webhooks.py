@@ -29,6 +29,7 @@ from datakit.orchestrate.webhooks import (
     signed_headers,
     verify,
 )
+from tests.waits import GUARD
 
 SECRET = SecretStr("s3cret-hook-key")
 SENT = 1_780_000_000
@@ -174,7 +175,7 @@ def test_one_valid_delivery_posted_20_times_concurrently_is_accepted_once() -> N
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=10)
+        thread.join(timeout=GUARD)
     assert len(accepted) == 1
     assert refused == [409] * 19
 

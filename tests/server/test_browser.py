@@ -11,7 +11,6 @@ import re
 import socket
 import struct
 import threading
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from tests.browser import chromium as run_chromium
 from tests.browser import chromium_binary
 from tests.orchestrate.conftest import FakeClock
 from tests.server.conftest import Attempt, make_app, record_run
+from tests.waits import GUARD, wait_until
 
 CUSTOMERS, ORDERS = "customers_only.customers", "orders_only.orders"
 
@@ -46,11 +46,8 @@ def served(project: Project, store: StateStore, clock: FakeClock) -> Iterator[st
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 15 s")
-        time.sleep(0.02)
+    wait_until(lambda: server.started or not thread.is_alive(), "uvicorn to start")
+    assert server.started, "uvicorn stopped before it started serving"
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -61,7 +58,7 @@ def served(project: Project, store: StateStore, clock: FakeClock) -> Iterator[st
 
 def _chromium(binary: Path, profile: Path, *args: str) -> str:
     del binary  # the fixture made sure it exists
-    return run_chromium(profile, *args, timeout=60)
+    return run_chromium(profile, *args, timeout=GUARD)
 
 
 def _png_size_and_colours(png: bytes) -> tuple[int, int, int]:

@@ -148,14 +148,12 @@ def test_a_wide_column_wraps_instead_of_growing_without_bound() -> None:
     assert len({x for x, _ in boxes.values()}) == 10  # ten sub-columns of thirty
 
 
-def test_a_few_hundred_nodes_render_quickly() -> None:
-    import time
-
+def test_a_few_hundred_nodes_render() -> None:
+    """How fast is `bench/dag_svg.py`'s figure, not a test's."""
     nodes, edges = _random_dag(400, seed=11)
-    began = time.perf_counter()
     svg = render_dag(nodes, edges)
-    assert time.perf_counter() - began < 5
     assert svg.count('class="node"') == 400
+    assert svg.count('class="edge"') == len(set(edges))
 
 
 def test_an_empty_graph_is_a_small_valid_svg() -> None:

@@ -22,6 +22,7 @@ from datakit.orchestrate.store.sql import sqlite_url
 from datakit.orchestrate.triggers import Tick
 from datakit.orchestrate.webhooks import sign, signed_headers
 from datakit.server.app import create_app, webhook_secrets
+from tests.waits import GUARD
 
 SECRET = SecretStr("whsec-test-4f9a1c")
 SECRET_VAR = "DATAKIT_TEST_ORDERS_HOOK_SECRET"
@@ -93,7 +94,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(url, content=body, headers=headers, timeout=10)
+    return httpx.post(url, content=body, headers=headers, timeout=GUARD)
 
 
 BODY = json.dumps({"event": "orders.exported", "count": 3}).encode()
@@ -146,7 +147,7 @@ def test_an_oversized_body_is_refused_before_it_is_read(server: Server) -> None:
     assert response.status_code == 413
     # without a Content-Length (chunked), the limit holds while streaming
     chunks = (b"y" * 1024 for _ in range(3))
-    streamed = httpx.post(server.url, content=chunks, headers={"X-Datakit-Delivery": "dlv-s"}, timeout=10)
+    streamed = httpx.post(server.url, content=chunks, headers={"X-Datakit-Delivery": "dlv-s"}, timeout=GUARD)
     assert streamed.status_code == 413
     assert server.runs() == 0
 
@@ -179,7 +180,7 @@ def test_serve_refuses_a_webhook_trigger_without_its_secret(
 
 
 def test_unknown_paths_get_the_sites_404_page(server: Server) -> None:
-    response = httpx.get(server.url.replace("/hooks/orders_hook", "/no/such/page"), timeout=10)
+    response = httpx.get(server.url.replace("/hooks/orders_hook", "/no/such/page"), timeout=GUARD)
     assert response.status_code == 404
     assert "text/html" in response.headers["content-type"] and "/no/such/page" in response.text
 

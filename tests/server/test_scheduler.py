@@ -182,7 +182,9 @@ def launch(tick, warehouse):
 scheduler = Scheduler(load_project(root), store, launch)
 print("ready", flush=True)
 while True:
-    scheduler.poll()
+    started = [f for f in scheduler.poll() if f.run_id is not None]
+    if started:
+        print(len(started), flush=True)
     time.sleep(0.01)
 """
 
@@ -202,12 +204,15 @@ def test_scheduler_killed_and_restarted_loses_and_doubles_no_tick(tmp_path: Path
     script = tmp_path / "scheduler.py"
     script.write_text(KILLER, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    for pause in (1.3, 0.7, 1.1, 0.9):
+    for pause, ticks in ((1.3, 4), (0.7, 2), (1.1, 3), (0.9, 1)):  # 10 ticks at least, whatever the speed
         child = subprocess.Popen(
             [sys.executable, str(script), str(root), str(db)], stdout=subprocess.PIPE, env=env
         )
         assert child.stdout is not None and child.stdout.readline().strip() == b"ready"
-        time.sleep(pause)
+        time.sleep(pause)  # an arbitrary moment...
+        fired = 0
+        while fired < ticks:  # ...once it has started that many runs (each poll prints how many, committed)
+            fired += int(child.stdout.readline())
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
         time.sleep(0.5)  # downtime: ticks are missed and must be caught up

@@ -15,6 +15,7 @@ import httpx
 from datakit.config.scaffold import init_project
 from datakit.orchestrate.store import StateStore
 from datakit.orchestrate.store.sql import sqlite_url
+from tests.waits import GUARD, wait_until
 
 EVERY_SECOND = """\
 trigger:
@@ -53,15 +54,6 @@ def _serve(root: Path, port: int, *extra: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for(predicate: object, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s")
-
-
 def test_serve_schedules_runs_shows_them_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     root = tmp_path / "shop"
     init_project(root)
@@ -73,13 +65,13 @@ def test_serve_schedules_runs_shows_them_and_stops_cleanly_on_sigterm(tmp_path: 
         first = child.stdout.readline()
         assert f"serving shop on http://127.0.0.1:{port}" in first, first
         store = StateStore(sqlite_url(root / ".datakit" / "state.db"))
-        _wait_for(lambda: any(r.status == "succeeded" for r in store.list_runs()), timeout=60)
-        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+        wait_until(lambda: any(r.status == "succeeded" for r in store.list_runs()), "a run to succeed")
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=GUARD)
         assert page.status_code == 200 and "daily" in page.text and "succeeded" in page.text
         # stop while a run is going: with --grace 0 it is cancelled, and recorded as such
-        _wait_for(lambda: any(r.status == "running" for r in store.list_runs()), timeout=30)
+        wait_until(lambda: any(r.status == "running" for r in store.list_runs()), "a run to start")
         child.send_signal(signal.SIGTERM)
-        output, _ = child.communicate(timeout=60)
+        output, _ = child.communicate(timeout=GUARD)
     finally:
         if child.poll() is None:
             child.kill()
@@ -106,7 +98,7 @@ def test_serve_refuses_to_start_without_a_webhook_secret(tmp_path: Path) -> None
         capture_output=True,
         text=True,
         env=env,
-        timeout=60,
+        timeout=GUARD,
         check=False,
     )
     assert done.returncode != 0
@@ -138,7 +130,7 @@ def test_serve_forgets_expired_webhook_deliveries_by_itself(tmp_path: Path) -> N
     daemon = threading.Thread(target=serve, args=(load_project(root), options), kwargs={"stop": stop})
     daemon.start()
     try:
-        _wait_for(lambda: kept() == ["hook/delivery:fresh"], timeout=60)
+        wait_until(lambda: kept() == ["hook/delivery:fresh"], "serve to forget the expired delivery")
     finally:
         stop.set()
         daemon.join(60)

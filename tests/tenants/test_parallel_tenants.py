@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +45,6 @@ class FanOut:
     stdout: str
     stderr: str
     returncode: int
-    seconds: float
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         import psycopg
@@ -103,12 +101,10 @@ def fan_out(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str, pagila_dsn: s
             "GLOBEX_WAREHOUSE_PASSWORD": password,
             "COLUMNS": "200",  # tables printed whole, whatever the terminal
         }
-        started = time.monotonic()
         done = run(
             "-p", str(project), "run", "job", JOB, "--warehouse", "all", "--max-parallelism", "2", env=env
         )  # fmt: skip
-        seconds = time.monotonic() - started
-        yield FanOut(project, env, dsn, done.stdout, done.stderr, done.returncode, seconds)
+        yield FanOut(project, env, dsn, done.stdout, done.stderr, done.returncode)
 
 
 def test_the_fan_out_succeeds_with_one_summary(fan_out: FanOut) -> None:

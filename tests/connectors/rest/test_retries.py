@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
@@ -11,6 +12,7 @@ from datakit.connectors.rest.client import backoff
 from datakit.connectors.rest.params import RestParams, RetryParams, SinglePage
 from tests.connectors.rest.conftest import FakeApi, Req, Resp, params, resource, rows
 from tests.connectors.rest.helpers import ids, read_rows
+from tests.waits import GUARD
 
 
 def _flaky(api: FakeApi, failures: list[Resp]) -> None:
@@ -45,10 +47,22 @@ def test_5xx_are_retried_then_succeed(api: FakeApi) -> None:
 
 
 def test_timeouts_are_retried_then_succeed(api: FakeApi) -> None:
-    _flaky(api, [Resp(body=rows(3), delay=0.5)])
+    answer_first = threading.Event()  # the first request is answered only after the test
+    requests: list[Req] = []
+
+    @api.route("/items")
+    def _(req: Req) -> Resp:
+        requests.append(req)
+        if len(requests) == 1:
+            answer_first.wait(GUARD)
+        return Resp(body=rows(3))
+
     sleeps: list[float] = []
-    assert ids(read_rows(_source(api, sleeps, timeout=0.1))) == [0, 1, 2]
-    assert len(sleeps) == 1
+    try:
+        assert ids(read_rows(_source(api, sleeps))) == [0, 1, 2]  # the tests' client timeout: 2 s
+    finally:
+        answer_first.set()
+    assert len(sleeps) == 1 and len(requests) == 2
 
 
 def test_retries_run_out_with_a_transient_error(api: FakeApi) -> None:

@@ -19,8 +19,6 @@ from tests.integrations.airflow.conftest import HERE, AirflowEnv, duckdb_fingerp
 from tests.integrations.airflow.projects import rich_project, shop_project
 from tests.pagila_project import copy_pagila_project
 
-MAX_IMPORT_SECONDS = 0.5
-
 
 def compile_into(root: Path, dags: Path) -> list[str]:
     files = compile_dags(load_project(root, environment="dev"), out=dags)
@@ -35,7 +33,9 @@ def test_airflow_parses_every_file_with_the_plan_settings(tmp_path: Path, airflo
     seen = airflow_env.run([str(HERE / "dag_inspect.py"), str(dags)], dags)
 
     assert seen["import_errors"] == {}
-    assert max(seen["import_seconds"].values()) < MAX_IMPORT_SECONDS, seen["import_seconds"]
+    # a parse imports no datakit (what would make parsing slow): datakit is imported when a task runs
+    parsed = seen["parse_imports"]
+    assert parsed and all("datakit" not in packages for packages in parsed.values()), parsed
     assert sorted(seen["dags"]) == [
         "datakit__acme__pagila_warehouse",
         "datakit__daily",
