@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from datakit.orchestrate.stepserver import StepServer
-from datakit.orchestrate.subproc import StepFailed, StepTimeout, kill_all, run_in_child
+from datakit.orchestrate.subproc import StepFailed, StepProcesses, StepTimeout, run_in_child
 from tests.conftest import REPO
 from tests.orchestrate.helpers import timeouts_count_once_announced
 from tests.orchestrate.test_subproc import _gone
-from tests.waits import wait_until
+from tests.waits import GUARD, wait_until
 
 
 @pytest.fixture
@@ -70,7 +70,10 @@ def test_a_timeout_kills_a_forked_step(
 
 
 def test_kill_all_reaches_forked_steps(server: StepServer, tmp_path: Path) -> None:
+    """One abort is enough, even when the step has started (its pid file exists) before the parent
+    registered its pid: a step that registers after the abort is killed as it registers."""
     pid_file = tmp_path / "pid"
+    processes = StepProcesses()
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(
             run_in_child,
@@ -78,17 +81,28 @@ def test_kill_all_reaches_forked_steps(server: StepServer, tmp_path: Path) -> No
             {"pid_file": str(pid_file)},
             cwd=REPO,
             server=server,
+            processes=processes,
         )
         wait_until(pid_file.exists, "the step to start")
-
-        def killed() -> bool:
-            kill_all()  # until it lands: the child can write its pid before the parent registers it
-            return running.done()
-
-        wait_until(killed, "kill_all to end the step")
+        processes.kill_all()
         with pytest.raises(StepFailed):
-            running.result()
+            running.result(timeout=GUARD)
     assert _gone(int(pid_file.read_text()))
+
+
+def test_a_step_started_after_its_run_was_aborted_is_killed_at_once(
+    server: StepServer, tmp_path: Path
+) -> None:
+    processes = StepProcesses()
+    processes.kill_all()
+    with pytest.raises(StepFailed):
+        run_in_child(
+            "tests.orchestrate.helpers:forever",
+            {"pid_file": str(tmp_path / "pid")},
+            cwd=REPO,
+            server=server,
+            processes=processes,
+        )
 
 
 def test_a_closed_server_falls_back_to_spawning(server: StepServer) -> None:

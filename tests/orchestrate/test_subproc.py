@@ -79,17 +79,23 @@ def test_interrupted_run_kills_its_running_steps(
     store: StateStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from datakit.orchestrate import dagrun
-    from datakit.orchestrate.subproc import kill_all
+    from datakit.orchestrate.subproc import StepProcesses
 
     pid_file = tmp_path / "pid"
+    processes = StepProcesses()
 
     class Forever:
         def __call__(self, step: Step) -> StepOutput:
-            run_in_child("tests.orchestrate.helpers:forever", {"pid_file": str(pid_file)}, cwd=REPO)
+            run_in_child(
+                "tests.orchestrate.helpers:forever",
+                {"pid_file": str(pid_file)},
+                cwd=REPO,
+                processes=processes,
+            )
             return StepOutput()  # pragma: no cover - never reached
 
         def cancel(self) -> None:
-            kill_all()
+            processes.kill_all()
 
     def interrupted_wait(*args: object, **kwargs: object) -> object:
         """Ctrl-C arrives while the executor waits for the running step (no real signal: xdist-safe)."""

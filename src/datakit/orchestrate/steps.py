@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from datakit.errors import DatakitError
 from datakit.orchestrate.plan import Step
 from datakit.orchestrate.stepserver import StepServer
-from datakit.orchestrate.subproc import kill_all, run_in_child
+from datakit.orchestrate.subproc import StepProcesses, run_in_child
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
@@ -62,6 +62,8 @@ class LocalRunner:
     """A warm step server to fork steps from (`stepserver`); without one, each step is spawned."""
     runs: tuple[str, ...] = ()
     """The keys of the run and of the runs it resumes, newest first (`for_run`)."""
+    processes: StepProcesses = dataclasses.field(default_factory=StepProcesses)
+    """The step processes of this runner's run: `cancel` kills them (and only them)."""
 
     def for_run(self, runs: tuple[str, ...]) -> LocalRunner:
         """This runner for the run keyed `runs[0]`, which resumes `runs[1:]`."""
@@ -70,13 +72,18 @@ class LocalRunner:
     def __call__(self, step: Step) -> StepOutput:
         target, kwargs = _request(self.project_root, self.environment, step, self.full_refresh, self.runs)
         result, log = run_in_child(
-            target, kwargs, timeout=step.timeout, cwd=self.project_root, server=self.server
+            target,
+            kwargs,
+            timeout=step.timeout,
+            cwd=self.project_root,
+            server=self.server,
+            processes=self.processes,
         )
         return _output(result, log)
 
     def cancel(self) -> None:
         """Kill the running steps' processes (the executor calls this when the run is interrupted)."""
-        kill_all()
+        self.processes.kill_all()
 
 
 _TARGETS = {

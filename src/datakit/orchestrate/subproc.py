@@ -12,6 +12,7 @@ that started it ends, for instance with the whole run (`lifeline`).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -30,9 +31,53 @@ from datakit.orchestrate.stepserver import ServerGone, StepServer
 
 LOG_LIMIT = 64 * 1024  # the tail of a step's log kept in the run history
 _GRACE = 2.0
-_live: set[subprocess.Popen[bytes]] = set()  # children running now, for `kill_all`
-_forked_pids: set[int] = set()  # children forked by a step server, running now
-_live_lock = threading.Lock()
+
+
+class StepProcesses:
+    """The step processes of one run (or one caller), so that aborting it kills exactly those.
+
+    A step registers its process as soon as it knows the pid; an abort kills what is registered and
+    marks the group aborted, so a step that registers afterwards (it was starting while the abort ran)
+    is killed at once instead of living on.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spawned: set[subprocess.Popen[bytes]] = set()
+        self._forked: set[int] = set()
+        self._aborted = False
+
+    def add_spawned(self, child: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._spawned.add(child)
+            aborted = self._aborted
+        if aborted:
+            _kill(child)
+
+    def add_forked(self, pid: int) -> None:
+        with self._lock:
+            self._forked.add(pid)
+            aborted = self._aborted
+        if aborted:
+            _kill_group(pid, lambda: _ended(pid), grace=0.5)
+
+    def discard_spawned(self, child: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._spawned.discard(child)
+
+    def discard_forked(self, pid: int) -> None:
+        with self._lock:
+            self._forked.discard(pid)
+
+    def kill_all(self) -> None:
+        """Kill every registered step process, and any that registers from now on."""
+        with self._lock:
+            self._aborted = True
+            spawned, forked = list(self._spawned), list(self._forked)
+        for child in spawned:
+            _kill(child)
+        for pid in forked:
+            _kill_group(pid, functools.partial(_ended, pid), grace=0.5)
 
 
 class StepFailed(DatakitError):
@@ -61,18 +106,22 @@ def run_in_child(
     timeout: float | None = None,
     cwd: Path | None = None,
     server: StepServer | None = None,
+    processes: StepProcesses | None = None,
 ) -> tuple[Any, str]:
     """`(result, log)` of `target(**kwargs)` run in a child process; StepFailed/StepTimeout on failure.
+
+    `processes` is the group the child joins, so that `processes.kill_all()` (an aborted run) ends it.
 
     With a running `server`, the child is forked from it (everything already imported); otherwise, or
     when the server is gone, a fresh interpreter is spawned.
     """
+    processes = processes or StepProcesses()
     with tempfile.TemporaryDirectory(prefix="datakit-step-") as tmp:
         result_path = Path(tmp) / "result.json"
         log_path = Path(tmp) / "step.log"
         if server is not None and server.alive:
             try:
-                code = _forked(server, target, kwargs, timeout, cwd, result_path, log_path)
+                code = _forked(server, target, kwargs, timeout, cwd, result_path, log_path, processes)
             except ServerGone:
                 pass  # spawn below
             else:
@@ -87,8 +136,7 @@ def run_in_child(
                 cwd=cwd,
                 start_new_session=True,  # its own process group: a kill reaches its children too
             )
-            with _live_lock:
-                _live.add(child)
+            processes.add_spawned(child)
             try:
                 assert child.stdin is not None
                 child.stdin.write(request.encode())
@@ -98,8 +146,7 @@ def run_in_child(
                 _kill(child)
                 raise StepTimeout(timeout or 0.0, log=_tail(log_path)) from None
             finally:
-                with _live_lock:
-                    _live.discard(child)
+                processes.discard_spawned(child)
         return _outcome(result_path, log_path, child.returncode)
 
 
@@ -123,12 +170,12 @@ def _forked(
     cwd: Path | None,
     result_path: Path,
     log_path: Path,
+    processes: StepProcesses,
 ) -> int | None:
     """Run the step in a child forked by the server; its exit code (StepTimeout when it overran)."""
     request = server.fork(target, kwargs, result=result_path, log_path=log_path, cwd=cwd)
     pid = server.pid(request)
-    with _live_lock:
-        _forked_pids.add(pid)
+    processes.add_forked(pid)
     try:
         code = server.wait(request, timeout)
         if code is None:
@@ -138,19 +185,7 @@ def _forked(
         return code
     finally:
         server.release(request)
-        with _live_lock:
-            _forked_pids.discard(pid)
-
-
-def kill_all() -> None:
-    """Kill every step child of this process (the run is being aborted: Ctrl-C, SIGTERM)."""
-    with _live_lock:
-        children = list(_live)
-        forked = list(_forked_pids)
-    for child in children:
-        _kill(child)
-    for pid in forked:
-        _kill_group(pid, lambda: False, grace=0.5)
+        processes.discard_forked(pid)
 
 
 def _kill(child: subprocess.Popen[bytes]) -> None:
@@ -159,17 +194,32 @@ def _kill(child: subprocess.Popen[bytes]) -> None:
 
 
 def _kill_group(pid: int, gone: Callable[[], bool], grace: float = _GRACE) -> None:
-    """SIGTERM the process group led by `pid`, then SIGKILL it if `gone()` is still false after `grace`."""
+    """SIGTERM the process group led by `pid`, then SIGKILL it if `gone()` is still false after `grace`.
+
+    A step just forked may not lead its group yet (it calls `setsid` first thing): then the process
+    itself is signalled, which it cannot have started anything to outlive."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
         try:
             os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
+        except ProcessLookupError:  # no such group: gone, or a forked step not yet in its own session
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if gone():
                 return
             time.sleep(0.02)
+
+
+def _ended(pid: int) -> bool:
+    """True once `pid` is gone (a forked step is the step server's child, which reaps it at once)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def _tail(path: Path) -> str:
