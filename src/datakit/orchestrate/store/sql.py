@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, delete, event, insert, select, update
+from sqlalchemy import case, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from datakit.errors import DatakitError
@@ -31,6 +31,7 @@ from datakit.orchestrate.store.records import (
     RunStatus,
     StepRecord,
     StepStatus,
+    TickRecord,
 )
 from datakit.orchestrate.store.tables import build_tables, missing_columns
 
@@ -477,8 +478,36 @@ class StateStore:
             )
         return _run(row, step_records)
 
+    def step_counts(self, run_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """(steps succeeded or reused, steps in all) of each run that has steps, in one query: a list
+        of runs needs no run's steps and logs."""
+        if not run_ids:
+            return {}
+        ok = func.sum(case((self.steps.c.status.in_(_DONE), 1), else_=0))
+        query = (
+            select(self.steps.c.run_id, ok, func.count())
+            .where(self.steps.c.run_id.in_(list(run_ids)))
+            .group_by(self.steps.c.run_id)
+        )
+        with self.engine.connect() as conn:
+            return {int(r[0]): (int(r[1] or 0), int(r[2])) for r in conn.execute(query)}
+
+    def last_tick(self, trigger: str) -> TickRecord | None:
+        """The latest recorded firing of `trigger` (a tick that started a run), if any."""
+        ticks = self.ticks.c
+        query = (
+            select(ticks.key, ticks.run_id, ticks.created_at)
+            .where(ticks.key.startswith(f"{trigger}@", autoescape=True))
+            .order_by(ticks.created_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else TickRecord(str(row[0]), int(row[1]), float(row[2]))
+
 
 _COUNTS = ("rows_read", "rows_loaded", "rows_rejected")
+_DONE = (StepStatus.SUCCEEDED.value, StepStatus.REUSED.value)
 _PARSED = ("details", "attempt_records")
 
 
