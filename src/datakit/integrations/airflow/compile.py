@@ -3,8 +3,9 @@
 Airflow's DAG processor re-imports every DAG file every few seconds, in every scheduler; a file that
 loaded the project (YAML, pydantic, datakits) on each parse would be slow and would fail whenever the
 project is mid-edit. So compilation happens once, here, in datakit — it never imports Airflow — and each
-file carries its plan as literal data: step ids, kinds, params, dependencies, retry policy, timeout,
-plus the project root, environment and warehouse. Importing a file builds the DAG from that data with
+file carries its plan as literal data: each step as `step_data` writes it (the one form a step travels
+in: id, kind, typed parameters, dependencies, retry policy, timeout), plus the project root, environment
+and warehouse. Importing a file builds the DAG from that data with
 `airflow.sdk` only; datakit itself is imported when a task runs (`task.run_step`, which calls the same
 `run_step_here` the local executor's child processes run).
 
@@ -42,11 +43,12 @@ from datakit.config.tenancy import ALL, tenant_context, warehouse_variables_used
 from datakit.errors import UsageError, not_found
 from datakit.integrations.airflow.schedule import DagSchedule, asset_uri, dag_schedule
 from datakit.orchestrate.plan import Plan, compile_job
+from datakit.orchestrate.stepkinds import step_data
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Bump when the generated source changes shape, so `check` reports every old file as stale."""
 HASH_PREFIX = "# datakit-inputs-sha256: "
 PROJECT_VAR = "DATAKIT_PROJECT"
@@ -199,7 +201,7 @@ def _priority_order(plan: Plan) -> list[str]:
 
 def _step_literal(plan: Plan) -> list[dict[str, Any]]:
     """The steps as the file's literal data; sequential mode's chain is written as dependencies."""
-    steps = [step.as_dict() for step in plan.steps]
+    steps = [step_data(step) for step in plan.steps]
     for step in steps:
         # `exclusive` holds absolute paths (DuckDB files); it is compiled into EXTRA_EDGES instead, so
         # the files do not depend on where the project was checked out
@@ -255,7 +257,7 @@ def _run_step(step_id: str) -> dict[str, object]:
 
     from datakit.integrations.airflow.task import run_step
 
-    full_refresh = bool(get_current_context()["params"].get("full_refresh", False))
+    full_refresh = bool(get_current_context()["params"]["full_refresh"])
     step = next(s for s in STEPS if s["id"] == step_id)
     return run_step(PROJECT_ROOT, ENVIRONMENT, step, full_refresh=full_refresh)
 
