@@ -1,10 +1,20 @@
 """The state store: run history in SQLite (`.datakit/state.db`, the default) or PostgreSQL.
 
-Safe with several processes: SQLite runs in WAL mode (readers never block the writer) and every
-transaction starts with `BEGIN IMMEDIATE`, so concurrent writers queue on `busy_timeout` instead of
-failing on a lock upgrade; PostgreSQL needs nothing special. The one-active-run rule is a UNIQUE key
-(see `tables.py`). Liveness is a heartbeat the executor writes every few seconds: a running run whose
-heartbeat is older than `stale_after`, or whose process on this host is gone, is marked abandoned.
+It keeps runs with their steps, attempts and logs, and what the scheduler needs to fire each trigger
+tick once (tick keys, cursors) and each webhook delivery once (delivery keys). Callers get frozen
+records (`records.py`), never rows; the status pages' queries are methods here too.
+
+Safe with several processes. On SQLite (WAL journal) every transaction, a read included, starts with
+`BEGIN IMMEDIATE`: transactions take the database's one write lock at once and queue for it on
+`busy_timeout` (30 s) instead of failing on a lock upgrade halfway; they are short, so a reader waits
+milliseconds. PostgreSQL needs nothing special. Within a process, writes are serialised by a lock.
+
+One active run per job and warehouse: `start_run` looks for an active (running or queued) run of the
+job for that warehouse, and the UNIQUE `active_key` (see `tables.py`) makes two racing starts fail
+atomically; `allow_concurrent` runs hold no key. Liveness is a heartbeat: the executor writes it every
+few seconds, and a queued run's wait too; an active run whose heartbeat is older than `stale_after`, or
+whose process on this host is gone, is marked abandoned (`sweep_abandoned`, called before a run starts
+and by most reads).
 """
 
 from __future__ import annotations
