@@ -272,6 +272,6 @@ def test_a_step_in_another_form_is_refused_naming_the_field(
     with pytest.raises(DatakitError) as raised:
         step_from_data(data)
     assert f"step 'silver' is not in the form this datakit runs: {field}:" in str(raised.value)
-    assert "recompile" in str(raised.value)
+    assert "compile it again with this one" in str(raised.value)
     with pytest.raises(DatakitError, match=r"step 'x' .*: kind: "):
         step_from_data({"id": "x", "kind": "spark", "params": {}})

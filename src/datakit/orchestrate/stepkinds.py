@@ -150,5 +150,6 @@ def step_from_data(data: Mapping[str, Any]) -> Step:
         )
         raise DatakitError(
             f"step {where!r} is not in the form this datakit runs: {problems}",
-            hint="it was written by another datakit version: recompile it (`datakit airflow compile`)",
+            hint="it was written by another datakit version: compile it again with this one "
+            "(for Airflow: `datakit airflow compile`)",
         ) from None
