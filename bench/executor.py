@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "src")]
 
 from datakit.orchestrate.executor import Executor  # noqa: E402
-from datakit.orchestrate.plan import Plan, Step  # noqa: E402
+from datakit.orchestrate.plan import Plan  # noqa: E402
+from datakit.orchestrate.stepkinds import LoadParams, LoadStep, Step  # noqa: E402
 from datakit.orchestrate.steps import StepOutput  # noqa: E402
 from datakit.orchestrate.store.sql import StateStore, sqlite_url  # noqa: E402
 
@@ -42,7 +43,8 @@ def random_plan(steps: int, seed: int = 7) -> Plan:
     nodes = []
     for i in range(steps):
         ups = {f"s{rng.randrange(i):04d}" for _ in range(rng.randint(0, 3))} if i else set()
-        nodes.append(Step(id=f"s{i:04d}", kind="load", params={}, depends_on=tuple(sorted(ups))))
+        params = LoadParams(pipeline="bench", resource=f"s{i:04d}")
+        nodes.append(LoadStep(id=f"s{i:04d}", params=params, depends_on=tuple(sorted(ups))))
     return Plan(job="bench", mode="dag", max_parallelism=8, continue_on_failure=False, steps=tuple(nodes))
 
 

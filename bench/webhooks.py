@@ -42,13 +42,13 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO / "src")]
+sys.path[:0] = [str(REPO), str(REPO / "src")]
 
 from pydantic import SecretStr  # noqa: E402
+from tests.webhook_signing import signed_headers  # noqa: E402
 
 from datakit.config.scaffold import init_project  # noqa: E402
 from datakit.orchestrate.store.sql import StateStore, sqlite_url  # noqa: E402
-from datakit.orchestrate.webhooks import signed_headers  # noqa: E402
 
 SECRET = SecretStr("whsec-bench-2b7c9e")
 SECRET_VAR = "DATAKIT_BENCH_HOOK_SECRET"

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from datakit.connectors.errors import ConnectionLost
 from datakit.errors import DatakitError
-from datakit.orchestrate.plan import Plan, RetryPolicy, Step
+from datakit.orchestrate.plan import Plan
+from datakit.orchestrate.stepkinds import LoadParams, LoadStep, RetryPolicy, Step
 from datakit.orchestrate.steps import StepOutput
 from tests.waits import GUARD, wait_until
 
@@ -33,10 +34,9 @@ def make_plan(
 ) -> Plan:
     """A plan of no-op steps with the given dependencies (in dict order)."""
     steps = tuple(
-        Step(
+        LoadStep(
             id=name,
-            kind="load",
-            params={"pipeline": "p", "resource": name},
+            params=LoadParams(pipeline="p", resource=name),
             depends_on=tuple(ups),
             retry=retry or RetryPolicy(max_attempts=1),
         )

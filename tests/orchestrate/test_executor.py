@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from datakit.orchestrate.executor import Executor
-from datakit.orchestrate.plan import RetryPolicy
+from datakit.orchestrate.stepkinds import RetryPolicy
 from datakit.orchestrate.store import RunStatus, StateStore, StepStatus
 from tests.orchestrate.helpers import Recorder, make_plan
 

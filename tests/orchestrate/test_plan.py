@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from datakit.config import load_project
 from datakit.config.scaffold import init_project
-from datakit.orchestrate.plan import Plan, Step, compile_job
+from datakit.errors import DatakitError
+from datakit.orchestrate.plan import Plan, compile_job
+from datakit.orchestrate.stepkinds import (
+    ChecksParams,
+    ChecksStep,
+    DbtParams,
+    DbtStep,
+    LoadParams,
+    LoadStep,
+    step_data,
+    step_from_data,
+)
 from datakit.utils.dag import CycleFound
 
 PIPELINES = """\
@@ -55,7 +67,7 @@ def test_scaffold_job_is_one_step_per_resource(tmp_path: Path) -> None:
     assert [s.id for s in plan.steps] == ["shop_bronze.customers", "shop_bronze.orders"]
     assert plan.mode == "sequential" and plan.parallelism == 1
     first = plan.steps[0]
-    assert first.params == {"pipeline": "shop_bronze", "resource": "customers"}
+    assert first.params == LoadParams(pipeline="shop_bronze", resource="customers")
     assert first.retry.max_attempts == 3 and first.retry.retry_delay == 30 and first.retry.exponential_backoff
     assert first.exclusive == (f"duckdb:{(root / 'warehouse.duckdb').resolve()}",)
 
@@ -85,7 +97,10 @@ def test_unknown_job_suggests_the_closest(tmp_path: Path) -> None:
 
 
 def test_a_cyclic_plan_is_refused_with_its_path() -> None:
-    steps = (Step("a", "load", {}, depends_on=("b",)), Step("b", "load", {}, depends_on=("a",)))
+    steps = tuple(
+        LoadStep(id=name, params=LoadParams(pipeline="p", resource=name), depends_on=(up,))
+        for name, up in (("a", "b"), ("b", "a"))
+    )
     with pytest.raises(CycleFound, match="dependency cycle"):
         Plan(job="j", mode="dag", max_parallelism=2, continue_on_failure=False, steps=steps)
 
@@ -122,10 +137,11 @@ def test_dbt_steps_wait_for_the_pipelines_they_name(tmp_path: Path) -> None:
     plan = compile_job(load_project(root), "warehouse")
     assert [s.id for s in plan.steps] == ["customers_only.customers", "orders_only.orders", "silver", "gold"]
     silver, gold = plan.step("silver"), plan.step("gold")
+    assert isinstance(silver, DbtStep)
     assert silver.kind == "dbt" and silver.depends_on == ("customers_only.customers", "orders_only.orders")
-    assert silver.params["command"] == "build" and silver.params["select"] == "silver+"
-    assert silver.params["destination"] == "warehouse"  # the destination of the job's pipelines
-    assert silver.params["vars"] == '{"tenant": "acme"}'
+    assert silver.params.command == "build" and silver.params.select == "silver+"
+    assert silver.params.destination == "warehouse"  # the destination of the job's pipelines
+    assert silver.params.vars == {"tenant": "acme"}
     assert silver.timeout == 120 and gold.timeout == 900
     assert gold.depends_on == ("silver",)
     # dbt writes into the same DuckDB file as the loads: never at the same time
@@ -160,3 +176,102 @@ def test_a_dbt_step_without_a_dbt_project_is_a_located_error(tmp_path: Path) -> 
         "'silvr' is not a pipeline or step of this job" in p and "did you mean 'silver'" in p
         for p in problems
     )
+
+
+TYPED_JOB = """\
+job:
+  name: typed
+  pipelines: [customers_only]
+  steps:
+    - name: silver
+      dbt:
+        project: transform/shop
+        command: run
+        full_refresh: true
+        indirect_selection: eager
+        vars: {tenant: acme, days: 3, ratio: 0.5, strict: true}
+      depends_on: [customers_only]
+    - name: quality
+      checks: shop_quality
+      depends_on: [silver]
+  execution: {mode: dag}
+"""
+QUALITY = """\
+checks:
+  name: shop_quality
+  destination: warehouse
+  tables:
+    br__shop__main.customers:
+      - not_null: [id]
+"""
+
+
+def _typed_project(tmp_path: Path) -> Path:
+    """Every kind of step (load, dbt, checks), and a warehouse running them."""
+    root = _dbt_project(tmp_path, "dag")
+    (root / "config" / "jobs" / "typed.yaml").write_text(TYPED_JOB, encoding="utf-8")
+    (root / "config" / "checks").mkdir(exist_ok=True)
+    (root / "config" / "checks" / "shop_quality.yaml").write_text(QUALITY, encoding="utf-8")
+    (root / "config" / "warehouses").mkdir(exist_ok=True)
+    (root / "config" / "warehouses" / "acme.yaml").write_text(
+        "warehouse:\n  name: acme\n  destinations: [warehouse]\n  jobs: [typed]\n  schema_prefix: acme_\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+@pytest.mark.parametrize("warehouse", [None, "acme"])
+def test_each_kind_of_step_carries_typed_parameters(tmp_path: Path, warehouse: str | None) -> None:
+    """Typed values, as the config says them: no "true"/"" strings, no JSON text in a string."""
+    plan = compile_job(load_project(_typed_project(tmp_path)), "typed", warehouse)
+    load, silver, quality = plan.steps
+    assert isinstance(load, LoadStep) and isinstance(silver, DbtStep) and isinstance(quality, ChecksStep)
+    assert load.params == LoadParams(pipeline="customers_only", resource="customers", warehouse=warehouse)
+    assert silver.params == DbtParams(
+        project_dir="transform/shop",
+        command="run",
+        destination="warehouse",
+        select=None,
+        exclude=None,
+        indirect_selection="eager",
+        full_refresh=True,
+        vars={"tenant": "acme", "days": 3, "ratio": 0.5, "strict": True},
+        warehouse=warehouse,
+    )
+    assert quality.params == ChecksParams(suite="shop_quality", destination="warehouse", warehouse=warehouse)
+    data = plan.as_dict()["steps"][1]
+    assert data["kind"] == "dbt" and data["params"]["full_refresh"] is True
+    assert data["params"]["select"] is None and data["params"]["vars"]["strict"] is True
+
+
+@pytest.mark.parametrize("warehouse", [None, "acme"])
+def test_every_step_round_trips_through_its_one_serialization(tmp_path: Path, warehouse: str | None) -> None:
+    """What a child process, a DAG file and run history get back is the step that was planned."""
+    plan = compile_job(load_project(_typed_project(tmp_path)), "typed", warehouse)
+    for step in plan.steps:
+        sent = json.loads(json.dumps(step_data(step)))
+        assert step_from_data(sent) == step
+    assert plan.as_dict()["steps"] == [step_data(step) for step in plan.steps]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"full_refresh": ""}, "params.full_refresh"),  # the string flags of old DAG files
+        ({"vars": "{}"}, "params.vars"),
+        ({"command": "compile"}, "params.command"),
+        ({"colour": "blue"}, "params.colour"),
+    ],
+)
+def test_a_step_in_another_form_is_refused_naming_the_field(
+    tmp_path: Path, change: dict[str, str], field: str
+) -> None:
+    plan = compile_job(load_project(_typed_project(tmp_path)), "typed")
+    data = step_data(plan.step("silver"))
+    data["params"].update(change)
+    with pytest.raises(DatakitError) as raised:
+        step_from_data(data)
+    assert f"step 'silver' is not in the form this datakit runs: {field}:" in str(raised.value)
+    assert "compile it again with this one" in str(raised.value)
+    with pytest.raises(DatakitError, match=r"step 'x' .*: kind: "):
+        step_from_data({"id": "x", "kind": "spark", "params": {}})

@@ -8,8 +8,8 @@ from datakit.connectors.errors import ConnectionLost, ConnectorError
 from datakit.connectors.rest.errors import RestError
 from datakit.errors import ConfigError, DatakitError
 from datakit.load.errors import LoadError
-from datakit.orchestrate.plan import RetryPolicy
 from datakit.orchestrate.retry import backoff_delay, is_transient
+from datakit.orchestrate.stepkinds import RetryPolicy
 
 
 def test_constant_delay_without_backoff() -> None:

@@ -184,6 +184,39 @@ def test_a_tick_starts_at_most_one_run(any_store: StateStore) -> None:
     assert other != started[0]
 
 
+def test_the_latest_tick_of_a_trigger_and_no_other(any_store: StateStore, clock: FakeClock) -> None:
+    """What the triggers page shows: a trigger's last firing, never one of a trigger sharing its prefix."""
+    assert any_store.last_tick("nightly") is None
+    first = any_store.start_run("daily", "{}", allow_concurrent=True, tick_key="nightly@2026-03-29T01:00:00Z")
+    clock.advance(60)
+    second = any_store.start_run(
+        "daily", "{}", allow_concurrent=True, tick_key="nightly@2026-03-30T01:00:00Z"
+    )
+    clock.advance(60)
+    any_store.start_run("daily", "{}", allow_concurrent=True, tick_key="nightly_x@2026-03-31T01:00:00Z")
+    any_store.start_run("daily", "{}", allow_concurrent=True, tick_key="night%@2026-03-31T01:00:00Z")
+    tick = any_store.last_tick("nightly")
+    assert tick is not None and first != second
+    assert (tick.key, tick.run_id, tick.created_at) == ("nightly@2026-03-30T01:00:00Z", second, clock() - 60)
+    assert any_store.last_tick("night%") is not None and any_store.last_tick("night") is None
+
+
+def test_step_counts_of_several_runs_in_one_call(any_store: StateStore) -> None:
+    """(ok, total) per run: succeeded and reused steps are ok; a run without steps is absent."""
+    from datakit.orchestrate.store import StepStatus
+
+    one = any_store.start_run("daily", "{}", allow_concurrent=True)
+    any_store.add_steps(one, ["a", "b", "c"], reused=["a"])
+    any_store.attempt_started(one, "b", 1)
+    any_store.attempt_finished(one, "b", 1)
+    any_store.mark_steps(one, ["c"], StepStatus.SKIPPED)
+    two = any_store.start_run("daily", "{}", allow_concurrent=True)
+    any_store.add_steps(two, ["a"])
+    empty = any_store.start_run("daily", "{}", allow_concurrent=True)
+    assert any_store.step_counts([one, two, empty]) == {one: (2, 3), two: (0, 1)}
+    assert any_store.step_counts([]) == {}
+
+
 def test_a_delivery_is_accepted_once_and_forgotten_after_it_expires(
     any_store: StateStore, clock: FakeClock
 ) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from datakit.orchestrate.executor import Executor
-from datakit.orchestrate.plan import Step
+from datakit.orchestrate.stepkinds import LoadParams, LoadStep, Step
 from datakit.orchestrate.steps import StepOutput
 from datakit.orchestrate.store import StateStore
 from datakit.orchestrate.subproc import StepFailed, StepTimeout, run_in_child
@@ -66,7 +66,7 @@ def test_executor_records_a_timed_out_step(
         mode=plan.mode,
         max_parallelism=1,
         continue_on_failure=False,
-        steps=(Step(id="forever", kind="load", params={}, timeout=1.0),),
+        steps=(LoadStep(id="forever", params=LoadParams(pipeline="p", resource="r"), timeout=1.0),),
     )
     result = Executor(store, runner, sleep=lambda _: None).run(plan)
     assert not result.ok and "timed out after 1s" in result.errors["forever"]

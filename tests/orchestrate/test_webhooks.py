@@ -20,16 +20,14 @@ from datakit.orchestrate.webhooks import (
     BodyTooLarge,
     Delivery,
     MalformedDelivery,
-    MemorySeenIds,
     Replayed,
     StaleTimestamp,
     Unsigned,
     WebhookError,
     sign,
-    signed_headers,
-    verify,
 )
 from tests.waits import GUARD
+from tests.webhook_signing import MemorySeenIds, signed_headers, verify
 
 SECRET = SecretStr("s3cret-hook-key")
 SENT = 1_780_000_000

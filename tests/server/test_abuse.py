@@ -25,11 +25,11 @@ from datakit.config import load_project
 from datakit.orchestrate.store import RunStatus, StateStore
 from datakit.orchestrate.store.sql import sqlite_url
 from datakit.orchestrate.triggers import Tick
-from datakit.orchestrate.webhooks import signed_headers
 from datakit.server.app import create_app, webhook_secrets
 from datakit.server.limits import ConnectionGate, HttpLimits
 from datakit.server.protocol import web_server
 from tests.server.test_hooks import SECRET, SECRET_VAR, _free_port, _project
+from tests.webhook_signing import signed_headers
 
 BODY = json.dumps({"event": "orders.exported"}).encode()
 PATH = "/hooks/orders_hook"

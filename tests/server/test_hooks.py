@@ -20,9 +20,10 @@ from datakit.config.scaffold import init_project
 from datakit.orchestrate.store import RunStatus, StateStore
 from datakit.orchestrate.store.sql import sqlite_url
 from datakit.orchestrate.triggers import Tick
-from datakit.orchestrate.webhooks import sign, signed_headers
+from datakit.orchestrate.webhooks import sign
 from datakit.server.app import create_app, webhook_secrets
 from tests.waits import GUARD
+from tests.webhook_signing import signed_headers
 
 SECRET = SecretStr("whsec-test-4f9a1c")
 SECRET_VAR = "DATAKIT_TEST_ORDERS_HOOK_SECRET"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from datakit.config.project import Project
-from datakit.orchestrate.store import AttemptRecord, RunRecord, RunStatus, StateStore, StepRecord
+from datakit.orchestrate.store import AttemptRecord, RunRecord, RunStatus, StateStore, StepRecord, TickRecord
 from datakit.server.pages import details_tables, duration, timeline, trigger_row
 from tests.orchestrate.conftest import FakeClock
 from tests.server.conftest import START, Attempt, record_run
@@ -241,7 +241,7 @@ def test_interval_trigger_without_start_continues_the_grid_of_its_last_tick(proj
         {"name": "tick", "type": "interval", "job": "daily", "schedule": {"every": "10m"}}
     )
     now = datetime.fromtimestamp(START, UTC)  # 08:00:00
-    row = trigger_row(trigger, now, ("tick@2027-01-15T07:53:00Z", 3, START - 400))
+    row = trigger_row(trigger, now, TickRecord("tick@2027-01-15T07:53:00Z", 3, START - 400))
     assert row.next_utc == "2027-01-15 08:03:00 UTC" and row.last_run == 3 and row.note is None
     unanchored = trigger_row(trigger, now, None)
     assert unanchored.next_utc == "2027-01-15 08:10:00 UTC"

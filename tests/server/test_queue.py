@@ -25,9 +25,9 @@ from pydantic import SecretStr
 from datakit.config.scaffold import init_project
 from datakit.orchestrate.store import StateStore
 from datakit.orchestrate.store.sql import sqlite_url
-from datakit.orchestrate.webhooks import signed_headers
 from tests.duckdb_lock import duckdb_lock
 from tests.server.test_serve import _free_port, _serve
+from tests.webhook_signing import signed_headers
 
 SECRET = SecretStr("whsec-queue-7d1e")
 SECRET_VAR = "DATAKIT_TEST_QUEUE_HOOK_SECRET"

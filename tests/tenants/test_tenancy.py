@@ -14,6 +14,7 @@ from datakit.connectors import TableRef
 from datakit.errors import DatakitError, SecretError
 from datakit.load.resolve import plans_for
 from datakit.orchestrate.plan import compile_job
+from datakit.orchestrate.stepkinds import LoadStep
 from datakit.quality.runner import plan_suite
 from datakit.quality.sql import POSTGRES
 from datakit.transform.bronze import bronze_tables
@@ -193,13 +194,13 @@ def test_a_plan_for_a_tenant_carries_it_in_every_step(root: Path) -> None:
     project = _project(root)
     plain = compile_job(project, JOB)
     assert plain.warehouse is None and plain.as_dict()["warehouse"] is None
-    assert all("warehouse" not in step.params for step in plain.steps)
+    assert all(step.params.warehouse is None for step in plain.steps)
 
     plan = compile_job(project, JOB, "acme")
     assert plan.warehouse == "acme" and plan.as_dict()["warehouse"] == "acme"
     assert [s.id for s in plan.steps] == [s.id for s in plain.steps]
-    assert {step.params["warehouse"] for step in plan.steps} == {"acme"}
-    assert {s.params["destination"] for s in plan.steps if s.kind != "load"} == {"warehouse_pg"}
+    assert {step.params.warehouse for step in plan.steps} == {"acme"}
+    assert {s.params.destination for s in plan.steps if not isinstance(s, LoadStep)} == {"warehouse_pg"}
     assert {s["params"]["warehouse"] for s in plan.as_dict()["steps"]} == {"acme"}
 
 

@@ -12,8 +12,9 @@ from datakit.config import load_project
 from datakit.config.scaffold import init_project
 from datakit.errors import DatakitError
 from datakit.orchestrate.executor import Executor
-from datakit.orchestrate.plan import Plan, Step, compile_job
+from datakit.orchestrate.plan import Plan, compile_job
 from datakit.orchestrate.run import _sharing, run_job_for_warehouses
+from datakit.orchestrate.stepkinds import LoadParams, LoadStep, Step
 from datakit.orchestrate.steps import StepOutput
 from datakit.orchestrate.store import AlreadyRunning, RunStatus, StateStore, open_store
 from datakit.orchestrate.store.sql import sqlite_url
@@ -40,12 +41,12 @@ def test_one_active_run_per_job_and_warehouse(store: StateStore) -> None:
 
 
 def _plan(warehouse: str | None) -> Plan:
-    params = {"pipeline": "p", "resource": "r", **({"warehouse": warehouse} if warehouse else {})}
-    return Plan("job", "sequential", 1, False, (Step("p.r", "load", params),), warehouse=warehouse)
+    step = LoadStep(id="p.r", params=LoadParams(pipeline="p", resource="r", warehouse=warehouse))
+    return Plan("job", "sequential", 1, False, (step,), warehouse=warehouse)
 
 
 def test_a_run_is_recorded_and_resumed_as_its_tenant(store: StateStore) -> None:
-    seen: list[dict[str, str]] = []
+    seen: list[object] = []
 
     def failing(step: Step) -> StepOutput:
         seen.append(step.params)
@@ -55,7 +56,7 @@ def test_a_run_is_recorded_and_resumed_as_its_tenant(store: StateStore) -> None:
     assert not result.ok and result.warehouse == "acme"
     assert result.resume_command == f"datakit run job job --warehouse acme --resume {result.run_id}"
     assert store.get_run(result.run_id).warehouse == "acme" and seen == [
-        {"pipeline": "p", "resource": "r", "warehouse": "acme"}
+        LoadParams(pipeline="p", resource="r", warehouse="acme")
     ]
     with pytest.raises(DatakitError, match="ran for warehouse acme, not globex"):
         Executor(store, failing).run(_plan("globex"), resume=result.run_id)

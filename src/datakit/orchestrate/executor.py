@@ -26,8 +26,9 @@ from datakit.errors import DatakitError
 from datakit.log import get_logger, redact
 from datakit.orchestrate.dagrun import NodeState, run_dag
 from datakit.orchestrate.notify import EventKind, RunEvent, SlaWatch, sla_text
-from datakit.orchestrate.plan import Plan, Step
+from datakit.orchestrate.plan import Plan
 from datakit.orchestrate.retry import backoff_delay, is_transient
+from datakit.orchestrate.stepkinds import Step
 from datakit.orchestrate.steps import StepRunner
 from datakit.orchestrate.store import RunStatus, StateStore, StepStatus
 

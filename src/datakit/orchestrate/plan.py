@@ -1,96 +1,61 @@
 """A job -> a plan: the steps to run, their order, dependencies, retry policy and timeout.
 
 A plan is plain data, decided from the configuration alone (no connection is opened), so `datakit plan
-job` is instant and every executor (this package's local one, Airflow later) runs the same plan without
-reading YAML again (DESIGN.md 3.4).
+job` is instant and every executor — the local one (`executor`), Airflow's compiled DAG files
+(`datakit.integrations.airflow`), Prefect next — runs the same plan without reading YAML again
+(DESIGN.md 3.4). Its steps are typed (`stepkinds`) and travel in one form (`step_data`).
 
 One step per pipeline *resource*, not per pipeline: a resource load is the loader's unit of atomicity
 (one destination transaction), so it is also the natural unit to retry, time out and resume — a failed
 `orders` load is retried or resumed alone while `customers`, already committed, is left in peace.
-A pipeline's `depends_on` therefore becomes "every resource of A waits for every resource of B".
+A pipeline's `depends_on` therefore becomes "every resource of A waits for every resource of B". Each
+entry of the job's `steps:` (a dbt invocation, a check suite) is one step.
 
-Modes: `sequential` runs steps one at a time in `order` (then file order, then resource order);
-`parallel` runs them up to `max_parallelism` at once, ignoring `depends_on`; `dag` honours `depends_on`
-and runs independent steps in parallel up to the limit.
+Modes: `sequential` runs steps one at a time by `order` (ties: the job's pipelines before its `steps:`,
+each in file order, a pipeline's resources in resource order); `parallel` runs them up to
+`max_parallelism` at once, ignoring `depends_on`; `dag` honours `depends_on` (a disabled dependency is
+not waited for) and runs independent steps in parallel up to the limit.
 
 Steps writing into one DuckDB file share an `exclusive` key: DuckDB allows one writing process per file,
-so the executor never runs two of them at once (whatever the mode's parallelism).
+so the local executor never runs two of them at once (whatever the mode's parallelism), and Airflow
+compilation chains them.
 
 A plan for a warehouse (tenant) is the same plan with the warehouse's name in `Plan.warehouse` and in
-every step's `params["warehouse"]`: a step function (in a child process, or an Airflow task through
-`run_step_here`) re-derives the tenant's destination, schemas and secrets from that name and the
+every step's parameters (`params.warehouse`): a step function (in a child process, or an Airflow task
+through `run_step_here`) re-derives the tenant's destination, schemas and secrets from that name and the
 project (`datakit.config.tenancy`), never from anything else in the plan. dbt and checks steps name
 the tenant's destination already (so `exclusive` keys and `datakit plan` show where they really run).
-A warehouse may run only the jobs it lists.
+A warehouse may run only the jobs it lists, and a job whose configs read warehouse variables
+(`${var.NAME}`) runs only for a warehouse.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from datakit.config.models.jobs import JobPipeline, JobStep
 from datakit.config.references import dbt_destinations
 from datakit.config.tenancy import Tenant, tenant_context, tenants_running, warehouse_variables_used
 from datakit.errors import DatakitError
+from datakit.orchestrate.stepkinds import (
+    ChecksParams,
+    ChecksStep,
+    DbtParams,
+    DbtStep,
+    LoadParams,
+    LoadStep,
+    RetryPolicy,
+    Step,
+    step_data,
+)
 from datakit.utils.dag import DAG
 
 if TYPE_CHECKING:
-    from datakit.config.models.jobs import Job, Retries
+    from datakit.config.models.jobs import Job
     from datakit.config.project import Project
 
 Mode = Literal["sequential", "parallel", "dag"]
-StepKind = Literal["load", "dbt", "checks"]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often a step is tried and how long to wait between tries (seconds)."""
-
-    max_attempts: int = 1
-    retry_delay: float = 60.0
-    exponential_backoff: bool = False
-    max_retry_delay: float = 3600.0
-
-    @classmethod
-    def from_config(cls, retries: Retries) -> RetryPolicy:
-        return cls(
-            max_attempts=retries.max_attempts,
-            retry_delay=retries.retry_delay.total_seconds(),
-            exponential_backoff=retries.exponential_backoff,
-            max_retry_delay=retries.max_retry_delay.total_seconds(),
-        )
-
-
-@dataclass(frozen=True)
-class Step:
-    """One node of a plan. `id` is unique in the plan and stable across runs (resume matches by it)."""
-
-    id: str
-    kind: StepKind
-    params: dict[str, str]
-    depends_on: tuple[str, ...] = ()
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    timeout: float | None = None
-    exclusive: tuple[str, ...] = ()
-    """Keys of resources only one step at a time may use (e.g. a DuckDB file)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "params": dict(self.params),
-            "depends_on": list(self.depends_on),
-            "retry": {
-                "max_attempts": self.retry.max_attempts,
-                "retry_delay": self.retry.retry_delay,
-                "exponential_backoff": self.retry.exponential_backoff,
-                "max_retry_delay": self.retry.max_retry_delay,
-            },
-            "timeout": self.timeout,
-            "exclusive": list(self.exclusive),
-        }
 
 
 @dataclass(frozen=True)
@@ -130,7 +95,7 @@ class Plan:
             "mode": self.mode,
             "max_parallelism": self.parallelism,
             "continue_on_failure": self.continue_on_failure,
-            "steps": [step.as_dict() for step in self.steps],
+            "steps": [step_data(step) for step in self.steps],
             "sla": self.sla,
             "warehouse": self.warehouse,
         }
@@ -160,7 +125,6 @@ def compile_job(project: Project, job_name: str, warehouse: str | None = None) -
     job = project.job(tenant.require_job(job_name))
     if tenant.name is None:
         _refuse_tenant_only(project, job.name)
-    stamp = {"warehouse": tenant.name} if tenant.name is not None else {}
     entries: list[JobPipeline | JobStep] = [*job.enabled_pipelines, *job.enabled_steps]
     ordered = [e for _, e in sorted(enumerate(entries), key=lambda item: (item[1].order, item[0]))]
     ids = {_entry_name(project, e): _step_ids(project, e) for e in ordered}
@@ -184,8 +148,8 @@ def compile_job(project: Project, job_name: str, warehouse: str | None = None) -
         name = _entry_name(project, entry)
         exclusive = _exclusive(project, tenant.destination_for(project.pipeline(name).destination.ref))
         for resource, step_id in zip(_resource_names(project, name), ids[name], strict=True):
-            params = {"pipeline": name, "resource": resource, **stamp}
-            steps.append(Step(id=step_id, kind="load", params=params, exclusive=exclusive, **common))
+            params = LoadParams(pipeline=name, resource=resource, warehouse=tenant.name)
+            steps.append(LoadStep(id=step_id, params=params, exclusive=exclusive, **common))
     return _plan(job, steps, tenant.name)
 
 
@@ -209,28 +173,24 @@ def _extra_step(project: Project, job: Job, entry: JobStep, common: dict[str, An
         dbt = entry.dbt
         destination = dbt.destination or _only(dbt_destinations(project, job), entry.step_name)
         destination = tenant.destination_for(destination)
-        params = {
-            "project_dir": dbt.project,
-            "command": dbt.command,
-            "destination": destination,
-            "select": dbt.select or "",
-            "exclude": dbt.exclude or "",
-            "indirect_selection": dbt.indirect_selection,
-            "full_refresh": "true" if dbt.full_refresh else "",
-            "vars": json.dumps(dbt.vars, sort_keys=True),
-        }
-        kind: StepKind = "dbt"
-    else:
-        assert entry.checks is not None
-        suite = project.resolve_name("checks", entry.checks) or entry.checks
-        destination = tenant.destination_for(project.get("checks", suite).destination)
-        params = {"suite": suite, "destination": destination}
-        kind = "checks"
-    if tenant.name is not None:
-        params["warehouse"] = tenant.name
-    return Step(
-        id=entry.step_name, kind=kind, params=params, exclusive=_exclusive(project, destination), **common
-    )
+        params = DbtParams(
+            project_dir=dbt.project,
+            command=dbt.command,
+            destination=destination,
+            select=dbt.select,
+            exclude=dbt.exclude,
+            indirect_selection=dbt.indirect_selection,
+            full_refresh=dbt.full_refresh,
+            vars=dict(dbt.vars),
+            warehouse=tenant.name,
+        )
+        exclusive = _exclusive(project, destination)
+        return DbtStep(id=entry.step_name, params=params, exclusive=exclusive, **common)
+    assert entry.checks is not None
+    suite = project.resolve_name("checks", entry.checks) or entry.checks
+    destination = tenant.destination_for(project.get("checks", suite).destination)
+    checks = ChecksParams(suite=suite, destination=destination, warehouse=tenant.name)
+    return ChecksStep(id=entry.step_name, params=checks, exclusive=_exclusive(project, destination), **common)
 
 
 def _only(candidates: list[str], step: str) -> str:

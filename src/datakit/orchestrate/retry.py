@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from datakit.orchestrate.plan import RetryPolicy
+from datakit.orchestrate.stepkinds import RetryPolicy
 
 _TRANSIENT_SIGNS = (
     "serializationfailure",

@@ -6,9 +6,12 @@ in a child process (`subproc`), so a step's timeout kills it for real and a cras
 take the executor down with it. The child loads the project itself (the plan carries names, never
 open connections), which also keeps one resource's connections out of another's process.
 
-A step of a warehouse's plan carries `params["warehouse"]`; each step function turns it into the
-tenant's context (`datakit.config.tenancy`) once, and hands that to the loader, dbt or the checks, so
-the tenant's destination, schemas and secrets are applied in one place whichever executor runs it.
+A step reaches its step process in one form (`stepkinds.step_data`), spawned or forked from a step
+server alike, and an Airflow task rebuilds it from the same form; from there the same functions do the
+work under every executor. A step of a warehouse's plan carries `params.warehouse`; each step function
+turns it into the tenant's context (`datakit.config.tenancy`) once, and hands that to the loader, dbt
+or the checks, so the tenant's destination, schemas and secrets are applied in one place whichever
+executor runs it.
 
 A load step knows its run (`for_run`, `run_step_here(runs=...)`): the run's key and the keys of the runs
 it resumes. It loads with the run's key and its step id, recorded with the data; and first it asks the
@@ -20,7 +23,6 @@ load's rows instead of loading again.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import sys
 from collections.abc import Callable
@@ -28,8 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datakit.errors import DatakitError
-from datakit.orchestrate.plan import Step
+from datakit.orchestrate.stepkinds import ChecksStep, DbtStep, LoadStep, Step, step_data, step_from_data
 from datakit.orchestrate.stepserver import StepServer
 from datakit.orchestrate.subproc import StepProcesses, run_in_child
 
@@ -70,9 +71,15 @@ class LocalRunner:
         return dataclasses.replace(self, runs=runs)
 
     def __call__(self, step: Step) -> StepOutput:
-        target, kwargs = _request(self.project_root, self.environment, step, self.full_refresh, self.runs)
+        kwargs = {
+            "project_root": str(self.project_root),
+            "environment": self.environment,
+            "step": step_data(step),
+            "full_refresh": self.full_refresh,
+            "runs": list(self.runs),
+        }
         result, log = run_in_child(
-            target,
+            _TARGET,
             kwargs,
             timeout=step.timeout,
             cwd=self.project_root,
@@ -86,11 +93,8 @@ class LocalRunner:
         self.processes.kill_all()
 
 
-_TARGETS = {
-    "load": "datakit.orchestrate.steps:load_step",
-    "dbt": "datakit.orchestrate.steps:dbt_step",
-    "checks": "datakit.orchestrate.steps:checks_step",
-}
+_TARGET = "datakit.orchestrate.steps:run_step_data"
+"""What a step process is asked to call: the step as `step_data`, the one form steps travel in."""
 
 
 def run_step_here(
@@ -104,30 +108,24 @@ def run_step_here(
     """Run one plan step in this process — an Airflow task does — with the functions `LocalRunner` runs
     in its child processes, so both executors do exactly the same work for a step. `runs` as in
     `LocalRunner.runs`: an Airflow task passes its DAG run, so a retry does not load twice."""
-    import importlib
-
-    target, kwargs = _request(project_root, environment, step, full_refresh, runs)
-    module, _, name = target.partition(":")
-    return _output(getattr(importlib.import_module(module), name)(**kwargs))
+    return _output(_run(str(project_root), environment, step, full_refresh, runs))
 
 
-def _request(
-    project_root: Path, environment: str, step: Step, full_refresh: bool, runs: tuple[str, ...] = ()
-) -> tuple[str, dict[str, Any]]:
-    """The step function (`module:name`) of a step and its keyword arguments: plain data, so it can
-    cross into a child process."""
-    target = _TARGETS.get(step.kind)
-    if target is None:  # pragma: no cover - the plan's StepKind and _TARGETS are kept together
-        raise DatakitError(f"step {step.id!r}: unknown kind {step.kind!r}")
-    kwargs: dict[str, Any] = {
-        "project_root": str(project_root),
-        "environment": environment,
-        "params": dict(step.params),
-        "full_refresh": full_refresh,
-    }
-    if step.kind == "load" and runs:
-        kwargs["run"] = {"runs": list(runs), "step": step.id}
-    return target, kwargs
+def run_step_data(
+    project_root: str, environment: str, step: dict[str, Any], full_refresh: bool, runs: list[str]
+) -> dict[str, Any]:
+    """(In the child process.) `run_step_here` of a step sent as `step_data`; a JSON-able result."""
+    return _run(project_root, environment, step_from_data(step), full_refresh, tuple(runs))
+
+
+def _run(
+    project_root: str, environment: str, step: Step, full_refresh: bool, runs: tuple[str, ...]
+) -> dict[str, Any]:
+    if isinstance(step, LoadStep):
+        return load_step(project_root, environment, step, full_refresh, runs)
+    if isinstance(step, DbtStep):
+        return dbt_step(project_root, environment, step, full_refresh)
+    return checks_step(project_root, environment, step)
 
 
 def _output(result: dict[str, Any], log: str = "") -> StepOutput:
@@ -147,11 +145,11 @@ def _child_project(project_root: str, environment: str, warehouse: str | None = 
     return load_project(Path(project_root), environment=environment, warehouse=warehouse)
 
 
-def _tenant(project: Project, params: dict[str, str]) -> Tenant:
-    """The step's tenant (its `warehouse` param), or the project itself."""
+def _tenant(project: Project, warehouse: str | None) -> Tenant:
+    """The step's tenant (its `warehouse` parameter), or the project itself."""
     from datakit.config.tenancy import tenant_context
 
-    return tenant_context(project, params.get("warehouse") or None)
+    return tenant_context(project, warehouse)
 
 
 def _say(message: str) -> None:
@@ -159,30 +157,27 @@ def _say(message: str) -> None:
 
 
 def load_step(
-    project_root: str,
-    environment: str,
-    params: dict[str, str],
-    full_refresh: bool = False,
-    run: dict[str, Any] | None = None,
+    project_root: str, environment: str, step: LoadStep, full_refresh: bool, runs: tuple[str, ...]
 ) -> dict[str, Any]:
-    """(In the child process.) Load one resource of one pipeline; the row counts of the load.
+    """(In the step process.) Load one resource of one pipeline; the row counts of the load.
 
-    `run` (`{"runs": [keys, newest first], "step": id}`): the load is recorded as this run's step, and
-    is not made again if one of those runs committed it already.
+    With `runs` (the run's key and the keys of the runs it resumes, newest first), the load is recorded
+    as this run's step, and is not made again if one of those runs committed it already.
     """
     from datakit.load.loader import load_resource
     from datakit.load.plan import RunOptions
     from datakit.load.resolve import plans_for
     from datakit.load.state import committed_load
 
-    project = _child_project(project_root, environment, params.get("warehouse") or None)
-    pipeline, resource = params["pipeline"], params["resource"]
-    tenant = _tenant(project, params)
+    params = step.params
+    project = _child_project(project_root, environment, params.warehouse)
+    pipeline, resource = params.pipeline, params.resource
+    tenant = _tenant(project, params.warehouse)
     destination, plans = plans_for(project, pipeline, resources=[resource], tenant=tenant)
     (plan,) = plans
     options = RunOptions(full_refresh=full_refresh)
-    if run is not None:
-        done = committed_load(destination, run["step"], run["runs"], state_schema=plan.state_schema)
+    if runs:
+        done = committed_load(destination, step.id, runs, state_schema=plan.state_schema)
         if done is not None:
             _say(
                 f"{pipeline}.{resource} -> {plan.target} was loaded by run {done.run_id} already "
@@ -194,7 +189,7 @@ def load_step(
                 "rows_rejected": done.rows_rejected,
             }
             return {"rows": rows, "details": {"loaded_by_run": done.run_id, "load_id": done.load_id}}
-        options = RunOptions(full_refresh=full_refresh, run_id=run["runs"][0], step_id=run["step"])
+        options = RunOptions(full_refresh=full_refresh, run_id=runs[0], step_id=step.id)
     _say(f"loading {pipeline}.{resource} -> {plan.target}")
     result = load_resource(plan, destination, options)
     _say(
@@ -209,42 +204,40 @@ def load_step(
     return {"rows": rows}
 
 
-def dbt_step(
-    project_root: str, environment: str, params: dict[str, str], full_refresh: bool = False
-) -> dict[str, Any]:
-    """(In the child process.) One dbt invocation; dbt's per-node results become the step's details."""
+def dbt_step(project_root: str, environment: str, step: DbtStep, full_refresh: bool) -> dict[str, Any]:
+    """(In the step process.) One dbt invocation; dbt's per-node results become the step's details."""
     from datakit.transform import DbtInvocation, run_dbt
 
-    project = _child_project(project_root, environment, params.get("warehouse") or None)
+    params = step.params
+    project = _child_project(project_root, environment, params.warehouse)
     invocation = DbtInvocation(
-        project_dir=params["project_dir"],
-        command=params["command"],  # type: ignore[arg-type]  # a DbtCommand, checked by the config
-        select=params["select"] or None,
-        exclude=params["exclude"] or None,
-        indirect_selection=params.get("indirect_selection", "buildable"),  # type: ignore[arg-type]
+        project_dir=params.project_dir,
+        command=params.command,
+        select=params.select,
+        exclude=params.exclude,
+        indirect_selection=params.indirect_selection,
     )
-    _say(f"dbt {invocation.command} {invocation.select or ''} in {params['destination']}")
+    _say(f"dbt {invocation.command} {invocation.select or ''} in {params.destination}")
     result = run_dbt(
         project,
         invocation,
-        destination=params["destination"],
-        full_refresh=full_refresh or bool(params["full_refresh"]),
-        vars=json.loads(params["vars"]),
-        tenant=_tenant(project, params),
+        destination=params.destination,
+        full_refresh=full_refresh or params.full_refresh,
+        vars=dict(params.vars),
+        tenant=_tenant(project, params.warehouse),
     )
     return {"rows": result.rows, "details": result.details()}
 
 
-def checks_step(
-    project_root: str, environment: str, params: dict[str, str], full_refresh: bool = False
-) -> dict[str, Any]:
-    """(In the child process.) A check suite; an `error` check failing fails the step (ChecksFailed)."""
+def checks_step(project_root: str, environment: str, step: ChecksStep) -> dict[str, Any]:
+    """(In the step process.) A check suite; an `error` check failing fails the step (ChecksFailed).
+    Checks read: a full refresh changes nothing for them."""
     from datakit.quality import ChecksFailed, run_check_suite
 
-    del full_refresh  # checks read; nothing to refresh
-    project = _child_project(project_root, environment, params.get("warehouse") or None)
+    params = step.params
+    project = _child_project(project_root, environment, params.warehouse)
     result = run_check_suite(
-        project, params["suite"], destination=params.get("destination"), tenant=_tenant(project, params)
+        project, params.suite, destination=params.destination, tenant=_tenant(project, params.warehouse)
     )
     for line in result.summary_lines():
         _say(line)

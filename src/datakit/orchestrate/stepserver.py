@@ -39,6 +39,7 @@ from typing import IO, Any
 
 from datakit.log import get_logger
 from datakit.orchestrate.lifeline import die_with_parent
+from datakit.orchestrate.stepcall import execute_request
 
 log = get_logger(__name__)
 
@@ -227,8 +228,6 @@ def _child(request: dict[str, Any], server: int) -> None:
         os.close(null)
         if request.get("cwd"):
             os.chdir(request["cwd"])
-        from datakit.orchestrate.subproc import execute_request
-
         code = execute_request(request)
     finally:
         with contextlib.suppress(Exception):

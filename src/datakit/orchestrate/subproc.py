@@ -3,17 +3,17 @@
 A thread cannot be killed, and a load blocked in a driver call ignores cooperative cancellation; a
 process can. The child is `python -m datakit.orchestrate.subproc`, given `module:function` and JSON
 keyword arguments on stdin; it writes the function's JSON-able result (or the error: message,
-transient, and the error's `details` when it has them) to a file, and everything it prints or logs
-goes to a log file the parent keeps with the attempt. On timeout the parent kills the child's whole
-process group (SIGKILL after a short SIGTERM grace): the loader writes in one destination
-transaction, so a killed load leaves the target as before. The child is killed, too, when the thread
-that started it ends, for instance with the whole run (`lifeline`).
+transient, and the error's `details` when it has them) to a file (`stepcall`, as a step server's
+forked child does), and everything it prints or logs goes to a log file the parent keeps with the
+attempt. On timeout the parent kills the child's whole process group (SIGKILL after a short SIGTERM
+grace): the loader writes in one destination transaction, so a killed load leaves the target as before.
+The child is killed, too, when the thread that started it ends, for instance with the whole run
+(`lifeline`).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import os
 import signal
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from datakit.errors import DatakitError
+from datakit.orchestrate.stepcall import execute_request
 from datakit.orchestrate.stepserver import ServerGone, StepServer
 
 LOG_LIMIT = 64 * 1024  # the tail of a step's log kept in the run history
@@ -228,29 +229,6 @@ def _tail(path: Path) -> str:
     data = path.read_bytes()
     text = data[-LOG_LIMIT:].decode("utf-8", errors="replace")
     return redact(text if len(data) <= LOG_LIMIT else "…" + text)
-
-
-def execute_request(request: dict[str, Any]) -> int:
-    """(In the step process.) Run the requested function, write its outcome; 0 on success, else 1.
-
-    Shared by the spawned child (`_child_main`) and the step server's forked children.
-    """
-    module_name, _, function_name = request["target"].partition(":")
-    outcome: dict[str, Any]
-    try:
-        function = getattr(importlib.import_module(module_name), function_name)
-        outcome = {"ok": True, "result": function(**request["kwargs"])}
-    except Exception as exc:  # reported to the parent, which decides about retries
-        from datakit.log import redact
-        from datakit.orchestrate.retry import is_transient
-
-        message = str(exc) if isinstance(exc, DatakitError) else f"{type(exc).__name__}: {exc}"
-        outcome = {"ok": False, "error": redact(message), "transient": is_transient(exc)}
-        details = getattr(exc, "details", None)
-        if details is not None:  # structured results of a failed step (checks, dbt)
-            outcome["details"] = details
-    Path(request["result"]).write_text(json.dumps(outcome, default=str), encoding="utf-8")
-    return 0 if outcome["ok"] else 1
 
 
 def _child_main() -> int:

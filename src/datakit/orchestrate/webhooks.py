@@ -15,8 +15,9 @@ Checks, in order, and the HTTP status of each rejection (`WebhookError.status`):
 - delivery id header missing or malformed                                -> 400 MalformedDelivery
 - delivery id, or the same signature, already accepted                   -> 409 Replayed
 `authenticate` makes every check but the last, from the request alone; `remember` makes the last, in
-the store of seen deliveries; `verify` is both. An empty secret raises `SecretError` (a server fault,
-not the sender's): it would let anyone sign.
+the store of seen deliveries (the endpoint calls them apart, to answer a delivery for a job that is
+already running without writing anything). An empty secret raises `SecretError` (a server fault, not
+the sender's): it would let anyone sign. `sign` is what a sender computes.
 
 The delivery id is not covered by the signature, so replay protection also records the signature itself:
 a captured request re-sent with a fresh delivery id is still refused. A signature is kept only while its
@@ -32,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -110,24 +110,6 @@ class SeenIds(Protocol):
         ...
 
 
-@dataclass
-class MemorySeenIds:
-    """An in-process `SeenIds` for tests and single-process use; forgets keys once they expire."""
-
-    keys: dict[str, datetime] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add_if_absent(self, key: str, expires_at: datetime, now: datetime) -> bool:
-        """Insert-if-absent under a lock; expired keys are dropped first, so memory stays bounded."""
-        with self._lock:
-            for old in [k for k, until in self.keys.items() if until < now]:
-                del self.keys[old]
-            if key in self.keys:
-                return False
-            self.keys[key] = expires_at
-            return True
-
-
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A verified webhook request."""
@@ -151,40 +133,6 @@ def sign(body: bytes, secret: SecretStr, timestamp: int) -> str:
     return SCHEME + digest
 
 
-def signed_headers(body: bytes, secret: SecretStr, timestamp: int, delivery_id: str) -> dict[str, str]:
-    """All three headers a sender adds (for clients, and for tests)."""
-    return {
-        TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: sign(body, secret, timestamp),
-        DELIVERY_HEADER: delivery_id,
-    }
-
-
-def verify(
-    headers: Mapping[str, str],
-    body: bytes,
-    secret: SecretStr,
-    now: datetime,
-    seen_ids: SeenIds,
-    *,
-    tolerance: timedelta = TOLERANCE,
-    max_body_bytes: int = MAX_BODY_BYTES,
-    remember_ids: timedelta = REMEMBER_IDS,
-    scope: str = "",
-) -> Delivery:
-    """The delivery, once signed, fresh and new; otherwise the `WebhookError` to answer with.
-
-    `headers` may be any mapping (names are matched case-insensitively). On success the delivery is
-    recorded in `seen_ids`, so a second `verify` of the same request raises `Replayed`. `scope` (the
-    trigger name) prefixes the recorded keys, so two senders' delivery ids never collide.
-    It is `authenticate` then `remember`; the endpoint calls them apart, to answer a delivery for a job
-    that is already running without writing anything.
-    """
-    delivery = authenticate(headers, body, secret, now, tolerance=tolerance, max_body_bytes=max_body_bytes)
-    remember(delivery, seen_ids, now, remember_ids=remember_ids, tolerance=tolerance, scope=scope)
-    return delivery
-
-
 def authenticate(
     headers: Mapping[str, str],
     body: bytes,
@@ -194,7 +142,10 @@ def authenticate(
     tolerance: timedelta = TOLERANCE,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Delivery:
-    """The delivery once signed and fresh (every check but replay); touches no state, so it is cheap."""
+    """The delivery once signed and fresh (every check but replay); touches no state, so it is cheap.
+
+    `headers` may be any mapping (names are matched case-insensitively).
+    """
     now = require_aware(now, "now")
     if not secret.get_secret_value():  # an empty key would let anyone sign; the daemon refuses it too
         raise SecretError("the webhook's secret is empty", hint="set the secret's environment variable")
@@ -223,7 +174,10 @@ def remember(
     tolerance: timedelta = TOLERANCE,
     scope: str = "",
 ) -> None:
-    """Record an authenticated delivery in `seen_ids`; `Replayed` when its id or signature was seen."""
+    """Record an authenticated delivery in `seen_ids`; `Replayed` when its id or signature was seen.
+
+    `scope` (the trigger name) prefixes the recorded keys, so two senders' delivery ids never collide.
+    """
     # A sender may redeliver an id later with a fresh signature: ids are kept for days. A signature
     # needs keeping only while its timestamp is fresh; after that the timestamp check refuses it alone.
     sent = delivery.timestamp

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
-from sqlalchemy import case, func, select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -36,7 +35,7 @@ from datakit.config.project import Project
 from datakit.errors import DatakitError
 from datakit.log import redact
 from datakit.orchestrate.plan import compile_job
-from datakit.orchestrate.store import ACTIVE, RunRecord, RunStatus, StateStore, StepRecord
+from datakit.orchestrate.store import ACTIVE, RunRecord, RunStatus, StateStore, StepRecord, TickRecord
 from datakit.orchestrate.triggers import next_fire_time
 from datakit.server.dag_svg import STATUS_COLOURS, UNKNOWN_COLOUR, render_dag
 
@@ -46,7 +45,6 @@ REFRESH_SECONDS = 10
 LOG_TAIL_LINES = 40
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-_OK_STEPS = ("succeeded", "reused")
 _CELL_CHARS = 200
 _TABLE_ROWS = 200
 _TABLE_COLUMNS = 10
@@ -311,15 +309,15 @@ def describe_schedule(trigger: Trigger) -> str:
 def trigger_row(
     trigger: Trigger,
     now: datetime,
-    last_tick: tuple[str, int, float] | None,
+    last_tick: TickRecord | None,
     cursor: datetime | None = None,
 ) -> TriggerRow:
-    """The trigger's schedule and next firing (its time zone and UTC); `last_tick` is (key, run, at).
+    """The trigger's schedule and next firing (its time zone and UTC), and its last firing.
 
     `cursor` is the scheduler's cursor for the trigger (the store keeps it): it anchors an interval
     grid even before the first run, and moves on ticks that started no run.
     """
-    scheduled_at = cursor or (_scheduled_time(trigger.name, last_tick[0]) if last_tick else None)
+    scheduled_at = cursor or (_scheduled_time(trigger.name, last_tick.key) if last_tick else None)
     upcoming = next_fire_time(trigger, now, scheduled_at)
     note = None
     if isinstance(trigger, IntervalTrigger) and trigger.schedule.start_at is None and scheduled_at is None:
@@ -339,8 +337,8 @@ def trigger_row(
         next_utc=next_utc,
         next_in=next_in,
         note=note,
-        last_fired=last_tick[2] if last_tick else None,
-        last_run=last_tick[1] if last_tick else None,
+        last_fired=last_tick.created_at if last_tick else None,
+        last_run=last_tick.run_id if last_tick else None,
     )
 
 
@@ -351,38 +349,6 @@ def _scheduled_time(trigger: str, key: str) -> datetime | None:
         return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:  # run:, file: and delivery: keys carry no schedule
         return None
-
-
-# --- read-only queries the store does not offer (yet) ---------------------------------------------
-
-
-def step_counts(store: StateStore, run_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """(steps ok, steps total) per run in one query, instead of loading every run's steps and logs."""
-    if not run_ids:
-        return {}
-    steps = store.steps
-    ok = func.sum(case((steps.c.status.in_(_OK_STEPS), 1), else_=0))
-    query = (
-        select(steps.c.run_id, ok, func.count())
-        .where(steps.c.run_id.in_(list(run_ids)))
-        .group_by(steps.c.run_id)
-    )
-    with store.engine.connect() as conn:
-        return {int(r[0]): (int(r[1] or 0), int(r[2])) for r in conn.execute(query)}
-
-
-def last_tick(store: StateStore, trigger: str) -> tuple[str, int, float] | None:
-    """The trigger's latest recorded firing: (tick key, run id, recorded at)."""
-    ticks = store.ticks
-    query = (
-        select(ticks.c.key, ticks.c.run_id, ticks.c.created_at)
-        .where(ticks.c.key.startswith(f"{trigger}@", autoescape=True))
-        .order_by(ticks.c.created_at.desc())
-        .limit(1)
-    )
-    with store.engine.connect() as conn:
-        row = conn.execute(query).first()
-    return None if row is None else (str(row[0]), int(row[1]), float(row[2]))
 
 
 def not_found_page(
@@ -434,7 +400,7 @@ class _Pages:
         return self._render(request, "error.html", status_code, title=title, message=message)
 
     def _rows(self, runs: list[RunRecord]) -> list[RunRow]:
-        counts = step_counts(self.store, [r.id for r in runs])
+        counts = self.store.step_counts([r.id for r in runs])
         now = self.clock()
         rows = []
         for run in runs:
@@ -541,7 +507,7 @@ class _Pages:
 
         firings = tenant_triggers(self.project)  # a tenants' job's trigger fires once per warehouse
         rows = [
-            trigger_row(trigger, now, last_tick(self.store, name), cursors.get(name))
+            trigger_row(trigger, now, self.store.last_tick(name), cursors.get(name))
             for name, (trigger, _) in sorted(firings.items())
         ]
         return self._render(request, "triggers.html", refresh=True, rows=rows)

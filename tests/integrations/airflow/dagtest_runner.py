@@ -29,13 +29,15 @@ def _inject(
     from datakit.connectors.errors import ConnectionLost
     from datakit.errors import DatakitError
     from datakit.orchestrate import steps
+    from datakit.orchestrate.stepkinds import LoadStep
 
     original = steps.load_step
     failed: set[str] = set()
 
-    def load_step(**kwargs: Any) -> dict[str, Any]:
-        params = kwargs["params"]
-        step_id = f"{params['pipeline']}.{params['resource']}"
+    def load_step(
+        project_root: str, environment: str, step: LoadStep, full_refresh: bool, runs: tuple[str, ...]
+    ) -> dict[str, Any]:
+        step_id = step.id
         if step_id in fail_terminal:
             raise DatakitError(f"injected terminal failure of {step_id}")
         if step_id in fail_always:
@@ -43,13 +45,13 @@ def _inject(
         if step_id in fail_once and step_id not in failed:
             failed.add(step_id)
             raise ConnectionLost(f"injected transient failure of {step_id}")
-        result: dict[str, Any] = original(**kwargs)
+        result: dict[str, Any] = original(project_root, environment, step, full_refresh, runs)
         if step_id in fail_after_load and step_id not in failed:
             failed.add(step_id)
             raise ConnectionLost(f"injected transient failure of {step_id} after its load committed")
         return result
 
-    steps.load_step = load_step  # type: ignore[assignment]
+    steps.load_step = load_step
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import ast
 import itertools
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ import pytest
 from datakit.cli.app import main
 from datakit.config import load_project
 from datakit.integrations.airflow.compile import check_dags, compile_dags, file_digest, write_dags
+from datakit.orchestrate.plan import compile_job
+from datakit.orchestrate.stepkinds import step_from_data
 from tests.integrations.airflow.projects import add_acme, rich_project, shop_project
 from tests.pagila_project import copy_pagila_project
 
@@ -104,6 +107,22 @@ def test_example_project_one_file_per_warehouse_and_job(tmp_path: Path) -> None:
     }
 
 
+def test_each_file_embeds_its_steps_in_their_one_serialization(tmp_path: Path) -> None:
+    """A task reads back exactly the planned step (typed parameters included): the dependencies and
+    `exclusive` keys the file compiles into edges aside, nothing is rewritten, defaulted or stringified."""
+    project = load_project(copy_pagila_project(tmp_path), environment="dev")
+    for dag_file in compile_dags(project):
+        plan = compile_job(project, dag_file.job, warehouse=dag_file.warehouse)
+        embedded = literals(dag_file.source)["STEPS"]
+        assert [s["id"] for s in embedded] == [s.id for s in plan.steps]
+        for data, step in zip(embedded, plan.steps, strict=True):
+            read = step_from_data(data)
+            assert read == replace(step, depends_on=read.depends_on, exclusive=())
+    daily = literals(next(f for f in compile_dags(project) if f.dag_id == "datakit__pagila_daily").source)
+    gold = next(s for s in daily["STEPS"] if s["kind"] == "dbt" and s["id"] == "gold")
+    assert gold["params"]["full_refresh"] is False and isinstance(gold["params"]["vars"], dict)
+
+
 def test_parallel_mode_on_postgres_has_no_dependencies(tmp_path: Path) -> None:
     root = copy_pagila_project(tmp_path)
     job = root / "config/jobs/pagila_warehouse.yaml"
@@ -156,7 +175,6 @@ def test_a_job_reading_warehouse_variables_compiles_only_for_warehouses(tmp_path
     """`${var.NAME}` exists only for a warehouse: run as the project itself, the job would use the
     literal text, so there is no such DAG and `run job` without --warehouse refuses."""
     from datakit.errors import DatakitError
-    from datakit.orchestrate.plan import compile_job
 
     root = shop_project(tmp_path / "shop")
     add_acme(root)

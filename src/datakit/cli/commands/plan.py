@@ -67,10 +67,12 @@ def _print(plan: Plan) -> None:
 
 def _compact(plan: Plan, depends_on: tuple[str, ...]) -> list[str]:
     """`pagila_bronze.*` for "every resource of pipeline pagila_bronze", so wide fan-ins stay readable."""
+    from datakit.orchestrate.stepkinds import LoadStep
+
     by_pipeline: dict[str, set[str]] = {}
     for step in plan.steps:
-        if step.kind == "load":
-            by_pipeline.setdefault(step.params["pipeline"], set()).add(step.id)
+        if isinstance(step, LoadStep):
+            by_pipeline.setdefault(step.params.pipeline, set()).add(step.id)
     wanted = set(depends_on)
     shown: list[str] = []
     for pipeline, ids in by_pipeline.items():

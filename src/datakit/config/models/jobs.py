@@ -99,6 +99,7 @@ class Sla(StrictModel):
 
 
 DbtCommand = Literal["build", "run", "test", "seed", "snapshot"]
+IndirectSelection = Literal["eager", "cautious", "buildable", "empty"]
 
 
 class DbtInvocation(StrictModel):
@@ -108,7 +109,7 @@ class DbtInvocation(StrictModel):
     command: DbtCommand = "build"
     select: str | None = Field(None, description="dbt node selection, e.g. `silver+` or `tag:daily`.")
     exclude: str | None = None
-    indirect_selection: Literal["eager", "cautious", "buildable", "empty"] = Field(
+    indirect_selection: IndirectSelection = Field(
         "buildable",
         description="Which tests run with the selected models (dbt's default is `eager`; `buildable` "
         "keeps a silver step from running tests that also read gold).",

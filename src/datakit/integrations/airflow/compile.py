@@ -3,8 +3,9 @@
 Airflow's DAG processor re-imports every DAG file every few seconds, in every scheduler; a file that
 loaded the project (YAML, pydantic, datakits) on each parse would be slow and would fail whenever the
 project is mid-edit. So compilation happens once, here, in datakit — it never imports Airflow — and each
-file carries its plan as literal data: step ids, kinds, params, dependencies, retry policy, timeout,
-plus the project root, environment and warehouse. Importing a file builds the DAG from that data with
+file carries its plan as literal data: each step as `step_data` writes it (the one form a step travels
+in: id, kind, typed parameters, dependencies, retry policy, timeout), plus the project root, environment
+and warehouse. Importing a file builds the DAG from that data with
 `airflow.sdk` only; datakit itself is imported when a task runs (`task.run_step`, which calls the same
 `run_step_here` the local executor's child processes run).
 
@@ -33,7 +34,6 @@ import hashlib
 import itertools
 import json
 import os
-import pprint
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,12 +41,12 @@ from typing import TYPE_CHECKING, Any
 from datakit.config.tenancy import ALL, tenant_context, warehouse_variables_used
 from datakit.errors import UsageError, not_found
 from datakit.integrations.airflow.schedule import DagSchedule, asset_uri, dag_schedule
-from datakit.orchestrate.plan import Plan, compile_job
+from datakit.orchestrate.plan import Mode, Plan, compile_job
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Bump when the generated source changes shape, so `check` reports every old file as stale."""
 HASH_PREFIX = "# datakit-inputs-sha256: "
 PROJECT_VAR = "DATAKIT_PROJECT"
@@ -129,6 +129,7 @@ def _dag_file(project: Project, warehouse: str | None, job: str, root: dict[str,
     namespace = warehouse if warehouse is not None else project.config.name
     schedule = dag_schedule(project, job, tenant, namespace)
     identifier = dag_id(warehouse, job)
+    data = plan.as_dict()
     spec: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "dag_id": identifier,
@@ -136,7 +137,7 @@ def _dag_file(project: Project, warehouse: str | None, job: str, root: dict[str,
         "project_root": root,
         "environment": project.environment,
         "warehouse": warehouse,
-        "plan": {**plan.as_dict(), "steps": _step_literal(plan)},
+        "plan": {**data, "steps": _step_literal(plan.mode, data["steps"])},
         "edges": [list(edge) for edge in _exclusive_edges(plan)],
         "schedule": {
             "expression": schedule.expression,
@@ -197,17 +198,17 @@ def _priority_order(plan: Plan) -> list[str]:
     return done
 
 
-def _step_literal(plan: Plan) -> list[dict[str, Any]]:
-    """The steps as the file's literal data; sequential mode's chain is written as dependencies."""
-    steps = [step.as_dict() for step in plan.steps]
+def _step_literal(mode: Mode, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps (`step_data`, changed in place) as the file's literal data; sequential mode's chain is
+    written as dependencies."""
     for step in steps:
         # `exclusive` holds absolute paths (DuckDB files); it is compiled into EXTRA_EDGES instead, so
         # the files do not depend on where the project was checked out
         del step["exclusive"]
-    if plan.mode == "sequential":
+    if mode == "sequential":
         for previous, step in itertools.pairwise(steps):
             step["depends_on"] = [previous["id"]]
-    elif plan.mode == "parallel":
+    elif mode == "parallel":
         for step in steps:
             step["depends_on"] = []
     return steps
@@ -255,7 +256,7 @@ def _run_step(step_id: str) -> dict[str, object]:
 
     from datakit.integrations.airflow.task import run_step
 
-    full_refresh = bool(get_current_context()["params"].get("full_refresh", False))
+    full_refresh = bool(get_current_context()["params"]["full_refresh"])
     step = next(s for s in STEPS if s["id"] == step_id)
     return run_step(PROJECT_ROOT, ENVIRONMENT, step, full_refresh=full_refresh)
 
@@ -308,8 +309,11 @@ def _root_expression(root: dict[str, str]) -> str:
 
 
 def _literal(value: Any) -> str:
-    """`value` as Python source (plain dicts, lists, strings, numbers): data, not code."""
-    return pprint.pformat(value, width=108, sort_dicts=False)
+    """`value` as Python source (plain dicts, lists, strings, numbers): data, not code. A list is
+    written one item per line (a step per line: readable, and a change shows as that step's line)."""
+    if isinstance(value, list) and value:
+        return "[\n" + "".join(f"    {item!r},\n" for item in value) + "]"
+    return repr(value)
 
 
 def write_dags(files: list[DagFile], out: Path, *, prune: bool = False) -> list[Path]:

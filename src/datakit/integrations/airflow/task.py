@@ -1,5 +1,9 @@
 """What a generated DAG's task calls: rebuild the plan step from the file's literal data and run it.
 
+The literal data is `step_data` of the step, read back with `step_from_data`: the form every executor
+passes steps in, validated, with no default of its own here. A file written by another datakit version
+fails its task with a message saying to recompile (and `datakit airflow check` reports it as stale).
+
 The work is `run_step_here`, the same step functions the local executor runs in its child processes,
 so a step does exactly the same thing under both executors. Only the failure policy is translated:
 datakit retries transient errors only (connection loss, serialization failures, HTTP 429/5xx,
@@ -18,26 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from datakit.orchestrate.plan import RetryPolicy, Step
-
-
-def step_from_dict(data: Mapping[str, Any]) -> Step:
-    """The `Step` whose `as_dict()` is `data` (what a DAG file embeds)."""
-    retry = data.get("retry") or {}
-    return Step(
-        id=str(data["id"]),
-        kind=data["kind"],
-        params={str(k): str(v) for k, v in dict(data["params"]).items()},
-        depends_on=tuple(data.get("depends_on", ())),
-        retry=RetryPolicy(
-            max_attempts=int(retry.get("max_attempts", 1)),
-            retry_delay=float(retry.get("retry_delay", 60.0)),
-            exponential_backoff=bool(retry.get("exponential_backoff", False)),
-            max_retry_delay=float(retry.get("max_retry_delay", 3600.0)),
-        ),
-        timeout=data.get("timeout"),
-        exclusive=tuple(data.get("exclusive", ())),
-    )
+from datakit.orchestrate.stepkinds import step_from_data
 
 
 def run_step(
@@ -47,8 +32,9 @@ def run_step(
     from datakit.orchestrate.retry import is_transient
     from datakit.orchestrate.steps import run_step_here
 
-    plan_step = step_from_dict(step)
+    step_id = step.get("id")
     try:
+        plan_step = step_from_data(step)  # a file of another datakit version fails here, terminally
         output = run_step_here(
             Path(project_root), environment, plan_step, full_refresh=full_refresh, runs=_dag_run()
         )
@@ -58,7 +44,7 @@ def run_step(
         from airflow.sdk.exceptions import AirflowFailException
 
         raise AirflowFailException(
-            f"step {plan_step.id} failed (terminal, not retried): {type(exc).__name__}: {exc}"
+            f"step {step_id} failed (terminal, not retried): {type(exc).__name__}: {exc}"
         ) from exc
     return {"step": plan_step.id, "rows": dict(output.rows)}
 

@@ -7,6 +7,7 @@ from datakit.orchestrate.store.records import (
     RunStatus,
     StepRecord,
     StepStatus,
+    TickRecord,
 )
 from datakit.orchestrate.store.sql import AlreadyRunning, StateStore, TickFired, open_store
 
@@ -20,5 +21,6 @@ __all__ = [
     "StepRecord",
     "StepStatus",
     "TickFired",
+    "TickRecord",
     "open_store",
 ]

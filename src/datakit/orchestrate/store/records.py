@@ -67,6 +67,15 @@ class StepRecord:
 
 
 @dataclass(frozen=True)
+class TickRecord:
+    """A trigger's firing that started a run: its key (`<trigger>@<when>`), the run, when recorded."""
+
+    key: str
+    run_id: int
+    created_at: float
+
+
+@dataclass(frozen=True)
 class RunRecord:
     id: int
     job: str

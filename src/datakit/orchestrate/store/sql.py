@@ -1,10 +1,20 @@
 """The state store: run history in SQLite (`.datakit/state.db`, the default) or PostgreSQL.
 
-Safe with several processes: SQLite runs in WAL mode (readers never block the writer) and every
-transaction starts with `BEGIN IMMEDIATE`, so concurrent writers queue on `busy_timeout` instead of
-failing on a lock upgrade; PostgreSQL needs nothing special. The one-active-run rule is a UNIQUE key
-(see `tables.py`). Liveness is a heartbeat the executor writes every few seconds: a running run whose
-heartbeat is older than `stale_after`, or whose process on this host is gone, is marked abandoned.
+It keeps runs with their steps, attempts and logs, and what the scheduler needs to fire each trigger
+tick once (tick keys, cursors) and each webhook delivery once (delivery keys). Callers get frozen
+records (`records.py`), never rows; the status pages' queries are methods here too.
+
+Safe with several processes. On SQLite (WAL journal) every transaction, a read included, starts with
+`BEGIN IMMEDIATE`: transactions take the database's one write lock at once and queue for it on
+`busy_timeout` (30 s) instead of failing on a lock upgrade halfway; they are short, so a reader waits
+milliseconds. PostgreSQL needs nothing special. Within a process, writes are serialised by a lock.
+
+One active run per job and warehouse: `start_run` looks for an active (running or queued) run of the
+job for that warehouse, and the UNIQUE `active_key` (see `tables.py`) makes two racing starts fail
+atomically; `allow_concurrent` runs hold no key. Liveness is a heartbeat: the executor writes it every
+few seconds, and a queued run's wait too; an active run whose heartbeat is older than `stale_after`, or
+whose process on this host is gone, is marked abandoned (`sweep_abandoned`, called before a run starts
+and by most reads).
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, delete, event, insert, select, update
+from sqlalchemy import case, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from datakit.errors import DatakitError
@@ -31,6 +41,7 @@ from datakit.orchestrate.store.records import (
     RunStatus,
     StepRecord,
     StepStatus,
+    TickRecord,
 )
 from datakit.orchestrate.store.tables import build_tables, missing_columns
 
@@ -477,8 +488,36 @@ class StateStore:
             )
         return _run(row, step_records)
 
+    def step_counts(self, run_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """(steps succeeded or reused, steps in all) of each run that has steps, in one query: a list
+        of runs needs no run's steps and logs."""
+        if not run_ids:
+            return {}
+        ok = func.sum(case((self.steps.c.status.in_(_DONE), 1), else_=0))
+        query = (
+            select(self.steps.c.run_id, ok, func.count())
+            .where(self.steps.c.run_id.in_(list(run_ids)))
+            .group_by(self.steps.c.run_id)
+        )
+        with self.engine.connect() as conn:
+            return {int(r[0]): (int(r[1] or 0), int(r[2])) for r in conn.execute(query)}
+
+    def last_tick(self, trigger: str) -> TickRecord | None:
+        """The latest recorded firing of `trigger` (a tick that started a run), if any."""
+        ticks = self.ticks.c
+        query = (
+            select(ticks.key, ticks.run_id, ticks.created_at)
+            .where(ticks.key.startswith(f"{trigger}@", autoescape=True))
+            .order_by(ticks.created_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else TickRecord(str(row[0]), int(row[1]), float(row[2]))
+
 
 _COUNTS = ("rows_read", "rows_loaded", "rows_rejected")
+_DONE = (StepStatus.SUCCEEDED.value, StepStatus.REUSED.value)
 _PARSED = ("details", "attempt_records")
 
 

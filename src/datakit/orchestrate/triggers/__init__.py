@@ -1,23 +1,27 @@
-"""Triggers: when a job should start — pure functions of a trigger, a cursor and a clock reading.
+"""Triggers: when a job should start — functions of a trigger, a cursor and a clock reading.
 
-Nothing here sleeps, reads the clock or writes state; the scheduler daemon passes `now` and keeps the
-state. That makes every DST edge and every downtime a unit test with an injected clock.
+Nothing here sleeps, reads the clock or writes state: the scheduler (`datakit.server.scheduler`) passes
+`now` and keeps the cursors in the state store, so every DST edge and every downtime is a unit test
+with an injected clock. The one exception is `FileWatch`, which reads the watched folder (`scan`) and
+remembers in memory which file states it has fired (an optimisation: the tick keys are the guarantee).
 
 The exactly-once contract. Every firing is a `Tick` with a stable `key`:
 - scheduled ticks (cron, interval): `<trigger>@<scheduled time, ISO UTC>` (`nightly@2026-03-29T01:00:00Z`);
 - job events: `<trigger>@run:<upstream run id>`;
 - file arrivals: `<trigger>@file:<path>:<size>:<mtime_ns>`;
 - webhooks (`datakit.orchestrate.webhooks`): `<trigger>@delivery:<delivery id>`.
-The key depends only on what the tick is, never on when it was computed, so `due(trigger, last_tick,
-now)` may be called as often as the caller likes, by several processes, before and after a restart: the
-caller starts a run only when its insert-if-absent of the key into the state store succeeds (in the same
-transaction as the run row), which makes each tick fire exactly once. A poll loop:
+(A trigger a warehouse runs fires under the name `<trigger>.<warehouse>`.) The key depends only on what
+the tick is, never on when it was computed, so `due(trigger, last_tick, now)` may be called as often as
+the caller likes, by several processes, before and after a restart: the run starts only if the state
+store records the key in the transaction that creates the run, which makes each tick fire exactly once.
+The scheduler's poll, in short:
 
-    ticks = due_all(triggers, cursors, now)           # pure
-    for tick in ticks:
-        if store.insert_tick_if_absent(tick.key):       # the one place exactly-once is decided
-            start_run(tick.job, cause=tick)
-        cursors[tick.trigger] = tick.at                # persisted: it is the last recorded tick
+    for tick in due_all(triggers, cursors, now):        # pure
+        try:
+            store.start_run(job, plan, tick_key=tick.key)  # the one place exactly-once is decided
+        except TickFired:
+            pass                                         # this tick started a run already
+        store.set_cursor(tick.trigger, tick.at)          # after the run: a kill in between is harmless
 
 The cron DST rule is in `datakit.orchestrate.triggers.cron`.
 """
