@@ -15,10 +15,11 @@ tuples of Python values.
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -45,7 +46,7 @@ Row = tuple[Any, ...]
 SOURCE_OF: dict[Engine, SourceKind] = {"duckdb": "sqlite", "postgres": "postgres"}
 """The source kind that feeds each engine's case: the DuckDB case never needs a server."""
 
-ENGINES: list[Any] = [pytest.param("duckdb"), pytest.param("postgres", marks=pytest.mark.postgres)]
+ENGINES: list[object] = [pytest.param("duckdb"), pytest.param("postgres", marks=pytest.mark.postgres)]
 """The cases of the matrix, as `params` of a fixture (`indirect=True` with one name narrows a test)."""
 
 
@@ -89,6 +90,9 @@ class Target(ABC):
 
     def count(self, name: str) -> int:
         return int(self.query(f"SELECT count(*) FROM {self.q(name)}")[0][0])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.location!r}, schema={self.schema!r})"
 
 
 class DuckDBTarget(Target):
@@ -169,6 +173,9 @@ class SourceDb(ABC):
     def source(self) -> Source:
         return open_source(self.params)
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.location!r}, schema={self.schema!r})"
+
     def ref(self, table: str) -> TableRef:
         return TableRef(table, self.schema)
 
@@ -248,8 +255,6 @@ class SqliteSourceDb(SourceDb):
     schema = None
 
     def __init__(self, path: Path) -> None:
-        import sqlite3
-
         self.path = path
         sqlite3.connect(path).close()  # an empty database, as the PostgreSQL case has an empty schema
 
@@ -265,41 +270,32 @@ class SqliteSourceDb(SourceDb):
         super().create(table, _ZONED.sub("text", columns))
 
     def insert(self, table: str, rows: Iterable[Sequence[object]]) -> None:
-        import sqlite3
-        from contextlib import closing
-
         with closing(sqlite3.connect(self.path)) as conn, conn:
             width = len(conn.execute(f"SELECT * FROM {self.q(table)} LIMIT 0").description)
             marks = ", ".join("?" * width)
-            conn.executemany(f"INSERT INTO {self.q(table)} VALUES ({marks})", (_stored(r) for r in rows))
+            stored = ([_stored(value) for value in row] for row in rows)
+            conn.executemany(f"INSERT INTO {self.q(table)} VALUES ({marks})", stored)
 
     def execute(self, sql: str, *params: object) -> None:
-        import sqlite3
-        from contextlib import closing
-
         with closing(sqlite3.connect(self.path)) as conn, conn:
-            conn.execute(_PARAMETER.sub(r"?\1", sql), _stored(params))
+            conn.execute(_PARAMETER.sub(r"?\1", sql), [_stored(value) for value in params])
 
     def query(self, sql: str, *params: object) -> list[Row]:
-        import sqlite3
-        from contextlib import closing
-
         with closing(sqlite3.connect(self.path)) as conn:
-            return list(conn.execute(_PARAMETER.sub(r"?\1", sql), _stored(params)).fetchall())
+            cursor = conn.execute(_PARAMETER.sub(r"?\1", sql), [_stored(value) for value in params])
+            return list(cursor.fetchall())
 
 
-def _stored(row: Sequence[object]) -> tuple[object, ...]:
-    """Values as SQLite keeps them: times and dates as ISO text (with the offset when zoned)."""
-    return tuple(
-        value.isoformat(sep=" ")
-        if isinstance(value, datetime)
-        else value.isoformat()
-        if isinstance(value, date)
-        else str(value)
-        if isinstance(value, Decimal)
-        else value
-        for value in row
-    )
+def _stored(value: object) -> object:
+    """A value as SQLite keeps it: times and dates as ISO text (with the offset when zoned), decimals as
+    text (exact), the rest as sqlite3 binds it."""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
 
 
 @contextmanager
