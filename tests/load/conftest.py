@@ -1,7 +1,8 @@
 """Fixtures of the loader tests: `dest`, `source_db` and `pg_source` come from `tests.matrix`.
 
-`source`, `source_schema` and `pg_exec` are the PostgreSQL source as the older tests take it (SQL in
-PostgreSQL's dialect, psycopg's `%s` parameters); new tests take `source_db`, which runs on both cases.
+`source`, `source_schema` and `pg_exec` are the PostgreSQL source as tests written before the matrix take
+it (test_transforms.py: SQL in PostgreSQL's dialect, psycopg's `%s` parameters), so their DuckDB case still
+needs PostgreSQL; new tests take `source_db`, which feeds the DuckDB case from SQLite.
 """
 
 from __future__ import annotations
