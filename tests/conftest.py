@@ -8,6 +8,8 @@ import pytest
 
 from tests import services
 
+pytest_plugins = ["tests.matrix"]  # the destination matrix: `dest`, `source_db`, `pg_source`, `load_dsn`
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 

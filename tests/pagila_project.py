@@ -8,11 +8,11 @@ database of their own, so parallel tests never share a schema (`br__pagila__publ
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests import matrix
 from tests.conftest import EXAMPLES
 
 
@@ -56,15 +56,5 @@ def pagila_env(pagila_dsn: str, warehouse_dsn: str | None = None) -> dict[str, s
 @contextmanager
 def scratch_database(pg_dsn: str) -> Iterator[str]:
     """A new empty database on the test server (dropped afterwards); yields its DSN."""
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import make_conninfo
-
-    name = f"dk_ingest_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(pg_dsn, dbname=name)
-    finally:
-        with psycopg.connect(pg_dsn, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with matrix.scratch_database(pg_dsn, "dk_ingest") as dsn:
+        yield dsn

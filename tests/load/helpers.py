@@ -29,7 +29,7 @@ def customer_contract(**changes: Any) -> Contract:
 
 def plan_for(
     source: Source,
-    source_schema: str,
+    source_schema: str | None,
     table: str,
     contract: Contract,
     target: TableRef,
@@ -49,7 +49,7 @@ def plan_for(
         request=ReadRequest(table=TableRef(table, source_schema), batch_size=batch_size, order_by=order_by),
         contract=contract,
         target=target,
-        source_label=f"test.{source_schema}.{table}",
+        source_label=".".join(["test", *filter(None, [source_schema]), table]),
         write_disposition=disposition,  # type: ignore[arg-type]
         incremental=incremental,
         drift_mode=drift_mode,

@@ -1,19 +1,22 @@
 """A process that loads one resource and exits: the victim of the kill -9 tests.
 
-Run as `python -m tests.load.kill_worker '<json>'`; the JSON names the source database and table, the
-destination and the target schema. Connections carry `application_name` so the test can wait until
-PostgreSQL has noticed the death of every one of them before it looks at the result.
+Run as `python -m tests.load.kill_worker '<json>'`; the JSON names the source (a PostgreSQL DSN and
+schema, or a SQLite file), the destination (a DuckDB file or a PostgreSQL DSN) and the target schema.
+PostgreSQL connections carry `application_name` so the test can wait until PostgreSQL has noticed the
+death of every one of them before it looks at the result.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from datakit.connectors import (
     DuckDBParams,
     PostgresParams,
     ReadRequest,
+    SqliteParams,
     TableRef,
     open_destination,
     open_source,
@@ -35,19 +38,24 @@ SPEC = {
 }
 
 
+def tagged(dsn: str, tag: str) -> PostgresParams:
+    return PostgresParams.from_dsn(dsn).model_copy(update={"options": {"application_name": tag}})
+
+
 def main(arguments: dict[str, str]) -> None:
-    tagged = PostgresParams.from_dsn(arguments["source_dsn"]).model_copy(
-        update={"options": {"application_name": arguments["tag"]}}
-    )
     if arguments["kind"] == "duckdb":
-        destination = open_destination(DuckDBParams(database=arguments["path"]))
+        destination = open_destination(DuckDBParams(database=arguments["target"]))
     else:
-        destination = open_destination(tagged)
+        destination = open_destination(tagged(arguments["target"], arguments["tag"]))
+    if arguments["source_kind"] == "sqlite":
+        source = open_source(SqliteParams(database=Path(arguments["source"])))
+    else:
+        source = open_source(tagged(arguments["source"], arguments["tag"]))
     plan = ResourcePlan(
         pipeline="kill",
         resource="big",
-        source=open_source(tagged),
-        request=ReadRequest(table=TableRef("big", arguments["source_schema"])),
+        source=source,
+        request=ReadRequest(table=TableRef("big", arguments["source_schema"] or None)),
         contract=contract_from_spec(SPEC),
         target=TableRef("big", arguments["target_schema"]),
         source_label="kill.big",

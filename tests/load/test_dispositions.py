@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,28 +10,34 @@ from datakit.errors import DatakitError
 from datakit.load.loader import load_resource
 from datakit.load.plan import Progress, RunOptions
 from tests.load.helpers import CUSTOMER_DDL, customer_contract, plan_for
+from tests.matrix import Row, SourceDb, Target
 
 ROWS = 1000
+START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def customers(source_schema: str, pg_exec: Any) -> str:
-    pg_exec(f'CREATE TABLE "{source_schema}".customer ({CUSTOMER_DDL})')
-    pg_exec(
-        f"""INSERT INTO "{source_schema}".customer
-        SELECT g, 'name ' || g, g % 100, timestamptz '2024-01-01' + g * interval '1 minute'
-        FROM generate_series(1, {ROWS}) g"""
+def customers(source_db: SourceDb) -> SourceDb:
+    source_db.create("customer", CUSTOMER_DDL)
+    source_db.insert(
+        "customer",
+        [(g, f"name {g}", g % 100, START + timedelta(minutes=g)) for g in range(1, ROWS + 1)],
     )
-    return source_schema
+    return source_db
 
 
-def snapshot(dest: Any, table: str = "customer") -> list[tuple[Any, ...]]:
+def snapshot(dest: Target, table: str = "customer") -> list[Row]:
     return dest.query(f"SELECT * FROM {dest.q(table)} ORDER BY id, _dk_load_id")
 
 
-def test_append_twice_keeps_both_copies(dest: Any, source: Any, customers: str) -> None:
+def test_append_twice_keeps_both_copies(dest: Target, customers: SourceDb) -> None:
     plan = plan_for(
-        source, customers, "customer", customer_contract(), dest.table("customer"), batch_size=300
+        customers.source,
+        customers.schema,
+        "customer",
+        customer_contract(),
+        dest.table("customer"),
+        batch_size=300,
     )
     first = load_resource(plan, dest.destination)
     second = load_resource(plan, dest.destination)
@@ -53,30 +59,30 @@ def test_append_twice_keeps_both_copies(dest: Any, source: Any, customers: str) 
     )
     assert sorted(audit) == sorted(
         [
-            (first.load_id, ROWS, 1, f"test.{customers}.customer"),
-            (second.load_id, ROWS, 1, f"test.{customers}.customer"),
+            (first.load_id, ROWS, 1, plan.source_label),
+            (second.load_id, ROWS, 1, plan.source_label),
         ]
     )
 
 
-def test_audit_columns_are_the_same_in_every_destination(
-    dest: Any, source: Any, customers: str, pg_exec: Any
-) -> None:
+def test_audit_columns_are_the_same_in_every_destination(dest: Target, customers: SourceDb) -> None:
     """DuckDB computes the audit columns inside its INSERT, PostgreSQL gets them as Arrow columns: the
     values must not depend on which one wrote them (a merge compares hashes across loads)."""
     import pyarrow as pa
 
-    from datakit.connectors import ReadRequest, TableRef
+    from datakit.connectors import ReadRequest
     from datakit.connectors.stamp import row_hash
+    from datakit.contracts import to_arrow_schema
 
-    pg_exec(f'UPDATE "{customers}".customer SET score = NULL WHERE id % 7 = 0')
+    customers.execute(f"UPDATE {customers.q('customer')} SET score = NULL WHERE id % 7 = 0")
     contract = customer_contract()
-    result = load_resource(
-        plan_for(source, customers, "customer", contract, dest.table("customer"), batch_size=300),
-        dest.destination,
+    plan = plan_for(
+        customers.source, customers.schema, "customer", contract, dest.table("customer"), batch_size=300
     )
-    read = pa.Table.from_batches(source.read(ReadRequest(table=TableRef("customer", customers))))
-    batch = read.combine_chunks().to_batches()[0]
+    result = load_resource(plan, dest.destination)
+    read = pa.Table.from_batches(customers.source.read(ReadRequest(table=customers.ref("customer"))))
+    typed = read.cast(to_arrow_schema(contract))  # as the contract types them (SQLite: from text)
+    batch = typed.combine_chunks().to_batches()[0]
     hashes = row_hash(batch, contract.change_columns).to_pylist()
     expected = dict(zip(batch.column("id").to_pylist(), hashes, strict=True))
     rows = dest.query(
@@ -84,15 +90,20 @@ def test_audit_columns_are_the_same_in_every_destination(
     )
     assert {row[0]: row[1] for row in rows} == expected
     assert len(set(expected.values())) == ROWS  # distinct rows, distinct hashes
-    assert {row[2:] for row in rows} == {(result.load_id, result.started_at, f"test.{customers}.customer")}
+    assert {row[2:] for row in rows} == {(result.load_id, result.started_at, plan.source_label)}
 
 
-def test_replace_refills(dest: Any, source: Any, customers: str, pg_exec: Any) -> None:
+def test_replace_refills(dest: Target, customers: SourceDb) -> None:
     plan = plan_for(
-        source, customers, "customer", customer_contract(), dest.table("customer"), disposition="replace"
+        customers.source,
+        customers.schema,
+        "customer",
+        customer_contract(),
+        dest.table("customer"),
+        disposition="replace",
     )
     load_resource(plan, dest.destination)
-    pg_exec(f'DELETE FROM "{customers}".customer WHERE id > 600')
+    customers.execute(f"DELETE FROM {customers.q('customer')} WHERE id > 600")
     result = load_resource(plan, dest.destination)
     assert result.rows_loaded == 600
     assert dest.query(f"SELECT count(*), max(id), count(DISTINCT _dk_load_id) FROM {dest.q('customer')}") == [
@@ -100,11 +111,11 @@ def test_replace_refills(dest: Any, source: Any, customers: str, pg_exec: Any) -
     ]
 
 
-def test_merge_twice_gives_identical_tables(dest: Any, source: Any, customers: str, pg_exec: Any) -> None:
+def test_merge_twice_gives_identical_tables(dest: Target, customers: SourceDb) -> None:
     seen: list[Progress] = []
     plan = plan_for(
-        source,
-        customers,
+        customers.source,
+        customers.schema,
         "customer",
         customer_contract(),
         dest.table("customer"),
@@ -119,8 +130,8 @@ def test_merge_twice_gives_identical_tables(dest: Any, source: Any, customers: s
     assert len(seen) == 8  # one report per batch, counts growing to the total
     assert (seen[-1].rows_read, seen[-1].rows_loaded, seen[-1].rows_rejected) == (ROWS, ROWS, 0)
 
-    pg_exec(f'UPDATE "{customers}".customer SET score = 42 WHERE id <= 10')
-    pg_exec(f"INSERT INTO \"{customers}\".customer VALUES (5000, 'new', 1, now())")
+    customers.execute(f"UPDATE {customers.q('customer')} SET score = 42 WHERE id <= 10")
+    customers.insert("customer", [(5000, "new", 1, datetime.now(UTC))])
     changed = load_resource(plan, dest.destination)
     rows = snapshot(dest)
     assert len(rows) == ROWS + 1
@@ -130,17 +141,13 @@ def test_merge_twice_gives_identical_tables(dest: Any, source: Any, customers: s
     assert rewritten == {*range(1, 11), 5000}
 
 
-def test_merge_dedupes_the_source_keeping_the_last_row(
-    dest: Any, source: Any, source_schema: str, pg_exec: Any
-) -> None:
-    pg_exec(f'CREATE TABLE "{source_schema}".customer ({CUSTOMER_DDL}, seq int)')
-    pg_exec(
-        f"""INSERT INTO "{source_schema}".customer
-        SELECT g % 50, 'v' || g, g % 100, now(), g FROM generate_series(1, 500) g"""
-    )
+def test_merge_dedupes_the_source_keeping_the_last_row(dest: Target, source_db: SourceDb) -> None:
+    now = datetime.now(UTC)
+    source_db.create("customer", f"{CUSTOMER_DDL}, seq int")
+    source_db.insert("customer", [(g % 50, f"v{g}", g % 100, now, g) for g in range(1, 501)])
     plan = plan_for(
-        source,
-        source_schema,
+        source_db.source,
+        source_db.schema,
         "customer",
         customer_contract(),
         dest.table("customer"),
@@ -153,9 +160,11 @@ def test_merge_dedupes_the_source_keeping_the_last_row(
     assert rows == [(i, f"v{450 + i if i else 500}") for i in range(50)]
 
 
-def test_merge_without_key_is_a_clear_error(dest: Any, source: Any, customers: str) -> None:
+def test_merge_without_key_is_a_clear_error(dest: Target, customers: SourceDb) -> None:
     contract = customer_contract(primary_key=[])
-    plan = plan_for(source, customers, "customer", contract, dest.table("customer"), disposition="merge")
+    plan = plan_for(
+        customers.source, customers.schema, "customer", contract, dest.table("customer"), disposition="merge"
+    )
     with pytest.raises(DatakitError, match="needs a key"):
         load_resource(plan, dest.destination)
     failed = dest.query(
@@ -166,8 +175,10 @@ def test_merge_without_key_is_a_clear_error(dest: Any, source: Any, customers: s
     assert "needs a key" in failed[0][1]
 
 
-def test_a_failing_source_is_a_datakit_error_and_recorded(dest: Any, source: Any, source_schema: str) -> None:
-    plan = plan_for(source, source_schema, "missing", customer_contract(), dest.table("customer"))
+def test_a_failing_source_is_a_datakit_error_and_recorded(dest: Target, source_db: SourceDb) -> None:
+    plan = plan_for(
+        source_db.source, source_db.schema, "missing", customer_contract(), dest.table("customer")
+    )
     with pytest.raises(DatakitError, match="missing") as caught:
         load_resource(plan, dest.destination)
     assert "Traceback" not in str(caught.value)

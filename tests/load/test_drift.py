@@ -1,38 +1,53 @@
-"""Schema drift at load time: added, dropped, retyped (widening, incompatible), in evolve and freeze."""
+"""Schema drift at load time: added, dropped, retyped (widening, incompatible), in evolve and freeze.
+
+Retyping needs a source whose types are exact (SQLite's declared types are hints): those tests read
+PostgreSQL in both cases (`exact`); the others read the case's own source (`loaded`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
 
 import pytest
 
+from datakit.contracts import Contract
 from datakit.errors import DatakitError
 from datakit.load.errors import DriftError
 from datakit.load.loader import load_resource
-from datakit.load.plan import DriftMode, RunOptions
+from datakit.load.plan import DriftMode, ResourcePlan, RunOptions
 from tests.load.helpers import CUSTOMER_DDL, CUSTOMER_SPEC, customer_contract, plan_for
+from tests.matrix import PostgresSourceDb, SourceDb, Target
 
 MODES = [DriftMode.EVOLVE, DriftMode.FREEZE]
+NOW = datetime.now(UTC)
+
+
+class Loaded:
+    """A source table of ten rows, loaded once into `dest`; `plan` makes its plan in a drift mode."""
+
+    def __init__(self, dest: Target, db: SourceDb) -> None:
+        self.dest, self.db, self.table = dest, db, db.q("customer")
+        db.create("customer", CUSTOMER_DDL)
+        db.insert("customer", [(g, f"n{g}", g, NOW) for g in range(1, 11)])
+        load_resource(self.plan(), dest.destination)
+
+    def plan(self, mode: DriftMode = DriftMode.EVOLVE, contract: Contract | None = None) -> ResourcePlan:
+        contract = contract or customer_contract()
+        target = self.dest.table("customer")
+        return plan_for(self.db.source, self.db.schema, "customer", contract, target, drift_mode=mode)
 
 
 @pytest.fixture
-def loaded(dest: Any, source: Any, source_schema: str, pg_exec: Any) -> Any:
-    """A source table loaded once; returns a function making the plan in a given drift mode."""
-    pg_exec(f'CREATE TABLE "{source_schema}".customer ({CUSTOMER_DDL})')
-    pg_exec(
-        f"""INSERT INTO "{source_schema}".customer
-        SELECT g, 'n' || g, g, now() FROM generate_series(1, 10) g"""
-    )
-
-    def plan(mode: DriftMode = DriftMode.EVOLVE, contract: Any = None) -> Any:
-        contract = contract or customer_contract()
-        return plan_for(source, source_schema, "customer", contract, dest.table("customer"), drift_mode=mode)
-
-    load_resource(plan(), dest.destination)
-    return plan
+def loaded(dest: Target, source_db: SourceDb) -> Loaded:
+    return Loaded(dest, source_db)
 
 
-def columns(dest: Any, table: str = "customer") -> dict[str, tuple[str, bool]]:
+@pytest.fixture
+def exact(dest: Target, pg_source: PostgresSourceDb) -> Loaded:
+    return Loaded(dest, pg_source)
+
+
+def columns(dest: Target, table: str = "customer") -> dict[str, tuple[str, bool]]:
     rows = dest.query(
         "SELECT column_name, lower(data_type), is_nullable = 'YES' FROM information_schema.columns "
         "WHERE table_schema = $1 AND table_name = $2",
@@ -41,7 +56,7 @@ def columns(dest: Any, table: str = "customer") -> dict[str, tuple[str, bool]]:
     return {name: (kind, nullable) for name, kind, nullable in rows}
 
 
-def refused(dest: Any, plan: Any, *phrases: str) -> None:
+def refused(dest: Target, plan: ResourcePlan, *phrases: str) -> None:
     """The load stops before loading anything, names every difference, and is recorded as failed."""
     before = dest.count("customer")
     with pytest.raises(DriftError) as caught:
@@ -57,14 +72,14 @@ def refused(dest: Any, plan: Any, *phrases: str) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_added_column(dest: Any, loaded: Any, source_schema: str, pg_exec: Any, mode: DriftMode) -> None:
-    pg_exec(f'ALTER TABLE "{source_schema}".customer ADD COLUMN note text')
-    pg_exec(f"""INSERT INTO "{source_schema}".customer VALUES (11, 'eleven', 11, now(), 'hello')""")
+def test_added_column(dest: Target, loaded: Loaded, mode: DriftMode) -> None:
+    loaded.db.execute(f"ALTER TABLE {loaded.table} ADD COLUMN note text")
+    loaded.db.insert("customer", [(11, "eleven", 11, NOW, "hello")])
     if mode is DriftMode.FREEZE:
-        refused(dest, loaded(mode), "added column note")
+        refused(dest, loaded.plan(mode), "added column note")
         assert "note" not in columns(dest)
         return
-    result = load_resource(loaded(mode), dest.destination)
+    result = load_resource(loaded.plan(mode), dest.destination)
     assert result.schema_changes == (
         f"added column {dest.table('customer')}.note (text)",
     ) or result.schema_changes == (f"added column {dest.table('customer')}.note (varchar)",)
@@ -76,16 +91,16 @@ def test_added_column(dest: Any, loaded: Any, source_schema: str, pg_exec: Any, 
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_dropped_column(dest: Any, loaded: Any, source_schema: str, pg_exec: Any, mode: DriftMode) -> None:
+def test_dropped_column(dest: Target, loaded: Loaded, mode: DriftMode) -> None:
     """The table keeps a column the source and its contract no longer have (a reflected contract
     follows the source; a contract that still lists the column refuses to load, see test_missing)."""
-    pg_exec(f'ALTER TABLE "{source_schema}".customer DROP COLUMN name')
+    loaded.db.execute(f"ALTER TABLE {loaded.table} DROP COLUMN name")
     kept = {k: v for k, v in CUSTOMER_SPEC["columns"].items() if k != "name"}
     reflected = customer_contract(columns=kept)
     if mode is DriftMode.FREEZE:
-        refused(dest, loaded(mode, reflected), "dropped column name")
+        refused(dest, loaded.plan(mode, reflected), "dropped column name")
         return
-    result = load_resource(loaded(mode, reflected), dest.destination)
+    result = load_resource(loaded.plan(mode, reflected), dest.destination)
     assert result.schema_changes == (
         f"column {dest.table('customer')}.name is no longer in the source: kept, NOT NULL dropped",
     )
@@ -95,13 +110,13 @@ def test_dropped_column(dest: Any, loaded: Any, source_schema: str, pg_exec: Any
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_retyped_widening(dest: Any, loaded: Any, source_schema: str, pg_exec: Any, mode: DriftMode) -> None:
-    pg_exec(f'ALTER TABLE "{source_schema}".customer ALTER COLUMN id TYPE bigint')
-    pg_exec(f"""INSERT INTO "{source_schema}".customer VALUES (5000000000, 'big', 1, now())""")
+def test_retyped_widening(dest: Target, exact: Loaded, mode: DriftMode) -> None:
+    exact.db.execute(f"ALTER TABLE {exact.table} ALTER COLUMN id TYPE bigint")
+    exact.db.insert("customer", [(5000000000, "big", 1, NOW)])
     if mode is DriftMode.FREEZE:
-        refused(dest, loaded(mode), "retyped column id is bigint in the source, integer in")
+        refused(dest, exact.plan(mode), "retyped column id is bigint in the source, integer in")
         return
-    result = load_resource(loaded(mode), dest.destination)
+    result = load_resource(exact.plan(mode), dest.destination)
     assert result.schema_changes == (f"widened column {dest.table('customer')}.id from integer to bigint",)
     assert columns(dest)["id"][0] == "bigint"
     assert dest.query(f"SELECT name FROM {dest.q('customer')} WHERE id = 5000000000") == [("big",)]
@@ -109,21 +124,19 @@ def test_retyped_widening(dest: Any, loaded: Any, source_schema: str, pg_exec: A
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_retyped_incompatible(
-    dest: Any, loaded: Any, source_schema: str, pg_exec: Any, mode: DriftMode
-) -> None:
-    pg_exec(f'ALTER TABLE "{source_schema}".customer ALTER COLUMN score TYPE boolean USING score > 5')
+def test_retyped_incompatible(dest: Target, exact: Loaded, mode: DriftMode) -> None:
+    exact.db.execute(f"ALTER TABLE {exact.table} ALTER COLUMN score TYPE boolean USING score > 5")
     if mode is DriftMode.FREEZE:
-        refused(dest, loaded(mode), "retyped column score is boolean in the source, integer in")
+        refused(dest, exact.plan(mode), "retyped column score is boolean in the source, integer in")
         return
     refused(
         dest,
-        loaded(mode),
+        exact.plan(mode),
         "cannot change",
         "column score is boolean in the source, integer in",
         "--full-refresh",
     )
-    result = load_resource(loaded(mode), dest.destination, RunOptions(full_refresh=True))
+    result = load_resource(exact.plan(mode), dest.destination, RunOptions(full_refresh=True))
     assert columns(dest)["score"][0] == "boolean"
     assert dest.query(f"SELECT count(*), count(*) FILTER (WHERE score) FROM {dest.q('customer')}") == [
         (10, 5)

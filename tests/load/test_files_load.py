@@ -16,7 +16,7 @@ from datakit.connectors.files.source import FilesSource
 from datakit.load.loader import load_resource
 from datakit.load.plan import LoadResult, ResourcePlan
 from datakit.load.resolve import infer_contract
-from tests.load.conftest import Target
+from tests.matrix import Target
 
 
 def write(folder: Path, name: str, fmt: str, rows: list[dict[str, Any]]) -> Path:

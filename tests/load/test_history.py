@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
-from datakit.contracts import contract_from_spec
+from datakit.contracts import Contract, contract_from_spec
 from datakit.load.loader import load_resource
 from datakit.load.plan import IncrementalPlan
 from tests.load.helpers import CUSTOMER_SPEC, plan_for
+from tests.matrix import Row, SourceDb, Target
 
 T1 = datetime(2024, 1, 1, tzinfo=UTC)
 T2 = datetime(2024, 2, 1, tzinfo=UTC)
@@ -20,7 +20,7 @@ DDL = (
 )
 
 
-def contract(*, systime: bool = True) -> Any:
+def contract(*, systime: bool = True) -> Contract:
     spec = {**CUSTOMER_SPEC, "history": True, "columns": dict(CUSTOMER_SPEC["columns"])}
     if systime:
         spec["columns"]["systime"] = {"type": "timestamptz", "nullable": False}
@@ -28,26 +28,31 @@ def contract(*, systime: bool = True) -> Any:
     return contract_from_spec(spec)
 
 
-def history(dest: Any) -> list[tuple[Any, ...]]:
+def history(dest: Target) -> list[Row]:
     return dest.query(
         f"SELECT id, name, _dk_operation, _dk_valid_from, _dk_valid_to, _dk_load_id "
         f"FROM {dest.q('customer__history')} ORDER BY id, _dk_valid_from, _dk_operation"
     )
 
 
-def test_updates_and_deletes_by_systime(dest: Any, source: Any, source_schema: str, pg_exec: Any) -> None:
-    table = f'"{source_schema}".customer'
-    pg_exec(f"CREATE TABLE {table} ({DDL})")
-    pg_exec(f"INSERT INTO {table} SELECT g, 'n' || g, g, %s, %s FROM generate_series(1, 5) g", (T1, T1))
+def test_updates_and_deletes_by_systime(dest: Target, source_db: SourceDb) -> None:
+    table = source_db.q("customer")
+    source_db.create("customer", DDL)
+    source_db.insert("customer", [(g, f"n{g}", g, T1, T1) for g in range(1, 6)])
     plan = plan_for(
-        source, source_schema, "customer", contract(), dest.table("customer"), disposition="merge"
+        source_db.source,
+        source_db.schema,
+        "customer",
+        contract(),
+        dest.table("customer"),
+        disposition="merge",
     )
     first = load_resource(plan, dest.destination)
     assert history(dest) == [(i, f"n{i}", "insert", T1, None, first.load_id) for i in range(1, 6)]
 
-    pg_exec(f"UPDATE {table} SET name = 'changed', systime = %s WHERE id = 2", (T2,))
-    pg_exec(f"UPDATE {table} SET systime = %s WHERE id = 3", (T2,))  # systime alone is no change
-    pg_exec(f"DELETE FROM {table} WHERE id = 4")
+    source_db.execute(f"UPDATE {table} SET name = 'changed', systime = $1 WHERE id = 2", T2)
+    source_db.execute(f"UPDATE {table} SET systime = $1 WHERE id = 3", T2)  # systime alone is no change
+    source_db.execute(f"DELETE FROM {table} WHERE id = 4")
     second = load_resource(plan, dest.destination)
     at = second.started_at
     assert history(dest) == [
@@ -65,7 +70,7 @@ def test_updates_and_deletes_by_systime(dest: Any, source: Any, source_schema: s
     load_resource(plan, dest.destination)  # same source: no new version
     assert history(dest) == before
 
-    pg_exec(f"INSERT INTO {table} VALUES (4, 'back', 4, %s, %s)", (T3, T3))
+    source_db.insert("customer", [(4, "back", 4, T3, T3)])
     fourth = load_resource(plan, dest.destination)
     assert {row for row in history(dest) if row[0] == 4} == {
         (4, "n4", "insert", T1, at, first.load_id),
@@ -74,22 +79,19 @@ def test_updates_and_deletes_by_systime(dest: Any, source: Any, source_schema: s
     }
 
 
-def test_validity_by_load_time_without_systime(
-    dest: Any, source: Any, source_schema: str, pg_exec: Any
-) -> None:
-    table = f'"{source_schema}".customer'
-    pg_exec(f"CREATE TABLE {table} ({DDL})")
-    pg_exec(f"INSERT INTO {table} SELECT g, 'n' || g, g, %s, NULL FROM generate_series(1, 3) g", (T1,))
+def test_validity_by_load_time_without_systime(dest: Target, source_db: SourceDb) -> None:
+    source_db.create("customer", DDL)
+    source_db.insert("customer", [(g, f"n{g}", g, T1, None) for g in range(1, 4)])
     plan = plan_for(
-        source,
-        source_schema,
+        source_db.source,
+        source_db.schema,
         "customer",
         contract(systime=False),
         dest.table("customer"),
         disposition="replace",
     )
     first = load_resource(plan, dest.destination)
-    pg_exec(f"UPDATE {table} SET score = 50 WHERE id = 1")
+    source_db.execute(f"UPDATE {source_db.q('customer')} SET score = 50 WHERE id = 1")
     second = load_resource(plan, dest.destination)
     rows = history(dest)
     assert rows[:2] == [
@@ -100,15 +102,13 @@ def test_validity_by_load_time_without_systime(
 
 
 @pytest.mark.parametrize("disposition", ["merge", "append"])
-def test_incremental_reads_cannot_see_deletes(
-    dest: Any, source: Any, source_schema: str, pg_exec: Any, disposition: str
-) -> None:
-    table = f'"{source_schema}".customer'
-    pg_exec(f"CREATE TABLE {table} ({DDL})")
-    pg_exec(f"INSERT INTO {table} SELECT g, 'n' || g, g, %s, %s FROM generate_series(1, 3) g", (T1, T1))
+def test_incremental_reads_cannot_see_deletes(dest: Target, source_db: SourceDb, disposition: str) -> None:
+    table = source_db.q("customer")
+    source_db.create("customer", DDL)
+    source_db.insert("customer", [(g, f"n{g}", g, T1, T1) for g in range(1, 4)])
     plan = plan_for(
-        source,
-        source_schema,
+        source_db.source,
+        source_db.schema,
         "customer",
         contract(),
         dest.table("customer"),
@@ -116,8 +116,8 @@ def test_incremental_reads_cannot_see_deletes(
         incremental=IncrementalPlan("updated"),
     )
     load_resource(plan, dest.destination)
-    pg_exec(f"DELETE FROM {table} WHERE id = 3")
-    pg_exec(f"UPDATE {table} SET name = 'x', updated = %s, systime = %s WHERE id = 1", (T2, T2))
+    source_db.execute(f"DELETE FROM {table} WHERE id = 3")
+    source_db.execute(f"UPDATE {table} SET name = 'x', updated = $1, systime = $2 WHERE id = 1", T2, T2)
     load_resource(plan, dest.destination)
     ops = [(r[0], r[2], r[4]) for r in history(dest)]
     assert ops == [(1, "insert", T2), (1, "update", None), (2, "insert", None), (3, "insert", None)]

@@ -17,10 +17,12 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.matrix import PostgresTarget, Row, SourceDb, Target
 
 ROWS = 1_000_000
 REPO = Path(__file__).resolve().parents[2]
@@ -28,13 +30,16 @@ LOAD_SECONDS = 10.0  # about how long one 1M-row merge takes here (process start
 CHECKSUM = "SELECT count(*), count(DISTINCT id), sum(id), sum(score), sum(CAST(score AS BIGINT) * id) FROM {}"
 
 
-def state(dest: Any) -> tuple[Any, ...]:
+Checksum = tuple[int, ...]
+
+
+def state(dest: Target) -> tuple[Checksum | None, int]:
     """(checksum of the target or None, succeeded loads recorded)."""
     exists = dest.query(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'big'",
         [dest.schema],
     )[0][0]
-    checksum = tuple(dest.query(CHECKSUM.format(dest.q("big")))[0]) if exists else None
+    checksum = normal(dest.query(CHECKSUM.format(dest.q("big")))[0]) if exists else None
     loads = dest.query(
         "SELECT count(*) FROM information_schema.tables "
         "WHERE table_schema = '_datakit' AND table_name = 'loads'"
@@ -45,20 +50,15 @@ def state(dest: Any) -> tuple[Any, ...]:
             "SELECT count(*) FROM _datakit.loads WHERE target = $1 AND status = 'succeeded'",
             [str(dest.table("big"))],
         )[0][0]
-    return checksum, succeeded
+    return checksum, int(succeeded)
 
 
-def source_checksum(load_dsn: str, schema: str) -> tuple[Any, ...]:
-    import psycopg
-
-    with psycopg.connect(load_dsn) as conn:
-        row = conn.execute(CHECKSUM.format(f'"{schema}".big')).fetchone()
-    assert row is not None
-    return tuple(int(v) for v in row)
+def source_checksum(db: SourceDb) -> Checksum:
+    return normal(db.query(CHECKSUM.format(db.q("big")))[0])
 
 
-def normal(checksum: tuple[Any, ...] | None) -> tuple[int, ...] | None:
-    return None if checksum is None else tuple(int(v) for v in checksum)
+def normal(checksum: Row) -> Checksum:
+    return tuple(int(v) for v in checksum)
 
 
 def wait_for_backends(load_dsn: str, tag: str) -> None:
@@ -77,12 +77,13 @@ def wait_for_backends(load_dsn: str, tag: str) -> None:
     raise AssertionError("the killed loader's sessions did not end")
 
 
-def launch(dest: Any, load_dsn: str, schema: str, tag: str) -> subprocess.Popen[str]:
+def launch(dest: Target, db: SourceDb, tag: str) -> subprocess.Popen[str]:
     arguments = {
         "kind": dest.kind,
-        "path": str(dest.path),
-        "source_dsn": load_dsn,
-        "source_schema": schema,
+        "target": dest.location,
+        "source_kind": db.kind,
+        "source": db.location,
+        "source_schema": db.schema or "",
         "target_schema": dest.schema,
         "disposition": "merge",
         "tag": tag,
@@ -98,40 +99,35 @@ def launch(dest: Any, load_dsn: str, schema: str, tag: str) -> subprocess.Popen[
     )
 
 
-def run_to_end(dest: Any, load_dsn: str, schema: str) -> None:
-    process = launch(dest, load_dsn, schema, f"dk_kill_{uuid.uuid4().hex[:8]}")
+def run_to_end(dest: Target, db: SourceDb) -> None:
+    process = launch(dest, db, f"dk_kill_{uuid.uuid4().hex[:8]}")
     _, err = process.communicate(timeout=300)
     assert process.returncode == 0, err[-3000:]
 
 
-def kill_many(
-    dest: Any, load_dsn: str, source_schema: str, pg_exec: Any, kills: int, latest: float = LOAD_SECONDS
-) -> None:
+def kill_many(dest: Target, db: SourceDb, kills: int, latest: float = LOAD_SECONDS) -> None:
     """`kills` attempts, each killed at a uniformly random instant up to `latest` seconds after start."""
-    table = f'"{source_schema}".big'
-    pg_exec(f"CREATE TABLE {table} (id int, name text NOT NULL, score int, updated timestamptz NOT NULL)")
-    pg_exec(
-        f"INSERT INTO {table} SELECT g, 'name ' || g, g % 1000, "
-        f"timestamptz '2024-01-01' + g * interval '1 second' FROM generate_series(1, {ROWS}) g"
-    )
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    db.create("big", "id int, name text NOT NULL, score int, updated timestamptz NOT NULL")
+    db.insert("big", ((g, f"name {g}", g % 1000, start + timedelta(seconds=g)) for g in range(1, ROWS + 1)))
     before = state(dest)  # no table yet: the first attempt may die inside the very first load
     assert before == (None, 0)
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     outcomes = []
     for attempt in range(kills):
-        pg_exec(f"UPDATE {table} SET score = score + 1 WHERE id % {kills + 1} = {attempt}")
-        after_checksum = source_checksum(load_dsn, source_schema)
+        db.execute(f"UPDATE {db.q('big')} SET score = score + 1 WHERE id % {kills + 1} = {attempt}")
+        after_checksum = source_checksum(db)
         tag = f"dk_kill_{uuid.uuid4().hex[:8]}"
-        process = launch(dest, load_dsn, source_schema, tag)
+        process = launch(dest, db, tag)
         time.sleep(rng.uniform(0.3, latest))
         os.kill(process.pid, signal.SIGKILL)
         process.communicate(timeout=60)
-        if dest.kind == "postgres":
-            wait_for_backends(load_dsn, tag)
+        if isinstance(dest, PostgresTarget):
+            wait_for_backends(dest.dsn, tag)
         now = state(dest)
-        checksum, succeeded = normal(now[0]), now[1]
-        if checksum == normal(before[0]):
+        checksum, succeeded = now
+        if checksum == before[0]:
             assert succeeded == before[1], f"seed {seed}, attempt {attempt}: data as before, record as after"
             outcomes.append("before")
         else:
@@ -139,18 +135,18 @@ def kill_many(
             assert succeeded == before[1] + 1, f"seed {seed}, attempt {attempt}: data as after, no record"
             outcomes.append("after")
         before = now
-    run_to_end(dest, load_dsn, source_schema)
-    final = normal(state(dest)[0])
-    assert final == source_checksum(load_dsn, source_schema)
+    run_to_end(dest, db)
+    final = state(dest)[0]
+    assert final == source_checksum(db)
     assert final is not None
     assert final[0] == final[1] == ROWS  # no duplicate keys
     print(f"kill -9 outcomes (seed {seed}): {outcomes}")
 
 
-def test_kill_9_leaves_before_or_after(dest: Any, load_dsn: str, source_schema: str, pg_exec: Any) -> None:
-    kill_many(dest, load_dsn, source_schema, pg_exec, kills=2)
+def test_kill_9_leaves_before_or_after(dest: Target, source_db: SourceDb) -> None:
+    kill_many(dest, source_db, kills=2)
 
 
 @pytest.mark.slow
-def test_kill_9_twenty_times(dest: Any, load_dsn: str, source_schema: str, pg_exec: Any) -> None:
-    kill_many(dest, load_dsn, source_schema, pg_exec, kills=20, latest=1.6 * LOAD_SECONDS)
+def test_kill_9_twenty_times(dest: Target, source_db: SourceDb) -> None:
+    kill_many(dest, source_db, kills=20, latest=1.6 * LOAD_SECONDS)

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -23,6 +23,7 @@ from datakit.load.loader import load_resource
 from datakit.load.plan import RunOptions
 from datakit.load.state import CommittedLoad, committed_load, prepare
 from tests.load.helpers import CUSTOMER_DDL, customer_contract, plan_for
+from tests.matrix import SourceDb, Target, quote
 
 ROWS = 500
 OLD_LOADS = (  # `_datakit.loads` as datakit created it before loads named their run and step
@@ -34,51 +35,36 @@ OLD_LOADS = (  # `_datakit.loads` as datakit created it before loads named their
 
 
 @pytest.fixture
-def customers(source_schema: str, pg_exec: Any) -> str:
-    pg_exec(f'CREATE TABLE "{source_schema}".customer ({CUSTOMER_DDL})')
-    pg_exec(
-        f"""INSERT INTO "{source_schema}".customer
-        SELECT g, 'name ' || g, g % 100, timestamptz '2024-01-01' + g * interval '1 minute'
-        FROM generate_series(1, {ROWS}) g"""
+def customers(source_db: SourceDb) -> SourceDb:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    source_db.create("customer", CUSTOMER_DDL)
+    source_db.insert(
+        "customer", [(g, f"name {g}", g % 100, start + timedelta(minutes=g)) for g in range(1, ROWS + 1)]
     )
-    return source_schema
-
-
-def execute(dest: Any, sql: str) -> None:
-    """A statement on the destination, outside the loader."""
-    if dest.kind == "duckdb":
-        import duckdb
-
-        with duckdb.connect(str(dest.path)) as conn:
-            conn.execute(sql)
-        return
-    import psycopg
-
-    with psycopg.connect(dest.dsn, autocommit=True) as conn:
-        conn.execute(sql)
+    return source_db
 
 
 @pytest.fixture
-def state_schema(dest: Any) -> Iterator[str]:
+def state_schema(dest: Target) -> Iterator[str]:
     """A state schema of the test's own (as a tenant's `acme__datakit` is)."""
     name = f"dk_state_{uuid.uuid4().hex[:10]}"
     yield name
     if dest.kind == "postgres":
-        execute(dest, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        dest.execute(f"DROP SCHEMA IF EXISTS {quote(name)} CASCADE")
 
 
 def test_a_step_load_records_its_run_and_older_state_gains_the_columns(
-    dest: Any, source: Any, customers: str, state_schema: str
+    dest: Target, customers: SourceDb, state_schema: str
 ) -> None:
-    execute(dest, f'CREATE SCHEMA "{state_schema}"')
-    execute(dest, f'CREATE TABLE "{state_schema}".loads ({OLD_LOADS})')
-    execute(
-        dest,
-        f"INSERT INTO \"{state_schema}\".loads VALUES ('old', 'test', 'customer', 't', 'succeeded', 1, 1, 0, "
-        "NULL, NULL, NULL, TIMESTAMPTZ '2024-01-01 00:00:00+00', TIMESTAMPTZ '2024-01-01 00:00:01+00')",
+    dest.execute(f"CREATE SCHEMA {quote(state_schema)}")
+    dest.execute(f"CREATE TABLE {quote(state_schema, 'loads')} ({OLD_LOADS})")
+    dest.execute(
+        f"INSERT INTO {quote(state_schema, 'loads')} VALUES ('old', 'test', 'customer', 't', 'succeeded', "
+        "1, 1, 0, NULL, NULL, NULL, "
+        "TIMESTAMPTZ '2024-01-01 00:00:00+00', TIMESTAMPTZ '2024-01-01 00:00:01+00')",
     )
     plan = dataclasses.replace(
-        plan_for(source, customers, "customer", customer_contract(), dest.table("customer")),
+        plan_for(customers.source, customers.schema, "customer", customer_contract(), dest.table("customer")),
         state_schema=state_schema,
     )
     result = load_resource(plan, dest.destination, RunOptions(run_id="7-abc", step_id="test.customer"))
@@ -106,13 +92,13 @@ def test_a_step_load_records_its_run_and_older_state_gains_the_columns(
     assert dest.count("customer") == ROWS
 
 
-def test_a_new_state_schema_answers_no_load_yet(dest: Any, state_schema: str) -> None:
+def test_a_new_state_schema_answers_no_load_yet(dest: Target, state_schema: str) -> None:
     assert committed_load(dest.destination, "test.customer", ["1-x"], state_schema=state_schema) is None
 
 
 @pytest.mark.parametrize("dest", ["postgres"], indirect=True)
 def test_the_question_waits_for_a_load_still_committing(
-    dest: Any, load_dsn: str, pg_params: PostgresParams, state_schema: str
+    dest: Target, load_dsn: str, pg_params: PostgresParams, state_schema: str
 ) -> None:
     """A killed run's COMMIT may be in flight when its resume asks: the answer waits for it."""
     import psycopg

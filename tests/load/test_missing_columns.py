@@ -3,12 +3,13 @@ column of NULLs; columns the loader, a mixin or a transform fills are delivered.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from datakit.contracts import contract_from_spec
+from datakit.contracts import Contract, contract_from_spec
 from datakit.contracts.model import Column
 from datakit.load.errors import LoadError
 from datakit.load.infer import ContractToInfer
@@ -16,13 +17,13 @@ from datakit.load.loader import load_resource
 from datakit.load.plan import ResourcePlan
 from datakit.load.transforms import sql_transform
 from tests.http_api import running_api
-from tests.load.conftest import Target
 from tests.load.helpers import CUSTOMER_DDL, CUSTOMER_SPEC, plan_for
 from tests.load.test_files_load import plan as files_plan
 from tests.load.test_rest_load import Events, rest_plan
+from tests.matrix import SourceDb, Target
 
 
-def with_columns(**extra: dict[str, Any]) -> Any:
+def with_columns(**extra: dict[str, Any]) -> Contract:
     return contract_from_spec({**CUSTOMER_SPEC, "columns": {**CUSTOMER_SPEC["columns"], **extra}})
 
 
@@ -42,18 +43,18 @@ def refused(dest: Target, plan: ResourcePlan, table: str) -> LoadError:
 
 
 @pytest.fixture
-def customers(source_schema: str, pg_exec: Any) -> str:
-    pg_exec(f'CREATE TABLE "{source_schema}".customer ({CUSTOMER_DDL})')
-    pg_exec(
-        f"""INSERT INTO "{source_schema}".customer SELECT g, 'n' || g, g, now()
-        FROM generate_series(1, 5) g"""
-    )
-    return source_schema
+def customers(source_db: SourceDb) -> SourceDb:
+    now = datetime.now(UTC)
+    source_db.create("customer", CUSTOMER_DDL)
+    source_db.insert("customer", [(g, f"n{g}", g, now) for g in range(1, 6)])
+    return source_db
 
 
-def test_a_contract_column_a_table_lacks_is_an_error(dest: Target, source: Any, customers: str) -> None:
+def test_a_contract_column_a_table_lacks_is_an_error(dest: Target, customers: SourceDb) -> None:
     contract = with_columns(email={"type": "string"}, region={"type": "string"})
-    plan = plan_for(source, customers, "customer", contract, dest.table("customer"), pipeline="shop")
+    plan = plan_for(
+        customers.source, customers.schema, "customer", contract, dest.table("customer"), pipeline="shop"
+    )
 
     error = refused(dest, plan, "customer")
 
@@ -68,10 +69,12 @@ def test_a_contract_column_a_table_lacks_is_an_error(dest: Target, source: Any, 
     assert (error.pipeline, error.resource) == ("shop", "customer")
 
 
-def test_a_column_an_expression_computes_is_delivered(dest: Target, source: Any, customers: str) -> None:
+def test_a_column_an_expression_computes_is_delivered(dest: Target, customers: SourceDb) -> None:
     contract = with_columns(email={"type": "string", "nullable": False})
     transform = sql_transform({"email": "name || '@example.com'"}, keep_columns=True)
-    plan = plan_for(source, customers, "customer", contract, dest.table("customer"), transform=transform)
+    plan = plan_for(
+        customers.source, customers.schema, "customer", contract, dest.table("customer"), transform=transform
+    )
 
     result = load_resource(plan, dest.destination)
 

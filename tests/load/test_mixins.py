@@ -9,41 +9,39 @@ from typing import Any
 import pytest
 from sqlmodel import Field, SQLModel
 
-from datakit.contracts import TransactionalTableMixin, contract_from_spec
+from datakit.contracts import Contract, TransactionalTableMixin, contract_from_spec
 from datakit.load.loader import load_resource
 from datakit.load.transforms import row_transform
 from tests.load.helpers import CUSTOMER_DDL, CUSTOMER_SPEC, plan_for
+from tests.matrix import Row, SourceDb, Target
 
 T1 = datetime(2020, 1, 1, tzinfo=UTC)
 T2 = datetime(2021, 6, 1, tzinfo=UTC)
 
 
-def transactional(**changes: Any) -> Any:
+def transactional(**changes: Any) -> Contract:
     return contract_from_spec({**CUSTOMER_SPEC, "mixins": ["transactional"], **changes})
 
 
-def times(dest: Any, table: str = "customer") -> dict[int, tuple[Any, ...]]:
+def times(dest: Target, table: str = "customer") -> dict[int, Row]:
     rows = dest.query(f"SELECT id, created_at, updated_at, systime FROM {dest.q(table)}")
     return {row[0]: row[1:] for row in rows}
 
 
-def versions(dest: Any) -> list[tuple[Any, ...]]:
+def versions(dest: Target) -> list[Row]:
     return dest.query(
         f"SELECT id, name, _dk_operation, _dk_valid_from, created_at, updated_at, systime "
         f"FROM {dest.q('customer__history')} ORDER BY id, _dk_valid_from"
     )
 
 
-def test_one_changed_row_of_100_is_one_new_version(
-    dest: Any, source: Any, source_schema: str, pg_exec: Any
-) -> None:
+def test_one_changed_row_of_100_is_one_new_version(dest: Target, source_db: SourceDb) -> None:
     """The source has none of the mixin's columns: the loader fills them by the mixin's rules."""
-    table = f'"{source_schema}".customer'
-    pg_exec(f"CREATE TABLE {table} ({CUSTOMER_DDL})")
-    pg_exec(f"INSERT INTO {table} SELECT g, 'n' || g, g %% 100, %s FROM generate_series(1, 100) g", (T1,))
+    source_db.create("customer", CUSTOMER_DDL)
+    source_db.insert("customer", [(g, f"n{g}", g % 100, T1) for g in range(1, 101)])
     plan = plan_for(
-        source,
-        source_schema,
+        source_db.source,
+        source_db.schema,
         "customer",
         transactional(history=True),
         dest.table("customer"),
@@ -54,7 +52,7 @@ def test_one_changed_row_of_100_is_one_new_version(
     assert set(times(dest).values()) == {(at1, at1, at1)}
     assert len(versions(dest)) == 100
 
-    pg_exec(f"UPDATE {table} SET name = 'changed' WHERE id = 7")
+    source_db.execute(f"UPDATE {source_db.q('customer')} SET name = 'changed' WHERE id = 7")
     second = load_resource(plan, dest.destination)
     at2 = second.started_at
     (first_rows, second_rows) = (first.rows_loaded, second.rows_loaded)
@@ -75,18 +73,14 @@ def test_one_changed_row_of_100_is_one_new_version(
     assert versions(dest) == history
 
 
-def test_values_the_source_gives_are_kept_and_are_no_change(
-    dest: Any, source: Any, source_schema: str, pg_exec: Any
-) -> None:
+def test_values_the_source_gives_are_kept_and_are_no_change(dest: Target, source_db: SourceDb) -> None:
     """created_at/updated_at from the source are the system's truth; changing only them is no change."""
-    table = f'"{source_schema}".customer'
-    pg_exec(f"CREATE TABLE {table} ({CUSTOMER_DDL}, created_at timestamptz, updated_at timestamptz)")
-    pg_exec(
-        f"INSERT INTO {table} SELECT g, 'n' || g, g, %s, %s, %s FROM generate_series(1, 5) g", (T1, T1, T1)
-    )
+    table = source_db.q("customer")
+    source_db.create("customer", f"{CUSTOMER_DDL}, created_at timestamptz, updated_at timestamptz")
+    source_db.insert("customer", [(g, f"n{g}", g, T1, T1, T1) for g in range(1, 6)])
     plan = plan_for(
-        source,
-        source_schema,
+        source_db.source,
+        source_db.schema,
         "customer",
         transactional(history=True),
         dest.table("customer"),
@@ -96,9 +90,9 @@ def test_values_the_source_gives_are_kept_and_are_no_change(
     at1 = first.started_at
     assert set(times(dest).values()) == {(T1, T1, at1)}
 
-    pg_exec(f"UPDATE {table} SET updated_at = %s WHERE id = 1", (T2,))  # a touch, not a change
-    pg_exec(f"UPDATE {table} SET updated_at = %s, name = 'changed' WHERE id = 2", (T2,))
-    pg_exec(f"UPDATE {table} SET created_at = NULL WHERE id = 3")  # no value: the stored one stays
+    source_db.execute(f"UPDATE {table} SET updated_at = $1 WHERE id = 1", T2)  # a touch, not a change
+    source_db.execute(f"UPDATE {table} SET updated_at = $1, name = 'changed' WHERE id = 2", T2)
+    source_db.execute(f"UPDATE {table} SET created_at = NULL WHERE id = 3")  # no value: the stored one stays
     second = load_resource(plan, dest.destination)
     after = times(dest)
     assert after[1] == (T1, T1, at1)
@@ -108,15 +102,17 @@ def test_values_the_source_gives_are_kept_and_are_no_change(
 
 
 @pytest.mark.parametrize("disposition", ["append", "replace"])
-def test_direct_writes_fill_the_load_time(
-    dest: Any, source: Any, source_schema: str, pg_exec: Any, disposition: str
-) -> None:
+def test_direct_writes_fill_the_load_time(dest: Target, source_db: SourceDb, disposition: str) -> None:
     """Without a stage there is no stored row to keep: every empty time is this load's."""
-    table = f'"{source_schema}".customer'
-    pg_exec(f"CREATE TABLE {table} ({CUSTOMER_DDL})")
-    pg_exec(f"INSERT INTO {table} SELECT g, 'n' || g, g, %s FROM generate_series(1, 3) g", (T1,))
+    source_db.create("customer", CUSTOMER_DDL)
+    source_db.insert("customer", [(g, f"n{g}", g, T1) for g in range(1, 4)])
     plan = plan_for(
-        source, source_schema, "customer", transactional(), dest.table("customer"), disposition=disposition
+        source_db.source,
+        source_db.schema,
+        "customer",
+        transactional(),
+        dest.table("customer"),
+        disposition=disposition,
     )
     result = load_resource(plan, dest.destination)
     at = result.started_at

@@ -3,45 +3,43 @@ and a files source's rejected values are all in `<table>__rejected`, so read == 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from datakit.contracts import contract_from_spec
 from datakit.load.loader import load_resource
 from datakit.load.plan import LoadResult
-from tests.load.conftest import Target
 from tests.load.helpers import CUSTOMER_DDL, CUSTOMER_SPEC, plan_for
 from tests.load.test_files_load import plan as files_plan
+from tests.matrix import Row, SourceDb, Target
 
 
 def counts(result: LoadResult) -> tuple[int, int, int]:
     return result.rows_read, result.rows_loaded, result.rows_rejected
 
 
-def recorded(dest: Target, result: LoadResult) -> list[tuple[Any, ...]]:
+def recorded(dest: Target, result: LoadResult) -> list[Row]:
     return dest.query(
         "SELECT rows_read, rows_loaded, rows_rejected FROM _datakit.loads WHERE load_id = $1",
         [result.load_id],
     )
 
 
-def rejected(dest: Target, table: str, *columns: str) -> list[tuple[Any, ...]]:
+def rejected(dest: Target, table: str, *columns: str) -> list[Row]:
     items = ", ".join(columns)
     return dest.query(f"SELECT {items} FROM {dest.q(table + '__rejected')} ORDER BY _dk_row_index")
 
 
 @pytest.mark.parametrize("history", [False, True])
 def test_a_merge_keeps_the_last_row_of_a_key_and_rejects_the_others(
-    dest: Target, source: Any, source_schema: str, pg_exec: Any, history: bool
+    dest: Target, source_db: SourceDb, history: bool
 ) -> None:
-    table = f'"{source_schema}".customer'
-    pg_exec(f"CREATE TABLE {table} (seq int, {CUSTOMER_DDL})")
-    pg_exec(
-        f"""INSERT INTO {table} VALUES (1, 1, 'a', 1, now()), (2, 2, 'b', 2, now()), (3, 1, 'c', 3, now()),
-        (4, 3, 'd', 4, now()), (5, 1, 'e', 5, now()), (6, 3, 'f', 6, now())"""
-    )
+    now = datetime.now(UTC)
+    source_db.create("customer", f"seq int, {CUSTOMER_DDL}")
+    keyed = [(1, 1, "a"), (2, 2, "b"), (3, 1, "c"), (4, 3, "d"), (5, 1, "e"), (6, 3, "f")]  # seq, id, name
+    source_db.insert("customer", [(seq, key, name, seq, now) for seq, key, name in keyed])
     contract = contract_from_spec(
         {
             **CUSTOMER_SPEC,
@@ -50,8 +48,8 @@ def test_a_merge_keeps_the_last_row_of_a_key_and_rejects_the_others(
         }
     )
     plan = plan_for(
-        source,
-        source_schema,
+        source_db.source,
+        source_db.schema,
         "customer",
         contract,
         dest.table("customer"),

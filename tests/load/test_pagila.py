@@ -1,4 +1,7 @@
-"""Every Pagila table into bronze, on both destinations: row counts and per-column checksums as the source."""
+"""Every Pagila table into bronze, on both destinations: row counts and per-column checksums as the source.
+
+Pagila is read from PostgreSQL in both cases: its arrays, enums, domains and tsvector have no SQLite form.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,11 @@ from datakit.contracts import reflect_database
 from datakit.load.loader import load_resource
 from datakit.load.plan import ResourcePlan
 from tests.connectors.checksums import _normal, arrow_checksums, kind, pg_checksums, pg_sql
+from tests.matrix import DuckDBTarget, PostgresTarget, Target
 from tests.pagila import UNSCALED_ROWS
 
 
-def target_pg_checksums(dest: Any, table: str, columns: list[Column]) -> dict[str, Any]:
+def target_pg_checksums(dest: PostgresTarget, table: str, columns: list[Column]) -> dict[str, Any]:
     """As `pg_checksums`, on the bronze copy: character(n) was loaded padded, as the source stores it."""
     import psycopg
 
@@ -32,7 +36,7 @@ def target_pg_checksums(dest: Any, table: str, columns: list[Column]) -> dict[st
     return out
 
 
-def target_duckdb_checksums(dest: Any, table: str, columns: list[Column]) -> dict[str, Any]:
+def target_duckdb_checksums(dest: DuckDBTarget, table: str, columns: list[Column]) -> dict[str, Any]:
     import duckdb
 
     with duckdb.connect(str(dest.path)) as conn:
@@ -40,7 +44,7 @@ def target_duckdb_checksums(dest: Any, table: str, columns: list[Column]) -> dic
     return arrow_checksums(data, columns)
 
 
-def test_pagila_to_bronze(dest: Any, pagila_dsn: str) -> None:
+def test_pagila_to_bronze(dest: Target, pagila_dsn: str) -> None:
     import psycopg
 
     source = open_source(PostgresParams.from_dsn(pagila_dsn))
@@ -74,8 +78,9 @@ def test_pagila_to_bronze(dest: Any, pagila_dsn: str) -> None:
         columns = source.columns(ref)
         with psycopg.connect(pagila_dsn) as conn:
             expected = pg_checksums(conn, f'public."{contract.name}"', columns)
-        if dest.kind == "postgres":
+        if isinstance(dest, PostgresTarget):
             actual = target_pg_checksums(dest, contract.name, columns)
         else:
+            assert isinstance(dest, DuckDBTarget)
             actual = target_duckdb_checksums(dest, contract.name, columns)
         assert actual == expected, contract.name

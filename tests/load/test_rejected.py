@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 from datakit.contracts import contract_from_spec
 from datakit.load.loader import load_resource
 from tests.load.helpers import plan_for
+from tests.matrix import SourceDb, Target
 
 SPEC: dict[str, Any] = {
     "table": "orders",
@@ -40,30 +42,38 @@ KINDS = {
 ROWS = 40_000
 
 
-def test_bad_rows_are_rejected_with_reasons(dest: Any, source: Any, source_schema: str, pg_exec: Any) -> None:
-    table = f'"{source_schema}".orders'
-    pg_exec(
-        f"CREATE TABLE {table} (id int, name text, score int, status text, email text, qty text, born text, "
-        "amount text, big text)"
+def order(g: int) -> tuple[object, ...]:
+    """Row `g`: every fourth row is bad in the way of kind `(g // 4) % 9`, the others are good."""
+    k = (g // 4) % 9 if g % 4 == 0 else -1
+    return (
+        g,
+        None if k == 0 else f"toolongname{g}" if k == 1 else f"n{g % 1000}",
+        101 + g % 50 if k == 2 else g % 101,
+        "unknown" if k == 3 else ("new", "active", "closed")[g % 3],
+        "no-at-sign" if k == 4 else f"u{g}@x.org",
+        f"abc{g}" if k == 5 else str(g % 500),
+        "2023-02-30" if k == 6 else f"2023-01-{1 + g % 28:02d}",
+        "123456.78" if k == 7 else str(Decimal(g % 99999).scaleb(-2)),
+        "99999999999" if k == 8 else str(g * 7),
     )
-    pg_exec(
-        f"""INSERT INTO {table} SELECT g,
-          CASE WHEN k = 0 THEN NULL WHEN k = 1 THEN 'toolongname' || g ELSE 'n' || (g % 1000) END,
-          CASE WHEN k = 2 THEN 101 + g % 50 ELSE g % 101 END,
-          CASE WHEN k = 3 THEN 'unknown' ELSE (ARRAY['new', 'active', 'closed'])[1 + g % 3] END,
-          CASE WHEN k = 4 THEN 'no-at-sign' ELSE 'u' || g || '@x.org' END,
-          CASE WHEN k = 5 THEN 'abc' || g ELSE (g % 500)::text END,
-          CASE WHEN k = 6 THEN '2023-02-30' ELSE '2023-01-' || lpad((1 + g % 28)::text, 2, '0') END,
-          CASE WHEN k = 7 THEN '123456.78' ELSE ((g % 99999) / 100.0)::numeric(7, 2)::text END,
-          CASE WHEN k = 8 THEN '99999999999' ELSE (g * 7)::text END
-        FROM (SELECT g, CASE WHEN g % 4 = 0 THEN (g / 4) % 9 ELSE -1 END AS k
-              FROM generate_series(1, {ROWS}) g) AS s"""
+
+
+def test_bad_rows_are_rejected_with_reasons(dest: Target, source_db: SourceDb) -> None:
+    source_db.create(
+        "orders",
+        "id int, name text, score int, status text, email text, qty text, born text, amount text, big text",
     )
+    source_db.insert("orders", (order(g) for g in range(1, ROWS + 1)))
     expected = Counter(KINDS[(g // 4) % 9] for g in range(1, ROWS + 1) if g % 4 == 0)
     assert sum(expected.values()) == 10_000
 
     plan = plan_for(
-        source, source_schema, "orders", contract_from_spec(SPEC), dest.table("orders"), batch_size=4096
+        source_db.source,
+        source_db.schema,
+        "orders",
+        contract_from_spec(SPEC),
+        dest.table("orders"),
+        batch_size=4096,
     )
     result = load_resource(plan, dest.destination)
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (ROWS, 30_000, 10_000)

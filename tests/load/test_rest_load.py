@@ -27,7 +27,7 @@ from datakit.load.infer import ContractToInfer
 from datakit.load.loader import load_resource
 from datakit.load.plan import IncrementalPlan, ResourcePlan
 from tests.http_api import FakeApi, Req, Resp, running_api
-from tests.load.conftest import Target
+from tests.matrix import Target
 
 PAGE = 10
 SECRET = "k3y-6f1d0c9a-never-shown"

@@ -17,7 +17,7 @@ from datakit.load.infer import ContractToInfer
 from datakit.load.loader import load_resource
 from datakit.load.plan import ResourcePlan
 from tests.http_api import FakeApi, Resp, running_api
-from tests.load.conftest import Target
+from tests.matrix import Target
 
 
 @pytest.fixture

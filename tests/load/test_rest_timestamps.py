@@ -17,7 +17,7 @@ from datakit.load.infer import ContractToInfer
 from datakit.load.loader import load_resource
 from datakit.load.plan import IncrementalPlan, ResourcePlan
 from tests.http_api import FakeApi, Req, Resp, running_api
-from tests.load.conftest import Target
+from tests.matrix import Target
 
 PAGE = 5
 START = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)

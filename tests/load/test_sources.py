@@ -15,9 +15,10 @@ import pytest
 from datakit.connectors import MysqlParams, SqliteParams, open_source
 from datakit.contracts import contract_from_spec
 from datakit.load.loader import load_resource
+from datakit.load.plan import LoadResult
 from tests import services
-from tests.load.conftest import Target
 from tests.load.helpers import plan_for
+from tests.matrix import PostgresSourceDb, Target
 
 ROWS = 2_500
 SPEC: dict[str, Any] = {
@@ -89,7 +90,7 @@ def sqlite_table(tmp_path: Path) -> tuple[SqliteParams, str]:
     return SqliteParams(database=path), "orders"
 
 
-def _check(dest: Target, result: Any) -> None:
+def _check(dest: Target, result: LoadResult) -> None:
     loaded, rejected, total = _expected()
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (ROWS, loaded, rejected)
     assert dest.count("orders") == loaded
@@ -111,21 +112,22 @@ def test_mysql_source_loads_exactly(mysql_table: tuple[MysqlParams, str], dest: 
 
 def test_sqlite_source_loads_exactly(sqlite_table: tuple[SqliteParams, str], dest: Target) -> None:
     params, table = sqlite_table
-    plan = plan_for(open_source(params), None, table, contract_from_spec(SPEC), dest.table("orders"))  # type: ignore[arg-type]
+    plan = plan_for(open_source(params), None, table, contract_from_spec(SPEC), dest.table("orders"))
     _check(dest, load_resource(plan, dest.destination))
 
 
-def test_a_widened_column_keeps_its_rules(
-    source: Any, source_schema: str, pg_exec: Any, dest: Target
-) -> None:
-    """evolve widens int -> bigint when the source does, and `max: 100` still rejects 150."""
+def test_a_widened_column_keeps_its_rules(pg_source: PostgresSourceDb, dest: Target) -> None:
+    """evolve widens int -> bigint when the source does, and `max: 100` still rejects 150 (a source with
+    exact types: PostgreSQL in both cases)."""
     spec = {**SPEC, "columns": {"id": SPEC["columns"]["id"], "score": SPEC["columns"]["score"]}}
-    pg_exec(f'CREATE TABLE "{source_schema}".orders (id integer NOT NULL, score integer)')
-    pg_exec(f'INSERT INTO "{source_schema}".orders VALUES (1, 10)')
-    plan = plan_for(source, source_schema, "orders", contract_from_spec(spec), dest.table("orders"))
+    pg_source.create("orders", "id integer NOT NULL, score integer")
+    pg_source.insert("orders", [(1, 10)])
+    plan = plan_for(
+        pg_source.source, pg_source.schema, "orders", contract_from_spec(spec), dest.table("orders")
+    )
     assert load_resource(plan, dest.destination).rows_loaded == 1
-    pg_exec(f'ALTER TABLE "{source_schema}".orders ALTER score TYPE bigint')
-    pg_exec(f'INSERT INTO "{source_schema}".orders VALUES (2, 150), (3, 5000000000), (4, 99)')
+    pg_source.execute(f"ALTER TABLE {pg_source.q('orders')} ALTER score TYPE bigint")
+    pg_source.insert("orders", [(2, 150), (3, 5000000000), (4, 99)])
     result = load_resource(plan, dest.destination)
     assert any("widened column" in change and "score" in change for change in result.schema_changes)
     assert (result.rows_loaded, result.rows_rejected) == (2, 2)  # ids 1 and 4 load; 150 and 5e9 break max

@@ -1,13 +1,13 @@
 """A small warehouse with known defects, on DuckDB and on PostgreSQL, and a project pointing at it.
 
-The same tables and the same suite run on both engines; each engine gets a private schema (PostgreSQL:
-a fresh schema dropped afterwards), so the expected counts and samples are written once.
+The same tables and the same suite run on both engines of the matrix (`tests.matrix`); each engine gets
+a private schema (PostgreSQL: a fresh schema dropped afterwards), so the expected counts and samples are
+written once.
 """
 
 from __future__ import annotations
 
 import textwrap
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,7 @@ import pytest
 from datakit.config import load_project
 from datakit.config.project import Project
 from datakit.connectors.params import PostgresParams
+from tests.matrix import ENGINES, DuckDBTarget, Engine, Target, postgres_target
 
 ODD_COLUMN = 'x"; drop table {s}.address; --'
 """A column name that would end the statement and drop a table if it were pasted into SQL unquoted."""
@@ -90,11 +91,18 @@ checks:
 
 @dataclass
 class Warehouse:
-    """A project whose destination `wh` holds the tables above in `schema`."""
+    """A project whose destination `wh` holds the tables above in the target's schema."""
 
-    kind: str
-    schema: str
+    target: Target
     project: Project
+
+    @property
+    def kind(self) -> Engine:
+        return self.target.kind
+
+    @property
+    def schema(self) -> str:
+        return self.target.schema
 
 
 def write(root: Path, relative: str, text: str) -> Path:
@@ -121,21 +129,21 @@ def make_project(root: Path, destination: str, suite: str, schema: str) -> Proje
     return load_project(root, environ={})
 
 
-def _statements(schema: str) -> list[str]:
+def fill(target: Target) -> None:
+    """Create the target's schema and the tables above in it."""
+    schema = target.schema
     text = TABLES.format(s=schema, odd=ODD_COLUMN.format(s=schema).replace('"', '""'))
-    return [s.strip() for s in text.split(";\n") if s.strip()]
+    target.execute(f"create schema {schema}")
+    for statement in (s.strip() for s in text.split(";\n")):
+        if statement:
+            target.execute(statement)
 
 
 @pytest.fixture(scope="module")
 def duckdb_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
-    import duckdb
-
     root = tmp_path_factory.mktemp("duckdb_quality")
-    schema = "silver"
-    with duckdb.connect(str(root / "wh.duckdb")) as conn:
-        conn.execute(f"create schema {schema}")
-        for statement in _statements(schema):
-            conn.execute(statement)
+    target = DuckDBTarget(root / "wh.duckdb", "silver")
+    fill(target)
     destination = """
         destination:
           name: wh
@@ -143,20 +151,12 @@ def duckdb_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
           connection:
             database: wh.duckdb
         """
-    return Warehouse("duckdb", schema, make_project(root, destination, SUITE, schema))
+    return Warehouse(target, make_project(root, destination, SUITE, target.schema))
 
 
 @pytest.fixture(scope="module")
 def postgres_warehouse(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterator[Warehouse]:
-    import psycopg
-
     params = PostgresParams.from_dsn(pg_dsn)
-    schema = f"dk_quality_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(f"create schema {schema}".encode())
-        for statement in _statements(schema):
-            conn.execute(statement.encode())
-    root = tmp_path_factory.mktemp("postgres_quality")
     destination = f"""
         destination:
           name: wh
@@ -168,18 +168,15 @@ def postgres_warehouse(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) ->
             user: {params.user}
             password_secret_key: wh_password
         """
-    mp = pytest.MonkeyPatch()
-    if params.password is not None:
-        mp.setenv("DATAKIT_QUALITY_TEST_PASSWORD", params.password.get_secret_value())
-    try:
-        yield Warehouse("postgres", schema, make_project(root, destination, SUITE, schema))
-    finally:
-        mp.undo()
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            conn.execute(f"drop schema if exists {schema} cascade".encode())
+    root = tmp_path_factory.mktemp("postgres_quality")
+    with postgres_target(pg_dsn, "dk_quality") as target, pytest.MonkeyPatch.context() as mp:
+        fill(target)
+        if params.password is not None:
+            mp.setenv("DATAKIT_QUALITY_TEST_PASSWORD", params.password.get_secret_value())
+        yield Warehouse(target, make_project(root, destination, SUITE, target.schema))
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=ENGINES)
 def warehouse(request: pytest.FixtureRequest) -> Warehouse:
     """Each engine in turn: tests taking this run once on DuckDB and once on PostgreSQL."""
     fixture: Warehouse = request.getfixturevalue(f"{request.param}_warehouse")

@@ -20,6 +20,7 @@ import pytest
 from datakit.connectors import Column, PostgresParams, TableRef, open_source
 from tests.cli.test_cli import run
 from tests.connectors.checksums import _normal, kind, pg_sql
+from tests.matrix import PostgresTarget, Row
 from tests.pagila import TABLES, UNSCALED_ROWS
 from tests.pagila_project import copy_pagila_project, pagila_env, scratch_database
 
@@ -46,12 +47,9 @@ class FanOut:
     stderr: str
     returncode: int
 
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        import psycopg
-
-        with psycopg.connect(self.dsn) as conn:
-            conn.execute("SET TimeZone = 'UTC'")
-            return list(conn.execute(sql, params).fetchall())
+    def query(self, sql: str) -> list[Row]:
+        """Rows of `sql` on the tenants' warehouse database."""
+        return PostgresTarget(self.dsn, "public").query(sql)
 
 
 SILVER_JOB = "pagila_pg_country"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from datakit.config import load_project
@@ -18,6 +17,7 @@ from datakit.orchestrate.stepkinds import LoadParams, LoadStep, Step
 from datakit.orchestrate.steps import StepOutput
 from datakit.orchestrate.store import AlreadyRunning, RunStatus, StateStore, open_store
 from datakit.orchestrate.store.sql import sqlite_url
+from tests.matrix import DuckDBTarget
 
 
 @pytest.fixture
@@ -81,13 +81,16 @@ def test_tenants_sharing_one_duckdb_file_run_in_turn_and_both_load(tmp_path: Pat
     assert _sharing(plans) == [["north", "south"]]
     runs = run_job_for_warehouses(project, "daily", max_parallelism=2)
     assert [(r.warehouse, r.ok) for r in runs] == [("north", True), ("south", True)], [r.error for r in runs]
-    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as conn:
-        counts = {
-            schema: conn.execute(f'select count(*) from "{schema}"."customers"').fetchone()
-            for schema in ("north_br__shop__main", "south_br__shop__main")
-        }
-        loads = conn.execute('select count(*) from "north__datakit"."loads"').fetchone()
-    assert counts["north_br__shop__main"] == counts["south_br__shop__main"] and loads == (2,)
+
+    def warehouse(schema: str) -> DuckDBTarget:
+        return DuckDBTarget(root / "warehouse.duckdb", schema, read_only=True)
+
+    counts = {
+        schema: warehouse(schema).count("customers")
+        for schema in ("north_br__shop__main", "south_br__shop__main")
+    }
+    loads = warehouse("north__datakit").count("loads")
+    assert counts["north_br__shop__main"] == counts["south_br__shop__main"] and loads == 2
 
     # north's job is running (in this very process): north is reported as not started, south still runs
     state = open_store(project)

@@ -6,13 +6,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from datakit.config import load_project
 from datakit.config.scaffold import init_project
 from datakit.errors import ConfigError
 from datakit.orchestrate.run import run_job
+from tests.matrix import DuckDBTarget
 
 TENANT = """\
 warehouse:
@@ -49,9 +49,8 @@ def test_a_tenants_run_reads_the_source_its_variables_name(tmp_path: Path) -> No
     assert str(acme.source("shop").connection.database).endswith("data/acme_shop.sqlite")
     result = run_job(project, "daily", warehouse="acme")
     assert result.ok, result.errors
-    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as conn:
-        (orders,) = conn.execute('select count(*) from "acme_br__shop__main"."orders"').fetchone() or (0,)
-    assert orders == 50
+    warehouse = DuckDBTarget(root / "warehouse.duckdb", "acme_br__shop__main", read_only=True)
+    assert warehouse.count("orders") == 50
 
 
 def test_a_variable_the_warehouse_lacks_is_a_located_error(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.matrix import ENGINES, DuckDBTarget, Engine, PostgresTarget, Row, Target
 from tests.pagila import TABLES
 from tests.pagila_project import copy_pagila_project, pagila_env, scratch_database
 
@@ -48,35 +49,25 @@ Path(out).write_text(json.dumps(details))
 class Warehouse:
     """A built warehouse: where it is, how to reach it, and what the dbt step reported."""
 
-    engine: str
     project: Path
     env: dict[str, str]
+    target: Target  # the test's own way in: reads run outside dbt
     dbt: dict[str, Any] = field(default_factory=dict)
-    dsn: str | None = None
+
+    @property
+    def engine(self) -> Engine:
+        return self.target.kind
 
     @property
     def destination(self) -> str:
         return DESTINATIONS[self.engine]
 
-    @property
-    def duckdb_path(self) -> Path:
-        return self.project / "warehouse.duckdb"  # local_duckdb's database, relative to the project
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
+    def query(self, sql: str) -> list[Row]:
         """Rows of `sql` run on the warehouse, outside dbt."""
-        if self.engine == "duckdb":
-            import duckdb
-
-            with duckdb.connect(str(self.duckdb_path), read_only=True) as conn:
-                return conn.execute(sql).fetchall()
-        import psycopg
-
-        assert self.dsn is not None
-        with psycopg.connect(self.dsn) as conn:
-            return list(conn.execute(sql).fetchall())
+        return self.target.query(sql)
 
 
-def source_query(pagila_dsn: str, sql: str) -> list[tuple[Any, ...]]:
+def source_query(pagila_dsn: str, sql: str) -> list[Row]:
     """Rows of `sql` run directly on the Pagila source database (read only)."""
     import psycopg
 
@@ -128,23 +119,27 @@ def run_dbt_step(warehouse: Warehouse, command: str = "build", select: str = "")
     return details
 
 
-@pytest.fixture(scope="session", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="session", params=ENGINES)
 def warehouse(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_dsn: str, pagila_dsn: str
 ) -> Iterator[Warehouse]:
-    """The Pagila warehouse on DuckDB (a file in tmp) and on PostgreSQL (a scratch database)."""
-    engine: str = request.param
+    """The Pagila warehouse on DuckDB (a file in tmp) and on PostgreSQL (a scratch database); Pagila is
+    read from PostgreSQL in both cases (its arrays, enums, domains and tsvector have no SQLite form)."""
+    engine: Engine = request.param
     project = copy_pagila_project(tmp_path_factory.mktemp(f"warehouse_{engine}"))
     for generated in ("target", "logs", "dbt_packages"):  # what a local dbt run in examples/ leaves
         shutil.rmtree(project / DBT_PROJECT / generated, ignore_errors=True)
     if engine == "duckdb":
-        warehouse = Warehouse(engine, project, pagila_env(pagila_dsn))
+        # local_duckdb's database, relative to the project; subprocesses write it, the test only reads
+        target = DuckDBTarget(project / "warehouse.duckdb", read_only=True)
+        warehouse = Warehouse(project, pagila_env(pagila_dsn), target)
         load_bronze(warehouse)
         warehouse.dbt = run_dbt_step(warehouse)
         yield warehouse
         return
     with scratch_database(pg_dsn) as warehouse_dsn:
-        warehouse = Warehouse(engine, project, pagila_env(pagila_dsn, warehouse_dsn), dsn=warehouse_dsn)
+        target = PostgresTarget(warehouse_dsn, "public")
+        warehouse = Warehouse(project, pagila_env(pagila_dsn, warehouse_dsn), target)
         load_bronze(warehouse)
         warehouse.dbt = run_dbt_step(warehouse)
         yield warehouse

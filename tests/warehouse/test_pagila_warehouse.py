@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.matrix import DuckDBTarget
 from tests.warehouse.conftest import Warehouse, run_dbt_step, source_query
 
 pytestmark = pytest.mark.postgres  # the source is always the Pagila database on the PostgreSQL server
@@ -272,39 +273,38 @@ def check_silver_keeps_the_latest_load_of_each_key_whatever_the_column_order(
     # holds, and a table whose columns come in another order; then the silver models are rebuilt.
     import shutil
 
-    import duckdb
-
-    copy = Warehouse("duckdb", tmp_path / "pagila", warehouse.env)
-    shutil.copytree(warehouse.project, copy.project)
+    shutil.copytree(warehouse.project, tmp_path / "pagila")
+    path = tmp_path / "pagila" / "warehouse.duckdb"
+    copy = Warehouse(tmp_path / "pagila", warehouse.env, DuckDBTarget(path, read_only=True))
     customer = 7
     payment = copy.query("SELECT min(payment_id) FROM silver.payment")[0][0]
     before = copy.query(f"SELECT last_name FROM silver.customer WHERE customer_id = {customer}")
     actors = copy.query("SELECT * FROM silver.actor ORDER BY actor_id")
     amount = copy.query(f"SELECT amount FROM silver.payment WHERE payment_id = {payment}")[0][0]
     bronze = "br__pagila__public"
-    with duckdb.connect(str(copy.duckdb_path)) as conn:
-        conn.execute(
-            f"INSERT INTO {bronze}.customer BY NAME SELECT * REPLACE ("
-            "'  Changed  ' AS first_name, '  New.Mail@Example.COM ' AS email, 0 AS active, "
-            "_dk_loaded_at + INTERVAL 1 HOUR AS _dk_loaded_at, 'later' AS _dk_load_id) "
-            f"FROM {bronze}.customer WHERE customer_id = {customer}"
-        )
-        conn.execute(
-            f"INSERT INTO {bronze}.customer BY NAME SELECT * REPLACE ("
-            "'Older' AS last_name, _dk_loaded_at - INTERVAL 1 DAY AS _dk_loaded_at, "
-            "last_update + INTERVAL 1 DAY AS last_update) "
-            f"FROM {bronze}.customer WHERE customer_id = {customer} AND _dk_load_id <> 'later'"
-        )
-        conn.execute(
-            f"INSERT INTO {bronze}.payment BY NAME SELECT * REPLACE ("
-            "amount + 1 AS amount, _dk_loaded_at + INTERVAL 1 HOUR AS _dk_loaded_at) "
-            f"FROM {bronze}.payment WHERE payment_id = {payment}"
-        )
-        columns = [row[0] for row in conn.execute(f"DESCRIBE {bronze}.actor").fetchall()]
-        reordered = ", ".join(f'"{name}"' for name in reversed(columns))
-        conn.execute(f"CREATE TABLE {bronze}.actor_reordered AS SELECT {reordered} FROM {bronze}.actor")
-        conn.execute(f"DROP TABLE {bronze}.actor")
-        conn.execute(f"ALTER TABLE {bronze}.actor_reordered RENAME TO actor")
+    writer = DuckDBTarget(path, bronze)
+    writer.execute(
+        f"INSERT INTO {bronze}.customer BY NAME SELECT * REPLACE ("
+        "'  Changed  ' AS first_name, '  New.Mail@Example.COM ' AS email, 0 AS active, "
+        "_dk_loaded_at + INTERVAL 1 HOUR AS _dk_loaded_at, 'later' AS _dk_load_id) "
+        f"FROM {bronze}.customer WHERE customer_id = {customer}"
+    )
+    writer.execute(
+        f"INSERT INTO {bronze}.customer BY NAME SELECT * REPLACE ("
+        "'Older' AS last_name, _dk_loaded_at - INTERVAL 1 DAY AS _dk_loaded_at, "
+        "last_update + INTERVAL 1 DAY AS last_update) "
+        f"FROM {bronze}.customer WHERE customer_id = {customer} AND _dk_load_id <> 'later'"
+    )
+    writer.execute(
+        f"INSERT INTO {bronze}.payment BY NAME SELECT * REPLACE ("
+        "amount + 1 AS amount, _dk_loaded_at + INTERVAL 1 HOUR AS _dk_loaded_at) "
+        f"FROM {bronze}.payment WHERE payment_id = {payment}"
+    )
+    columns = [row[0] for row in writer.query(f"DESCRIBE {bronze}.actor")]
+    reordered = ", ".join(f'"{name}"' for name in reversed(columns))
+    writer.execute(f"CREATE TABLE {bronze}.actor_reordered AS SELECT {reordered} FROM {bronze}.actor")
+    writer.execute(f"DROP TABLE {bronze}.actor")
+    writer.execute(f"ALTER TABLE {bronze}.actor_reordered RENAME TO actor")
     details = run_dbt_step(copy, "build", select="customer payment actor")
     assert {n["name"] for n in details["nodes"] if n["resource_type"] == "model"} == {
         "customer",
