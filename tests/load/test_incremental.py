@@ -93,11 +93,6 @@ def test_append_keeps_a_changed_row_reread_in_the_window(dest: Target, source_db
     assert dest.count("customer") == 11
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the SQLite source compares a zoned lower bound ('... +00:00') as text with the naive times a "
-    "TIMESTAMP column holds, so rows exactly at the bound are not read (datakit.connectors.sources.sqlite)",
-)
 def test_a_sqlite_timestamp_column_keeps_its_rows_at_a_zoned_bound(tmp_path: Path) -> None:
     """SQLite keeps times as text: a TIMESTAMP column's naive text must meet a contract's zoned cursor."""
     db = SqliteSourceDb(tmp_path / "source.sqlite")

@@ -116,7 +116,10 @@ class SqliteSource:
         params: tuple[Any, ...] = ()
         inc = request.incremental
         if inc is not None and inc.lower is not None:
-            sql += f" WHERE {quote(inc.cursor)} {'>=' if inc.inclusive else '>'} ?"
+            column, bound = quote(inc.cursor), "?"
+            if _is_time(inc.lower):  # compared as instants: the stored text may or may not carry a zone
+                column, bound = f"julianday({column})", "julianday(?)"
+            sql += f" WHERE {column} {'>=' if inc.inclusive else '>'} {bound}"
             params = (_sqlite_value(inc.lower),)
         if ordered and request.order_by:
             sql += " ORDER BY " + ", ".join(quote(name) for name in request.order_by)
@@ -143,8 +146,16 @@ class SqliteSource:
             raise translate(exc, f"reading {label}", table=label) from None
 
 
+def _is_time(value: Any) -> bool:
+    import datetime
+
+    return isinstance(value, datetime.date)
+
+
 def _sqlite_value(value: Any) -> Any:
-    """Bounds compare like the stored text: datetimes as SQLite's own `YYYY-MM-DD HH:MM:SS` form."""
+    """A bound as SQLite's date functions read it (`YYYY-MM-DD HH:MM:SS[.fff][+HH:MM]`): SQLite keeps times
+    as text, naive or zoned, so time bounds are compared through `julianday`, which reads both as UTC
+    instants (to the millisecond; an inclusive bound then re-reads, never skips, a boundary row)."""
     import datetime
 
     if isinstance(value, datetime.datetime):
