@@ -169,3 +169,17 @@ def timeouts_count_once_announced(
         return real_server_wait(request_id, timeout)
 
     monkeypatch.setattr(server, "wait", server_wait)
+
+
+_REMEMBERED: dict[str, int] = {}
+
+
+def remember(value: int, done: str) -> None:
+    """(In the step server, ahead of a step.) Keep `value` in memory, then say so through `done`."""
+    _REMEMBERED["value"] = value
+    Path(done).write_text("ok")
+
+
+def remembered() -> dict[str, int]:
+    """(In a forked step.) What `remember` kept in the server before this step was forked."""
+    return dict(_REMEMBERED)

@@ -142,3 +142,20 @@ def test_a_run_starts_before_its_step_server(tmp_path: Path) -> None:
         store.close()
     assert run.finished_at is not None
     assert run.started_at <= min(in_server) <= run.finished_at
+
+
+def test_the_server_works_ahead_in_idle_time_and_its_steps_find_the_result(tmp_path: Path) -> None:
+    """A call ahead runs after `ready` (later imports first), in the server: a step forked afterwards
+    finds what it left in memory."""
+    from datakit.orchestrate.stepserver import AheadCall
+
+    done = tmp_path / "ahead-done"
+    ahead = AheadCall("s1", "tests.orchestrate.helpers:remember", {"value": 42, "done": str(done)})
+    server = StepServer(later=["json"], ahead=[ahead])
+    server.start()
+    try:
+        wait_until(done.exists, "the call ahead")
+        result, _ = run_in_child("tests.orchestrate.helpers:remembered", {}, cwd=REPO, server=server)
+        assert result == {"value": 42}
+    finally:
+        server.close()

@@ -264,3 +264,37 @@ def test_a_tenant_builds_in_its_schemas_with_dbts_own_naming(
             assert con.execute("select count(*) from public.categories").fetchall() == [(3,)]
         relations = {node.name: node.relation for node in acme.nodes}
         assert relations["top"] is not None and '"acme_public_marts"."top"' in relations["top"]
+
+
+def test_a_project_parsed_ahead_is_not_parsed_again(root: Path) -> None:
+    """`parse_ahead` (what the step server does in idle time) leaves the manifest for the next `run_dbt`
+    of the same work folder, which then parses nothing; the one after parses as usual."""
+    import duckdb
+
+    from datakit.transform import parse_ahead
+
+    project = load_project(root)
+    warehouse = bronze_duckdb(project, CATEGORY_ROWS)
+    assert parse_ahead(project, GOOD, destination="local_duckdb")
+    ahead = run_dbt(project, GOOD, destination="local_duckdb")
+    assert ahead.parsed_ahead and ahead.details()["parsed_ahead"]
+    with duckdb.connect(str(warehouse)) as connection:
+        assert connection.execute("select count(*) from main.categories").fetchone() == (3,)
+    again = run_dbt(project, GOOD, destination="local_duckdb")
+    assert not again.parsed_ahead and again.success
+
+
+def test_a_folder_in_use_is_not_parsed_ahead(root: Path) -> None:
+    """Another process holds the work folder (its dbt runs): the head start is skipped, not waited for."""
+    import fcntl
+
+    from datakit.transform import parse_ahead
+    from datakit.transform.dbt_project import read_dbt_project, work_dir
+    from datakit.transform.runner import LOCK_FILE
+
+    project = load_project(root)
+    folder = work_dir(project, read_dbt_project(project, DBT_DIR), "local_duckdb", None)
+    folder.mkdir(parents=True)
+    with (folder / LOCK_FILE).open("a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        assert not parse_ahead(project, GOOD, destination="local_duckdb")

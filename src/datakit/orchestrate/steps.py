@@ -37,6 +37,7 @@ from datakit.orchestrate.subproc import StepProcesses, run_in_child
 if TYPE_CHECKING:
     from datakit.config.project import Project
     from datakit.config.tenancy import Tenant
+    from datakit.transform import DbtInvocation
 
 
 @dataclass(frozen=True)
@@ -204,19 +205,44 @@ def load_step(
     return {"rows": rows}
 
 
-def dbt_step(project_root: str, environment: str, step: DbtStep, full_refresh: bool) -> dict[str, Any]:
-    """(In the step process.) One dbt invocation; dbt's per-node results become the step's details."""
-    from datakit.transform import DbtInvocation, run_dbt
+def parse_dbt_ahead(project_root: str, environment: str, step: dict[str, Any]) -> bool:
+    """(In the step server, in idle time.) Parse a dbt step's project ahead of it (`parse_ahead`)."""
+    from datakit.config import load_project
+    from datakit.transform import parse_ahead
+
+    dbt = step_from_data(step)
+    assert isinstance(dbt, DbtStep)
+    params = dbt.params
+    project = load_project(Path(project_root), environment=environment, warehouse=params.warehouse)
+    return parse_ahead(
+        project,
+        _invocation(dbt),
+        destination=params.destination,
+        vars=dict(params.vars),
+        tenant=_tenant(project, params.warehouse),
+    )
+
+
+def _invocation(step: DbtStep) -> DbtInvocation:
+    from datakit.transform import DbtInvocation
 
     params = step.params
-    project = _child_project(project_root, environment, params.warehouse)
-    invocation = DbtInvocation(
+    return DbtInvocation(
         project_dir=params.project_dir,
         command=params.command,
         select=params.select,
         exclude=params.exclude,
         indirect_selection=params.indirect_selection,
     )
+
+
+def dbt_step(project_root: str, environment: str, step: DbtStep, full_refresh: bool) -> dict[str, Any]:
+    """(In the step process.) One dbt invocation; dbt's per-node results become the step's details."""
+    from datakit.transform import run_dbt
+
+    params = step.params
+    project = _child_project(project_root, environment, params.warehouse)
+    invocation = _invocation(step)
     _say(f"dbt {invocation.command} {invocation.select or ''} in {params.destination}")
     result = run_dbt(
         project,

@@ -11,12 +11,21 @@ The server is single-threaded (forking a process with other threads copies locks
 no connection before forking, so children inherit no sockets. It waits with `select` on its requests and
 on a wake-up pipe that SIGCHLD and SIGTERM write to, and reports each child's end.
 
+Start-up stays off the critical path: the server answers `ready` once it has imported what the run's
+first steps need (the loader, for a job that starts with loads) and loaded the project's datakits; the
+rest (dbt: one to two seconds of imports) is imported afterwards, a module at a time, whenever no
+request is waiting — on the core the running load leaves idle. Then, still in idle time, it runs the
+`ahead` calls the run asked for, e.g. `datakit.transform.parse_ahead` for each dbt step, so a dbt
+step forked later starts with its project parsed. A call whose step was already forked is skipped. A
+request that arrives during an import or a call waits for it to end (one module, one parse).
+
 Nothing of a run outlives it (`lifeline`): the server gets SIGTERM when the run's thread ends, and its
 children SIGKILL when the server ends. On that SIGTERM, or when its stdin reaches end of file (the run
 closed the server, or died), the server SIGKILLs every running child's process group and exits.
 
-Protocol, one JSON object per line: `{"modules": [...], "project_root", "environment"}` first (what to
-preload), answered by `{"ready": true}`; then requests `{"id", "target", "kwargs", "result", "log",
+Protocol, one JSON object per line: `{"modules": [...], "later": [...], "ahead": [{"step", "target",
+"kwargs"}], "project_root", "environment"}` first (what to preload now, later, and call ahead),
+answered by `{"ready": true}`; then requests `{"id", "target", "kwargs", "result", "log",
 "cwd"}`, each answered by `{"started": id, "pid": pid}` at once and `{"exited": id, "code": code}` when
 the child ends.
 """
@@ -24,6 +33,8 @@ the child ends.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import importlib
 import json
 import os
@@ -32,7 +43,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -52,6 +64,16 @@ class _Pending:
     code: int | None = None
 
 
+@dataclass(frozen=True)
+class AheadCall:
+    """A call the server makes in idle time for step `step` (`module:function` with JSON kwargs), so
+    that the step, forked later, finds its result in memory; skipped once the step was forked."""
+
+    step: str
+    target: str
+    kwargs: dict[str, Any]
+
+
 class ServerGone(RuntimeError):
     """The step server died (or never started): the caller falls back to a fresh process per step."""
 
@@ -60,10 +82,18 @@ class StepServer:
     """The parent's handle on one step server; thread-safe (steps of a run start from several threads)."""
 
     def __init__(
-        self, modules: Iterable[str] = (), project_root: Path | None = None, environment: str = "dev"
+        self,
+        modules: Iterable[str] = (),
+        project_root: Path | None = None,
+        environment: str = "dev",
+        *,
+        later: Iterable[str] = (),
+        ahead: Iterable[AheadCall] = (),
     ):
         self._setup = {
             "modules": list(modules),
+            "later": list(later),
+            "ahead": [dataclasses.asdict(call) for call in ahead],
             "project_root": str(project_root) if project_root is not None else None,
             "environment": environment,
         }
@@ -185,12 +215,9 @@ class StepServer:
 
 
 def _warm(setup: dict[str, Any]) -> None:
-    """Import what steps use and load the project's datakits, so forked children find them loaded."""
+    """Import what the first steps use and load the project's datakits, so forked children find them."""
     for module in setup.get("modules", []):
-        try:
-            importlib.import_module(module)
-        except Exception:  # a missing optional module only costs the child its import
-            continue
+        _import(module)
     root = setup.get("project_root")
     if root is None:
         return
@@ -203,6 +230,37 @@ def _warm(setup: dict[str, Any]) -> None:
             load_datakit(project, name)
     except Exception:  # the step itself will load the project and report what is wrong
         return
+
+
+def _import(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception:  # a missing optional module only costs the child its import
+        return
+
+
+def _idle_work(setup: dict[str, Any]) -> deque[tuple[str | None, Callable[[], object]]]:
+    """What the server does when nothing waits: the later imports, then the calls ahead, in order;
+    each with the step it is for (None: for every step)."""
+    work: deque[tuple[str | None, Callable[[], object]]] = deque()
+    for module in setup.get("later", []):
+        work.append((None, functools.partial(_import, module)))
+    for call in setup.get("ahead", []):
+        work.append((call["step"], functools.partial(_call_ahead, call["target"], call["kwargs"])))
+    return work
+
+
+def _call_ahead(target: str, kwargs: dict[str, Any]) -> None:
+    module, _, function = target.partition(":")
+    try:
+        getattr(importlib.import_module(module), function)(**kwargs)
+    except Exception:  # only a head start: the step itself does the work and reports what is wrong
+        return
+
+
+def _step_of(request: dict[str, Any]) -> str | None:
+    step = request.get("kwargs", {}).get("step")
+    return step.get("id") if isinstance(step, dict) else None
 
 
 def _send(message: dict[str, Any]) -> None:
@@ -272,14 +330,21 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda signum, _frame: terminated.append(signum))
     _send({"ready": True})
     children: dict[int, int] = {}
+    idle = _idle_work(setup)
+    forked_steps: set[str] = set()
     buffer = b""
     stdin = sys.stdin.fileno()
     server = os.getpid()
     while not terminated:
-        ready, _, _ = select.select([stdin, wake_r], [], [], 1.0)
+        ready, _, _ = select.select([stdin, wake_r], [], [], 0 if idle else 1.0)
         if wake_r in ready:
             os.read(wake_r, 4096)
         _reap(children)
+        if not ready and idle:
+            step, work = idle.popleft()
+            if step is None or step not in forked_steps:
+                work()
+            continue
         if terminated or stdin not in ready:
             continue
         data = os.read(stdin, 1 << 16)
@@ -289,6 +354,9 @@ def main() -> int:
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
             request = json.loads(line)
+            step = _step_of(request)
+            if step is not None:
+                forked_steps.add(step)
             pid = os.fork()
             if pid == 0:
                 _child(request, server)

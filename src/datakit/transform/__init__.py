@@ -15,7 +15,7 @@ from datakit.transform.dbt_project import DbtProject, read_dbt_project, work_dir
 from datakit.transform.errors import DbtFailed
 from datakit.transform.invocation import DbtCommand, DbtInvocation, DbtNodeResult, DbtResult
 from datakit.transform.profiles import PASSWORD_ENV, Profile, write_profile
-from datakit.transform.runner import run_dbt
+from datakit.transform.runner import parse_ahead, run_dbt
 from datakit.transform.sources import SOURCES_FILE, sources_yaml, write_sources
 from datakit.transform.workspace import generated_dir, prepare_workspace
 
@@ -32,6 +32,7 @@ __all__ = [
     "Profile",
     "bronze_tables",
     "generated_dir",
+    "parse_ahead",
     "prepare_workspace",
     "read_dbt_project",
     "run_dbt",

@@ -35,23 +35,28 @@ def write_if_changed(path: Path, text: str) -> bool:
 
 
 @contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """Hold an inter-process lock on `path` for the block (released by the OS if the process dies).
+def exclusive(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Hold an inter-process lock on `path` for the block (released by the OS if the process dies);
+    the block gets True. With `wait=False` a lock another process holds is not waited for: the block
+    gets False and runs unlocked (the caller skips its work).
 
     dbt keeps its state in files (`partial_parse.msgpack`, `manifest.json`) that two concurrent
-    invocations with one target folder would overwrite under each other, and the generated sources
-    file is shared by every destination of a dbt project: two dbt steps on one dbt project run one
-    after the other. Where `fcntl` does not exist (Windows) the block runs unlocked.
+    invocations with one target folder would overwrite under each other: two dbt steps with one work
+    folder run one after the other. Where `fcntl` does not exist (Windows) the block runs unlocked.
     """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
-        yield
+        yield True
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

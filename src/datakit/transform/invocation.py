@@ -110,6 +110,8 @@ class DbtResult:
     """Wall-clock seconds of the whole invocation (parse, compile, run, artifacts)."""
     partial_parse: bool = False
     """True when dbt reused `partial_parse.msgpack` instead of parsing the whole project again."""
+    parsed_ahead: bool = False
+    """True when the step parsed nothing: the warm process it was forked from had (`parse_ahead`)."""
     log: str = ""
     work_dir: str | None = None
     error: str | None = None
@@ -144,6 +146,7 @@ class DbtResult:
             "elapsed": round(self.elapsed, 4),
             "node_time": round(self.node_time, 4),
             "partial_parse": self.partial_parse,
+            "parsed_ahead": self.parsed_ahead,
             "statuses": counts,
             "rows": self.rows,
             "error": self.error,

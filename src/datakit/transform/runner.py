@@ -37,15 +37,16 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datakit.log import RedactingFilter, get_logger, redact
-from datakit.transform.dbt_project import read_dbt_project, work_dir
+from datakit.transform.dbt_project import DbtProject, read_dbt_project, work_dir
 from datakit.transform.errors import DbtFailed, looks_transient
 from datakit.transform.files import exclusive
 from datakit.transform.invocation import FULL_REFRESH_COMMANDS, DbtInvocation, DbtNodeResult, DbtResult
-from datakit.transform.profiles import write_profile
+from datakit.transform.profiles import Profile, write_profile
 from datakit.transform.references import referenced_sources
 from datakit.transform.results import failure_message, file_in, node_result
 from datakit.transform.retarget import retarget
@@ -83,31 +84,18 @@ def run_dbt(
     tenant's stand-in for `destination` with the tenant's password, its vars gain the tenant's
     variables, `tenant` and `schema_prefix`, the generated sources point at the tenant's bronze
     schemas, and every relation dbt creates is moved into the tenant's schemas. The generated sources
-    and the profile are refreshed first.
+    and the profile are refreshed first. A manifest `parse_ahead` left for this work folder (in the
+    warm process this one was forked from) is used instead of parsing again.
     """
-    destination = project.resolve_name("destination", destination) or destination
-    project.destination(destination)  # an unknown name fails here, with a suggestion
-    if tenant is not None and tenant.name is None:
-        tenant = None  # the project itself: nothing to re-target
-    if tenant is not None:
-        destination = tenant.destination_for(destination)
-        vars = tenant.dbt_vars(vars)
-    dbt = read_dbt_project(project, invocation.project_dir)
-    folder = work_dir(project, dbt, destination, vars, tenant.name if tenant is not None else None)
-    with _lock, exclusive(folder / LOCK_FILE):
-        profile = write_profile(project, dbt, destination, folder, tenant.secrets if tenant else None)
-        workspace = prepare_workspace(dbt, folder)
-        write_sources(
-            project, generated_dir(workspace), destination, tenant=tenant, referenced=referenced_sources(dbt)
-        )
-        args = _arguments(invocation, workspace, folder, profile.profile, profile.target, full_refresh, vars)
-        shared = _shared_arguments(workspace, folder, profile.profile, profile.target, vars)
-        events = _Events(profile.secrets)
+    setup = _resolve(project, invocation, destination, vars, tenant)
+    with _lock, exclusive(setup.folder / LOCK_FILE):
+        ready = _prepare(project, setup, invocation, full_refresh)
+        events = _Events(ready.profile.secrets)
         _mask_dbt_logs()
         started = time.perf_counter()
-        prefix = tenant.schema_prefix if tenant is not None else ""
-        with _environment(profile.env):
-            outcome = _invoke(args, shared, events, prefix, folder)
+        ahead = _PARSED.pop(setup.folder, None)
+        with _environment(ready.profile.env):
+            outcome = _invoke(ready, events, ahead)
         elapsed = time.perf_counter() - started
     results = getattr(outcome.result, "results", None) or ()
     nodes = tuple(node_result(result) for result in results)
@@ -118,13 +106,14 @@ def run_dbt(
         error = "dbt reported a failure without a failing node; see the log"
     result = DbtResult(
         invocation=invocation,
-        destination=destination,
+        destination=setup.destination,
         success=bool(outcome.success),
         nodes=tuple(_masked(node, events) for node in nodes),
         elapsed=elapsed,
         partial_parse=events.partial_parse and not events.full_parse,
+        parsed_ahead=ahead is not None,
         log=events.tail(),
-        work_dir=str(folder),
+        work_dir=str(setup.folder),
         error=error,
     )
     if not result.success:
@@ -132,21 +121,121 @@ def run_dbt(
     return result
 
 
-def _invoke(args: list[str], shared: list[str], events: _Events, prefix: str, folder: Path) -> Any:
-    """dbt's outcome for `args`; with a schema `prefix`, the project is first parsed (with the `shared`
-    arguments: same project, profile and vars) and re-targeted (see the module's docstring)."""
+def parse_ahead(
+    project: Project,
+    invocation: DbtInvocation,
+    *,
+    destination: str,
+    vars: dict[str, object] | None = None,
+    tenant: Tenant | None = None,
+) -> bool:
+    """Prepare `invocation`'s work folder and parse its dbt project now, keeping the manifest in this
+    process for the `run_dbt` of a process forked from it later (the step server does this while the
+    run's loads go on, so a dbt step starts without parsing). True when a manifest was kept; False when
+    another process holds the folder (nothing is waited for) or the parse failed (the step will parse
+    and report it)."""
+    setup = _resolve(project, invocation, destination, vars, tenant)
+    with _lock, exclusive(setup.folder / LOCK_FILE, wait=False) as locked:
+        if not locked:
+            return False
+        ready = _prepare(project, setup, invocation, full_refresh=False)
+        with _environment(ready.profile.env):
+            from dbt.cli.main import dbtRunner
+
+            parsed = dbtRunner().invoke(["parse", *ready.shared])
+    if not parsed.success or parsed.result is None:
+        return False
+    _PARSED[setup.folder] = parsed.result
+    return True
+
+
+_PARSED: dict[Path, Any] = {}
+"""Manifests `parse_ahead` kept, by work folder; each is taken (and may be changed) by one `run_dbt`."""
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """Where an invocation runs: its destination, vars, tenant (None for the project) and work folder."""
+
+    dbt: DbtProject
+    destination: str
+    vars: dict[str, object] | None
+    tenant: Tenant | None
+    folder: Path
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A work folder written for one invocation: the profile, the command line and the shared part."""
+
+    profile: Profile
+    args: list[str]
+    shared: list[str]
+    prefix: str
+    folder: Path
+
+
+def _resolve(
+    project: Project,
+    invocation: DbtInvocation,
+    destination: str,
+    vars: dict[str, object] | None,
+    tenant: Tenant | None,
+) -> _Setup:
+    destination = project.resolve_name("destination", destination) or destination
+    project.destination(destination)  # an unknown name fails here, with a suggestion
+    if tenant is not None and tenant.name is None:
+        tenant = None  # the project itself: nothing to re-target
+    if tenant is not None:
+        destination = tenant.destination_for(destination)
+        vars = tenant.dbt_vars(vars)
+    dbt = read_dbt_project(project, invocation.project_dir)
+    folder = work_dir(project, dbt, destination, vars, tenant.name if tenant is not None else None)
+    return _Setup(dbt, destination, vars, tenant, folder)
+
+
+def _prepare(project: Project, setup: _Setup, invocation: DbtInvocation, full_refresh: bool) -> _Ready:
+    """(Under the folder's lock.) The profile, workspace and generated sources, and the arguments."""
+    dbt, tenant, folder = setup.dbt, setup.tenant, setup.folder
+    profile = write_profile(project, dbt, setup.destination, folder, tenant.secrets if tenant else None)
+    workspace = prepare_workspace(dbt, folder)
+    write_sources(
+        project,
+        generated_dir(workspace),
+        setup.destination,
+        tenant=tenant,
+        referenced=referenced_sources(dbt),
+    )
+    target, name = profile.target, profile.profile
+    return _Ready(
+        profile=profile,
+        args=_arguments(invocation, workspace, folder, name, target, full_refresh, setup.vars),
+        shared=_shared_arguments(workspace, folder, name, target, setup.vars),
+        prefix=tenant.schema_prefix if tenant is not None else "",
+        folder=folder,
+    )
+
+
+def _invoke(ready: _Ready, events: _Events, manifest: Any) -> Any:
+    """dbt's outcome for the invocation. With a tenant's schema `prefix`, on a manifest (the one parsed
+    ahead, else parsed now with the shared arguments: same project, profile and vars) re-targeted into
+    the tenant's schemas (see the module's docstring)."""
     from dbt.cli.main import dbtRunner
 
-    if not prefix:
-        return dbtRunner(callbacks=[events]).invoke(args)
-    parsed = dbtRunner(callbacks=[events]).invoke(["parse", *shared])
-    if not parsed.success or parsed.result is None:
-        return parsed
-    manifest: Any = parsed.result  # a `parse` returns the Manifest
-    retarget(manifest, prefix)
-    # The manifest on disk is the one the command runs with (lineage and docs read it).
-    manifest.writable_manifest().write(str(folder / "target" / "manifest.json"))
-    return dbtRunner(manifest=manifest, callbacks=[events]).invoke(args)
+    if manifest is None and not ready.prefix:
+        return dbtRunner(callbacks=[events]).invoke(ready.args)
+    if manifest is None:
+        parsed = dbtRunner(callbacks=[events]).invoke(["parse", *ready.shared])
+        if not parsed.success or parsed.result is None:
+            return parsed
+        manifest = parsed.result  # a `parse` returns the Manifest
+    else:
+        events.partial_parse = True  # parsed ahead, from the same warm state
+    if ready.prefix:
+        retarget(manifest, ready.prefix)
+        # The manifest on disk is the one the command runs with (lineage and docs read it).
+        manifest.writable_manifest().write(str(ready.folder / "target" / "manifest.json"))
+    return dbtRunner(manifest=manifest, callbacks=[events]).invoke(ready.args)
 
 
 def _arguments(
