@@ -100,7 +100,11 @@ def site_data(
     """The JSON the site renders: the graph (types from the catalog where contracts and dbt say none),
     and per warehouse the loads, check results and builds."""
     typed = _types_from_catalog(graph, states.get(None))
-    uids = {t.origin.removeprefix("dbt "): t.id for t in graph.tables.values() if (t.origin or "").startswith("dbt ")}
+    uids = {
+        t.origin.removeprefix("dbt "): t.id
+        for t in graph.tables.values()
+        if t.origin is not None and t.origin.startswith("dbt ")
+    }
     status: dict[str, Any] = {}
     for warehouse in [None, *sorted(project.warehouses)]:
         state, history = states.get(warehouse), histories.get(warehouse)

@@ -54,10 +54,10 @@ def transform_fields(func: Callable[..., Any], fields: Collection[str]) -> dict[
         if isinstance(statement, ast.Assign | ast.AnnAssign):
             reader.assign(statement)
         elif isinstance(statement, ast.Return) and statement.value is not None:
-            fields = reader.returned(statement.value)
-            if fields is None:
+            returned = reader.returned(statement.value)
+            if returned is None:
                 return None
-            for name, source in fields.items():
+            for name, source in returned.items():
                 found[name] = _union(found[name], source) if name in found else source
     return found or None
 

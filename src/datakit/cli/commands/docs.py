@@ -11,7 +11,8 @@ from datakit.cli.state import EnvironmentOption, ProjectOption, state
 
 app = typer.Typer(help="Documentation of every table, column and check.", no_args_is_help=True)
 OutOption = Annotated[
-    Path | None, typer.Option("--out", "-o", help="Folder of the site (default: .datakit/docs).", file_okay=False)
+    Path | None,
+    typer.Option("--out", "-o", help="Folder of the site (default: .datakit/docs).", file_okay=False),
 ]
 CompileOption = Annotated[
     bool, typer.Option("--compile", help="Have dbt compile the models first (SQL of models never run).")

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from rich.tree import Tree
 
     from datakit.lineage import Edge, Graph, Trace
+    from datakit.lineage.trace import Direction
 
 
 def lineage(
@@ -34,7 +35,7 @@ def lineage(
 
     if upstream and downstream:
         raise UsageError("give --upstream or --downstream, not both (neither: both directions)")
-    direction = "upstream" if upstream else "downstream" if downstream else "both"
+    direction: Direction = "upstream" if upstream else "downstream" if downstream else "both"
     loaded = load_project(state.project_dir(project), environment=environment)
     graph = build_lineage(loaded, compile=compile)
     found = trace(graph, find_column(graph, column), direction)
@@ -100,7 +101,10 @@ def _down(found: Trace, tree: Tree, ref: tuple[str, str], seen: set[tuple[str, s
 def _edge_text(edge: Edge, table: str, column: str | None, word: str) -> str:
     from rich.markup import escape
 
-    what = f"{table}.{column}" if column else f"{table} (its rows)" if word == "into" else f"{table} (a column)"
+    if column:
+        what = f"{table}.{column}"
+    else:
+        what = f"{table} (its rows)" if word == "into" else f"{table} (a column)"
     how = str(edge.how).replace("_", " ")
     text = f"[cyan]{how}[/] {word} {escape(what)}".replace("  ", " ")
     text += f" [dim]\\[{escape(edge.via)}][/]"
