@@ -14,7 +14,7 @@ a guess. The graph is JSON-able (`as_dict`) for `datakit lineage --json`, the do
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -194,12 +194,24 @@ class Graph:
     _into: dict[tuple[str, str | None], list[Edge]] = field(default_factory=dict, init=False, repr=False)
     _out_of: dict[str, list[Edge]] = field(default_factory=dict, init=False, repr=False)
     _indexed: int = field(default=-1, init=False, repr=False)
+    _positions: dict[tuple[str, str | None, str, str | None, How], int] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def add_table(self, table: Table) -> None:
         self.tables[table.id] = table
 
     def add_edges(self, edges: Iterable[Edge]) -> None:
-        self.edges.extend(edges)
+        """Add `edges`; one already there by another way (two pipelines load one table) names both."""
+        for edge in edges:
+            key = (edge.source, edge.source_column, edge.target, edge.target_column, edge.how)
+            at = self._positions.get(key)
+            if at is None:
+                self._positions[key] = len(self.edges)
+                self.edges.append(edge)
+            elif edge.via not in self.edges[at].via.split(", "):
+                self.edges[at] = replace(self.edges[at], via=f"{self.edges[at].via}, {edge.via}")
+                self._indexed = -1
 
     def into(self, table: str, column: str | None) -> list[Edge]:
         """The edges whose target is `table.column` (column None: the table's row-shaping edges)."""
