@@ -39,7 +39,8 @@ def test_fact_payment_amount_traces_to_the_source_payment_amount(pagila: tuple[P
 def test_dim_customer_full_name_traces_to_first_and_last_name(pagila: tuple[Project, Graph]) -> None:
     _, graph = pagila
     found = trace(graph, find_column(graph, "gold.dim_customer.full_name"), "upstream")
-    assert found.sources() == [("pagila.public.customer", "first_name"), ("pagila.public.customer", "last_name")]
+    source = "pagila.public.customer"
+    assert found.sources() == [(source, "first_name"), (source, "last_name")]
     into_gold = [e for e in found.upstream if e.target_column == "full_name"]
     assert {(e.source_column, e.how) for e in into_gold} == {
         ("first_name", How.TRANSFORMED),
@@ -89,8 +90,9 @@ def test_silver_rows_are_the_latest_per_key_filtered_by_audit_columns(pagila: tu
 def test_aggregates_and_downstream(pagila: tuple[Project, Graph]) -> None:
     _, graph = pagila
     found = trace(graph, find_column(graph, "gold.fact_payment.amount"), "downstream")
-    revenue = [e for e in found.downstream if e.target == f"{DUCK}.gold.agg_monthly_revenue_by_store_category"]
-    assert ("amount", "revenue", How.AGGREGATED) in {(e.source_column, e.target_column, e.how) for e in revenue}
+    monthly = f"{DUCK}.gold.agg_monthly_revenue_by_store_category"
+    revenue = {(e.source_column, e.target_column, e.how) for e in found.downstream if e.target == monthly}
+    assert ("amount", "revenue", How.AGGREGATED) in revenue
 
 
 def test_checks_read_columns_from_suites_and_dbt_tests(pagila: tuple[Project, Graph]) -> None:
@@ -100,9 +102,7 @@ def test_checks_read_columns_from_suites_and_dbt_tests(pagila: tuple[Project, Gr
     assert ("checks", "expression(amount >= 0)") in names  # config/checks/silver_quality.yaml
     assert ("checks", "not_null(amount)") in names
     assert ("dbt", "not_null_fact_payment_amount") in {(o, n.split(".")[0]) for o, n in names}
-    relationship = next(
-        c for c in graph.checks if c.name == "relationships(customer_id -> silver.customer)"
-    )
+    relationship = next(c for c in graph.checks if c.name == "relationships(customer_id -> silver.customer)")
     assert relationship.reads == (
         (f"{DUCK}.silver.payment", "customer_id"),
         (f"{DUCK}.silver.customer", "customer_id"),
@@ -114,7 +114,8 @@ def test_a_model_whose_sql_cannot_be_read_is_unknown_not_guessed(pagila: tuple[P
     broken = graph.tables[f"{DUCK}.gold.broken"]
     assert any(note.startswith("column lineage unknown: cannot read the SQL") for note in broken.notes)
     edges = graph.into(broken.id, None)
-    assert [(e.source, e.source_column, e.how) for e in edges] == [(f"{DUCK}.silver.payment", None, How.UNKNOWN)]
+    unknown = [(f"{DUCK}.silver.payment", None, How.UNKNOWN)]
+    assert [(e.source, e.source_column, e.how) for e in edges] == unknown
 
 
 def test_every_pipeline_and_destination_is_in_the_graph(pagila: tuple[Project, Graph]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from datakit.lineage.model import How
-from datakit.lineage.sql import SqlLineageError, query_lineage
+from datakit.lineage.sql import QueryLineage, SqlLineageError, query_lineage
 
 SCHEMAS = {
     ("s", "orders"): {"id": "int", "customer_id": "int", "amount": "decimal", "status": "text"},
@@ -13,10 +13,12 @@ SCHEMAS = {
 }
 
 
-def lineage(sql: str, dialect: str = "duckdb"):  # type: ignore[no-untyped-def]
-    return query_lineage(
-        sql, dialect, SCHEMAS, lambda _c, schema, name: f"{schema}.{name}" if (schema, name) in SCHEMAS else None
-    )
+def known(_catalog: str, schema: str, name: str) -> str | None:
+    return f"{schema}.{name}" if (schema, name) in SCHEMAS else None
+
+
+def lineage(sql: str, dialect: str = "duckdb") -> QueryLineage:
+    return query_lineage(sql, dialect, SCHEMAS, known)
 
 
 def test_copied_renamed_cast_transformed_aggregated() -> None:
@@ -53,7 +55,9 @@ def test_through_ctes_stars_and_unions() -> None:
 
 
 def test_group_by_aggregates() -> None:
-    found = lineage("select country, count(*) as n, sum(id) as ids from s.customers group by country having n > 1")
+    found = lineage(
+        "select country, count(*) as n, sum(id) as ids from s.customers group by country having n > 1"
+    )
     assert found.direct["country"] == {("s.customers", "country"): How.COPIED}
     assert found.direct["n"] == {}  # count(*) reads no column
     assert found.direct["ids"] == {("s.customers", "id"): How.AGGREGATED}
