@@ -86,30 +86,7 @@ def _add_resource(
     if sql is not None and sql.query is not None:
         source_id = source_table_id(source.name, None, f"query:{resource.name}")
     if contract is None:
-        system = kit.name if kit is not None else source.name
-        fallback = "main" if isinstance(source, RestApiSource | FilesSource) else source_schema
-        schema = target_schema(project, pipeline, system, fallback or "main")
-        target = destination_table_id(destination, schema, resource.contract or read_name)
-        columns = tuple(ColumnInfo(c) for c in (sql.read_columns if sql is not None else None) or ())
-        _put_source(graph, source_id, source, source_schema, read_name, columns, resource, sql)
-        graph.add_table(
-            Table(
-                target,
-                layer,
-                "loaded",
-                destination,
-                schema,
-                resource.contract or read_name,
-                (*columns, *(_audit(c) for c in AUDIT_COLUMNS)),
-                resource.description,
-                via,
-                notes=(NO_CONTRACT,),
-            )
-        )
-        graph.add_edges(
-            [Edge(source_id, c.name, target, c.name, How.COPIED, via) for c in columns]
-            or [Edge(source_id, None, target, None, How.UNKNOWN, via)]
-        )
+        _add_uncontracted(project, graph, pipeline, source, resource, kit, destination, source_id)
         return
 
     system = contract.system or (kit.name if kit is not None else source.name)
@@ -155,6 +132,50 @@ def _add_resource(
         )
     )  # fmt: skip
     graph.add_edges(edges)
+    graph.loads[(pipeline.name, resource.name)] = (source_id, target)
+
+
+def _add_uncontracted(
+    project: Project,
+    graph: Graph,
+    pipeline: Pipeline,
+    source: Source,
+    resource: Resource,
+    kit: Datakit | None,
+    destination: str,
+    source_id: str,
+) -> None:
+    """A resource without a datakit contract: its columns are not known before it is loaded."""
+    layer = pipeline.destination.layer
+    sql = resource if isinstance(resource, SqlResource) else None
+    source_schema = sql_source_schema(source, sql) if sql is not None else None
+    read_name = (sql.table or sql.name) if sql is not None and sql.query is None else resource.name
+    via = f"pipeline {pipeline.name}"
+    system = kit.name if kit is not None else source.name
+    fallback = "main" if isinstance(source, RestApiSource | FilesSource) else source_schema
+    schema = target_schema(project, pipeline, system, fallback or "main")
+    target = destination_table_id(destination, schema, resource.contract or read_name)
+    columns = tuple(ColumnInfo(c) for c in (sql.read_columns if sql is not None else None) or ())
+    _put_source(graph, source_id, source, source_schema, read_name, columns, resource, sql)
+    graph.add_table(
+        Table(
+            target,
+            layer,
+            "loaded",
+            destination,
+            schema,
+            resource.contract or read_name,
+            (*columns, *(_audit(c) for c in AUDIT_COLUMNS)),
+            resource.description,
+            via,
+            notes=(NO_CONTRACT,),
+        )
+    )
+    graph.add_edges(
+        [Edge(source_id, c.name, target, c.name, How.COPIED, via) for c in columns]
+        or [Edge(source_id, None, target, None, How.UNKNOWN, via)]
+    )
+    graph.loads[(pipeline.name, resource.name)] = (source_id, target)
 
 
 def _put_source(

@@ -191,6 +191,8 @@ class Graph:
     tables: dict[str, Table] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    loads: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    """(pipeline, resource) -> (source table id, loaded table id)."""
     _into: dict[tuple[str, str | None], list[Edge]] = field(default_factory=dict, init=False, repr=False)
     _out_of: dict[str, list[Edge]] = field(default_factory=dict, init=False, repr=False)
     _indexed: int = field(default=-1, init=False, repr=False)
