@@ -12,7 +12,7 @@ followed, gets `unknown` edges from what it depends on and a note saying why.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,16 +167,11 @@ class _Reader:
         self.graph.add_edges(edges)
 
     def _lineage(self, sql: str, notes: list[str]) -> QueryLineage | None:
-        schemas: dict[tuple[str, str], dict[str, str]] = {}
-        for relation, table_id in self.by_relation.items():
-            table = self.graph.tables.get(table_id)
-            if table is not None and table.columns:
-                schemas[relation] = {c.name: "UNKNOWN" for c in table.columns}
         try:
             return query_lineage(
                 sql,
                 self.dialect,
-                schemas,
+                _Schemas(self.graph, self.by_relation),
                 lambda _catalog, schema, name: self.by_relation.get((schema.lower(), name.lower())),
             )
         except SqlLineageError as exc:
@@ -242,6 +237,33 @@ class _Reader:
                 f"dbt {uid}",
             )
         )
+
+
+class _Schemas(Mapping[tuple[str, str], Mapping[str, str]]):
+    """The columns of each relation a query may read, looked up when asked (a project has thousands)."""
+
+    def __init__(self, graph: Graph, by_relation: dict[tuple[str, str], str]) -> None:
+        self.graph = graph
+        self.by_relation = by_relation
+
+    def __getitem__(self, relation: tuple[str, str]) -> Mapping[str, str]:
+        table = self.graph.tables.get(self.by_relation[relation])
+        if table is None or not table.columns:
+            raise KeyError(relation)
+        return {c.name: "UNKNOWN" for c in table.columns}
+
+    def __contains__(self, relation: object) -> bool:
+        try:
+            self[relation]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return (relation for relation in self.by_relation if relation in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _edges(lineage: QueryLineage, table_id: str, via: str) -> Iterator[Edge]:

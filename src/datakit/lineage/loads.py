@@ -12,6 +12,7 @@ time) the columns are not known until it is loaded: one `unknown` edge from the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -279,6 +280,20 @@ def _transform_edges(
 
 def _expression_edges(expression: str, source_id: str, target: str, column: str, via: str) -> list[Edge]:
     """The source columns a `columns:` expression reads; unknown when it does not parse."""
+    read = _expression_reads(expression)
+    if read is None:
+        return [Edge(source_id, None, target, column, How.UNKNOWN, via, expression)]
+    names, how, copied = read
+    if how is How.COPIED and copied != column:
+        how = How.RENAMED
+    return [Edge(source_id, name, target, column, how, via, expression) for name in names]
+
+
+@functools.lru_cache(maxsize=4096)
+def _expression_reads(expression: str) -> tuple[tuple[str, ...], How, str | None] | None:
+    """(columns read, how, the column when it is just one) of an expression; None when it does not parse.
+
+    Cached: projects repeat their expressions across resources, and parsing is the slow part."""
     import sqlglot
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
@@ -286,15 +301,13 @@ def _expression_edges(expression: str, source_id: str, target: str, column: str,
     try:
         parsed = sqlglot.parse_one(expression, read=EXPRESSION_DIALECT)
     except SqlglotError:
-        return [Edge(source_id, None, target, column, How.UNKNOWN, via, expression)]
-    names = sorted({c.name for c in parsed.find_all(exp.Column)})
+        return None
+    names = tuple(sorted({c.name for c in parsed.find_all(exp.Column)}))
     if isinstance(parsed, exp.Column):
-        how = How.COPIED if parsed.name == column else How.RENAMED
-    elif isinstance(parsed, exp.Cast | exp.TryCast) and isinstance(parsed.this, exp.Column):
-        how = How.CAST
-    else:
-        how = How.TRANSFORMED
-    return [Edge(source_id, name, target, column, how, via, expression) for name in names]
+        return names, How.COPIED, parsed.name
+    if isinstance(parsed, exp.Cast | exp.TryCast) and isinstance(parsed.this, exp.Column):
+        return names, How.CAST, None
+    return names, How.TRANSFORMED, None
 
 
 def _read_columns(edges: list[Edge], source_id: str) -> tuple[ColumnInfo, ...]:

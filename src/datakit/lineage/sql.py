@@ -60,12 +60,15 @@ def query_lineage(
     from sqlglot.optimizer.qualify import qualify
     from sqlglot.optimizer.scope import build_scope
 
+    from sqlglot import exp
+
     try:
         parsed = sqlglot.parse_one(sql, read=dialect)
+        read = {(t.db.lower(), t.name.lower()) for t in parsed.find_all(exp.Table)}
         qualified = qualify(
             parsed,
             dialect=dialect,
-            schema=_mapping(schemas),  # type: ignore[arg-type]  # sqlglot's dict[str, object]
+            schema=_mapping({k: schemas[k] for k in read if k in schemas}),  # type: ignore[arg-type]
             validate_qualify_columns=False,
             identify=False,
             quote_identifiers=False,
