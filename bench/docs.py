@@ -31,8 +31,18 @@ from datakit.docs import build_docs  # noqa: E402
 from datakit.lineage import build_lineage  # noqa: E402
 from datakit.lineage.build import compile_dbt  # noqa: E402
 
-COLUMNS = ["id", "account_id", "name", "email", "amount", "quantity", "status", "country", "created_at", "updated_at"]
-TYPES = ["integer", "integer", "string", "string", "decimal(10,2)", "integer", "string", "string", "timestamptz", "timestamptz"]
+COLUMNS = {
+    "id": "integer",
+    "account_id": "integer",
+    "name": "string",
+    "email": "string",
+    "amount": "decimal(10,2)",
+    "quantity": "integer",
+    "status": "string",
+    "country": "string",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+}
 
 
 def write_project(root: Path, tables: int, models: int) -> None:
@@ -45,8 +55,8 @@ def write_project(root: Path, tables: int, models: int) -> None:
             "destination:\n  name: warehouse\n  type: duckdb\n  connection: {database: warehouse.duckdb}\n"
         ),
         "config/pipelines/load.yaml": (
-            "pipeline:\n  name: load\n  source: {name: src}\n  destination: {name: warehouse, layer: bronze}\n"
-            "  datakit: bench\n"
+            "pipeline:\n  name: load\n  source: {name: src}\n"
+            "  destination: {name: warehouse, layer: bronze}\n  datakit: bench\n"
         ),
         "config/jobs/daily.yaml": (
             "job:\n  name: daily\n  pipelines: [load]\n  steps:\n"
@@ -79,7 +89,8 @@ def write_project(root: Path, tables: int, models: int) -> None:
 
 
 def _source(names: list[str]) -> str:
-    lines = ["source:", "  name: src", "  type: sqlite", "  connection: {database: src.sqlite}", "  resources:"]
+    lines = ["source:", "  name: src", "  type: sqlite", "  connection: {database: src.sqlite}"]
+    lines.append("  resources:")
     for i, name in enumerate(names):
         lines.append(f"    - name: {name}")
         lines.append("      primary_key: [id]")
@@ -98,7 +109,7 @@ def _contracts(names: list[str]) -> str:
         out.append(f"  description: Generated table {name}.\n  columns:")
         out.extend(
             f"    {column}: {{type: '{kind}', description: The {column} of {name}.}}"
-            for column, kind in zip(COLUMNS, TYPES, strict=True)
+            for column, kind in COLUMNS.items()
         )
     return "\n".join(out) + "\n"
 

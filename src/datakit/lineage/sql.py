@@ -56,11 +56,10 @@ def query_lineage(
     """The lineage of `sql` (one SELECT) in `dialect`; `table_id(catalog, schema, table)` names a table
     the query reads (None: not a known table)."""
     import sqlglot
+    from sqlglot import exp
     from sqlglot.errors import SqlglotError
     from sqlglot.optimizer.qualify import qualify
     from sqlglot.optimizer.scope import build_scope
-
-    from sqlglot import exp
 
     try:
         parsed = sqlglot.parse_one(sql, read=dialect)
