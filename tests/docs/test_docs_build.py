@@ -123,3 +123,22 @@ def test_docs_are_served_over_http(documented: tuple[Project, DocsResult]) -> No
         server.server_close()
     assert page.status_code == 200 and '<script src="docs.js">' in page.text
     assert data.status_code == 200 and data.text.startswith("window.DATAKIT_DOCS = ")
+
+
+def test_a_dbt_project_only_tenants_build_is_read_from_their_work_folder(
+    documented: tuple[Project, DocsResult], tmp_path: Path
+) -> None:
+    import shutil
+
+    from datakit.config import load_project
+    from datakit.lineage import build_lineage
+
+    project, _ = documented
+    copy = tmp_path / "copy"
+    shutil.copytree(project.root, copy, symlinks=True, ignore=shutil.ignore_patterns("*.duckdb*", "site"))
+    shutil.rmtree(copy / ".datakit" / "dbt" / "pagila" / "_default")  # only acme's work folder is left
+    mine, acme = build_lineage(project), build_lineage(load_project(copy))
+    dbt_edges = {e for e in mine.edges if e.via.startswith("dbt ")}
+    assert len(dbt_edges) > 100
+    assert {e for e in acme.edges if e.via.startswith("dbt ")} == dbt_edges  # acme_ taken off its names
+    assert set(acme.tables) == set(mine.tables)

@@ -26,9 +26,9 @@ def build_lineage(project: Project, *, compile: bool = False) -> Graph:
     for target in dbt_targets(project):
         if compile:
             compile_dbt(project, target.project_dir, target.destination)
-        manifest = manifest_path(project, target)
-        if manifest is not None:
-            add_dbt(project, graph, target, manifest)
+        found = manifest_path(project, target)
+        if found is not None:
+            add_dbt(project, graph, target, *found)
     add_checks(project, graph)
     return graph
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from datakit.config.project import Project
 
 BUILT_TYPES = ("model", "seed", "snapshot")
+MANIFEST = Path("target") / "manifest.json"
 NO_SQL = "no compiled SQL yet: run the job (or `datakit docs build --compile`) for its column lineage"
 _LAYER_WORDS = ("bronze", "silver", "gold")
 _LAYER_PREFIXES = {"br__": "bronze", "sv__": "silver", "gd__": "gold"}
@@ -61,8 +62,10 @@ def dbt_targets(project: Project) -> list[DbtTarget]:
     return found
 
 
-def manifest_path(project: Project, target: DbtTarget) -> Path | None:
-    """The manifest of the project's own (tenant-free) work folder for `target`, if dbt ever ran there."""
+def manifest_path(project: Project, target: DbtTarget) -> tuple[Path, str] | None:
+    """The manifest dbt last wrote for `target`, and the schema prefix of its names: the project's own
+    work folder's (prefix ""), else, when only tenants build it, the newest of theirs (their prefix)."""
+    from datakit.config.tenancy import tenant_context
     from datakit.errors import DatakitError
     from datakit.transform.dbt_project import read_dbt_project, work_dir
 
@@ -70,21 +73,41 @@ def manifest_path(project: Project, target: DbtTarget) -> Path | None:
         dbt = read_dbt_project(project, target.project_dir)
     except DatakitError:
         return None
-    vars = {k: json.loads(v) for k, v in target.vars} or None
-    path = work_dir(project, dbt, target.destination, vars) / "target" / "manifest.json"
-    return path if path.is_file() else None
+    vars = {k: json.loads(v) for k, v in target.vars}
+    own = work_dir(project, dbt, target.destination, vars or None) / MANIFEST
+    if own.is_file():
+        return own, ""
+    found: list[tuple[Path, str]] = []
+    for warehouse in sorted(project.warehouses):
+        try:
+            tenant = tenant_context(project, warehouse)
+            destination = tenant.destination_for(target.destination)
+        except DatakitError:
+            continue
+        path = work_dir(project, dbt, destination, tenant.dbt_vars(vars), warehouse) / MANIFEST
+        if path.is_file():
+            found.append((path, tenant.schema_prefix))
+    return max(found, key=lambda f: f[0].stat().st_mtime) if found else None
 
 
-def add_dbt(project: Project, graph: Graph, target: DbtTarget, manifest: Path) -> None:
-    """The nodes of one manifest as tables, their column edges and their tests as checks."""
+def add_dbt(project: Project, graph: Graph, target: DbtTarget, manifest: Path, prefix: str = "") -> None:
+    """The nodes of one manifest as tables, their column edges and their tests as checks; `prefix` is
+    the schema prefix of the tenant whose manifest it is (taken off: the graph has the project's names)."""
     data = json.loads(manifest.read_text(encoding="utf-8"))
-    _Reader(project, graph, target, data, manifest.parent).read()
+    _Reader(project, graph, target, data, manifest.parent, prefix).read()
 
 
 class _Reader:
     def __init__(
-        self, project: Project, graph: Graph, target: DbtTarget, manifest: dict[str, Any], target_dir: Path
+        self,
+        project: Project,
+        graph: Graph,
+        target: DbtTarget,
+        manifest: dict[str, Any],
+        target_dir: Path,
+        prefix: str,
     ) -> None:
+        self.prefix = prefix
         self.project = project
         self.graph = graph
         self.target = target
@@ -105,9 +128,7 @@ class _Reader:
             if node.get("resource_type") in BUILT_TYPES
         }
         for uid, node in nodes.items():
-            schema, name = str(node["schema"]), str(node.get("alias") or node["name"])
-            self.ids[uid] = destination_table_id(self.target.destination, schema, name)
-            self.by_relation[(schema.lower(), name.lower())] = self.ids[uid]
+            self.ids[uid] = self._relation(uid, str(node["schema"]), str(node.get("alias") or node["name"]))
         deps = {uid: [d for d in _depends_on(node) if d in nodes] for uid, node in nodes.items()}
         order = DAG(deps).order()
         for uid in order:
@@ -116,13 +137,24 @@ class _Reader:
             if node.get("resource_type") == "test":
                 self._add_test(uid, node)
 
-    def _add_source(self, uid: str, source: dict[str, Any]) -> None:
-        schema, name = str(source["schema"]), str(source.get("identifier") or source["name"])
+    def _unprefixed(self, schema: str) -> str:
+        return schema.removeprefix(self.prefix) if self.prefix else schema
+
+    def _relation(self, uid: str, physical: str, name: str) -> str:
+        """The table id of a relation of the manifest, known by its physical name and the project's."""
+        schema = self._unprefixed(physical)
         table_id = destination_table_id(self.target.destination, schema, name)
         self.ids[uid] = table_id
-        self.by_relation[(schema.lower(), name.lower())] = table_id
+        for named in (schema, physical):
+            self.by_relation[(named.lower(), name.lower())] = table_id
+        return table_id
+
+    def _add_source(self, uid: str, source: dict[str, Any]) -> None:
+        name = str(source.get("identifier") or source["name"])
+        table_id = self._relation(uid, str(source["schema"]), name)
         if table_id in self.graph.tables:
             return
+        schema = self._unprefixed(str(source["schema"]))
         columns = tuple(_yaml_column(c) for c in source.get("columns", {}).values())
         self.graph.add_table(
             Table(
@@ -134,7 +166,7 @@ class _Reader:
 
     def _add_node(self, uid: str, node: dict[str, Any]) -> None:
         table_id = self.ids[uid]
-        schema, name = str(node["schema"]), str(node.get("alias") or node["name"])
+        schema, name = self._unprefixed(str(node["schema"])), str(node.get("alias") or node["name"])
         documented = {str(c["name"]): c for c in node.get("columns", {}).values()}
         tests = self._column_tests(uid)
         kind = str(node["resource_type"])
