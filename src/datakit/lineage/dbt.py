@@ -118,6 +118,11 @@ class _Reader:
         """dbt unique_id -> table id."""
         self.by_relation: dict[tuple[str, str], str] = {}
         """(schema, name), lower-cased -> table id, for the relations compiled SQL names."""
+        self.tests: dict[str, list[dict[str, Any]]] = {}
+        """dbt unique_id -> the tests attached to it."""
+        for node in manifest.get("nodes", {}).values():
+            if node.get("resource_type") == "test" and node.get("attached_node"):
+                self.tests.setdefault(str(node["attached_node"]), []).append(node)
 
     def read(self) -> None:
         for uid, source in self.manifest.get("sources", {}).items():
@@ -234,10 +239,9 @@ class _Reader:
         return source.is_file() and source.stat().st_mtime > compiled.stat().st_mtime
 
     def _column_tests(self, uid: str) -> dict[str, tuple[str, ...]]:
+        """Column -> `not null (tested)`, `unique (tested)`: what dbt's generic tests on `uid` assert."""
         found: dict[str, list[str]] = {}
-        for node in self.manifest.get("nodes", {}).values():
-            if node.get("resource_type") != "test" or node.get("attached_node") != uid:
-                continue
+        for node in self.tests.get(uid, []):
             column, meta = node.get("column_name"), node.get("test_metadata") or {}
             if column and meta.get("name") in ("not_null", "unique"):
                 found.setdefault(str(column), []).append(f"{str(meta['name']).replace('_', ' ')} (tested)")

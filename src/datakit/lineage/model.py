@@ -195,6 +195,7 @@ class Graph:
     """(pipeline, resource) -> (source table id, loaded table id)."""
     _into: dict[tuple[str, str | None], list[Edge]] = field(default_factory=dict, init=False, repr=False)
     _out_of: dict[str, list[Edge]] = field(default_factory=dict, init=False, repr=False)
+    _into_table: dict[str, list[Edge]] = field(default_factory=dict, init=False, repr=False)
     _indexed: int = field(default=-1, init=False, repr=False)
     _positions: dict[tuple[str, str | None, str, str | None, How], int] = field(
         default_factory=dict, init=False, repr=False
@@ -227,15 +228,21 @@ class Graph:
             e for e in self._out_of.get(table, []) if e.source_column == column or e.source_column is None
         ]
 
+    def into_table(self, table: str) -> list[Edge]:
+        """Every edge whose target is `table` (into its columns, and into its rows)."""
+        self._index()
+        return self._into_table.get(table, [])
+
     def checks_reading(self, table: str, column: str | None) -> list[Check]:
         return [c for c in self.checks if (table, column) in c.reads]
 
     def _index(self) -> None:
         if self._indexed == len(self.edges):
             return
-        self._into, self._out_of = {}, {}
+        self._into, self._out_of, self._into_table = {}, {}, {}
         for edge in self.edges:
             self._into.setdefault((edge.target, edge.target_column), []).append(edge)
+            self._into_table.setdefault(edge.target, []).append(edge)
             self._out_of.setdefault(edge.source, []).append(edge)
         self._indexed = len(self.edges)
 

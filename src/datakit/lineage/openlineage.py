@@ -173,7 +173,7 @@ class Emitter:
                 for n in nodes
                 if n.get("resource_type") in ("model", "seed", "snapshot") and n.get("unique_id") in by_node
             ]
-            read = sorted({e.source for t in built for e in graph.edges if e.target == t} - set(built))
+            read = sorted({e.source for t in built for e in graph.into_table(t)} - set(built))
             return (
                 [self._input(graph, t, tenant) for t in read],
                 [self._output(graph, t, tenant) for t in built],
@@ -225,7 +225,7 @@ class Emitter:
         namespace, name = self.dataset_name(table, tenant)
         fields: dict[str, list[Any]] = {}
         rows: list[Any] = []
-        for edge in (e for e in graph.edges if e.target == table_id):
+        for edge in graph.into_table(table_id):
             if edge.source_column is None or edge.how not in _TRANSFORMATIONS:
                 continue  # an unknown edge names no column: nothing to say field by field
             field = self._input_field(graph, edge, tenant)

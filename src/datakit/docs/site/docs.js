@@ -77,6 +77,7 @@
   for (const w of DATA.warehouses) picker.appendChild(el("option", { value: w.key, text: w.name }));
   picker.addEventListener("change", () => { warehouse = picker.value; route(); });
   const status = () => DATA.status[warehouse] || { loads: {}, checks: {}, built: {}, runs: [], read: false };
+  const when = (iso) => (iso || "").replace("T", " ").replace("+00:00", " UTC");
   function age(iso) {
     if (!iso) return "";
     const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -145,7 +146,7 @@
         built ? el("div", { class: "card built" }, badge(String(built.status), "st-" + built.status), " last build",
           el("div", { class: "muted", text: "run " + built.run })) : null,
         el("div", { class: "card freshness" }, el("b", { text: fresh ? age(fresh) : "—" }),
-          fresh ? "last " + (load ? "load" : "build") + " " + fresh : (st.read ? "never loaded or built" : "state not read"))),
+          fresh ? "last " + (load ? "load" : "build") + " " + when(fresh) : (st.read ? "never loaded or built" : "state not read"))),
       el("p", {}, el("a", { href: "#/graph/" + enc(id), text: "Show in the graph" })),
       el("h2", { text: "Columns (" + t.columns.length + ")" }),
       table(["column", "type", "constraints", "description", "checks"], t.columns.map((c) =>
@@ -174,8 +175,8 @@
         el("td", { text: c.kind }),
         el("td", {}, c.reads.map((x, i) => [i ? ", " : "", x.column ? columnLink(x.table, x.column) : tableLink(x.table)])),
         el("td", { text: c.severity }),
-        el("td", {}, r ? [badge(r.status, "st-" + r.status), " ",
-          r.failing_rows ? r.failing_rows + " failing rows " : "", el("span", { class: "muted", text: r.at || "" })]
+        el("td", { class: "result" }, r ? [badge(r.status, "st-" + r.status), " ",
+          r.failing_rows ? r.failing_rows + " failing rows " : "", el("span", { class: "muted", text: when(r.at) })]
           : el("span", { class: "muted", text: "no result yet" })));
     }));
   }
