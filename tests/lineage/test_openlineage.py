@@ -209,7 +209,7 @@ def test_checks_report_their_assertions(emitted: tuple[Project, list[dict[str, A
 
 def test_file_transport_and_a_failing_step(tmp_path: Path) -> None:
     from datakit.config import load_project
-    from datakit.lineage.openlineage import StepEvent, step_observer
+    from datakit.lineage.openlineage import Emitter, StepEvent, step_observer
     from tests.pagila_project import copy_pagila_project
 
     root = copy_pagila_project(tmp_path)
@@ -222,6 +222,7 @@ def test_file_transport_and_a_failing_step(tmp_path: Path) -> None:
     observe(
         StepEvent("fail", "pagila_warehouse", 7, "acme", "pagila_bronze_pg.payment", "load", params, "boom")
     )
+    assert isinstance(observe, Emitter) and observe.flush()  # sent by the emitter's own thread
     lines = (root / "lineage" / "events.jsonl").read_text().splitlines()
     start, fail = (json.loads(line) for line in lines)
     assert (start["eventType"], fail["eventType"]) == ("START", "FAIL")
@@ -236,6 +237,29 @@ def test_file_transport_and_a_failing_step(tmp_path: Path) -> None:
         "postgres://127.0.0.1:5432",
         "pagila_warehouse.acme_br__pagila__public.payment",
     )
+
+
+def test_a_receiver_that_is_down_is_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import socket
+
+    from datakit.config import load_project
+    from datakit.lineage.openlineage import Emitter, StepEvent, step_observer
+    from tests.pagila_project import copy_pagila_project
+
+    with socket.socket() as probe:  # a port nobody listens on any more
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = copy_pagila_project(tmp_path)
+    with (root / "datakit.yaml").open("a") as config:
+        url = f"http://127.0.0.1:{port}"
+        config.write(f"openlineage:\n  transport: {{type: http, url: '{url}', timeout: 1}}\n")
+    observe = step_observer(load_project(root))
+    assert isinstance(observe, Emitter)
+    observe(StepEvent("start", "pagila_daily", 1))
+    observe(StepEvent("complete", "pagila_daily", 1))  # returns: a run never fails for its lineage
+    assert observe.flush(timeout=120)
+    sent = [r.getMessage() for r in caplog.records if "OpenLineage event not sent" in r.getMessage()]
+    assert len(sent) == 2 and "start pagila_daily" in sent[0]
 
 
 def test_a_missing_extra_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

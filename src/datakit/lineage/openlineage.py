@@ -12,12 +12,16 @@ lineage as `datakit lineage`:
   their compiled SQL is the one just run), and reads what those models read;
 * a checks step reads the tables its checks read, each with a dataQualityAssertions facet.
 
-Sending never fails a run: an error of the transport is a warning in the log.
+Sending never fails nor slows a run: events are built and sent in order by a thread of their own (the
+executor only queues them; building a dbt step's datasets reads dbt's artifacts again), an error of
+the transport is a warning in the log, and the end of a run waits at most `FLUSH_TIMEOUT` seconds for
+its events to be out.
 """
 
 from __future__ import annotations
 
 import datetime
+import queue
 import threading
 import time
 import uuid
@@ -37,6 +41,15 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 PRODUCER = "https://github.com/datakit/datakit"
+FLUSH_TIMEOUT = 10.0
+"""Seconds the end of a run waits for its events to be sent (a receiver that is down costs no more)."""
+HTTP_RETRY = {
+    "total": 2,
+    "backoff_factor": 0.5,
+    "status_forcelist": [429, 500, 502, 503, 504],
+    "allowed_methods": ["POST"],
+}
+"""The client's default retries 5 times per event; a run sends dozens, so a dead receiver would stall."""
 Phase = Literal["start", "complete", "fail"]
 _TRANSFORMATIONS: dict[How, tuple[str, str]] = {
     How.COPIED: ("DIRECT", "IDENTITY"),
@@ -82,15 +95,37 @@ class Emitter:
         self.client = client if client is not None else _client(project, settings)
         self._salt = uuid.uuid4().hex  # run ids repeat across state stores: a step's run id must not
         self._graph: Graph | None = None
-        self._lock = threading.Lock()
+        self._queue: queue.Queue[StepEvent] = queue.Queue()
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._sender = threading.Thread(target=self._send_all, name="datakit-openlineage", daemon=True)
+        self._sender.start()
 
     def __call__(self, event: StepEvent) -> None:
-        try:
-            with self._lock:  # steps end in parallel; the client and the graph are shared
+        """Queue `event`; the end of a run also waits (a bounded time) until every event is sent."""
+        with self._idle:
+            self._pending += 1
+        self._queue.put(event)
+        if event.step_id is None and event.phase != "start":
+            self.flush()
+
+    def flush(self, timeout: float = FLUSH_TIMEOUT) -> bool:
+        """Wait until the queued events are sent (or failed); False when `timeout` passed first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def _send_all(self) -> None:
+        while True:
+            event = self._queue.get()
+            try:
                 self.client.emit(self.event(event))
-        except Exception as exc:  # never fail a run for its lineage
-            what = event.step_id or event.job
-            log.warning("OpenLineage event not sent (%s %s): %s", event.phase, what, exc)
+            except Exception as exc:  # never fail a run for its lineage
+                what = event.step_id or event.job
+                log.warning("OpenLineage event not sent (%s %s): %s", event.phase, what, redact(str(exc)))
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
 
     def event(self, event: StepEvent) -> Any:
         """The RunEvent of `event` (an openlineage.client RunEvent)."""
@@ -125,7 +160,7 @@ class Emitter:
             run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
                 message=redact(event.error), programmingLanguage="python"
             )
-        job_facets = {
+        job_facets: dict[str, Any] = {
             "jobType": job_type_job.JobTypeJobFacet(
                 processingType="BATCH", integration="DATAKIT", jobType="STEP" if event.step_id else "JOB"
             )
@@ -331,7 +366,7 @@ def _client(project: Project, settings: OpenLineageSettings) -> Any:
     config: dict[str, Any]
     if isinstance(transport, OpenLineageHttp):
         config = {"type": "http", "url": transport.url, "endpoint": transport.endpoint}
-        config["timeout"] = transport.timeout
+        config |= {"timeout": transport.timeout, "retry": HTTP_RETRY}
         if transport.api_key_secret_key:
             from datakit.connectors.from_config import project_secrets
 
