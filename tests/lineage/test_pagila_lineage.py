@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from datakit.config.project import Project
@@ -137,3 +139,19 @@ def test_a_column_is_found_by_the_end_of_its_name(pagila: tuple[Project, Graph])
     with pytest.raises(NotFoundError) as missing:
         find_column(graph, "gold.fact_payment.amout")
     assert missing.value.hint == "did you mean 'gold.fact_payment.amount'?"
+
+
+def test_a_dbt_project_never_run_is_said_not_guessed(tmp_path: Path) -> None:
+    from datakit.config import load_project
+    from datakit.lineage import build_lineage
+    from tests.pagila_project import copy_pagila_project
+
+    graph = build_lineage(load_project(copy_pagila_project(tmp_path)))
+    assert graph.notes == [
+        "dbt project transform/pagila has not run on local_duckdb yet: its models are not in the lineage "
+        "(run the job, or pass --compile)"
+    ]
+    assert f"{DUCK}.br__pagila__public.payment" in graph.tables  # loads are known without dbt
+    with pytest.raises(NotFoundError) as missing:
+        find_column(graph, "gold.fact_payment.amount")
+    assert missing.value.hint is not None and missing.value.hint.startswith("dbt project transform/pagila")

@@ -57,7 +57,7 @@ def build_docs(
     started = time.perf_counter()
     graph = build_lineage(project, compile=compile)
     warehouses: list[str | None] = [None, *sorted(project.warehouses)]
-    warnings: list[str] = []
+    warnings: list[str] = list(graph.notes)
     states: dict[str | None, LiveState] = {}
     if live:
         from datakit.config.tenancy import tenant_context

@@ -73,6 +73,9 @@ def read_live(project: Project, graph: Graph, tenant: Tenant) -> LiveState:
     for destination, tables in sorted(by_destination.items()):
         try:
             where = tenant.destination_for(destination)
+        except DatakitError:
+            continue  # the tenant has no such destination: nothing of it to read
+        try:
             params = destination_params(project, where, tenant.secrets)
             with open_session(params) as session:
                 _read_loads(session, tenant.schema(STATE_SCHEMA), tables, state)

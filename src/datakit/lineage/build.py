@@ -29,6 +29,11 @@ def build_lineage(project: Project, *, compile: bool = False) -> Graph:
         found = manifest_path(project, target)
         if found is not None:
             add_dbt(project, graph, target, *found)
+        else:
+            graph.notes.append(
+                f"dbt project {target.project_dir} has not run on {target.destination} yet: its models "
+                "are not in the lineage (run the job, or pass --compile)"
+            )
     add_checks(project, graph)
     return graph
 

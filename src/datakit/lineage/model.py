@@ -193,6 +193,8 @@ class Graph:
     checks: list[Check] = field(default_factory=list)
     loads: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     """(pipeline, resource) -> (source table id, loaded table id)."""
+    notes: list[str] = field(default_factory=list)
+    """What is missing from the whole graph (a dbt project never compiled), said plainly."""
     _into: dict[tuple[str, str | None], list[Edge]] = field(default_factory=dict, init=False, repr=False)
     _out_of: dict[str, list[Edge]] = field(default_factory=dict, init=False, repr=False)
     _into_table: dict[str, list[Edge]] = field(default_factory=dict, init=False, repr=False)

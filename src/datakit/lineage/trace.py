@@ -36,6 +36,8 @@ def find_column(graph: Graph, name: str) -> ColumnRef:
     names = [f"{t}.{c}" for t, c in everything]
     short = [n.split(".", 1)[1] for n in names if "." in n]
     hint = did_you_mean(name, short) or did_you_mean(name, names)
+    if graph.notes:
+        hint = "; ".join([*graph.notes, *([hint] if hint else [])])
     raise NotFoundError(
         f"no column {name!r} in the lineage of this project",
         hint=hint or "write table.column or schema.table.column (`datakit docs build` lists every table)",
