@@ -15,7 +15,7 @@ $(BASE): pyproject.toml
 	touch $(BASE)
 
 $(STAMP): $(BASE)
-	$(BIN)/pip install --quiet -e '.[dev,airflow]'
+	$(BIN)/pip install --quiet -e '.[dev,airflow,openlineage]'
 	touch $(STAMP)
 
 ## demo: set up and run the demo warehouse end to end on the embedded default (DuckDB, SQLite state)
@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/demo_source.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/masking.py
+	$(BIN)/python bench/docs.py
 
 ## platform-up / integration / platform-down: the platform of deploy/compose.yaml on this machine, without
 ## Docker (deploy/bin/): start PostgreSQL and Redis if they are down, create the platform's roles and

@@ -73,6 +73,15 @@ def test_demo_from_an_empty_folder(tmp_path: Path) -> None:
     assert 'data-id="source:rental"' in dom
     assert 'data-from="bronze:rental" data-to="silver:rental"' in dom
 
+    assert 'href="docs/index.html"' in dom  # the docs of this warehouse, built beside the report
+    docs = root / "docs" / "index.html"
+    column = chromium(
+        tmp_path / "chromium-docs",
+        "--dump-dom",
+        f"{docs.resolve().as_uri()}#/column/warehouse.gold.fact_payment/amount",
+    )
+    assert 'class="column-link">dvdrental.payment.amount</a>' in column
+
 
 def test_demo_will_not_write_into_a_folder_of_other_things(tmp_path: Path) -> None:
     (tmp_path / "taken").mkdir()

@@ -186,6 +186,11 @@ def test_report_is_self_contained(recorded: tuple[Project, int], tmp_path: Path)
     html = write_report(project, run_id, tmp_path / "report.html").read_text(encoding="utf-8")
     assert "<script" not in html
     assert not re.search(r'\s(src|href)="', html)
+    linked = write_report(project, run_id, tmp_path / "linked.html", docs="docs/index.html")
+    assert re.findall(r'\s(?:src|href)="([^"]*)"', linked.read_text(encoding="utf-8")) == [
+        "docs/index.html",
+        "docs/index.html#/graph",
+    ]  # the docs beside it, nothing fetched from elsewhere
     assert "@import" not in html and "url(" not in html
     assert re.findall(r"https?://[^\"' ]+", html) == [
         "http://www.w3.org/2000/svg"

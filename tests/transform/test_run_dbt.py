@@ -210,8 +210,8 @@ def test_arguments_keep_dbt_state_in_the_work_dir(tmp_path: Path) -> None:
 
 
 def test_an_unknown_command_is_refused() -> None:
-    with pytest.raises(DatakitError, match="unknown dbt command 'compile'"):
-        DbtInvocation(DBT_DIR, "compile")  # type: ignore[arg-type]
+    with pytest.raises(DatakitError, match="unknown dbt command 'deps'"):
+        DbtInvocation(DBT_DIR, "deps")  # type: ignore[arg-type]
 
 
 def test_an_in_memory_duckdb_cannot_host_dbt(root: Path) -> None:

@@ -14,7 +14,20 @@ import typer
 
 from datakit import __version__
 from datakit.cli.commands import airflow as airflow_cmd
-from datakit.cli.commands import demo, deploy, listing, plan, reflect, run, runs, schema, serve, validate
+from datakit.cli.commands import (
+    demo,
+    deploy,
+    docs,
+    lineage,
+    listing,
+    plan,
+    reflect,
+    run,
+    runs,
+    schema,
+    serve,
+    validate,
+)
 from datakit.cli.commands import init as init_cmd
 from datakit.cli.state import ProjectOption, state
 from datakit.errors import DatakitError, ExitCode
@@ -60,10 +73,12 @@ app.command("demo")(demo.demo)
 app.command("deploy")(deploy.deploy)
 app.command("reflect")(reflect.reflect)
 app.command("serve")(serve.serve)
+app.command("lineage")(lineage.lineage)
 app.add_typer(run.app, name="run")
 app.add_typer(plan.app, name="plan")
 app.add_typer(runs.app, name="runs")
 app.add_typer(airflow_cmd.app, name="airflow")
+app.add_typer(docs.app, name="docs")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ the datakit's own. Lookups by name fail with the file and a did-you-mean.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,10 +72,18 @@ class Datakit:
         """Every contract, or those of one layer, in the order they were found."""
         return [t.contract for t in self.tables if layer is None or t.layer == layer]
 
+    @functools.cached_property
+    def _by_name(self) -> dict[tuple[str, str], list[DatakitTable]]:
+        """(layer, name or schema.name) -> tables: lookups stay cheap in a datakit of thousands."""
+        index: dict[tuple[str, str], list[DatakitTable]] = {}
+        for table in self.tables:
+            for name in dict.fromkeys((table.contract.name, table.key)):
+                index.setdefault((str(table.layer), name), []).append(table)
+        return index
+
     def table(self, name: str, layer: Layer | str) -> DatakitTable:
         """The table called `name` (or `schema.name`) in `layer`; a DatakitPackageError when absent."""
-        candidates = [t for t in self.tables if t.layer == layer]
-        matches = [t for t in candidates if name in (t.contract.name, t.key)]
+        matches = self._by_name.get((str(layer), name), [])
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -84,6 +93,7 @@ class Datakit:
                 file=self.path,
                 hint="name it with its schema, e.g. `contract: public.customer`",
             )
+        candidates = [t for t in self.tables if t.layer == layer]
         names = {t.contract.name for t in candidates} | {t.key for t in candidates}
         holding = {t.layer for t in self.tables if name in (t.contract.name, t.key)}
         elsewhere = [str(other) for other in self.layers if other in holding]
@@ -98,7 +108,7 @@ class Datakit:
         )
 
     def has_table(self, name: str, layer: Layer | str) -> bool:
-        return any(t.layer == layer and name in (t.contract.name, t.key) for t in self.tables)
+        return (str(layer), name) in self._by_name
 
     def contract(self, name: str, layer: Layer | str) -> Contract:
         return self.table(name, layer).contract

@@ -1,23 +1,22 @@
 """Lineage of a run: source table -> bronze table -> silver model -> gold model, laid out for an SVG.
 
 Source -> bronze comes from the run's load steps (each loads one source table into one bronze table of
-its pipeline's schema); silver and gold, and what each model reads, from dbt's `manifest.json`
-(`depends_on.nodes`: a `source.*` node is a bronze table, a `model.*` node another model). No
-database is opened: the lineage is what the job declares, drawn for the tables the run touched.
+its pipeline's schema); silver and gold, and what each model reads, from the project's lineage graph
+(`datakit.lineage`: dbt's manifest and compiled SQL), seen table by table. No database is opened: the
+lineage is what the job declares, drawn for the tables the run touched.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from datakit.demo.facts import LAYERS, Layer, layer_of, plan_steps
+from datakit.demo.facts import LAYERS, Layer, plan_steps
 from datakit.errors import NotFoundError
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
+    from datakit.lineage import Graph
     from datakit.orchestrate.store import RunRecord
 
 COLUMN_WIDTH = 250
@@ -84,8 +83,8 @@ class Lineage:
         return out
 
 
-def build_lineage(project: Project, run: RunRecord, manifest: Path | None) -> Lineage:
-    """The lineage of `run`: its loads, and the silver and gold models of `manifest` (when there is one)."""
+def build_lineage(project: Project, run: RunRecord, graph: Graph) -> Lineage:
+    """The lineage of `run`: its loads, and the silver and gold models of the project's `graph`."""
     nodes: dict[str, tuple[Layer, str]] = {}
     edges: set[tuple[str, str]] = set()
     for step in plan_steps(run).values():
@@ -97,8 +96,7 @@ def build_lineage(project: Project, run: RunRecord, manifest: Path | None) -> Li
         nodes[f"source:{resource}"] = ("source", f"{source}.{resource}")
         nodes[f"bronze:{resource}"] = ("bronze", f"{schema}.{resource}")
         edges.add((f"source:{resource}", f"bronze:{resource}"))
-    if manifest is not None and manifest.exists():
-        _add_models(json.loads(manifest.read_text(encoding="utf-8")), nodes, edges)
+    _add_models(graph, nodes, edges)
     return _layout(nodes, edges)
 
 
@@ -111,32 +109,26 @@ def _pipeline_ends(project: Project, pipeline_name: str) -> tuple[str, str]:
     return pipeline.source.ref, pipeline.destination.dataset_name or f"br__{pipeline.source.ref}"
 
 
-def _add_models(
-    manifest: dict[str, Any], nodes: dict[str, tuple[Layer, str]], edges: set[tuple[str, str]]
-) -> None:
-    sources = manifest.get("sources", {})
-    models = {
-        uid: node
-        for uid, node in manifest.get("nodes", {}).items()
-        if node.get("resource_type") == "model"
-        and layer_of(str(node.get("schema", ""))) in ("silver", "gold")
-    }
-    for node in models.values():
-        layer = layer_of(str(node["schema"]))
-        assert layer is not None
-        target = _model_id(node)
-        nodes[target] = (layer, f"{node['schema']}.{node.get('alias') or node['name']}")
-        for parent in node.get("depends_on", {}).get("nodes", []):
-            if parent.startswith("source.") and parent in sources:
-                table = str(sources[parent].get("identifier") or sources[parent].get("name"))
-                nodes.setdefault(f"bronze:{table}", ("bronze", f"{sources[parent].get('schema')}.{table}"))
-                edges.add((f"bronze:{table}", target))
-            elif parent in models:
-                edges.add((_model_id(models[parent]), target))
+def _add_models(graph: Graph, nodes: dict[str, tuple[Layer, str]], edges: set[tuple[str, str]]) -> None:
+    """dbt models of silver and gold, and the bronze tables and models each reads (its column edges,
+    joins and filters, seen table by table)."""
+    models = {t.id: t for t in graph.tables.values() if t.kind == "model" and t.layer in ("silver", "gold")}
+    for model in models.values():
+        nodes[_node_id(model.layer, model.name)] = (model.layer, model.relation)  # type: ignore[assignment]
+    for edge in graph.edges:
+        if edge.target not in models or edge.source == edge.target:
+            continue
+        target = models[edge.target]
+        source = graph.tables[edge.source]
+        if source.id in models:
+            edges.add((_node_id(source.layer, source.name), _node_id(target.layer, target.name)))
+        elif source.layer == "bronze":
+            nodes.setdefault(_node_id("bronze", source.name), ("bronze", source.relation))
+            edges.add((_node_id("bronze", source.name), _node_id(target.layer, target.name)))
 
 
-def _model_id(node: dict[str, Any]) -> str:
-    return f"{layer_of(str(node['schema']))}:{node['name']}"
+def _node_id(layer: str, name: str) -> str:
+    return f"{layer}:{name}"
 
 
 def _layout(nodes: dict[str, tuple[Layer, str]], edges: set[tuple[str, str]]) -> Lineage:
@@ -156,12 +148,3 @@ def _layout(nodes: dict[str, tuple[Layer, str]], edges: set[tuple[str, str]]) ->
         width=20 + len(LAYERS) * COLUMN_WIDTH - (COLUMN_WIDTH - BOX_WIDTH) + LOOP,
         height=TOP + max(tallest, 1) * ROW_HEIGHT + 10,
     )
-
-
-def find_manifest(root: Path) -> Path | None:
-    """The newest dbt `manifest.json` of the project (datakit keeps dbt's target under `.datakit/dbt/`)."""
-    candidates = [
-        *root.glob(".datakit/dbt/*/*/*/target/manifest.json"),
-        *root.glob("transform/*/target/manifest.json"),
-    ]
-    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None

@@ -130,13 +130,15 @@ checks:
 *.duckdb
 *.duckdb.wal
 report.html
+docs/
 __pycache__/
 """,
     "README.md": """\
 # datakit demo
 
 Made by `datakit demo`: `data/dvdrental.sqlite` (generated) -> `warehouse.duckdb`
-(`br__pagila__public` -> `silver` -> `gold`), then `report.html`.
+(`br__pagila__public` -> `silver` -> `gold`), then `report.html` and `docs/` (every table, column
+and check, with each column's lineage; open `docs/index.html`).
 
     datakit run job demo     # run the job again
     datakit runs             # its run history

@@ -19,7 +19,7 @@ from datakit.demo.facts import (
     table_counts,
     warehouse_path,
 )
-from datakit.demo.lineage import BOX_HEIGHT, BOX_WIDTH, COLUMN_WIDTH, build_lineage, find_manifest
+from datakit.demo.lineage import BOX_HEIGHT, BOX_WIDTH, COLUMN_WIDTH, build_lineage
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 TEMPLATES = Path(__file__).with_name("templates")
 
 
-def write_report(project: Project, run_id: int, out: Path) -> Path:
-    """Render run `run_id` of `project` (its history, its warehouse now, its dbt manifest) into `out`."""
+def write_report(project: Project, run_id: int, out: Path, docs: str | None = None) -> Path:
+    """Render run `run_id` of `project` (its history, its warehouse now, its lineage) into `out`;
+    `docs` is where the project's docs site is, relative to `out` (linked from the report)."""
+    from datakit.lineage import build_lineage as column_lineage
     from datakit.orchestrate.store import open_store
 
     store = open_store(project)
@@ -62,7 +64,8 @@ def write_report(project: Project, run_id: int, out: Path) -> Path:
             tables_by_layer=_by_layer(tables),
             checks=checks,
             checks_passed=sum(c.passed for c in checks),
-            lineage=build_lineage(project, run, find_manifest(project.root)),
+            lineage=build_lineage(project, run, column_lineage(project)),
+            docs=docs,
             layers=LAYERS,
             column_width=COLUMN_WIDTH,
             box_width=BOX_WIDTH,

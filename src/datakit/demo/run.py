@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 REPORT_FILE = "report.html"
+DOCS_FOLDER = "docs"
+"""The docs site of the demo's warehouse, beside report.html (which links to it)."""
 POLL_EVERY = 0.3
 Phase = Literal["generate", "step", "run", "report"]
 
@@ -109,11 +111,13 @@ def run_demo(
     tell(DemoEvent("run", f"run {result.run_id} {result.status.value}", done=True, ok=result.ok))
 
     started = time.perf_counter()
-    tell(DemoEvent("report", "writing report.html"))
+    tell(DemoEvent("report", "writing report.html and the docs"))
     from datakit.demo.report import write_report
+    from datakit.docs import build_docs
     from datakit.orchestrate.store import open_store
 
-    report = write_report(project, result.run_id, root / REPORT_FILE)
+    build_docs(project, root / DOCS_FOLDER)
+    report = write_report(project, result.run_id, root / REPORT_FILE, docs=f"{DOCS_FOLDER}/index.html")
     store = open_store(project)
     try:
         run = store.get_run(result.run_id)

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from datakit.errors import DatakitError
 from datakit.log import get_logger, redact
@@ -31,6 +32,9 @@ from datakit.orchestrate.retry import backoff_delay, is_transient
 from datakit.orchestrate.stepkinds import Step
 from datakit.orchestrate.steps import StepRunner
 from datakit.orchestrate.store import RunStatus, StateStore, StepStatus
+
+if TYPE_CHECKING:
+    from datakit.lineage.openlineage import Phase, StepEvent
 
 log = get_logger(__name__)
 HEARTBEAT_EVERY = 10.0
@@ -76,6 +80,9 @@ class Executor:
     """Receives run_failed / run_succeeded / sla_missed; must not raise (a `Notifier` never does)."""
     cancel: threading.Event | None = None
     """Set by the owner (a stopping daemon) to cancel the run: running steps are killed, no step starts."""
+    observe: Callable[[StepEvent], None] | None = None
+    """Told each start and end of the run and of its steps (OpenLineage: `lineage.openlineage`); must
+    not raise (its errors are its own: an `Emitter` logs them)."""
     _aborted: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     def run(
@@ -120,11 +127,12 @@ class Executor:
             if on_started is not None:  # the run's clocks (heartbeat, SLA) run already
                 on_started(run_id)
             self.store.add_steps(run_id, [s.id for s in plan.steps], reused)
+            self._observe("start", run_id, plan)
             runner = self._runner_for(run_id)
             states = run_dag(
                 [s.id for s in plan.steps],
                 {s.id: s.depends_on for s in plan.steps},
-                lambda step_id: self._run_step(run_id, by_id[step_id], errors, runner),
+                lambda step_id: self._run_step(run_id, by_id[step_id], errors, runner, plan),
                 limit=plan.parallelism,
                 keep_going=plan.continue_on_failure,
                 exclusive={s.id: s.exclusive for s in plan.steps},
@@ -136,6 +144,7 @@ class Executor:
         except BaseException as exc:
             watch.stop()
             self.store.finish_run(run_id, RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
+            self._observe("fail", run_id, plan, error=f"{type(exc).__name__}: {exc}")
             if isinstance(exc, Exception):  # not on Ctrl-C: whoever interrupted the run knows
                 self._tell(EventKind.RUN_FAILED, run_id, plan)
             raise
@@ -153,6 +162,7 @@ class Executor:
         if self._aborted.is_set() and summary is not None:
             summary = f"cancelled: {summary}"
         self.store.finish_run(run_id, status, summary)
+        self._observe("complete" if status is RunStatus.SUCCEEDED else "fail", run_id, plan, error=summary)
         self._tell(
             EventKind.RUN_SUCCEEDED if status is RunStatus.SUCCEEDED else EventKind.RUN_FAILED, run_id, plan
         )
@@ -200,9 +210,12 @@ class Executor:
         runner: StepRunner = for_run(tuple(keys))
         return runner
 
-    def _run_step(self, run_id: int, step: Step, errors: dict[str, str], runner: StepRunner) -> bool:
+    def _run_step(
+        self, run_id: int, step: Step, errors: dict[str, str], runner: StepRunner, plan: Plan
+    ) -> bool:
         """All attempts of one step; True when one succeeded. Never raises (errors are recorded)."""
         attempt = 0
+        self._observe("start", run_id, plan, step)
         while True:
             attempt += 1
             self.store.attempt_started(run_id, step.id, attempt)
@@ -230,6 +243,7 @@ class Executor:
                 if delay is None:
                     errors[step.id] = message
                     log.warning("step %s failed (attempt %d): %s", step.id, attempt, message)
+                    self._observe("fail", run_id, plan, step, message, getattr(exc, "details", None))
                     return False
                 log.warning(
                     "step %s: %s; retrying in %gs, attempt %d of %d",
@@ -244,7 +258,36 @@ class Executor:
             self.store.attempt_finished(
                 run_id, step.id, attempt, log=output.log, rows=output.rows, details=output.details
             )
+            self._observe("complete", run_id, plan, step, details=output.details)
             return True
+
+    def _observe(
+        self,
+        phase: Phase,
+        run_id: int,
+        plan: Plan,
+        step: Step | None = None,
+        error: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Tell `observe` (if any) that the run or `step` started or ended, as plain data."""
+        if self.observe is None:
+            return
+        from datakit.lineage.openlineage import StepEvent
+
+        self.observe(
+            StepEvent(
+                phase,
+                plan.job,
+                run_id,
+                plan.warehouse,
+                step.id if step is not None else None,
+                step.kind if step is not None else None,
+                dict(step.params) if step is not None else {},
+                error,
+                details,
+            )
+        )
 
     def _abort(self) -> None:
         """The run is interrupted: no more retries, and running steps are stopped if the runner can."""

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from datakit.errors import DatakitError
+from datakit.lineage.openlineage import step_observer
 from datakit.log import get_logger
 from datakit.orchestrate.executor import HEARTBEAT_EVERY, Executor
 from datakit.orchestrate.notify import Notifier
@@ -187,6 +188,7 @@ class Launcher:
             LocalRunner(root, environment),
             notify=Notifier.for_job(self.project, plan.job),
             cancel=self._cancel,
+            observe=step_observer(self.project),
         )
         server: StepServer | None = None
         run_id: int | None = None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from datakit.errors import DatakitError
+from datakit.lineage.openlineage import step_observer
 from datakit.log import get_logger, redact
 from datakit.orchestrate.executor import Executor, RunResult
 from datakit.orchestrate.notify import Notifier
@@ -65,7 +66,7 @@ def run_job(
 
     try:
         runner = LocalRunner(project.root, project.environment, full_refresh=full_refresh, server=server)
-        executor = Executor(state, runner, notify=notifier, cancel=cancel)
+        executor = Executor(state, runner, notify=notifier, cancel=cancel, observe=step_observer(project))
         return executor.run(
             plan, allow_concurrent=allow_concurrent, resume=resume, tick_key=tick_key, on_started=started
         )

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-DbtCommand = Literal["build", "run", "test", "seed", "snapshot"]
-DBT_COMMANDS: tuple[DbtCommand, ...] = ("build", "run", "test", "seed", "snapshot")
+DbtCommand = Literal["build", "run", "test", "seed", "snapshot", "compile"]
+DBT_COMMANDS: tuple[DbtCommand, ...] = ("build", "run", "test", "seed", "snapshot", "compile")
 IndirectSelection = Literal["eager", "cautious", "buildable", "empty"]
 FULL_REFRESH_COMMANDS: frozenset[str] = frozenset({"build", "run", "seed"})  # dbt rejects it elsewhere
 FAILED_STATUSES: frozenset[str] = frozenset({"error", "fail", "runtime error", "partial success"})

@@ -65,6 +65,42 @@ class DbtSettings(StrictModel):
     )
 
 
+class OpenLineageHttp(StrictModel):
+    """Events POSTed to an OpenLineage endpoint (Marquez, DataHub, OpenMetadata, ...)."""
+
+    type: Literal["http"]
+    url: str = Field(min_length=1, description="Base URL of the receiver, e.g. http://localhost:5000.")
+    endpoint: str = Field("api/v1/lineage", description="Path of the lineage endpoint under `url`.")
+    timeout: Annotated[float, Field(gt=0)] = Field(5.0, description="Seconds to wait for the receiver.")
+    api_key_secret_key: SecretRef | None = Field(None, description="Secret sent as `Authorization: Bearer`.")
+
+
+class OpenLineageFile(StrictModel):
+    """Events appended to a file, one JSON object per line."""
+
+    type: Literal["file"]
+    path: str = Field(min_length=1, description="The file, relative to the project root.")
+
+
+class OpenLineageConsole(StrictModel):
+    """Events logged (datakit's log, at INFO)."""
+
+    type: Literal["console"]
+
+
+OpenLineageTransport = Annotated[
+    OpenLineageHttp | OpenLineageFile | OpenLineageConsole, Field(discriminator="type")
+]
+
+
+class OpenLineageSettings(StrictModel):
+    """OpenLineage run events of every step a job runs (needs `pip install 'datakit[openlineage]'`)."""
+
+    enabled: bool = True
+    namespace: str | None = Field(None, description="The jobs' namespace (default: the project's name).")
+    transport: OpenLineageTransport
+
+
 class ProjectConfig(StrictModel):
     name: Name
     description: str | None = None
@@ -74,3 +110,6 @@ class ProjectConfig(StrictModel):
     state: StateStore = Field(default_factory=lambda: SqliteState(type="sqlite"))
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     dbt: DbtSettings = Field(default_factory=DbtSettings)
+    openlineage: OpenLineageSettings | None = Field(
+        None, description="OpenLineage events of each step run (START / COMPLETE / FAIL); off when absent."
+    )
