@@ -29,7 +29,7 @@ from datakit.orchestrate.dagrun import NodeState, run_dag
 from datakit.orchestrate.notify import EventKind, RunEvent, SlaWatch, sla_text
 from datakit.orchestrate.plan import Plan
 from datakit.orchestrate.retry import backoff_delay, is_transient
-from datakit.orchestrate.stepkinds import Step
+from datakit.orchestrate.stepkinds import Step, step_data
 from datakit.orchestrate.steps import StepRunner
 from datakit.orchestrate.store import RunStatus, StateStore, StepStatus
 
@@ -283,7 +283,7 @@ class Executor:
                 plan.warehouse,
                 step.id if step is not None else None,
                 step.kind if step is not None else None,
-                dict(step.params) if step is not None else {},
+                step_data(step)["params"] if step is not None else {},
                 error,
                 details,
             )
