@@ -64,8 +64,8 @@ def test_row_transform_rejects_raising_and_invalid_rows(dest: Any, source: Any, 
     assert len(rejected) == 14
     by_id = {int(row[0]): row for row in rejected}
     assert by_id[10][1:4] == ("boom", "transform", "to_bronze raised ValueError: cannot name person 10")
-    assert by_id[26][2] == "transform"  # its result breaks BronzePerson's max_length
-    assert "full_name" in by_id[26][3]
+    assert by_id[26][2] == "max_length"  # its result breaks BronzePerson's max_length: the contract says so
+    assert "longer than 12 characters" in by_id[26][3]
     assert {row[4] for row in rejected} == {result.load_id}
 
 
