@@ -334,11 +334,9 @@ def _own_validation(model: type[BaseModel]) -> bool:
 def _beyond_contract(info: FieldInfo) -> bool:
     """Whether `info` has a rule for values that a contract cannot state (e.g. `min_length`)."""
     for meta in info.metadata:
-        if isinstance(meta, _STATED_BY_CONTRACTS):
-            continue
-        if set(getattr(meta, "__dict__", {})) <= {"pattern"}:  # Pydantic's own metadata, a pattern only
-            continue
-        return True
+        pattern_only = list(getattr(meta, "__dict__", ())) == ["pattern"]  # Pydantic's `Field(pattern=)`
+        if not (pattern_only or isinstance(meta, _STATED_BY_CONTRACTS)):
+            return True
     return False
 
 
