@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/airflow_compile.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/masking.py
+	$(BIN)/python bench/transforms.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -42,13 +42,14 @@ def row_transform(
 
     source, target = ModelRows(source_model), ModelRows(target_model)
     label = getattr(func, "__qualname__", repr(func))
+    tracked = False  # set once `func` sets an attribute of its input: from then on it gets ORM objects
 
     def transform(batch: pa.RecordBatch) -> TransformOutcome:
+        nonlocal tracked
         rows, unread = source.objects(batch)
         failed = {f.row: (f.column, f"{label}: {f.reason}") for f in unread}
         results: list[Any] = []
         positions: list[int] = []
-        tracked = False  # set once `func` sets an attribute of its input: then it gets ORM objects
         for index, row in enumerate(rows):
             if row is None:
                 continue
