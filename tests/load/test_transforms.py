@@ -304,3 +304,29 @@ def test_a_json_column_takes_mappings_and_lists_as_json_text() -> None:
     out = row_transform(event, SystemPerson, Event)(people_batch("ann"))
     assert out.rejected is None
     assert out.batch.to_pylist() == [{"id": 1, "payload": '{"name":"ann","tags":[1,2]}'}]
+
+
+class CheckedPerson(SQLModel, table=True):
+    __tablename__ = "dk_test_checked_person"
+    id: int = Field(primary_key=True)
+    full_name: str
+
+    @field_validator("full_name")
+    @classmethod
+    def title_case(cls, value: str) -> str:
+        if value.startswith("x"):
+            raise ValueError("no names starting with x")
+        return value.title()
+
+
+def full_name(person: SystemPerson) -> CheckedPerson:
+    return CheckedPerson(id=person.id, full_name=f"{person.first_name} {person.last_name}")
+
+
+def test_a_target_model_with_validators_of_its_own_gets_them_run() -> None:
+    out = row_transform(full_name, SystemPerson, CheckedPerson)(people_batch("ann", "xi", "bo"))
+    assert out.batch.to_pylist() == [{"id": 1, "full_name": "Ann Lee"}, {"id": 3, "full_name": "Bo Lee"}]
+    assert out.rejected is not None
+    assert out.rejected.column("_dk_row_index").to_pylist() == [1]
+    assert out.rejected.column("_dk_failed_column").to_pylist() == ["full_name"]
+    assert "no names starting with x" in out.rejected.column("_dk_reason")[0].as_py()

@@ -221,7 +221,8 @@ class ModelRows:
                 continue
             if self._per_object:
                 try:
-                    data = model.model_validate(data).__dict__
+                    fields = {name: data[name] for name in self._by_name if name in data}
+                    data = model.model_validate(fields).__dict__  # a dict: an object would pass as it is
                 except ValidationError as exc:
                     failures.append(self._failure(position, exc))
                     continue
