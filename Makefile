@@ -49,6 +49,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/masking.py
 	$(BIN)/python bench/docs.py
+	$(BIN)/python bench/transforms.py
+	$(BIN)/python bench/warehouse_vs_peers.py --scales 1 --rounds 1
 
 ## platform-up / integration / platform-down: the platform of deploy/compose.yaml on this machine, without
 ## Docker (deploy/bin/): start PostgreSQL and Redis if they are down, create the platform's roles and
@@ -63,6 +65,7 @@ integration: $(STAMP)
 
 platform-down:
 	deploy/bin/platform-down
+	$(BIN)/python bench/transforms.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

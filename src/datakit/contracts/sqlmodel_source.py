@@ -97,6 +97,13 @@ def contract_from_sqlmodel(
     )
 
 
+def field_columns(model: type[SQLModel]) -> dict[str, str]:
+    """The column of each field of a table model, by field name (`sa_column` may name it otherwise)."""
+    found = _fields_by_column(model, model.__table__)  # type: ignore[attr-defined]
+    columns = {field_name: column for column, (field_name, _) in found.items()}
+    return {name: columns.get(name, name) for name in model.model_fields}
+
+
 def mixin_columns(mixin: type[TableMixin]) -> list[dict[str, Any]]:
     """The contract columns a mixin contributes, read exactly as they are read from a table class."""
     columns = []

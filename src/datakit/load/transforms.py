@@ -1,11 +1,14 @@
 """Batch transforms: a typed per-row Python function, or SQL column expressions run by DuckDB.
 
 `row_transform` is the readable path (seed 004: `def bronze(src: System.Customer) -> Bronze.Customer`):
-each row is validated into the source model, passed to the function, and its result validated into the
-target model; a row whose function raises, or whose result does not validate, is rejected with the
-error text — never dropped. It is per-row Python, so it costs what Python costs; that is the price of
-arbitrary code, paid in batches. A mixin column the loader fills (`datakit.load.times`) that the
-function leaves unset comes out NULL, not as the model's default, so the loader fills it by its rules.
+each row becomes a source model object, is passed to the function, and what it returns becomes a row
+of the target contract. The conversions are done a column at a time (`datakit.contracts.rows`): the
+input is checked by the source model's field types, the output by the target contract's validator, once
+each, in bulk, so the function's own code is nearly all a row costs. A row whose input its model
+refuses, whose function raises, or whose result is not a target row is rejected with the error text;
+a result that breaks the contract is rejected by the contract, with its rule — never dropped. A mixin
+column the loader fills (`datakit.load.times`) that the function leaves unset comes out NULL, not as
+the model's default, so the loader fills it by its rules.
 
 `sql_transform` is the fast path: `{"name": "upper(first_name || ' ' || last_name)"}` becomes one
 `SELECT` over the Arrow batch in an in-process DuckDB (vectorized, no copy in). Expressions are parsed
@@ -26,50 +29,47 @@ from datakit.load.plan import BatchTransform, TransformOutcome
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from pydantic import BaseModel
+    from sqlmodel import SQLModel
 
 TRANSFORM_RULE = "transform"
 
 
 def row_transform(
-    func: Callable[[Any], Any], source_model: type[BaseModel], target_model: type[BaseModel]
+    func: Callable[[Any], Any], source_model: type[SQLModel], target_model: type[SQLModel]
 ) -> BatchTransform:
     """A batch transform applying `func(source_model) -> target_model` to every row."""
-    import pyarrow as pa
-    from pydantic import BaseModel, ValidationError
+    from datakit.contracts.rows import ModelRows
 
-    from datakit.contracts.arrow import to_arrow_schema
-    from datakit.contracts.mixins import declared_mixins, load_times
-    from datakit.contracts.sqlmodel_source import contract_from_sqlmodel
-
-    schema = to_arrow_schema(contract_from_sqlmodel(target_model))  # type: ignore[arg-type]
-    names = schema.names
-    loader_fills = frozenset(load_times(declared_mixins(target_model)))
+    source, target = ModelRows(source_model), ModelRows(target_model)
     label = getattr(func, "__qualname__", repr(func))
+    tracked = False  # set once `func` sets an attribute of its input: from then on it gets ORM objects
 
     def transform(batch: pa.RecordBatch) -> TransformOutcome:
-        rows: list[dict[str, Any]] = []
-        failed: list[tuple[int, str | None, str]] = []
-        for index, row in enumerate(batch.to_pylist()):
+        nonlocal tracked
+        rows, unread = source.objects(batch)
+        failed = {f.row: (f.column, f"{label}: {f.reason}") for f in unread}
+        results: list[Any] = []
+        positions: list[int] = []
+        for index, row in enumerate(rows):
+            if row is None:
+                continue
             try:
-                result = func(source_model.model_validate(row))
-                data = result.model_dump() if isinstance(result, BaseModel) else result
-                given = result.model_fields_set if isinstance(result, BaseModel) else set(data)
-                checked = target_model.model_validate(data).model_dump()
-                for name in loader_fills - given:
-                    checked[name] = None
-            except ValidationError as exc:
-                errors = exc.errors()
-                column = ".".join(str(part) for part in errors[0]["loc"]) or None if errors else None
-                failed.append((index, column, f"{label}: {_one_line(exc)}"))
-                continue
+                try:
+                    result = func(source.tracked(row) if tracked else row)
+                except Exception as exc:
+                    if tracked or not source.needs_tracking(exc):
+                        raise
+                    tracked = True
+                    result = func(source.tracked(row))
             except Exception as exc:  # the user's code: any error rejects the row, with its text
-                failed.append((index, None, f"{label} raised {type(exc).__name__}: {exc}"))
+                failed[index] = (None, f"{label} raised {type(exc).__name__}: {exc}")
                 continue
-            rows.append({name: checked.get(name) for name in names})
-        out = pa.Table.from_pylist(rows, schema=schema)
-        good = pa.RecordBatch.from_arrays([c.combine_chunks() for c in out.columns], schema=schema)
-        return TransformOutcome(good, _rejected(batch, failed) if failed else None)
+            results.append(result)
+            positions.append(index)
+        good, unwritten = target.batch(results)
+        failed.update({positions[f.row]: (f.column, f"{label}: {f.reason}") for f in unwritten})
+        rejected = [(index, *failed[index]) for index in sorted(failed)]
+        return TransformOutcome(good, _rejected(batch, rejected) if rejected else None)
 
     return transform
 
