@@ -65,7 +65,6 @@ integration: $(STAMP)
 
 platform-down:
 	deploy/bin/platform-down
-	$(BIN)/python bench/transforms.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
