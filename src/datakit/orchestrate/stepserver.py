@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import gc
 import importlib
 import json
 import os
@@ -322,6 +323,7 @@ def main() -> int:
         return 0
     setup = json.loads(first)
     _warm(setup)
+    gc.freeze()  # what is loaded now lives as long as the server: no collection scans it, no child copies it
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -344,6 +346,7 @@ def main() -> int:
             step, work = idle.popleft()
             if step is None or step not in forked_steps:
                 work()
+                gc.freeze()
             continue
         if terminated or stdin not in ready:
             continue
