@@ -12,7 +12,10 @@ Measured in one run, against the same data and the same server, interleaved roun
   (no audit columns, record hash or load record). These separate the connectors' speed from the
   loader's; the three final figures are the loader's.
 - `pg_read`: datakit's PostgreSQL read alone (nothing validated or written): no load into DuckDB can
-  finish before its read does.
+  finish before its read does (ADBC: the source's one data path, chosen against an asyncpg + numpy
+  decoder with TID-range partitions that measured no faster; see the source's docstring).
+- `pg_to_pg_steps_csv`: `pg_to_pg_steps` with the write as text (`COPY ... (FORMAT csv)` fed by pyarrow's
+  CSV writer) instead of the binary COPY `pgwire.encode` writes: the codec against the plain way.
 - `pg_copy_bronze`: `psql COPY ... FROM STDIN` of the bronze rows `pg_to_pg` wrote (11 columns a row:
   rental's 7 and the 4 audit columns), replayed from a file into an empty table: the destination
   server's own share of a PostgreSQL load. One transaction is one backend, so no load of these rows
@@ -39,10 +42,11 @@ are, to first order, the raw pipe's CPU over the load's.
   DEFAULTs for the three per-load constants (~10% of the destination's time, at the price of an ALTER
   TABLE lock per load or a current_setting() per row), a uuid load id (~5%); WAL is not the cost (an
   UNLOGGED table took as long).
-- DuckDB: datakit's read alone (`pg_read`, two TID-range COPY streams) costs ~2.6 CPU-s (~1.7 source
-  backends, ~0.85 client receive and decode), and DuckDB's insert of the 11 columns ~1.1 (over its
-  threads; ~0.8 for rental's 7), so a load costs >= ~3.8 CPU-s against the raw pipe's ~4.3: about
-  1.1x at best on two cores, below the issue's 1.2x. Measured: 0.90-0.95x, steps 1.28-1.33x.
+- DuckDB: datakit's read alone (`pg_read`; then two TID-range asyncpg COPY streams, since Dec 2026
+  ADBC's one stream, ~0.7 client and ~0.6 server CPU-s) costs ~2.6 CPU-s (~1.7 source backends, ~0.85
+  client receive and decode), and DuckDB's insert of the 11 columns ~1.1 (over its threads; ~0.8 for
+  rental's 7), so a load costs >= ~3.8 CPU-s against the raw pipe's ~4.3: about 1.1x at best on two
+  cores, below the issue's 1.2x. Measured: 0.90-0.95x, steps 1.28-1.33x.
 - The loader's ratios over time (PG / DuckDB): MD5-of-JSON record hash 0.33x / 0.34x; DuckDB's hash()
   as BIGINT 0.43x / 0.54x; validation on the reader's thread 0.43x / 0.68x; the audit columns filled by
   the destination (DuckDB computes them inside its INSERT, `connectors.stamp`) and DuckDB's insertion
@@ -51,6 +55,7 @@ are, to first order, the raw pipe's CPU over the load's.
 
     .venv/bin/python bench/load.py            # 2M + 10M rows (builds pagila_2m / pagila_10m once)
     .venv/bin/python bench/load.py --quick    # 200k + 1M rows, 2 rounds
+    .venv/bin/python bench/load.py --rows 500000   # ~500k rows timed, 5x that for the memory run
 
 The database comes from DATAKIT_BENCH_DSN (default postgresql://datakit:datakit@127.0.0.1:5432/
 datakit_test; the role must be able to create databases). The last three lines are the figures:
@@ -86,6 +91,7 @@ COLUMNS = (
 SELECT = (
     "SELECT rental_id, rental_date, inventory_id, customer_id, return_date, staff_id, last_update FROM rental"
 )
+RENTAL_ROWS = 16_044  # unscaled Pagila
 INTS = ("rental_id", "inventory_id", "customer_id", "staff_id")
 TIMES = ("rental_date", "return_date", "last_update")
 BRONZE_SCHEMA = "br__pagila__public"
@@ -136,12 +142,12 @@ def duckdb_checksum(path: str, table: str) -> list[int]:
 def worker(args: argparse.Namespace) -> dict[str, Any]:
     """Run one bronze load of rental into an empty target; return rows and seconds."""
     _warm_imports()
-    if args.worker.endswith("_steps"):
+    if "_steps" in args.worker:
         return steps_worker(args)
     if args.worker == "pg_read":
         return read_worker(args)
     from datakit.connectors import DuckDBParams, PostgresParams, ReadRequest, TableRef
-    from datakit.connectors.sources.postgres import PostgresSource
+    from datakit.connectors.engines.postgres.source import PostgresSource
     from datakit.contracts import contract_from_spec
     from datakit.load.loader import load_resource
     from datakit.load.plan import ResourcePlan
@@ -149,14 +155,14 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     source = PostgresSource(PostgresParams.from_dsn(args.src))
     destination: Any
     if args.worker == "pg_to_pg":
-        from datakit.connectors.destinations.postgres import PostgresDestination
+        from datakit.connectors.engines.postgres.destination import PostgresDestination
 
         destination = PostgresDestination(PostgresParams.from_dsn(args.dst))
         with destination.transaction() as tx:
             tx.execute(f"DROP SCHEMA IF EXISTS {BRONZE_SCHEMA} CASCADE")
             tx.execute("DROP SCHEMA IF EXISTS _datakit CASCADE")
     else:
-        from datakit.connectors.destinations.duckdb import DuckDBDestination
+        from datakit.connectors.engines.duckdb.destination import DuckDBDestination
 
         Path(args.dst).unlink(missing_ok=True)
         destination = DuckDBDestination(
@@ -182,7 +188,6 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
 def _warm_imports() -> None:
     """Import the drivers before the clock starts, as the step server's warm process has (~0.3 s cold)."""
-    import asyncpg  # noqa: F401
     import duckdb  # noqa: F401
     import numpy  # noqa: F401
     import psycopg  # noqa: F401
@@ -196,7 +201,7 @@ def steps_worker(args: argparse.Namespace) -> dict[str, Any]:
     figure the connector and validator changes are judged by.
     """
     from datakit.connectors import DuckDBParams, PostgresParams, ReadRequest, TableRef, pipe
-    from datakit.connectors.sources.postgres import PostgresSource
+    from datakit.connectors.engines.postgres.source import PostgresSource
     from datakit.contracts import contract_from_spec
     from datakit.contracts.validate import validate_batch
 
@@ -204,13 +209,13 @@ def steps_worker(args: argparse.Namespace) -> dict[str, Any]:
     contract = contract_from_spec(RENTAL_SPEC)
     destination: Any
     if args.worker.startswith("pg_to_pg"):
-        from datakit.connectors.destinations.postgres import PostgresDestination
+        from datakit.connectors.engines.postgres.destination import PostgresDestination
 
         destination = PostgresDestination(PostgresParams.from_dsn(args.dst))
         target = TableRef("rental_steps", "bench")
         ddl = ["CREATE SCHEMA IF NOT EXISTS bench", "DROP TABLE IF EXISTS bench.rental_steps"]
     else:
-        from datakit.connectors.destinations.duckdb import DuckDBDestination
+        from datakit.connectors.engines.duckdb.destination import DuckDBDestination
 
         Path(args.dst).unlink(missing_ok=True)
         params = DuckDBParams(database=args.dst, memory_limit=args.duckdb_memory or None)
@@ -231,8 +236,38 @@ def steps_worker(args: argparse.Namespace) -> dict[str, Any]:
 
     clock = Clock(time.process_time)
     with destination.transaction() as tx:
-        rows = pipe(validated(), lambda batches: tx.write(target, batches))
+        write = csv_writer(tx, target) if args.worker.endswith("_csv") else tx.write
+        rows = pipe(validated(), lambda batches: write(target, batches))
     return clock.stop(rows)
+
+
+def csv_writer(tx: Any, target: Any) -> Callable[[Any, Any], int]:
+    """The plain alternative to `pgwire.encode`: each batch as CSV text into `COPY ... (FORMAT csv)`."""
+    import io
+    import itertools
+
+    import pyarrow.csv as pa_csv
+
+    def write(_: Any, batches: Any) -> int:
+        iterator = iter(batches)
+        first = next(iterator, None)
+        if first is None:
+            return 0
+        names = ", ".join(f'"{name}"' for name in first.schema.names)
+        rows = 0
+        # the transaction's own connection, as `tx.write` uses it
+        with (
+            tx._conn.cursor() as cur,
+            cur.copy(f"COPY {target.schema}.{target.name} ({names}) FROM STDIN (FORMAT csv)") as copy,
+        ):
+            for batch in itertools.chain([first], iterator):
+                out = io.BytesIO()
+                pa_csv.write_csv(batch, out, pa_csv.WriteOptions(include_header=False))
+                copy.write(out.getvalue())
+                rows += batch.num_rows
+        return rows
+
+    return write
 
 
 def read_worker(args: argparse.Namespace) -> dict[str, Any]:
@@ -241,7 +276,7 @@ def read_worker(args: argparse.Namespace) -> dict[str, Any]:
     The ceiling of any load into DuckDB: a load cannot finish before its read does.
     """
     from datakit.connectors import PostgresParams, ReadRequest, TableRef
-    from datakit.connectors.sources.postgres import PostgresSource
+    from datakit.connectors.engines.postgres.source import PostgresSource
 
     source = PostgresSource(PostgresParams.from_dsn(args.src))
     request = ReadRequest(table=TableRef("rental", "public"), batch_size=args.batch_size)
@@ -356,6 +391,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quick", action="store_true", help="200k + 1M rows, 2 rounds")
     parser.add_argument("--repeat", type=int, default=None, help="rounds of the 2M loads (default 5)")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help="rental rows of the timed loads (rounded to whole copies of Pagila; the memory run loads 5x)",
+    )
     parser.add_argument("--batch-size", type=int, default=65_536)
     parser.add_argument(
         "--duckdb-memory",
@@ -376,7 +417,7 @@ def main() -> None:
         return
     from tests.pagila import ensure_pagila
 
-    small, big = (12, 60) if args.quick else (124, 620)
+    small, big = _copies(args)
     repeat = args.repeat or (2 if args.quick else 5)
     src = ensure_pagila(DSN, _dbname(small), small)
     big_src = ensure_pagila(DSN, _dbname(big), big)
@@ -393,6 +434,7 @@ def main() -> None:
         "pg_to_duckdb",
         "pg_to_pg_steps",
         "pg_to_duckdb_steps",
+        "pg_to_pg_steps_csv",
         "pg_read",
         "pg_copy_bronze",
     ]
@@ -421,7 +463,7 @@ def main() -> None:
             if name == "pg_to_pg" and attempt == 0:
                 export_bronze(dst, bronze_file)
             if attempt == 0 and name != "pg_read":
-                target = "bench.rental_steps" if name.endswith("_steps") else f"{BRONZE_SCHEMA}.rental"
+                target = "bench.rental_steps" if "_steps" in name else f"{BRONZE_SCHEMA}.rental"
                 found = duckdb_checksum(duck, target) if "duckdb" in name else pg_checksum(dst, target)
                 _verify(name, found, expected)
         print(
@@ -437,6 +479,14 @@ def main() -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     _cleanup(dst)
     report(approaches, times, cpu, rss, big_rss, rows)
+
+
+def _copies(args: argparse.Namespace) -> tuple[int, int]:
+    """Copies of Pagila in the timed source and in the memory run's source (see `tests.pagila`)."""
+    if args.rows:
+        small = max(1, round(args.rows / RENTAL_ROWS) - 1)  # Pagila and `small` copies of it
+        return small, 5 * (small + 1) - 1
+    return (12, 60) if args.quick else (124, 620)
 
 
 def _record(

@@ -175,7 +175,7 @@ def datakit_worker(args: argparse.Namespace) -> dict[str, Any]:
     import duckdb
 
     from datakit.connectors import DuckDBParams, ReadRequest, TableRef
-    from datakit.connectors.destinations.duckdb import DuckDBDestination
+    from datakit.connectors.engines.duckdb.destination import DuckDBDestination
     from datakit.connectors.rest import RestParams, RestResourceParams, RestSource
     from datakit.connectors.rest.params import NextUrlPaginator
     from datakit.contracts import contract_from_spec

@@ -7,8 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from datakit.connectors.destinations.duckdb import DuckDBDestination, FileLocked
-from datakit.connectors.params import DuckDBParams
+from datakit.connectors import DuckDBParams
+from datakit.connectors.engines.duckdb.destination import DuckDBDestination
+from datakit.connectors.engines.duckdb.errors import FileLocked
 from datakit.orchestrate.retry import is_transient
 from tests.duckdb_lock import duckdb_lock
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import uuid
 
 import pytest
 from pydantic import SecretStr
@@ -11,14 +13,15 @@ from pydantic import SecretStr
 from datakit.connectors import (
     ConnectionLost,
     ConnectorError,
+    DuckDBParams,
     MysqlParams,
     PostgresParams,
     ReadRequest,
+    SqliteParams,
     TableRef,
     open_destination,
     open_source,
 )
-from datakit.connectors.params import DuckDBParams, SqliteParams
 from datakit.errors import DatakitError
 
 SECRET = "s3cr3t-Pa55word"
@@ -94,3 +97,41 @@ def test_read_request_validates() -> None:
         ReadRequest()
     with pytest.raises(ValueError, match="batch_size"):
         ReadRequest(query="select 1", batch_size=0)
+
+
+@pytest.mark.postgres
+def test_a_deadlock_is_transient_by_its_sqlstate(pg_dsn: str) -> None:
+    """Two loads locking rows in opposite orders: PostgreSQL aborts one (40P01), which a retry fixes."""
+    destination = open_destination(PostgresParams.from_dsn(pg_dsn))
+    table = f"dk_deadlock_{uuid.uuid4().hex[:10]}"
+    with destination.transaction() as tx:
+        tx.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, v int)")
+        tx.execute(f"INSERT INTO {table} VALUES (1, 0), (2, 0)")
+    holding = [threading.Event(), threading.Event()]
+    failures: list[ConnectorError] = []
+
+    def update(first: int, second: int, mine: int) -> None:
+        try:
+            with destination.transaction() as tx:
+                tx.execute(f"UPDATE {table} SET v = v + 1 WHERE id = $1", [first])
+                holding[mine].set()
+                holding[1 - mine].wait(timeout=60)  # both hold their first row before either goes on
+                tx.execute(f"UPDATE {table} SET v = v + 1 WHERE id = $1", [second])
+        except ConnectorError as exc:
+            failures.append(exc)
+
+    try:
+        threads = [
+            threading.Thread(target=update, args=(1, 2, 0)),
+            threading.Thread(target=update, args=(2, 1, 1)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(failures) == 1, failures
+        assert isinstance(failures[0], ConnectionLost) and failures[0].transient
+        assert "deadlock detected" in str(failures[0])
+    finally:
+        with destination.transaction() as tx:
+            tx.execute(f"DROP TABLE {table}")

@@ -8,11 +8,10 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from datakit.connectors import Incremental, PostgresParams, ReadRequest, TableRef, pipe
-from datakit.connectors.destinations.duckdb import DuckDBDestination
-from datakit.connectors.destinations.postgres import PostgresDestination
-from datakit.connectors.params import DuckDBParams
-from datakit.connectors.sources.postgres import PostgresSource
+from datakit.connectors import DuckDBParams, Incremental, PostgresParams, ReadRequest, TableRef, pipe
+from datakit.connectors.engines.duckdb.destination import DuckDBDestination
+from datakit.connectors.engines.postgres.destination import PostgresDestination
+from datakit.connectors.engines.postgres.source import PostgresSource
 from tests.connectors.checksums import arrow_checksums, pg_checksums
 from tests.pagila import UNSCALED_ROWS
 

@@ -12,14 +12,14 @@ import pytest
 
 from datakit.connectors import (
     ConnectorError,
+    DuckDBParams,
     Incremental,
     ReadRequest,
     SchemaMismatch,
     SqliteParams,
     TableRef,
 )
-from datakit.connectors.destinations.duckdb import DuckDBDestination
-from datakit.connectors.params import DuckDBParams
+from datakit.connectors.engines.duckdb.destination import DuckDBDestination
 from datakit.connectors.sources.sqlite import SqliteSource
 
 ROWS = 2_500

@@ -7,7 +7,7 @@ parallel (pytest -n) without meeting each other.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -15,6 +15,13 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from datakit.connectors import Column, Engine, PostgresParams, TableRef
+from datakit.connectors.engines.duckdb.destination import DuckDBTransaction
+from datakit.connectors.engines.duckdb.engine import DUCKDB
+from datakit.connectors.engines.postgres.destination import PostgresTransaction
+from datakit.connectors.engines.postgres.engine import POSTGRES
+from datakit.contracts.model import Contract, Layer, LayerRules
 
 
 def unique_name(prefix: str) -> str:
@@ -52,3 +59,46 @@ def sqlalchemy_url(dsn: str) -> str:
     password = f":{params['password']}" if params.get("password") else ""
     port = f":{params['port']}" if params.get("port") else ""
     return f"postgresql+psycopg://{params['user']}{password}@{params['host']}{port}/{params['dbname']}"
+
+
+def engine_of(connection: Any) -> Engine:
+    """The engine of a raw duckdb or psycopg connection."""
+    return DUCKDB if isinstance(connection, duckdb.DuckDBPyConnection) else POSTGRES
+
+
+def deploy_contracts(
+    contracts: Sequence[Contract],
+    connection: Any,
+    schema: str,
+    *,
+    layer_rules: LayerRules | Layer | str | None = None,
+) -> list[str]:
+    """Create `schema` and the contracts' tables in one transaction, with the DDL the connection's engine
+    writes (`Engine.create_tables_sql`, what `datakit deploy` runs); returns the statements."""
+    engine = engine_of(connection)
+    statements = [
+        engine.create_schema_sql(schema),
+        *engine.create_tables_sql(contracts, schema, layer_rules=layer_rules),
+    ]
+    if isinstance(connection, duckdb.DuckDBPyConnection):
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            for statement in statements:
+                connection.execute(statement)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+    else:
+        with connection.transaction():
+            for statement in statements:
+                connection.execute(statement)
+    return statements
+
+
+def live_columns(connection: Any, table: str, schema: str) -> list[Column]:
+    """The columns of `schema.table` as the engine's catalog read gives them (what drift compares)."""
+    if isinstance(connection, duckdb.DuckDBPyConnection):
+        return DuckDBTransaction(connection).columns(TableRef(table, schema))
+    params = PostgresParams.from_dsn(connection.info.dsn)
+    return PostgresTransaction(connection, params).columns(TableRef(table, schema))

@@ -8,12 +8,13 @@ import duckdb
 import psycopg
 import pytest
 
-from datakit.contracts.ddl import LayerRules, create_schema_sql, create_table_sql, create_tables_sql
-from datakit.contracts.deploy import deploy_contracts
+from datakit.connectors.engines.duckdb.engine import DUCKDB
+from datakit.connectors.engines.postgres.engine import POSTGRES
 from datakit.contracts.errors import ContractError
-from datakit.contracts.model import Contract, Layer
+from datakit.contracts.model import Contract, Layer, LayerRules
 from datakit.contracts.naming import layer_schema_name, parse_layer_schema_name
 from datakit.contracts.spec import contract_from_spec
+from tests.contracts.conftest import deploy_contracts
 
 
 def contracts(layer: str = "silver") -> list[Contract]:
@@ -232,15 +233,15 @@ def test_bronze_keeps_types_and_not_null_only(duck: duckdb.DuckDBPyConnection) -
 def test_layer_rules_can_be_given_explicitly() -> None:
     child, _ = contracts("bronze")
     only_keys = LayerRules(unique=False, foreign_keys=False, checks=False, comments=False)
-    [statement] = create_table_sql(child, "postgresql", "s", layer_rules=only_keys)
+    [statement] = POSTGRES.create_tables_sql([child], "s", layer_rules=only_keys)
     assert 'CONSTRAINT "order_pkey" PRIMARY KEY ("order_id")' in statement
     assert "CHECK" not in statement
     assert "FOREIGN KEY" not in statement
-    assert create_table_sql(child, "duckdb", "s", layer_rules=Layer.SILVER)[0].count("CHECK") == 3
+    assert DUCKDB.create_tables_sql([child], "s", layer_rules=Layer.SILVER)[0].count("CHECK") == 3
 
 
 def test_identifiers_are_always_quoted() -> None:
-    [statement, *_] = create_table_sql(contracts()[0], "postgresql", "sv__shop__main")
+    [statement, *_] = POSTGRES.create_tables_sql([contracts()[0]], "sv__shop__main")
     assert statement.startswith('CREATE TABLE "sv__shop__main"."order" (')
     assert '"odd ""name""" TEXT' in statement
     assert 'REFERENCES "sv__shop__main"."Store" ("store_id")' in statement
@@ -282,7 +283,7 @@ def test_foreign_key_cycles_are_added_afterwards_in_postgres(
 
 def test_foreign_key_cycles_are_an_error_in_duckdb() -> None:
     with pytest.raises(ContractError, match="foreign keys form a cycle"):
-        create_tables_sql(cycle(), "duckdb", "s")
+        DUCKDB.create_tables_sql(cycle(), "s")
 
 
 def test_failed_deploy_leaves_nothing(duck: duckdb.DuckDBPyConnection) -> None:
@@ -324,4 +325,4 @@ def test_layer_schema_names() -> None:
         layer_schema_name("bronze", "x" * 60, "public")
     with pytest.raises(ContractError, match="no letters or digits"):
         layer_schema_name("bronze", "--", "public")
-    assert create_schema_sql('we"ird') == 'CREATE SCHEMA IF NOT EXISTS "we""ird"'
+    assert POSTGRES.create_schema_sql('we"ird') == 'CREATE SCHEMA IF NOT EXISTS "we""ird"'

@@ -8,10 +8,11 @@ import duckdb
 import psycopg
 import pytest
 
-from datakit.contracts.deploy import deploy_contracts
-from datakit.contracts.drift import Drift, DriftKind, diff_schema
-from datakit.contracts.live import live_columns, live_columns_postgres
+from datakit.connectors.engines.duckdb.engine import DUCKDB
+from datakit.connectors.engines.postgres.engine import POSTGRES
 from datakit.contracts.spec import contract_from_spec
+from datakit.load.drift import Drift, DriftKind, diff_schema
+from tests.contracts.conftest import deploy_contracts, engine_of, live_columns
 
 CONTRACT = contract_from_spec(
     {
@@ -46,7 +47,7 @@ def test_a_fresh_deploy_has_no_drift(
         "array<string>",
         "timestamptz",
     ]
-    assert diff_schema(CONTRACT, live) == []
+    assert diff_schema(CONTRACT, live, engine_of(connection)) == []
 
 
 def test_duckdb_drift(duck: duckdb.DuckDBPyConnection) -> None:
@@ -55,7 +56,7 @@ def test_duckdb_drift(duck: duckdb.DuckDBPyConnection) -> None:
     duck.execute("ALTER TABLE sv.customer ADD COLUMN nickname VARCHAR")
     duck.execute("ALTER TABLE sv.customer ALTER COLUMN score TYPE DOUBLE")
     duck.execute("ALTER TABLE sv.customer ALTER COLUMN joined DROP NOT NULL")
-    drifts = diff_schema(CONTRACT, live_columns(duck, "customer", "sv"))
+    drifts = diff_schema(CONTRACT, live_columns(duck, "customer", "sv"), DUCKDB)
     assert drifts == [
         Drift(DriftKind.TYPE_CHANGED, "score", expected="float32", actual="DOUBLE", widening=True),
         Drift(DriftKind.MISSING, "tags", expected="array<string>"),
@@ -78,11 +79,11 @@ def test_postgres_drift_sees_lengths_enums_and_domains(pg: psycopg.Connection[An
     pg.execute(f"CREATE TYPE \"{pg_schema}\".mood AS ENUM ('ok', 'meh')")
     pg.execute(f'CREATE DOMAIN "{pg_schema}".pct AS numeric(5,2) NOT NULL CHECK (VALUE BETWEEN 0 AND 100)')
     pg.execute(f'ALTER TABLE {table} ADD COLUMN mood "{pg_schema}".mood, ADD COLUMN share "{pg_schema}".pct')
-    live = {column.name: column for column in live_columns_postgres(pg, "customer", pg_schema)}
+    live = {column.name: column for column in live_columns(pg, "customer", pg_schema)}
     assert (str(live["mood"].type), live["mood"].nullable) == ("string", True)
     share = live["share"]  # the domain's base type and its NOT NULL
     assert (str(share.type), share.nullable) == ("decimal(5,2)", False)
-    drifts = diff_schema(CONTRACT, list(live.values()))
+    drifts = diff_schema(CONTRACT, list(live.values()), POSTGRES)
     assert drifts == [
         Drift(DriftKind.TYPE_CHANGED, "customer_id", expected="int32", actual="bigint", widening=True),
         Drift(
@@ -98,10 +99,5 @@ def test_postgres_drift_sees_lengths_enums_and_domains(pg: psycopg.Connection[An
 
 
 def test_absent_table_reports_every_column_missing(duck: duckdb.DuckDBPyConnection) -> None:
-    drifts = diff_schema(CONTRACT, live_columns(duck, "customer", "nowhere"))
+    drifts = diff_schema(CONTRACT, live_columns(duck, "customer", "nowhere"), DUCKDB)
     assert [drift.kind for drift in drifts] == [DriftKind.MISSING] * len(CONTRACT.columns)
-
-
-def test_live_columns_needs_a_known_connection() -> None:
-    with pytest.raises(TypeError, match="needs a duckdb or psycopg connection"):
-        live_columns(object(), "t", "s")

@@ -6,9 +6,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from datakit.connectors.reflection import reflect_database
 from datakit.contracts.errors import ContractError
 from datakit.contracts.model import Contract, Rule
-from datakit.contracts.reflect import reflect_database
 from datakit.contracts.spec import contract_from_spec
 from datakit.contracts.validate import validate_batch
 from datakit.factories import build_invalid_rows, build_rows

@@ -18,15 +18,14 @@ import pyarrow as pa
 import pytest
 from psycopg import sql
 
-from datakit.contracts.deploy import deploy_contracts
+from datakit.connectors.reflection import reflect_database
 from datakit.contracts.model import Contract, Layer
-from datakit.contracts.reflect import reflect_database
 from datakit.contracts.render import render_datakit_package
 from datakit.contracts.spec import contract_from_spec
 from datakit.contracts.sqlmodel_source import contract_from_sqlmodel
 from datakit.contracts.validate import validate_batch
 from datakit.errors import NotFoundError
-from tests.contracts.conftest import sqlalchemy_url, unique_name
+from tests.contracts.conftest import deploy_contracts, sqlalchemy_url, unique_name
 from tests.pagila import TABLES
 
 

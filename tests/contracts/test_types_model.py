@@ -9,10 +9,12 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
+from datakit.connectors import Engine
+from datakit.connectors.engines.duckdb.engine import DUCKDB
+from datakit.connectors.engines.postgres.engine import POSTGRES
 from datakit.contracts.arrow import arrow_type, to_arrow_schema
 from datakit.contracts.errors import ContractError
 from datakit.contracts.model import Column, Contract, Layer
-from datakit.contracts.sqltypes import Dialect, logical_from_sql, sql_type
 from datakit.contracts.types import LogicalType, TypeKind, parse_type
 
 # logical type -> (Arrow, DuckDB, PostgreSQL): the table in types.py, asserted
@@ -44,8 +46,8 @@ def test_mapping_table(spelling: str, arrow: pa.DataType, duckdb: str, postgres:
     logical = parse_type(spelling)
     assert str(logical) == spelling
     assert arrow_type(logical) == arrow
-    assert sql_type(logical, Dialect.DUCKDB) == duckdb
-    assert sql_type(logical, Dialect.POSTGRES) == postgres
+    assert DUCKDB.sql_type(logical) == duckdb
+    assert POSTGRES.sql_type(logical) == postgres
 
 
 @pytest.mark.parametrize(
@@ -87,31 +89,31 @@ def test_impossible_types_are_rejected(spelling: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("native", "dialect", "expected", "max_length"),
+    ("native", "engine", "expected", "max_length"),
     [
-        ("character varying(50)", Dialect.POSTGRES, "string", 50),
-        ("character(20)", Dialect.POSTGRES, "string", 20),
-        ("numeric(5,2)", Dialect.POSTGRES, "decimal(5,2)", None),
-        ("timestamp(3) with time zone", Dialect.POSTGRES, "timestamptz", None),
-        ("tsvector", Dialect.POSTGRES, "string", None),  # no logical equivalent: its text form
-        ("mpaa_rating[]", Dialect.POSTGRES, "array<string>", None),
-        ("TIMESTAMP WITH TIME ZONE", Dialect.DUCKDB, "timestamptz", None),
-        ("DECIMAL(18,3)", Dialect.DUCKDB, "decimal(18,3)", None),
-        ("VARCHAR[]", Dialect.DUCKDB, "array<string>", None),
-        ("FLOAT", Dialect.DUCKDB, "float32", None),
+        ("character varying(50)", POSTGRES, "string", 50),
+        ("character(20)", POSTGRES, "string", 20),
+        ("numeric(5,2)", POSTGRES, "decimal(5,2)", None),
+        ("timestamp(3) with time zone", POSTGRES, "timestamptz", None),
+        ("tsvector", POSTGRES, "string", None),  # no logical equivalent: its text form
+        ("mpaa_rating[]", POSTGRES, "array<string>", None),
+        ("TIMESTAMP WITH TIME ZONE", DUCKDB, "timestamptz", None),
+        ("DECIMAL(18,3)", DUCKDB, "decimal(18,3)", None),
+        ("VARCHAR[]", DUCKDB, "array<string>", None),
+        ("FLOAT", DUCKDB, "float32", None),
     ],
 )
 def test_catalog_type_names_map_back(
-    native: str, dialect: Dialect, expected: str, max_length: int | None
+    native: str, engine: Engine, expected: str, max_length: int | None
 ) -> None:
-    logical, length = logical_from_sql(native, dialect)
+    logical, length = engine.logical_type(native)
     assert str(logical) == expected
     assert length == max_length
 
 
 def test_duckdb_types_without_equivalent_map_to_none() -> None:
-    assert logical_from_sql("HUGEINT", Dialect.DUCKDB) == (None, None)
-    assert logical_from_sql("STRUCT(a INTEGER)", Dialect.DUCKDB) == (None, None)
+    assert DUCKDB.logical_type("HUGEINT") == (None, None)
+    assert DUCKDB.logical_type("STRUCT(a INTEGER)") == (None, None)
 
 
 def _contract(**extra: object) -> Contract:

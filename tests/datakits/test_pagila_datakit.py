@@ -9,7 +9,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from datakit.contracts import Contract, reflect_database, validate_batch
+from datakit.connectors.reflection import reflect_database
+from datakit.contracts import Contract, validate_batch
 from datakit.datakits import Datakit, load_datakit
 from tests.conftest import EXAMPLES
 from tests.contracts.conftest import sqlalchemy_url

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from datakit.contracts import Dialect, parse_type
+from datakit.connectors.engines.postgres.engine import POSTGRES
+from datakit.contracts import parse_type
 from datakit.load.drift import Shape, holds, logical_from_arrow, plan_drift
 from datakit.load.errors import DriftError
 from datakit.load.plan import DriftMode
@@ -64,9 +65,7 @@ def test_freeze_lists_every_difference_at_once() -> None:
         shape("x", "date"),
     ]
     with pytest.raises(DriftError) as caught:
-        plan_drift(
-            customer_contract(), delivered, LIVE, dialect=Dialect.POSTGRES, mode=DriftMode.FREEZE, table="t"
-        )
+        plan_drift(customer_contract(), delivered, LIVE, engine=POSTGRES, mode=DriftMode.FREEZE, table="t")
     message = str(caught.value)
     for part in ("added column x (date)", "dropped column name", "retyped column id", "retyped column score"):
         assert part in message
@@ -79,9 +78,7 @@ def test_text_feeding_a_typed_column_is_parsed_not_drift() -> None:
         shape("score", "string"),
         shape("updated", "string"),
     ]
-    plan = plan_drift(
-        customer_contract(), delivered, LIVE, dialect=Dialect.POSTGRES, mode=DriftMode.FREEZE, table="t"
-    )
+    plan = plan_drift(customer_contract(), delivered, LIVE, engine=POSTGRES, mode=DriftMode.FREEZE, table="t")
     assert plan.changes == []
     assert plan.contract == customer_contract()
 
@@ -93,9 +90,7 @@ def test_evolve_widens_and_the_contract_follows() -> None:
         shape("score", "int32"),
         shape("updated", "timestamptz"),
     ]
-    plan = plan_drift(
-        customer_contract(), delivered, LIVE, dialect=Dialect.POSTGRES, mode=DriftMode.EVOLVE, table="t"
-    )
+    plan = plan_drift(customer_contract(), delivered, LIVE, engine=POSTGRES, mode=DriftMode.EVOLVE, table="t")
     assert [(c.kind, c.column, c.sql_type) for c in plan.changes] == [("widen", "id", "BIGINT")]
     assert str(plan.contract.column("id").type) == "int64"
     assert plan.contract.primary_key == ("id",)

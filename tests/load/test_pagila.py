@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from datakit.connectors import Column, PostgresParams, ReadRequest, TableRef, open_source
-from datakit.contracts import reflect_database
+from datakit.connectors.reflection import reflect_database
 from datakit.load.loader import load_resource
 from datakit.load.plan import ResourcePlan
 from tests.connectors.checksums import _normal, arrow_checksums, kind, pg_checksums, pg_sql

@@ -16,7 +16,7 @@ import pytest
 
 from datakit.config import load_project
 from datakit.config.project import Project
-from datakit.connectors.params import PostgresParams
+from datakit.connectors import PostgresParams
 from tests.matrix import ENGINES, DuckDBTarget, Engine, Target, postgres_target
 
 ODD_COLUMN = 'x"; drop table {s}.address; --'

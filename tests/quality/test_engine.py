@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 
 from datakit.config.models import CHECK_KINDS, CheckSuite
+from datakit.connectors.engines.duckdb.engine import DUCKDB
+from datakit.connectors.engines.postgres.engine import POSTGRES
 from datakit.connectors.errors import ConnectionLost, ConnectorError
-from datakit.quality import DUCKDB, POSTGRES, REGISTRY, ChecksFailed, plan_suite, run_check_suite
+from datakit.quality import REGISTRY, ChecksFailed, plan_suite, run_check_suite
 from datakit.quality.results import jsonable
+from datakit.quality.sql import relation
 from tests.quality.conftest import SUITE, Warehouse, make_project
 
 
@@ -71,7 +74,7 @@ def test_literals_of_every_value_type() -> None:
         "''",
     ]
     assert DUCKDB.literal(float("nan")) == "CAST('nan' AS DOUBLE PRECISION)"
-    assert DUCKDB.table("main.t") == '"main"."t"' and DUCKDB.table("t") == '"t"'
+    assert relation(DUCKDB, "main.t") == '"main"."t"' and relation(DUCKDB, "t") == '"t"'
 
 
 def test_jsonable_keeps_samples_small_and_exact() -> None:

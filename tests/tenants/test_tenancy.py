@@ -11,12 +11,12 @@ from datakit.config import load_project, validate_project
 from datakit.config.project import Project
 from datakit.config.tenancy import tenant_context, tenants_running
 from datakit.connectors import TableRef
+from datakit.connectors.engines.postgres.engine import POSTGRES
 from datakit.errors import DatakitError, SecretError
 from datakit.load.resolve import plans_for
 from datakit.orchestrate.plan import compile_job
 from datakit.orchestrate.stepkinds import LoadStep
 from datakit.quality.runner import plan_suite
-from datakit.quality.sql import POSTGRES
 from datakit.transform.bronze import bronze_tables
 from tests.pagila_project import copy_pagila_project
 
@@ -265,7 +265,7 @@ def test_checks_of_a_tenant_read_its_prefixed_tables(root: Path) -> None:
 def test_sql_and_bare_names_of_a_tenants_checks_read_its_tables(root: Path) -> None:
     """A suite written with plain names (a `sql` check with a CTE, a subquery in an expression, a
     table without schema) reads acme's tables on an acme run, and the project's tables otherwise."""
-    from datakit.quality.sql import DUCKDB
+    from datakit.connectors.engines.duckdb.engine import DUCKDB
 
     (root / "config" / "checks" / "plain.yaml").write_text(
         """checks:

@@ -2,7 +2,8 @@
 
 `open_source` / `open_destination` pick the connector class from the parameters' `type`; the classes
 import their drivers only when they connect, so importing this package stays cheap. The interface
-lives in `base` (see its docstring for the one-transaction atomicity contract), the concurrent
+lives in `base` (see its docstring for the one-transaction atomicity contract), each destination
+engine in its folder under `engines/` (`Engine`: what it says its own way), the concurrent
 reader/writer in `pipe`.
 """
 
@@ -11,17 +12,21 @@ from __future__ import annotations
 from datakit.connectors.base import (
     Column,
     Destination,
-    DestinationCapabilities,
     Incremental,
     ReadRequest,
+    Session,
     Source,
     SourceCapabilities,
     TableRef,
     Transaction,
 )
+from datakit.connectors.engine import Engine
+from datakit.connectors.engines import open_destination
+from datakit.connectors.engines.duckdb.params import DuckDBParams
+from datakit.connectors.engines.postgres.params import PostgresParams
 from datakit.connectors.errors import ConnectionLost, ConnectorError, SchemaMismatch
 from datakit.connectors.files.params import FilesParams
-from datakit.connectors.params import DuckDBParams, MysqlParams, PostgresParams, SqliteParams
+from datakit.connectors.params import MysqlParams, SqliteParams
 from datakit.connectors.pipe import pipe
 from datakit.connectors.rest.params import RestParams
 
@@ -30,8 +35,8 @@ __all__ = [
     "ConnectionLost",
     "ConnectorError",
     "Destination",
-    "DestinationCapabilities",
     "DuckDBParams",
+    "Engine",
     "FilesParams",
     "Incremental",
     "MysqlParams",
@@ -39,6 +44,7 @@ __all__ = [
     "ReadRequest",
     "RestParams",
     "SchemaMismatch",
+    "Session",
     "Source",
     "SourceCapabilities",
     "SqliteParams",
@@ -61,7 +67,7 @@ def open_source(params: PostgresParams | MysqlParams | SqliteParams | RestParams
 
         return FilesSource(params)
     if isinstance(params, PostgresParams):
-        from datakit.connectors.sources.postgres import PostgresSource
+        from datakit.connectors.engines.postgres.source import PostgresSource
 
         return PostgresSource(params)
     if isinstance(params, MysqlParams):
@@ -71,14 +77,3 @@ def open_source(params: PostgresParams | MysqlParams | SqliteParams | RestParams
     from datakit.connectors.sources.sqlite import SqliteSource
 
     return SqliteSource(params)
-
-
-def open_destination(params: PostgresParams | DuckDBParams) -> Destination:
-    """The destination connector for `params` (nothing connects until a transaction opens)."""
-    if isinstance(params, PostgresParams):
-        from datakit.connectors.destinations.postgres import PostgresDestination
-
-        return PostgresDestination(params)
-    from datakit.connectors.destinations.duckdb import DuckDBDestination
-
-    return DuckDBDestination(params)

@@ -1,7 +1,10 @@
 """The connector interface: Arrow record batches out of sources and into destinations.
 
 One `Protocol` per role, capabilities as plain data, and no driver imported at module level, so that
-importing `datakit.connectors` costs nothing until a connector is used.
+importing `datakit.connectors` costs nothing until a connector is used. A destination is one engine
+(`Destination.engine`, `datakit.connectors.engine`): everything that speaks to a warehouse — loads,
+deploys, drift, checks, dbt profiles, reports — goes through a destination's `transaction()` or
+`session()` and asks its engine how to spell things.
 
 Atomicity contract. A destination writes only inside a `Transaction`: `write()` bulk-loads an Arrow
 stream into one table (normally a staging table the caller created), and `execute()` runs further SQL,
@@ -13,15 +16,19 @@ instant leaves every target table as it was before the load or as it is after it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from datakit.connectors.engine import Engine
     from datakit.connectors.stamp import Stamp
+    from datakit.contracts.model import Contract
+    from datakit.contracts.types import LogicalType
 
 DEFAULT_BATCH_ROWS = 65_536
 
@@ -39,11 +46,13 @@ class TableRef:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One column of a live table, as the database reports it (for drift detection and type mapping).
+    """One column of a live table, as the database reports it: the one type for a live column.
 
     `db_type` is the database's own spelling (`numeric(5,2)`, `timestamp with time zone`, `mpaa_rating`);
     `base_type` resolves domains and enums to what is stored (`integer`, `enum`); `arrow_type` is the
-    Arrow type the connector reads it as when the caller asks for no other.
+    Arrow type the connector reads it as when the caller asks for no other. `type` and `max_length` are
+    its logical type (None: no equivalent) and length limit, read by the engine that owns the catalog
+    (`Engine.logical_type`), for drift detection; sources without such a mapping leave them unset.
     """
 
     name: str
@@ -51,6 +60,8 @@ class Column:
     nullable: bool
     base_type: str
     arrow_type: pa.DataType | None = None
+    type: LogicalType | None = None
+    max_length: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +106,12 @@ class ReadRequest:
 
 @dataclass(frozen=True, slots=True)
 class SourceCapabilities:
-    """What a source can do, so planners decide without trying."""
+    """What a source can do, as data, so the loader and planners decide without asking what it is.
 
-    dialect: str
+    A capability that needs methods beyond `Source` names the protocol that has them (`FileSetSource`,
+    `ChildTableSource`, `ReflectingSource`): a source declaring it implements that protocol.
+    """
+
     streaming: bool = True  # memory bounded by batch_size, whatever the table size
     queries: bool = True  # accepts arbitrary SELECTs
     exact_types: bool = True  # values arrive in their declared type (SQLite: declared types are hints)
@@ -105,17 +119,15 @@ class SourceCapabilities:
     schemas: bool = True  # has schemas (namespaces) inside one database
     sampled_schema: bool = False  # arrow_schema() comes from some records (REST pages, JSON Lines), so
     # a field it lacks may still come in later records; otherwise it lists every column a read delivers
-
-
-@dataclass(frozen=True, slots=True)
-class DestinationCapabilities:
-    """What a destination can do."""
-
-    dialect: str
-    bulk_format: str  # how write() moves data: "copy-binary", "arrow"
-    transactional_ddl: bool = True  # CREATE/ALTER/DROP roll back with the transaction
-    max_identifier_length: int = 63
-    supported_types: frozenset[str] = field(default_factory=frozenset)
+    sample_after_cursor: bool = False  # arrow_schema(request) samples the rows read(request) yields from
+    # its incremental lower bound on (and keeps them for the read), so it must be asked with that bound;
+    # with nothing past the bound it raises `NoRowsToInfer` (REST APIs)
+    catalog_types: bool = False  # columns() gives each column's logical type and length (`Column.type`),
+    # which is then what a load delivers, more precisely than its Arrow type (numeric(5,2), varchar(20))
+    catalog: bool = False  # has a catalog to reflect contracts from (`ReflectingSource`); without one,
+    # contracts are inferred from a sample of the records
+    file_sets: bool = False  # reads sets of files, each loaded exactly once (`FileSetSource`)
+    child_tables: bool = False  # splits nested lists into child tables (`ChildTableSource`)
 
 
 @runtime_checkable
@@ -176,12 +188,50 @@ class Transaction(Protocol):
         """A quoted, dotted identifier (`"schema"."table"`) safe to paste into this dialect's SQL."""
         ...
 
+    @property
+    def engine(self) -> Engine:
+        """The engine this transaction speaks (the destination's)."""
+        ...
+
+
+Rows = tuple[list[str], list[tuple[Any, ...]]]
+"""A query's column names and rows."""
+
+
+class Session(Protocol):
+    """A read-only connection for checks and reports: each statement on its own (autocommit), so one
+    failing query does not abort the next; a failure is a `ConnectorError` with the database's message
+    (`ConnectionLost` when the connection went), never a raw driver error."""
+
+    def query(self, sql: str) -> Rows:
+        """Run one query (sent as written: no parameters) and return its column names and rows."""
+        ...
+
+    def tables(self) -> list[TableRef]:
+        """Every table and view in the database's user schemas."""
+        ...
+
+
+@dataclass(frozen=True)
+class DbtTarget:
+    """A dbt `outputs:` entry for a destination, and the environment it needs (its password, if any).
+
+    `output` holds no secret: a password is an `env_var(...)` reference whose value is in `env`."""
+
+    output: dict[str, Any]
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+DBT_PASSWORD_ENV = "DBT_ENV_SECRET_DATAKIT_PASSWORD"
+"""The variable a generated profile reads a password from: dbt scrubs `DBT_ENV_SECRET_` values from its
+logs and errors, a second mask to datakit's."""
+
 
 @runtime_checkable
 class Destination(Protocol):
-    """A database batches are loaded into."""
+    """A database batches are loaded into: one engine's connections (see `datakit.connectors.engine`)."""
 
-    capabilities: DestinationCapabilities
+    engine: Engine
 
     def transaction(self) -> AbstractContextManager[Transaction]:
         """Open a connection and a transaction; commit on normal exit, roll back on any exception."""
@@ -189,4 +239,82 @@ class Destination(Protocol):
 
     def columns(self, table: TableRef) -> list[Column]:
         """The live column catalog of `table` ([] when it does not exist)."""
+        ...
+
+    def session(self) -> AbstractContextManager[Session]:
+        """A read-only session (checks, reports); closed, and any file lock released, on exit."""
+        ...
+
+    def dbt_target(self, *, schema: str | None = None, threads: int) -> DbtTarget:
+        """The dbt target that writes where this destination loads (raises `ConnectorError` when dbt
+        could not use it, e.g. an in-memory database)."""
+        ...
+
+
+# -- what some sources can do besides reading tables (declared by `SourceCapabilities`) -------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """One file of a file set: its path, size and the SHA-256 of its bytes (hex)."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A record that could not be parsed: where it is, why, and its text (capped) for the rejected table."""
+
+    file: str
+    line: int | None
+    reason: str
+    text: str
+
+
+class FileSetSource(Source, Protocol):
+    """A source whose tables are sets of files (`SourceCapabilities.file_sets`)."""
+
+    base_path: Path
+    """Recorded paths are relative to it, so moving the project reloads nothing."""
+
+    def files(self, table: TableRef) -> list[FileInfo]:
+        """The files of `table` now, in the order they are read."""
+        ...
+
+    def read_file(
+        self, request: ReadRequest, file: FileInfo, *, on_reject: Callable[[RejectedRow], None]
+    ) -> Iterator[pa.RecordBatch]:
+        """The batches of one file; malformed records go to `on_reject` instead of failing the read."""
+        ...
+
+
+class ChildTableSource(Source, Protocol):
+    """A source that splits nested lists into child tables (`SourceCapabilities.child_tables`)."""
+
+    def has_child_tables(self, table: TableRef) -> bool:
+        """Whether reading `table` yields child tables too."""
+        ...
+
+    def read_tables(self, request: ReadRequest) -> Iterator[tuple[str, pa.RecordBatch]]:
+        """Batches of the table and of its child tables, each with the table's name."""
+        ...
+
+
+class ReflectingSource(Source, Protocol):
+    """A source with a catalog to reflect contracts from (`SourceCapabilities.catalog`)."""
+
+    default_schema: str
+    """The schema a table named without one is read from."""
+
+    def reflect(
+        self,
+        schema: str,
+        *,
+        tables: Sequence[str] | None = None,
+        layer: str = "source",
+        system: str | None = None,
+    ) -> list[Contract]:
+        """Contracts of the tables of `schema` (or of the named ones) as the catalog describes them."""
         ...

@@ -2,15 +2,19 @@
 
 Driver exceptions are translated at the connector boundary: a lost or refused connection becomes
 `ConnectionLost` (transient, worth a retry), a refused user or password `AuthenticationFailed` (terminal:
-retrying a wrong password only locks accounts), anything else `ConnectorError` (terminal). The driver's
-own text is kept, because it is what a user needs to fix SQL or permissions, but every secret is masked
-first (`datakit.log.redact`): libpq and connectorx may echo a connection string back.
+retrying a wrong password only locks accounts), anything else `ConnectorError` (terminal). Which is which
+is decided in one place per engine or source, by the driver's exception types and error codes (SQLSTATE,
+MySQL's numbers): its `classify` function, which `translate` is given. The driver's own text is kept,
+because it is what a user needs to fix SQL or permissions, but every secret is masked first
+(`datakit.log.redact`): libpq and connectorx may echo a connection string back.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from datakit.errors import DatakitError
 from datakit.log import redact
@@ -42,69 +46,62 @@ class SchemaMismatch(ConnectorError):
     """Data does not fit the target Arrow schema or table (missing column, lossy cast, unknown type)."""
 
 
-# Substrings of driver messages that mean the connection, not the statement, failed.
-_CONNECTION_SIGNS = (
-    "connection refused",
-    "could not connect",
-    "connection to server",
-    "server closed the connection",
-    "terminating connection",
-    "connection reset",
-    "broken pipe",
-    "timeout expired",
-    "lost connection",
-    "can't connect",
-    "gone away",
-    "no route to host",
-    "could not translate host name",
-)
-# A refused login in the driver's words: MySQL/MariaDB errors 1045 and 1698 (not 1044, a refused
-# database: that is a permission), PostgreSQL's failed password, and its unknown role at connection time
-# (all a trust-auth server says about an unknown user; the same words in a statement's error are not
-# about logging in, hence FATAL).
-_REFUSED = (
-    re.compile(
-        r"(access denied for user '[^']*'@'[^']*'(?! to database)(?: \(using password: \w+\))?)", re.I
-    ),
-    re.compile(r"(password authentication failed for user \"[^\"]*\")", re.I),
-    re.compile(r"fatal:\s+(role \"[^\"]*\" does not exist)", re.I),
-    re.compile(r"(no password supplied)", re.I),
-)
+@dataclass(frozen=True)
+class Diagnosis:
+    """What a driver exception means: the error to raise, and the driver's words worth showing."""
+
+    kind: type[ConnectorError]
+    detail: str | None = None
+    """The message to keep (default: the exception's text)."""
+
+
+Classify = Callable[[BaseException], Diagnosis]
+"""An engine's (or a source's) reading of its drivers' exceptions."""
+
+
+def network_or_terminal(exc: BaseException) -> Diagnosis:
+    """The reading every driver shares: Python's own network, name-lookup and timeout errors are
+    transient; anything else is terminal."""
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror | socket.herror):
+        return Diagnosis(ConnectionLost)
+    return Diagnosis(ConnectorError)
 
 
 def translate(
     exc: BaseException,
     action: str,
     *,
+    classify: Classify = network_or_terminal,
     secrets: Iterable[str | None] = (),
     table: str | None = None,
     login: str | None = None,
 ) -> ConnectorError:
-    """Wrap a driver exception as a `ConnectorError` (or a subclass) with every secret masked.
+    """Wrap a driver exception as `classify` reads it, with every secret masked.
 
     `login` names who connected where (`user 'ann' at db:3306`), for an authentication failure's message.
     """
     if isinstance(exc, ConnectorError):
         return exc
-    detail = redact(str(exc).strip(), secrets) or type(exc).__name__
-    refused = _refusal(detail)
-    if refused is not None:
+    diagnosis = classify(exc)
+    secrets = tuple(secrets)
+    detail = redact((diagnosis.detail or str(exc)).strip(), secrets) or type(exc).__name__
+    first = detail.splitlines()[0][:2000]
+    if diagnosis.kind is AuthenticationFailed:
         return AuthenticationFailed(
-            f"authentication failed for {login}: {refused}" if login else f"{action}: {refused}",
+            f"authentication failed for {login}: {first}" if login else f"{action}: {first}",
             hint="check the connection's user, and the password its password_secret_key names",
             table=table,
         )
-    first = detail.splitlines()[0][:2000]
-    message = f"{action}: {first}"
-    lowered = detail.lower()
-    kind = ConnectionLost if any(sign in lowered for sign in _CONNECTION_SIGNS) else ConnectorError
-    return kind(message, table=table)
+    return diagnosis.kind(f"{action}: {first}", table=table)
 
 
-def _refusal(detail: str) -> str | None:
-    """The words of the driver's message that say the login was refused, if it says so."""
-    for pattern in _REFUSED:
-        match = pattern.search(detail)
-        if match is not None:
-            return match.group(1)
-    return None
+MAX_MESSAGE = 4000
+_EXCERPT = re.compile(r"^LINE \d+:.*(\n[ \t]*\^+[ \t]*$)?", re.MULTILINE)
+
+
+def query_message(exc: BaseException, secrets: Iterable[str | None] = ()) -> str:
+    """The database's message for a failed query, minus its `LINE n: ... ^` excerpt: that points into
+    the wrapping query (a check's count or sample), not into the SQL a user wrote; capped in length."""
+    text = redact(str(exc), tuple(secrets))
+    text = re.sub(r"\n\s*\n", "\n", _EXCERPT.sub("", text)).strip() or type(exc).__name__
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"

@@ -1,9 +1,10 @@
 """Data contracts: typed, engine-neutral descriptions of tables, and what is derived from them.
 
 A `Contract` comes from a SQLModel class (`contract_from_sqlmodel`), a YAML table spec
-(`contract_from_spec`) or a live database (`reflect_database`), and gives the Arrow schema of its
-batches (`to_arrow_schema`), the DDL of its tables (`create_table_sql`), the vectorized check of
-incoming batches (`validate_batch`) and schema drift against a live table (`diff_schema`).
+(`contract_from_spec`) or a live database (`datakit.connectors.reflection`), and gives the Arrow schema of its
+batches (`to_arrow_schema`) and the vectorized check of incoming batches (`validate_batch`). Contracts
+speak logical types only; each engine maps them to its own (`datakit.connectors.engine.Engine`: DDL,
+catalog types), and drift against a live table is the loader's (`datakit.load.drift`).
 
 Importing this package is cheap: the names below are loaded on first use, so `datakit --help` does not
 pay for pyarrow, SQLAlchemy or DuckDB.
@@ -17,18 +18,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from datakit.contracts.arrow import arrow_type, to_arrow_schema
     from datakit.contracts.audit import AUDIT_COLUMN_NAMES, AUDIT_COLUMNS, with_audit_columns
-    from datakit.contracts.ddl import LayerRules, create_schema_sql, create_table_sql, create_tables_sql
-    from datakit.contracts.drift import Drift, DriftKind, diff_schema
     from datakit.contracts.errors import ContractError
-    from datakit.contracts.live import LiveColumn, live_columns, live_columns_duckdb, live_columns_postgres
     from datakit.contracts.mixins import TableMixin, TransactionalTableMixin
-    from datakit.contracts.model import Column, Contract, Layer, Rule
+    from datakit.contracts.model import Column, Contract, Layer, LayerRules, Rule
     from datakit.contracts.naming import layer_schema_name, parse_layer_schema_name
-    from datakit.contracts.reflect import reflect_database
     from datakit.contracts.render import render_datakit_package
     from datakit.contracts.spec import ColumnSpec, TableSpec, contract_from_spec
     from datakit.contracts.sqlmodel_source import TableOptions, contract_from_sqlmodel
-    from datakit.contracts.sqltypes import Dialect
     from datakit.contracts.types import LogicalType, TypeKind, parse_type
     from datakit.contracts.validate import ValidationResult, validate_batch
 
@@ -38,34 +34,22 @@ _EXPORTS: dict[str, str] = {
     "AUDIT_COLUMN_NAMES": "audit",
     "AUDIT_COLUMNS": "audit",
     "with_audit_columns": "audit",
-    "LayerRules": "ddl",
-    "create_schema_sql": "ddl",
-    "create_table_sql": "ddl",
-    "create_tables_sql": "ddl",
-    "Drift": "drift",
-    "DriftKind": "drift",
-    "diff_schema": "drift",
     "ContractError": "errors",
-    "LiveColumn": "live",
-    "live_columns": "live",
-    "live_columns_duckdb": "live",
-    "live_columns_postgres": "live",
     "TableMixin": "mixins",
     "TransactionalTableMixin": "mixins",
     "Column": "model",
     "Contract": "model",
     "Layer": "model",
+    "LayerRules": "model",
     "Rule": "model",
     "layer_schema_name": "naming",
     "parse_layer_schema_name": "naming",
-    "reflect_database": "reflect",
     "render_datakit_package": "render",
     "ColumnSpec": "spec",
     "TableSpec": "spec",
     "contract_from_spec": "spec",
     "TableOptions": "sqlmodel_source",
     "contract_from_sqlmodel": "sqlmodel_source",
-    "Dialect": "sqltypes",
     "LogicalType": "types",
     "TypeKind": "types",
     "parse_type": "types",
@@ -80,12 +64,8 @@ __all__ = [
     "ColumnSpec",
     "Contract",
     "ContractError",
-    "Dialect",
-    "Drift",
-    "DriftKind",
     "Layer",
     "LayerRules",
-    "LiveColumn",
     "LogicalType",
     "Rule",
     "TableMixin",
@@ -97,17 +77,9 @@ __all__ = [
     "arrow_type",
     "contract_from_spec",
     "contract_from_sqlmodel",
-    "create_schema_sql",
-    "create_table_sql",
-    "create_tables_sql",
-    "diff_schema",
     "layer_schema_name",
-    "live_columns",
-    "live_columns_duckdb",
-    "live_columns_postgres",
     "parse_layer_schema_name",
     "parse_type",
-    "reflect_database",
     "render_datakit_package",
     "to_arrow_schema",
     "validate_batch",

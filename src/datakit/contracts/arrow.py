@@ -10,8 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from datakit.contracts.model import Contract
-from datakit.contracts.sqltypes import UNCONSTRAINED_DECIMAL_DUCKDB
-from datakit.contracts.types import LogicalType, TypeKind
+from datakit.contracts.types import UNCONSTRAINED_DECIMAL, LogicalType, TypeKind
 
 TIME_UNIT = "us"
 TIMEZONE = "UTC"
@@ -42,9 +41,7 @@ def arrow_type(logical: LogicalType) -> pa.DataType:
         return _FLOATS[logical.bits or 64]
     if kind is TypeKind.DECIMAL:
         precision, scale = (
-            (logical.precision, logical.scale)
-            if logical.precision is not None
-            else UNCONSTRAINED_DECIMAL_DUCKDB
+            (logical.precision, logical.scale) if logical.precision is not None else UNCONSTRAINED_DECIMAL
         )
         return pa.decimal128(precision, scale or 0)
     if kind is TypeKind.ARRAY:

@@ -13,8 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datakit.contracts.model import Column
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -321,3 +325,50 @@ def _array_values(stream: _Tokens) -> list[Any]:
     if not isinstance(text, str) or not (text.startswith("{") and text.endswith("}")):
         raise _NotUnderstood
     return [item.strip().strip('"') for item in text[1:-1].split(",")] if text != "{}" else []
+
+
+# -- column rules -> the comparisons of a CHECK ------------------------------------------------------------
+
+
+def posix_match(ref: str, pattern: str) -> str:
+    """The canonical spelling of a pattern rule (PostgreSQL's `~`, a search), which `parse_check` reads."""
+    return f"{ref} ~ {pattern}"
+
+
+def rule_sql(column: Column, *, match: Callable[[str, str], str] = posix_match) -> list[str]:
+    """The comparisons enforcing `column`'s range, accepted values and pattern, to join with AND.
+
+    `match(quoted column, pattern literal)` spells a pattern search in the target engine. `parse_check`
+    reads these back, so a deployed contract reflects to itself.
+    """
+    ref = '"' + column.name.replace('"', '""') + '"'
+    parts: list[str] = []
+    if column.min is not None:
+        parts.append(f"{ref} {'>' if column.min_exclusive else '>='} {_rule_value(column.min)}")
+    if column.max is not None:
+        parts.append(f"{ref} {'<' if column.max_exclusive else '<='} {_rule_value(column.max)}")
+    if column.accepted_values is not None:
+        parts.append(f"{ref} IN ({', '.join(_rule_value(value) for value in column.accepted_values)})")
+    if column.pattern is not None:
+        parts.append(match(ref, _rule_value(column.pattern)))
+    return parts
+
+
+def _rule_value(value: object) -> str:
+    if isinstance(value, bool):
+        raise TypeError("no boolean rule values")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return _text(value.isoformat(sep=" "))
+    if isinstance(value, date | time):
+        return _text(value.isoformat())
+    return _text(str(value))
+
+
+def _text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

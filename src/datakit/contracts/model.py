@@ -11,6 +11,7 @@ are deduplicated and sorted by column position.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -33,6 +34,31 @@ class Layer(StrEnum):
     BRONZE = "bronze"
     SILVER = "silver"
     GOLD = "gold"
+
+
+@dataclass(frozen=True)
+class LayerRules:
+    """Which of a contract's rules the database itself enforces, per layer.
+
+    Bronze: column types and NOT NULL only. Bronze keeps every version of a row (append, history) and
+    loads in parallel, so primary, unique and foreign keys cannot hold there, and the loader has already
+    validated each row, so CHECKs would only slow bulk loads down; the keys still drive merges. Silver,
+    gold and source: everything (keys, NOT NULL, foreign keys, CHECKs for ranges, accepted values,
+    patterns and lengths).
+    """
+
+    primary_key: bool = True
+    not_null: bool = True
+    unique: bool = True
+    foreign_keys: bool = True
+    checks: bool = True
+    comments: bool = True
+
+    @classmethod
+    def for_layer(cls, layer: Layer | str) -> LayerRules:
+        if Layer(layer) is Layer.BRONZE:
+            return cls(primary_key=False, unique=False, foreign_keys=False, checks=False)
+        return cls()
 
 
 class Rule(StrEnum):

@@ -25,12 +25,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from datakit.contracts.ddl import check_sql
+from datakit.contracts.checks import rule_sql
 from datakit.contracts.errors import ContractError
 from datakit.contracts.mixins import mixin_class
 from datakit.contracts.model import Contract, Layer
 from datakit.contracts.render_fields import Imports, check_only_rules, field_line, in_column_order
-from datakit.contracts.sqltypes import Dialect
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +156,7 @@ def _table_args(contract: Contract, from_mixins: set[str]) -> str:
             continue
         leftover = check_only_rules(column)
         if leftover is not None:
-            sql = check_sql(leftover, Dialect.POSTGRES)
+            sql = " AND ".join(rule_sql(leftover))
             items.append(
                 f"sa.CheckConstraint({sql!r}, name={contract.name + '_' + column.name + '_check'!r})"
             )

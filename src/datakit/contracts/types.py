@@ -1,7 +1,7 @@
 """The closed set of logical column types a contract may use.
 
 Every engine has its own spelling (Arrow `int32`, DuckDB `INTEGER`, PostgreSQL `integer`); a contract
-names one logical type and `arrow.py` / `sqltypes.py` map it to each engine, so that one definition
+names one logical type and `arrow.py` / each engine (`Engine.sql_type`) map it, so that one definition
 drives the validator, the DDL and drift detection. The set is deliberately small: a type that cannot be
 stored the same way in Arrow, DuckDB and PostgreSQL does not belong here.
 
@@ -36,6 +36,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
 
 MAX_DECIMAL_PRECISION = 38  # the largest precision Arrow decimal128 and DuckDB DECIMAL share
+UNCONSTRAINED_DECIMAL = (38, 9)  # (precision, scale) of `decimal` where a precision must be fixed
 
 
 class TypeKind(StrEnum):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from datakit.config.models.sources import MysqlSource, PostgresSource, SqlResource
+from datakit.config.models.sources import SourceBase, SqlResource
 from datakit.errors import DatakitError
 
 if TYPE_CHECKING:
@@ -77,13 +77,9 @@ def layer_contract(kit: Datakit, name: str, layer: str) -> Contract | None:
     return None
 
 
-def sql_source_schema(source: object, resource: SqlResource) -> str | None:
+def sql_source_schema(source: SourceBase, resource: SqlResource) -> str | None:
     """The schema a SQL resource reads from: its own, else the source's (MySQL: the database)."""
-    if isinstance(source, PostgresSource):
-        return resource.schema_ or source.schema_
-    if isinstance(source, MysqlSource):
-        return resource.schema_ or source.connection.database
-    return resource.schema_
+    return resource.schema_ or source.default_schema
 
 
 def target_schema(project: Project, pipeline: Pipeline, system: str, source_schema: str) -> str:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from datakit.errors import DatakitError
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
+    from datakit.connectors import Destination, Session
     from datakit.orchestrate.store import RunRecord, StepRecord
 
 Layer = Literal["source", "bronze", "silver", "gold"]
@@ -81,45 +81,45 @@ def layer_of(schema: str) -> Layer | None:
     return None
 
 
-def warehouse_path(project: Project) -> Path:
-    """The project's DuckDB warehouse file (the demo has exactly one DuckDB destination)."""
-    from datakit.config.models.destinations import DuckDBDestination
+def warehouse(project: Project) -> Destination:
+    """The destination the demo's job loads (the demo project has exactly one)."""
+    from datakit.connectors.from_config import open_destination_named
 
-    for destination in project.destinations.values():
-        if isinstance(destination, DuckDBDestination) and destination.connection.database != ":memory:":
-            return project.path(destination.connection.database)
-    raise DatakitError("the project has no DuckDB destination file to report on")
+    names = sorted(project.destinations)
+    if len(names) != 1:
+        raise DatakitError(f"the report reads one warehouse, and the project has {len(names)} destinations")
+    return open_destination_named(project, names[0])
 
 
-def table_counts(database: Path) -> list[TableCount]:
-    """Every bronze, silver and gold table of a DuckDB file with its row count, by layer then name."""
-    import duckdb
+def table_counts(destination: Destination) -> list[TableCount]:
+    """Every bronze, silver and gold table of the warehouse with its row count, by layer then name.
 
-    if not database.exists():
+    Read in the destination's read-only session; a warehouse nothing has written yet (no file) has none.
+    """
+    from datakit.connectors import ConnectionLost, ConnectorError
+
+    try:
+        with destination.session() as session:
+            names = {(str(t.schema), t.name) for t in session.tables()}
+            counts: list[TableCount] = []
+            for schema, table in sorted(names):
+                layer = layer_of(schema)
+                if layer is None or table.endswith(_SIDE_TABLES):
+                    continue
+                rejected_table = (schema, f"{table}__rejected")
+                rejected = _count(session, destination, *rejected_table) if rejected_table in names else None
+                rows = _count(session, destination, schema, table)
+                counts.append(TableCount(layer, schema, table, rows, rejected))
+    except ConnectionLost:
+        raise
+    except ConnectorError:
         return []
-    with duckdb.connect(str(database), read_only=True) as conn:
-        listed = conn.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
-        ).fetchall()
-        names = {(str(s), str(t)) for s, t in listed}
-        counts: list[TableCount] = []
-        for schema, table in sorted(names):
-            layer = layer_of(schema)
-            if layer is None or table.endswith(_SIDE_TABLES):
-                continue
-            rejected_table = (schema, f"{table}__rejected")
-            rejected = _count(conn, *rejected_table) if rejected_table in names else None
-            counts.append(TableCount(layer, schema, table, _count(conn, schema, table), rejected))
     return sorted(counts, key=lambda c: (LAYERS.index(c.layer), c.schema, c.table))
 
 
-def _count(conn: Any, schema: str, table: str) -> int:
-    row = conn.execute(f"SELECT count(*) FROM {_quote(schema)}.{_quote(table)}").fetchone()
-    return int(row[0]) if row else 0
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _count(session: Session, destination: Destination, schema: str, table: str) -> int:
+    _, rows = session.query(f"SELECT count(*) FROM {destination.engine.quote(schema, table)}")
+    return int(rows[0][0]) if rows else 0
 
 
 def plan_steps(run: RunRecord) -> dict[str, dict[str, Any]]:

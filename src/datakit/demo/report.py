@@ -17,7 +17,7 @@ from datakit.demo.facts import (
     check_outcomes,
     step_timings,
     table_counts,
-    warehouse_path,
+    warehouse,
 )
 from datakit.demo.lineage import BOX_HEIGHT, BOX_WIDTH, COLUMN_WIDTH, build_lineage
 
@@ -40,7 +40,7 @@ def write_report(project: Project, run_id: int, out: Path, docs: str | None = No
         run = store.get_run(run_id)
     finally:
         store.close()
-    tables = table_counts(warehouse_path(project))
+    tables = table_counts(warehouse(project))
     checks = check_outcomes(run)
     steps = step_timings(run)
     end = (

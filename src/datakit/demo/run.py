@@ -24,7 +24,7 @@ from datakit.demo.facts import (
     check_outcomes,
     step_timings,
     table_counts,
-    warehouse_path,
+    warehouse,
 )
 from datakit.demo.generate import TABLES
 from datakit.demo.project import JOB, SOURCE_FILE, create_demo_project
@@ -130,7 +130,7 @@ def run_demo(
         run_id=result.run_id,
         status=result.status.value,
         source_rows=source_rows,
-        tables=table_counts(warehouse_path(project)),
+        tables=table_counts(warehouse(project)),
         checks=check_outcomes(run),
         steps=step_timings(run),
         report=report,

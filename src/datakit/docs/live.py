@@ -1,10 +1,11 @@
 """What the destinations hold now: the last load of each table and the catalog's column types.
 
-The one module of the docs that opens a database. It uses the check sessions (`quality.session`:
-read-only, DuckDB held only while reading) on the destinations of the lineage graph, as `tenant`
-sees them (its stand-in destinations, its prefixed schemas and state schema, its secrets), and reads
-`<state schema>.loads` (`load.state`) and `information_schema.columns`. A destination that cannot be
-opened (no file yet, a writer holding it, a server down) is a warning, never a failure of the docs.
+The one module of the docs that opens a database. It uses the destinations' read-only sessions
+(`Destination.session()`: DuckDB held only while reading) on the destinations of the lineage graph,
+as `tenant` sees them (its stand-in destinations, its prefixed schemas and state schema, its
+secrets), and reads `<state schema>.loads` (`load.state`) and `information_schema.columns`. A
+destination that cannot be opened (no file yet, a writer holding it, a server down) is a warning,
+never a failure of the docs.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from datakit.connectors.errors import ConnectorError
 from datakit.errors import DatakitError
-from datakit.load.state import LOADS, STATE_SCHEMA
+from datakit.load.plan import STATE_SCHEMA
+from datakit.load.state import LOADS
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
     from datakit.config.tenancy import Tenant
+    from datakit.connectors.base import Session
     from datakit.lineage import Graph
-    from datakit.quality.session import Session
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,7 @@ class LiveState:
 
 def read_live(project: Project, graph: Graph, tenant: Tenant) -> LiveState:
     """The last loads and catalog types of every destination table of `graph`, as `tenant` has them."""
-    from datakit.connectors.from_config import destination_params
-    from datakit.quality.session import open_session
+    from datakit.connectors.from_config import open_destination_named
 
     state = LiveState()
     by_destination: dict[str, dict[tuple[str, str], str]] = {}
@@ -76,8 +77,8 @@ def read_live(project: Project, graph: Graph, tenant: Tenant) -> LiveState:
         except DatakitError:
             continue  # the tenant has no such destination: nothing of it to read
         try:
-            params = destination_params(project, where, tenant.secrets)
-            with open_session(params) as session:
+            warehouse = open_destination_named(project, where, tenant.secrets)
+            with warehouse.session() as session:
                 _read_loads(session, tenant.schema(STATE_SCHEMA), tables, state)
                 _read_types(session, tables, state)
         except (ConnectorError, DatakitError) as exc:

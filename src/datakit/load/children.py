@@ -1,6 +1,8 @@
-"""Child tables of a REST resource: its nested lists, loaded in the parent's transaction.
+"""Child tables of a resource: its nested lists, loaded in the parent's transaction.
 
-`RestSource.read_tables` yields the resource's rows and, for each list column, rows of a child table
+For sources that split nested lists into child tables (`SourceCapabilities.child_tables`, the
+`ChildTableSource` protocol: REST APIs). `read_tables` yields the resource's rows and, for each list
+column, rows of a child table
 `<resource>__<column>` (lists inside its elements: `<resource>__<column>__<field>`, to any depth; see
 `datakit.connectors.rest.records`), every one linked by `_dk_parent__<key>` (the root record's
 primary key) and its `_dk_list_idx` positions. The
@@ -20,30 +22,31 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from datakit.connectors import TableRef
 from datakit.connectors.rest.records import PARENT_PREFIX, SEP
-from datakit.connectors.rest.source import RestSource
 from datakit.load.audit import AuditValues
 from datakit.load.drift import plan_drift, shapes_from_arrow, shapes_from_catalog
 from datakit.load.infer import contract_from_arrow
-from datakit.load.tables import apply_changes, create_target, exists, quoted
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from datakit.connectors import ReadRequest, Transaction
-    from datakit.contracts.sqltypes import Dialect
+    from datakit.connectors.base import ChildTableSource
     from datakit.load.plan import ResourcePlan
 
 
 def wants_children(plan: ResourcePlan) -> bool:
-    """Whether the plan reads a REST resource whose lists become child tables."""
-    if not isinstance(plan.source, RestSource) or plan.request.table is None:
+    """Whether the plan reads a resource whose lists become child tables."""
+    if not plan.source.capabilities.child_tables or plan.request.table is None:
         return False
-    name = plan.request.table.name
-    return any(r.name == name and r.child_tables for r in plan.source.params.resources)
+    return _source(plan).has_child_tables(plan.request.table)
+
+
+def _source(plan: ResourcePlan) -> ChildTableSource:
+    return cast("ChildTableSource", plan.source)  # what `child_tables` declares
 
 
 class ChildTables:
@@ -58,8 +61,7 @@ class ChildTables:
 
     def split(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
         """The parent's batches; child batches go to their spool."""
-        assert isinstance(self.plan.source, RestSource)
-        for name, batch in self.plan.source.read_tables(request):
+        for name, batch in _source(self.plan).read_tables(request):
             if name == self.parent:
                 yield batch
             elif batch.num_rows:
@@ -69,7 +71,6 @@ class ChildTables:
         self,
         tx: Transaction,
         *,
-        dialect: Dialect,
         disposition: str,
         parent_stage: TableRef | None,
         key: Sequence[str],
@@ -77,17 +78,18 @@ class ChildTables:
     ) -> dict[str, int]:
         """Write every child table seen; returns the rows written per child table."""
         report: dict[str, int] = {}
+        engine = tx.engine
         for name in sorted(self._spools):
             target = self._target(name)
-            columns = self._prepare(tx, name, target, dialect)
+            columns = self._prepare(tx, name, target)
             if disposition == "replace":
-                tx.execute(f"DELETE FROM {quoted(tx, target)}")
+                tx.execute(f"DELETE FROM {engine.table(target)}")
             elif parent_stage is not None and key:
                 flat = [SEP.join(k.split(".")) for k in key]
                 links = " AND ".join(f"s.{tx.quote(k)} = c.{tx.quote(PARENT_PREFIX + k)}" for k in flat)
                 tx.execute(
-                    f"DELETE FROM {quoted(tx, target)} AS c WHERE EXISTS "
-                    f"(SELECT 1 FROM {quoted(tx, parent_stage)} AS s WHERE {links})"
+                    f"DELETE FROM {engine.table(target)} AS c WHERE EXISTS "
+                    f"(SELECT 1 FROM {engine.table(parent_stage)} AS s WHERE {links})"
                 )
             tx.write(target, self._batches(name), audit.stamp(columns))
             report[str(target)] = self.rows[name]
@@ -104,21 +106,24 @@ class ChildTables:
         target = self.plan.target
         return TableRef(target.name + name[len(self.parent) :], target.schema)
 
-    def _prepare(self, tx: Transaction, name: str, target: TableRef, dialect: Dialect) -> list[str]:
+    def _prepare(self, tx: Transaction, name: str, target: TableRef) -> list[str]:
         """Create or evolve the child table from the spooled schema; returns its data columns."""
         schema = self._spools[name][2]
         contract = contract_from_arrow(target.name, schema, layer=self.plan.contract.layer)
-        if not exists(tx, target):
-            create_target(tx, contract, target, dialect)
+        writes = tx.engine.writes()
+        live = tx.columns(target)
+        if not live:
+            writes.create_target(tx, contract, target)
+            live = tx.columns(target)
         drift = plan_drift(
             contract,
             shapes_from_arrow(schema),
-            shapes_from_catalog(tx.columns(target), dialect),
-            dialect=dialect,
+            shapes_from_catalog(live),
+            engine=tx.engine,
             mode=self.plan.drift_mode,
             table=str(target),
         )
-        apply_changes(tx, target, drift.changes, history=False)
+        writes.apply_changes(tx, target, drift.changes, history=False)
         return list(contract.column_names)
 
     def _add(self, name: str, batch: pa.RecordBatch) -> None:

@@ -9,24 +9,25 @@ constraints (bronze: types and NOT NULL; silver/gold: keys, unique, foreign keys
 With a tenant (`datakit.config.tenancy`), the destination is the tenant's stand-in for the one named,
 the connection uses the tenant's secrets, and every schema gets the tenant's prefix
 (`acme_br__pagila__public`), exactly where the tenant's loads write.
+
+Both go through the destination like a load does: one transaction (a failed deploy leaves nothing
+half-made), its engine's DDL and catalog, and the loader's drift rules (`datakit.load.drift`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from datakit.config.project import Project
-from datakit.connectors.from_config import MEMORY, DestinationParams, destination_params
-from datakit.connectors.params import DuckDBParams, PostgresParams
+from datakit.connectors import Destination, TableRef
+from datakit.connectors.from_config import open_destination_named
 
 if TYPE_CHECKING:
     from datakit.config.tenancy import Tenant
-    from datakit.contracts.drift import Drift
     from datakit.contracts.model import Contract
     from datakit.datakits import Datakit
+    from datakit.load.drift import Drift
 
 
 @dataclass(frozen=True)
@@ -85,17 +86,18 @@ def deploy_datakit(
 ) -> DeployReport:
     """Create the schemas and the missing tables of `datakit`'s `layer` contracts in `destination`
     (with `tenant`: in the tenant's destination and prefixed schemas)."""
-    from datakit.contracts.deploy import deploy_contracts
-    from datakit.contracts.live import live_columns
     from datakit.datakits import load_datakit
 
     kit = load_datakit(project, datakit)
-    destination, params = _destination(project, destination, tenant)
-    report = DeployReport(destination, layer)
-    with _connect(params) as connection:
+    name, target = _destination(project, destination, tenant)
+    report = DeployReport(name, layer)
+    engine = target.engine
+    with target.transaction() as tx:
         for schema, contracts in _by_schema(kit, layer, tenant).items():
-            missing = [c for c in contracts if not live_columns(connection, c.name, schema)]
-            deploy_contracts(missing, connection, schema, layer_rules=layer)
+            missing = [c for c in contracts if not tx.columns(TableRef(c.name, schema))]
+            tx.execute(engine.create_schema_sql(schema))
+            for statement in engine.create_tables_sql(missing, schema, layer_rules=layer):
+                tx.execute(statement)
             created = {c.name for c in missing}
             report.tables.extend(DeployedTable(schema, c.name, c.name in created) for c in contracts)
     return report
@@ -105,28 +107,27 @@ def validate_deployment(
     project: Project, datakit: str, destination: str, layer: str = "bronze", *, tenant: Tenant | None = None
 ) -> list[TableDrift]:
     """Each contract's live table compared with the contract: missing tables, columns, types."""
-    from datakit.contracts.drift import diff_schema
-    from datakit.contracts.live import live_columns
     from datakit.datakits import load_datakit
+    from datakit.load.drift import diff_schema
 
     kit = load_datakit(project, datakit)
     found: list[TableDrift] = []
-    _, params = _destination(project, destination, tenant)
-    with _connect(params) as connection:
+    _, target = _destination(project, destination, tenant)
+    with target.transaction() as tx:
         for schema, contracts in _by_schema(kit, layer, tenant).items():
             for contract in contracts:
-                live = live_columns(connection, contract.name, schema)
-                drifts = tuple(diff_schema(contract, live)) if live else ()
+                live = tx.columns(TableRef(contract.name, schema))
+                drifts = tuple(diff_schema(contract, live, target.engine)) if live else ()
                 found.append(TableDrift(schema, contract.name, bool(live), drifts))
     return found
 
 
-def _destination(project: Project, destination: str, tenant: Tenant | None) -> tuple[str, DestinationParams]:
-    """The destination actually written (the tenant's stand-in) and its parameters (tenant's secrets)."""
+def _destination(project: Project, destination: str, tenant: Tenant | None) -> tuple[str, Destination]:
+    """The destination actually written (the tenant's stand-in, with the tenant's secrets) and its name."""
     if tenant is None:
-        return destination, destination_params(project, destination)
+        return destination, open_destination_named(project, destination)
     name = tenant.destination_for(destination)
-    return name, destination_params(project, name, tenant.secrets)
+    return name, open_destination_named(project, name, tenant.secrets)
 
 
 def _by_schema(kit: Datakit, layer: str, tenant: Tenant | None = None) -> dict[str, list[Contract]]:
@@ -135,22 +136,3 @@ def _by_schema(kit: Datakit, layer: str, tenant: Tenant | None = None) -> dict[s
         schema = schema_of(contract, layer, kit.name)
         grouped.setdefault(tenant.schema(schema) if tenant else schema, []).append(contract)
     return grouped
-
-
-@contextmanager
-def _connect(params: DestinationParams) -> Iterator[Any]:
-    """A raw duckdb or psycopg connection (autocommit; `deploy_contracts` opens its own transaction)."""
-    if isinstance(params, PostgresParams):
-        import psycopg
-
-        with psycopg.connect(params.conninfo(), autocommit=True) as connection:
-            yield connection
-        return
-    assert isinstance(params, DuckDBParams)
-    import duckdb
-
-    duck = duckdb.connect(params.database if params.database != MEMORY else MEMORY)
-    try:
-        yield duck
-    finally:
-        duck.close()

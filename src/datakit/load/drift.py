@@ -18,25 +18,31 @@ text column feeding a typed or length-limited one — the validator parses every
 ones that do not fit (that is how text-typed sources such as SQLite load), so lengths follow the
 contract's `max_length`, not the source's declared one. `freeze` lists every difference in one error;
 `evolve` reports every change it made in `LoadResult.schema_changes` and the load record.
+
+The same rules compare a contract with its deployed table (`diff_schema`, `datakit deploy --validate`):
+one drift engine, one live-column type (`datakit.connectors.Column`, whose logical type the destination's
+engine reads from its catalog), and types compared as the engine stores them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from datakit.connectors.writes import Change
 from datakit.contracts.audit import AUDIT_COLUMN_NAMES
 from datakit.contracts.model import Column, Contract
-from datakit.contracts.sqltypes import Dialect, logical_from_sql, sql_type
 from datakit.contracts.types import LogicalType, TypeKind, array, decimal, floating, integer, simple, string
+from datakit.load.drift_mode import DriftMode
 from datakit.load.errors import DriftError
-from datakit.load.plan import DriftMode
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from datakit.connectors import Column as LiveColumn
+    from datakit.connectors import Engine
 
 _INT_DIGITS = {16: 5, 32: 10, 64: 19}
 
@@ -50,19 +56,15 @@ class Shape:
     max_length: int | None = None
     nullable: bool = True
 
-    def describe(self, dialect: Dialect) -> str:
+    @classmethod
+    def of(cls, column: LiveColumn) -> Shape:
+        """A live column's shape (its logical type as the destination's engine read it)."""
+        return cls(column.name, column.type, column.max_length, column.nullable)
+
+    def describe(self, engine: Engine) -> str:
         if self.type is None:
             return "an unknown type"
-        return sql_type(self.type, dialect, max_length=self.max_length).lower()
-
-
-@dataclass(frozen=True)
-class Change:
-    """One DDL change to the target (and its history/rejected twins)."""
-
-    kind: str  # "add", "drop_not_null", "widen", "retype"
-    column: str
-    sql_type: str = ""
+        return engine.sql_type(self.type, max_length=self.max_length).lower()
 
 
 @dataclass
@@ -79,15 +81,9 @@ def shapes_from_arrow(schema: pa.Schema) -> list[Shape]:
     return [Shape(f.name, logical_from_arrow(f.type)) for f in schema]
 
 
-def shapes_from_catalog(columns: Sequence[LiveColumn], dialect: Dialect) -> list[Shape]:
+def shapes_from_catalog(columns: Sequence[LiveColumn]) -> list[Shape]:
     """Columns as a database catalog reports them (types resolved through domains and enums)."""
-    shapes = []
-    for column in columns:
-        logical, length = logical_from_sql(column.base_type, dialect)
-        if logical is None:
-            logical, length = logical_from_sql(column.db_type, dialect)
-        shapes.append(Shape(column.name, logical, length, column.nullable))
-    return shapes
+    return [Shape.of(column) for column in columns]
 
 
 def logical_from_arrow(kind: pa.DataType) -> LogicalType | None:
@@ -155,7 +151,7 @@ def plan_drift(
     delivered: Sequence[Shape],
     live: Sequence[Shape],
     *,
-    dialect: Dialect,
+    engine: Engine,
     mode: DriftMode,
     table: str,
     full_refresh: bool = False,
@@ -166,7 +162,7 @@ def plan_drift(
     `exact_types=False` (a source whose declared types are hints, as SQLite's) makes every column the
     contract knows arrive as the contract's type: its values are cast and checked, never drift.
     """
-    lengths = dialect is Dialect.POSTGRES  # DuckDB ignores VARCHAR(n)
+    lengths = engine.keeps_lengths
     incoming = [_as_contract_sees(shape, contract, exact_types=exact_types) for shape in delivered]
     by_name = {shape.name: shape for shape in incoming}
     target = {shape.name: shape for shape in live if shape.name not in AUDIT_COLUMN_NAMES}
@@ -177,25 +173,25 @@ def plan_drift(
     for shape in incoming:
         found = target.get(shape.name)
         if found is None:
-            problems.append(f"added column {shape.name} ({shape.describe(dialect)})")
-            changes.append(Change("add", shape.name, _ddl_type(shape, dialect)))
-            messages.append(f"added column {table}.{shape.name} ({shape.describe(dialect)})")
+            problems.append(f"added column {shape.name} ({shape.describe(engine)})")
+            changes.append(Change("add", shape.name, _ddl_type(shape, engine)))
+            messages.append(f"added column {table}.{shape.name} ({shape.describe(engine)})")
         elif not holds(found, shape, lengths=lengths):
-            new, old = shape.describe(dialect), found.describe(dialect)
+            new, old = shape.describe(engine), found.describe(engine)
             what = f"column {shape.name} is {new} in the source, {old} in {table}"
             problems.append(f"retyped {what}")
             if holds(shape, found, lengths=lengths) and shape.type is not None:
-                changes.append(Change("widen", shape.name, _ddl_type(shape, dialect)))
+                changes.append(Change("widen", shape.name, _ddl_type(shape, engine)))
                 messages.append(f"widened column {table}.{shape.name} from {old} to {new}")
             elif full_refresh and shape.type is not None:
-                changes.append(Change("retype", shape.name, _ddl_type(shape, dialect)))
+                changes.append(Change("retype", shape.name, _ddl_type(shape, engine)))
                 messages.append(f"retyped column {table}.{shape.name} from {old} to {new} (full refresh)")
             else:
                 incompatible.append(what)
     for name, found in target.items():
         if name in by_name:
             continue
-        problems.append(f"dropped column {name} ({found.describe(dialect)})")
+        problems.append(f"dropped column {name} ({found.describe(engine)})")
         if not found.nullable:
             changes.append(Change("drop_not_null", name))
             messages.append(f"column {table}.{name} is no longer in the source: kept, NOT NULL dropped")
@@ -225,9 +221,9 @@ def _as_contract_sees(shape: Shape, contract: Contract, *, exact_types: bool = T
     return Shape(shape.name, shape.type, None)
 
 
-def _ddl_type(shape: Shape, dialect: Dialect) -> str:
+def _ddl_type(shape: Shape, engine: Engine) -> str:
     assert shape.type is not None
-    return sql_type(shape.type, dialect, max_length=shape.max_length)
+    return engine.sql_type(shape.type, max_length=shape.max_length)
 
 
 def _effective_contract(contract: Contract, incoming: Sequence[Shape], target: dict[str, Shape]) -> Contract:
@@ -288,3 +284,93 @@ def _changed(column: Column, update: dict[str, object]) -> Column:
     if "type" in update:
         data["type"] = update["type"]
     return Column.model_validate(data)
+
+
+# -- a contract against its deployed table (`datakit deploy --validate`) -----------------------------
+
+
+class DriftKind(StrEnum):
+    """How a live column differs from the contract's."""
+
+    MISSING = "missing"  # in the contract, not in the table
+    EXTRA = "extra"  # in the table, not in the contract
+    TYPE_CHANGED = "type_changed"
+    NULLABILITY_CHANGED = "nullability_changed"
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One difference between a contract and a live table."""
+
+    kind: DriftKind
+    column: str
+    expected: str | None = None  # the contract's side (type, or "nullable"/"not null")
+    actual: str | None = None  # the table's side
+    widening: bool = False  # a type change the table can still hold every contract value in
+
+    def __str__(self) -> str:
+        match self.kind:
+            case DriftKind.MISSING:
+                return f"column {self.column!r} ({self.expected}) is missing from the table"
+            case DriftKind.EXTRA:
+                return f"column {self.column!r} ({self.actual}) is in the table but not in the contract"
+            case DriftKind.TYPE_CHANGED:
+                wider = " (wider: contract values still fit)" if self.widening else ""
+                return (
+                    f"column {self.column!r} is {self.actual} in the table, {self.expected} in the contract"
+                    + wider
+                )
+            case _:
+                return (
+                    f"column {self.column!r} is {self.actual} in the table, {self.expected} in the contract"
+                )
+
+
+def diff_schema(contract: Contract, live_columns: Sequence[LiveColumn], engine: Engine) -> list[Drift]:
+    """Every difference between `contract` and the live columns, in contract order then table order.
+
+    Types compare as `engine` stores them (DuckDB keeps `decimal` as DECIMAL(38,9) and ignores lengths);
+    a type change is `widening` when every contract value still fits (`holds`)."""
+    live = {column.name: column for column in live_columns}
+    drifts: list[Drift] = []
+    for column in contract.columns:
+        found = live.get(column.name)
+        if found is None:
+            drifts.append(Drift(DriftKind.MISSING, column.name, expected=_expected(column, None)))
+            continue
+        lengths = (column.max_length, found.max_length)
+        if found.type is None or not engine.same_type(column.type, found.type, lengths=lengths):
+            want = Shape(column.name, column.type, column.max_length)
+            drifts.append(
+                Drift(
+                    DriftKind.TYPE_CHANGED,
+                    column.name,
+                    expected=_expected(column, engine),
+                    actual=found.db_type,
+                    widening=holds(Shape.of(found), want, lengths=engine.keeps_lengths),
+                )
+            )
+        if column.nullable != found.nullable:
+            drifts.append(
+                Drift(
+                    DriftKind.NULLABILITY_CHANGED,
+                    column.name,
+                    expected="nullable" if column.nullable else "not null",
+                    actual="nullable" if found.nullable else "not null",
+                    widening=found.nullable,
+                )
+            )
+    names = set(contract.column_names)
+    drifts.extend(
+        Drift(DriftKind.EXTRA, column.name, actual=column.db_type)
+        for column in live_columns
+        if column.name not in names
+    )
+    return drifts
+
+
+def _expected(column: Column, engine: Engine | None) -> str:
+    """The contract's type for a message (with its length where the table keeps lengths, or it is missing)."""
+    if column.max_length is not None and (engine is None or engine.keeps_lengths):
+        return f"{column.type}, max length {column.max_length}"
+    return str(column.type)

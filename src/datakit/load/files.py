@@ -1,5 +1,7 @@
 """Exactly-once loading of file sets: which files a load reads, and the record of what it loaded.
 
+For sources that read sets of files (`SourceCapabilities.file_sets`, the `FileSetSource` protocol).
+
 `_datakit.files` (or a tenant's `acme__datakit.files`) holds one row per loaded file (pipeline,
 resource, target, path, size, SHA-256, load id), written in the data's transaction, so a file is
 recorded if and only if its rows are in. Which files a load reads:
@@ -22,45 +24,41 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from datakit.connectors.files.source import FileInfo, FilesSource, RejectedRow
+from datakit.connectors.writes import FILE
 from datakit.contracts.validate import FAILED_COLUMN, FAILED_RULE, REASON, ROW_INDEX
+from datakit.load.state import FILES, FILES_COLUMNS
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from datakit.connectors import ReadRequest, Transaction
+    from datakit.connectors.base import FileInfo, FileSetSource, RejectedRow
     from datakit.load.plan import ResourcePlan
 
-FILES = "files"
-FILE = "_dk_file"
 RAW = "_dk_raw"
 REJECT_COLUMNS = (FILE, RAW)
 """Columns the rejected table of a files resource has in addition to the data's."""
 PARSE_RULE = "parse"
 
-FILES_COLUMNS = (
-    ("pipeline", "TEXT NOT NULL"),
-    ("resource", "TEXT NOT NULL"),
-    ("target", "TEXT NOT NULL"),
-    ("path", "TEXT NOT NULL"),
-    ("size", "BIGINT NOT NULL"),
-    ("sha256", "TEXT NOT NULL"),
-    ("load_id", "TEXT NOT NULL"),
-    ("loaded_at", "TIMESTAMPTZ NOT NULL"),
-)
-
 
 class FileLoad:
     """The files one load reads, their malformed records, and how they are recorded."""
 
-    def __init__(self, tx: Transaction, plan: ResourcePlan, *, disposition: str, full_refresh: bool) -> None:
-        assert isinstance(plan.source, FilesSource)
+    def __init__(
+        self,
+        tx: Transaction,
+        plan: ResourcePlan,
+        source: FileSetSource,
+        *,
+        disposition: str,
+        full_refresh: bool,
+    ) -> None:
         assert plan.request.table is not None
-        self.source = plan.source
+        self.source = source
         self.plan = plan
-        self.base = plan.source.params.base_path
+        self.base = source.base_path
         self.rejected: list[RejectedRow] = []
-        current = plan.source.files(plan.request.table)
+        current = source.files(plan.request.table)
         loaded = {} if full_refresh else self._loaded(tx)
         changed = [f for f in current if loaded.get(self._key(f.path)) != f.sha256]
         self.replace_all = full_refresh or (disposition == "replace" and bool(changed))
@@ -96,7 +94,7 @@ class FileLoad:
         where = "pipeline = $1 AND resource = $2 AND target = $3"
         if self.replace_all:
             tx.execute(f"DELETE FROM {table} WHERE {where}", keys)
-        names = ", ".join(tx.quote(name) for name, _ in FILES_COLUMNS)
+        names = ", ".join(tx.quote(name) for name, _, _ in FILES_COLUMNS)
         for file in self.pending:
             path = self._key(file.path)
             if not self.replace_all:

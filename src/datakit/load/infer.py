@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from datakit.connectors import Column as LiveColumn
-    from datakit.contracts.sqltypes import Dialect
 
 INFERRED_SCHEMA = "main"
 """The source schema of inferred contracts (REST APIs and files have none of their own)."""
@@ -52,9 +51,9 @@ class ContractToInfer:
             self.name, schema, primary_key=self.primary_key, layer=self.layer, system=self.system
         )
 
-    def from_catalog(self, columns: Sequence[LiveColumn], dialect: Dialect) -> Contract:
+    def from_catalog(self, columns: Sequence[LiveColumn]) -> Contract:
         """The contract of the table an earlier load created (its live columns, audit columns aside)."""
-        shapes = shapes_from_catalog(columns, dialect)
+        shapes = shapes_from_catalog(columns)
         kept = [shape for shape in shapes if shape.name not in AUDIT_COLUMN_NAMES]
         return Contract(
             name=self.name,

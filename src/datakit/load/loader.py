@@ -24,7 +24,10 @@ within `lag`, otherwise only by `--full-refresh`. The saved cursor is the larges
 rows that passed validation, and never moves backwards. `rows_loaded` counts rows that passed
 validation (written, or already present unchanged), so `rows_read == rows_loaded + rows_rejected`.
 
-Files sources read only the files not loaded yet and record them with the data (`datakit.load.files`);
+The loader asks its source what it can do (`SourceCapabilities`), never what it is, and its destination's
+engine how to say things (`Engine`, the statements of `datakit.connectors.writes`).
+
+File-set sources read only the files not loaded yet and record them with the data (`datakit.load.files`);
 their malformed lines count as read and rejected, and every rejected row of theirs names its file. A
 load of files reads part of the set, so it never detects deletions (history) from what it did not read.
 
@@ -36,7 +39,7 @@ NULLs. Sources whose schema is only a sample of records (REST pages, JSON Lines)
 absent from a sample may come in later records.
 
 A merge keeps one row per key: the last one read; the earlier ones are rejected (rule
-`duplicate_key`, `datakit.load.duplicates`), so they are counted, not dropped.
+`duplicate_key`, `datakit.connectors.writes`), so they are counted, not dropped.
 """
 
 from __future__ import annotations
@@ -47,34 +50,23 @@ import logging
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from datakit.connectors import Incremental, pipe
 from datakit.connectors.errors import NoRowsToInfer
+from datakit.connectors.writes import ROW, SYSTIME, Origin, history_ref, rejected_ref
 from datakit.contracts.audit import AUDIT_COLUMN_NAMES
-from datakit.contracts.sqltypes import Dialect
 from datakit.contracts.validate import ROW_INDEX, validate_batch
 from datakit.errors import DatakitError, did_you_mean
-from datakit.load import apply, state
+from datakit.load import state
 from datakit.load.audit import AuditValues
 from datakit.load.children import ChildTables, wants_children
 from datakit.load.drift import DriftPlan, Shape, plan_drift, shapes_from_arrow, shapes_from_catalog
-from datakit.load.duplicates import Origin, reject_duplicates
 from datakit.load.errors import LoadError
 from datakit.load.files import REJECT_COLUMNS, FileLoad
-from datakit.load.history import SYSTIME, apply_history
 from datakit.load.infer import ContractToInfer
 from datakit.load.plan import LoadResult, Progress, ResourcePlan, RunOptions
 from datakit.load.rejected import RejectSpool
-from datakit.load.tables import (
-    apply_changes,
-    create_history,
-    create_target,
-    ensure_rejected,
-    exists,
-    history_ref,
-    rejected_ref,
-)
 from datakit.load.times import LoadTimes
 from datakit.log import redact
 
@@ -82,6 +74,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from datakit.connectors import Destination, ReadRequest, TableRef, Transaction
+    from datakit.connectors.base import FileSetSource
     from datakit.contracts.model import Contract
 
 log = logging.getLogger(__name__)
@@ -118,12 +111,11 @@ def _wrap(exc: Exception, plan: ResourcePlan) -> LoadError:
 
 
 def _file_load(tx: Transaction, plan: ResourcePlan, disposition: str, full: bool) -> FileLoad | None:
-    """The exactly-once bookkeeping of a files source (None for every other source)."""
-    from datakit.connectors.files.source import FilesSource
-
-    if not isinstance(plan.source, FilesSource):
+    """The exactly-once bookkeeping of a file-set source (None for every other source)."""
+    if not plan.source.capabilities.file_sets:
         return None
-    return FileLoad(tx, plan, disposition=disposition, full_refresh=full)
+    source = cast("FileSetSource", plan.source)  # what `file_sets` declares
+    return FileLoad(tx, plan, source, disposition=disposition, full_refresh=full)
 
 
 Read = Iterator[tuple["pa.RecordBatch", str | None]]
@@ -151,10 +143,6 @@ def _kept(rows: int, dropped: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pa.array(np.flatnonzero(keep), pa.int64())
 
 
-def _dialect(destination: Destination) -> Dialect:
-    return Dialect.POSTGRES if destination.capabilities.dialect == "postgres" else Dialect.DUCKDB
-
-
 class _Load:
     """The state of one load while it runs (counters, cursor, the rejected spool)."""
 
@@ -162,7 +150,8 @@ class _Load:
         self.plan = plan
         self.destination = destination
         self.options = options
-        self.dialect = _dialect(destination)
+        self.engine = destination.engine
+        self.writes = self.engine.writes()
         self.load_id = str(uuid.uuid4())
         self.started_at = datetime.now(UTC)
         self.audit = AuditValues(self.load_id, self.started_at, plan.source_label)
@@ -219,12 +208,10 @@ class _Load:
                 self.started_at,
             )
             try:
-                ensure_rejected(tx, target, spool.columns)
+                self.writes.ensure_rejected(tx, target, spool.columns)
                 if disposition == "replace" and (files is None or files.replace_all):
-                    apply.empty(tx, target)
-                into = (
-                    apply.create_stage(tx, target, columns, self.dialect, self.load_id) if staged else target
-                )
+                    self.writes.empty(tx, target)
+                into = self.writes.create_stage(tx, target, columns, self.load_id) if staged else target
                 # Validation runs on the reader's thread, so it overlaps the writes; the destination
                 # fills the audit columns as it writes (`stamp`).
                 stamp = self.audit.stamp(contract.change_columns)
@@ -282,7 +269,6 @@ class _Load:
             disposition = "replace" if self.options.full_refresh else self.plan.write_disposition
             self.child_rows = children.write(
                 tx,
-                dialect=self.dialect,
                 disposition=disposition,
                 parent_stage=stage,
                 key=key,
@@ -312,7 +298,7 @@ class _Load:
         """
         plan = self.plan
         request = plan.request
-        incremental_api = plan.incremental is not None and plan.source.capabilities.dialect == "rest_api"
+        incremental_api = plan.incremental is not None and plan.source.capabilities.sample_after_cursor
         if incremental_api:
             with self.destination.transaction() as tx:
                 request, _ = self._request(tx)
@@ -329,7 +315,7 @@ class _Load:
                     live = tx.columns(plan.target)
                 if not live:
                     raise
-                contract = contract.from_catalog(live, self.dialect)
+                contract = contract.from_catalog(live)
                 self.plan = dataclasses.replace(plan, contract=contract)
             return to_arrow_schema(contract)
         if isinstance(plan.contract, ContractToInfer):
@@ -347,12 +333,12 @@ class _Load:
             )
             return shapes_from_arrow(plan.transform(empty).batch.schema)
         request = plan.request
-        if plan.source.capabilities.dialect == "postgres" and request.table is not None:
+        if plan.source.capabilities.catalog_types and request.table is not None:
             columns = plan.source.columns(request.table)
             if request.columns is not None:
                 wanted = set(request.columns)
                 columns = [c for c in columns if c.name in wanted]
-            return shapes_from_catalog(columns, Dialect.POSTGRES)
+            return shapes_from_catalog(columns)
         return shapes_from_arrow(source_schema)
 
     def _with_loader_columns(self, delivered: list[Shape]) -> list[Shape]:
@@ -389,29 +375,30 @@ class _Load:
         )
 
     def _prepare_tables(self, tx: Transaction, delivered: list[Shape]) -> DriftPlan:
-        plan, target = self.plan, self.plan.target
-        if not exists(tx, target):
-            create_target(tx, self.contract, target, self.dialect)
-        live = shapes_from_catalog(tx.columns(target), self.dialect)
+        plan, target, writes = self.plan, self.plan.target, self.writes
+        live_columns = tx.columns(target)
+        if not live_columns:
+            writes.create_target(tx, self.contract, target)
+            live_columns = tx.columns(target)
         drift = plan_drift(
             self.contract,
             delivered,
-            live,
-            dialect=self.dialect,
+            shapes_from_catalog(live_columns),
+            engine=self.engine,
             mode=plan.drift_mode,
             table=str(target),
             full_refresh=self.options.full_refresh,
             exact_types=plan.source.capabilities.exact_types,
         )
         if any(change.kind == "retype" for change in drift.changes):
-            apply.empty(tx, target)  # full refresh: the table is replaced anyway, so any type fits
-        apply_changes(tx, target, drift.changes, history=False)
+            writes.empty(tx, target)  # full refresh: the table is replaced anyway, so any type fits
+        writes.apply_changes(tx, target, drift.changes, history=False)
         if self.contract.history:
             hist = history_ref(target)
-            if exists(tx, hist):
-                apply_changes(tx, hist, drift.changes, history=True)
+            if tx.columns(hist):
+                writes.apply_changes(tx, hist, drift.changes, history=True)
             else:
-                create_history(tx, drift.contract, target, self.dialect)
+                writes.create_history(tx, drift.contract, target)
         return drift
 
     def _request(self, tx: Transaction) -> tuple[ReadRequest, Any]:
@@ -437,7 +424,7 @@ class _Load:
     ) -> Iterator[pa.RecordBatch]:
         """Source batches -> (transform) -> validate -> mixin times; rejected rows to the spool.
 
-        A staged row carries its position in the read (`apply.ROW`), the same number a rejected row
+        A staged row carries its position in the read (`ROW`), the same number a rejected row
         has in `_dk_row_index`, so the last row read of a key is known.
         """
         import pyarrow as pa
@@ -477,7 +464,7 @@ class _Load:
                 if staged:
                     kept = _kept(work.num_rows, checked.rejected.column(ROW_INDEX))
                     position = pc.add(pc.take(rows, kept) if rows is not None else kept, offset)
-                    out = out.append_column(pa.field(apply.ROW, pa.int64()), position)
+                    out = out.append_column(pa.field(ROW, pa.int64()), position)
                 self.rows_loaded += good.num_rows
                 yield out
             self._progress(total)
@@ -498,18 +485,19 @@ class _Load:
         full_read: bool,
         window: bool,
     ) -> None:
-        plan, target, times = self.plan, self.plan.target, self.times
+        plan, target, writes = self.plan, self.plan.target, self.writes
+        keep = self.times.keep
         key = plan.merge_key
         columns = [*contract.column_names, *AUDIT_COLUMN_NAMES]
-        apply.analyze(tx, stage, self.dialect)
+        writes.prepare_stage(tx, stage)
         if disposition == "append" and window:
             assert plan.incremental is not None
-            apply.append_unseen(tx, stage, target, columns, plan.incremental.cursor_field, times)
+            writes.append_unseen(tx, stage, target, columns, plan.incremental.cursor_field, keep)
         elif disposition in ("append", "replace"):
-            apply.insert_all(tx, stage, target, columns, times)
+            writes.insert_all(tx, stage, target, columns, keep)
         detect_deletes = full_read and self.rows_rejected == 0
         if key and disposition == "merge":  # the rows a merge does not keep are rejected, not lost
-            repeated = reject_duplicates(
+            repeated = writes.reject_duplicates(
                 tx,
                 stage,
                 rejected_ref(target),
@@ -517,15 +505,14 @@ class _Load:
                 contract.column_names,
                 load_id=self.load_id,
                 at=self.started_at,
-                dialect=self.dialect,
                 origins=self.origins,
             )
             self.rows_loaded -= repeated
             self.rows_rejected += repeated
         elif key:  # append and replace keep every row in the target; history records the last
-            apply.dedupe(tx, stage, key)
+            writes.dedupe(tx, stage, key)
         if self.contract.history:
-            apply_history(
+            writes.history(
                 tx,
                 stage,
                 history_ref(target),
@@ -535,12 +522,12 @@ class _Load:
                 loaded_at=self.started_at,
                 detect_deletes=detect_deletes,
                 by_systime=SYSTIME in self.contract.column_names,
-                times=times,
+                keep=keep,
             )
         if disposition == "merge":
             delete_missing = self.contract.history and detect_deletes
-            apply.merge(tx, stage, target, columns, key, delete_missing=delete_missing, times=times)
-        apply.drop_stage(tx, stage)
+            writes.merge(tx, stage, target, columns, key, delete_missing=delete_missing, keep=keep)
+        writes.drop(tx, stage)
 
     # -- reporting -----------------------------------------------------------------------------------
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from datakit.load.state import STATE_SCHEMA
+from datakit.load.drift_mode import DriftMode
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -23,18 +22,8 @@ if TYPE_CHECKING:
     from datakit.load.infer import ContractToInfer
 
 WriteDisposition = Literal["append", "replace", "merge"]
-
-
-class DriftMode(StrEnum):
-    """What a load does when the source's columns differ from the target table's.
-
-    `evolve` (bronze default) adds new columns, keeps dropped ones (nullable, so old rows keep their
-    values) and widens retyped ones where that is lossless, and reports each change; `freeze` (silver
-    default) stops before loading anything, listing every difference.
-    """
-
-    EVOLVE = "evolve"
-    FREEZE = "freeze"
+STATE_SCHEMA = "_datakit"
+"""Where load records, cursors and file records are kept in a destination (`datakit.load.state`)."""
 
 
 @dataclass(frozen=True)

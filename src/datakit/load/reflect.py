@@ -1,8 +1,9 @@
 """`datakit reflect`: a configured source's schema -> a datakit package (see `contracts.render`).
 
-SQL sources are reflected from their catalog. REST API and files sources have none: their contracts are
-inferred from a sample of `sample` records per resource (`datakit.load.infer`) and written the same way,
-as a datakit to review and tighten (lengths, NOT NULL, accepted values) before it is relied upon.
+Sources with a catalog (`SourceCapabilities.catalog`: SQL databases) are reflected from it. REST API and
+files sources have none: their contracts are inferred from a sample of `sample` records per resource
+(`datakit.load.infer`) and written the same way, as a datakit to review and tighten (lengths, NOT NULL,
+accepted values) before it is relied upon.
 """
 
 from __future__ import annotations
@@ -10,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from datakit.config.models.sources import FilesSource, MysqlSource, PostgresSource, RestApiSource
+from datakit.config.models.sources import Source as SourceConfig
 from datakit.config.project import Project
-from datakit.connectors import ReadRequest, TableRef, open_source
-from datakit.connectors.from_config import reflection_errors, source_params, sqlalchemy_url
-from datakit.connectors.params import MysqlParams, PostgresParams, SqliteParams
+from datakit.connectors import ReadRequest, Source, TableRef, open_source
+from datakit.connectors.from_config import source_params
 from datakit.errors import not_found
 
 if TYPE_CHECKING:
+    from datakit.connectors.base import ReflectingSource
     from datakit.contracts.model import Contract
 
 DEFAULT_SAMPLE = 1000
@@ -42,37 +43,23 @@ def reflect_source(
     sample: int = DEFAULT_SAMPLE,
 ) -> Reflected:
     """Reflect `source`'s `schema` into the package folder `out`; its name is the datakit's system."""
-    from datakit.contracts.reflect import reflect_database
     from datakit.contracts.render import render_datakit_package
 
     config = project.source(source)
     system = out.name
-    if isinstance(config, RestApiSource | FilesSource):
-        contracts = _sampled(project, source, config, system, tables, sample)
+    connector = open_source(source_params(project, source))
+    if not connector.capabilities.catalog:
+        contracts = _sampled(connector, config, system, tables, sample)
         package = render_datakit_package(contracts, out.parent, system)
         return Reflected(package, contracts[0].schema_name or "main", [c.name for c in contracts])
-    if schema is None:
-        if isinstance(config, PostgresSource):
-            schema = config.schema_
-        elif isinstance(config, MysqlSource):
-            schema = config.connection.database
-        else:
-            schema = "main"
-    params = source_params(project, source)
-    assert isinstance(params, PostgresParams | MysqlParams | SqliteParams)
-    with reflection_errors(params, f"reflecting {schema} from {params.describe()}"):
-        contracts = reflect_database(sqlalchemy_url(params), schema, system=system, tables=tables)
+    schema = schema or config.default_schema or "main"
+    contracts = cast("ReflectingSource", connector).reflect(schema, system=system, tables=tables)
     package = render_datakit_package(contracts, out.parent, system)
     return Reflected(package, schema, [c.name for c in contracts])
 
 
 def _sampled(
-    project: Project,
-    source: str,
-    config: RestApiSource | FilesSource,
-    system: str,
-    tables: Sequence[str] | None,
-    sample: int,
+    connector: Source, config: SourceConfig, system: str, tables: Sequence[str] | None, sample: int
 ) -> list[Contract]:
     """One inferred contract per resource (or per named one), from its first `sample` records."""
     from datakit.load.resolve import infer_contract
@@ -81,7 +68,6 @@ def _sampled(
     for name in tables or ():
         if name not in resources:
             raise not_found("resource", name, resources)
-    connector = open_source(source_params(project, source))
     return [
         infer_contract(
             connector,

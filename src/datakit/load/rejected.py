@@ -15,10 +15,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from datakit.connectors.stamp import constant
+from datakit.connectors.writes import FILE, REJECTED_AT
 from datakit.contracts.audit import LOAD_ID
 from datakit.contracts.validate import FAILED_COLUMN, FAILED_RULE, REASON, ROW_INDEX
-from datakit.load.files import FILE
-from datakit.load.tables import REJECTED_AT
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -11,62 +11,39 @@ Rules:
   secrets are the tenant's, the target schema and the state schema get the tenant's prefix
   (`acme_br__pagila__public`, `acme__datakit`). Which schema a name becomes is decided before the
   prefix, from the pipeline's own destination, so every tenant gets the same tables under its prefix.
-* REST API and files sources have no catalog to reflect: without a datakit contract, the loader infers
-  the contract from the first rows the load reads (the first batch after the saved cursor, the first
-  file; `datakit.load.infer`), and their schema is `main` (`br__<source>__main`); REST child tables
-  (`child_tables: true`) land next to their parent's target (`datakit.load.children`).
+* A source with a catalog (`SourceCapabilities.catalog`) without a datakit contract has its contract
+  reflected from the live table. REST API and files sources have no catalog: without a datakit
+  contract, the loader infers the contract from the first rows the load reads (the first batch after
+  the saved cursor, the first file; `datakit.load.infer`), and their schema is `main`
+  (`br__<source>__main`); REST child tables (`child_tables: true`) land next to their parent's target
+  (`datakit.load.children`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from datakit.config.models.pipelines import Pipeline
-from datakit.config.models.sources import (
-    FileResource,
-    FilesSource,
-    MysqlSource,
-    PostgresSource,
-    Resource,
-    RestApiSource,
-    RestResource,
-    SqliteSource,
-    SqlResource,
-)
+from datakit.config.models.sources import FileResource, Resource, RestResource, SourceBase, SqlResource
 from datakit.config.project import Project
-from datakit.connectors import (
-    Destination,
-    ReadRequest,
-    Source,
-    TableRef,
-    open_destination,
-    open_source,
-)
-from datakit.connectors.files.params import FilesParams
-from datakit.connectors.from_config import (
-    SqlSourceParams,
-    destination_params,
-    project_secrets,
-    reflection_errors,
-    source_params,
-    sqlalchemy_url,
-)
-from datakit.connectors.rest.params import RestParams
+from datakit.connectors import Destination, ReadRequest, Source, TableRef, open_source
+from datakit.connectors.from_config import open_destination_named, project_secrets, source_params
 from datakit.datakits.targets import layer_contract, pipeline_datakit, sql_source_schema, target_schema
 from datakit.errors import DatakitError, not_found
-from datakit.load.plan import BatchTransform, DriftMode, IncrementalPlan, ResourcePlan
+from datakit.load.drift_mode import DriftMode
+from datakit.load.plan import BatchTransform, IncrementalPlan, ResourcePlan
 
 R = TypeVar("R", bound=Resource)
 
 if TYPE_CHECKING:
     from datakit.config.tenancy import Tenant
+    from datakit.connectors.base import ReflectingSource
     from datakit.contracts.model import Contract
     from datakit.datakits import Datakit, TypedTransform
     from datakit.load.infer import ContractToInfer
 
-SqlSource = PostgresSource | MysqlSource | SqliteSource
 ApiResource = RestResource | FileResource
 
 
@@ -83,27 +60,21 @@ def plans_for(
     secrets = tenant.secrets if tenant is not None else project_secrets(project)
     source_name = project.resolve_name("source", pipeline.source.ref) or pipeline.source.ref
     source_config = project.source(source_name)
-    params = source_params(project, source_name, secrets)
-    source = open_source(params)
+    source = open_source(source_params(project, source_name, secrets))
     destination_name = (
         project.resolve_name("destination", pipeline.destination.ref) or pipeline.destination.ref
     )
     if tenant is not None:
         destination_name = tenant.destination_for(destination_name)
-    destination = open_destination(destination_params(project, destination_name, secrets))
+    destination = open_destination_named(project, destination_name, secrets)
     kit = pipeline_datakit(project, pipeline, source_config.name)
-    if isinstance(source_config, RestApiSource | FilesSource):
-        available: Sequence[ApiResource] = source_config.resources
-        chosen_api = _resources(pipeline, available, resources)
-        plans = [
-            _api_plan(project, pipeline, source_config.name, source, resource, kit) for resource in chosen_api
-        ]
-    else:
-        assert not isinstance(params, RestParams | FilesParams)
-        chosen = _resources(pipeline, source_config.resources, resources)
-        plans = [
-            _plan(project, pipeline, source_config, source, resource, kit, params) for resource in chosen
-        ]
+    available: Sequence[SqlResource | ApiResource] = source_config.resources
+    plans = [
+        _plan(project, pipeline, source_config, source, resource, kit)
+        if isinstance(resource, SqlResource)
+        else _api_plan(project, pipeline, source_config.name, source, resource, kit)
+        for resource in _resources(pipeline, available, resources)
+    ]
     if tenant is not None and tenant.schema_prefix:
         plans = [for_tenant(plan, tenant) for plan in plans]
     return destination, plans
@@ -139,18 +110,17 @@ def _resources(pipeline: Pipeline, available: Sequence[R], wanted: Sequence[str]
 def _plan(
     project: Project,
     pipeline: Pipeline,
-    source_config: SqlSource,
+    source_config: SourceBase,
     source: Source,
     resource: SqlResource,
     kit: Datakit | None,
-    params: SqlSourceParams,
 ) -> ResourcePlan:
     layer = pipeline.destination.layer
     source_schema = sql_source_schema(source_config, resource)
     table = TableRef(resource.table or resource.name, source_schema) if resource.query is None else None
     typed = _typed_transform(pipeline, resource, kit)
     read_columns = resource.read_columns
-    contract = _target_contract(kit, resource, layer, table, params, read_columns)
+    contract = _target_contract(kit, resource, layer, table, source, read_columns)
     if typed is not None and read_columns is None:
         from datakit.contracts.sqlmodel_source import contract_from_sqlmodel
 
@@ -294,31 +264,27 @@ def _target_contract(
     resource: SqlResource,
     layer: str,
     table: TableRef | None,
-    params: SqlSourceParams,
+    source: Source,
     read_columns: Sequence[str] | None,
 ) -> Contract:
     name = resource.contract or resource.name
     if kit is None:
-        if table is None:
+        if table is None or not source.capabilities.catalog:
+            what = "reads a query" if table is None else "comes from a source without a catalog"
             raise DatakitError(
-                f"resource {resource.name!r} reads a query, so its contract cannot be reflected",
+                f"resource {resource.name!r} {what}, so its contract cannot be reflected",
                 hint="give the pipeline a datakit with a contract for it (`datakit:`, `contract:`)",
             )
-        return _reflected(params, table, layer, read_columns)
+        return _reflected(cast("ReflectingSource", source), table, layer, read_columns)
     return layer_contract(kit, name, layer) or kit.contract(name, layer)  # the latter: a located error
 
 
 def _reflected(
-    params: SqlSourceParams, table: TableRef, layer: str, read_columns: Sequence[str] | None
+    source: ReflectingSource, table: TableRef, layer: str, read_columns: Sequence[str] | None
 ) -> Contract:
     """The live source table's contract, for pipelines without a datakit (bronze mirrors the source):
     only the columns the resource reads, when it names them."""
-    from datakit.contracts.reflect import reflect_database
-
-    with reflection_errors(params, f"reflecting {table} from {params.describe()}"):
-        (contract,) = reflect_database(
-            sqlalchemy_url(params), table.schema or "main", tables=[table.name], layer=layer
-        )
+    (contract,) = source.reflect(table.schema or "main", tables=[table.name], layer=layer)
     wanted = set(read_columns or ())
     kept = [column for column in contract.columns if column.name in wanted]
     if not kept:  # all of them, or none the table has (the read says which is missing)

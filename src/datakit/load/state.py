@@ -1,12 +1,15 @@
 """The `_datakit` schema: load records and incremental cursors, kept in the destination itself.
 
-`_datakit.files` records the files a files source loaded (see `datakit.load.files`).
+`_datakit.files` records the files a file-set source loaded (see `datakit.load.files`). The three tables'
+layouts are here, as logical types the destination's engine spells (`Engine.column_sql`); the
+statements are plain SQL every engine of this package runs, with `$n` parameters.
 
 State lives with the data (DESIGN.md 3.3): the cursor and the load record are written in the same
 transaction as the rows they describe, so after a crash the cursor never points past data that is not
 there, nor behind data that is. Only creating the schema and its tables happens in a short transaction
-of its own, before the load (CREATE ... IF NOT EXISTS is not safe against a concurrent twin in
-PostgreSQL, so it runs under an advisory lock there; an empty `_datakit` left by a crash is harmless).
+of its own, before the load (CREATE ... IF NOT EXISTS is not safe against a concurrent twin on every
+engine, so it runs under the engine's set-up lock, `Engine.lock_setup`; an empty `_datakit` left by a
+crash is harmless).
 
 Cursor values are stored as text with their Python type name, so an integer cursor comes back as an
 int, a timestamp as an aware datetime, a decimal as a Decimal: the next read compares like with like.
@@ -14,11 +17,11 @@ int, a timestamp as an aware datetime, a decimal as a Decimal: the next read com
 Exactly once (DESIGN.md 3.9): a load run as a step of a run records the run's id and the step's id in
 its load record, in the data's transaction; a retry or a resume asks `committed_load` first and does not
 load again what is there. On PostgreSQL the COMMIT of a killed run may still be in flight when the
-resume asks (the server finishes a COMMIT its client sent before dying), so the question first takes a
-SHARE lock on `loads`: it waits for every transaction that has written a load record to end, and such a
-transaction is one statement from its COMMIT. (DuckDB has one writing process per file: a new one opens
-it only once the killed one is gone.) Columns added to `loads` since a database was first set up are
-added by `prepare`, under the set-up's lock.
+resume asks (the server finishes a COMMIT its client sent before dying), so the question first waits for
+every transaction that has written a load record to end (`Engine.lock_loads`: a SHARE lock on `loads`
+there), and such a transaction is one statement from its COMMIT. (DuckDB has one writing process per
+file: a new one opens it only once the killed one is gone.) Columns added to `loads` since a database
+was first set up are added by `prepare`, under the set-up's lock.
 """
 
 from __future__ import annotations
@@ -31,43 +34,57 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from datakit.connectors import TableRef
+from datakit.contracts.types import LogicalType, TypeKind, integer, simple, string
 from datakit.load.errors import LoadError
+from datakit.load.plan import STATE_SCHEMA
 
 if TYPE_CHECKING:
     from datakit.connectors import Destination, Transaction
     from datakit.load.plan import LoadResult
 
-STATE_SCHEMA = "_datakit"
 LOADS = "loads"
 CURSORS = "cursors"
-_LOCK_KEY = 0x64_6B_73  # "dks": one advisory lock for every datakit set-up in a database
+FILES = "files"
+_TEXT, _BIGINT, _TIMESTAMPTZ = string(), integer(64), simple(TypeKind.TIMESTAMPTZ)
+Layout = tuple[tuple[str, LogicalType, bool], ...]
+"""(name, type, nullable) of each column of a state table."""
 
-_LOADS_COLUMNS = (
-    ("load_id", "TEXT NOT NULL"),
-    ("pipeline", "TEXT NOT NULL"),
-    ("resource", "TEXT NOT NULL"),
-    ("target", "TEXT NOT NULL"),
-    ("status", "TEXT NOT NULL"),
-    ("rows_read", "BIGINT NOT NULL"),
-    ("rows_loaded", "BIGINT NOT NULL"),
-    ("rows_rejected", "BIGINT NOT NULL"),
-    ("cursor_value", "TEXT"),
-    ("schema_changes", "TEXT"),
-    ("error", "TEXT"),
-    ("started_at", "TIMESTAMPTZ NOT NULL"),
-    ("finished_at", "TIMESTAMPTZ NOT NULL"),
-    ("run_id", "TEXT"),  # the run and the step that loaded (NULL outside a run: `datakit run pipeline`)
-    ("step_id", "TEXT"),
+_LOADS_COLUMNS: Layout = (
+    ("load_id", _TEXT, False),
+    ("pipeline", _TEXT, False),
+    ("resource", _TEXT, False),
+    ("target", _TEXT, False),
+    ("status", _TEXT, False),
+    ("rows_read", _BIGINT, False),
+    ("rows_loaded", _BIGINT, False),
+    ("rows_rejected", _BIGINT, False),
+    ("cursor_value", _TEXT, True),
+    ("schema_changes", _TEXT, True),
+    ("error", _TEXT, True),
+    ("started_at", _TIMESTAMPTZ, False),
+    ("finished_at", _TIMESTAMPTZ, False),
+    ("run_id", _TEXT, True),  # the run and the step that loaded (NULL outside a run: `datakit run pipeline`)
+    ("step_id", _TEXT, True),
 )
-_CURSORS_COLUMNS = (
-    ("pipeline", "TEXT NOT NULL"),
-    ("resource", "TEXT NOT NULL"),
-    ("target", "TEXT NOT NULL"),
-    ("cursor_field", "TEXT NOT NULL"),
-    ("cursor_type", "TEXT NOT NULL"),
-    ("cursor_value", "TEXT NOT NULL"),
-    ("load_id", "TEXT NOT NULL"),
-    ("updated_at", "TIMESTAMPTZ NOT NULL"),
+_CURSORS_COLUMNS: Layout = (
+    ("pipeline", _TEXT, False),
+    ("resource", _TEXT, False),
+    ("target", _TEXT, False),
+    ("cursor_field", _TEXT, False),
+    ("cursor_type", _TEXT, False),
+    ("cursor_value", _TEXT, False),
+    ("load_id", _TEXT, False),
+    ("updated_at", _TIMESTAMPTZ, False),
+)
+FILES_COLUMNS: Layout = (
+    ("pipeline", _TEXT, False),
+    ("resource", _TEXT, False),
+    ("target", _TEXT, False),
+    ("path", _TEXT, False),
+    ("size", _BIGINT, False),
+    ("sha256", _TEXT, False),
+    ("load_id", _TEXT, False),
+    ("loaded_at", _TIMESTAMPTZ, False),
 )
 
 
@@ -75,8 +92,7 @@ def prepare(destination: Destination, schemas: tuple[str, ...], *, state_schema:
     """Create the state schema with its tables, and the target `schemas`, in a short transaction of their
     own. `state_schema` is `_datakit`, or a tenant's own (`acme__datakit`: `datakit.config.tenancy`)."""
     with destination.transaction() as tx:
-        if destination.capabilities.dialect == "postgres":
-            tx.query("SELECT pg_advisory_xact_lock($1)", [_LOCK_KEY])
+        destination.engine.lock_setup(tx)
         for schema in schemas:
             tx.execute(f"CREATE SCHEMA IF NOT EXISTS {tx.quote(schema)}")
         ensure(tx, state_schema)
@@ -88,20 +104,19 @@ def ensure(tx: Transaction, state_schema: str = STATE_SCHEMA) -> None:
     The loader calls this again inside its data transaction, so state dropped by someone between the
     set-up and the load is recreated with the load (and rolled back with it).
     """
-    from datakit.load.files import FILES, FILES_COLUMNS
-
+    engine = tx.engine
     for table, columns in ((LOADS, _LOADS_COLUMNS), (CURSORS, _CURSORS_COLUMNS), (FILES, FILES_COLUMNS)):
         live = {column.name for column in tx.columns(TableRef(table, state_schema))}
         if live:  # set up by an older datakit: add the columns added since (all nullable)
-            for name, kind in columns:
-                if name not in live and "NOT NULL" not in kind:
+            for name, kind, nullable in columns:
+                if name not in live and nullable:
                     tx.execute(
                         f"ALTER TABLE {tx.quote(state_schema, table)} "
-                        f"ADD COLUMN IF NOT EXISTS {tx.quote(name)} {kind}"
+                        f"ADD COLUMN IF NOT EXISTS {engine.column_sql(name, kind)}"
                     )
             continue
-        tx.execute(f"CREATE SCHEMA IF NOT EXISTS {tx.quote(state_schema)}")
-        body = ", ".join(f"{tx.quote(name)} {kind}" for name, kind in columns)
+        tx.execute(engine.create_schema_sql(state_schema))
+        body = ", ".join(engine.column_sql(name, kind, nullable=nullable) for name, kind, nullable in columns)
         tx.execute(f"CREATE TABLE IF NOT EXISTS {tx.quote(state_schema, table)} ({body})")
 
 
@@ -164,7 +179,7 @@ def record_load(tx: Transaction, result: LoadResult, *, state_schema: str = STAT
         result.run_id or "",
         result.step_id or "",
     ]
-    names = ", ".join(tx.quote(name) for name, _ in _LOADS_COLUMNS)
+    names = ", ".join(tx.quote(name) for name, _, _ in _LOADS_COLUMNS)
     tx.execute(
         f"INSERT INTO {tx.quote(state_schema, LOADS)} ({names}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
         "NULLIF($9, ''), NULLIF($10, ''), NULLIF($11, ''), CAST($12 AS TIMESTAMPTZ), "
@@ -197,8 +212,7 @@ def committed_load(
         live = {column.name for column in tx.columns(TableRef(LOADS, state_schema))}
         if not {"run_id", "step_id"} <= live:  # no load of any run yet
             return None
-        if destination.capabilities.dialect == "postgres":
-            tx.execute(f"LOCK TABLE {tx.quote(state_schema, LOADS)} IN SHARE MODE")
+        destination.engine.lock_loads(tx, TableRef(LOADS, state_schema))
         which = ", ".join(f"${i}" for i in range(2, len(runs) + 2))
         rows = tx.query(
             "SELECT load_id, run_id, rows_read, rows_loaded, rows_rejected "

@@ -10,22 +10,23 @@ mixin's default), the loader fills it with a load's time (`datakit.contracts.mix
 * FIRST columns (`created_at`) keep the stored row's value: a merge keeps the target row's, a history
   version keeps the key's current version's, and a key seen for the first time gets this load's time.
   A staged load leaves them NULL in the stage and the statements that write the target and the history
-  take `COALESCE(stage, stored, load time)`: one more expression in statements that run anyway. A load
+  take `COALESCE(stage, stored, load time)` (`KeepFirst`, `datakit.connectors.writes`): one more
+  expression in statements that run anyway. A load
   that writes straight into the target (append, or replace without history) has no stored row to
   keep, so there they get this load's time in Arrow like the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from datakit.connectors.writes import KeepFirst
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from datakit.connectors import Transaction
     from datakit.contracts.model import Contract
 
 
@@ -81,16 +82,7 @@ class LoadTimes:
             batch = batch.set_column(index, batch.schema.field(index), filled)
         return batch
 
-    def value(self, tx: Transaction, column: str, *, stored: Iterable[str] = ()) -> str:
-        """The SQL of staged column `s.<column>` as written: FIRST columns fall back on the `stored`
-        aliases' values, then on the load's time."""
-        item = f"s.{tx.quote(column)}"
-        if column not in self.first:
-            return item
-        fallbacks = [f"{alias}.{tx.quote(column)}" for alias in stored]
-        at = f"CAST('{self.at.isoformat(sep=' ')}' AS TIMESTAMPTZ)"  # a datetime of ours, not input
-        return f"COALESCE({', '.join([item, *fallbacks, at])})"
-
-
-NO_TIMES = LoadTimes(datetime.min)
-"""No column to fill (a contract without such a mixin)."""
+    @property
+    def keep(self) -> KeepFirst:
+        """The FIRST columns, as the statements that write a target or its history keep them."""
+        return KeepFirst(self.first, self.at)

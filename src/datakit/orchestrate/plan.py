@@ -228,10 +228,6 @@ def _resource_names(project: Project, pipeline_name: str) -> list[str]:
 
 
 def _exclusive(project: Project, destination_ref: str) -> tuple[str, ...]:
-    """`duckdb:<file>` for a DuckDB destination (one writer process per file); nothing otherwise."""
-    from datakit.config.models.destinations import DuckDBDestination
-
-    destination = project.destination(destination_ref)
-    if isinstance(destination, DuckDBDestination) and destination.connection.database != ":memory:":
-        return (f"duckdb:{project.path(destination.connection.database).resolve()}",)
-    return ()
+    """What only one process may write at a time (a DuckDB file: `duckdb:<file>`); nothing otherwise."""
+    exclusive = project.destination(destination_ref).exclusive(project.path)
+    return (exclusive,) if exclusive else ()

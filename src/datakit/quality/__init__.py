@@ -11,17 +11,13 @@ from __future__ import annotations
 from datakit.quality.builtin import REGISTRY, BuiltinCheck, failing_rows_sql
 from datakit.quality.results import CheckResult, ChecksFailed, CheckStatus, SuiteResult, error_failures
 from datakit.quality.runner import PlannedCheck, plan_suite, run_check, run_check_suite
-from datakit.quality.sql import DUCKDB, POSTGRES, Dialect
 
 __all__ = [
-    "DUCKDB",
-    "POSTGRES",
     "REGISTRY",
     "BuiltinCheck",
     "CheckResult",
     "CheckStatus",
     "ChecksFailed",
-    "Dialect",
     "PlannedCheck",
     "SuiteResult",
     "error_failures",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from datakit.config.models.checks import (
     AcceptedValuesCheck,
@@ -26,11 +26,14 @@ from datakit.config.models.checks import (
     UniqueCheck,
 )
 from datakit.config.models.common import format_duration
-from datakit.quality.sql import Dialect, user_sql
+from datakit.quality.sql import relation, user_sql
+
+if TYPE_CHECKING:
+    from datakit.connectors import Engine
 
 C = TypeVar("C", bound=CheckBase)
-Builder = Callable[[C, str, Dialect], list[str]]
-"""`(check, table, dialect) -> one failing-rows query per label of the check (see CheckBase.labels)`."""
+Builder = Callable[[C, str, "Engine"], list[str]]
+"""`(check, table, engine) -> one failing-rows query per label of the check (see CheckBase.labels)`."""
 
 
 @dataclass(frozen=True)
@@ -62,57 +65,58 @@ def builtin(model: type[C]) -> Callable[[Builder[C]], Builder[C]]:
     return register
 
 
-def failing_rows_sql(check: CheckBase, table: str, dialect: Dialect) -> list[tuple[str, str]]:
-    """`(label, sql)` for each result of `check` on `table`."""
-    queries = REGISTRY[check.kind].build(check, table, dialect)
+def failing_rows_sql(check: CheckBase, table: str, engine: Engine) -> list[tuple[str, str]]:
+    """`(label, sql)` for each result of `check` on `table`, in `engine`'s SQL."""
+    queries = REGISTRY[check.kind].build(check, table, engine)
     return list(zip(check.labels(), queries, strict=True))
 
 
 @builtin(NotNullCheck)
-def not_null(check: NotNullCheck, table: str, sql: Dialect) -> list[str]:
+def not_null(check: NotNullCheck, table: str, sql: Engine) -> list[str]:
     """Fails on every row where the column is null; each listed column is its own check."""
-    return [f"select * from {sql.table(table)} where {sql.identifier(c)} is null" for c in check.not_null]
+    return [f"select * from {relation(sql, table)} where {sql.quote(c)} is null" for c in check.not_null]
 
 
 @builtin(UniqueCheck)
-def unique(check: UniqueCheck, table: str, sql: Dialect) -> list[str]:
+def unique(check: UniqueCheck, table: str, sql: Engine) -> list[str]:
     """Fails once per key value held by more than one row, with how many rows hold it. A list of
     columns is one composite key. Keys with a null part are skipped, as a UNIQUE constraint does."""
-    columns = ", ".join(sql.identifier(c) for c in check.unique)
-    present = " and ".join(f"{sql.identifier(c)} is not null" for c in check.unique)
+    columns = ", ".join(sql.quote(c) for c in check.unique)
+    present = " and ".join(f"{sql.quote(c)} is not null" for c in check.unique)
     return [
-        f"select {columns}, count(*) as occurrences from {sql.table(table)} where {present} "
+        f"select {columns}, count(*) as occurrences from {relation(sql, table)} where {present} "
         f"group by {columns} having count(*) > 1"
     ]
 
 
 @builtin(AcceptedValuesCheck)
-def accepted_values(check: AcceptedValuesCheck, table: str, sql: Dialect) -> list[str]:
+def accepted_values(check: AcceptedValuesCheck, table: str, sql: Engine) -> list[str]:
     """Fails on every row whose value is not in `values`. Nulls pass: pair with `not_null` to forbid them."""
-    column = sql.identifier(check.accepted_values.column)
+    column = sql.quote(check.accepted_values.column)
     values = ", ".join(sql.literal(v) for v in check.accepted_values.values)
-    return [f"select * from {sql.table(table)} where {column} is not null and {column} not in ({values})"]
+    return [f"select * from {relation(sql, table)} where {column} is not null and {column} not in ({values})"]
 
 
 @builtin(RelationshipsCheck)
-def relationships(check: RelationshipsCheck, table: str, sql: Dialect) -> list[str]:
+def relationships(check: RelationshipsCheck, table: str, sql: Engine) -> list[str]:
     """Fails on every row whose non-null `column` matches no `field` in the table `to` (an orphan)."""
     spec = check.relationships
-    column = sql.identifier(spec.column)
-    field = sql.identifier(spec.field or spec.column)
+    column = sql.quote(spec.column)
+    field = sql.quote(spec.field or spec.column)
+    parent = relation(sql, spec.to)
     return [
-        f"select child.* from {sql.table(table)} as child where child.{column} is not null "
-        f"and not exists (select 1 from {sql.table(spec.to)} as parent where parent.{field} = child.{column})"
+        f"select child.* from {relation(sql, table)} as child where child.{column} is not null "
+        f"and not exists (select 1 from {parent} as parent where parent.{field} = child.{column})"
     ]
 
 
 @builtin(RowCountCheck)
-def row_count(check: RowCountCheck, table: str, sql: Dialect) -> list[str]:
+def row_count(check: RowCountCheck, table: str, sql: Engine) -> list[str]:
     """Fails with one row (`row_count` and the bound it breaks) when the table has fewer rows than
     `min`, more than `max`, or not as many as the table `equal_to`."""
     spec = check.row_count
     columns = ["row_count"]
-    counts = [f"(select count(*) from {sql.table(table)}) as row_count"]
+    counts = [f"(select count(*) from {relation(sql, table)}) as row_count"]
     broken: list[str] = []
     if spec.min is not None:
         columns.append(f"{spec.min} as min_rows")
@@ -122,32 +126,33 @@ def row_count(check: RowCountCheck, table: str, sql: Dialect) -> list[str]:
         broken.append(f"row_count > {spec.max}")
     if spec.equal_to is not None:
         columns.append("expected_rows")
-        counts.append(f"(select count(*) from {sql.table(spec.equal_to)}) as expected_rows")
+        counts.append(f"(select count(*) from {relation(sql, spec.equal_to)}) as expected_rows")
         broken.append("row_count <> expected_rows")
     counted = f"(select {', '.join(counts)}) as counted"
     return [f"select {', '.join(columns)} from {counted} where {' or '.join(broken)}"]
 
 
 @builtin(FreshnessCheck)
-def freshness(check: FreshnessCheck, table: str, sql: Dialect) -> list[str]:
+def freshness(check: FreshnessCheck, table: str, sql: Engine) -> list[str]:
     """Fails with one row (`latest` value and `max_age`) when the newest value of the timestamp column
     is older than `max_age` by the database's clock, or when there is none (empty table, all null)."""
     spec = check.freshness
     max_age = sql.string(format_duration(spec.max_age))
     return [
-        f"select latest, {max_age} as max_age from (select max({sql.identifier(spec.column)}) as latest "
-        f"from {sql.table(table)}) as newest where latest is null or latest < {sql.older_than(spec.max_age)}"
+        f"select latest, {max_age} as max_age from (select max({sql.quote(spec.column)}) as latest "
+        f"from {relation(sql, table)}) as newest "
+        f"where latest is null or latest < {sql.older_than(spec.max_age)}"
     ]
 
 
 @builtin(ExpressionCheck)
-def expression(check: ExpressionCheck, table: str, sql: Dialect) -> list[str]:
+def expression(check: ExpressionCheck, table: str, sql: Engine) -> list[str]:
     """Fails on every row for which the SQL predicate is not true: false, and also null (a predicate
     every row must satisfy is not satisfied by unknown)."""
-    return [f"select * from {sql.table(table)} where ({user_sql(check.expression)}) is not true"]
+    return [f"select * from {relation(sql, table)} where ({user_sql(check.expression)}) is not true"]
 
 
 @builtin(SqlCheck)
-def custom_sql(check: SqlCheck, table: str, sql: Dialect) -> list[str]:  # noqa: ARG001 - uniform builder
+def custom_sql(check: SqlCheck, table: str, sql: Engine) -> list[str]:  # noqa: ARG001 - uniform builder
     """Fails on every row the query returns; the query is used as written (it names its own tables)."""
     return [user_sql(check.sql).strip()]

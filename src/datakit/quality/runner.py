@@ -1,4 +1,4 @@
-"""Run a check suite: plan each check's SQL for the destination's dialect, then count and sample.
+"""Run a check suite: plan each check's SQL for the destination's engine, then count and sample.
 
 Planning is pure (config -> SQL), so the SQL of a suite can be shown or tested without a database.
 Running counts the failing rows with one query and fetches a sample with another: a count streams,
@@ -7,7 +7,8 @@ and a `limit` stops early, where a single windowed query would hold every failin
 For a tenant (`datakit.config.tenancy`), every table a check names — the checked table, a
 relationship's `to`, a row count's `equal_to`, the tables inside `sql` and `expression` checks — gets
 the tenant's schema prefix (`silver.customer` -> `acme_silver.customer`; see `quality.tenant`), and
-the suite runs in the tenant's stand-in destination with its secrets.
+the suite runs in the tenant's stand-in destination with its secrets. Queries run in the destination's
+read-only session (`Destination.session`).
 """
 
 from __future__ import annotations
@@ -20,16 +21,15 @@ from datakit.config.models.checks import CheckSeverity, CheckSuite
 from datakit.config.project import Project
 from datakit.config.secrets import Secrets
 from datakit.connectors.errors import ConnectionLost, ConnectorError
-from datakit.connectors.from_config import destination_params
+from datakit.connectors.from_config import open_destination_named
 from datakit.log import get_logger
 from datakit.quality.builtin import failing_rows_sql
 from datakit.quality.results import CheckResult, SuiteResult, jsonable
-from datakit.quality.session import Session, open_session
-from datakit.quality.sql import DIALECTS, Dialect
 from datakit.quality.tenant import for_tenant
 
 if TYPE_CHECKING:
     from datakit.config.tenancy import Tenant
+    from datakit.connectors import Engine, Session
 
 log = get_logger(__name__)
 
@@ -45,14 +45,14 @@ class PlannedCheck:
     sql: str
 
 
-def plan_suite(suite: CheckSuite, dialect: Dialect, tenant: Tenant | None = None) -> list[PlannedCheck]:
-    """Every check of `suite` as SQL for `dialect`, in file order (on `tenant`'s tables, if given)."""
+def plan_suite(suite: CheckSuite, engine: Engine, tenant: Tenant | None = None) -> list[PlannedCheck]:
+    """Every check of `suite` as SQL for `engine`, in file order (on `tenant`'s tables, if given)."""
     planned: list[PlannedCheck] = []
     for written, as_written in suite.checks():
         table, check = written, as_written
         if tenant is not None and tenant.schema_prefix:
-            table, check = for_tenant(suite, written, as_written, tenant, dialect)
-        for name, sql in failing_rows_sql(check, table, dialect):
+            table, check = for_tenant(suite, written, as_written, tenant, engine)
+        for name, sql in failing_rows_sql(check, table, engine):
             planned.append(PlannedCheck(table, check.kind, name, suite.severity_of(check), sql))
     return planned
 
@@ -82,10 +82,10 @@ def run_check_suite(
         where = tenant.destination_for(where)
         secrets = secrets or tenant.secrets
     target = project.resolve_name("destination", where)
-    params = destination_params(project, where, secrets)
-    planned = plan_suite(spec, DIALECTS[params.type], tenant)
+    warehouse = open_destination_named(project, where, secrets)
+    planned = plan_suite(spec, warehouse.engine, tenant)
     started = time.perf_counter()
-    with open_session(params) as session:
+    with warehouse.session() as session:
         results = [run_check(session, check, sample_size) for check in planned]
     result = SuiteResult(spec.name, target or where, results, duration=time.perf_counter() - started)
     for failed in result.errors + result.warnings:

@@ -1,4 +1,4 @@
-"""Rendering names and values from config into SQL for DuckDB and PostgreSQL.
+"""Names and values from config rendered into a destination's SQL (its `Engine` spells them).
 
 Table and column names from YAML are identifiers, never SQL: each dotted part is double-quoted with
 embedded quotes doubled, so `email"; drop table x; --` names a (strange) column instead of ending the
@@ -11,62 +11,17 @@ the stored query is exactly what ran and can be pasted into a SQL console.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING
 
-from datakit.config.models.checks import Value, table_parts
+from datakit.config.models.checks import table_parts
 
-DialectName = Literal["duckdb", "postgres"]
+if TYPE_CHECKING:
+    from datakit.connectors import Engine
 
 
-@dataclass(frozen=True)
-class Dialect:
-    """The SQL spelling of one destination type (the two agree on almost everything checks need)."""
-
-    name: DialectName
-    default_schema: str
-    """Where a table named without a schema lives (the connection's default)."""
-
-    def identifier(self, name: str) -> str:
-        """One quoted identifier: `a"b` -> `"a""b"`."""
-        return '"' + name.replace('"', '""') + '"'
-
-    def table(self, ref: str) -> str:
-        """`silver.customer` -> `"silver"."customer"`, each part quoted on its own."""
-        return ".".join(self.identifier(part) for part in table_parts(ref))
-
-    def literal(self, value: Value) -> str:
-        """A constant from config as a SQL literal."""
-        if isinstance(value, bool):  # before int: bool is an int
-            return "TRUE" if value else "FALSE"
-        if isinstance(value, int):
-            return str(value)
-        if isinstance(value, float):
-            if math.isfinite(value):
-                return repr(value)
-            return f"CAST('{value!r}' AS DOUBLE PRECISION)"  # 'nan', 'inf', '-inf': both parse these
-        return self.string(value)
-
-    def string(self, text: str) -> str:
-        """A string literal. PostgreSQL gets an E'' string when backslashes occur, so that the result
-        does not depend on the server's `standard_conforming_strings`; DuckDB has no escapes at all."""
-        quoted = text.replace("'", "''")
-        if self.name == "postgres" and "\\" in text:
-            return "E'" + quoted.replace("\\", "\\\\") + "'"
-        return "'" + quoted + "'"
-
-    def older_than(self, max_age: timedelta) -> str:
-        """The instant `max_age` before the database's clock (the clock that stamped the rows)."""
-        seconds = max_age.total_seconds()
-        amount = str(int(seconds)) if seconds.is_integer() else repr(seconds)
-        return f"current_timestamp - interval '{amount} seconds'"
-
-
-DUCKDB = Dialect("duckdb", "main")
-POSTGRES = Dialect("postgres", "public")
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (DUCKDB, POSTGRES)}
+def relation(engine: Engine, ref: str) -> str:
+    """`silver.customer` -> `"silver"."customer"`, each part quoted on its own."""
+    return engine.quote(*table_parts(ref))
 
 
 def user_sql(text: str) -> str:

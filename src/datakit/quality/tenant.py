@@ -5,9 +5,9 @@ Suites are written once, with the names the project without tenants has (`silver
 the same names with the schema prefixed (`datakit.config.tenancy`). Table references from config
 (the checked table, a relationship's `to`, a row count's `equal_to`) are renamed directly. SQL the
 user wrote (`sql` checks, and `expression` checks that read another table in a subquery) is parsed
-with sqlglot in the destination's dialect and every table reference in it renamed the same way —
-except the names of the query's own CTEs. A query sqlglot cannot parse is refused for a tenant
-rather than run against the wrong tenant's tables.
+with sqlglot in the destination engine's dialect (`Engine.name`) and every table reference in it
+renamed the same way — except the names of the query's own CTEs. A query sqlglot cannot parse is
+refused for a tenant rather than run against the wrong tenant's tables.
 """
 
 from __future__ import annotations
@@ -26,22 +26,22 @@ from datakit.errors import DatakitError
 
 if TYPE_CHECKING:
     from datakit.config.tenancy import Tenant
-    from datakit.quality.sql import Dialect
+    from datakit.connectors import Engine
 
 
 def for_tenant(
-    suite: CheckSuite, table: str, check: CheckBase, tenant: Tenant, dialect: Dialect
+    suite: CheckSuite, table: str, check: CheckBase, tenant: Tenant, engine: Engine
 ) -> tuple[str, CheckBase]:
     """The checked table and the check with every table reference in the tenant's schemas."""
     where = f"check suite {suite.name!r} on {table} for warehouse {tenant.name!r}"
 
     def moved(ref: str) -> str:
-        return tenant.table(ref if "." in ref else f"{dialect.default_schema}.{ref}")
+        return tenant.table(ref if "." in ref else f"{engine.default_schema}.{ref}")
 
     if isinstance(check, SqlCheck):
-        check = check.model_copy(update={"sql": tenant_sql(check.sql, tenant, dialect, where)})
+        check = check.model_copy(update={"sql": tenant_sql(check.sql, tenant, engine, where)})
     elif isinstance(check, ExpressionCheck):
-        check = check.model_copy(update={"expression": tenant_sql(check.expression, tenant, dialect, where)})
+        check = check.model_copy(update={"expression": tenant_sql(check.expression, tenant, engine, where)})
     elif isinstance(check, RelationshipsCheck):
         relationships = check.relationships.model_copy(update={"to": moved(check.relationships.to)})
         check = check.model_copy(update={"relationships": relationships})
@@ -51,7 +51,7 @@ def for_tenant(
     return moved(table), check
 
 
-def tenant_sql(text: str, tenant: Tenant, dialect: Dialect, where: str) -> str:
+def tenant_sql(text: str, tenant: Tenant, engine: Engine, where: str) -> str:
     """`text` (a query or a predicate) with every table it reads in `tenant`'s schemas; unchanged when
     it reads no table (most predicates), so what the user wrote is what runs whenever possible."""
     import sqlglot
@@ -59,7 +59,7 @@ def tenant_sql(text: str, tenant: Tenant, dialect: Dialect, where: str) -> str:
     from sqlglot.errors import ParseError
 
     try:
-        tree = sqlglot.parse_one(text, read=dialect.name)
+        tree = sqlglot.parse_one(text, read=engine.name)
     except ParseError as exc:
         raise DatakitError(
             f"{where}: datakit cannot read this SQL to move its tables into the warehouse's schemas: "
@@ -71,6 +71,6 @@ def tenant_sql(text: str, tenant: Tenant, dialect: Dialect, where: str) -> str:
     if not tables:
         return text
     for table in tables:
-        schema = tenant.schema(table.db or dialect.default_schema)
+        schema = tenant.schema(table.db or engine.default_schema)
         table.set("db", exp.to_identifier(schema, quoted=True))
-    return tree.sql(dialect=dialect.name)
+    return tree.sql(dialect=engine.name)

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from datakit.config.models.sources import FilesSource, Resource, RestApiSource, SqlResource
+from datakit.config.models.sources import Resource, SqlResource
 from datakit.datakits.targets import (
     BRONZE,
     layer_contract,
@@ -124,8 +124,7 @@ def _pipeline_tables(project: Project, pipeline: Pipeline) -> Iterable[BronzeTab
         contract = _contract(kit, resource)
         if contract is not None:
             system = contract.system or (kit.name if kit is not None else source.name)
-            fallback = "main" if isinstance(source, RestApiSource | FilesSource) else source_schema
-            schema = target_schema(project, pipeline, system, contract.schema_name or fallback or "main")
+            schema = target_schema(project, pipeline, system, contract.schema_name or source_schema or "main")
             yield BronzeTable(schema, contract.name, contract, (pipeline.name,), keyed)
             continue
         if isinstance(resource, SqlResource):

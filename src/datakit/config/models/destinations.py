@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -23,6 +25,12 @@ class DestinationBase(StrictModel):
     tags: Tags
     settings: DestinationSettings = Field(default_factory=DestinationSettings)
 
+    def exclusive(self, path: Callable[[str], Path]) -> str | None:  # noqa: ARG002 - DuckDB's needs it
+        """What only one process may write at a time (steps on it never overlap), or None.
+
+        `path` makes a configured path absolute (`Project.path`)."""
+        return None
+
 
 class DuckDBConnection(StrictModel):
     database: str = Field(
@@ -37,6 +45,11 @@ class DuckDBDestination(DestinationBase):
 
     type: Literal["duckdb"]
     connection: DuckDBConnection = Field(default_factory=DuckDBConnection)
+
+    def exclusive(self, path: Callable[[str], Path]) -> str | None:
+        """The file: DuckDB admits one writing process per file (an in-memory database is private)."""
+        database = self.connection.database
+        return None if database == ":memory:" else f"duckdb:{path(database).resolve()}"
 
 
 class PostgresDestination(DestinationBase):

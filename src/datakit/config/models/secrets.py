@@ -21,7 +21,3 @@ class SecretSpec(StrictModel):
         """The variable that holds this secret in `environment`."""
         specific: str | None = getattr(self, f"env_var_{environment}", None)
         return specific or self.env_var
-
-
-class SecretsMapping(StrictModel):
-    secrets: dict[str, SecretSpec] = Field(default_factory=dict)

@@ -111,6 +111,11 @@ class SourceBase(StrictModel):
     description: Description
     tags: Tags
 
+    @property
+    def default_schema(self) -> str | None:
+        """The schema of a resource that names none (None: the source has no schemas of its own)."""
+        return None
+
 
 class PostgresSource(SourceBase):
     """A PostgreSQL database."""
@@ -119,6 +124,11 @@ class PostgresSource(SourceBase):
     connection: PostgresConnection
     schema_: str = Field("public", alias="schema", description="Default schema of the resources.")
     resources: list[SqlResource] = Field(min_length=1)
+
+    @property
+    def default_schema(self) -> str | None:
+        """The schema of a resource that names none."""
+        return self.schema_
 
 
 class SqliteSource(SourceBase):
@@ -135,6 +145,11 @@ class MysqlSource(SourceBase):
     type: Literal["mysql"]
     connection: MysqlConnection
     resources: list[SqlResource] = Field(min_length=1)
+
+    @property
+    def default_schema(self) -> str | None:
+        """The database: MySQL's schemas are its databases."""
+        return self.connection.database
 
 
 class BearerAuth(StrictModel):

@@ -15,10 +15,10 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from datakit.connectors.base import RejectedRow
 from datakit.connectors.errors import ConnectorError
 from datakit.connectors.files.params import CsvParams
 from datakit.connectors.files.quoting import quotes_span_lines, strict_copy
@@ -29,16 +29,6 @@ if TYPE_CHECKING:
 
 _JSONL_BLOCK_BYTES = 16 << 20
 _CSV_BLOCK_BYTES = 4 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedRow:
-    """A record that could not be parsed: where it is, why, and its text (capped) for the rejected table."""
-
-    file: str
-    line: int | None
-    reason: str
-    text: str
 
 
 Reject = Callable[[RejectedRow], None]

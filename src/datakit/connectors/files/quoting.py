@@ -29,7 +29,7 @@ from typing import IO, TYPE_CHECKING
 from datakit.connectors.files.params import CsvParams
 
 if TYPE_CHECKING:
-    from datakit.connectors.files.formats import RejectedRow
+    from datakit.connectors.base import RejectedRow
 
 _SCAN_BYTES = 4 << 20
 _TEXT_CAP = 4096
@@ -91,7 +91,7 @@ class _Lines:
 def strict_copy(path: Path, options: CsvParams, reject: Callable[[RejectedRow], None]) -> IO[bytes]:
     """A temporary UTF-8 copy of the file's well-formed records; the others go to `reject` with the
     number of their first line. The caller closes the copy (it is deleted then)."""
-    from datakit.connectors.files.formats import RejectedRow
+    from datakit.connectors.base import RejectedRow
 
     copy = tempfile.TemporaryFile(prefix="datakit-csv-")  # noqa: SIM115 - the caller closes it
     text = io.TextIOWrapper(copy, encoding="utf-8", newline="")

@@ -21,13 +21,13 @@ from __future__ import annotations
 import glob
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from datakit.connectors.base import Column, ReadRequest, SourceCapabilities, TableRef
+from datakit.connectors.base import Column, FileInfo, ReadRequest, RejectedRow, SourceCapabilities, TableRef
 from datakit.connectors.errors import ConnectorError, NoRowsToInfer
-from datakit.connectors.files.formats import RejectedRow, read_csv, read_jsonl, read_parquet
+from datakit.connectors.files.formats import read_csv, read_jsonl, read_parquet
 from datakit.connectors.files.params import FileResourceParams, FilesParams
 from datakit.connectors.rest.records import Rebatcher, align, settle
 from datakit.errors import did_you_mean
@@ -40,19 +40,10 @@ __all__ = ["FileInfo", "FilesSource", "RejectedRow", "rejected_batch"]
 _HASH_CHUNK = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class FileInfo:
-    """A matched file: where it is, how big, and the SHA-256 of its bytes (hex)."""
-
-    path: Path
-    size: int
-    sha256: str
-
-
 class FilesSource:
     """Reads CSV, Parquet and JSON Lines files (`Source` protocol; tables are the resources)."""
 
-    capabilities = SourceCapabilities(dialect="files", queries=False, exact_types=False, schemas=False)
+    capabilities = SourceCapabilities(queries=False, exact_types=False, schemas=False, file_sets=True)
 
     def __init__(
         self,
@@ -73,6 +64,11 @@ class FilesSource:
 
     def __repr__(self) -> str:
         return f"FilesSource({self.params.describe()})"
+
+    @property
+    def base_path(self) -> Path:
+        """Where relative paths start (the project root): recorded paths are relative to it."""
+        return self.params.base_path
 
     # --- files ------------------------------------------------------------------------------------
 

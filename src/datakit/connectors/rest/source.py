@@ -59,7 +59,12 @@ class RestSource:
     """Reads the resources of one REST API (`Source` protocol; tables are resources and child tables)."""
 
     capabilities = SourceCapabilities(
-        dialect="rest_api", queries=False, exact_types=False, schemas=False, sampled_schema=True
+        queries=False,
+        exact_types=False,
+        schemas=False,
+        sampled_schema=True,
+        sample_after_cursor=True,
+        child_tables=True,
     )
 
     def __init__(self, params: RestParams, *, sleep: Sleep = time.sleep) -> None:
@@ -117,6 +122,11 @@ class RestSource:
         return (batch for name, batch in self.read_tables(request) if name == table)
 
     # --- one pass, every table --------------------------------------------------------------------
+
+    def has_child_tables(self, table: TableRef) -> bool:
+        """Whether the resource `table` names turns its lists into child tables (`child_tables: true`)."""
+        resource = self._resources.get(table.name)
+        return resource is not None and resource.child_tables
 
     def read_tables(self, request: ReadRequest) -> Iterator[tuple[str, pa.RecordBatch]]:
         """(table, batch) pairs of the resource `request` names and of its child tables, in one pass.

@@ -6,23 +6,80 @@ used when every column's type is one it decodes exactly (it panics on DECIMAL wi
 its types are then cast to the target schema: DECIMAL(38,10) back to the declared precision, TINYINT(1)
 to bool); other tables and free-form queries, whose types are unknown up front, use pymysql. Both
 stream with memory bounded by a batch, and both run the session in UTC so TIMESTAMPs are instants.
+
+Errors are read by MySQL's error numbers (`classify`): pymysql carries them as `args[0]`; connectorx
+reports the server's `ERROR <number> (<sqlstate>)` or the OS error inside its message, which is all it
+gives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, suppress
 from typing import TYPE_CHECKING, Any
 
+from datakit.connectors import errors
 from datakit.connectors.arrow import conform, mysql_type
 from datakit.connectors.base import Column, ReadRequest, SourceCapabilities, TableRef
-from datakit.connectors.errors import ConnectorError, translate
+from datakit.connectors.errors import (
+    AuthenticationFailed,
+    ConnectionLost,
+    ConnectorError,
+    Diagnosis,
+    network_or_terminal,
+)
 from datakit.connectors.params import MysqlParams
 from datakit.connectors.rows import cursor_batches
 from datakit.connectors.sources.requested import requested_columns, requested_schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from datakit.contracts.model import Contract
+
+REFUSED_LOGIN = frozenset({1045, 1698})  # not 1044, a refused database: that is a permission
+TRANSIENT = frozenset({1040, 1205, 1213, 1927, 2002, 2003, 2005, 2006, 2013, 2055})
+_CONNECTORX_CODE = re.compile(r"ERROR (\d+) \(\w+\): (.*?)(?: \}|$)")
+_CONNECTORX_OS = re.compile(r"\(os error \d+\)")
+
+
+def classify(exc: BaseException) -> Diagnosis:
+    """Refused login, transient (connection, deadlock, too many connections) or terminal, by number."""
+    exc = getattr(exc, "orig", None) or exc  # SQLAlchemy's DBAPIError
+    code, detail = _code(exc)
+    if code in REFUSED_LOGIN:
+        return Diagnosis(AuthenticationFailed, detail)
+    if code in TRANSIENT:
+        return Diagnosis(ConnectionLost, detail)
+    if code is not None:
+        return Diagnosis(ConnectorError, detail)
+    if type(exc).__module__.startswith("pymysql"):
+        return Diagnosis(ConnectorError)
+    if _CONNECTORX_OS.search(str(exc)):
+        return Diagnosis(ConnectionLost)
+    return network_or_terminal(exc)
+
+
+def _code(exc: BaseException) -> tuple[int | None, str | None]:
+    """MySQL's error number and message: pymysql's `args`, or the one connectorx's text carries."""
+    args = exc.args
+    if type(exc).__module__.startswith("pymysql") and len(args) >= 2 and isinstance(args[0], int):
+        return args[0], str(args[1])
+    match = _CONNECTORX_CODE.search(str(exc))
+    return (int(match.group(1)), match.group(2)) if match else (None, None)
+
+
+def translate(
+    exc: BaseException,
+    action: str,
+    *,
+    secrets: Iterable[str | None] = (),
+    table: str | None = None,
+    login: str | None = None,
+) -> ConnectorError:
+    return errors.translate(exc, action, classify=classify, secrets=secrets, table=table, login=login)
+
 
 _COLUMNS_SQL = """
 SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE = 'YES', DATA_TYPE FROM information_schema.COLUMNS
@@ -37,13 +94,36 @@ def quote(*parts: str) -> str:
 class MysqlSource:
     """Reads tables or SELECTs from one MySQL or MariaDB database."""
 
-    capabilities = SourceCapabilities(dialect="mysql", cheap_estimate=True, schemas=False)
+    capabilities = SourceCapabilities(cheap_estimate=True, schemas=False, catalog=True)
 
     def __init__(self, params: MysqlParams) -> None:
         self.params = params
+        self.default_schema = params.database  # MySQL's schemas are its databases
 
     def __repr__(self) -> str:
         return f"MysqlSource({self.params.describe()})"
+
+    def reflect(
+        self,
+        schema: str,
+        *,
+        tables: Sequence[str] | None = None,
+        layer: str = "source",
+        system: str | None = None,
+    ) -> list[Contract]:
+        from datakit.connectors.reflection import reflect
+
+        return reflect(
+            self.params.sqlalchemy_url(),
+            schema,
+            action=f"reflecting {schema} from {self.params.describe()}",
+            translate=lambda exc, action: translate(
+                exc, action, secrets=self.params.secrets(), login=self.params.login()
+            ),
+            tables=tables,
+            layer=layer,
+            system=system,
+        )
 
     def columns(self, table: TableRef) -> list[Column]:
         rows = self._fetch(_COLUMNS_SQL, (table.schema or self.params.database, table.name), str(table))

@@ -8,13 +8,14 @@ type, and a value that does not fit fails the read with the column's name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
+from datakit.connectors import errors
 from datakit.connectors.arrow import sqlite_type
 from datakit.connectors.base import Column, ReadRequest, SourceCapabilities, TableRef
-from datakit.connectors.errors import ConnectorError, translate
+from datakit.connectors.errors import ConnectionLost, ConnectorError, Diagnosis, network_or_terminal
 from datakit.connectors.params import SqliteParams
 from datakit.connectors.rows import cursor_batches
 from datakit.connectors.sources.requested import requested_columns, requested_schema
@@ -23,6 +24,23 @@ if TYPE_CHECKING:
     import sqlite3
 
     import pyarrow as pa
+
+    from datakit.contracts.model import Contract
+
+BUSY = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED: a writer holds the file; it will let go
+
+
+def classify(exc: BaseException) -> Diagnosis:
+    """A busy or locked file is transient; other SQLite errors are terminal (by result code)."""
+    exc = getattr(exc, "orig", None) or exc  # SQLAlchemy's DBAPIError
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in BUSY:  # extended codes keep the primary in the low byte
+        return Diagnosis(ConnectionLost)
+    return network_or_terminal(exc)
+
+
+def translate(exc: BaseException, action: str, *, table: str | None = None) -> ConnectorError:
+    return errors.translate(exc, action, classify=classify, table=table)
 
 
 def quote(*parts: str) -> str:
@@ -36,13 +54,34 @@ def _table_sql(table: TableRef) -> str:
 class SqliteSource:
     """Reads tables or SELECTs from a SQLite file."""
 
-    capabilities = SourceCapabilities(dialect="sqlite", exact_types=False, schemas=False)
+    capabilities = SourceCapabilities(exact_types=False, schemas=False, catalog=True)
+    default_schema = "main"
 
     def __init__(self, params: SqliteParams) -> None:
         self.params = params
 
     def __repr__(self) -> str:
         return f"SqliteSource({self.params.describe()})"
+
+    def reflect(
+        self,
+        schema: str,
+        *,
+        tables: Sequence[str] | None = None,
+        layer: str = "source",
+        system: str | None = None,
+    ) -> list[Contract]:
+        from datakit.connectors.reflection import reflect
+
+        return reflect(
+            self.params.sqlalchemy_url(),
+            schema,
+            action=f"reflecting {schema} from {self.params.describe()}",
+            translate=translate,
+            tables=tables,
+            layer=layer,
+            system=system,
+        )
 
     def columns(self, table: TableRef) -> list[Column]:
         prefix = quote(table.schema) + "." if table.schema else ""

@@ -1,13 +1,14 @@
 """PostgreSQL destination: binary COPY through psycopg inside one transaction on one connection.
 
 Chosen by measurement (bench/load.py, rental at 2M rows, 2 cores): the COPY data is encoded by
-`datakit.connectors.pgwire` with numpy (~0.1 s of client CPU per 2M rows of rental, ~0.4 s with the
-bronze audit columns) and handed to psycopg a batch at a time, where ADBC's `adbc_ingest` spent
-~0.85 s encoding in C++. On two cores every client CPU second is taken from the two PostgreSQL
-backends. With the numpy reader (see the source), read -> validate -> write of rental reached 0.86x
-the raw `psql | psql` pipe's throughput (median of 5 interleaved rounds on a busy machine; best 0.63x;
-ADBC at both ends: 0.66x). Earlier candidates: a pyarrow.compute-only encoder (~1.0 s, no numpy for
-the byte swaps) and pyarrow's CSV writer into COPY csv (the server parses text).
+`pgwire` with numpy (~0.1 s of client CPU per 2M rows of rental, ~0.4 s with the bronze audit
+columns) and handed to psycopg a batch at a time. On two cores every client CPU second is taken from
+the two PostgreSQL backends. Against the plain way, CSV text into `COPY ... (FORMAT csv)`, the same
+read -> validate -> write took 3.3 s instead of 19.5 s (Dec 2026, `pg_to_pg_steps` against
+`pg_to_pg_steps_csv`); ADBC's `adbc_ingest` spent ~0.85 s encoding in C++ and writes on a connection
+of its own, outside the load's one transaction.
+
+Also its read-only session (checks, reports) and its dbt target (dbt-postgres, password by env var).
 
 Types `pgwire.encodable` does not cover (arrays, numerics wider than 18 digits) are dumped by
 psycopg's own binary dumpers value by value into the same stream: exact, but slower. Columns whose
@@ -18,32 +19,72 @@ take `$1` parameters (psycopg's `RawCursor`), like DuckDB's.
 
 from __future__ import annotations
 
+import getpass
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from datakit.connectors import postgres_catalog as catalog
 from datakit.connectors.arrow import conform
-from datakit.connectors.base import Column, DestinationCapabilities, TableRef
-from datakit.connectors.errors import ConnectorError, SchemaMismatch, translate
-from datakit.connectors.params import PostgresParams
+from datakit.connectors.base import DBT_PASSWORD_ENV, Column, DbtTarget, Rows, TableRef
+from datakit.connectors.engines.postgres import catalog
+from datakit.connectors.engines.postgres.engine import POSTGRES
+from datakit.connectors.engines.postgres.errors import classify, translate
+from datakit.connectors.engines.postgres.params import PostgresParams
+from datakit.connectors.errors import ConnectionLost, ConnectorError, SchemaMismatch, query_message
 from datakit.connectors.stamp import Stamp, stamped
 
 if TYPE_CHECKING:
+    import psycopg
     import pyarrow as pa
 
 
 class PostgresDestination:
     """Loads Arrow batches into one PostgreSQL database."""
 
-    capabilities = DestinationCapabilities(dialect="postgres", bulk_format="copy-binary")
+    engine = POSTGRES
 
     def __init__(self, params: PostgresParams) -> None:
         self.params = params
 
     def __repr__(self) -> str:
         return f"PostgresDestination({self.params.describe()})"
+
+    def dbt_target(self, *, schema: str | None = None, threads: int) -> DbtTarget:
+        """dbt-postgres on the same database; the password is an env var dbt reads (never in the file)."""
+        params = self.params
+        output: dict[str, Any] = {
+            "type": "postgres",
+            "host": params.host,
+            "port": params.port,
+            "user": params.user or getpass.getuser(),  # libpq's own default when the config names none
+            "password": "{{ env_var('" + DBT_PASSWORD_ENV + "', '') }}",
+            "dbname": params.database,
+            "schema": schema or self.engine.default_schema,
+            "threads": threads,
+            "connect_timeout": params.connect_timeout,
+        }
+        if params.sslmode:
+            output["sslmode"] = params.sslmode
+        env = {DBT_PASSWORD_ENV: params.password.get_secret_value()} if params.password is not None else {}
+        return DbtTarget(output, env)
+
+    @contextmanager
+    def session(self) -> Iterator[PostgresSession]:
+        """Autocommit and `default_transaction_read_only`: a custom check cannot change data."""
+        import psycopg
+
+        secrets = self.params.secrets()
+        try:
+            conn = psycopg.connect(self.params.conninfo(), autocommit=True)
+            conn.execute("SET default_transaction_read_only = on")
+        except psycopg.Error as exc:
+            action = f"connecting to {self.params.describe()} to run checks"
+            raise translate(exc, action, secrets=secrets) from None
+        try:
+            yield PostgresSession(conn, secrets)
+        finally:
+            conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
@@ -74,15 +115,15 @@ class PostgresDestination:
 class PostgresTransaction:
     """An open transaction; see `datakit.connectors.base.Transaction`."""
 
+    engine = POSTGRES
+
     def __init__(self, conn: Any, params: PostgresParams) -> None:
         self._conn = conn
         self._params = params
         self._temp_seq = itertools.count()
 
     def quote(self, *parts: str) -> str:
-        from psycopg import sql
-
-        return sql.Identifier(*parts).as_string()
+        return POSTGRES.quote(*parts)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         with self._cursor(sql) as cur:
@@ -134,7 +175,7 @@ class PostgresTransaction:
     def _ingest(self, table: TableRef, wire: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
         import pyarrow as pa
 
-        from datakit.connectors import pgwire
+        from datakit.connectors.engines.postgres import pgwire
 
         dumpers = self._dumpers(table, wire)
         columns = ", ".join(self.quote(name) for name in pgwire.copy_order(_encoded_schema(wire, dumpers)))
@@ -168,7 +209,7 @@ class PostgresTransaction:
         """psycopg's binary dumpers, value by value, for the columns `pgwire` cannot encode (arrays...)."""
         import pyarrow as pa
 
-        from datakit.connectors import pgwire
+        from datakit.connectors.engines.postgres import pgwire
 
         others = [f.name for f in wire if not pgwire.encodable(pa.schema([f]))]
         if not others:
@@ -258,3 +299,35 @@ def _quietly(action: Any) -> None:
         action()
     except Exception:  # the connection may already be gone; the original error matters more
         return
+
+
+class PostgresSession:
+    """An autocommit, read-only PostgreSQL connection; messages are scrubbed of the password."""
+
+    def __init__(self, conn: psycopg.Connection[tuple[Any, ...]], secrets: tuple[str | None, ...]) -> None:
+        self.conn = conn
+        self.secrets = secrets
+
+    def query(self, sql: str) -> Rows:
+        import psycopg
+
+        try:
+            cursor = self.conn.execute(sql)  # no parameters: sent as written, `%` included
+            rows = cursor.fetchall()
+        except psycopg.Error as exc:
+            if self.conn.broken or issubclass(classify(exc).kind, ConnectionLost):
+                lost = translate(exc, "running checks", secrets=self.secrets)
+                raise ConnectionLost(lost.message) from None
+            raise ConnectorError(query_message(exc, self.secrets)) from None
+        return [d.name for d in cursor.description or []], rows
+
+    def tables(self) -> list[TableRef]:
+        from psycopg import sql
+
+        _, rows = self.query(catalog.TABLES_SQL.format(schema=sql.Literal(None).as_string()))
+        return [TableRef(str(name), str(schema)) for schema, name in rows]
+
+
+def open(params: PostgresParams) -> PostgresDestination:
+    """The destination `params` describe (see `datakit.connectors.engines`)."""
+    return PostgresDestination(params)

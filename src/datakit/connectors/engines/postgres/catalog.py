@@ -1,4 +1,8 @@
-"""PostgreSQL catalog queries shared by the source and the destination (one job: describe tables)."""
+"""PostgreSQL catalog queries shared by the source and the destination (one job: describe tables).
+
+A column's logical type is read from its base type (domains resolved, enums are text) by the engine
+(`PostgresEngine.logical_type`), so drift, deploy --validate and the loader see one description.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,15 @@ from collections.abc import Sequence
 
 from datakit.connectors.arrow import postgres_type
 from datakit.connectors.base import Column, TableRef
+from datakit.connectors.engines.postgres.engine import POSTGRES
 
 # Domains resolve to their base type; `typtype` tells enums ("e") apart. Rows: name, declared type,
-# nullable, base type, base kind. Arrays of enums and domains keep their declared spelling.
+# nullable (a domain's NOT NULL counts), base type, base kind. Arrays of enums and domains keep their
+# declared spelling.
 COLUMNS_SQL = """
 SELECT a.attname,
        format_type(a.atttypid, a.atttypmod),
-       NOT a.attnotnull,
+       NOT a.attnotnull AND NOT coalesce(t.typnotnull, false),
        format_type(COALESCE(NULLIF(t.typbasetype, 0), a.atttypid),
                    CASE WHEN t.typbasetype <> 0 THEN t.typtypmod ELSE a.atttypmod END),
        COALESCE(bt.typtype, t.typtype)
@@ -76,11 +82,12 @@ def bare(db_type: str) -> str:
 def to_columns(rows: Sequence[Sequence[object]]) -> list[Column]:
     columns = []
     for name, db_type, nullable, base_type, kind in rows:
-        base = str(base_type)
-        arrow = postgres_type(base, "e" if kind == "e" else "b")
-        columns.append(
-            Column(str(name), str(db_type), bool(nullable), "enum" if kind == "e" else base, arrow)
-        )
+        base = "enum" if kind == "e" else str(base_type)
+        arrow = postgres_type(str(base_type), "e" if kind == "e" else "b")
+        logical, max_length = POSTGRES.logical_type(base)
+        if logical is None:  # an array of a type with no logical twin: its declared spelling may have one
+            logical, max_length = POSTGRES.logical_type(str(db_type))
+        columns.append(Column(str(name), str(db_type), bool(nullable), base, arrow, logical, max_length))
     return columns
 
 

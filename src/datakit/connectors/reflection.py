@@ -9,14 +9,18 @@ table (the parent is reflected, and it is where PostgreSQL keeps the primary key
 exist only on the partitions, as in Pagila's `payment`, are not seen); composite foreign keys and
 CHECKs that are not column rules (logged). Types without a logical equivalent (tsvector, inet, ...)
 become `string`, their text form.
+
+Sources with a catalog (`SourceCapabilities.catalog`) reflect through `reflect`, which reads their
+drivers' errors as they do (a refused login says so); tests and tools call `reflect_database` with a
+URL, an engine or a connection.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -28,9 +32,30 @@ from datakit.contracts.satypes import MappedType, logical_from_sqlalchemy
 from datakit.contracts.sqlmodel_source import build_contract
 from datakit.contracts.types import floating
 
+if TYPE_CHECKING:
+    from datakit.connectors.errors import ConnectorError
+
 log = logging.getLogger(__name__)
 
 Source = str | sa.URL | sa.Engine | sa.Connection
+
+
+def reflect(
+    url: str,
+    schema: str,
+    *,
+    action: str,
+    translate: Callable[[BaseException, str], ConnectorError],
+    tables: Sequence[str] | None = None,
+    layer: str = "source",
+    system: str | None = None,
+) -> list[Contract]:
+    """`reflect_database` of a source's `url` (with its password: for SQLAlchemy only); driver errors
+    read by the source's `translate`."""
+    try:
+        return reflect_database(url, schema, tables=tables, layer=layer, system=system)
+    except sa.exc.DBAPIError as exc:
+        raise translate(exc.orig or exc, action) from None
 
 
 def reflect_database(

@@ -1,27 +1,26 @@
-"""PostgreSQL's binary COPY format, encoded from and decoded to Arrow with numpy, never row by row.
+"""PostgreSQL's binary COPY format, encoded from Arrow with numpy, never row by row: the destination's
+write path.
 
-Why: a load is CPU-bound on two cores, and the raw `psql | psql` pipe it is measured against spends
-almost no client CPU (~0.3 s per 2M rental rows for both psql processes). ADBC's C++ codecs cost
-~1.2-1.8 s (decode) + ~0.85 s (encode) of client CPU per 2M rows. Here a table of fixed-width columns
-is, in binary COPY, an array of identical C structs: numpy reads and writes it as a structured array,
-the byte swaps done by dtype conversion. Measured (2 cores, shared): decoding rental ~0.15 s per 1M
-rows; encoding ~2-3 ms per 64k rows of rental's 7 columns (~0.1 s per 2M), ~11-13 ms per 64k rows with
-the four bronze audit columns (two of them text).
+Why an in-house encoder: a load is CPU-bound on two cores, and the raw `psql | psql` pipe it is measured
+against spends almost no client CPU. A table of fixed-width columns is, in binary COPY, an array of
+identical C structs: numpy writes it as a structured array, the byte swaps done by dtype conversion
+(~2-3 ms per 64k rows of rental's 7 columns, ~11-13 ms with the four bronze audit columns, two of them
+text). What it was measured against (`bench/load.py`, 2M rental rows, Dec 2026): the same
+read -> validate -> write with the batches written as CSV text into `COPY ... (FORMAT csv)`
+(`pg_to_pg_steps_csv`: 19.5 s best, 7.7 CPU-s in the client) against 3.3 s (1.0 CPU-s) through this
+encoder; ADBC's `adbc_ingest` (~0.85 s of C++ encoding per 2M rows, and its own connection, outside the
+load's one transaction) and a pyarrow.compute-only encoder (~1.0 s) were slower before that. The decoding
+half this module once had (asyncpg reads) was removed: ADBC reads as fast (see the source).
 
-Encoding (`encode`) covers int2/4/8, float4/8, bool, date, time, timestamp(tz), interval, numeric with
-precision <= 18 (a fixed number of base-10000 digits, which `numeric_recv` normalises), and text-like /
-bytea columns. Fields are filled in blocks of `_BLOCK_ROWS` rows that stay in the CPU cache (2x faster
-than whole-batch passes over a wide record). Text columns whose values all have one length (load ids,
+`encode` covers int2/4/8, float4/8, bool, date, time, timestamp(tz), interval, numeric with precision
+<= 18 (a fixed number of base-10000 digits, which `numeric_recv` normalises), and text-like / bytea
+columns. Fields are filled in blocks of `_BLOCK_ROWS` rows that stay in the CPU cache (2x faster than
+whole-batch passes over a wide record). Text columns whose values all have one length (load ids,
 hashes, constants) are fixed-width fields too; other text is joined in after the fixed part by
 `binary_join_element_wise` (the COPY column list, `copy_order`, puts fixed columns first). A NULL in a
 fixed column is a length of -1 and no value bytes: the encoder writes full-width rows and then cuts those
-bytes out, so row order is kept. `encodable` says whether a type is covered; the PostgreSQL
-destination has psycopg dump the others (arrays, wider numerics) value by value into the same stream.
-
-Decoding (`Decoder`) covers the fixed-width types only, and relies on the SELECT making every row the
-same width: nullable columns are read as `coalesce(col, <zero>)` plus a boolean `col IS NULL` column, so
-the stream splits into rows by arithmetic (see `fixed_select`); every row's field count and lengths are
-checked, so a stream that is not what was asked for fails instead of being misread.
+bytes out, so row order is kept. `encodable` says whether a type is covered; the PostgreSQL destination
+has psycopg dump the others (arrays, wider numerics) value by value into the same stream.
 
 Temporal values: PostgreSQL counts from 2000-01-01, Arrow from 1970-01-01; +-infinity (the int64 and
 int32 extremes) are kept as those extremes rather than shifted.
@@ -29,7 +28,6 @@ int32 extremes) are kept as those extremes rather than shifted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +49,6 @@ class _Fixed:
     """How one fixed-width Arrow type is laid out in binary COPY."""
 
     dtype: str  # numpy dtype of the value on the wire (big-endian)
-    zero: str  # SQL literal of a harmless stand-in for NULL, in the column's own type
     epoch: int = 0  # subtract from Arrow's value (temporal types)
 
 
@@ -59,16 +56,16 @@ def _fixed(arrow_type: pa.DataType) -> _Fixed | None:
     import pyarrow as pa
 
     if pa.types.is_timestamp(arrow_type) and arrow_type.unit == "us":
-        return _Fixed(">i8", "epoch", PG_EPOCH_US)
+        return _Fixed(">i8", PG_EPOCH_US)
     simple = {
-        pa.int16(): _Fixed(">i2", "0"),
-        pa.int32(): _Fixed(">i4", "0"),
-        pa.int64(): _Fixed(">i8", "0"),
-        pa.float32(): _Fixed(">f4", "0"),
-        pa.float64(): _Fixed(">f8", "0"),
-        pa.bool_(): _Fixed("u1", "f"),
-        pa.date32(): _Fixed(">i4", "epoch", PG_EPOCH_DAYS),
-        pa.time64("us"): _Fixed(">i8", "00:00"),
+        pa.int16(): _Fixed(">i2"),
+        pa.int32(): _Fixed(">i4"),
+        pa.int64(): _Fixed(">i8"),
+        pa.float32(): _Fixed(">f4"),
+        pa.float64(): _Fixed(">f8"),
+        pa.bool_(): _Fixed("u1"),
+        pa.date32(): _Fixed(">i4", PG_EPOCH_DAYS),
+        pa.time64("us"): _Fixed(">i8"),
     }
     for known, layout in simple.items():
         if arrow_type.equals(known):
@@ -336,117 +333,3 @@ def _fill_decimal(out: np.ndarray, array: pa.Array, whole: int, fraction: int, d
         out["d"][:, k] = (aligned // (10 ** (4 * (whole + fraction - 1 - k)))) % 10000
     if whole + fraction == 0:
         out["d"][:, 0] = 0
-
-
-# -- decoding ------------------------------------------------------------------------------------------
-
-
-def decodable(columns: Sequence[tuple[str, pa.DataType]]) -> bool:
-    """True when `Decoder` can read every column (fixed-width types only)."""
-    return all(_fixed(arrow_type) is not None for _, arrow_type in columns)
-
-
-def fixed_select(columns: Sequence[tuple[str, str, bool]]) -> list[str]:
-    """SELECT items making every row the same width: (quoted name, zero literal, nullable) per column.
-
-    A nullable column becomes `coalesce(c, zero)` and, after all columns, `c IS NULL`.
-    """
-    items = [f"coalesce({name}, '{zero}')" if nullable else name for name, zero, nullable in columns]
-    return items + [f"{name} IS NULL" for name, _, nullable in columns if nullable]
-
-
-def zero_literal(arrow_type: pa.DataType) -> str:
-    layout = _fixed(arrow_type)
-    assert layout is not None
-    return layout.zero
-
-
-class Decoder:
-    """Turns the byte stream of `COPY (fixed_select(...)) TO STDOUT (FORMAT binary)` into Arrow batches."""
-
-    def __init__(self, schema: pa.Schema, nullable: Sequence[bool], *, min_rows: int = 1) -> None:
-        import numpy as np
-
-        self.schema = schema
-        self.nullable = list(nullable)
-        layouts = [_fixed(f.type) for f in schema]
-        fields: list[tuple[str, str]] = [("n", ">i2")]
-        for i, layout in enumerate(layouts):
-            assert layout is not None
-            fields += [(f"l{i}", ">i4"), (f"v{i}", layout.dtype)]
-        for i, is_nullable in enumerate(nullable):
-            if is_nullable:
-                fields += [(f"ml{i}", ">i4"), (f"m{i}", "u1")]
-        self.layouts = layouts
-        self.dtype = np.dtype(fields)
-        self.width = self.dtype.itemsize
-        self.columns = len(schema) + sum(self.nullable)
-        self._min_bytes = max(1, min_rows) * self.width  # decode in blocks, not per network chunk
-        self._pending = bytearray()
-        self._header_done = False
-        self._finished = False
-
-    def feed(self, data: bytes | bytearray | memoryview) -> pa.RecordBatch | None:
-        """Add stream bytes; returns a batch once at least `min_rows` complete rows are in."""
-        self._pending += data
-        if not self._header_done:
-            if len(self._pending) < len(HEADER):
-                return None
-            self._skip_header()
-        if len(self._pending) < self._min_bytes + len(TRAILER):
-            return None
-        return self._take(len(self._pending) - len(TRAILER))
-
-    def finish(self) -> pa.RecordBatch | None:
-        """The rows left at the end of the stream, after checking that it ended with the trailer."""
-        from datakit.connectors.errors import ConnectorError
-
-        if not self._header_done or bytes(self._pending[-len(TRAILER) :]) != TRAILER:
-            raise ConnectorError("the binary COPY stream ended early")
-        body = len(self._pending) - len(TRAILER)
-        if body % self.width:
-            raise ConnectorError(f"the binary COPY stream ended with {body % self.width} stray bytes")
-        return self._take(body) if body else None
-
-    def _take(self, available: int) -> pa.RecordBatch | None:
-        usable = available // self.width * self.width
-        if usable == 0:
-            return None
-        data = bytes(self._pending[:usable])
-        del self._pending[:usable]
-        return self._decode(data)
-
-    def _skip_header(self) -> None:
-        from datakit.connectors.errors import ConnectorError
-
-        if bytes(self._pending[: len(SIGNATURE)]) != SIGNATURE:
-            raise ConnectorError("not a binary COPY stream")
-        extension = int.from_bytes(self._pending[15:19], "big")
-        if len(self._pending) < len(HEADER) + extension:
-            return
-        del self._pending[: len(HEADER) + extension]
-        self._header_done = True
-
-    def _decode(self, data: bytes) -> pa.RecordBatch:
-        import numpy as np
-        import pyarrow as pa
-
-        from datakit.connectors.errors import ConnectorError
-
-        record = np.frombuffer(data, dtype=self.dtype)
-        widths = [np.dtype(layout.dtype).itemsize for layout in self.layouts if layout is not None]
-        expected = [(f"l{i}", w) for i, w in enumerate(widths)]
-        expected += [(f"ml{i}", 1) for i, n in enumerate(self.nullable) if n]
-        if np.any(record["n"] != self.columns) or any(np.any(record[k] != w) for k, w in expected):
-            raise ConnectorError("binary COPY rows are not the fixed width this read asked for")
-        arrays = []
-        for i, (field, layout) in enumerate(zip(self.schema, self.layouts, strict=True)):
-            assert layout is not None
-            values = record[f"v{i}"].astype(layout.dtype.replace(">", "<"))
-            if layout.epoch:
-                values = _shift(values, layout.epoch)
-            if layout.dtype == "u1":
-                values = values.astype(bool)
-            mask = record[f"m{i}"].astype(bool) if self.nullable[i] else None
-            arrays.append(pa.array(values, type=field.type, mask=mask))
-        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)

@@ -1,29 +1,19 @@
-"""CREATE TABLE statements for DuckDB and PostgreSQL, from contracts.
+"""CREATE TABLE statements from contracts, in the spelling of an `Engine`.
 
 The statements are built as SQLAlchemy `Table`s and compiled, so quoting, constraint syntax and the
-order of dependent tables are SQLAlchemy's; only the column type names are ours (`sqltypes.py`), so that
-the DDL and drift detection agree on what a logical type looks like in each engine. Every identifier is
-quoted: source systems have columns called `order` or `Name`.
-
-What each layer enforces (`LayerRules.for_layer`):
-
-* bronze — column types and NOT NULL only. Bronze keeps every version of a row (append, history) and
-  loads in parallel, so primary keys, unique keys and foreign keys cannot hold there; the loader has
-  already validated each row against the contract, so CHECKs would only slow COPY down. The contract's
-  keys still drive merges; they are just not enforced by the database.
-* silver, gold and source — everything: primary key, NOT NULL, unique keys, foreign keys, and CHECKs
-  for ranges, accepted values, patterns (PostgreSQL `~`, DuckDB `regexp_matches`, both a search) and,
-  in DuckDB (which ignores VARCHAR(n)), max length.
+order of dependent tables are SQLAlchemy's; the column types and CHECK expressions are the engine's
+(`Engine.sql_type`, `Engine.check_sql`), so that the DDL and drift detection agree on what a logical
+type looks like. SQLAlchemy's PostgreSQL compiler writes them: DuckDB speaks PostgreSQL's DDL and
+quoting for all we emit (an engine that does not overrides `Engine.create_tables_sql`). Every identifier
+is quoted: source systems have columns called `order` or `Name`. What each layer enforces:
+`datakit.contracts.model.LayerRules`.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -31,32 +21,15 @@ from sqlalchemy.sql.ddl import sort_tables_and_constraints
 from sqlalchemy.sql.elements import quoted_name
 
 from datakit.contracts.errors import ContractError
-from datakit.contracts.model import Column, Contract, Layer
+from datakit.contracts.model import Contract, Layer, LayerRules
 from datakit.contracts.naming import MAX_IDENTIFIER_BYTES
-from datakit.contracts.sqltypes import Dialect, sql_type
-from datakit.contracts.types import TypeKind
 
-
-@dataclass(frozen=True)
-class LayerRules:
-    """Which of a contract's rules the database itself enforces."""
-
-    primary_key: bool = True
-    not_null: bool = True
-    unique: bool = True
-    foreign_keys: bool = True
-    checks: bool = True
-    comments: bool = True
-
-    @classmethod
-    def for_layer(cls, layer: Layer | str) -> LayerRules:
-        if Layer(layer) is Layer.BRONZE:
-            return cls(primary_key=False, unique=False, foreign_keys=False, checks=False)
-        return cls()
+if TYPE_CHECKING:
+    from datakit.connectors.engine import Engine
 
 
 class _SqlType(sa.types.UserDefinedType[Any]):
-    """A column type spelled exactly as `sqltypes.sql_type` says."""
+    """A column type spelled exactly as `Engine.sql_type` says."""
 
     cache_ok = True
 
@@ -70,46 +43,27 @@ class _SqlType(sa.types.UserDefinedType[Any]):
 _COMPILER_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]  # DuckDB speaks PostgreSQL's DDL and quoting for all we emit
 
 
-def create_schema_sql(schema: str) -> str:
-    """`CREATE SCHEMA IF NOT EXISTS` for `schema`, quoted."""
-    return f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}"
-
-
-def create_table_sql(
-    contract: Contract,
-    dialect: Dialect | str,
-    schema: str,
-    *,
-    layer_rules: LayerRules | Layer | str | None = None,
-) -> list[str]:
-    """The statements creating `contract`'s table in `schema` (the CREATE TABLE, then any comments).
-
-    `layer_rules` defaults to the rules of the contract's layer. Foreign keys to tables outside this one
-    contract are emitted as they are; the referenced tables must exist when the statements run.
-    """
-    return create_tables_sql([contract], dialect, schema, layer_rules=layer_rules)
-
-
 def create_tables_sql(
+    engine: Engine,
     contracts: Sequence[Contract],
-    dialect: Dialect | str,
     schema: str,
     *,
     layer_rules: LayerRules | Layer | str | None = None,
 ) -> list[str]:
-    """Statements creating several tables, ordered so that referenced tables come first.
+    """Statements creating `contracts`' tables in `schema`, referenced tables first, then comments.
 
-    Foreign keys in a cycle are added afterwards with ALTER TABLE in PostgreSQL; DuckDB cannot add a
-    foreign key to an existing table, so there a cycle is a ContractError.
+    `layer_rules` defaults to each contract's layer's. Foreign keys to tables outside these contracts are
+    emitted as they are (the referenced tables must exist when the statements run). Foreign keys in a
+    cycle are added afterwards with ALTER TABLE; an engine that cannot (`late_foreign_keys`, DuckDB)
+    makes a cycle a ContractError.
     """
-    dialect = Dialect(dialect)
     metadata = sa.MetaData()
     tables: dict[str, tuple[sa.Table, Contract]] = {}
     for contract in contracts:
         rules = _rules(contract, layer_rules)
         if contract.name in tables:
             raise ContractError("two contracts for one table", contract=contract.name)
-        tables[contract.name] = (_table(metadata, contract, dialect, schema, rules), contract)
+        tables[contract.name] = (_table(metadata, contract, engine, schema, rules), contract)
     for table, contract in tables.values():
         if _rules(contract, layer_rules).foreign_keys:
             _add_foreign_keys(metadata, table, contract, schema)
@@ -123,12 +77,13 @@ def create_tables_sql(
         elif table in ours:
             statements.append(_compile(sa.schema.CreateTable(table, include_foreign_key_constraints=inline)))
     if deferred:
-        if dialect is Dialect.DUCKDB:
+        if not engine.late_foreign_keys:
             names = sorted({f"{c.table.name}->{c.referred_table.name}" for c in deferred})
             raise ContractError(
                 f"foreign keys form a cycle ({', '.join(names)}); "
-                "DuckDB cannot add them once the tables exist",
-                hint="drop one foreign key of the cycle from the contracts, or deploy silver to PostgreSQL",
+                f"{engine.title} cannot add them once the tables exist",
+                hint="drop one foreign key of the cycle from the contracts, or deploy silver to another "
+                "destination",
             )
         statements.extend(_compile(sa.schema.AddConstraint(constraint)) for constraint in deferred)
     for table, contract in tables.values():
@@ -144,12 +99,12 @@ def _rules(contract: Contract, layer_rules: LayerRules | Layer | str | None) -> 
 
 
 def _table(
-    metadata: sa.MetaData, contract: Contract, dialect: Dialect, schema: str, rules: LayerRules
+    metadata: sa.MetaData, contract: Contract, engine: Engine, schema: str, rules: LayerRules
 ) -> sa.Table:
     columns = [
         sa.Column(
             quoted_name(column.name, quote=True),
-            _SqlType(sql_type(column.type, dialect, max_length=column.max_length)),
+            _SqlType(engine.sql_type(column.type, max_length=column.max_length)),
             # a primary key is NOT NULL whatever the rules say (PostgreSQL insists)
             nullable=(column.nullable or not rules.not_null)
             and not (column.primary_key and rules.primary_key),
@@ -169,7 +124,7 @@ def _table(
         )
     if rules.checks:
         for column in contract.columns:
-            sql = check_sql(column, dialect)
+            sql = engine.check_sql(column)
             if sql is not None:
                 name = _constraint_name(contract.name, column.name, "check")
                 constraints.append(sa.CheckConstraint(sa.literal_column(sql), name=name))
@@ -229,10 +184,6 @@ def _compile(element: sa.schema.ExecutableDDLElement) -> str:
     return str(element.compile(dialect=_COMPILER_DIALECT)).strip()
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def _constraint_name(table: str, *parts: str) -> quoted_name:
     """`<table>_<parts>` like PostgreSQL's own names, shortened with a hash past 63 bytes."""
     name = "_".join((table, *parts))
@@ -240,49 +191,3 @@ def _constraint_name(table: str, *parts: str) -> quoted_name:
         digest = hashlib.sha1(name.encode()).hexdigest()[:8]
         name = f"{name.encode()[: MAX_IDENTIFIER_BYTES - 9].decode(errors='ignore')}_{digest}"
     return quoted_name(name, quote=True)
-
-
-# -- CHECK constraints for a column's rules ------------------------------------------------------------------
-
-
-def check_sql(column: Column, dialect: Dialect) -> str | None:
-    """The CHECK expression enforcing `column`'s range, accepted values, pattern (and in DuckDB, length).
-
-    `checks.parse_check` reads these back, so a deployed contract reflects to itself.
-    """
-    ref = _quote(column.name)
-    parts: list[str] = []
-    if column.min is not None:
-        parts.append(f"{ref} {'>' if column.min_exclusive else '>='} {_literal(column.min)}")
-    if column.max is not None:
-        parts.append(f"{ref} {'<' if column.max_exclusive else '<='} {_literal(column.max)}")
-    if column.accepted_values is not None:
-        parts.append(f"{ref} IN ({', '.join(_literal(value) for value in column.accepted_values)})")
-    if column.pattern is not None:
-        pattern = _literal(column.pattern)
-        parts.append(
-            f"{ref} ~ {pattern}" if dialect is Dialect.POSTGRES else f"regexp_matches({ref}, {pattern})"
-        )
-    if column.max_length is not None and dialect is Dialect.DUCKDB and column.type.kind is TypeKind.STRING:
-        parts.append(f"length({ref}) <= {column.max_length}")
-    return " AND ".join(parts) or None
-
-
-def _literal(value: object) -> str:
-    if isinstance(value, bool):
-        raise TypeError("no boolean rule values")
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, datetime):
-        return _string(value.isoformat(sep=" "))
-    if isinstance(value, date | time):
-        return _string(value.isoformat())
-    return _string(str(value))
-
-
-def _string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -1,5 +1,7 @@
 """DuckDB destination: Arrow streams inserted directly, inside one DuckDB transaction.
 
+Also its read-only session (checks, reports) and its dbt target (dbt-duckdb on the same file).
+
 DuckDB scans a registered `RecordBatchReader` without copying through Python, so the write is one
 `INSERT INTO t SELECT ... FROM <arrow view>` over the whole stream (measured ~3.2M rows/s for rental,
 1.6x faster than registering and inserting batch by batch). DuckDB keeps the blocks a load writes in
@@ -10,14 +12,15 @@ the RSS of big loads (64MB: 10M rows peak at 1.16x the RSS of 2M rows; unlimited
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
-from datakit.connectors.base import Column, DestinationCapabilities, TableRef
-from datakit.connectors.errors import ConnectionLost, ConnectorError, SchemaMismatch, translate
-from datakit.connectors.params import DuckDBParams
+from datakit.connectors.base import Column, DbtTarget, Rows, TableRef
+from datakit.connectors.engines.duckdb import errors
+from datakit.connectors.engines.duckdb.engine import DUCKDB
+from datakit.connectors.engines.duckdb.params import MEMORY, DuckDBParams
+from datakit.connectors.errors import ConnectionLost, ConnectorError, SchemaMismatch, query_message
 from datakit.connectors.stamp import Stamp, row_hash_sql
 
 if TYPE_CHECKING:
@@ -28,40 +31,7 @@ _COLUMNS_SQL = """
 SELECT column_name, data_type, is_nullable = 'YES' FROM information_schema.columns
 WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position
 """
-
-
-class FileLocked(ConnectionLost):
-    """Another process holds the DuckDB file: DuckDB admits one writing process per file (and no reader
-    beside a writer). Transient: the step is tried again, per its job's `retries`, once that one is done."""
-
-
-_LOCKED = re.compile(r"could not set lock on file", re.IGNORECASE)
-_HOLDER = re.compile(r"\(PID (\d+)\)")
-
-
-def lock_conflict(exc: BaseException, params: DuckDBParams) -> FileLocked | None:
-    """`exc` as a `FileLocked` naming the destination, its file and the process holding it; None when
-    `exc` is not DuckDB's "Could not set lock on file ... Conflicting lock is held in ... (PID n)"."""
-    text = str(exc)
-    if not _LOCKED.search(text):
-        return None
-    pid = _HOLDER.search(text)
-    holder = f"another process (PID {pid.group(1)})" if pid else "another process"
-    name = f"destination {params.destination} (file {params.database})" if params.destination else None
-    return FileLocked(
-        f"{name or f'DuckDB file {params.database}'} is locked by {holder}",
-        hint="DuckDB admits one writing process per file: the step is retried per the job's `retries`; "
-        "stop the other process, or give the job more attempts or a longer retry_delay",
-    )
-
-
-def quote_identifier(*parts: str) -> str:
-    """DuckDB quoting: double quotes, embedded double quotes doubled."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
-
-
-def quote_table(table: TableRef) -> str:
-    return quote_identifier(table.schema, table.name) if table.schema else quote_identifier(table.name)
+_TABLES_SQL = "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
 
 
 def _stamp_items(stamp: Stamp | None) -> tuple[list[str], list[Any]]:
@@ -70,20 +40,61 @@ def _stamp_items(stamp: Stamp | None) -> tuple[list[str], list[Any]]:
         return [], []
     items = [f"${i}" for i, _ in enumerate(stamp.constants, start=1)]
     if stamp.hash_column:
-        items.append(row_hash_sql([quote_identifier(name) for name in stamp.hash_of]))
+        items.append(row_hash_sql([DUCKDB.quote(name) for name in stamp.hash_of]))
     return items, [c.value for c in stamp.constants]
 
 
 class DuckDBDestination:
     """Loads Arrow batches into one DuckDB database file."""
 
-    capabilities = DestinationCapabilities(dialect="duckdb", bulk_format="arrow", max_identifier_length=255)
+    engine = DUCKDB
 
     def __init__(self, params: DuckDBParams) -> None:
         self.params = params
 
     def __repr__(self) -> str:
         return f"DuckDBDestination({self.params.describe()})"
+
+    def dbt_target(self, *, schema: str | None = None, threads: int) -> DbtTarget:
+        if self.params.database == MEMORY:
+            name = (
+                f"destination {self.params.destination!r}" if self.params.destination else "the destination"
+            )
+            raise ConnectorError(
+                f"{name} is an in-memory DuckDB: dbt would see an empty database",
+                hint="give the destination a file (`connection.database: warehouse.duckdb`)",
+            )
+        return DbtTarget(
+            {
+                "type": "duckdb",
+                "path": self.params.database,  # already absolute from destination_params
+                "schema": schema or self.engine.default_schema,
+                "threads": threads,
+            }
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[DuckDBSession]:
+        """Read-only (an in-memory database has nothing to protect, and read-only needs a file), so a
+        custom check cannot change data, and the file is held only while the session is open."""
+        import duckdb
+
+        memory = self.params.database == MEMORY
+        try:
+            conn = duckdb.connect(self.params.database, read_only=not memory)
+        except duckdb.Error as exc:
+            message = f"opening {self.params.describe()} to run checks: {query_message(exc)}"
+            if errors.locked(exc):
+                raise ConnectionLost(
+                    message, hint="another process is writing to it; retry when it is done"
+                ) from None
+            raise ConnectorError(
+                message, hint="checks read tables that a load or dbt step has written"
+            ) from None
+        try:
+            yield DuckDBSession(conn)
+        finally:
+            conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[DuckDBTransaction]:
@@ -98,14 +109,14 @@ class DuckDBDestination:
             conn = duckdb.connect(self.params.database, config=config)
         except duckdb.Error as exc:
             opening = f"opening {self.params.describe()}"
-            raise lock_conflict(exc, self.params) or translate(exc, opening) from None
+            raise errors.lock_conflict(exc, self.params) or errors.translate(exc, opening) from None
         try:
             conn.begin()
             yield DuckDBTransaction(conn)
             try:
                 conn.commit()
             except duckdb.Error as exc:
-                raise translate(exc, f"committing to {self.params.describe()}") from None
+                raise errors.translate(exc, f"committing to {self.params.describe()}") from None
         except BaseException:
             with suppress(
                 duckdb.Error
@@ -123,12 +134,14 @@ class DuckDBDestination:
 class DuckDBTransaction:
     """An open DuckDB transaction; see `datakit.connectors.base.Transaction`."""
 
+    engine = DUCKDB
+
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
         self._conn = conn
         self._views = itertools.count()
 
     def quote(self, *parts: str) -> str:
-        return quote_identifier(*parts)
+        return DUCKDB.quote(*parts)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._run(sql, params)
@@ -137,8 +150,14 @@ class DuckDBTransaction:
         return list(self._run(sql, params).fetchall())
 
     def columns(self, table: TableRef) -> list[Column]:
-        rows = self.query(_COLUMNS_SQL, [table.schema or "main", table.name])
-        return [Column(str(n), str(t), bool(nullable), str(t)) for n, t, nullable in rows]
+        rows = self.query(_COLUMNS_SQL, [table.schema or DUCKDB.default_schema, table.name])
+        columns = []
+        for name, native, nullable in rows:
+            logical, max_length = DUCKDB.logical_type(str(native))
+            columns.append(
+                Column(str(name), str(native), bool(nullable), str(native), None, logical, max_length)
+            )
+        return columns
 
     def write(self, table: TableRef, batches: Iterable[pa.RecordBatch], stamp: Stamp | None = None) -> int:
         import duckdb
@@ -177,23 +196,23 @@ class DuckDBTransaction:
                 raise
 
         view = f"_datakit_arrow_{id(self)}_{next(self._views)}"
-        names = [quote_identifier(name) for name in schema.names]
+        names = [DUCKDB.quote(name) for name in schema.names]
         items, params = _stamp_items(stamp)
-        into = ", ".join([*names, *(quote_identifier(n) for n in added)])
+        into = ", ".join([*names, *(DUCKDB.quote(n) for n in added)])
         self._conn.register(view, pa.RecordBatchReader.from_batches(schema, counted()))
         try:
             # Order is not kept: rows land as the threads scan them (about 2x faster); nothing reads
             # a table in stored order, and staged loads carry their row position as a column.
             self._conn.execute("SET SESSION preserve_insertion_order = false")
             self._conn.execute(
-                f"INSERT INTO {quote_table(table)} ({into}) "
-                f"SELECT {', '.join([*names, *items])} FROM {quote_identifier(view)}",
+                f"INSERT INTO {DUCKDB.table(table)} ({into}) "
+                f"SELECT {', '.join([*names, *items])} FROM {DUCKDB.quote(view)}",
                 params or None,
             )
         except duckdb.Error as exc:
             if failure:
                 raise failure[0] from None
-            raise translate(exc, f"writing {table}", table=str(table)) from None
+            raise errors.translate(exc, f"writing {table}", table=str(table)) from None
         finally:
             with suppress(duckdb.Error):  # fails in an aborted transaction; the view dies with it
                 self._conn.unregister(view)
@@ -208,4 +227,30 @@ class DuckDBTransaction:
             return self._conn.execute(sql, list(params) if params else None)
         except duckdb.Error as exc:
             short = " ".join(sql.split())[:200]
-            raise translate(exc, f"running `{short}`") from None
+            raise errors.translate(exc, f"running `{short}`") from None
+
+
+class DuckDBSession:
+    """A read-only DuckDB connection; see `datakit.connectors.base.Session`."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self.conn = conn
+
+    def query(self, sql: str) -> Rows:
+        import duckdb
+
+        try:
+            cursor = self.conn.execute(sql)
+            rows = cursor.fetchall()
+        except duckdb.Error as exc:
+            raise errors.classify(exc).kind(query_message(exc)) from None
+        return [d[0] for d in cursor.description or []], rows
+
+    def tables(self) -> list[TableRef]:
+        _, rows = self.query(_TABLES_SQL)
+        return [TableRef(str(name), str(schema)) for schema, name in rows]
+
+
+def open(params: DuckDBParams) -> DuckDBDestination:
+    """The destination `params` describe (see `datakit.connectors.engines`)."""
+    return DuckDBDestination(params)

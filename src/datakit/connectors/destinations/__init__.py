@@ -1,1 +1,0 @@
-"""Destinations: one module per database kind, each satisfying `datakit.connectors.base.Destination`."""

@@ -1,0 +1,48 @@
+"""The destination engines, one folder each, named as the destination `type:` they serve.
+
+A folder holds everything one engine says its own way: `engine.py` (its `Engine`: types, quoting, DDL,
+temporary tables, locks), `destination.py` (the destination, its transaction and read-only session, its
+dbt target; `open(params)`), `params.py` (its connection parameters; `from_config(...)` builds them
+from the destination's config), `errors.py` (which driver errors are transient). Folders are imported
+only when a destination of theirs is opened, so the CLI starts without any driver. Adding an engine is a
+folder, its name in `ENGINES`, and its config model (`datakit.config.models.destinations`); see
+`docs/adding-an-engine.md`.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from datakit.config.project import Project
+    from datakit.config.secrets import Secrets
+    from datakit.connectors.base import Destination
+
+
+class Typed(Protocol):
+    """Connection parameters or a destination's config: anything naming its engine by `type`."""
+
+    @property
+    def type(self) -> str: ...
+
+
+ENGINES = ("duckdb", "postgres")
+"""The destination types, each the name of its folder here."""
+
+
+def open_destination(params: Typed) -> Destination:
+    """The destination connector for `params` (nothing connects until a transaction opens)."""
+    destination: Destination = _module(params.type, "destination").open(params)
+    return destination
+
+
+def params_from_config(config: Typed, project: Project, secrets: Secrets) -> Any:
+    """The connection parameters of a destination's config (secrets resolved, paths made absolute)."""
+    return _module(config.type, "params").from_config(config, project, secrets)
+
+
+def _module(kind: str, name: str) -> Any:
+    if kind not in ENGINES:
+        raise ValueError(f"no engine for destinations of type {kind!r}")
+    return import_module(f"{__name__}.{kind}.{name}")

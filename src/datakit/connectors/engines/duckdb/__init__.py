@@ -1,0 +1,1 @@
+"""The DuckDB engine: an embedded file, loaded through Arrow (see `destination`)."""
