@@ -31,7 +31,8 @@ A warehouse may run only the jobs it lists, and a job whose configs read warehou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from datakit.config.models.jobs import JobPipeline, JobStep
@@ -48,6 +49,7 @@ from datakit.orchestrate.stepkinds import (
     RetryPolicy,
     Step,
     step_data,
+    step_from_data,
 )
 from datakit.utils.dag import DAG
 
@@ -56,6 +58,43 @@ if TYPE_CHECKING:
     from datakit.config.project import Project
 
 Mode = Literal["sequential", "parallel", "dag"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What `--select`/`--exclude` kept of a job's plan, and why (`datakit.orchestrate.selection`).
+
+    Kept with the plan in run history: `state:failed` reads which dbt nodes a selected run ran, and a
+    resumed run re-runs the same selection.
+    """
+
+    select: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    steps: Mapping[str, str] = field(default_factory=dict)
+    """Step id -> why it is in the plan."""
+    nodes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """dbt step id -> {unique id of each node it runs: why}, for the dbt steps narrowed to part of theirs."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """dbt unique id -> how it is shown (`silver.customer`)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "select": list(self.select),
+            "exclude": list(self.exclude),
+            "steps": dict(self.steps),
+            "nodes": {step: dict(nodes) for step, nodes in self.nodes.items()},
+            "labels": dict(self.labels),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Selection:
+        return cls(
+            select=tuple(data.get("select", ())),
+            exclude=tuple(data.get("exclude", ())),
+            steps=dict(data.get("steps", {})),
+            nodes={step: dict(nodes) for step, nodes in (data.get("nodes") or {}).items()},
+            labels=dict(data.get("labels", {})),
+        )
 
 
 @dataclass(frozen=True)
@@ -71,6 +110,8 @@ class Plan:
     """Seconds a run may take before `sla_missed` fires (the job's `sla.duration`); None: no SLA."""
     warehouse: str | None = None
     """The tenant the plan runs for (None: the project itself); also in each step's params."""
+    selection: Selection | None = None
+    """What `--select`/`--exclude` kept (None: the whole job)."""
 
     def __post_init__(self) -> None:
         ids = [step.id for step in self.steps]
@@ -98,7 +139,23 @@ class Plan:
             "steps": [step_data(step) for step in self.steps],
             "sla": self.sla,
             "warehouse": self.warehouse,
+            "selection": self.selection.as_dict() if self.selection is not None else None,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        """The plan `as_dict` wrote (run history keeps it): what a resumed selection runs again."""
+        selection = data.get("selection")
+        return cls(
+            job=data["job"],
+            mode=data["mode"],
+            max_parallelism=int(data["max_parallelism"]),
+            continue_on_failure=bool(data["continue_on_failure"]),
+            steps=tuple(step_from_data(step) for step in data["steps"]),
+            sla=data.get("sla"),
+            warehouse=data.get("warehouse"),
+            selection=Selection.from_dict(selection) if selection else None,
+        )
 
 
 def _refuse_tenant_only(project: Project, job: str) -> None:
