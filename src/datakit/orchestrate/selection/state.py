@@ -65,6 +65,14 @@ def nodes_in_state(value: str, graph: SelectionGraph, plan: Plan, store: StateSt
             found.add(f"checks:{step.step_id}")
         elif kind == "dbt":
             found |= _dbt_nodes(step.step_id, step.status, step.details, selected, graph)
+    if not found:
+        from datakit.orchestrate.selection.evaluate import NothingSelected
+
+        raise NothingSelected(
+            f"state:failed: nothing failed in run {run.id}, the last run of job {plan.job}{where} "
+            f"({run.status})",
+            hint=f"`datakit runs show {run.id}` shows it",
+        )
     return found
 
 
