@@ -24,21 +24,9 @@ from datakit.orchestrate.selection.grammar import Criterion, parse
 from datakit.orchestrate.selection.graph import SelectionGraph
 from datakit.orchestrate.stepkinds import DbtStep
 from tests.cli.test_cli import run
+from tests.orchestrate.pagila_runs import PG_JOB
 from tests.pagila_project import copy_pagila_project
 
-PG_JOB = """\
-job:
-  name: pagila_pg_daily
-  pipelines: [pagila_bronze_pg]
-  steps:
-    - name: silver
-      dbt: {project: transform/pagila, command: build, select: silver, destination: warehouse_pg}
-      depends_on: [pagila_bronze_pg]
-    - name: gold
-      dbt: {project: transform/pagila, command: build, select: gold, destination: warehouse_pg}
-      depends_on: [silver]
-  execution: {mode: dag, max_parallelism: 2}
-"""
 ENV = {"PAGILA_PASSWORD_DEV": "unused", "WAREHOUSE_PASSWORD_DEV": "unused"}  # parsing connects nowhere
 
 CUSTOMER_TESTS = {

@@ -168,6 +168,7 @@ class _Load:
     def run(self) -> LoadResult:
         plan, options = self.plan, self.options
         target = plan.target
+        self._check_window()
         state.prepare(
             self.destination, (target.schema,) if target.schema else (), state_schema=plan.state_schema
         )
@@ -177,27 +178,20 @@ class _Load:
         disposition = "replace" if full else plan.write_disposition
         key = plan.merge_key
         history = self.contract.history
-        if (disposition == "merge" or history) and not key:
-            what = "merge" if disposition == "merge" else "history"
-            raise LoadError(
-                f"{what} into {target} needs a key, and the contract has no primary key",
-                hint="set primary_key on the resource or the contract",
-                pipeline=plan.pipeline,
-                resource=plan.resource,
-                table=str(target),
-            )
+        self._check_key(disposition)
         with self.destination.transaction() as tx:
             state.ensure(tx, plan.state_schema)
+            refreshed = self._refresh(tx) if full else []
             drift = self._prepare_tables(tx, delivered)
             contract = drift.contract
-            self.changes = tuple(drift.messages)
+            self.changes = (*refreshed, *drift.messages)
             if plan.incremental is not None and plan.incremental.cursor_field not in contract.column_names:
                 raise LoadError(
                     f"cursor field {plan.incremental.cursor_field!r} is not a column of {target}",
                     table=str(target),
                 )
             request, saved = self._request(tx)
-            window = saved is not None
+            window = saved is not None or options.window is not None
             staged = disposition == "merge" or history or (disposition == "append" and window)
             columns = [*contract.column_names, *AUDIT_COLUMN_NAMES]
             files = _file_load(tx, plan, disposition, full)
@@ -231,21 +225,89 @@ class _Load:
                     children.close()
             if files is not None:
                 files.record(tx, self.load_id, self.started_at)
-            if plan.incremental is not None and self.cursor is not None:
-                state.save_cursor(
-                    tx,
-                    pipeline=plan.pipeline,
-                    resource=plan.resource,
-                    target=str(target),
-                    field=plan.incremental.cursor_field,
-                    value=self.cursor,
-                    load_id=self.load_id,
-                    at=self.started_at,
-                    state_schema=plan.state_schema,
-                )
+            self._save_cursor(tx)
             result = self._result("succeeded")
             state.record_load(tx, result, state_schema=plan.state_schema)
         return result
+
+    def _check_key(self, disposition: str) -> None:
+        """A merge, and history, need the key rows are matched by."""
+        plan = self.plan
+        if (disposition == "merge" or self.contract.history) and not plan.merge_key:
+            what = "merge" if disposition == "merge" else "history"
+            raise LoadError(
+                f"{what} into {plan.target} needs a key, and the contract has no primary key",
+                hint="set primary_key on the resource or the contract",
+                pipeline=plan.pipeline,
+                resource=plan.resource,
+                table=str(plan.target),
+            )
+
+    def _save_cursor(self, tx: Transaction) -> None:
+        """The largest cursor read becomes the saved one (a backfill's window leaves it as it is)."""
+        plan = self.plan
+        if plan.incremental is None or self.cursor is None or self.options.window is not None:
+            return
+        state.save_cursor(
+            tx,
+            pipeline=plan.pipeline,
+            resource=plan.resource,
+            target=str(plan.target),
+            field=plan.incremental.cursor_field,
+            value=self.cursor,
+            load_id=self.load_id,
+            at=self.started_at,
+            state_schema=plan.state_schema,
+        )
+
+    def _check_window(self) -> None:
+        """A backfill needs an incremental cursor, a source that reads windows by it, and no refresh."""
+        plan = self.plan
+        if self.options.window is None:
+            return
+        where = f"{plan.pipeline}.{plan.resource}"
+        if plan.incremental is None:
+            raise LoadError(
+                f"{where} has no incremental cursor: a backfill re-reads rows by cursor",
+                hint="give the resource `incremental: {cursor_field: ...}`, or reload it with --full-refresh",
+                pipeline=plan.pipeline,
+                resource=plan.resource,
+            )
+        if not plan.source.capabilities.cursor_windows:
+            raise LoadError(
+                f"{where}: its source cannot read a window of rows by cursor, so it cannot be backfilled",
+                hint="reload it with --full-refresh instead",
+                pipeline=plan.pipeline,
+                resource=plan.resource,
+            )
+        if self.options.full_refresh:
+            raise LoadError(f"{where}: a backfill re-reads a window; it is not a full refresh")
+
+    def _refresh(self, tx: Transaction) -> list[str]:
+        """A full refresh starts from nothing: the target and its rejected rows are dropped (and created
+        again from the contract), the saved cursor is forgotten; what happened, for the load's messages.
+
+        A table that views depend on (PostgreSQL refuses to drop it: dbt's staging views over bronze) is
+        emptied instead, its columns changed as the contract says where they differ. Its history table
+        is kept: it is the record of the past, which a reload does not change.
+        """
+        plan, target = self.plan, self.plan.target
+        done: list[str] = []
+        if tx.columns(target):
+            views = self.engine.dependent_views(tx, target)
+            if views:
+                done.append(
+                    f"emptied {target} (full refresh; not dropped: views read it: {', '.join(views)})"
+                )
+            else:
+                self.writes.drop(tx, target)
+                done.append(f"dropped and recreated {target} (full refresh)")
+        rejected = rejected_ref(target)
+        if tx.columns(rejected) and not self.engine.dependent_views(tx, rejected):
+            self.writes.drop(tx, rejected)
+        if plan.incremental is not None:
+            state.forget_cursor(tx, plan.pipeline, plan.resource, str(target), state_schema=plan.state_schema)
+        return done
 
     def _side_tables(
         self,
@@ -407,6 +469,10 @@ class _Load:
         inc = plan.incremental
         if inc is None:
             return plan.request, None
+        window = self.options.window
+        if window is not None:  # a backfill: the window, whatever the cursor (which stays as it is)
+            incremental = Incremental(inc.cursor_field, window.start, inclusive=True, upper=window.end)
+            return dataclasses.replace(plan.request, incremental=incremental), None
         saved = None
         if not self.options.full_refresh:
             saved = state.read_cursor(
@@ -571,6 +637,7 @@ class _Load:
             error=error,
             run_id=self.options.run_id,
             step_id=self.options.step_id,
+            window=self.options.window,
         )
 
     def record_failure(self, error: Exception) -> None:

@@ -98,6 +98,63 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class Backfill:
+    """What a backfill plan re-reads (`datakit.orchestrate.backfill`): kept with it in run history."""
+
+    kind: Literal["pipeline", "job"]
+    name: str
+    start: str
+    end: str
+    chunk: str
+    chunks: int
+    """How many windows each resource is cut into."""
+    skipped: Mapping[str, str] = field(default_factory=dict)
+    """Loads not backfilled (no cursor, a source that cannot filter by one) -> why."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "start": self.start,
+            "end": self.end,
+            "chunk": self.chunk,
+            "chunks": self.chunks,
+            "skipped": dict(self.skipped),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Backfill:
+        return cls(
+            kind=data["kind"],
+            name=data["name"],
+            start=data["start"],
+            end=data["end"],
+            chunk=data["chunk"],
+            chunks=int(data["chunks"]),
+            skipped=dict(data.get("skipped") or {}),
+        )
+
+
+BACKFILL_PREFIX = "backfill:"
+"""Run history records a backfill as job `backfill:<pipeline|job>:<name>`: its own one-active-run rule
+and its own last run (`state:failed` of the job is about the job's own runs)."""
+
+
+def backfill_job(kind: str, name: str) -> str:
+    """The job name a backfill's runs are recorded under."""
+    return f"{BACKFILL_PREFIX}{kind}:{name}"
+
+
+def resume_command(job: str, warehouse: str | None, run_id: int) -> str:
+    """The command that re-runs only what a run of `job` did not finish (a job's, or a backfill's)."""
+    tenant = f" --warehouse {warehouse}" if warehouse else ""
+    if job.startswith(BACKFILL_PREFIX):
+        kind, _, name = job.removeprefix(BACKFILL_PREFIX).partition(":")
+        return f"datakit backfill {kind} {name}{tenant} --resume {run_id}"
+    return f"datakit run job {job}{tenant} --resume {run_id}"
+
+
+@dataclass(frozen=True)
 class Plan:
     """The steps of one job, in priority order (the order sequential mode runs them in)."""
 
@@ -112,6 +169,8 @@ class Plan:
     """The tenant the plan runs for (None: the project itself); also in each step's params."""
     selection: Selection | None = None
     """What `--select`/`--exclude` kept (None: the whole job)."""
+    backfill: Backfill | None = None
+    """What a backfill re-reads (None: not a backfill)."""
 
     def __post_init__(self) -> None:
         ids = [step.id for step in self.steps]
@@ -140,12 +199,13 @@ class Plan:
             "sla": self.sla,
             "warehouse": self.warehouse,
             "selection": self.selection.as_dict() if self.selection is not None else None,
+            "backfill": self.backfill.as_dict() if self.backfill is not None else None,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
         """The plan `as_dict` wrote (run history keeps it): what a resumed selection runs again."""
-        selection = data.get("selection")
+        selection, backfill = data.get("selection"), data.get("backfill")
         return cls(
             job=data["job"],
             mode=data["mode"],
@@ -155,6 +215,7 @@ class Plan:
             sla=data.get("sla"),
             warehouse=data.get("warehouse"),
             selection=Selection.from_dict(selection) if selection else None,
+            backfill=Backfill.from_dict(backfill) if backfill else None,
         )
 
 

@@ -72,7 +72,7 @@ def run_job(
         if own_store:
             state.close()
         raise
-    notifier = Notifier.for_job(project, plan.job)
+    notifier = _notifier(project, plan)
     server = step_server(project, plan)
 
     def started(run_id: int) -> None:
@@ -93,6 +93,15 @@ def run_job(
             server.close()
         if own_store:
             state.close()
+
+
+def _notifier(project: Project, plan: Plan) -> Notifier | None:
+    """The job's channels; a backfill of a job tells the job's, one of a pipeline tells nobody."""
+    if plan.backfill is None:
+        return Notifier.for_job(project, plan.job)
+    if plan.backfill.kind == "job":
+        return Notifier.for_job(project, plan.backfill.name)
+    return None
 
 
 def refuse_full_refresh(project: Project, confirmed: bool) -> None:
@@ -120,10 +129,10 @@ def _plan(
     store: StateStore,
 ) -> Plan:
     """The plan a run carries out: the job's (narrowed to a selection), or, resuming a run of a
-    selection without a new one, that run's own plan again."""
+    selection or a backfill without a new selection, that run's own plan again."""
     if resume is not None and not select and not exclude:
         stored = json.loads(store.get_run(resume).plan)
-        if isinstance(stored, dict) and stored.get("selection"):
+        if isinstance(stored, dict) and (stored.get("selection") or stored.get("backfill")):
             return Plan.from_dict(stored)
     if not select and not exclude:
         return compile_job(project, job_name, warehouse)
