@@ -314,3 +314,35 @@ def test_plan_cli_prints_the_steps_and_why(root: Path) -> None:
     assert typo.returncode == 2
     assert "did you mean 'silver.customer'" in typo.stderr
     assert "Traceback" not in typo.stderr
+
+
+def test_resuming_a_selected_run_resumes_the_same_part(daily: Job, tmp_path: Path) -> None:
+    from datakit.orchestrate.executor import Executor
+    from datakit.orchestrate.run import _plan
+    from datakit.orchestrate.store import StateStore, StepStatus
+    from datakit.orchestrate.store.sql import sqlite_url
+    from tests.orchestrate.helpers import Recorder
+
+    store = StateStore(sqlite_url(tmp_path / "state.db"))
+    try:
+        selected = daily.select("+silver.customer")
+        failed = Executor(store, Recorder(terminal={"silver"}), sleep=lambda _: None).run(selected)
+        assert failed.steps == {"pagila_bronze.customer": StepStatus.SUCCEEDED, "silver": StepStatus.FAILED}
+        assert failed.resume_command == f"datakit run job pagila_daily --resume {failed.run_id}"
+        again = _plan(daily.project, "pagila_daily", None, failed.run_id, (), (), store)
+        assert again == selected  # the stored plan, not the whole job
+        resumed = Executor(store, Recorder(), sleep=lambda _: None).run(again, resume=failed.run_id)
+        assert resumed.steps == {"pagila_bronze.customer": StepStatus.REUSED, "silver": StepStatus.SUCCEEDED}
+    finally:
+        store.close()
+
+
+def test_selecting_while_a_run_holds_the_dbt_folder_parses_beside_it(daily: Job) -> None:
+    import fcntl
+
+    folder = daily.project.root / ".datakit" / "dbt" / "pagila" / "_default" / "local_duckdb"
+    with (folder / ".lock").open("a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # as a running dbt step does
+        graph = build_graph(daily.project, daily.plan)
+    assert (folder.parent / "local_duckdb__plan" / "target" / "manifest.json").is_file()
+    assert set(graph.nodes) == set(daily.graph.nodes)
