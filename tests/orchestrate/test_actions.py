@@ -19,7 +19,10 @@ from datakit.orchestrate.stepkinds import Step
 from datakit.orchestrate.steps import StepOutput
 from datakit.orchestrate.store import RunStatus, StateStore, StepStatus, open_store
 from tests.orchestrate.helpers import Recorder, make_plan
+from tests.orchestrate.test_store import any_store
 from tests.waits import GUARD
+
+__all__ = ["any_store"]  # the fixture, on SQLite and PostgreSQL
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -193,3 +196,18 @@ def test_cli_cancel_of_a_run_that_is_not_running_says_why(
     code, out = cli(capsys, "runs", "cancel", str(run_id), "--project", str(project_dir))
     assert code != 0
     assert f"run {run_id} is failed, not running: nothing to cancel" in out
+
+
+def test_cancel_requests_pauses_and_the_audit_log_on_each_store(any_store: StateStore) -> None:
+    run = any_store.start_run("daily", "{}")
+    assert any_store.request_cancel(run, "alice") and any_store.request_cancel(run, "bob")
+    assert (any_store.cancel_requested(run) or "").startswith("alice at ")  # the first request stands
+    any_store.finish_run(run, RunStatus.CANCELLED, "cancelled by alice")
+    assert not any_store.request_cancel(run, "carol")
+    assert any_store.pause_trigger("nightly.acme", "alice") and not any_store.pause_trigger(
+        "nightly.acme", "x"
+    )
+    assert set(any_store.paused_triggers()) == {"nightly.acme"}
+    ids = [any_store.record_audit("alice", "pause", f"trigger t{i}", client="127.0.0.1") for i in range(3)]
+    assert [e.id for e in any_store.list_audit(limit=2)] == ids[:0:-1]
+    assert [e.target for e in any_store.list_audit(before=ids[1])] == ["trigger t0"]
