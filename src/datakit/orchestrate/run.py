@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from datakit.connectors.engines import preload_modules
 from datakit.errors import DatakitError
 from datakit.lineage.openlineage import step_observer
 from datakit.log import get_logger, redact
@@ -86,6 +87,7 @@ def run_job(
 
 
 _PRELOAD = {
+    # DuckDB here as the in-process compute library of contract validation, not as a destination
     "load": ("pyarrow", "duckdb", "sqlmodel", "datakit.load.loader", "datakit.load.resolve"),
     "dbt": (
         "datakit.transform",
@@ -98,8 +100,10 @@ _PRELOAD = {
         "dbt.parser.manifest",
         "dbt.cli.main",
     ),
-    "checks": ("duckdb", "datakit.quality"),
+    "checks": ("datakit.quality",),
 }
+_OPENS_DESTINATION = ("load", "checks")
+"""Step kinds that open a destination: their servers also import its engine's driver ahead."""
 PARSE_AHEAD = "datakit.orchestrate.steps:parse_dbt_ahead"
 
 
@@ -113,9 +117,15 @@ def step_server(project: Project, plan: Plan) -> StepServer | None:
     """
     if os.environ.get("DATAKIT_STEP_SERVER", "1") == "0" or len(plan.steps) < 2:
         return None
+    engines = sorted({destination.type for destination in project.destinations.values()})
+    drivers = tuple(m for kind in engines for m in preload_modules(kind))
+
+    def modules(kind: str) -> tuple[str, ...]:
+        return _PRELOAD.get(kind, ()) + (drivers if kind in _OPENS_DESTINATION else ())
+
     first = {step.kind for step in plan.steps if not step.depends_on}
-    now = dict.fromkeys(m for kind in sorted(first) for m in _PRELOAD.get(kind, ()))
-    later = dict.fromkeys(m for step in plan.steps for m in _PRELOAD.get(step.kind, ()) if m not in now)
+    now = dict.fromkeys(m for kind in sorted(first) for m in modules(kind))
+    later = dict.fromkeys(m for step in plan.steps for m in modules(step.kind) if m not in now)
     ahead = [
         AheadCall(
             step.id,
