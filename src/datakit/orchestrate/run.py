@@ -42,12 +42,15 @@ def run_job(
     store: StateStore | None = None,
     on_started: Callable[[int], None] | None = None,
     cancel: threading.Event | None = None,
+    only: str | None = None,
 ) -> RunResult:
     """Run job `job_name` of `project` now, each step in a child process, recorded in the state store.
 
     The job's notification channels hear of the run's end, and of an SLA miss while it runs. A daemon
     passes its own `store` (left open), learns the run id as soon as the run is committed
     (`on_started`), and may stop the run by setting `cancel`.
+
+    `only` (with `resume`) retries that one step of the resumed run (`Executor.run`).
 
     With `warehouse`, the run is that tenant's (`compile_job`): recorded with its name, so run history,
     resuming and the one-active-run rule are per tenant (`<job>@<warehouse>`).
@@ -69,7 +72,12 @@ def run_job(
         runner = LocalRunner(project.root, project.environment, full_refresh=full_refresh, server=server)
         executor = Executor(state, runner, notify=notifier, cancel=cancel, observe=step_observer(project))
         return executor.run(
-            plan, allow_concurrent=allow_concurrent, resume=resume, tick_key=tick_key, on_started=started
+            plan,
+            allow_concurrent=allow_concurrent,
+            resume=resume,
+            tick_key=tick_key,
+            on_started=started,
+            only=only,
         )
     finally:
         if server is not None:
