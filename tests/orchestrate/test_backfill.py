@@ -146,7 +146,8 @@ def test_a_job_backfill_rebuilds_the_window_downstream(
         # only rental is in this warehouse: what joins it to other tables is left out
         done = warehouse.datakit(
             "backfill", "job", warehouse.job, "--select", "pagila_bronze.rental",
-            "--exclude", "gold silver_checks silver.relationships_*", "--start", "2022-02-15", "--end", "2022-02-16", "--json",
+            "--exclude", "gold silver_checks silver.relationships_*",
+            "--start", "2022-02-15", "--end", "2022-02-16", "--json",
         )  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr
         rebuilt = warehouse.target.query(
