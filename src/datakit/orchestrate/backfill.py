@@ -72,15 +72,14 @@ def compile_backfill(
     step = parse_chunk(chunk, lower)
     windows = chunk_windows(lower, upper, step)
     if kind == "pipeline":
-        plan = _pipeline_plan(project, name, windows, warehouse, resources)
+        plan, resolved, skipped = _pipeline_plan(project, name, windows, warehouse, resources)
     else:
         if resources:
             raise UsageError("--resource narrows a pipeline's backfill; for a job, use --select")
-        plan = _job_plan(project, name, windows, warehouse, select, exclude)
-    skipped = plan.backfill.skipped if plan.backfill is not None else {}
+        plan, resolved, skipped = _job_plan(project, name, windows, warehouse, select, exclude)
     record = Backfill(
         kind=kind,
-        name=plan.backfill.name if plan.backfill is not None else name,
+        name=resolved,
         start=_text(lower),
         end=_text(upper),
         chunk=chunk or DEFAULT_CHUNK,
@@ -206,7 +205,8 @@ def _pipeline_plan(
     windows: list[tuple[Bound, Bound]],
     warehouse: str | None,
     resources: Sequence[str],
-) -> Plan:
+) -> tuple[Plan, str, dict[str, str]]:
+    """The chunks of the pipeline's incremental resources; its name; what was skipped, and why."""
     from datakit.config.tenancy import tenant_context
 
     tenant = tenant_context(project, warehouse)
@@ -234,15 +234,15 @@ def _pipeline_plan(
         steps.extend(_chunks(load, windows))
     if not steps:
         raise _nothing(pipeline.name, skipped)
-    return Plan(
+    plan = Plan(
         job=backfill_job("pipeline", pipeline.name),
         mode="dag",
         max_parallelism=1,
         continue_on_failure=True,
         steps=tuple(steps),
         warehouse=tenant.name,
-        backfill=Backfill("pipeline", pipeline.name, "", "", "", 0, skipped),
     )
+    return plan, pipeline.name, skipped
 
 
 def _job_plan(
@@ -252,8 +252,9 @@ def _job_plan(
     warehouse: str | None,
     select: Sequence[str],
     exclude: Sequence[str],
-) -> Plan:
-    """The job's incremental loads (of `select`) in chunks, and what is downstream of them."""
+) -> tuple[Plan, str, dict[str, str]]:
+    """The job's incremental loads (of `select`) in chunks, and what is downstream of them; the job's
+    name; the loads skipped, and why."""
     from datakit.orchestrate.selection import select_plan
     from datakit.orchestrate.selection.build import build_graph
 
@@ -283,15 +284,15 @@ def _job_plan(
         else:
             steps.append(step)
     steps = _ordered(job, steps, chunks)
-    return dataclasses.replace(
+    plan = dataclasses.replace(
         narrowed,
         job=backfill_job("job", job.job),
         mode="dag",
         continue_on_failure=True,
         sla=None,
         steps=tuple(steps),
-        backfill=Backfill("job", job.job, "", "", "", 0, skipped),
     )
+    return plan, job.job, skipped
 
 
 def _with_window(step: DbtStep, window: dict[str, str]) -> Any:

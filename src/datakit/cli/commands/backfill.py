@@ -7,6 +7,7 @@ chunks in child processes, recorded in run history under `backfill:<pipeline|job
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -102,7 +103,7 @@ def _backfill(
     max_parallelism: int,
     warehouse: str | None,
     resume: int | None,
-    project_dir: object,
+    project_dir: Path | None,
     environment: str | None,
     as_json: bool,
     *,
@@ -110,16 +111,13 @@ def _backfill(
     select: list[str] | None = None,
     exclude: list[str] | None = None,
 ) -> None:
-    from pathlib import Path
-
     from datakit.config import load_project
     from datakit.errors import ExitCode
     from datakit.orchestrate.backfill import compile_backfill
     from datakit.orchestrate.plan import backfill_job as job_name
     from datakit.orchestrate.run import run_job
 
-    loaded = load_project(state.project_dir(project_dir if isinstance(project_dir, Path) else None),
-                          environment=environment)  # fmt: skip
+    loaded = load_project(state.project_dir(project_dir), environment=environment)
     plan: Plan | None = None
     if resume is None:
         if start is None or end is None:
