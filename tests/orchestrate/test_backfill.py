@@ -17,6 +17,7 @@ import pytest
 from datakit.config import load_project
 from datakit.errors import UsageError
 from datakit.orchestrate.backfill import compile_backfill
+from datakit.orchestrate.plan import resume_command
 from datakit.orchestrate.stepkinds import DbtStep, LoadStep
 from datakit.orchestrate.store import StepStatus, open_store
 from tests.conftest import EXAMPLES
@@ -164,6 +165,8 @@ def test_what_a_backfill_runs_and_refuses(tmp_path: Path) -> None:
     project = load_project(copy_pagila_project(tmp_path))
     plan = compile_backfill(project, "pipeline", "pagila_bronze", "2022-02-01", "2022-02-08", "1d")
     assert plan.job == "backfill:pipeline:pagila_bronze"
+    resume = "datakit backfill pipeline pagila_bronze --warehouse acme --resume 7"
+    assert resume_command(plan.job, "acme", 7) == resume
     incremental = ["actor", "address", "customer", "film", "payment", "rental"]
     assert [s.id for s in plan.steps] == [
         f"pagila_bronze.{resource}.202202{day:02d}" for resource in incremental for day in range(1, 8)
