@@ -318,7 +318,7 @@ def test_plan_cli_prints_the_steps_and_why(root: Path) -> None:
 
 def test_resuming_a_selected_run_resumes_the_same_part(daily: Job, tmp_path: Path) -> None:
     from datakit.orchestrate.executor import Executor
-    from datakit.orchestrate.run import _plan
+    from datakit.orchestrate.run import plan_for_run
     from datakit.orchestrate.store import StateStore, StepStatus
     from datakit.orchestrate.store.sql import sqlite_url
     from tests.orchestrate.helpers import Recorder
@@ -329,7 +329,7 @@ def test_resuming_a_selected_run_resumes_the_same_part(daily: Job, tmp_path: Pat
         failed = Executor(store, Recorder(terminal={"silver"}), sleep=lambda _: None).run(selected)
         assert failed.steps == {"pagila_bronze.customer": StepStatus.SUCCEEDED, "silver": StepStatus.FAILED}
         assert failed.resume_command == f"datakit run job pagila_daily --resume {failed.run_id}"
-        again = _plan(daily.project, "pagila_daily", None, failed.run_id, (), (), store)
+        again = plan_for_run(daily.project, "pagila_daily", None, failed.run_id, (), (), store)
         assert again == selected  # the stored plan, not the whole job
         resumed = Executor(store, Recorder(), sleep=lambda _: None).run(again, resume=failed.run_id)
         assert resumed.steps == {"pagila_bronze.customer": StepStatus.REUSED, "silver": StepStatus.SUCCEEDED}

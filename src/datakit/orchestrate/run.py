@@ -71,12 +71,12 @@ def run_job(
     state = open_store(project) if store is None else store
     try:
         if plan is None:
-            plan = _plan(project, job_name, warehouse, resume, select, exclude, state)
+            plan = plan_for_run(project, job_name, warehouse, resume, select, exclude, state)
     except BaseException:
         if own_store:
             state.close()
         raise
-    notifier = _notifier(project, plan)
+    notifier = notifier_for(project, plan)
     server = step_server(project, plan)
 
     def started(run_id: int) -> None:
@@ -104,7 +104,7 @@ def run_job(
             state.close()
 
 
-def _notifier(project: Project, plan: Plan) -> Notifier | None:
+def notifier_for(project: Project, plan: Plan) -> Notifier | None:
     """The job's channels; a backfill of a job tells the job's, one of a pipeline tells nobody."""
     if plan.backfill is None:
         return Notifier.for_job(project, plan.job)
@@ -128,7 +128,7 @@ def refuse_full_refresh(project: Project, confirmed: bool) -> None:
 PROD = "prod"
 
 
-def _plan(
+def plan_for_run(
     project: Project,
     job_name: str,
     warehouse: str | None,
@@ -138,7 +138,8 @@ def _plan(
     store: StateStore,
 ) -> Plan:
     """The plan a run carries out: the job's (narrowed to a selection), or, resuming a run of a
-    selection or a backfill without a new selection, that run's own plan again."""
+    selection or a backfill without a new selection, that run's own plan again (`datakit serve`'s
+    resume and retry as much as `datakit run job --resume`)."""
     if resume is not None and not select and not exclude:
         stored = json.loads(store.get_run(resume).plan)
         if isinstance(stored, dict) and (stored.get("selection") or stored.get("backfill")):
@@ -274,7 +275,7 @@ def run_job_for_warehouses(
     state = open_store(project)
     try:
         plans = {
-            name: _plan(project, job_name, name, None, select, exclude, state)
+            name: plan_for_run(project, job_name, name, None, select, exclude, state)
             for name in dict.fromkeys(names)
         }
     except BaseException:
