@@ -5,6 +5,11 @@ the tail of it in the run history (masked) and the file is removed. While it run
 place named by the run's key and the step's id, under the project's `.datakit/live/`: any process on
 the same machine that knows the run (the status pages of `datakit serve`, whoever started the run)
 finds it without asking the process that runs the step.
+
+The files lie side by side in that one folder, which is never removed: a folder per run, removed by
+the step that finished last, raced with a step of the same run starting at that moment (its log's
+folder vanished between its creation and the opening of the file: the step failed with
+FileNotFoundError, seen in parallel runs on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ TAIL_BYTES = 64 * 1024
 
 def live_log_path(project_root: Path, run_key: str, step_id: str) -> Path:
     """The live log of step `step_id` of the run keyed `run_key` (`<id>-<uid>`)."""
-    return project_root / LIVE_DIR / quote(run_key, safe="") / f"{quote(step_id, safe='')}.log"
+    return project_root / LIVE_DIR / f"{quote(run_key, safe='')}__{quote(step_id, safe='')}.log"
 
 
 def read_live_log(path: Path, limit: int = TAIL_BYTES) -> str | None:
@@ -37,8 +42,6 @@ def read_live_log(path: Path, limit: int = TAIL_BYTES) -> str | None:
 
 
 def remove_live_log(path: Path) -> None:
-    """Remove a finished step's live log, and its run's folder once that is empty."""
+    """Remove a finished step's live log (the folder stays: see the module docstring)."""
     with contextlib.suppress(OSError):
         path.unlink()
-    with contextlib.suppress(OSError):
-        path.parent.rmdir()  # fails while another step of the run still writes there: fine
