@@ -1,4 +1,5 @@
-"""`datakit.yaml` — the project file: name, default environment, paths, state store, notification settings."""
+"""`datakit.yaml` — the project file: name, default environment, paths, state store, notification settings,
+run-history retention."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pydantic import Field
 
 from datakit.config.models.common import Name, SecretRef, StrictModel
 from datakit.config.models.connections import PostgresConnection
+from datakit.config.models.retention import Retention, StepLogs
 
 Environment = Literal["dev", "stage", "prod"]
 
@@ -113,3 +115,8 @@ class ProjectConfig(StrictModel):
     openlineage: OpenLineageSettings | None = Field(
         None, description="OpenLineage events of each step run (START / COMPLETE / FAIL); off when absent."
     )
+    retention: Retention = Field(
+        default_factory=Retention,
+        description="How much run history the state store keeps (runs, their steps, attempts and logs).",
+    )
+    step_logs: StepLogs = Field(default_factory=StepLogs, description="How much of each step's log is kept.")
