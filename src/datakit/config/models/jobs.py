@@ -16,7 +16,6 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from datakit.config.models.checks import CheckSuiteRef
-from datakit.config.models.retention import JobRetention
 from datakit.config.models.common import (
     Description,
     DestinationRef,
@@ -27,6 +26,7 @@ from datakit.config.models.common import (
     StrictModel,
     Tags,
 )
+from datakit.config.models.retention import JobRetention
 from datakit.config.models.warehouses import Variable
 
 

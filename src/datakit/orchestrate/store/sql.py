@@ -25,7 +25,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from datakit.errors import DatakitError
 from datakit.log import redact
+from datakit.orchestrate.store.maintenance import SQLITE_PRAGMAS, compact, store_size
 from datakit.orchestrate.store.records import (
     ACTIVE,
     AttemptRecord,
@@ -92,6 +94,7 @@ class StateStore:
         self.metadata, self.runs, self.steps, self.attempts, self.ticks, self.deliveries, self.cursors = (
             tables
         )
+        self.schema = schema
         self._lock = threading.Lock()  # one writer per process; other processes queue in the database
         self.engine = _engine(url)
         if schema is not None and self.engine.dialect.name == "postgresql":
@@ -123,8 +126,23 @@ class StateStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    def size_bytes(self) -> int | None:
+        """Bytes the store takes on disk (SQLite: file and WAL; PostgreSQL: its tables)."""
+        return store_size(self.engine, self.schema)
+
+    def compact(self) -> None:
+        """Give deleted rows' space back (after a prune): SQLite's file and WAL shrink."""
+        with self._lock:
+            compact(self.engine)
+
     def _tx(self) -> Any:
         return self.engine.begin()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction, serialised with this process's other writes (for `prune`)."""
+        with self._lock, self._tx() as conn:
+            yield conn
 
     # --- runs -------------------------------------------------------------------------------------
 
@@ -549,9 +567,8 @@ def _engine(url: str) -> Engine:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine, "begin")
