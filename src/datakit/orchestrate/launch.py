@@ -182,10 +182,9 @@ class Launcher:
 
     def _run(self, plan: Plan, key: RunKey, tick_key: str | None, started: Future[int]) -> None:
         """(The run's thread.) Record the run, wait for its turn, warm up, run the steps."""
-        root, environment = self.project.root, self.project.environment
         executor = Executor(
             self.store,
-            LocalRunner(root, environment),
+            LocalRunner.for_project(self.project),
             notify=Notifier.for_job(self.project, plan.job),
             cancel=self._cancel,
             observe=step_observer(self.project),
@@ -206,7 +205,7 @@ class Launcher:
                 raise
             if not self._cancel.is_set():  # the slow part of a start, for a run recorded and due to start
                 server = step_server(self.project, plan)
-                executor.runner = LocalRunner(root, environment, server=server)
+                executor.runner = LocalRunner.for_project(self.project, server=server)
 
         try:
             executor.run(plan, tick_key=tick_key, on_started=on_started)

@@ -65,7 +65,7 @@ def run_job(
             start_server(server)
 
     try:
-        runner = LocalRunner(project.root, project.environment, full_refresh=full_refresh, server=server)
+        runner = LocalRunner.for_project(project, full_refresh=full_refresh, server=server)
         executor = Executor(state, runner, notify=notifier, cancel=cancel, observe=step_observer(project))
         return executor.run(
             plan, allow_concurrent=allow_concurrent, resume=resume, tick_key=tick_key, on_started=started

@@ -56,7 +56,9 @@ def list_runs(
 @app.command("show")
 def show_run(
     run_id: Annotated[int, typer.Argument(help="Run id (from `datakit runs`).")],
-    logs: Annotated[bool, typer.Option("--logs", help="Print each attempt's log.")] = False,
+    logs: Annotated[
+        bool, typer.Option("--logs", help="Print each attempt's whole log (with --json: include them).")
+    ] = False,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
@@ -66,7 +68,7 @@ def show_run(
 
     store = open_store(_project(project, environment))
     try:
-        run = store.get_run(run_id)
+        run = store.get_run(run_id, full_logs=logs)
     finally:
         store.close()
     if as_json:

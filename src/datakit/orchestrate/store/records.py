@@ -41,6 +41,15 @@ class AttemptRecord:
     transient: bool | None
     retry_in: float | None
     log: str | None
+    """The whole log, or only its last lines when the log is large and was not asked for in full
+    (`complete` says which; `StateStore.get_run(full_logs=True)` or `attempt_log` read it all)."""
+    log_bytes: int | None = None
+    """Bytes of the whole log as stored (None: recorded before datakit counted them)."""
+    log_lines: int | None = None
+    log_omitted: int = 0
+    """Bytes that the size cap cut out of the log's middle (0: nothing was cut)."""
+    complete: bool = True
+    """`log` is the whole stored log."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -80,7 +81,11 @@ def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Tab
         Column("error", Text),
         Column("transient", Boolean),
         Column("retry_in", Float),
-        Column("log", Text),
+        Column("log", Text),  # the whole log when small, else its last lines (`logs.py`)
+        Column("log_z", LargeBinary),  # the whole log, zlib-compressed, when larger
+        Column("log_bytes", Integer),
+        Column("log_lines", Integer),
+        Column("log_omitted", Integer),  # bytes the cap cut out of its middle
     )
     # a trigger firing (`<trigger>@<when>`), recorded in the transaction that creates its run, so that
     # each tick starts at most one run, across processes and restarts
