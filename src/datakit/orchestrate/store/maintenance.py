@@ -71,7 +71,8 @@ def compact(engine: Engine) -> None:
             cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("VACUUM")  # once: converts a store made before auto-vacuum
         else:
-            cursor.execute("PRAGMA incremental_vacuum").fetchall()  # runs to completion when read
+            # stepped to its end by executescript: `execute` would free a single page
+            cursor.executescript("PRAGMA incremental_vacuum")
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         cursor.close()
     finally:
