@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from datakit.cli.state import EnvironmentOption, ProjectOption, state
+
+
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
 
 
 def serve(
@@ -20,6 +28,10 @@ def serve(
         typer.Option("--grace", min=0, help="Seconds running runs may take to finish on shutdown."),
     ] = 30.0,
     poll: Annotated[float, typer.Option("--poll", min=0.1, help="Seconds between scheduler polls.")] = 1.0,
+    log_level: Annotated[
+        LogLevel,
+        typer.Option("--log-level", help="What the daemon logs (stderr): runs started, prunes, failures."),
+    ] = LogLevel.info,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
@@ -29,6 +41,7 @@ def serve(
     from datakit.server.serve import ServeOptions
     from datakit.server.serve import serve as run_server
 
+    _log_to_stderr(log_level)
     loaded = load_project(state.project_dir(project), environment=environment)
     if not _loopback(host):
         say(
@@ -37,6 +50,17 @@ def serve(
         )
     options = ServeOptions(host=host, port=port, poll_every=poll, grace=grace)
     run_server(loaded, options, on_ready=lambda url: say(f"✓ serving {loaded.config.name} on {url}", "green"))
+
+
+def _log_to_stderr(level: LogLevel) -> None:
+    """The daemon's log, one timestamped line per event (secrets masked by datakit's handler)."""
+    import logging
+
+    from datakit.log import configure
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    configure(getattr(logging, level.value.upper()), handler)
 
 
 def _loopback(host: str) -> bool:
