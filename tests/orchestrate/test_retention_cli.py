@@ -137,3 +137,45 @@ def test_a_prune_keeps_a_resume_chain_whole_so_the_resume_loads_once(
     resumed = json.loads(datakit(project, "run", "job", "j", "--resume", "3", "--json"))
     assert resumed["steps"] == {"kb.small": "reused", "kb.big": "succeeded"}
     assert project.counts() == expected(project)  # every row once: run 2's load was found, not repeated
+
+
+@pytest.mark.postgres
+def test_prune_on_a_postgres_state_store(tmp_path: Path, pg_dsn: str) -> None:
+    import uuid
+    from urllib.parse import urlsplit
+
+    from sqlalchemy import text
+
+    parts = urlsplit(pg_dsn)
+    schema = f"state_{uuid.uuid4().hex[:10]}"
+    root = tmp_path / "shop"
+    init_project(root)
+    (root / "datakit.yaml").write_text(
+        "name: shop\nretention: {max_runs: 2}\nstate:\n  type: postgres\n  schema: " + schema + "\n"
+        f"  connection:\n    host: {parts.hostname}\n    port: {parts.port or 5432}\n"
+        f"    database: {parts.path.lstrip('/')}\n    user: {parts.username}\n"
+        "    password_secret_key: state_password\n",
+        encoding="utf-8",
+    )
+    (root / "config" / "secrets_mapping.yaml").write_text(
+        "secrets:\n  state_password:\n    env_var: DK_TEST_STATE_PASSWORD\n", encoding="utf-8"
+    )
+    env = {"DK_TEST_STATE_PASSWORD": parts.password or "", "COLUMNS": "200"}
+    url = pg_dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+    store = StateStore(url, schema=schema)
+    try:
+        runs = []
+        for _ in range(5):
+            runs.append(store.start_run("daily", "{}"))
+            store.add_steps(runs[-1], ["shop_bronze.orders"])
+            store.finish_run(runs[-1], RunStatus.SUCCEEDED)
+        done = run("runs", "prune", cwd=root, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"│ daily │ -         │ 3    │ {runs[0]}–{runs[2]} " in done.stdout
+        assert "removed 3 run(s) (3 steps, 0 attempts, 0 B of logs)" in done.stdout
+        assert "; store " in done.stdout and " KB -> " in done.stdout  # PostgreSQL's tables' size
+        assert sorted(r.id for r in store.list_runs()) == runs[3:]
+    finally:
+        with store.engine.begin() as conn:
+            conn.execute(text(f'drop schema "{schema}" cascade'))
+        store.close()
