@@ -304,8 +304,9 @@ def report(samples: list[Sample], prunes: list[Prune], answers: dict[int, int], 
     state = slope([(p.runs, p.after_kb) for p in steady])
     before = removing[0].before_kb / removing[0].runs if removing and removing[0].runs else None
     print(f"deliveries answered: {dict(sorted(answers.items()))}")
-    after_each = [(p.runs, round(p.after_kb)) for p in steady]
-    print(f"prunes: {len(prunes)}, {len(removing)} removed runs; (runs, store KB) after each: {after_each}")
+    after = [(p.runs, round(p.after_kb)) for p in steady]
+    shown = after if len(after) <= 8 else [*after[:4], "…", *after[-4:]]
+    print(f"prunes: {len(prunes)}, {len(removing)} removed runs; (runs so far, store KB) after each: {shown}")
     print(
         f"server RSS: {samples[0].rss_mb:.1f} MB at start, {warm[0].rss_mb:.1f} MB after warm-up, "
         f"{samples[-1].rss_mb:.1f} MB at the end (max {max(s.rss_mb for s in samples):.1f})"
