@@ -251,3 +251,35 @@ def test_webhook_ticks_and_delivery_ids_are_forgotten_after_the_replay_window(
     assert report.ticks == 2 and report.deliveries == 2  # d-3 is the newest: kept
     assert any_store.add_delivery("hook/delivery:d-1", clock() + 60)  # a new delivery now
     assert old not in run_ids(any_store)
+
+
+def test_live_logs_left_by_a_killed_process_go_after_an_hour(
+    any_store: StateStore, clock: FakeClock, tmp_path: Path
+) -> None:
+    import os
+
+    from datakit.orchestrate.livelog import live_log_path
+
+    any_store.stale_after = 1000 * DAY
+    finished = any_store.get_run(record_run(any_store, clock))
+    running = any_store.get_run(any_store.start_run("hourly", "{}"))
+    recent = any_store.get_run(record_run(any_store, clock, "other"))
+    paths = {}
+    for name, run in (("finished", finished), ("running", running), ("recent", recent)):
+        assert run.key is not None
+        paths[name] = live_log_path(tmp_path, run.key, "shop_bronze.orders")
+        paths[name].parent.mkdir(parents=True)
+        paths[name].write_text("a step's output\n")
+    for name in ("finished", "running"):  # untouched for two hours (the clock is the store's)
+        old = clock() - 7200
+        os.utime(paths[name], (old, old))
+        os.utime(paths[name].parent, (old, old))
+    os.utime(paths["recent"], (clock(), clock()))
+    os.utime(paths["recent"].parent, (clock(), clock()))
+
+    assert prune(any_store, keep(), root=tmp_path, dry_run=True).live_logs == 1
+    report = prune(any_store, keep(), root=tmp_path)
+
+    assert report.live_logs == 1 and "1 leftover live log folder(s)" in summary(report)
+    assert not paths["finished"].parent.exists()
+    assert paths["running"].exists() and paths["recent"].exists()  # an active run's; a fresh one

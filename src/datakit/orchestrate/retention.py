@@ -10,7 +10,9 @@ needs), and what only served to fire something once is forgotten when it can no 
 - a file tick (`drops@file:inbox/a.csv:<size>:<mtime>`) once that file is no longer there unchanged
   (every present file is offered again on each poll and after a restart);
 - a webhook tick (`hook@delivery:<id>`) once a redelivery of that id would be accepted anyway (the
-  delivery ids are kept `REMEMBER_IDS`), and delivery ids past their expiry.
+  delivery ids are kept `REMEMBER_IDS`), and delivery ids past their expiry;
+- a running step's live log (`livelog`) that a killed process left behind, once no active run writes
+  it and it has not changed for an hour.
 
 The latest tick of each trigger is always kept (the triggers page shows it as the last firing). After
 removing anything, the store compacts itself (SQLite: incremental vacuum and a WAL checkpoint).
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datakit.log import get_logger
+from datakit.orchestrate.livelog import remove_live_logs, stale_live_logs
 from datakit.orchestrate.store import TickRecord
 from datakit.orchestrate.store.prune import (
     ExpiredRun,
@@ -68,10 +71,12 @@ class PruneReport:
     deliveries: int
     size_before: int | None
     size_after: int | None
+    live_logs: int = 0
+    """Live-log folders of runs that ended without removing theirs (a killed process)."""
 
     @property
     def nothing(self) -> bool:
-        return not (self.removed.runs or self.ticks or self.deliveries)
+        return not (self.removed.runs or self.ticks or self.deliveries or self.live_logs)
 
 
 def project_policy(project: Project) -> Policy:
@@ -123,6 +128,7 @@ def prune(
         expired = [run for run in expired if run.job in wanted]
     ids = [run.id for run in expired]
     files = _file_state(root) if root is not None else None
+    live = _stale_live_logs(store, root, now)
     if dry_run:
         return PruneReport(
             True,
@@ -132,7 +138,10 @@ def prune(
             count_expired_deliveries(store, now),
             size_before,
             size_before,
+            len(live),
         )
+    for folder in live:
+        remove_live_logs(folder)
     removed = delete_runs(store, ids)
     ticks = forget_ticks(store, stale_ticks(store, now, files))
     deliveries = store.forget_deliveries()
@@ -140,7 +149,15 @@ def prune(
         store.compact()
     skipped = existing_runs(store, ids)  # became needed while the prune ran (a resume started)
     gone = tuple(run for run in expired if run.id not in skipped)
-    return PruneReport(False, gone, removed, ticks, deliveries, size_before, store.size_bytes())
+    return PruneReport(False, gone, removed, ticks, deliveries, size_before, store.size_bytes(), len(live))
+
+
+def _stale_live_logs(store: StateStore, root: Path | None, now: float) -> list[Path]:
+    """Live-log folders (`livelog`) that no active run writes and nothing touched for an hour."""
+    if root is None:
+        return []
+    active = {run.key for run in store.active_runs() if run.key is not None}
+    return stale_live_logs(root, active, now)
 
 
 def stale_ticks(
@@ -277,6 +294,8 @@ def summary(report: PruneReport) -> str:
         f"{report.ticks} tick(s)",
         f"{report.deliveries} webhook delivery id(s)",
     ]
+    if report.live_logs:
+        parts.append(f"{report.live_logs} leftover live log folder(s)")
     text = ", ".join(parts)
     if report.size_before is not None and report.size_after is not None and not report.dry_run:
         text += f"; store {_size(report.size_before)} -> {_size(report.size_after)}"

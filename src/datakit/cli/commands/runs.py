@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from datakit.cli.commands.prune import prune_runs
 from datakit.cli.state import EnvironmentOption, JsonOption, ProjectOption, state
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
-    from datakit.orchestrate.retention import PruneReport
-    from datakit.orchestrate.store import RunRecord, StateStore, StepRecord
+    from datakit.orchestrate.store import RunRecord, StepRecord
 
 app = typer.Typer(help="Run history.", invoke_without_command=True)
+app.command("prune")(prune_runs)
 
 
 @app.callback()
@@ -23,7 +24,8 @@ def list_runs(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Option("--job", "-j", help="Only runs of this job.")] = None,
     status: Annotated[
-        str | None, typer.Option("--status", "-s", help="queued, running, succeeded, failed or abandoned.")
+        str | None,
+        typer.Option("--status", "-s", help="queued, running, succeeded, failed, abandoned or cancelled."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs (latest first).")] = 20,
     project: ProjectOption = None,
@@ -79,132 +81,24 @@ def show_run(
     _print_run(run, logs=logs)
 
 
-@app.command("prune")
-def prune_runs(
-    older_than: Annotated[
-        str | None,
-        typer.Option("--older-than", help="Remove runs that started longer ago than this (e.g. 7d, 12h)."),
-    ] = None,
-    keep: Annotated[
-        int | None, typer.Option("--keep", min=1, help="Keep the newest N runs of each job (and warehouse).")
-    ] = None,
-    job: Annotated[list[str] | None, typer.Option("--job", "-j", help="Only runs of this job.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; remove nothing.")] = False,
+@app.command("cancel")
+def cancel(
+    run_id: Annotated[int, typer.Argument(help="Run id (from `datakit runs`).")],
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
-    as_json: JsonOption = False,
 ) -> None:
-    """Remove old runs (with their steps, attempts and logs), spent trigger ticks and expired webhook ids.
-
-    Without --older-than/--keep, the retention of datakit.yaml (and of each job) applies; with either,
-    exactly the limits given apply to every job. The newest run of each job, active runs and the runs
-    that a kept run resumes always stay.
-    """
-    from datakit.orchestrate.retention import given_policy, project_policy, prune
+    """Cancel a running run: its executor, in whichever process runs it, kills its steps within a second
+    or so and records it `cancelled`. Written to the audit log."""
+    from datakit.cli.output import say
+    from datakit.orchestrate.actions import cancel_run, cli_actor
     from datakit.orchestrate.store import open_store
 
-    loaded = _project(project, environment)
-    age = _duration("--older-than", older_than)
-    policy = project_policy(loaded) if age is None and keep is None else given_policy(age, keep)
-    store = open_store(loaded)
+    store = open_store(_project(project, environment))
     try:
-        jobs = [_job_name(loaded, store, ref) for ref in job] if job else None
-        report = prune(store, policy, root=loaded.root, jobs=jobs, dry_run=dry_run)
+        cancel_run(store, run_id, cli_actor())
     finally:
         store.close()
-    if as_json:
-        from datakit.cli.output import print_json
-
-        print_json(_report_dict(report))
-        return
-    _print_report(report)
-
-
-def _duration(option: str, value: str | None) -> timedelta | None:
-    from datakit.config.models.common import parse_duration
-    from datakit.errors import UsageError
-
-    if value is None:
-        return None
-    try:
-        parsed = parse_duration(value)
-    except ValueError as exc:
-        raise UsageError(f"{option}: {exc}", hint="e.g. 90m, 12h, 7d, 2w") from None
-    if not isinstance(parsed, timedelta) or parsed.total_seconds() <= 0:
-        raise UsageError(f"{option}: {value!r} is not a positive duration", hint="e.g. 90m, 12h, 7d, 2w")
-    return parsed
-
-
-def _job_name(project: Project, store: StateStore, ref: str) -> str:
-    """A job of the project, or one that only the history still knows (its file was deleted)."""
-    name = project.resolve_name("job", ref)
-    if name is not None or store.list_runs(job=ref, limit=1):
-        return name or ref
-    project.job(ref)  # raises: unknown job, with a did-you-mean
-    return ref
-
-
-def _report_dict(report: PruneReport) -> dict[str, Any]:
-    removed = report.removed
-    return {
-        "dry_run": report.dry_run,
-        "runs": [
-            {"id": r.id, "job": r.job, "warehouse": r.warehouse, "status": r.status, "reason": r.reason}
-            for r in report.runs
-        ],
-        "removed": {
-            "runs": removed.runs,
-            "steps": removed.steps,
-            "attempts": removed.attempts,
-            "log_bytes": removed.log_bytes,
-        },
-        "ticks": report.ticks,
-        "deliveries": report.deliveries,
-        "store_bytes_before": report.size_before,
-        "store_bytes_after": report.size_after,
-    }
-
-
-def _print_report(report: PruneReport) -> None:
-    """One row per job and warehouse: how many runs went, which ids, how old; then the totals."""
-    from rich.table import Table
-
-    from datakit.cli.output import console, say
-    from datakit.orchestrate.retention import summary
-
-    if report.nothing:
-        say("nothing to prune" + (" (dry run)" if report.dry_run else ""))
-        return
-    groups: dict[tuple[str, str | None], list[Any]] = {}
-    for run in report.runs:
-        groups.setdefault((run.job, run.warehouse), []).append(run)
-    if groups:
-        table = Table(title="would remove" if report.dry_run else "removed")
-        for column in ("job", "warehouse", "runs", "ids", "started (UTC)", "why"):
-            table.add_column(column, no_wrap=True)
-        for (name, warehouse), runs in sorted(
-            groups.items(), key=lambda item: (item[0][0], item[0][1] or "")
-        ):
-            ids = id_ranges([run.id for run in runs])
-            started = f"{_when(runs[0].started_at)} – {_when(runs[-1].started_at)}"
-            why = ", ".join(sorted({run.reason for run in runs}))
-            table.add_row(name, warehouse or "-", str(len(runs)), ids, started, why)
-        console.print(table)
-    say(("dry run: " if report.dry_run else "") + summary(report))
-
-
-def id_ranges(ids: list[int], most: int = 6) -> str:
-    """`1–3, 7, 9–12`: sorted ids with consecutive ones joined, at most `most` parts then `…`."""
-    parts: list[str] = []
-    start = previous = None
-    for run_id in [*sorted(ids), None]:
-        if run_id is not None and previous is not None and run_id == previous + 1:
-            previous = run_id
-            continue
-        if start is not None:
-            parts.append(str(start) if start == previous else f"{start}–{previous}")
-        start = previous = run_id
-    return ", ".join(parts[:most]) + (", …" if len(parts) > most else "")
+    say(f"✓ run {run_id}: cancel requested (its steps stop within a few seconds)", "green")
 
 
 def _project(project: ProjectOption, environment: EnvironmentOption) -> Project:
@@ -243,7 +137,14 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-_STYLE = {"succeeded": "green", "failed": "red", "abandoned": "red", "running": "yellow", "skipped": "yellow"}
+_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "abandoned": "red",
+    "cancelled": "red",
+    "running": "yellow",
+    "skipped": "yellow",
+}
 
 
 def _styled(status: str) -> str:
@@ -326,7 +227,7 @@ def _print_run(run: RunRecord, *, logs: bool) -> None:
                 console.print(Text(attempt.log.rstrip()))
     if run.error:
         error(run.error)
-    if run.status in {"failed", "abandoned"}:
+    if run.status in {"failed", "abandoned", "cancelled"}:
         tenant = f" --warehouse {run.warehouse}" if run.warehouse else ""
         say(f"resume with: datakit run job {run.job}{tenant} --resume {run.id}")
 

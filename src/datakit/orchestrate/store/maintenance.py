@@ -44,7 +44,7 @@ def sqlite_files(engine: Engine) -> list[Path]:
     return [main, main.with_name(main.name + "-wal")]
 
 
-def store_size(engine: Engine, schema: str | None) -> int | None:
+def store_size(engine: Engine, schema: str | None, tables: list[str]) -> int | None:
     """Bytes the store takes: SQLite's file and WAL, or PostgreSQL's tables with their indexes and
     TOAST (None when PostgreSQL does not say)."""
     if engine.dialect.name == "sqlite":
@@ -53,10 +53,10 @@ def store_size(engine: Engine, schema: str | None) -> int | None:
         "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = COALESCE(CAST(:schema AS text), current_schema()) AND c.relkind = 'r' "
-        "AND c.relname IN ('runs', 'steps', 'attempts', 'ticks', 'deliveries', 'cursors')"
+        "AND c.relname = ANY(:tables)"
     )
     with engine.connect() as conn:
-        found = conn.execute(query, {"schema": schema}).scalar()
+        found = conn.execute(query, {"schema": schema, "tables": tables}).scalar()
     return None if found is None else int(found)
 
 

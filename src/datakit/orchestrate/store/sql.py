@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from datakit.config.models.retention import DEFAULT_LOG_MAX_BYTES
 from datakit.errors import DatakitError
 from datakit.log import redact
+from datakit.orchestrate.store.control import Controls
 from datakit.orchestrate.store.engine import make_engine, sqlite_url
 from datakit.orchestrate.store.logs import attempt_record, stored, unpack
 from datakit.orchestrate.store.maintenance import compact, store_size
@@ -78,8 +79,10 @@ class TickFired(DatakitError):
         self.key = key
 
 
-class StateStore:
-    """Run history behind SQLAlchemy Core; all times are epoch seconds from the injected `clock`."""
+class StateStore(Controls):
+    """Run history behind SQLAlchemy Core; all times are epoch seconds from the injected `clock`.
+
+    What operators do (cancel requests, paused triggers, the audit log) is in its base, `Controls`."""
 
     def __init__(
         self,
@@ -98,6 +101,7 @@ class StateStore:
         self.metadata, self.runs, self.steps, self.attempts, self.ticks, self.deliveries, self.cursors = (
             tables
         )
+        self._control_tables(self.metadata)
         self.schema = schema
         self._lock = threading.Lock()  # one writer per process; other processes queue in the database
         self.engine = make_engine(url)
@@ -132,15 +136,12 @@ class StateStore:
 
     def size_bytes(self) -> int | None:
         """Bytes the store takes on disk (SQLite: file and WAL; PostgreSQL: its tables)."""
-        return store_size(self.engine, self.schema)
+        return store_size(self.engine, self.schema, [table.name for table in self.metadata.tables.values()])
 
     def compact(self) -> None:
         """Give deleted rows' space back (after a prune): SQLite's file and WAL shrink."""
         with self._lock:
             compact(self.engine)
-
-    def _tx(self) -> Any:
-        return self.engine.begin()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
