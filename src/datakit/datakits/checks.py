@@ -20,8 +20,8 @@ from datakit.errors import DatakitError, Problem, did_you_mean
 
 
 def check_datakit_references(project: Project) -> list[Problem]:
-    """Problems with the datakits, tables and transforms the project's pipelines name."""
-    problems: list[Problem] = []
+    """Problems with the datakits, tables and transforms the project's pipelines name, and its pins."""
+    problems: list[Problem] = check_pins(project)
     for name, pipeline in sorted(project.pipelines.items()):
         origin = project.origins[("pipeline", name)]
         source_name = project.resolve_name("source", pipeline.source.ref)
@@ -36,7 +36,8 @@ def check_datakit_references(project: Project) -> list[Problem]:
             try:
                 kit = load_datakit(project, kit_name)
             except DatakitError as exc:
-                problems.append(_problem(origin, ("datakit",), _unknown_datakit(project, kit_name, exc)))
+                if not _at_pin(project, exc):  # a broken pin is reported once, at the pin
+                    problems.append(_problem(origin, ("datakit",), _unknown_datakit(project, kit_name, exc)))
                 continue
         if source is None:
             continue
@@ -77,10 +78,49 @@ def _resource_problems(
             yield _problem(origin, (*at, "transform"), exc)
 
 
+def check_pins(project: Project) -> list[Problem]:
+    """Each pinned datakit must be installed at a version its pin accepts, and not also be a folder."""
+    from datakit.datakits.pins import pinned_installed, pins
+
+    problems: list[Problem] = []
+    folders = set(datakit_names(datakits_dir(project)))
+    for name, pin in pins(project).items():
+        message, hint = None, None
+        if name in folders:
+            message = (
+                f"datakit {name!r} is pinned here and is also the folder "
+                f"{datakits_dir(project).name}/{name}: which one would the project use?"
+            )
+            hint = "remove the pin to use the folder, or the folder to use the installed package"
+        else:
+            try:
+                pinned_installed(project, name)
+            except DatakitPackageError as exc:
+                message, hint = exc.detail, exc.hint
+        if message is not None:
+            problems.append(
+                Problem(
+                    message,
+                    file=pin.file,
+                    line=pin.line,
+                    column=pin.column,
+                    kind="project",
+                    field=f"datakits.{name}",
+                    suggestion=hint,
+                )
+            )
+    return problems
+
+
+def _at_pin(project: Project, error: DatakitError) -> bool:
+    file = getattr(error, "file", None)
+    return file is not None and project.config_file is not None and file == project.config_file
+
+
 def _unknown_datakit(project: Project, name: str, error: DatakitError) -> DatakitError:
     known = datakit_names(datakits_dir(project))
-    if name in known:
-        return error  # it exists but does not import: say why
+    if name in known or "is installed" in (error.hint or ""):
+        return error  # it exists but does not import (or is installed, not pinned): say why
     hint = did_you_mean(name, known) or (
         f"datakits in {datakits_dir(project).name}/: {', '.join(known)}"
         if known
