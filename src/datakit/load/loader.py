@@ -62,7 +62,7 @@ from datakit.load import state
 from datakit.load.audit import AuditValues
 from datakit.load.children import ChildTables, wants_children
 from datakit.load.drift import DriftPlan, Shape, plan_drift, shapes_from_arrow, shapes_from_catalog
-from datakit.load.errors import LoadError
+from datakit.load.errors import DriftError, LoadError
 from datakit.load.files import REJECT_COLUMNS, FileLoad
 from datakit.load.infer import ContractToInfer
 from datakit.load.plan import LoadResult, Progress, ResourcePlan, RunOptions
@@ -377,19 +377,34 @@ class _Load:
     def _prepare_tables(self, tx: Transaction, delivered: list[Shape]) -> DriftPlan:
         plan, target, writes = self.plan, self.plan.target, self.writes
         live_columns = tx.columns(target)
-        if not live_columns:
+        created = not live_columns
+        if created:
             writes.create_target(tx, self.contract, target)
             live_columns = tx.columns(target)
-        drift = plan_drift(
-            self.contract,
-            delivered,
-            shapes_from_catalog(live_columns),
-            engine=self.engine,
-            mode=plan.drift_mode,
-            table=str(target),
-            full_refresh=self.options.full_refresh,
-            exact_types=plan.source.capabilities.exact_types,
-        )
+        try:
+            drift = plan_drift(
+                self.contract,
+                delivered,
+                shapes_from_catalog(live_columns),
+                engine=self.engine,
+                mode=plan.drift_mode,
+                table=str(target),
+                full_refresh=self.options.full_refresh,
+                exact_types=plan.source.capabilities.exact_types,
+            )
+        except DriftError as exc:
+            raise self._with_origin(tx, exc) from None
+        if (created or drift.changes) and plan.contract_origin is not None:
+            name, version = plan.contract_origin
+            state.record_table_origin(
+                tx,
+                target,
+                datakit=name,
+                version=version,
+                by=f"load {self.load_id}",
+                at=self.started_at,
+                state_schema=plan.state_schema,
+            )
         if any(change.kind == "retype" for change in drift.changes):
             writes.empty(tx, target)  # full refresh: the table is replaced anyway, so any type fits
         writes.apply_changes(tx, target, drift.changes, history=False)
@@ -400,6 +415,23 @@ class _Load:
             else:
                 writes.create_history(tx, drift.contract, target)
         return drift
+
+    def _with_origin(self, tx: Transaction, error: DriftError) -> DriftError:
+        """`error` naming the datakit version the table was deployed from, and the one this load uses."""
+        origin = state.table_origin(tx, self.plan.target, state_schema=self.plan.state_schema)
+        if origin is None:
+            return error
+        now = self.plan.contract_origin
+        using = ""
+        if now is not None:
+            using = f"; this load's contract is {now[0]} {now[1]}" if now[1] else f"; this load uses {now[0]}"
+        return DriftError(
+            f"{error.message} (the table was deployed from datakit {origin.label}{using})",
+            hint=error.hint,
+            pipeline=self.plan.pipeline,
+            resource=self.plan.resource,
+            table=error.table,
+        )
 
     def _request(self, tx: Transaction) -> tuple[ReadRequest, Any]:
         """The read request with the incremental predicate, and the saved cursor (None: no window)."""

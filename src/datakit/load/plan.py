@@ -70,6 +70,9 @@ class ResourcePlan:
     incremental: IncrementalPlan | None = None
     drift_mode: DriftMode = DriftMode.EVOLVE
     transform: BatchTransform | None = None
+    contract_origin: tuple[str, str | None] | None = None
+    """The datakit (name, version) the contract comes from; None: reflected or inferred. Recorded in
+    `_datakit.tables` when the load creates or changes the table, and named when drift stops it."""
     state_schema: str = STATE_SCHEMA
     """Where the cursor, the load record and the files record go: `_datakit`, or a tenant's own
     (`acme__datakit`), so tenants sharing a database never share incremental state."""

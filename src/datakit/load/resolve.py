@@ -143,6 +143,7 @@ def _plan(
         TableRef(contract.name, schema),
         f"{source_config.name}.{label_table}",
         _batch_transform(typed, resource.expressions),
+        kit,
     )
 
 
@@ -155,7 +156,7 @@ def _api_plan(
     kit: Datakit | None,
 ) -> ResourcePlan:
     """The plan of a REST endpoint or a file set: one table, the contract from the datakit or inferred."""
-    from datakit.load.infer import INFERRED_SCHEMA
+    from datakit.load.infer import INFERRED_SCHEMA, ContractToInfer
 
     layer = pipeline.destination.layer
     typed = _typed_transform(pipeline, resource, kit)
@@ -172,6 +173,7 @@ def _api_plan(
         TableRef(contract.name, schema),
         f"{source_name}.{resource.name}",
         _batch_transform(typed, None),
+        kit if not isinstance(contract, ContractToInfer) else None,
     )
 
 
@@ -197,6 +199,7 @@ def _resource_plan(
     target: TableRef,
     source_label: str,
     transform: BatchTransform | None,
+    kit: Datakit | None = None,
 ) -> ResourcePlan:
     """What every kind of resource says the same way: disposition, key, incremental, drift mode."""
     incremental = resource.incremental
@@ -215,6 +218,7 @@ def _resource_plan(
         else None,
         drift_mode=DriftMode(pipeline.drift_mode),
         transform=transform,
+        contract_origin=(kit.name, kit.version) if kit is not None else None,
     )
 
 
