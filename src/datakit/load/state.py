@@ -230,7 +230,7 @@ def record_table_origin(
     at: datetime,
     state_schema: str = STATE_SCHEMA,
 ) -> None:
-    """Record that `table` was created or changed from `datakit` at `version` (in the caller's transaction)."""
+    """Record that `table` was created or changed from `datakit` at `version`, in the caller's transaction."""
     state = tx.quote(state_schema, TABLES)
     keys = [table.schema or "", table.name]
     tx.execute(f"DELETE FROM {state} WHERE schema_name = $1 AND table_name = $2", keys)

@@ -112,7 +112,7 @@ def _print_drift(drifts: list[TableDrift], as_json: bool) -> None:
                         "deployed_from": None
                         if t.deployed_from is None
                         else {
-                            "datakit": t.deployed_from.datakit,
+                            "name": t.deployed_from.datakit,
                             "version": t.deployed_from.version,
                             "by": t.deployed_from.recorded_by,
                             "at": t.deployed_from.recorded_at.isoformat(),
