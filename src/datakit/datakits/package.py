@@ -343,7 +343,7 @@ def _load(
             for contract, line in contracts_from_file(path)
         )
     _check_unique(name, tables)
-    return Datakit(
+    kit = Datakit(
         name,
         package,
         modules[0],
@@ -355,6 +355,20 @@ def _load(
         requires=tuple(dict.fromkeys(needed.get(name, ()))),
         installed=installed,
     )
+    for table in tables:
+        if table.model is not None:
+            _owners[id(table.model)] = (kit, table)
+    return kit
+
+
+_owners: dict[int, tuple[Datakit, DatakitTable]] = {}
+
+
+def owner_of(model: type[Any]) -> tuple[Datakit, DatakitTable] | None:
+    """The loaded datakit and table a table class belongs to (a transform's target may be another
+    datakit's, through `requires`), or None."""
+    found = _owners.get(id(model))
+    return found if found is not None and found[1].model is model else None
 
 
 def _model_tables(name: str, modules: Sequence[ModuleType]) -> Iterable[DatakitTable]:
