@@ -36,6 +36,10 @@ class Binding:
     def label(self) -> str:
         return f"{self.kit.name}.{self.table.key}"
 
+    @property
+    def layer(self) -> str:
+        return str(self.table.layer)
+
 
 def resource_binding(kit: Datakit | None, resource: Resource, layer: str) -> Binding | None:
     """The table `resource` loads into (see the module's docstring); None when it has no datakit table."""

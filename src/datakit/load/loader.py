@@ -188,15 +188,7 @@ class _Load:
         disposition = "replace" if full else plan.write_disposition
         key = plan.merge_key
         history = self.contract.history
-        if (disposition == "merge" or history) and not key:
-            what = "merge" if disposition == "merge" else "history"
-            raise LoadError(
-                f"{what} into {target} needs a key, and the contract has no primary key",
-                hint="set primary_key on the resource or the contract",
-                pipeline=plan.pipeline,
-                resource=plan.resource,
-                table=str(target),
-            )
+        self._check_key(disposition, key)
         spool_columns = self._spool_columns(source_schema)
         if plan.consolidation is not None:
             self._prepare_shared(spool_columns)
@@ -247,6 +239,18 @@ class _Load:
             result = self._result("succeeded")
             state.record_load(tx, result, state_schema=plan.state_schema)
         return result
+
+    def _check_key(self, disposition: str, key: tuple[str, ...]) -> None:
+        """A merge, or a table with history, needs a key."""
+        if (disposition == "merge" or self.contract.history) and not key:
+            what = "merge" if disposition == "merge" else "history"
+            raise LoadError(
+                f"{what} into {self.plan.target} needs a key, and the contract has no primary key",
+                hint="set primary_key on the resource or the contract",
+                pipeline=self.plan.pipeline,
+                resource=self.plan.resource,
+                table=str(self.plan.target),
+            )
 
     def _save_cursor(self, tx: Transaction) -> None:
         """Save the incremental cursor (in the data's transaction), when the load has one."""

@@ -148,7 +148,7 @@ def _plan(
         _batch_transform(typed, resource.expressions),
         binding.kit if binding is not None and binding.foreign else kit,
     )
-    return _consolidated(project, pipeline, source_config.name, binding, plan)
+    return _consolidated(project, pipeline, source_config.name, binding, plan, typed)
 
 
 def _target_ref(
@@ -173,7 +173,12 @@ def _target_ref(
 
 
 def _consolidated(
-    project: Project, pipeline: Pipeline, source_name: str, binding: Binding | None, plan: ResourcePlan
+    project: Project,
+    pipeline: Pipeline,
+    source_name: str,
+    binding: Binding | None,
+    plan: ResourcePlan,
+    typed: TypedTransform | None,
 ) -> ResourcePlan:
     """`plan` loading its source's share of a consolidated target (`target:`), when it is one."""
     from datakit.datakits.consolidation import check_rule, precedence, target_for
@@ -186,7 +191,7 @@ def _consolidated(
     if problem is not None:
         raise DatakitError(f"target {target.name!r}: {problem.message}", hint=problem.hint)
     contract = binding.table.contract
-    key = tuple(k for k in (plan.primary_key or contract.primary_key) if k != target.provenance)
+    key = tuple(k for k in contract.primary_key if k != target.provenance)  # not the source's own key
     consolidation = Consolidation(
         target=target.name,
         provenance=target.provenance,
@@ -195,7 +200,15 @@ def _consolidated(
         key=key,
         order=precedence(project, target),
     )
-    return replace(plan, primary_key=(target.provenance, *key), consolidation=consolidation)
+    transform = plan.transform
+    if typed is not None:  # the transform may leave the provenance column to the loader
+        from datakit.load.transforms import row_transform
+
+        fills = (target.provenance,)
+        transform = row_transform(typed.func, typed.source_model, typed.target_model, loader_fills=fills)
+    return replace(
+        plan, primary_key=(target.provenance, *key), consolidation=consolidation, transform=transform
+    )
 
 
 def _api_plan(
@@ -235,7 +248,7 @@ def _api_plan(
         if isinstance(contract, ContractToInfer)
         else (binding.kit if binding is not None and binding.foreign else kit),
     )
-    return _consolidated(project, pipeline, source_name, binding, plan)
+    return _consolidated(project, pipeline, source_name, binding, plan, typed)
 
 
 def _typed_transform(pipeline: Pipeline, resource: Resource, kit: Datakit | None) -> TypedTransform | None:
