@@ -82,6 +82,15 @@ def _print(d: dict[str, Any]) -> None:
     for c in d["check_suites"]:
         console.print(f"  • {escape(c['name'])} → {escape(c['destination'])} [{c['severity']}]")
         console.print(f"    Tables: {len(c['tables'])}  Checks: {c['checks']}")
+    if d["targets"]:
+        section("TARGETS", d["targets"])
+        for t in d["targets"]:
+            console.print(
+                f"  • {escape(t['name'])} → {escape(t['table'])} (key collisions: {t['key_collisions']})"
+            )
+            console.print(
+                f"    Pipelines: {escape(', '.join(t['pipelines']))}  Provenance: {t['provenance']}"
+            )
     section("SECRETS", d["secrets"])
     for sec in d["secrets"]:
         need = "required" if sec["required"] else "optional"
