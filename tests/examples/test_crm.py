@@ -320,7 +320,8 @@ def test_loads_of_two_sources_neither_wait_for_nor_overwrite_each_other(
                 ).fetchall()
             )
             (name,) = conn.execute(
-                "select full_name from sv__crm__main.customer where source_system = 'shop_db' and customer_id = 2"
+                "select full_name from sv__crm__main.customer "
+                "where source_system = 'shop_db' and customer_id = 2"
             ).fetchone() or (None,)
         assert counts == {"app_db": len(SEED.APP_CUSTOMERS), "shop_db": len(SEED.SHOP_CLIENTS)}
         assert name == "Ann Lee-Park"
