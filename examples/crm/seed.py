@@ -66,7 +66,9 @@ def seed_shop(url: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pg", default="postgresql://datakit:datakit@127.0.0.1:5432/crm_app")
     parser.add_argument("--mysql", default="mysql://root@127.0.0.1:3306/crm_shop")
     args = parser.parse_args()

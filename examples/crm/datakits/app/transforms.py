@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from datakit.datakits import requires, transform
 
 from .tables import Customer
@@ -14,16 +12,17 @@ Crm = requires("crm")
 @transform
 def app_customer(source: Customer) -> Crm.Customer:
     """An app account -> crm.customer, under the app's id."""
-    return _row(source) | {"customer_id": source.customer_id}
+    return {
+        "customer_id": source.customer_id,
+        "email": source.email.strip().lower(),
+        "full_name": source.full_name.strip(),
+        "country": source.country.upper() if source.country else None,
+    }
 
 
 @transform
 def app_person(source: Customer) -> Crm.Person:
     """An app account -> crm.person, by email."""
-    return _row(source)
-
-
-def _row(source: Customer) -> dict[str, Any]:
     return {
         "email": source.email.strip().lower(),
         "full_name": source.full_name.strip(),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from datakit.datakits import requires, transform
 
 from .tables import Client
@@ -14,16 +12,17 @@ Crm = requires("crm")
 @transform
 def shop_customer(source: Client) -> Crm.Customer:
     """A shop client -> crm.customer, under the shop's id."""
-    return _row(source) | {"customer_id": source.client_id}
+    return {
+        "customer_id": source.client_id,
+        "email": source.email.strip().lower(),
+        "full_name": source.name.strip(),
+        "country": source.country_code.upper() if source.country_code else None,
+    }
 
 
 @transform
 def shop_person(source: Client) -> Crm.Person:
     """A shop client -> crm.person, by email."""
-    return _row(source)
-
-
-def _row(source: Client) -> dict[str, Any]:
     return {
         "email": source.email.strip().lower(),
         "full_name": source.name.strip(),
