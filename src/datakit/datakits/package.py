@@ -213,7 +213,7 @@ def _no_datakit(name: str, folder: Path, project: Project | None) -> DatakitPack
         )
     )
     return DatakitPackageError(
-        f"no datakit {name!r} (no package {name}/__init__.py, and none installed and pinned)",
+        f"no datakit {name!r} (no package {name}/__init__.py), and no installed datakit of that name is pinned",
         file=folder,
         hint=hint,
     )
