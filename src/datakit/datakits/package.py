@@ -213,7 +213,8 @@ def _no_datakit(name: str, folder: Path, project: Project | None) -> DatakitPack
         )
     )
     return DatakitPackageError(
-        f"no datakit {name!r} (no package {name}/__init__.py), and no installed datakit of that name is pinned",
+        f"no datakit {name!r} (no package {name}/__init__.py), and no installed datakit of that name "
+        "is pinned",
         file=folder,
         hint=hint,
     )
