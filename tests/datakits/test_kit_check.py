@@ -133,7 +133,7 @@ def test_a_dropped_column_and_a_narrowed_int_fail_without_a_major_version(
         }
         assert "2 breaking changes without a new major version (1.0.0 -> 1.1.0)" in report["verdict"]
         assert "release it as 2.0.0" in report["verdict"]
-    shown = run("kit", "check", str(kit), "--against", str(wheel))  # the table a person reads
+    shown = run("kit", "check", str(kit), "--against", str(wheel), env={"COLUMNS": "200"})  # as read
     assert shown.returncode == 1
     assert "type narrowed from int32 to int16" in shown.stdout and "column removed" in shown.stdout
 
