@@ -172,3 +172,16 @@ def test_a_project_loads_with_the_installed_datakit_and_records_its_version(
     assert tables["rental"]["deployed_from"]["version"] == "1.0.0"
     assert tables["rental"]["deployed_from"]["by"].startswith("load ")
     assert tables["actor"]["exists"] is False  # not loaded by this pipeline
+
+
+def test_a_datakit_that_requires_another_records_it_in_its_manifest() -> None:
+    """The crm example's source datakits map into crm's tables (`requires("crm")`): the manifest says so."""
+    from datakit.datakits.compare import manifest_at
+    from tests.conftest import EXAMPLES
+
+    manifest = manifest_at(EXAMPLES / "crm" / "datakits" / "app")
+    assert manifest.requires == ("crm",)
+    assert {(t.name, t.source, t.target) for t in manifest.transforms} == {
+        ("app_customer", "source:app.public.customers", "silver:crm.customer"),
+        ("app_person", "source:app.public.customers", "silver:crm.person"),
+    }
