@@ -1,4 +1,5 @@
-"""`datakit.yaml` — the project file: name, default environment, paths, state store, notification settings."""
+"""`datakit.yaml` — the project file: name, default environment, paths, state store, notification settings,
+run-history retention."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from datakit.config.models.common import Name, SecretRef, StrictModel
 from datakit.config.models.connections import PostgresConnection
+from datakit.config.models.retention import Retention, StepLogs
 
 DatakitName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Environment = Literal["dev", "stage", "prod"]
@@ -126,6 +128,23 @@ class DatakitPin(StrictModel):
     )
 
 
+class ServeUser(StrictModel):
+    """Someone who may log in to `datakit serve`'s pages and act there (start, cancel, pause...)."""
+
+    name: Name = Field(description="The login name; the audit log names each action's user by it.")
+    secret_key: SecretRef = Field(description="The user's password or token (a secrets mapping key).")
+
+
+class ServeSettings(StrictModel):
+    """`datakit serve`: who may act on its status pages."""
+
+    users: list[ServeUser] = Field(
+        default_factory=list,
+        description="The users who may log in. Without any, the pages are read-only (unless --auth none).",
+    )
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = Field(12.0, description="Hours a login lasts.")
+
+
 class ProjectConfig(StrictModel):
     name: Name
     description: str | None = None
@@ -135,6 +154,7 @@ class ProjectConfig(StrictModel):
     state: StateStore = Field(default_factory=lambda: SqliteState(type="sqlite"))
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     dbt: DbtSettings = Field(default_factory=DbtSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     datakits: dict[DatakitName, VersionSpecifier | DatakitPin] = Field(
         default_factory=dict,
         description="Installed datakits (packages with a `datakit.datakits` entry point) the project uses, "
@@ -144,6 +164,11 @@ class ProjectConfig(StrictModel):
     openlineage: OpenLineageSettings | None = Field(
         None, description="OpenLineage events of each step run (START / COMPLETE / FAIL); off when absent."
     )
+    retention: Retention = Field(
+        default_factory=Retention,
+        description="How much run history the state store keeps (runs, their steps, attempts and logs).",
+    )
+    step_logs: StepLogs = Field(default_factory=StepLogs, description="How much of each step's log is kept.")
 
 
 def pin_of(value: str | DatakitPin) -> DatakitPin:

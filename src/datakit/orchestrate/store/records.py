@@ -15,6 +15,8 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     ABANDONED = "abandoned"
     """Its process died (no heartbeat): never left "running" forever."""
+    CANCELLED = "cancelled"
+    """An operator cancelled it (`datakit runs cancel`, the status page): its steps were killed."""
 
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
@@ -41,6 +43,15 @@ class AttemptRecord:
     transient: bool | None
     retry_in: float | None
     log: str | None
+    """The whole log, or only its last lines when the log is large and was not asked for in full
+    (`complete` says which; `StateStore.get_run(full_logs=True)` or `attempt_log` read it all)."""
+    log_bytes: int | None = None
+    """Bytes of the whole log as stored (None: recorded before datakit counted them)."""
+    log_lines: int | None = None
+    log_omitted: int = 0
+    """Bytes that the size cap cut out of the log's middle (0: nothing was cut)."""
+    complete: bool = True
+    """`log` is the whole stored log."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,8 @@ class RunRecord:
     """When the run exceeded its job's `sla.duration` (None: met, or no SLA)."""
     uid: str | None = None
     """Random; None for runs recorded before datakit gave runs one."""
+    cancel_requested: str | None = None
+    """Who asked to cancel the run and when (`alice at <epoch>`), while or after it was cancelled."""
     steps: tuple[StepRecord, ...] = field(default=())
 
     @property
