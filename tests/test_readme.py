@@ -8,7 +8,7 @@ import yaml
 
 from tests.conftest import REPO
 
-KINDS = {"source", "destination", "pipeline", "job", "trigger", "checks", "warehouse"}
+KINDS = {"source", "destination", "pipeline", "job", "trigger", "checks", "warehouse", "target"}
 
 
 def yaml_blocks() -> list[tuple[int, str]]:

@@ -34,7 +34,7 @@ def test_format_duration_round_trips_the_short_form() -> None:
 
 def test_every_kind_has_a_registry_entry_with_a_schema() -> None:
     assert list(KINDS) == [
-        "source", "destination", "pipeline", "job", "trigger", "warehouse", "checks", "secrets",
+        "source", "destination", "pipeline", "job", "trigger", "warehouse", "checks", "target", "secrets",
     ]  # fmt: skip
     source_types = set(KINDS["source"].adapter.json_schema()["discriminator"]["mapping"])
     assert source_types == {"postgres", "sqlite", "mysql", "rest_api", "files"}

@@ -18,6 +18,7 @@ from datakit.cli.commands import (
     demo,
     deploy,
     docs,
+    kit,
     lineage,
     listing,
     plan,
@@ -81,6 +82,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(trigger.app, name="trigger")
 app.add_typer(airflow_cmd.app, name="airflow")
 app.add_typer(docs.app, name="docs")
+app.add_typer(kit.app, name="kit")
 
 
 def main(argv: list[str] | None = None) -> None:

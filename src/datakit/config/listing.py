@@ -87,6 +87,17 @@ def describe_project(project: Project) -> dict[str, Any]:
             }
             for c in project.check_suites.values()
         ],
+        "targets": [
+            {
+                "name": t.name,
+                "table": f"{t.datakit}.{t.table}",
+                "provenance": t.provenance,
+                "key_collisions": t.key_collisions,
+                "pipelines": [project.resolve_name("pipeline", p) or p for p in t.pipelines],
+                "file": _file(project, "target", t.name),
+            }
+            for t in project.targets.values()
+        ],
         "secrets": [
             {
                 "key": key,

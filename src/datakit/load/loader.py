@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from datakit.connectors import Incremental, pipe
 from datakit.connectors.errors import NoRowsToInfer
-from datakit.connectors.writes import ROW, SYSTIME, Origin, history_ref, rejected_ref
+from datakit.connectors.writes import ROW, SYSTIME, Origin, Scope, history_ref, rejected_ref
 from datakit.contracts.audit import AUDIT_COLUMN_NAMES
 from datakit.contracts.validate import ROW_INDEX, validate_batch
 from datakit.errors import DatakitError, did_you_mean
@@ -62,10 +62,10 @@ from datakit.load import state
 from datakit.load.audit import AuditValues
 from datakit.load.children import ChildTables, wants_children
 from datakit.load.drift import DriftPlan, Shape, plan_drift, shapes_from_arrow, shapes_from_catalog
-from datakit.load.errors import LoadError
+from datakit.load.errors import DriftError, LoadError
 from datakit.load.files import REJECT_COLUMNS, FileLoad
 from datakit.load.infer import ContractToInfer
-from datakit.load.plan import LoadResult, Progress, ResourcePlan, RunOptions
+from datakit.load.plan import RESOLVED_SUFFIX, LoadResult, Progress, ResourcePlan, RunOptions
 from datakit.load.rejected import RejectSpool
 from datakit.load.times import LoadTimes
 from datakit.log import redact
@@ -132,6 +132,17 @@ def _reader(
     return ((batch, None) for batch in batches)
 
 
+def _with_provenance(batch: pa.RecordBatch, column: str, source: str) -> pa.RecordBatch:
+    """`batch` with `column` set to `source` in every row (added when the batch lacks it)."""
+    import pyarrow as pa
+
+    values = pa.array([source] * batch.num_rows, pa.string())
+    index = batch.schema.get_field_index(column)
+    if index < 0:
+        return batch.append_column(pa.field(column, pa.string()), values)
+    return batch.set_column(index, pa.field(column, pa.string()), values)
+
+
 def _kept(rows: int, dropped: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Positions 0..rows-1 but `dropped`, in order (transforms and validation keep the rows' order)."""
     import numpy as np
@@ -177,15 +188,10 @@ class _Load:
         disposition = "replace" if full else plan.write_disposition
         key = plan.merge_key
         history = self.contract.history
-        if (disposition == "merge" or history) and not key:
-            what = "merge" if disposition == "merge" else "history"
-            raise LoadError(
-                f"{what} into {target} needs a key, and the contract has no primary key",
-                hint="set primary_key on the resource or the contract",
-                pipeline=plan.pipeline,
-                resource=plan.resource,
-                table=str(target),
-            )
+        self._check_key(disposition, key)
+        spool_columns = self._spool_columns(source_schema)
+        if plan.consolidation is not None:
+            self._prepare_shared(spool_columns)
         with self.destination.transaction() as tx:
             state.ensure(tx, plan.state_schema)
             drift = self._prepare_tables(tx, delivered)
@@ -203,14 +209,12 @@ class _Load:
             files = _file_load(tx, plan, disposition, full)
             children = ChildTables(plan) if wants_children(plan) else None
             spool = RejectSpool(
-                [*contract.column_names, *source_schema.names, *(REJECT_COLUMNS if files else ())],
-                self.load_id,
-                self.started_at,
+                list(dict.fromkeys([*contract.column_names, *spool_columns])), self.load_id, self.started_at
             )
             try:
                 self.writes.ensure_rejected(tx, target, spool.columns)
                 if disposition == "replace" and (files is None or files.replace_all):
-                    self.writes.empty(tx, target)
+                    self.writes.empty(tx, target, self._scope)
                 into = self.writes.create_stage(tx, target, columns, self.load_id) if staged else target
                 # Validation runs on the reader's thread, so it overlaps the writes; the destination
                 # fills the audit columns as it writes (`stamp`).
@@ -231,21 +235,92 @@ class _Load:
                     children.close()
             if files is not None:
                 files.record(tx, self.load_id, self.started_at)
-            if plan.incremental is not None and self.cursor is not None:
-                state.save_cursor(
-                    tx,
-                    pipeline=plan.pipeline,
-                    resource=plan.resource,
-                    target=str(target),
-                    field=plan.incremental.cursor_field,
-                    value=self.cursor,
-                    load_id=self.load_id,
-                    at=self.started_at,
-                    state_schema=plan.state_schema,
-                )
+            self._save_cursor(tx)
             result = self._result("succeeded")
             state.record_load(tx, result, state_schema=plan.state_schema)
         return result
+
+    def _check_key(self, disposition: str, key: tuple[str, ...]) -> None:
+        """A merge, or a table with history, needs a key."""
+        if (disposition == "merge" or self.contract.history) and not key:
+            what = "merge" if disposition == "merge" else "history"
+            raise LoadError(
+                f"{what} into {self.plan.target} needs a key, and the contract has no primary key",
+                hint="set primary_key on the resource or the contract",
+                pipeline=self.plan.pipeline,
+                resource=self.plan.resource,
+                table=str(self.plan.target),
+            )
+
+    def _save_cursor(self, tx: Transaction) -> None:
+        """Save the incremental cursor (in the data's transaction), when the load has one."""
+        plan = self.plan
+        if plan.incremental is None or self.cursor is None:
+            return
+        state.save_cursor(
+            tx,
+            pipeline=plan.pipeline,
+            resource=plan.resource,
+            target=str(plan.target),
+            field=plan.incremental.cursor_field,
+            value=self.cursor,
+            load_id=self.load_id,
+            at=self.started_at,
+            state_schema=plan.state_schema,
+        )
+
+    def _spool_columns(self, source_schema: pa.Schema) -> list[str]:
+        """The columns the rejected table needs for this load: the contract's, the source's, a file's."""
+        files = REJECT_COLUMNS if self.plan.source.capabilities.file_sets else ()
+        return list(dict.fromkeys([*self.contract.column_names, *source_schema.names, *files]))
+
+    @property
+    def _scope(self) -> Scope | None:
+        """The rows this load owns in a table several sources load (None: all of them)."""
+        shared = self.plan.consolidation
+        return (shared.provenance, shared.source) if shared is not None else None
+
+    def _prepare_shared(self, spool_columns: list[str]) -> None:
+        """Create a consolidated target, its rejected and history tables, and its precedence view, in a
+        short transaction of their own (under the set-up lock): the loads of its other sources then
+        find them made and never wait on each other's DDL, nor race to create them."""
+        plan, target, writes = self.plan, self.plan.target, self.writes
+        shared = plan.consolidation
+        assert shared is not None
+        with self.destination.transaction() as tx:
+            self.engine.lock_setup(tx)
+            state.ensure(tx, plan.state_schema)
+            if not tx.columns(target):
+                writes.create_target(tx, self.contract, target)
+                self._record_origin(tx)
+            if self.contract.history and not tx.columns(history_ref(target)):
+                writes.create_history(tx, self.contract, target)
+            writes.ensure_rejected(tx, target, spool_columns)
+            if shared.rule == "precedence":
+                live = [c.name for c in tx.columns(target)]
+                writes.resolved_view(
+                    tx,
+                    target,
+                    dataclasses.replace(target, name=target.name + RESOLVED_SUFFIX),
+                    live,
+                    shared.key,
+                    shared.provenance,
+                    shared.order,
+                )
+
+    def _record_origin(self, tx: Transaction) -> None:
+        if self.plan.contract_origin is None:
+            return
+        name, version = self.plan.contract_origin
+        state.record_table_origin(
+            tx,
+            self.plan.target,
+            datakit=name,
+            version=version,
+            by=f"load {self.load_id}",
+            at=self.started_at,
+            state_schema=self.plan.state_schema,
+        )
 
     def _side_tables(
         self,
@@ -345,7 +420,9 @@ class _Load:
         """`delivered` and the mixin columns the loader fills; an error for a contract column neither has."""
         plan = self.plan
         names = [shape.name for shape in delivered]
-        filled = self.times.columns
+        filled = set(self.times.columns)
+        if plan.consolidation is not None:
+            filled.add(plan.consolidation.provenance)
         missing = [
             name
             for name in self.contract.column_names
@@ -377,19 +454,25 @@ class _Load:
     def _prepare_tables(self, tx: Transaction, delivered: list[Shape]) -> DriftPlan:
         plan, target, writes = self.plan, self.plan.target, self.writes
         live_columns = tx.columns(target)
-        if not live_columns:
+        created = not live_columns
+        if created:
             writes.create_target(tx, self.contract, target)
             live_columns = tx.columns(target)
-        drift = plan_drift(
-            self.contract,
-            delivered,
-            shapes_from_catalog(live_columns),
-            engine=self.engine,
-            mode=plan.drift_mode,
-            table=str(target),
-            full_refresh=self.options.full_refresh,
-            exact_types=plan.source.capabilities.exact_types,
-        )
+        try:
+            drift = plan_drift(
+                self.contract,
+                delivered,
+                shapes_from_catalog(live_columns),
+                engine=self.engine,
+                mode=plan.drift_mode,
+                table=str(target),
+                full_refresh=self.options.full_refresh,
+                exact_types=plan.source.capabilities.exact_types,
+            )
+        except DriftError as exc:
+            raise self._with_origin(tx, exc) from None
+        if created or drift.changes:
+            self._record_origin(tx)
         if any(change.kind == "retype" for change in drift.changes):
             writes.empty(tx, target)  # full refresh: the table is replaced anyway, so any type fits
         writes.apply_changes(tx, target, drift.changes, history=False)
@@ -400,6 +483,23 @@ class _Load:
             else:
                 writes.create_history(tx, drift.contract, target)
         return drift
+
+    def _with_origin(self, tx: Transaction, error: DriftError) -> DriftError:
+        """`error` naming the datakit version the table was deployed from, and the one this load uses."""
+        origin = state.table_origin(tx, self.plan.target, state_schema=self.plan.state_schema)
+        if origin is None:
+            return error
+        now = self.plan.contract_origin
+        using = ""
+        if now is not None:
+            using = f"; this load's contract is {now[0]} {now[1]}" if now[1] else f"; this load uses {now[0]}"
+        return DriftError(
+            f"{error.message} (the table was deployed from datakit {origin.label}{using})",
+            hint=error.hint,
+            pipeline=self.plan.pipeline,
+            resource=self.plan.resource,
+            table=error.table,
+        )
 
     def _request(self, tx: Transaction) -> tuple[ReadRequest, Any]:
         """The read request with the incremental predicate, and the saved cursor (None: no window)."""
@@ -446,6 +546,8 @@ class _Load:
                 if outcome.rejected is not None and outcome.rejected.num_rows:
                     spool.add(outcome.rejected, offset, file=origin)
                     rows = _kept(batch.num_rows, outcome.rejected.column(ROW_INDEX))
+            if plan.consolidation is not None:
+                work = _with_provenance(work, plan.consolidation.provenance, plan.consolidation.source)
             checked = validate_batch(contract, work)
             rejected = checked.rejected
             if rejected.num_rows and rows is not None:
@@ -523,10 +625,13 @@ class _Load:
                 detect_deletes=detect_deletes,
                 by_systime=SYSTIME in self.contract.column_names,
                 keep=keep,
+                scope=self._scope,
             )
         if disposition == "merge":
             delete_missing = self.contract.history and detect_deletes
-            writes.merge(tx, stage, target, columns, key, delete_missing=delete_missing, keep=keep)
+            writes.merge(
+                tx, stage, target, columns, key, delete_missing=delete_missing, keep=keep, scope=self._scope
+            )
         writes.drop(tx, stage)
 
     # -- reporting -----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from datakit.config.models.sources import (
     Source,
     SqliteSource,
 )
+from datakit.config.models.targets import Target
 from datakit.config.models.triggers import Trigger
 from datakit.config.models.warehouses import Warehouse
 
@@ -56,6 +57,7 @@ KINDS: dict[str, Kind] = {
         Kind("trigger", "triggers", Trigger, title="Trigger"),
         Kind("warehouse", "warehouses", Warehouse, title="Warehouse"),
         Kind("checks", "checks", CheckSuite, title="Check suite"),
+        Kind("target", "targets", Target, title="Target"),
         Kind("secrets", "", dict[str, SecretSpec], named=False, title="Secrets mapping"),
     )
 }
@@ -86,6 +88,7 @@ __all__ = [
     "SecretSpec",
     "Source",
     "SqliteSource",
+    "Target",
     "Trigger",
     "Warehouse",
 ]
