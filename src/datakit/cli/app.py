@@ -15,6 +15,7 @@ import typer
 from datakit import __version__
 from datakit.cli.commands import airflow as airflow_cmd
 from datakit.cli.commands import (
+    backfill,
     demo,
     deploy,
     docs,
@@ -83,6 +84,7 @@ app.add_typer(trigger.app, name="trigger")
 app.add_typer(airflow_cmd.app, name="airflow")
 app.add_typer(docs.app, name="docs")
 app.add_typer(kit.app, name="kit")
+app.add_typer(backfill.app, name="backfill")
 
 
 def main(argv: list[str] | None = None) -> None:

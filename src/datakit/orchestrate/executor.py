@@ -27,7 +27,7 @@ from datakit.errors import DatakitError
 from datakit.log import get_logger, redact
 from datakit.orchestrate.dagrun import NodeState, run_dag
 from datakit.orchestrate.notify import EventKind, RunEvent, SlaWatch, sla_text
-from datakit.orchestrate.plan import Plan
+from datakit.orchestrate.plan import Plan, resume_command
 from datakit.orchestrate.retry import backoff_delay, is_transient
 from datakit.orchestrate.stepkinds import Step, step_data
 from datakit.orchestrate.steps import StepRunner
@@ -64,8 +64,7 @@ class RunResult:
         """How to re-run only the failed and skipped steps (None when there is nothing to resume)."""
         if self.ok:
             return None
-        tenant = f" --warehouse {self.warehouse}" if self.warehouse else ""
-        return f"datakit run job {self.job}{tenant} --resume {self.run_id}"
+        return resume_command(self.job, self.warehouse, self.run_id)
 
 
 @dataclass
