@@ -32,6 +32,7 @@ from datakit.orchestrate.retry import backoff_delay, is_transient
 from datakit.orchestrate.stepkinds import Step, step_data
 from datakit.orchestrate.steps import StepRunner
 from datakit.orchestrate.store import RunStatus, StateStore, StepStatus
+from datakit.orchestrate.store.records import failure_summary
 
 if TYPE_CHECKING:
     from datakit.lineage.openlineage import Phase, StepEvent
@@ -158,7 +159,7 @@ class Executor:
         }
         failed = [s for s, status in steps.items() if status is StepStatus.FAILED]
         status = RunStatus.SUCCEEDED if not failed and not skipped else RunStatus.FAILED
-        summary = _summary(failed, skipped) if status is RunStatus.FAILED else None
+        summary = failure_summary(failed, skipped) if status is RunStatus.FAILED else None
         if self._aborted.is_set() and summary is not None:
             summary = f"cancelled: {summary}"
         self.store.finish_run(run_id, status, summary)
@@ -333,12 +334,3 @@ class Executor:
                 self.store.heartbeat(run_id)
             except Exception as exc:  # a missed beat is not fatal; the next one may get through
                 log.warning("heartbeat of run %d failed: %s", run_id, exc)
-
-
-def _summary(failed: list[str], skipped: list[str]) -> str:
-    parts = []
-    if failed:
-        parts.append(f"{len(failed)} failed: {', '.join(failed)}")
-    if skipped:
-        parts.append(f"{len(skipped)} skipped: {', '.join(skipped)}")
-    return "; ".join(parts)
