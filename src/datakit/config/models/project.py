@@ -8,6 +8,7 @@ from pydantic import Field
 
 from datakit.config.models.common import Name, SecretRef, StrictModel
 from datakit.config.models.connections import PostgresConnection
+from datakit.config.models.secrets import SecretsSettings
 
 Environment = Literal["dev", "stage", "prod"]
 
@@ -112,4 +113,8 @@ class ProjectConfig(StrictModel):
     dbt: DbtSettings = Field(default_factory=DbtSettings)
     openlineage: OpenLineageSettings | None = Field(
         None, description="OpenLineage events of each step run (START / COMPLETE / FAIL); off when absent."
+    )
+    secrets: SecretsSettings = Field(
+        default_factory=SecretsSettings,
+        description="Where secret values are read by default: env (the default), dotenv, airflow.",
     )
