@@ -174,24 +174,7 @@ class Executor:
 
     def _reusable(self, plan: Plan, resume: int) -> set[str]:
         """Steps that succeeded in run `resume`: the resumed run does not repeat them."""
-        old = self.store.get_run(resume)
-        if old.job != plan.job:
-            raise DatakitError(f"run {resume} is a run of job {old.job!r}, not {plan.job!r}")
-        if old.warehouse != plan.warehouse:  # another tenant's steps say nothing about this tenant's data
-            raise DatakitError(
-                f"run {resume} ran for warehouse {old.warehouse or '(none)'!s}, not "
-                f"{plan.warehouse or '(none)'!s}",
-                hint=f"resume it with --warehouse {old.warehouse}"
-                if old.warehouse
-                else "resume it without --warehouse",
-            )
-        if old.status == RunStatus.RUNNING.value:
-            raise DatakitError(f"run {resume} is still running", hint="wait for it to finish")
-        if old.status == RunStatus.SUCCEEDED.value:
-            raise DatakitError(f"run {resume} succeeded: nothing to resume")
-        done = {StepStatus.SUCCEEDED.value, StepStatus.REUSED.value}
-        ids = {s.id for s in plan.steps}
-        return {s.step_id for s in old.steps if s.status in done and s.step_id in ids}
+        return reusable_steps(self.store, plan, resume)
 
     def _runner_for(self, run_id: int) -> StepRunner:
         """The runner, told (when it wants to know: `for_run`) the keys of this run and of the runs it
@@ -199,16 +182,7 @@ class Executor:
         for_run = getattr(self.runner, "for_run", None)
         if not callable(for_run):
             return self.runner
-        keys: list[str] = []
-        seen: set[int] = set()
-        next_id: int | None = run_id
-        while next_id is not None and next_id not in seen:
-            seen.add(next_id)
-            run = self.store.get_run(next_id)
-            if run.key is not None:
-                keys.append(run.key)
-            next_id = run.resumed_from
-        runner: StepRunner = for_run(tuple(keys))
+        runner: StepRunner = for_run(run_keys(self.store, run_id))
         return runner
 
     def _run_step(
@@ -334,3 +308,40 @@ class Executor:
                 self.store.heartbeat(run_id)
             except Exception as exc:  # a missed beat is not fatal; the next one may get through
                 log.warning("heartbeat of run %d failed: %s", run_id, exc)
+
+
+def reusable_steps(store: StateStore, plan: Plan, resume: int) -> set[str]:
+    """The steps of `plan` that succeeded in run `resume` (of any engine): a run resuming it does not
+    repeat them. A DatakitError when `resume` is not a finished, failed run of the same job and tenant."""
+    old = store.get_run(resume)
+    if old.job != plan.job:
+        raise DatakitError(f"run {resume} is a run of job {old.job!r}, not {plan.job!r}")
+    if old.warehouse != plan.warehouse:  # another tenant's steps say nothing about this tenant's data
+        raise DatakitError(
+            f"run {resume} ran for warehouse {old.warehouse or '(none)'!s}, not "
+            f"{plan.warehouse or '(none)'!s}",
+            hint=f"resume it with --warehouse {old.warehouse}"
+            if old.warehouse
+            else "resume it without --warehouse",
+        )
+    if old.status == RunStatus.RUNNING.value:
+        raise DatakitError(f"run {resume} is still running", hint="wait for it to finish")
+    if old.status == RunStatus.SUCCEEDED.value:
+        raise DatakitError(f"run {resume} succeeded: nothing to resume")
+    done = {StepStatus.SUCCEEDED.value, StepStatus.REUSED.value}
+    ids = {s.id for s in plan.steps}
+    return {s.step_id for s in old.steps if s.status in done and s.step_id in ids}
+
+
+def run_keys(store: StateStore, run_id: int) -> tuple[str, ...]:
+    """The keys of run `run_id` and of the runs it resumes, newest first (what a load step is told)."""
+    keys: list[str] = []
+    seen: set[int] = set()
+    next_id: int | None = run_id
+    while next_id is not None and next_id not in seen:
+        seen.add(next_id)
+        run = store.get_run(next_id)
+        if run.key is not None:
+            keys.append(run.key)
+        next_id = run.resumed_from
+    return tuple(keys)

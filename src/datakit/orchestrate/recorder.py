@@ -33,7 +33,7 @@ from datakit.errors import DatakitError
 from datakit.log import get_logger, redact
 from datakit.orchestrate.notify import EventKind, RunEvent, SlaWatch
 from datakit.orchestrate.retry import backoff_delay, is_transient
-from datakit.orchestrate.store import AlreadyRunning, RunStatus, StateStore, open_store
+from datakit.orchestrate.store import AlreadyRunning, RunRecord, RunStatus, StateStore, StepStatus, open_store
 from datakit.orchestrate.store.external import EngineRun, ExternalRuns
 
 if TYPE_CHECKING:
@@ -88,14 +88,21 @@ class RunRecorder:
     """Default: the job's channels (`Notifier.for_job`)."""
     started_at: float | None = None
     """When the engine started the run, if it knows (else: when the first task joined)."""
+    resumed_from: int | None = None
+    """The run this one resumes (any engine's): its succeeded steps are `reused`, not run again."""
+    reused: frozenset[str] = frozenset()
+    announce_end: bool = True
+    """Send run_succeeded / run_failed when this recorder ends the run; False when the engine's own
+    run-level hooks announce it (Prefect's flow state hooks call `announce`)."""
     heartbeat_every: float = HEARTBEAT_EVERY
     run_id: int | None = field(default=None, init=False)
     _runs: ExternalRuns | None = field(default=None, init=False, repr=False)
     _own_store: bool = field(default=False, init=False, repr=False)
     _run_clock: _Alive | None = field(default=None, init=False, repr=False)
 
-    def join(self) -> int | None:
-        """The run's id in the history (created by the first task); None when it cannot be recorded.
+    def join(self, *, create: bool = True) -> int | None:
+        """The run's id in the history (created by the first task); None when it cannot be recorded
+        (or, with `create=False`, when no task recorded it yet).
 
         Raises AlreadyRunning only for an exclusive engine run whose job is active already.
         """
@@ -104,12 +111,17 @@ class RunRecorder:
                 self.store = open_store(self.project)
                 self._own_store = True
             self._runs = ExternalRuns(self.store)
+            if not create:
+                self.run_id = self._runs.find(self.who.external_id)
+                return self.run_id
             self.run_id = self._runs.join(
                 self.who,
                 job=self.plan.job,
                 plan=self.plan.as_dict(),
                 warehouse=self.plan.warehouse,
                 started_at=self.started_at,
+                resumed_from=self.resumed_from,
+                reused=sorted(self.reused),
             )
         except AlreadyRunning:
             self.close()
@@ -202,6 +214,21 @@ class RunRecorder:
             self._ended(status)
         return bool(done)
 
+    def skip(self, step_ids: list[str]) -> None:
+        """Record steps the engine will not run (it gave up after a failure) as skipped."""
+        self._safely(
+            "skipped steps",
+            lambda runs, run_id: runs.store.mark_steps(run_id, step_ids, StepStatus.SKIPPED),
+        )
+
+    def current(self) -> RunRecord | None:
+        """The run as recorded now (None when it is not recorded)."""
+        return self._safely("a read", lambda runs, run_id: runs.store.get_run(run_id))
+
+    def announce(self, kind: EventKind) -> None:
+        """Send `kind` about the recorded run to the job's channels (never raises)."""
+        self._tell(kind)
+
     def close(self) -> None:
         """Stop the run's clocks and close the store this recorder opened."""
         if self._run_clock is not None:
@@ -217,8 +244,8 @@ class RunRecorder:
     def _ended(self, status: RunStatus) -> None:
         if self._run_clock is not None:
             self._run_clock.stop()
-        kind = EventKind.RUN_SUCCEEDED if status is RunStatus.SUCCEEDED else EventKind.RUN_FAILED
-        self._tell(kind)
+        if self.announce_end:
+            self._tell(EventKind.RUN_SUCCEEDED if status is RunStatus.SUCCEEDED else EventKind.RUN_FAILED)
 
     def _check_sla(self) -> None:
         """Record and announce a miss when the run has outlived its SLA (once per run)."""

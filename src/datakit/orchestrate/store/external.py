@@ -90,11 +90,14 @@ class ExternalRuns:
         plan: dict[str, Any],
         warehouse: str | None = None,
         started_at: float | None = None,
+        resumed_from: int | None = None,
+        reused: Sequence[str] = (),
     ) -> int:
         """The id of `who`'s run, created (with its plan's steps pending) by the first caller.
 
         `plan` is the plan as the engine runs it (`Plan.as_dict()`, each step's `depends_on` the
         engine's dependencies); `started_at`, when the engine knows when its run started (else now).
+        A run resuming run `resumed_from` records the steps it does not repeat (`reused`) as such.
         """
         store = self.store
         runs = store.runs.c
@@ -107,6 +110,7 @@ class ExternalRuns:
             "warehouse": warehouse,
             "status": RunStatus.RUNNING.value,
             "active_key": key,
+            "resumed_from": resumed_from,
             "started_at": min(now, started_at) if started_at is not None else now,
             "heartbeat_at": now,
             "host": store.host,
@@ -118,6 +122,7 @@ class ExternalRuns:
             "external_url": who.url,
         }
         step_ids = [str(step["id"]) for step in plan.get("steps", [])]
+        again = set(reused)
         with store._lock:
             try:
                 with store._tx() as conn:
@@ -135,7 +140,9 @@ class ExternalRuns:
                                     "run_id": run_id,
                                     "step_id": step_id,
                                     "position": position,
-                                    "status": StepStatus.PENDING.value,
+                                    "status": (
+                                        StepStatus.REUSED if step_id in again else StepStatus.PENDING
+                                    ).value,
                                     "attempts": 0,
                                 }
                                 for position, step_id in enumerate(step_ids)
@@ -149,6 +156,11 @@ class ExternalRuns:
                         return found
                     holder = conn.execute(select(runs.id).where(runs.active_key == key)).scalar()
                 raise AlreadyRunning(job, int(holder or 0)) from None
+
+    def find(self, external_id: str) -> int | None:
+        """The id of the run its engine calls `external_id`, if one was recorded."""
+        with self.store.engine.connect() as conn:
+            return self._find(conn, external_id)
 
     def _find(self, conn: Connection, external_id: str) -> int | None:
         runs = self.store.runs.c
