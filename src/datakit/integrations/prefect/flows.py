@@ -55,8 +55,6 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 ENGINE = "prefect"
 ENTRY_MODULE = "datakit.integrations.prefect.entry"
-PROJECT_SCOPE = "_project"
-"""The entry point's name for "no warehouse" (`_` cannot start a warehouse name)."""
 TIMEOUT_GRACE = 30.0
 """Seconds Prefect's timeout waits beyond the step's own (which datakit enforces by killing the step)."""
 
@@ -68,7 +66,12 @@ def flow_name(warehouse: str | None, job: str) -> str:
 
 def entrypoint(warehouse: str | None, job: str) -> str:
     """Where a Prefect process (`serve`'s runner, a worker) imports the flow from (`entry.py`)."""
-    return f"{ENTRY_MODULE}:flows.{warehouse or PROJECT_SCOPE}.{job}"
+    return f"{ENTRY_MODULE}.{entry_name(warehouse, job)}"
+
+
+def entry_name(warehouse: str | None, job: str) -> str:
+    """The flow's attribute in the entry module: `<warehouse>@<job>`, `@<job>` for the project's own."""
+    return f"{warehouse or ''}@{job}"
 
 
 def job_flow(warehouse: str | None, job: str, description: str | None = None) -> Flow[..., dict[str, str]]:
@@ -91,7 +94,7 @@ def job_flow(warehouse: str | None, job: str, description: str | None = None) ->
 
     # the flow as the entry module names it: a deployment's entrypoint points there (`entry.py`)
     run.__module__ = ENTRY_MODULE
-    run.__qualname__ = f"flows.{warehouse or PROJECT_SCOPE}.{job}"
+    run.__qualname__ = run.__name__ = entry_name(warehouse, job)
     hooks = _StateHooks(warehouse, job)
     where = f"warehouse {warehouse}" if warehouse else "the project itself"
     made: Flow[..., dict[str, str]] = flow(
