@@ -138,7 +138,7 @@ def run_plan(
         who = EngineRun(
             ENGINE,
             f"{ENGINE}:{flow_run_id}",
-            url=flow_run.get_flow_run_ui_url(),
+            url=_ui_url(flow_run_id),
             attached=True,
             exclusive=True,
         )
@@ -210,6 +210,7 @@ class _StepTasks:
         self.recorder = recorder
         self.runner = runner
         self.by_id = {step.id: step for step in plan.steps}
+        self.edges = _edges(plan)
         self.states: dict[str, Any] = {}
         self.lock = threading.Lock()
         self.context = contextvars.copy_context()  # the flow run's: each task call runs in a copy
@@ -229,8 +230,10 @@ class _StepTasks:
     def work(self, step_id: str) -> bool:
         """(In a walker thread.) The step's task, with its upstream tasks' states as `wait_for`."""
         step = self.by_id[step_id]
-        with self.lock:
-            upstream = [self.states[u] for u in step.depends_on if u in self.states]
+        with self.lock:  # a failed upstream's state would stop Prefect from running the task at all
+            upstream = [
+                self.states[u] for u in self.edges[step_id] if self.states.get(u, _NONE).is_completed()
+            ]
         call = step_task(step, self._body(step))
         state = self.context.copy().run(lambda: call(wait_for=upstream, return_state=True))
         with self.lock:
@@ -251,6 +254,26 @@ class _StepTasks:
             return {"step": step.id, "rows": dict(output.rows)}
 
         return attempt
+
+
+class _NotRun:
+    @staticmethod
+    def is_completed() -> bool:
+        return False
+
+
+_NONE = _NotRun()
+
+
+def _edges(plan: Plan) -> dict[str, tuple[str, ...]]:
+    """What each step's task waits for in Prefect's eyes (its UI draws these): the plan's dependencies,
+    and in sequential mode the step before (the walk runs them one at a time in that order)."""
+    if plan.mode == "sequential":
+        ids = [step.id for step in plan.steps]
+        return {step: tuple(ids[i - 1 : i]) for i, step in enumerate(ids)}
+    if plan.mode == "parallel":
+        return {step.id: () for step in plan.steps}
+    return {step.id: step.depends_on for step in plan.steps}
 
 
 def step_task(step: Step, body: Callable[[], dict[str, Any]]) -> Any:
@@ -278,6 +301,14 @@ def _retry_transient(_task: Any, _task_run: Any, state: Any) -> bool:
     """Prefect's `retry_condition_fn`: retry a transient error only (a terminal one fails at once)."""
     error = state.result(raise_on_failure=False)
     return isinstance(error, BaseException) and is_transient(error)
+
+
+def _ui_url(flow_run_id: str) -> str | None:
+    """The flow run's page in Prefect's UI (as its "View at" log line says it)."""
+    from prefect.settings import PREFECT_UI_URL
+
+    base = PREFECT_UI_URL.value()
+    return f"{base.rstrip('/')}/runs/flow-run/{flow_run_id}" if base else None
 
 
 def _say(message: str) -> None:
