@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/dag_svg.py
 	$(BIN)/python bench/demo_source.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/soak.py --minutes 1
 	$(BIN)/python bench/masking.py
 	$(BIN)/python bench/docs.py
 	$(BIN)/python bench/transforms.py

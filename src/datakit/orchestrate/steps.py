@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datakit.orchestrate.livelog import live_log_path
 from datakit.orchestrate.stepkinds import ChecksStep, DbtStep, LoadStep, Step, step_data, step_from_data
 from datakit.orchestrate.stepserver import StepServer
-from datakit.orchestrate.subproc import StepProcesses, run_in_child
+from datakit.orchestrate.subproc import LOG_LIMIT, StepProcesses, run_in_child
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
@@ -42,10 +43,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StepOutput:
-    """What a finished step reports: row counts (loads), the tail of its log, structured results."""
+    """What a finished step reports: row counts (loads), its log, structured results."""
 
     rows: dict[str, int] = field(default_factory=dict)
     log: str = ""
+    """The step's output, capped (`step_logs.max_bytes`)."""
     details: dict[str, Any] | None = None
     """JSON-able results kept in run history: dbt's per-node results, check results."""
 
@@ -66,6 +68,16 @@ class LocalRunner:
     """The keys of the run and of the runs it resumes, newest first (`for_run`)."""
     processes: StepProcesses = dataclasses.field(default_factory=StepProcesses)
     """The step processes of this runner's run: `cancel` kills them (and only them)."""
+    live_logs: bool = True
+    """Write each step's log where the status pages stream it from while it runs (`livelog`)."""
+    log_limit: int = LOG_LIMIT
+    """Bytes of a step's log kept (`step_logs.max_bytes`)."""
+
+    @classmethod
+    def for_project(cls, project: Project, **options: Any) -> LocalRunner:
+        """The runner of `project`'s steps (its root, environment and log cap)."""
+        limit = int(project.config.step_logs.max_bytes)
+        return cls(project.root, project.environment, log_limit=limit, **options)
 
     def for_run(self, runs: tuple[str, ...]) -> LocalRunner:
         """This runner for the run keyed `runs[0]`, which resumes `runs[1:]`."""
@@ -79,6 +91,9 @@ class LocalRunner:
             "full_refresh": self.full_refresh,
             "runs": list(self.runs),
         }
+        live = None
+        if self.live_logs and self.runs:
+            live = live_log_path(self.project_root, self.runs[0], step.id)
         result, log = run_in_child(
             _TARGET,
             kwargs,
@@ -86,6 +101,8 @@ class LocalRunner:
             cwd=self.project_root,
             server=self.server,
             processes=self.processes,
+            log_path=live,
+            log_limit=self.log_limit,
         )
         return _output(result, log)
 

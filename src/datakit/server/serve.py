@@ -6,6 +6,10 @@ take over the process's signals: SIGTERM and SIGINT reach `serve`, which then st
 no more ticks (the scheduler finishes its poll), no more requests (the web server closes), then running
 runs get `grace` seconds to finish before they are cancelled and recorded as failed. Every run ends
 recorded; a second signal during the grace period cancels at once.
+
+The daemon keeps its run history within the project's retention (`retention:` in datakit.yaml): at
+start-up and every `prune_every`, old runs, spent ticks and expired delivery ids go, and the store
+shrinks (`datakit.orchestrate.retention`).
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from datakit.config.project import Project
 from datakit.errors import DatakitError
 from datakit.log import get_logger
 from datakit.orchestrate.launch import Launcher
+from datakit.orchestrate.retention import RetentionSweeper
 from datakit.orchestrate.store import StateStore, open_store
 from datakit.orchestrate.triggers import Tick
 from datakit.server.app import create_app, webhook_secrets
+from datakit.server.auth import auth_policy
 from datakit.server.limits import DEFAULT_LIMITS, HttpLimits
 from datakit.server.scheduler import Scheduler
 
@@ -42,6 +48,9 @@ class ServeOptions:
     forget_every: float = 600.0
     """Seconds between sweeps of expired webhook delivery ids from the store (its size stays bounded
     by the ids of the last 7 days)."""
+    auth: str = "users"
+    """`users` (log in as one of `serve.users`; without any, the pages are read-only) or `none` (anyone
+    on this machine may act; loopback only)."""
 
 
 def serve(
@@ -55,6 +64,7 @@ def serve(
     from datakit.server.protocol import web_server
 
     secrets = webhook_secrets(project)  # before anything starts: a missing secret refuses the start
+    policy = auth_policy(project, options.host, auth=options.auth)  # and so does an open network
     stop = stop or threading.Event()
     store = open_store(project)
     launcher = Launcher(project, store)
@@ -63,7 +73,16 @@ def serve(
         return launcher.launch(tick.job, tick_key=tick.key, warehouse=warehouse)
 
     scheduler = Scheduler(project, store, launch)
-    app = create_app(project, store, launch, secrets, limits=options.limits, active=launcher.running_here)
+    app = create_app(
+        project,
+        store,
+        launch,
+        secrets,
+        limits=options.limits,
+        active=launcher.running_here,
+        operator=launcher,
+        policy=policy,
+    )
     server = web_server(app, options.host, options.port, options.limits)
     web = threading.Thread(target=server.run, name="datakit-web", daemon=True)
     restore = _on_signals(stop, launcher) if threading.current_thread() is threading.main_thread() else None
@@ -72,6 +91,10 @@ def serve(
         _wait_listening(server, web, options)
         url = f"http://{options.host}:{options.port}"
         log.info("serving %s on %s (%d triggers)", project.config.name, url, len(project.triggers))
+        if policy.none:
+            log.warning(
+                "--auth none: anyone who can open %s on this machine may start, cancel and pause", url
+            )
         if on_ready is not None:
             on_ready(url)
         ticker = threading.Thread(
@@ -79,9 +102,11 @@ def serve(
         )
         ticker.start()
         forget_at = 0.0
+        retention = RetentionSweeper(project, store)
         while not stop.wait(0.5):
             if not web.is_alive():
                 raise DatakitError("the web server stopped unexpectedly")
+            retention.due()
             if time.monotonic() >= forget_at:
                 _forget_expired_deliveries(store)
                 forget_at = time.monotonic() + options.forget_every

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from datakit.cli.commands.prune import prune_runs
 from datakit.cli.state import EnvironmentOption, JsonOption, ProjectOption, state
 
 if TYPE_CHECKING:
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from datakit.orchestrate.store import RunRecord, StepRecord
 
 app = typer.Typer(help="Run history.", invoke_without_command=True)
+app.command("prune")(prune_runs)
 
 
 @app.callback()
@@ -22,7 +24,8 @@ def list_runs(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Option("--job", "-j", help="Only runs of this job.")] = None,
     status: Annotated[
-        str | None, typer.Option("--status", "-s", help="queued, running, succeeded, failed or abandoned.")
+        str | None,
+        typer.Option("--status", "-s", help="queued, running, succeeded, failed, abandoned or cancelled."),
     ] = None,
     engine: Annotated[
         str | None,
@@ -59,7 +62,9 @@ def list_runs(
 @app.command("show")
 def show_run(
     run_id: Annotated[int, typer.Argument(help="Run id (from `datakit runs`).")],
-    logs: Annotated[bool, typer.Option("--logs", help="Print each attempt's log.")] = False,
+    logs: Annotated[
+        bool, typer.Option("--logs", help="Print each attempt's whole log (with --json: include them).")
+    ] = False,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
@@ -69,7 +74,7 @@ def show_run(
 
     store = open_store(_project(project, environment))
     try:
-        run = store.get_run(run_id)
+        run = store.get_run(run_id, full_logs=logs)
     finally:
         store.close()
     if as_json:
@@ -78,6 +83,26 @@ def show_run(
         print_json(_as_dict(run))
         return
     _print_run(run, logs=logs)
+
+
+@app.command("cancel")
+def cancel(
+    run_id: Annotated[int, typer.Argument(help="Run id (from `datakit runs`).")],
+    project: ProjectOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Cancel a running run: its executor, in whichever process runs it, kills its steps within a second
+    or so and records it `cancelled`. Written to the audit log."""
+    from datakit.cli.output import say
+    from datakit.orchestrate.actions import cancel_run, cli_actor
+    from datakit.orchestrate.store import open_store
+
+    store = open_store(_project(project, environment))
+    try:
+        cancel_run(store, run_id, cli_actor())
+    finally:
+        store.close()
+    say(f"✓ run {run_id}: cancel requested (its steps stop within a few seconds)", "green")
 
 
 def _project(project: ProjectOption, environment: EnvironmentOption) -> Project:
@@ -116,7 +141,14 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-_STYLE = {"succeeded": "green", "failed": "red", "abandoned": "red", "running": "yellow", "skipped": "yellow"}
+_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "abandoned": "red",
+    "cancelled": "red",
+    "running": "yellow",
+    "skipped": "yellow",
+}
 
 
 def _styled(status: str) -> str:
@@ -214,7 +246,7 @@ def _print_run(run: RunRecord, *, logs: bool) -> None:
                 console.print(Text(attempt.log.rstrip()))
     if run.error:
         error(run.error)
-    if run.status in {"failed", "abandoned"}:
+    if run.status in {"failed", "abandoned", "cancelled"}:
         tenant = f" --warehouse {run.warehouse}" if run.warehouse else ""
         say(f"resume with: datakit run job {run.job}{tenant} --resume {run.id}")
 

@@ -26,6 +26,7 @@ from datakit.config.models.common import (
     StrictModel,
     Tags,
 )
+from datakit.config.models.retention import JobRetention
 from datakit.config.models.warehouses import Variable
 
 
@@ -167,6 +168,9 @@ class Job(StrictModel):
     notifications: Notifications = Field(default_factory=Notifications)
     sla: Sla | None = None
     timeout: Duration | None = Field(None, description="Default timeout of each step.")
+    retention: JobRetention | None = Field(
+        None, description="This job's run-history limits (default: `retention` in datakit.yaml)."
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> Job:

@@ -1,4 +1,5 @@
-"""`datakit.yaml` — the project file: name, default environment, paths, state store, notification settings."""
+"""`datakit.yaml` — the project file: name, default environment, paths, state store, notification settings,
+run-history retention."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pydantic import Field
 
 from datakit.config.models.common import Name, SecretRef, StrictModel
 from datakit.config.models.connections import PostgresConnection
+from datakit.config.models.retention import Retention, StepLogs
 from datakit.config.models.secrets import SecretsSettings
 
 Environment = Literal["dev", "stage", "prod"]
@@ -102,6 +104,23 @@ class OpenLineageSettings(StrictModel):
     transport: OpenLineageTransport
 
 
+class ServeUser(StrictModel):
+    """Someone who may log in to `datakit serve`'s pages and act there (start, cancel, pause...)."""
+
+    name: Name = Field(description="The login name; the audit log names each action's user by it.")
+    secret_key: SecretRef = Field(description="The user's password or token (a secrets mapping key).")
+
+
+class ServeSettings(StrictModel):
+    """`datakit serve`: who may act on its status pages."""
+
+    users: list[ServeUser] = Field(
+        default_factory=list,
+        description="The users who may log in. Without any, the pages are read-only (unless --auth none).",
+    )
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = Field(12.0, description="Hours a login lasts.")
+
+
 class ProjectConfig(StrictModel):
     name: Name
     description: str | None = None
@@ -111,6 +130,7 @@ class ProjectConfig(StrictModel):
     state: StateStore = Field(default_factory=lambda: SqliteState(type="sqlite"))
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     dbt: DbtSettings = Field(default_factory=DbtSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     openlineage: OpenLineageSettings | None = Field(
         None, description="OpenLineage events of each step run (START / COMPLETE / FAIL); off when absent."
     )
@@ -118,3 +138,8 @@ class ProjectConfig(StrictModel):
         default_factory=SecretsSettings,
         description="Where secret values are read by default: env (the default), dotenv, airflow.",
     )
+    retention: Retention = Field(
+        default_factory=Retention,
+        description="How much run history the state store keeps (runs, their steps, attempts and logs).",
+    )
+    step_logs: StepLogs = Field(default_factory=StepLogs, description="How much of each step's log is kept.")

@@ -15,6 +15,8 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     ABANDONED = "abandoned"
     """Its process died (no heartbeat): never left "running" forever."""
+    CANCELLED = "cancelled"
+    """An operator cancelled it (`datakit runs cancel`, the status page): its steps were killed."""
 
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
@@ -45,6 +47,15 @@ class AttemptRecord:
     transient: bool | None
     retry_in: float | None
     log: str | None
+    """The whole log, or only its last lines when the log is large and was not asked for in full
+    (`complete` says which; `StateStore.get_run(full_logs=True)` or `attempt_log` read it all)."""
+    log_bytes: int | None = None
+    """Bytes of the whole log as stored (None: recorded before datakit counted them)."""
+    log_lines: int | None = None
+    log_omitted: int = 0
+    """Bytes that the size cap cut out of the log's middle (0: nothing was cut)."""
+    complete: bool = True
+    """`log` is the whole stored log."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,8 @@ class RunRecord:
     """The run as its engine knows it (`airflow:<dag id>:<run id>`, `prefect:<flow run id>`)."""
     external_url: str | None = None
     """The run's page in its engine's UI, when the engine said where that is."""
+    cancel_requested: str | None = None
+    """Who asked to cancel the run and when (`alice at <epoch>`), while or after it was cancelled."""
     steps: tuple[StepRecord, ...] = field(default=())
 
     @property

@@ -25,15 +25,20 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from datakit.config.models.retention import DEFAULT_LOG_MAX_BYTES
 from datakit.errors import DatakitError
 from datakit.log import redact
+from datakit.orchestrate.store.control import Controls
+from datakit.orchestrate.store.engine import make_engine, sqlite_url
+from datakit.orchestrate.store.logs import attempt_record, stored, unpack
+from datakit.orchestrate.store.maintenance import compact, store_size
 from datakit.orchestrate.store.records import (
     ACTIVE,
     DETACHED,
@@ -48,7 +53,7 @@ from datakit.orchestrate.store.records import (
 from datakit.orchestrate.store.tables import build_tables, missing_columns
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection
 
     from datakit.config.project import Project
 
@@ -77,8 +82,10 @@ class TickFired(DatakitError):
         self.key = key
 
 
-class StateStore:
-    """Run history behind SQLAlchemy Core; all times are epoch seconds from the injected `clock`."""
+class StateStore(Controls):
+    """Run history behind SQLAlchemy Core; all times are epoch seconds from the injected `clock`.
+
+    What operators do (cancel requests, paused triggers, the audit log) is in its base, `Controls`."""
 
     def __init__(
         self,
@@ -88,8 +95,10 @@ class StateStore:
         clock: Clock = time.time,
         stale_after: float = STALE_AFTER,
         detached_stale_after: float = DETACHED_STALE_AFTER,
+        log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
     ) -> None:
         self.clock = clock
+        self.log_max_bytes = log_max_bytes
         self.stale_after = stale_after
         self.detached_stale_after = detached_stale_after
         self.host = socket.gethostname()
@@ -97,8 +106,10 @@ class StateStore:
         self.metadata, self.runs, self.steps, self.attempts, self.ticks, self.deliveries, self.cursors = (
             tables
         )
+        self._control_tables(self.metadata)
+        self.schema = schema
         self._lock = threading.Lock()  # one writer per process; other processes queue in the database
-        self.engine = _engine(url)
+        self.engine = make_engine(url)
         if schema is not None and self.engine.dialect.name == "postgresql":
             from sqlalchemy.schema import CreateSchema
 
@@ -132,8 +143,20 @@ class StateStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _tx(self) -> Any:
-        return self.engine.begin()
+    def size_bytes(self) -> int | None:
+        """Bytes the store takes on disk (SQLite: file and WAL; PostgreSQL: its tables)."""
+        return store_size(self.engine, self.schema, [table.name for table in self.metadata.tables.values()])
+
+    def compact(self) -> None:
+        """Give deleted rows' space back (after a prune): SQLite's file and WAL shrink."""
+        with self._lock:
+            compact(self.engine)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction, serialised with this process's other writes (for `prune`)."""
+        with self._lock, self._tx() as conn:
+            yield conn
 
     # --- runs -------------------------------------------------------------------------------------
 
@@ -441,7 +464,7 @@ class StateStore:
                     error=_clip(error),
                     transient=transient,
                     retry_in=retry_in,
-                    log=redact(log) if log else None,
+                    **stored(redact(log) if log else None, self.log_max_bytes),
                 )
             )
             if retry_in is None:
@@ -491,8 +514,9 @@ class StateStore:
         with self.engine.connect() as conn:
             return [_run(row) for row in conn.execute(query).mappings()]
 
-    def get_run(self, run_id: int) -> RunRecord:
-        """One run with its steps and their attempts (logs included)."""
+    def get_run(self, run_id: int, *, full_logs: bool = False) -> RunRecord:
+        """One run with its steps and their attempts; each attempt's log whole when small or when
+        `full_logs`, else its last lines (`logs.py`: the compressed logs are not read)."""
         self.sweep_abandoned()
         with self.engine.connect() as conn:
             row = conn.execute(select(self.runs).where(self.runs.c.id == run_id)).mappings().first()
@@ -501,16 +525,15 @@ class StateStore:
             steps = conn.execute(
                 select(self.steps).where(self.steps.c.run_id == run_id).order_by(self.steps.c.position)
             ).mappings()
+            columns = [c for c in self.attempts.c if full_logs or c.name != "log_z"]
             attempts = conn.execute(
-                select(self.attempts)
+                select(*columns)
                 .where(self.attempts.c.run_id == run_id)
                 .order_by(self.attempts.c.step_id, self.attempts.c.attempt)
             ).mappings()
             by_step: dict[str, list[AttemptRecord]] = {}
             for a in attempts:
-                by_step.setdefault(a["step_id"], []).append(
-                    AttemptRecord(**{k: a[k] for k in AttemptRecord.__dataclass_fields__})
-                )
+                by_step.setdefault(a["step_id"], []).append(attempt_record(a, full=full_logs))
             step_records = tuple(
                 StepRecord(
                     **{k: s[k] for k in StepRecord.__dataclass_fields__ if k not in _PARSED},
@@ -520,6 +543,14 @@ class StateStore:
                 for s in steps
             )
         return _run(row, step_records)
+
+    def attempt_log(self, run_id: int, step_id: str, attempt: int) -> str | None:
+        """The whole stored log of one attempt (None: no such attempt, or it logged nothing)."""
+        a = self.attempts.c
+        query = select(a.log, a.log_z).where(a.run_id == run_id, a.step_id == step_id, a.attempt == attempt)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else unpack(row[0], row[1])
 
     def step_counts(self, run_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         """(steps succeeded or reused, steps in all) of each run that has steps, in one query: a list
@@ -574,41 +605,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
 def open_store(project: Project, *, clock: Clock = time.time, stale_after: float = STALE_AFTER) -> StateStore:
     """The state store `datakit.yaml` configures: `.datakit/state.db` by default, else PostgreSQL."""
     from datakit.config.models.project import SqliteState
 
     state = project.config.state
+    log_max = int(project.config.step_logs.max_bytes)
     if isinstance(state, SqliteState):
         path = project.path(state.path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return StateStore(sqlite_url(path), clock=clock, stale_after=stale_after)
-    return StateStore(_postgres_url(project), schema=state.schema_, clock=clock, stale_after=stale_after)
-
-
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path.resolve()}"
+        return StateStore(sqlite_url(path), clock=clock, stale_after=stale_after, log_max_bytes=log_max)
+    return StateStore(
+        _postgres_url(project),
+        schema=state.schema_,
+        clock=clock,
+        stale_after=stale_after,
+        log_max_bytes=log_max,
+    )
 
 
 def _postgres_url(project: Project) -> str:
