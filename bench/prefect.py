@@ -130,20 +130,29 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=10)
+    parser.add_argument("--parts", default="flow,deploy", help="flow, deploy or both (default)")
     args = parser.parse_args()
-    plan = random_plan(args.steps)
+    parts = set(args.parts.split(","))
     folder = HOME / "work"
     folder.mkdir()
-    baseline = serve_executor(plan, folder)
-    print(f"datakit executor: {args.steps} no-op steps, {baseline:.2f} ms/step")
-    per_step = prefect_flow(plan, folder)
-    print(f"prefect flow (ephemeral API): {args.steps} no-op steps, {per_step:.2f} ms/step")
-    seconds = deploy(args.tenants, args.jobs, folder)
-    print(f"deployed {args.tenants * args.jobs + args.jobs} deployments in {seconds:.1f} s")
-    print(f"serve_executor_overhead_ms_per_step: {baseline:.2f}")
-    print(f"prefect_vs_serve_executor_ratio: {per_step / baseline:.1f}")
-    print(f"prefect_overhead_ms_per_step: {per_step:.2f}")
-    print(f"prefect_deploy_s_{args.tenants}x{args.jobs}: {seconds:.1f}")
+    figures: list[str] = []
+    if "flow" in parts:
+        plan = random_plan(args.steps)
+        baseline = serve_executor(plan, folder)
+        print(f"datakit executor: {args.steps} no-op steps, {baseline:.2f} ms/step")
+        per_step = prefect_flow(plan, folder)
+        print(f"prefect flow (ephemeral API): {args.steps} no-op steps, {per_step:.2f} ms/step")
+        figures += [
+            f"serve_executor_overhead_ms_per_step: {baseline:.2f}",
+            f"prefect_vs_serve_executor_ratio: {per_step / baseline:.1f}",
+            f"prefect_overhead_ms_per_step: {per_step:.2f}",
+        ]
+    if "deploy" in parts:
+        seconds = deploy(args.tenants, args.jobs, folder)
+        print(f"deployed {args.tenants * args.jobs + args.jobs} deployments in {seconds:.1f} s")
+        figures.append(f"prefect_deploy_s_{args.tenants}x{args.jobs}: {seconds:.1f}")
+    for line in figures:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ from datakit.integrations.prefect.flows import job_flow
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
-PARALLEL = 16
-"""Deployments applied at once (each waits on the API; the server handles this many easily)."""
+PARALLEL = 8
+"""Deployments applied at once (each waits on the API)."""
+BUSY_RETRIES = 8
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,28 @@ async def _apply(specs: list[DeploymentSpec], prune_tags: tuple[str, ...] | None
     async def one(spec: DeploymentSpec) -> tuple[str, str]:
         async with gate:
             deployment = runner_deployment(spec)
-            return spec.full_name, str(await deployment.aapply())
+            return spec.full_name, await _apply_one(deployment)
 
     ids = dict(await asyncio.gather(*(one(spec) for spec in specs)))
     removed: tuple[str, ...] = ()
     if prune_tags is not None:
         removed = await _prune(prune_tags, set(ids.values()))
     return Applied(ids, removed)
+
+
+async def _apply_one(deployment: RunnerDeployment) -> str:
+    """Apply one deployment, again after a pause when the server is busy (a SQLite-backed Prefect
+    server answers 503 while its database is locked by another write)."""
+    from prefect.deployments.runner import DeploymentApplyError
+
+    for attempt in range(1, BUSY_RETRIES + 1):
+        try:
+            return str(await deployment.aapply())
+        except DeploymentApplyError as exc:
+            if "503" not in str(exc) or attempt == BUSY_RETRIES:
+                raise
+            await asyncio.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
 
 
 async def _prune(tags: tuple[str, ...], keep: set[str]) -> tuple[str, ...]:
