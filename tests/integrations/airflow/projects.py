@@ -88,3 +88,20 @@ def acme_full_job(root: Path) -> None:
     acme.write_text(
         acme.read_text().replace("jobs: [pagila_warehouse]", "jobs: [pagila_warehouse, acme_full]")
     )
+
+
+def copy_jaffle_project(parent: Path) -> Path:
+    """A copy of examples/jaffle_shop (plain dbt, tenants acme and globex) under `parent`."""
+    import shutil
+
+    from tests.conftest import EXAMPLES
+
+    target = parent / "jaffle_shop"
+    shutil.copytree(
+        EXAMPLES / "jaffle_shop",
+        target,
+        ignore=shutil.ignore_patterns(
+            "*.duckdb", "*.duckdb.wal", ".datakit", "target", "logs", "__pycache__"
+        ),
+    )
+    return target

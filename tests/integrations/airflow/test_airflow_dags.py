@@ -22,7 +22,7 @@ from tests.pagila_project import copy_pagila_project
 
 def compile_into(root: Path, dags: Path) -> list[str]:
     files = compile_dags(load_project(root, environment="dev"), out=dags)
-    write_dags(files, dags)
+    write_dags(files, dags, project=files[0].project)
     return [f.dag_id for f in files]
 
 
@@ -185,7 +185,7 @@ def test_pagila_for_acme_on_postgres_matches_the_local_run(
                     files = compile_dags(
                         load_project(root, environment="dev"), warehouse="acme", job="acme_full"
                     )
-                write_dags(files, dags)
+                write_dags(files, dags, project=files[0].project)
                 result = airflow_env.dag_test(dags, "datakit__acme__acme_full", extra=env)
                 assert result["state"] == "success", result
                 assert result["tasks"]["silver_checks"]["state"] == "success"

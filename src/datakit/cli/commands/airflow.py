@@ -45,12 +45,14 @@ def _compile(
     job: str | None,
     out: Path,
     root: Path | None,
-) -> list[DagFile]:
+) -> tuple[str, list[DagFile]]:
+    """The project's name (the owner of its files) and its DAG files."""
     from datakit.config import load_project
     from datakit.integrations.airflow.compile import compile_dags
 
     loaded = load_project(state.project_dir(project), environment=environment)
-    return compile_dags(loaded, warehouse=warehouse, job=job, out=out, project_root=root)
+    files = compile_dags(loaded, warehouse=warehouse, job=job, out=out, project_root=root)
+    return loaded.config.name, files
 
 
 @app.command("compile")
@@ -67,8 +69,8 @@ def compile_command(
     from datakit.cli.output import print_json, say
     from datakit.integrations.airflow.compile import write_dags
 
-    files = _compile(project, environment, warehouse, job, out, project_root)
-    paths = write_dags(files, out, prune=warehouse == ALL and job is None)
+    owner, files = _compile(project, environment, warehouse, job, out, project_root)
+    paths = write_dags(files, out, project=owner, prune=warehouse == ALL and job is None)
     warnings = [w for f in files for w in f.warnings]
     if as_json:
         print_json(
@@ -90,18 +92,30 @@ def check_command(
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Exit 1 when the DAG files in --out are stale, missing or left over (for CI)."""
+    """Exit 1 when this project's DAG files in --out are stale, missing or left over (for CI); other
+    projects' files are listed as foreign and do not fail the check."""
     from datakit.cli.output import error, print_json, say
-    from datakit.integrations.airflow.compile import check_dags
+    from datakit.integrations.airflow.compile import UNKNOWN, check_dags
 
-    files = _compile(project, environment, warehouse, job, out, project_root)
-    result = check_dags(files, out, complete=warehouse == ALL and job is None)
+    owner, files = _compile(project, environment, warehouse, job, out, project_root)
+    result = check_dags(files, out, project=owner, complete=warehouse == ALL and job is None)
     if as_json:
-        print_json({"ok": result.ok, "stale": result.stale, "missing": result.missing, "extra": result.extra})
+        print_json(
+            {
+                "ok": result.ok,
+                "stale": result.stale,
+                "missing": result.missing,
+                "extra": result.extra,
+                "foreign": {name: owner for name, owner in result.foreign},
+            }
+        )
     else:
         for label, names in (("stale", result.stale), ("missing", result.missing), ("extra", result.extra)):
             for name in names:
                 error(f"{label}: {out / name}")
+        for name, other in result.foreign:
+            whose = "an older datakit's (no project named)" if other == UNKNOWN else f"project {other!r}"
+            say(f"foreign: {out / name} is {whose}: left alone")
         if result.ok:
             say(f"DAG files in {out} are up to date")
         else:
