@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datakit.log import get_logger
 from datakit.orchestrate.stepkinds import ChecksStep, DbtStep, LoadStep, Step, step_data, step_from_data
 from datakit.orchestrate.stepserver import StepServer
 from datakit.orchestrate.subproc import StepProcesses, run_in_child
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from datakit.config.project import Project
     from datakit.config.tenancy import Tenant
     from datakit.transform import DbtInvocation
+
+log = get_logger("datakit.step")
 
 
 @dataclass(frozen=True)
@@ -140,9 +143,10 @@ def _child_project(project_root: str, environment: str, warehouse: str | None = 
     from datakit import log as datakit_log
     from datakit.config import load_project
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    datakit_log.configure(logging.INFO, handler)
+    if not datakit_log.hosted():  # an Airflow task logs through Airflow's logging (`datakit.log.host`)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        datakit_log.configure(logging.INFO, handler)
     return load_project(Path(project_root), environment=environment, warehouse=warehouse)
 
 
@@ -154,7 +158,8 @@ def _tenant(project: Project, warehouse: str | None) -> Tenant:
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """A step's progress: INFO on datakit's logger (the step log, or the Airflow task's log)."""
+    log.info("%s", message)
 
 
 def load_step(

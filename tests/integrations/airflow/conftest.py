@@ -106,12 +106,16 @@ VOLATILE = {
 """Columns that differ between two runs of the same data (ids and clock times of the load itself)."""
 
 
-def _digest(rows: list[tuple[Any, ...]]) -> str:
-    return hashlib.sha256("\n".join(sorted(repr(row) for row in rows)).encode()).hexdigest()
+def _digest(rows: list[tuple[Any, ...]], root: Path | None = None) -> str:
+    lines = sorted(repr(row) for row in rows)
+    if root is not None:  # a file's path recorded with its rows (`_dk_file`): the same file in each copy
+        lines = sorted(line.replace(str(root), "<project>") for line in lines)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
-def duckdb_fingerprint(database: Path) -> dict[str, tuple[int, str]]:
-    """`schema.table -> (row count, checksum of its rows)` for every table, volatile columns left out."""
+def duckdb_fingerprint(database: Path, root: Path | None = None) -> dict[str, tuple[int, str]]:
+    """`schema.table -> (row count, checksum of its rows)` for every table, volatile columns left out;
+    `root` (the project the data came from) is written `<project>` in values, so copies compare equal."""
     import duckdb
 
     with duckdb.connect(str(database), read_only=True) as conn:
@@ -119,7 +123,7 @@ def duckdb_fingerprint(database: Path) -> dict[str, tuple[int, str]]:
             "select table_schema, table_name, column_name, data_type from information_schema.columns "
             "order by table_schema, table_name, ordinal_position"
         ).fetchall()
-        return _fingerprint(columns, lambda sql: conn.execute(sql).fetchall())
+        return _fingerprint(columns, lambda sql: conn.execute(sql).fetchall(), root)
 
 
 def postgres_fingerprint(dsn: str, prefix: str) -> dict[str, tuple[int, str]]:
@@ -135,7 +139,9 @@ def postgres_fingerprint(dsn: str, prefix: str) -> dict[str, tuple[int, str]]:
         return _fingerprint(columns, lambda sql: conn.execute(sql).fetchall())
 
 
-def _fingerprint(columns: list[tuple[Any, ...]], fetch: Any) -> dict[str, tuple[int, str]]:
+def _fingerprint(
+    columns: list[tuple[Any, ...]], fetch: Any, root: Path | None = None
+) -> dict[str, tuple[int, str]]:
     tables: dict[tuple[str, str], list[str]] = {}
     for schema, table, column, data_type in columns:
         volatile = column in VOLATILE or (schema.endswith("_datakit") and "timestamp" in data_type.lower())
@@ -146,5 +152,5 @@ def _fingerprint(columns: list[tuple[Any, ...]], fetch: Any) -> dict[str, tuple[
     for (schema, table), kept in sorted(tables.items()):
         listed = ", ".join(f'"{c}"' for c in kept) or "1"
         rows = fetch(f'select {listed} from "{schema}"."{table}"')
-        out[f"{schema}.{table}"] = (len(rows), _digest(rows))
+        out[f"{schema}.{table}"] = (len(rows), _digest(rows, root))
     return out

@@ -292,6 +292,7 @@ with DAG(
         tasks[step["id"]] = task(
             _run_step,
             task_id=step["id"],
+            multiple_outputs=False,  # one XCom per task: the step's result
             retries=retry["max_attempts"] - 1,
             retry_delay=timedelta(seconds=retry["retry_delay"]),
             retry_exponential_backoff=2.0 if retry["exponential_backoff"] else 0,

@@ -28,8 +28,15 @@ from datakit.orchestrate.stepkinds import step_from_data
 def run_step(
     project_root: str, environment: str, step: Mapping[str, Any], *, full_refresh: bool = False
 ) -> dict[str, Any]:
-    """Run one step in this (the Airflow task's) process; its row counts become the task's XCom."""
+    """Run one step in this (the Airflow task's) process; its row counts become the task's one XCom.
+
+    datakit's logging goes through Airflow's (`datakit.log.host`): progress at INFO, warnings as
+    warnings, each dbt line once — not as stderr, which Airflow shows as ERROR.
+    """
+    from datakit import log
     from datakit.orchestrate.retry import is_transient
+
+    log.host()
     from datakit.orchestrate.steps import run_step_here
 
     step_id = step.get("id")
@@ -46,6 +53,10 @@ def run_step(
         raise AirflowFailException(
             f"step {step_id} failed (terminal, not retried): {type(exc).__name__}: {exc}"
         ) from exc
+    finally:
+        from datakit.transform import release_dbt
+
+        release_dbt()  # the task process ends with os._exit: no "leaked semaphore" warning on stderr
     return {"step": plan_step.id, "rows": dict(output.rows)}
 
 

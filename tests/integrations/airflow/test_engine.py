@@ -1,0 +1,109 @@
+"""A compiled DAG on a real Airflow 3 deployment: api-server, scheduler and dag-processor, LocalExecutor,
+PostgreSQL metadata database (see engine.py), triggered with `airflow dags trigger`.
+
+The project is examples/jaffle_shop, written the plain way (CSV exports and a REST API into bronze, a
+plain dbt project, checks), run for its tenant acme: the run must succeed, the warehouse must equal a
+local `datakit run job` of the same project, and what operators see must be right — each task's log at
+the levels datakit logged (no stderr shown as ERROR), each dbt line once, one XCom per task.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from datakit.config import load_project
+from datakit.integrations.airflow.compile import compile_dags, write_dags
+from datakit.orchestrate.run import run_job
+from tests.integrations.airflow.conftest import AirflowEnv, duckdb_fingerprint
+from tests.integrations.airflow.engine import FINISHED, Engine, metadata_dsn, running
+from tests.integrations.airflow.projects import copy_jaffle_project
+from tests.waits import wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+TOKENS = {"default": "tok-Default-1", "acme": "tok-Acme-2", "globex": "tok-Globex-3"}
+DAG = "datakit__acme__jaffle_daily"
+
+
+@pytest.fixture(scope="module")
+def jaffle_api() -> Iterator[dict[str, str]]:
+    """The example's payments API on a free port; the environment a jaffle_shop run needs."""
+    from tests.conftest import EXAMPLES
+
+    env = {f"JAFFLE_API_TOKEN_{k.upper()}": v for k, v in TOKENS.items()}
+    server = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "jaffle_shop" / "api.py"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | env,
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline()  # printed once it listens
+    assert line.startswith("serving on "), line
+    yield {**env, "JAFFLE_API_URL": line.split()[-1]}
+    server.terminate()
+    server.wait()
+
+
+def test_a_triggered_run_on_a_real_scheduler_matches_the_local_run(
+    tmp_path: Path, airflow_env: AirflowEnv, pg_dsn: str, jaffle_api: dict[str, str]
+) -> None:
+    root = copy_jaffle_project(tmp_path / "airflow")
+    dags = tmp_path / "dags"
+    project = load_project(root, environment="dev")
+    write_dags(compile_dags(project, out=dags, warehouse="acme"), dags, project="jaffle_shop")
+
+    engine = Engine(
+        python=airflow_env.python, home=tmp_path / "airflow-home", dags=dags, dsn=metadata_dsn(pg_dsn)
+    )
+    engine.extra_env = {**jaffle_api, "DATAKIT_HOME": str(tmp_path / "datakit-home")}
+    run_id = f"test_{time.time_ns()}"
+    with running(engine, "api-server", "scheduler", "dag-processor"):
+        wait_until(lambda: engine.ready(DAG), f"{DAG} serialized and the api-server up", guard=300)
+        engine.trigger(DAG, run_id)
+        wait_until(lambda: engine.run_state(DAG, run_id) in FINISHED, f"run {run_id} to finish", guard=600)
+        tasks = engine.task_states(DAG, run_id)
+        state = engine.run_state(DAG, run_id)
+        logs = {task: engine.task_log(DAG, run_id, task) for task in tasks}
+        xcoms = engine.query(
+            "select task_id, key from xcom where dag_id = %s and run_id = %s order by task_id", DAG, run_id
+        )
+
+    assert state == "success", (tasks, {t: [e.get("event") for e in log] for t, log in logs.items()})
+    assert tasks == {
+        "jaffle_files.raw_customers": ("success", 1),
+        "jaffle_files.raw_orders": ("success", 1),
+        "jaffle_payments.payments": ("success", 1),
+        "dbt_build": ("success", 1),
+        "marts_checks": ("success", 1),
+    }
+    # one XCom per task, the step's result (no multiple_outputs: no key per dict entry)
+    assert xcoms == [(task, "return_value") for task in sorted(tasks)]
+
+    # logs: datakit's lines at their level through Airflow's logging, none on stderr (shown as ERROR)
+    for task, log in logs.items():
+        assert not [e for e in log if e.get("logger") == "task.stderr"], (task, log)
+    orders = [e for e in logs["jaffle_files.raw_orders"] if str(e.get("logger", "")).startswith("datakit")]
+    assert any(
+        e["level"] == "info" and e["event"].startswith("loaded acme_br__jaffle__main.raw_orders") for e in orders
+    ), orders
+    dbt = [str(e.get("event")) for e in logs["dbt_build"]]
+    created = [line for line in dbt if "OK created sql table model" in line and "customers" in line]
+    assert len(created) == 1, dbt  # each dbt line once
+
+    # the warehouse equals a local run of the same project
+    local = copy_jaffle_project(tmp_path / "local")
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in jaffle_api.items():
+            patch.setenv(key, value)
+        assert run_job(load_project(local, environment="dev"), "jaffle_daily", warehouse="acme").ok
+    in_airflow = duckdb_fingerprint(root / "acme.duckdb", root)
+    assert in_airflow == duckdb_fingerprint(local / "acme.duckdb", local)
+    assert in_airflow["acme_main.customers"][0] > 0
