@@ -110,7 +110,19 @@ def _loads_into(project: Project, pipeline: Pipeline, tenant: Tenant | None) -> 
         return None
 
 
+def resource_tables(project: Project, pipeline: Pipeline) -> dict[str, tuple[str, str]]:
+    """resource -> (schema, table) a bronze pipeline loads it into, by the loader's rules (before a
+    tenant's prefix); a resource the loader would refuse (a query without contract) is left out."""
+    if pipeline.destination.layer != BRONZE:
+        return {}
+    return {resource: (table.schema, table.name) for resource, table in _resource_tables(project, pipeline)}
+
+
 def _pipeline_tables(project: Project, pipeline: Pipeline) -> Iterable[BronzeTable]:
+    return (table for _, table in _resource_tables(project, pipeline))
+
+
+def _resource_tables(project: Project, pipeline: Pipeline) -> Iterable[tuple[str, BronzeTable]]:
     source_name = project.resolve_name("source", pipeline.source.ref) or pipeline.source.ref
     source = project.source(source_name)
     kit = pipeline_datakit(project, pipeline, source.name)
@@ -125,7 +137,7 @@ def _pipeline_tables(project: Project, pipeline: Pipeline) -> Iterable[BronzeTab
         if contract is not None:
             system = contract.system or (kit.name if kit is not None else source.name)
             schema = target_schema(project, pipeline, system, contract.schema_name or source_schema or "main")
-            yield BronzeTable(schema, contract.name, contract, (pipeline.name,), keyed)
+            yield resource.name, BronzeTable(schema, contract.name, contract, (pipeline.name,), keyed)
             continue
         if isinstance(resource, SqlResource):
             if resource.query is not None:
@@ -135,7 +147,7 @@ def _pipeline_tables(project: Project, pipeline: Pipeline) -> Iterable[BronzeTab
             name = resource.contract or resource.name
             source_schema = "main"
         schema = target_schema(project, pipeline, source.name, source_schema or "main")
-        yield BronzeTable(schema, name, None, (pipeline.name,), keyed)
+        yield resource.name, BronzeTable(schema, name, None, (pipeline.name,), keyed)
 
 
 def _contract(kit: Datakit | None, resource: Resource) -> Contract | None:

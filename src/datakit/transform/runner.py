@@ -385,5 +385,5 @@ def release_dbt() -> None:
         return
     from dbt.adapters.factory import reset_adapters
 
-    reset_adapters()
+    reset_adapters()  # type: ignore[no-untyped-call]
     gc.collect()

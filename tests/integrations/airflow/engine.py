@@ -108,7 +108,12 @@ class Engine:
     def cli(self, *args: str, timeout: float = 300) -> str:
         """`airflow ARGS...` with this deployment's settings; its stdout (fails with its output)."""
         done = subprocess.run(
-            [self.airflow, *args], env=self.env(), capture_output=True, text=True, timeout=timeout, check=False
+            [self.airflow, *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if done.returncode != 0:
             raise AssertionError(f"airflow {' '.join(args)} exited {done.returncode}:\n{done.stderr[-4000:]}")
@@ -144,7 +149,9 @@ class Engine:
         """Fail, with the tail of its log, if a started component has exited."""
         for name, proc in self.processes.items():
             if proc.poll() is not None:
-                log = (self.home / "process-logs" / f"{name.replace(' ', '_')}.log").read_text(errors="replace")
+                log = (self.home / "process-logs" / f"{name.replace(' ', '_')}.log").read_text(
+                    errors="replace"
+                )
                 raise AssertionError(f"airflow {name} exited {proc.returncode}:\n{log[-4000:]}")
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:

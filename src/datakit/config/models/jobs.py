@@ -158,6 +158,9 @@ class Job(StrictModel):
     name: Name
     description: Description
     tags: Tags
+    owner: str | None = Field(
+        None, min_length=1, description="Who answers for this job (a team or a person); Airflow's `owner`."
+    )
     pipelines: list[Annotated[JobPipeline, BeforeValidator(_name_shorthand), _OrName()]] = Field(
         default_factory=list
     )

@@ -42,23 +42,19 @@ from typing import TYPE_CHECKING, Any
 
 from datakit.config.tenancy import ALL, tenant_context, warehouse_variables_used
 from datakit.errors import UsageError, not_found
-from datakit.integrations.airflow.schedule import DagSchedule, asset_uri, dag_schedule
+from datakit.integrations.airflow.describe import Describer, dag_doc
+from datakit.integrations.airflow.render import HASH_PREFIX, OWNER_PREFIX, render
+from datakit.integrations.airflow.schedule import asset_uri, dag_schedule, job_triggers
 from datakit.orchestrate.plan import Mode, Plan, compile_job
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """Bump when the generated source changes shape, so `check` reports every old file as stale."""
-HASH_PREFIX = "# datakit-inputs-sha256: "
-OWNER_PREFIX = "# datakit-project: "
-"""The header line naming the project a file belongs to: the only files that project may prune."""
 HEADER_LINES = 4
 UNKNOWN = "?"
 """The owner of a file written by a datakit before ownership was tracked: overwritten, never pruned."""
-PROJECT_VAR = "DATAKIT_PROJECT"
-"""Environment variable that overrides the project root baked into the files (a different mount)."""
-DONE_TASK = "datakit_done"
 
 
 @dataclass(frozen=True)
@@ -128,16 +124,36 @@ def compile_dags(
         root = {"relative": os.path.relpath(project.root.resolve(), out.resolve())}
     else:
         root = {"absolute": str(project.root.resolve())}
-    return [_dag_file(project, w, j, root) for w, j in targets(project, warehouse=warehouse, job=job)]
+    describer = Describer(project)
+    pairs = targets(project, warehouse=warehouse, job=job)
+    return [_dag_file(project, describer, w, j, root) for w, j in pairs]
 
 
-def _dag_file(project: Project, warehouse: str | None, job: str, root: dict[str, str]) -> DagFile:
+def _dag_file(
+    project: Project, describer: Describer, warehouse: str | None, job: str, root: dict[str, str]
+) -> DagFile:
     tenant = tenant_context(project, warehouse)
     plan = compile_job(project, job, warehouse=warehouse)
+    config = project.job(job)
     namespace = warehouse if warehouse is not None else project.config.name
     schedule = dag_schedule(project, job, tenant, namespace)
     identifier = dag_id(warehouse, job)
     data = plan.as_dict()
+    infos = {step.id: describer.step(tenant, step) for step in plan.steps}
+    not_compiled = [*schedule.unsupported, *_not_compiled(plan)]
+    triggers = job_triggers(project, job, tenant)
+    tags = ["datakit", *([warehouse] if warehouse else []), *config.tags]
+    tags += [tag for trigger in triggers for tag in trigger.tags]
+    if warehouse is not None:
+        tags += project.warehouse(warehouse).tags
+    notify = [
+        event
+        for event, wanted in (
+            ("failed", config.notifications.on_failure),
+            ("succeeded", config.notifications.on_success),
+        )
+        if wanted and config.notifications.channels
+    ]
     spec: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "dag_id": identifier,
@@ -156,8 +172,18 @@ def _dag_file(project: Project, warehouse: str | None, job: str, root: dict[str,
             "triggers": list(schedule.triggers),
         },
         "asset": asset_uri(namespace, job),
-        "description": project.job(job).description,
+        "description": config.description,
+        "display_name": f"{job} ({warehouse})" if warehouse else job,
+        "owner": config.owner or "datakit",
+        "tags": list(dict.fromkeys(tag[:100] for tag in tags)),
+        "tasks": {
+            step_id: {"task_display_name": i.display, "doc_md": i.doc()} for step_id, i in infos.items()
+        },
+        "sla": plan.sla,
+        "notify": notify,
+        "not_compiled": not_compiled,
     }
+    spec["doc_md"] = dag_doc(spec, config, infos, triggers)
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
     return DagFile(
         project=project.config.name,
@@ -165,10 +191,37 @@ def _dag_file(project: Project, warehouse: str | None, job: str, root: dict[str,
         job=job,
         dag_id=identifier,
         filename=f"{identifier}.py",
-        source=_render(spec, plan, schedule, digest),
+        source=render(spec, digest),
         digest=digest,
-        warnings=tuple(f"{identifier}: {message}" for message in schedule.unsupported),
+        warnings=tuple(f"{identifier}: {message}" for message in not_compiled),
     )
+
+
+def _not_compiled(plan: Plan) -> list[str]:
+    """What of the plan's execution settings Airflow does differently, said at compile time."""
+    if plan.continue_on_failure or _one_chain(plan):
+        return []
+    return [
+        "continue_on_failure: false is not compiled: Airflow stops only the steps downstream of a failed "
+        "one (they end upstream_failed), the other branches still run"
+    ]
+
+
+def _one_chain(plan: Plan) -> bool:
+    """Whether the steps (with their one-writer edges) run one at a time: no branch to stop."""
+    upstream = {step.id: set(step.depends_on) for step in plan.steps}
+    if plan.mode == "sequential":
+        return True
+    if plan.mode == "parallel":
+        for step in upstream.values():
+            step.clear()
+    for before, after in _exclusive_edges(plan):
+        upstream[after].add(before)
+    reach: dict[str, set[str]] = {}
+    for step_id in _priority_order(plan):
+        reach[step_id] = set(upstream[step_id]).union(*(reach[u] for u in upstream[step_id]))
+    order = _priority_order(plan)
+    return all(a in reach[b] for a, b in itertools.pairwise(order))
 
 
 def _exclusive_edges(plan: Plan) -> list[tuple[str, str]]:
@@ -221,110 +274,6 @@ def _step_literal(mode: Mode, steps: list[dict[str, Any]]) -> list[dict[str, Any
         for step in steps:
             step["depends_on"] = []
     return steps
-
-
-def _render(spec: dict[str, Any], plan: Plan, schedule: DagSchedule, digest: str) -> str:
-    """The DAG file's source: a header, literal data, and a few lines building the DAG from it."""
-    steps: list[dict[str, Any]] = spec["plan"]["steps"]
-    leaves = [s["id"] for s in steps if not any(s["id"] in o["depends_on"] for o in steps)]
-    leaves = [leaf for leaf in leaves if not any(edge[0] == leaf for edge in spec["edges"])]
-    names = sorted({"DAG", "Asset", "task", *schedule.names})
-    where = f"warehouse {spec['warehouse']}" if spec["warehouse"] else "the project itself (no warehouse)"
-    notes = "".join(f"# NOT COMPILED: {message}\n" for message in schedule.unsupported)
-    triggers = ", ".join(schedule.triggers) or "none (manual runs only)"
-    start = f"datetime.fromisoformat({schedule.start_date!r})" if schedule.start_date else "None"
-    doc = f"datakit job {spec['plan']['job']} for {where} ({spec['environment']})."
-    if spec["description"]:
-        doc += f" {spec['description']}"
-    return f"""\
-# Generated by `datakit airflow compile` — do not edit: change the YAML and recompile.
-{HASH_PREFIX}{digest}
-{OWNER_PREFIX}{spec["project"]}
-# project {spec["project"]}, job {spec["plan"]["job"]}, {where}, environment {spec["environment"]}
-# triggers: {triggers}
-{notes}\"\"\"{doc}\"\"\"
-
-from __future__ import annotations
-
-import os
-from datetime import datetime, timedelta
-
-from airflow.sdk import {", ".join(names)}
-
-PROJECT_ROOT = os.environ.get({PROJECT_VAR!r}) or {_root_expression(spec["project_root"])}
-ENVIRONMENT = {spec["environment"]!r}
-WAREHOUSE = {spec["warehouse"]!r}
-STEPS = {_literal(steps)}
-EXTRA_EDGES = {_literal([tuple(e) for e in spec["edges"]])}  # steps sharing one DuckDB file: one writer
-DONE = Asset(uri={spec["asset"]!r})  # emitted when a run succeeds
-LAST = {_literal(leaves[0] if len(leaves) == 1 else None)}  # the step that emits DONE (else {DONE_TASK})
-
-
-def _run_step(step_id: str) -> dict[str, object]:
-    \"\"\"Run one datakit step in the task's process; datakit is imported here, not at parse time.\"\"\"
-    from airflow.sdk import get_current_context
-
-    from datakit.integrations.airflow.task import run_step
-
-    full_refresh = bool(get_current_context()["params"]["full_refresh"])
-    step = next(s for s in STEPS if s["id"] == step_id)
-    return run_step(PROJECT_ROOT, ENVIRONMENT, step, full_refresh=full_refresh)
-
-
-def _done() -> None:
-    \"\"\"Every step succeeded: emit the job's asset (downstream datakit DAGs are scheduled on it).\"\"\"
-
-
-with DAG(
-    dag_id={spec["dag_id"]!r},
-    description={doc[:200]!r},
-    schedule={schedule.expression},
-    start_date={start},
-    catchup={schedule.catchup!r},
-    max_active_runs=1,
-    max_active_tasks={plan.parallelism!r},
-    params={{"full_refresh": False}},
-    tags={_literal(["datakit", *([spec["warehouse"]] if spec["warehouse"] else [])])},
-) as dag:
-    tasks = {{}}
-    for step in STEPS:
-        retry = step["retry"]
-        tasks[step["id"]] = task(
-            _run_step,
-            task_id=step["id"],
-            multiple_outputs=False,  # one XCom per task: the step's result
-            retries=retry["max_attempts"] - 1,
-            retry_delay=timedelta(seconds=retry["retry_delay"]),
-            retry_exponential_backoff=2.0 if retry["exponential_backoff"] else 0,
-            max_retry_delay=timedelta(seconds=retry["max_retry_delay"]),
-            execution_timeout=timedelta(seconds=step["timeout"]) if step["timeout"] else None,
-            outlets=[DONE] if step["id"] == LAST else [],
-        )(step["id"])
-    for step in STEPS:
-        for upstream in step["depends_on"]:
-            tasks[upstream] >> tasks[step["id"]]
-    for upstream, downstream in EXTRA_EDGES:
-        tasks[upstream] >> tasks[downstream]
-    if LAST is None:
-        done = task(_done, task_id={DONE_TASK!r}, outlets=[DONE])()
-        for step in STEPS:
-            tasks[step["id"]] >> done
-"""
-
-
-def _root_expression(root: dict[str, str]) -> str:
-    if "relative" in root:  # relative to this file's folder: valid wherever the folder and project travel
-        here = "os.path.dirname(os.path.abspath(__file__))"
-        return f"os.path.normpath(os.path.join({here}, {root['relative']!r}))"
-    return repr(root["absolute"])
-
-
-def _literal(value: Any) -> str:
-    """`value` as Python source (plain dicts, lists, strings, numbers): data, not code. A list is
-    written one item per line (a step per line: readable, and a change shows as that step's line)."""
-    if isinstance(value, list) and value:
-        return "[\n" + "".join(f"    {item!r},\n" for item in value) + "]"
-    return repr(value)
 
 
 def write_dags(files: list[DagFile], out: Path, *, project: str, prune: bool = False) -> list[Path]:
