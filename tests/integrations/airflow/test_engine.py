@@ -29,6 +29,7 @@ from tests.http_api import FakeApi, Resp, running_api
 from tests.integrations.airflow.conftest import AirflowEnv, duckdb_fingerprint
 from tests.integrations.airflow.engine import FINISHED, Engine, metadata_dsn, running
 from tests.integrations.airflow.projects import ALERTS_VAR, copy_jaffle_project, operated_jaffle
+from tests.integrations.airflow.test_compile import cli
 from tests.waits import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -87,7 +88,9 @@ def test_a_triggered_run_on_a_real_scheduler_matches_the_local_run(
     root = operated_jaffle(copy_jaffle_project(tmp_path / "airflow"), sla="1s")
     dags = tmp_path / "dags"
     project = load_project(root, environment="dev")
-    write_dags(compile_dags(project, out=dags, warehouse="acme"), dags, project="jaffle_shop")
+    files = compile_dags(project, out=dags, warehouse="acme")
+    write_dags(files, dags, project="jaffle_shop")
+    assert cli(["airflow", "pools", "-p", str(root), "-w", "acme", "-o", str(tmp_path / "pools.json")]) == 0
 
     engine = Engine(
         python=airflow_env.python, home=tmp_path / "airflow-home", dags=dags, dsn=metadata_dsn(pg_dsn)
@@ -97,7 +100,9 @@ def test_a_triggered_run_on_a_real_scheduler_matches_the_local_run(
         receiver.route("/alerts")(lambda _: Resp(200, {"ok": True}))
         engine.extra_env = {**jaffle_api, ALERTS_VAR: f"{receiver.url}/alerts"}
         with running(engine, "api-server", "scheduler", "dag-processor"):
+            engine.cli("pools", "import", str(tmp_path / "pools.json"))  # the tasks' pool: acme's warehouse
             (tasks, state, logs, xcoms, notified) = _run(engine, receiver, run_id)
+            used = engine.query("select distinct pool from task_instance where run_id = %s", run_id)
 
     assert state == "success", (tasks, {t: [e.get("event") for e in log] for t, log in logs.items()})
     assert tasks == {
@@ -107,6 +112,7 @@ def test_a_triggered_run_on_a_real_scheduler_matches_the_local_run(
         "dbt_build": ("success", 1),
         "marts_checks": ("success", 1),
     }
+    assert used == [("datakit__acme_warehouse",)]
     # one XCom per task, the step's result (no multiple_outputs: no key per dict entry)
     assert xcoms == [(task, "return_value") for task in sorted(tasks)]
 

@@ -67,19 +67,31 @@ def compile_command(
 ) -> None:
     """Write one DAG file per (warehouse, job) into --out; files that did not change are not rewritten."""
     from datakit.cli.output import print_json, say
-    from datakit.integrations.airflow.compile import write_dags
+    from datakit.integrations.airflow.compile import pools, write_dags
 
     owner, files = _compile(project, environment, warehouse, job, out, project_root)
     paths = write_dags(files, out, project=owner, prune=warehouse == ALL and job is None)
     warnings = [w for f in files for w in f.warnings]
     if as_json:
         print_json(
-            {"files": [str(p) for p in paths], "dag_ids": [f.dag_id for f in files], "warnings": warnings}
+            {
+                "files": [str(p) for p in paths],
+                "dag_ids": [f.dag_id for f in files],
+                "warnings": warnings,
+                "pools": sorted(pools(files)[0]),
+            }
         )
         return
     for warning in warnings:
         say(f"warning: {warning}", style="yellow")
     say(f"wrote {len(paths)} DAG file{'s' if len(paths) != 1 else ''} to {out}")
+    used, _ = pools(files)
+    if used:
+        say(
+            f"the tasks run in {len(used)} Airflow pool{'s' if len(used) != 1 else ''} "
+            f"({', '.join(sorted(used))}): create them with `datakit airflow pools -o pools.json && "
+            "airflow pools import pools.json` (Airflow does not schedule a task whose pool is missing)"
+        )
 
 
 @app.command("check")
@@ -106,7 +118,7 @@ def check_command(
                 "stale": result.stale,
                 "missing": result.missing,
                 "extra": result.extra,
-                "foreign": {name: owner for name, owner in result.foreign},
+                "foreign": dict(result.foreign),
             }
         )
     else:
@@ -122,3 +134,45 @@ def check_command(
             error(f"run `datakit airflow compile --out {out}` to update them")
     if not result.ok:
         raise typer.Exit(1)
+
+
+PoolsOutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", "-o", help="Write the pools to this file (default: print them).", show_default=False
+    ),
+]
+
+
+@app.command("pools")
+def pools_command(
+    out: PoolsOutOption = None,
+    warehouse: WarehouseOption = "all",
+    job: JobOption = None,
+    project: ProjectOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """The Airflow pools the compiled DAGs use, as `airflow pools import` reads them (JSON)."""
+    import json
+
+    from datakit.cli.output import error, say
+    from datakit.integrations.airflow.compile import pools
+
+    owner, files = _compile(project, environment, warehouse, job, Path("dags"), None)
+    used, warnings = pools(files)
+    for warning in warnings:
+        error(f"warning: {warning}")  # on stderr: stdout is the JSON
+    data = {
+        name: {
+            "slots": pool.slots,
+            "description": f"datakit project {owner}: tasks working in destination {pool.destination}",
+            "include_deferred": False,
+        }
+        for name, pool in sorted(used.items())
+    }
+    text = json.dumps(data, indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        say(f"wrote {len(data)} pool{'s' if len(data) != 1 else ''} to {out}: `airflow pools import {out}`")

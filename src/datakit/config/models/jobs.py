@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, Field, GetJsonSchemaHandler, model_validat
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from datakit.config.models.airflow import AirflowTasks
 from datakit.config.models.checks import CheckSuiteRef
 from datakit.config.models.common import (
     Description,
@@ -170,6 +171,9 @@ class Job(StrictModel):
     notifications: Notifications = Field(default_factory=Notifications)
     sla: Sla | None = None
     timeout: Duration | None = Field(None, description="Default timeout of each step.")
+    airflow: AirflowTasks = Field(
+        default_factory=AirflowTasks, description="priority_weight and queue of its compiled Airflow tasks."
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> Job:

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from datakit.config.models.airflow import AirflowProject
 from datakit.config.models.common import Name, SecretRef, StrictModel
 from datakit.config.models.connections import PostgresConnection
 
@@ -110,6 +111,9 @@ class ProjectConfig(StrictModel):
     state: StateStore = Field(default_factory=lambda: SqliteState(type="sqlite"))
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     dbt: DbtSettings = Field(default_factory=DbtSettings)
+    airflow: AirflowProject = Field(
+        default_factory=AirflowProject, description="Pools, priority and queue of the compiled Airflow DAGs."
+    )
     openlineage: OpenLineageSettings | None = Field(
         None, description="OpenLineage events of each step run (START / COMPLETE / FAIL); off when absent."
     )

@@ -48,7 +48,10 @@ from datakit.integrations.airflow.schedule import asset_uri, dag_schedule, job_t
 from datakit.orchestrate.plan import Mode, Plan, compile_job
 
 if TYPE_CHECKING:
+    from datakit.config.models.jobs import Job
     from datakit.config.project import Project
+    from datakit.config.tenancy import Tenant
+    from datakit.integrations.airflow.describe import StepInfo
 
 FORMAT_VERSION = 4
 """Bump when the generated source changes shape, so `check` reports every old file as stale."""
@@ -69,6 +72,17 @@ class DagFile:
     source: str
     digest: str
     warnings: tuple[str, ...]
+    pools: tuple[Pool, ...] = ()
+    """The Airflow pools its tasks run in (`datakit airflow pools` writes them for `airflow pools import`)."""
+
+
+@dataclass(frozen=True, order=True)
+class Pool:
+    """An Airflow pool compiled DAGs use: its name, size, and the destination it guards."""
+
+    name: str
+    slots: int
+    destination: str
 
 
 def dag_id(warehouse: str | None, job: str) -> str:
@@ -177,7 +191,12 @@ def _dag_file(
         "owner": config.owner or "datakit",
         "tags": list(dict.fromkeys(tag[:100] for tag in tags)),
         "tasks": {
-            step_id: {"task_display_name": i.display, "doc_md": i.doc()} for step_id, i in infos.items()
+            step_id: {
+                "task_display_name": i.display,
+                "doc_md": i.doc(),
+                **_scheduling(project, tenant, config, i),
+            }
+            for step_id, i in infos.items()
         },
         "sla": plan.sla,
         "notify": notify,
@@ -194,7 +213,55 @@ def _dag_file(
         source=render(spec, digest),
         digest=digest,
         warnings=tuple(f"{identifier}: {message}" for message in not_compiled),
+        pools=tuple(sorted({p for i in infos.values() if (p := _pool(project, i.destination)) is not None})),
     )
+
+
+def _pool(project: Project, destination: str) -> Pool | None:
+    """The pool of tasks working in `destination` (None: pools per destination are off)."""
+    settings = project.config.airflow
+    if not settings.pool_per_destination:
+        return None
+    own = project.destination(destination).airflow
+    return Pool(
+        name=own.pool or f"datakit__{destination}",
+        slots=own.pool_slots or settings.pool_slots,
+        destination=destination,
+    )
+
+
+def _scheduling(project: Project, tenant: Tenant, job: Job, info: StepInfo) -> dict[str, Any]:
+    """A task's pool, priority_weight and queue: the warehouse's over the job's over the project's;
+    a setting nobody gave is left to Airflow's default."""
+    layers = [project.config.airflow, job.airflow]
+    if tenant.name is not None:
+        layers.append(project.warehouse(tenant.name).airflow)
+    found: dict[str, Any] = {}
+    for layer in layers:
+        found.update(
+            {k: v for k, v in (("priority_weight", layer.priority_weight), ("queue", layer.queue)) if v}
+        )
+    pool = _pool(project, info.destination)
+    if pool is not None:
+        found["pool"] = pool.name
+    return found
+
+
+def pools(files: list[DagFile]) -> tuple[dict[str, Pool], list[str]]:
+    """The pools `files` use, by name (a pool shared by destinations is as large as the largest asks),
+    and a warning for each pool whose destinations ask for different sizes."""
+    found: dict[str, Pool] = {}
+    warnings: list[str] = []
+    for pool in sorted({p for f in files for p in f.pools}, key=lambda p: (p.name, p.destination)):
+        seen = found.get(pool.name)
+        if seen is not None and seen.slots != pool.slots:
+            warnings.append(
+                f"pool {pool.name!r}: destinations {seen.destination!r} and {pool.destination!r} ask for "
+                f"{seen.slots} and {pool.slots} slots; it gets {max(seen.slots, pool.slots)}"
+            )
+        if seen is None or pool.slots > seen.slots:
+            found[pool.name] = pool
+    return found, warnings
 
 
 def _not_compiled(plan: Plan) -> list[str]:
