@@ -40,6 +40,7 @@ class AirflowEnv:
             **os.environ,
             **(extra or {}),
             "AIRFLOW_HOME": str(self.home),
+            "DATAKIT_HOME": str(self.home / "datakit-home"),  # never the user's cache
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
@@ -154,3 +155,17 @@ def _fingerprint(
         rows = fetch(f'select {listed} from "{schema}"."{table}"')
         out[f"{schema}.{table}"] = (len(rows), _digest(rows, root))
     return out
+
+
+def tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `root`: relative path -> (size, modification time), to see what a run wrote."""
+    return {
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(root.rglob("*"))
+        if path.is_file() or path.is_symlink()
+    }
+
+
+def changed(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> list[str]:
+    """The files created, changed or deleted between two `tree`s."""
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))

@@ -83,6 +83,7 @@ class Engine:
             **os.environ,
             **self.extra_env,
             "AIRFLOW_HOME": str(self.home),
+            "DATAKIT_HOME": str(self.home / "datakit-home"),  # never the user's cache
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
             "AIRFLOW__CORE__EXECUTOR": self.executor,
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

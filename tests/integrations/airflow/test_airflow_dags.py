@@ -15,7 +15,7 @@ import pytest
 from datakit.config import load_project
 from datakit.integrations.airflow.compile import compile_dags, write_dags
 from datakit.orchestrate.run import run_job
-from tests.integrations.airflow.conftest import HERE, AirflowEnv, duckdb_fingerprint
+from tests.integrations.airflow.conftest import HERE, AirflowEnv, changed, duckdb_fingerprint, tree
 from tests.integrations.airflow.projects import rich_project, shop_project
 from tests.pagila_project import copy_pagila_project
 
@@ -186,7 +186,11 @@ def test_pagila_for_acme_on_postgres_matches_the_local_run(
                         load_project(root, environment="dev"), warehouse="acme", job="acme_full"
                     )
                 write_dags(files, dags, project=files[0].project)
+                before = tree(root)
                 result = airflow_env.dag_test(dags, "datakit__acme__acme_full", extra=env)
+                # a read-only project: the tasks wrote nothing in it (dbt's files are under DATAKIT_HOME)
+                assert changed(before, tree(root)) == []
+                assert list((airflow_env.home / "datakit-home" / "projects").glob("pagila-*/dbt/pagila/acme"))
                 assert result["state"] == "success", result
                 assert result["tasks"]["silver_checks"]["state"] == "success"
                 assert result["tasks"]["gold"]["state"] == "success"

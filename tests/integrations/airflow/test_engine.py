@@ -26,7 +26,7 @@ from datakit.config import load_project
 from datakit.integrations.airflow.compile import compile_dags, write_dags
 from datakit.orchestrate.run import run_job
 from tests.http_api import FakeApi, Resp, running_api
-from tests.integrations.airflow.conftest import AirflowEnv, duckdb_fingerprint
+from tests.integrations.airflow.conftest import AirflowEnv, changed, duckdb_fingerprint, tree
 from tests.integrations.airflow.engine import FINISHED, Engine, metadata_dsn, running
 from tests.integrations.airflow.projects import ALERTS_VAR, copy_jaffle_project, operated_jaffle
 from tests.integrations.airflow.test_compile import cli
@@ -96,6 +96,7 @@ def test_a_triggered_run_on_a_real_scheduler_matches_the_local_run(
         python=airflow_env.python, home=tmp_path / "airflow-home", dags=dags, dsn=metadata_dsn(pg_dsn)
     )
     run_id = f"test_{time.time_ns()}"
+    before = tree(root)
     with running_api() as receiver:
         receiver.route("/alerts")(lambda _: Resp(200, {"ok": True}))
         engine.extra_env = {**jaffle_api, ALERTS_VAR: f"{receiver.url}/alerts"}
@@ -113,6 +114,9 @@ def test_a_triggered_run_on_a_real_scheduler_matches_the_local_run(
         "marts_checks": ("success", 1),
     }
     assert used == [("datakit__acme_warehouse",)]
+    # the tasks wrote nothing in the project but the DuckDB file its destination names (dbt's profiles,
+    # sources, workspace, target/ and logs/ and Python's bytecode are under DATAKIT_HOME)
+    assert [name for name in changed(before, tree(root)) if not name.startswith("acme.duckdb")] == []
     # one XCom per task, the step's result (no multiple_outputs: no key per dict entry)
     assert xcoms == [(task, "return_value") for task in sorted(tasks)]
 

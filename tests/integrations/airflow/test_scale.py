@@ -151,3 +151,32 @@ def test_airflow_runs_each_task_in_its_pool_with_its_priority_and_queue(
     )
     own = seen["dags"]["datakit__jaffle_daily"]["tasks"]["marts_checks"]
     assert (own["pool"], own["priority_weight"], own["queue"]) == ("datakit__warehouse", 5, "heavy")
+
+
+def test_duckdb_jobs_for_a_multi_host_executor_are_warned_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_jaffle_project(tmp_path)
+    project = load_project(root, environment="dev")
+    assert all(f.warnings == () for f in compile_dags(project))  # LocalExecutor: one host, one file
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    acme = next(f for f in compile_dags(project) if f.dag_id == "datakit__acme__jaffle_daily")
+    (warning,) = acme.warnings
+    assert "destination 'acme_warehouse' is a DuckDB file (acme.duckdb), and CeleryExecutor runs" in warning
+    assert "# WARNING: destination 'acme_warehouse' is a DuckDB file" in acme.source
+    # the same project in prod writes PostgreSQL: no DuckDB file to warn about
+    prod = load_project(root, environment="prod")
+    assert not [w for f in compile_dags(prod, executor="CeleryExecutor") for w in f.warnings if "DuckDB" in w]
+
+
+def test_work_files_go_under_datakit_home_when_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datakit.config.home import work_root
+
+    project = load_project(copy_jaffle_project(tmp_path), environment="dev")
+    monkeypatch.delenv("DATAKIT_HOME", raising=False)
+    assert work_root(project) == project.root / ".datakit"
+    monkeypatch.setenv("DATAKIT_HOME", str(tmp_path / "home"))
+    root = work_root(project)
+    assert root.parent == tmp_path / "home" / "projects" and root.name.startswith("jaffle_shop-")
+    other = load_project(copy_jaffle_project(tmp_path / "other"), environment="dev")
+    assert work_root(other) != root  # two checkouts never share a folder

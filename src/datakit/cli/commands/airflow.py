@@ -27,6 +27,15 @@ WarehouseOption = Annotated[
     typer.Option("--warehouse", "-w", help="One warehouse, or `all` (every warehouse + untenanted jobs)."),
 ]
 JobOption = Annotated[str | None, typer.Option("--job", "-j", help="Only this job.")]
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="Airflow executor the DAGs run on (default: airflow.executor in datakit.yaml, else "
+        "$AIRFLOW__CORE__EXECUTOR); a multi-host one (CeleryExecutor...) warns about DuckDB destinations.",
+        show_default=False,
+    ),
+]
 RootOption = Annotated[
     Path | None,
     typer.Option(
@@ -45,13 +54,14 @@ def _compile(
     job: str | None,
     out: Path,
     root: Path | None,
+    executor: str | None = None,
 ) -> tuple[str, list[DagFile]]:
     """The project's name (the owner of its files) and its DAG files."""
     from datakit.config import load_project
     from datakit.integrations.airflow.compile import compile_dags
 
     loaded = load_project(state.project_dir(project), environment=environment)
-    files = compile_dags(loaded, warehouse=warehouse, job=job, out=out, project_root=root)
+    files = compile_dags(loaded, warehouse=warehouse, job=job, out=out, project_root=root, executor=executor)
     return loaded.config.name, files
 
 
@@ -61,6 +71,7 @@ def compile_command(
     warehouse: WarehouseOption = "all",
     job: JobOption = None,
     project_root: RootOption = None,
+    executor: ExecutorOption = None,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
@@ -69,7 +80,7 @@ def compile_command(
     from datakit.cli.output import print_json, say
     from datakit.integrations.airflow.compile import pools, write_dags
 
-    owner, files = _compile(project, environment, warehouse, job, out, project_root)
+    owner, files = _compile(project, environment, warehouse, job, out, project_root, executor)
     paths = write_dags(files, out, project=owner, prune=warehouse == ALL and job is None)
     warnings = [w for f in files for w in f.warnings]
     if as_json:
@@ -100,6 +111,7 @@ def check_command(
     warehouse: WarehouseOption = "all",
     job: JobOption = None,
     project_root: RootOption = None,
+    executor: ExecutorOption = None,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
@@ -109,7 +121,7 @@ def check_command(
     from datakit.cli.output import error, print_json, say
     from datakit.integrations.airflow.compile import UNKNOWN, check_dags
 
-    owner, files = _compile(project, environment, warehouse, job, out, project_root)
+    owner, files = _compile(project, environment, warehouse, job, out, project_root, executor)
     result = check_dags(files, out, project=owner, complete=warehouse == ALL and job is None)
     if as_json:
         print_json(

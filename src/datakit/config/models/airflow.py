@@ -61,3 +61,9 @@ class AirflowProject(AirflowTasks):
         True, description="Run each task in its destination's pool (false: Airflow's default_pool)."
     )
     pool_slots: Slots = 4
+    executor: str | None = Field(
+        None,
+        min_length=1,
+        description="The Airflow executor the DAGs run on (e.g. CeleryExecutor); one whose workers are on "
+        "several hosts makes compile warn about DuckDB destinations (default: $AIRFLOW__CORE__EXECUTOR).",
+    )

@@ -124,8 +124,13 @@ def compile_dags(
     job: str | None = None,
     out: Path | None = None,
     project_root: Path | None = None,
+    executor: str | None = None,
 ) -> list[DagFile]:
     """Generate the DAG files of `targets(project, warehouse, job)` (in memory; see `write_dags`).
+
+    `executor`: the Airflow executor the files will run on (default: the project's `airflow.executor`,
+    else `$AIRFLOW__CORE__EXECUTOR`, else LocalExecutor); on one that spreads tasks over several hosts, a
+    job writing a DuckDB file is warned about.
 
     Where the files find the project: `project_root` when given (the path Airflow's workers see), else,
     when the folder `out` they go to is known, the project's path *relative to that folder* (so the
@@ -140,11 +145,17 @@ def compile_dags(
         root = {"absolute": str(project.root.resolve())}
     describer = Describer(project)
     pairs = targets(project, warehouse=warehouse, job=job)
-    return [_dag_file(project, describer, w, j, root) for w, j in pairs]
+    executor = executor or project.config.airflow.executor or os.environ.get(EXECUTOR_VAR) or "LocalExecutor"
+    return [_dag_file(project, describer, w, j, root, executor) for w, j in pairs]
 
 
 def _dag_file(
-    project: Project, describer: Describer, warehouse: str | None, job: str, root: dict[str, str]
+    project: Project,
+    describer: Describer,
+    warehouse: str | None,
+    job: str,
+    root: dict[str, str],
+    executor: str,
 ) -> DagFile:
     tenant = tenant_context(project, warehouse)
     plan = compile_job(project, job, warehouse=warehouse)
@@ -155,6 +166,7 @@ def _dag_file(
     data = plan.as_dict()
     infos = {step.id: describer.step(tenant, step) for step in plan.steps}
     not_compiled = [*schedule.unsupported, *_not_compiled(plan)]
+    cautions = _duckdb_on_hosts(project, infos, executor)
     triggers = job_triggers(project, job, tenant)
     tags = ["datakit", *([warehouse] if warehouse else []), *config.tags]
     tags += [tag for trigger in triggers for tag in trigger.tags]
@@ -201,6 +213,7 @@ def _dag_file(
         "sla": plan.sla,
         "notify": notify,
         "not_compiled": not_compiled,
+        "cautions": cautions,
     }
     spec["doc_md"] = dag_doc(spec, config, infos, triggers)
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
@@ -212,7 +225,7 @@ def _dag_file(
         filename=f"{identifier}.py",
         source=render(spec, digest),
         digest=digest,
-        warnings=tuple(f"{identifier}: {message}" for message in not_compiled),
+        warnings=tuple(f"{identifier}: {message}" for message in [*not_compiled, *cautions]),
         pools=tuple(sorted({p for i in infos.values() if (p := _pool(project, i.destination)) is not None})),
     )
 
@@ -262,6 +275,29 @@ def pools(files: list[DagFile]) -> tuple[dict[str, Pool], list[str]]:
         if seen is None or pool.slots > seen.slots:
             found[pool.name] = pool
     return found, warnings
+
+
+SINGLE_HOST = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecutor"})
+"""Executors whose tasks all run on the scheduler's host (Airflow's names; anything else may spread)."""
+EXECUTOR_VAR = "AIRFLOW__CORE__EXECUTOR"
+
+
+def _duckdb_on_hosts(project: Project, infos: dict[str, StepInfo], executor: str) -> list[str]:
+    """A warning per DuckDB destination of a DAG compiled for an executor whose workers are on several
+    hosts: each host would write a file of its own (and read another's stale one)."""
+    names = {part.strip().split(":")[-1].rsplit(".", 1)[-1] for part in executor.split(",") if part.strip()}
+    if names <= SINGLE_HOST:
+        return []
+    found = []
+    for destination in sorted({info.destination for info in infos.values()}):
+        config = project.destination(destination)
+        if config.type == "duckdb":
+            found.append(
+                f"destination {destination!r} is a DuckDB file ({config.connection.database}), and "
+                f"{executor} runs tasks on several hosts: each would write a file of its own — use a "
+                "database server (PostgreSQL) for it, or a single-host executor (LocalExecutor)"
+            )
+    return found
 
 
 def _not_compiled(plan: Plan) -> list[str]:

@@ -29,6 +29,7 @@ def render(spec: dict[str, Any], digest: str) -> str:
         names |= {"DeadlineAlert", "DeadlineReference", "SyncCallback"}
     where = f"warehouse {spec['warehouse']}" if spec["warehouse"] else "the project itself (no warehouse)"
     notes = "".join(f"# NOT COMPILED: {message}\n" for message in spec["not_compiled"])
+    notes += "".join(f"# WARNING: {message}\n" for message in spec["cautions"])
     triggers = ", ".join(schedule["triggers"]) or "none (manual runs only)"
     start = f"datetime.fromisoformat({schedule['start_date']!r})" if schedule["start_date"] else "None"
     doc = f"datakit job {spec['plan']['job']} for {where} ({spec['environment']})."

@@ -11,6 +11,8 @@ timeouts — `orchestrate.retry.is_transient`), so a terminal error is raised as
 `AirflowFailException`, which fails the task at once whatever its `retries`; a transient one is
 re-raised as it is and Airflow retries it per the task's retry settings.
 
+A task writes nothing inside the project (`_outside_the_project`): a DAG bundle may be read-only.
+
 A load step is run as a step of its DAG run (`airflow:<dag id>:<run id>`): its load record names that
 run, so a retry whose earlier try committed the load before it failed (or was killed) does not load it
 again; it reports the committed load's rows. A new DAG run loads anew.
@@ -37,6 +39,7 @@ def run_step(
     from datakit.orchestrate.retry import is_transient
 
     log.host()
+    _outside_the_project()
     from datakit.orchestrate.steps import run_step_here
 
     step_id = step.get("id")
@@ -69,3 +72,19 @@ def _dag_run() -> tuple[str, ...]:
     except RuntimeError:  # not in a task (called directly): the load is no run's step
         return ()
     return (f"airflow:{context['dag'].dag_id}:{context['run_id']}",)
+
+
+def _outside_the_project() -> None:
+    """Nothing a task generates goes into the project (a DAG bundle may be read-only and versioned):
+    dbt's files go under DATAKIT_HOME (a cache folder unless the deployment names one), Python's
+    bytecode of the project's datakits under it too."""
+    import os
+    import sys
+
+    from datakit.config.home import HOME_VAR, default_cache_home
+
+    home = os.environ.get(HOME_VAR)
+    if not home:
+        home = os.environ[HOME_VAR] = str(default_cache_home())
+    if sys.pycache_prefix is None:
+        sys.pycache_prefix = str(Path(home) / "pycache")
