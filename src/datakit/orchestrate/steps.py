@@ -138,16 +138,17 @@ def _output(result: dict[str, Any], log: str = "") -> StepOutput:
 
 
 def _child_project(project_root: str, environment: str, warehouse: str | None = None) -> Project:
-    """(In the child process.) Logging to the step's log, and the project loaded afresh (as the
-    step's warehouse sees it: its `${var.NAME}` variables)."""
+    """(In the child process.) Logging to the step's log, and the project as the step's warehouse sees
+    it (its `${var.NAME}` variables): loaded afresh, or kept by a process that preloaded it and forked
+    this one, when none of its files changed since (`datakit.config.cache`)."""
     from datakit import log as datakit_log
-    from datakit.config import load_project
+    from datakit.config.cache import load_project_cached
 
     if not datakit_log.hosted():  # an Airflow task logs through Airflow's logging (`datakit.log.host`)
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         datakit_log.configure(logging.INFO, handler)
-    return load_project(Path(project_root), environment=environment, warehouse=warehouse)
+    return load_project_cached(Path(project_root), environment=environment, warehouse=warehouse)
 
 
 def _tenant(project: Project, warehouse: str | None) -> Tenant:

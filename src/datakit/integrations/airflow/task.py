@@ -76,15 +76,11 @@ def _dag_run() -> tuple[str, ...]:
 
 def _outside_the_project() -> None:
     """Nothing a task generates goes into the project (a DAG bundle may be read-only and versioned):
-    dbt's files go under DATAKIT_HOME (a cache folder unless the deployment names one), Python's
-    bytecode of the project's datakits under it too."""
+    dbt's files go under DATAKIT_HOME (a cache folder unless the deployment names one); the project's
+    datakits are imported without writing bytecode next to them (`datakit.datakits.importer`)."""
     import os
-    import sys
 
     from datakit.config.home import HOME_VAR, default_cache_home
 
-    home = os.environ.get(HOME_VAR)
-    if not home:
-        home = os.environ[HOME_VAR] = str(default_cache_home())
-    if sys.pycache_prefix is None:
-        sys.pycache_prefix = str(Path(home) / "pycache")
+    if not os.environ.get(HOME_VAR):
+        os.environ[HOME_VAR] = str(default_cache_home())
