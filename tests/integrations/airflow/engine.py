@@ -44,7 +44,7 @@ def metadata_dsn(server_dsn: str, database: str = METADATA_DB) -> str:
     with psycopg.connect(server_dsn, autocommit=True) as conn:
         if conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone() is None:
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
-    return make_conninfo(**{**params, "dbname": database})
+    return make_conninfo("", **{**params, "dbname": database})
 
 
 def sqlalchemy_url(dsn: str, driver: str = "psycopg") -> str:
