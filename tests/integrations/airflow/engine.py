@@ -35,15 +35,27 @@ def free_port() -> int:
 
 
 def metadata_dsn(server_dsn: str, database: str = METADATA_DB) -> str:
-    """The DSN of `database` on the server of `server_dsn`, created (empty) when it does not exist."""
+    """The DSN of Airflow's metadata database: `$DATAKIT_TEST_AIRFLOW_DSN`, else `database` on the server
+    of `server_dsn`, created (empty) when it does not exist and the test role may create it."""
     import psycopg
     from psycopg import sql
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+    from tests.services import unavailable
+
+    if os.environ.get("DATAKIT_TEST_AIRFLOW_DSN"):
+        return os.environ["DATAKIT_TEST_AIRFLOW_DSN"]
     params = conninfo_to_dict(server_dsn)
     with psycopg.connect(server_dsn, autocommit=True) as conn:
         if conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone() is None:
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
+            try:
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(database)))
+            except psycopg.errors.InsufficientPrivilege:
+                unavailable(
+                    f"Airflow's metadata database {database}",
+                    f"it does not exist and the test role may not create it: CREATE DATABASE {database}, "
+                    "or set DATAKIT_TEST_AIRFLOW_DSN",
+                )
     return make_conninfo("", **{**params, "dbname": database})
 
 
