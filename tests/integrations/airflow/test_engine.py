@@ -99,7 +99,13 @@ def test_a_triggered_run_on_a_real_scheduler_matches_the_local_run(
     before = tree(root)
     with running_api() as receiver:
         receiver.route("/alerts")(lambda _: Resp(200, {"ok": True}))
-        engine.extra_env = {**jaffle_api, ALERTS_VAR: f"{receiver.url}/alerts"}
+        engine.extra_env = {
+            **jaffle_api,
+            ALERTS_VAR: f"{receiver.url}/alerts",
+            # the scheduler (whose LocalExecutor workers fork the tasks) preloads the project
+            "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
+            "DATAKIT_PRELOAD": str(root),
+        }
         with running(engine, "api-server", "scheduler", "dag-processor"):
             engine.cli("pools", "import", str(tmp_path / "pools.json"))  # the tasks' pool: acme's warehouse
             (tasks, state, logs, xcoms, notified) = _run(engine, receiver, run_id)
@@ -114,6 +120,8 @@ def test_a_triggered_run_on_a_real_scheduler_matches_the_local_run(
         "marts_checks": ("success", 1),
     }
     assert used == [("datakit__acme_warehouse",)]
+    scheduler = (engine.home / "process-logs" / "scheduler.log").read_text()
+    assert "datakit preloaded jaffle_shop@dev, jaffle_shop@dev/acme, jaffle_shop@dev/globex" in scheduler
     # the tasks wrote nothing in the project but the DuckDB file its destination names (dbt's profiles,
     # sources, workspace, target/ and logs/ and Python's bytecode are under DATAKIT_HOME)
     assert [name for name in changed(before, tree(root)) if not name.startswith("acme.duckdb")] == []

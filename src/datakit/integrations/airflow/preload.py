@@ -67,4 +67,6 @@ def preload(roots: list[Path] | None = None) -> list[str]:
                 loaded.append(f"{project.config.name}@{project.environment}/{warehouse}")
         except DatakitError as exc:
             log.warning("datakit preload of %s skipped: %s", root, exc)
+    if loaded:
+        log.info("datakit preloaded %s in process %d", ", ".join(loaded), os.getpid())
     return loaded
