@@ -26,17 +26,24 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "src")]
 
 from datakit.config import load_project  # noqa: E402
-from datakit.integrations.airflow.compile import compile_dags, write_dags  # noqa: E402
+from datakit.integrations.airflow.compile import DagFile, compile_dags, write_dags  # noqa: E402
+
+DAGFACTORY = "dag-factory==1.1.0"
+SAMPLE = 100
+"""Files parsed the dag-factory way, and the same files of datakit's, for the ratio."""
 
 RESOURCES = ["customers", "orders", "items", "products", "stores", "staff"]
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney"]
@@ -73,7 +80,56 @@ for name in sys.argv[1:]:
     seconds.append(elapsed)
     errors += not ok
 mean = sum(seconds) / len(seconds)
-print(json.dumps({"max": max(seconds), "mean": mean, "errors": errors, "retried": retried}))
+print(json.dumps({"max": max(seconds), "mean": mean, "all": seconds, "errors": errors, "retried": retried}))
+"""
+
+
+TASK = """
+import importlib.util, json, logging, os, statistics, sys, time
+from pathlib import Path
+from types import SimpleNamespace
+import airflow.sdk  # an Airflow worker has it imported before it forks a task
+dag_file, step_id, project, mode = sys.argv[1:5]
+samples = int(sys.argv[5])
+if mode == "preloaded":  # as datakit's plugin does in the worker with DATAKIT_PRELOAD (preload.py)
+    from datakit.integrations.airflow.preload import preload
+    preload([Path(project)])
+
+def task(run_id):
+    # what Airflow's task runner does in the forked process: parse the DAG file, call the task
+    spec = importlib.util.spec_from_file_location("dag_under_test", dag_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    context = {"params": {"full_refresh": False}, "dag": SimpleNamespace(dag_id="bench"), "run_id": run_id}
+    airflow.sdk.get_current_context = lambda: context
+    first = []
+
+    class FirstAction(logging.Handler):  # the step's first line says what it starts doing
+        def emit(self, record):
+            if record.name == "datakit.step" and not first:
+                first.append(time.perf_counter())
+
+    logging.getLogger().addHandler(FirstAction())
+    logging.getLogger().setLevel(logging.INFO)
+    started = time.perf_counter()
+    module._run_step(step_id)
+    return first[0] - started
+
+seconds = []
+for sample in range(samples + 1):  # the first one warms the bytecode cache: not counted
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        os.write(write, json.dumps(task(f"bench_{mode}_{sample}")).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    if sample:
+        seconds.append(json.loads(data))
+print(json.dumps({"median": statistics.median(seconds), "all": seconds}))
 """
 
 
@@ -129,10 +185,13 @@ def airflow_python() -> str | None:
     return candidate if candidate and Path(candidate).exists() else None
 
 
-def parse_all(python: str, files: list[Path], home: Path, workers: int = 1) -> dict[str, float]:
-    """Parse every file with Airflow's DagBag in `workers` processes; the max and mean seconds."""
+def parse_all(
+    python: str, files: list[Path], home: Path, workers: int = 1, pythonpath: str | None = None
+) -> dict[str, float]:
+    """Parse every file with Airflow's DagBag in `workers` processes; the max, mean and median seconds."""
     env = {
         **os.environ,
+        **({"PYTHONPATH": pythonpath} if pythonpath else {}),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
@@ -156,9 +215,11 @@ def parse_all(python: str, files: list[Path], home: Path, workers: int = 1) -> d
         results.append(json.loads(out.strip().splitlines()[-1]))
     if any(r["errors"] for r in results):
         raise SystemExit(f"import errors while parsing: {results}")
+    every = sorted(x for r in results for x in r["all"])
     return {
         "max": max(r["max"] for r in results),
         "mean": sum(r["mean"] for r in results) / len(results),
+        "median": statistics.median(every),
         "retried": sum(r["retried"] for r in results),
     }
 
@@ -176,27 +237,143 @@ def main() -> None:
         out = Path(tmp) / "dags"
         started, cpu_started = time.perf_counter(), time.process_time()
         files = compile_dags(load_project(root, environment="dev"), out=out)
-        written = write_dags(files, out, prune=True)
+        written = write_dags(files, out, project="bench", prune=True)
         compile_s = time.perf_counter() - started
         compile_cpu_s = time.process_time() - cpu_started
         assert len(written) == (args.tenants + 1) * args.jobs, len(written)
         print(f"compiled {len(written)} DAG files ({sum(p.stat().st_size for p in written) / 1e6:.1f} MB)")
 
         python = airflow_python()
-        parsed = None
+        parsed = baseline = ours = cold = warm = None
         if python is not None:
-            parsed = parse_all(python, written, Path(tmp) / "airflow-home")
+            home = Path(tmp) / "airflow-home"
+            parsed = parse_all(python, written, home)
             print(
                 f"parsed every file with Airflow's DagBag, one forked process per file: "
                 f"mean {parsed['mean'] * 1000:.1f} ms, {parsed['retried']:g} outliers re-timed (best of 3)"
+            )
+            sample = written[:: max(1, len(written) // SAMPLE)][:SAMPLE]
+            loaders = dagfactory_baseline(python, Path(tmp), [f for f in files if out / f.filename in sample])
+            if loaders is not None:
+                baseline = parse_all(
+                    python, sorted(loaders.glob("*.py")), home, pythonpath=str(Path(tmp) / "dagfactory")
+                )
+                ours = parse_all(python, sample, home)
+                print(
+                    f"the same {len(sample)} DAGs the dag-factory way ({DAGFACTORY}, one loader per YAML): "
+                    f"median {baseline['median'] * 1000:.1f} ms vs datakit's {ours['median'] * 1000:.1f} ms "
+                    f"(ratio {ours['median'] / baseline['median']:.2f})"
+                )
+            else:
+                print(f"{DAGFACTORY} did not install: no baseline")
+            cold = task_overhead(python, Path(tmp), "cold", samples=3)
+            warm = task_overhead(python, Path(tmp), "preloaded", samples=5)
+            print(
+                "task overhead (start of the task to the step's first action, median): "
+                f"{cold['median']:.3f} s in a task forked from a worker that imported Airflow only, "
+                f"{warm['median']:.3f} s from one datakit's plugin preloaded (DATAKIT_PRELOAD) "
+                f"(ratio {warm['median'] / cold['median']:.2f})"
             )
         else:
             print(
                 "Airflow not installed (datakit[airflow]) and DATAKIT_AIRFLOW_PYTHON not set: no parse figure"
             )
-    print(f"compile_s_{args.tenants}x{args.jobs}: {compile_s:.2f}")
     print(f"compile_cpu_s_{args.tenants}x{args.jobs}: {compile_cpu_s:.2f}")
+    print(
+        f"dagfactory_median_dag_import_s: {baseline['median']:.3f}"
+        if baseline
+        else "dagfactory_median_dag_import_s: n/a"
+    )
+    print(f"task_overhead_cold_s: {cold['median']:.3f}" if cold else "task_overhead_cold_s: n/a")
+    print(f"task_overhead_s: {warm['median']:.3f}" if warm else "task_overhead_s: n/a")
+    print(f"median_dag_import_s: {parsed['median']:.3f}" if parsed else "median_dag_import_s: n/a")
     print(f"max_dag_import_s: {parsed['max']:.3f}" if parsed else "max_dag_import_s: n/a")
+    print(f"compile_s_{args.tenants}x{args.jobs}: {compile_s:.2f}")
+
+
+def task_overhead(python: str, tmp: Path, mode: str, samples: int) -> dict[str, float]:
+    """Seconds from a task's start to its step's first action (examples/jaffle_shop, acme's load of
+    raw_customers into DuckDB), in processes forked from a worker as Airflow 3 forks tasks: `cold`
+    (the worker imported Airflow only) or `preloaded` (datakit's plugin preloaded the project)."""
+    project = tmp / f"task-{mode}" / "jaffle_shop"
+    shutil.copytree(
+        REPO / "examples" / "jaffle_shop", project, ignore=shutil.ignore_patterns("*.duckdb", ".datakit")
+    )
+    dags = tmp / f"task-{mode}" / "dags"
+    files = compile_dags(load_project(project, environment="dev"), out=dags, warehouse="acme")
+    write_dags(files, dags, project="jaffle_shop")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env |= {
+        "AIRFLOW_HOME": str(tmp / "airflow-home"),
+        "DATAKIT_HOME": str(tmp / "datakit-home"),
+        "PYTHONPYCACHEPREFIX": str(tmp / "bytecode"),  # as an installed package has its bytecode
+        "ENVIRONMENT": "dev",
+    }
+    args = [str(dags / "datakit__acme__jaffle_daily.py"), "jaffle_files.raw_customers", str(project), mode]
+    done = subprocess.run(
+        [python, "-c", TASK, *args, str(samples)], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"task overhead ({mode}) failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def dagfactory_baseline(python: str, tmp: Path, files: list[DagFile]) -> Path | None:
+    """The same DAGs the dag-factory way (one YAML per DAG, one loader file per YAML calling
+    `load_yaml_dags`), if dag-factory installs; the folder of loader files."""
+    target = tmp / "dagfactory"
+    done = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), DAGFACTORY],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return None
+    folder = tmp / "dagfactory-dags"
+    folder.mkdir()
+    for dag_file in files:
+        steps = _steps_of(dag_file.source)
+        tasks = {
+            step["id"].replace(".", "__"): {
+                "operator": "airflow.providers.standard.operators.bash.BashOperator",
+                "bash_command": "echo " + step["id"],
+                "retries": step["retry"]["max_attempts"] - 1,
+                **(
+                    {"dependencies": [d.replace(".", "__") for d in step["depends_on"]]}
+                    if step["depends_on"]
+                    else {}
+                ),
+            }
+            for step in steps
+        }
+        config = {
+            dag_file.dag_id: {
+                "default_args": {"owner": "datakit", "start_date": "2024-01-01"},
+                "schedule": "0 2 * * *",
+                "catchup": False,
+                "max_active_runs": 1,
+                "tasks": tasks,
+            }
+        }
+        yaml_path = folder / f"{dag_file.dag_id}.yml"
+        yaml_path.write_text(json.dumps(config))  # JSON is YAML
+        (folder / f"{dag_file.dag_id}.py").write_text(
+            "from dagfactory import load_yaml_dags\n"
+            f"load_yaml_dags(globals_dict=globals(), config_filepath={str(yaml_path)!r})\n"
+        )
+    return folder
+
+
+def _steps_of(source: str) -> list[dict[str, Any]]:
+    import ast
+
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "STEPS":
+            steps: list[dict[str, Any]] = ast.literal_eval(node.value)
+            return steps
+    raise ValueError("no STEPS in a compiled file")
 
 
 if __name__ == "__main__":

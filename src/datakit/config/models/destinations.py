@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from datakit.config.models.airflow import AirflowDestination
 from datakit.config.models.common import Description, Name, StrictModel, Tags
 from datakit.config.models.connections import PostgresConnection
 
@@ -24,6 +25,9 @@ class DestinationBase(StrictModel):
     description: Description
     tags: Tags
     settings: DestinationSettings = Field(default_factory=DestinationSettings)
+    airflow: AirflowDestination = Field(
+        default_factory=AirflowDestination, description="The Airflow pool of tasks working in it."
+    )
 
     def exclusive(self, path: Callable[[str], Path]) -> str | None:  # noqa: ARG002 - DuckDB's needs it
         """What only one process may write at a time (steps on it never overlap), or None.

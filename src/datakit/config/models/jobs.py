@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, Field, GetJsonSchemaHandler, model_validat
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from datakit.config.models.airflow import AirflowTasks
 from datakit.config.models.checks import CheckSuiteRef
 from datakit.config.models.common import (
     Description,
@@ -159,6 +160,9 @@ class Job(StrictModel):
     name: Name
     description: Description
     tags: Tags
+    owner: str | None = Field(
+        None, min_length=1, description="Who answers for this job (a team or a person); Airflow's `owner`."
+    )
     pipelines: list[Annotated[JobPipeline, BeforeValidator(_name_shorthand), _OrName()]] = Field(
         default_factory=list
     )
@@ -170,6 +174,9 @@ class Job(StrictModel):
     timeout: Duration | None = Field(None, description="Default timeout of each step.")
     retention: JobRetention | None = Field(
         None, description="This job's run-history limits (default: `retention` in datakit.yaml)."
+    )
+    airflow: AirflowTasks = Field(
+        default_factory=AirflowTasks, description="priority_weight and queue of its compiled Airflow tasks."
     )
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from datakit.config.models.airflow import AirflowProject
 from datakit.config.models.common import Name, SecretRef, StrictModel
 from datakit.config.models.connections import PostgresConnection
 from datakit.config.models.retention import Retention, StepLogs
@@ -155,6 +156,9 @@ class ProjectConfig(StrictModel):
     state: StateStore = Field(default_factory=lambda: SqliteState(type="sqlite"))
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     dbt: DbtSettings = Field(default_factory=DbtSettings)
+    airflow: AirflowProject = Field(
+        default_factory=AirflowProject, description="Pools, priority and queue of the compiled Airflow DAGs."
+    )
     serve: ServeSettings = Field(default_factory=ServeSettings)
     datakits: dict[DatakitName, VersionSpecifier | DatakitPin] = Field(
         default_factory=dict,

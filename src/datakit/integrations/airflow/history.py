@@ -96,7 +96,7 @@ def _recorder(project_root: str, environment: str, step: Step) -> tuple[RunRecor
 
 def _graph(dag: Any) -> dict[str, list[str]]:
     """Each step task's upstream step tasks, as the DAG runs them (the closing task left out)."""
-    from datakit.integrations.airflow.compile import DONE_TASK
+    from datakit.integrations.airflow.render import DONE_TASK
 
     return {
         task.task_id: sorted(set(task.upstream_task_ids) - {DONE_TASK})
