@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -191,6 +192,49 @@ class Transaction(Protocol):
     @property
     def engine(self) -> Engine:
         """The engine this transaction speaks (the destination's)."""
+        ...
+
+
+@dataclass(frozen=True)
+class CheckedWrite:
+    """What a destination that validates rows itself (`Engine.validates_rows`) needs for one write.
+
+    The batches carry the rows as delivered (transformed, not validated) and `row`, each row's position
+    in the read; files add `file`, the file a row came from. Rows that break `contract` go to `rejected`
+    (the loader's layout, `datakit.connectors.writes`), the others, cast to the contract's types, to the
+    table, with `fill` columns set to `at` where NULL, and `row` kept when `keep_row` (a stage).
+    """
+
+    contract: Contract
+    rejected: TableRef
+    load_id: str
+    at: datetime
+    row: str
+    keep_row: bool
+    file: str | None = None
+    cursor: str | None = None
+    fill: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckedRows:
+    """What a validating write did: rows written, rows rejected, the largest good cursor value."""
+
+    loaded: int
+    rejected: int
+    cursor: Any = None
+
+
+@runtime_checkable
+class ValidatingTransaction(Protocol):
+    """A transaction of an engine that validates rows as its own expressions (`Engine.validates_rows`),
+    where its executors hold the rows, instead of the loader validating Arrow batches on its thread."""
+
+    def write_checked(
+        self, table: TableRef, batches: Iterable[pa.RecordBatch], stamp: Stamp | None, spec: CheckedWrite
+    ) -> CheckedRows:
+        """Validate `batches` against `spec.contract`; write the good rows to `table`, the others to
+        `spec.rejected`."""
         ...
 
 

@@ -53,8 +53,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from datakit.connectors import Incremental, pipe
+from datakit.connectors.base import CheckedWrite
 from datakit.connectors.errors import NoRowsToInfer
-from datakit.connectors.writes import ROW, SYSTIME, Origin, history_ref, rejected_ref
+from datakit.connectors.writes import FILE, ROW, SYSTIME, Origin, history_ref, rejected_ref
 from datakit.contracts.audit import AUDIT_COLUMN_NAMES
 from datakit.contracts.validate import ROW_INDEX, validate_batch
 from datakit.errors import DatakitError, did_you_mean
@@ -74,7 +75,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from datakit.connectors import Destination, ReadRequest, TableRef, Transaction
-    from datakit.connectors.base import FileSetSource
+    from datakit.connectors.base import CheckedRows, FileSetSource, ValidatingTransaction
     from datakit.contracts.model import Contract
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ class _Load:
         self.rows_read = 0
         self.rows_loaded = 0
         self.rows_rejected = 0
+        self.checked_rejected = 0  # rows the engine rejected (`validates_rows`), besides the spool's
         self.cursor: Any = None
         self.changes: tuple[str, ...] = ()
         self.child_rows: dict[str, int] = {}
@@ -212,13 +214,8 @@ class _Load:
                 if disposition == "replace" and (files is None or files.replace_all):
                     self.writes.empty(tx, target)
                 into = self.writes.create_stage(tx, target, columns, self.load_id) if staged else target
-                # Validation runs on the reader's thread, so it overlaps the writes; the destination
-                # fills the audit columns as it writes (`stamp`).
-                stamp = self.audit.stamp(contract.change_columns)
-                pipe(
-                    self._batches(_reader(plan, request, files, children), contract, spool, staged=staged),
-                    lambda batches: tx.write(into, batches, stamp),
-                )
+                read = _reader(plan, request, files, children)
+                self._write(tx, into, read, contract, spool, staged=staged, files=files is not None)
                 self._side_tables(tx, spool, files, children, stage=into if staged else None, key=key)
                 if staged:
                     full_read = (plan.incremental is None or full) and files is None
@@ -264,7 +261,7 @@ class _Load:
         if files is not None and files.rejected:
             spool.add(files.rejected_table(), 0)  # line numbers are the row index
             self.rows_read += len(files.rejected)
-            self.rows_rejected = spool.rows
+            self.rows_rejected = spool.rows + self.checked_rejected
         if children is not None:
             disposition = "replace" if self.options.full_refresh else self.plan.write_disposition
             self.child_rows = children.write(
@@ -468,6 +465,88 @@ class _Load:
                 self.rows_loaded += good.num_rows
                 yield out
             self._progress(total)
+
+    def _write(
+        self,
+        tx: Transaction,
+        into: TableRef,
+        read: Read,
+        contract: Contract,
+        spool: RejectSpool,
+        *,
+        staged: bool,
+        files: bool,
+    ) -> None:
+        """The read's rows into `into`, validated on the reader's thread (so validation overlaps the
+        writes) or, when the engine `validates_rows`, by the engine; the destination fills the audit
+        columns as it writes (`stamp`)."""
+        stamp = self.audit.stamp(contract.change_columns)
+        if not self.engine.validates_rows:
+            pipe(
+                self._batches(read, contract, spool, staged=staged),
+                lambda batches: tx.write(into, batches, stamp),
+            )
+            return
+        spec = self._checked_write(contract, staged=staged, files=files)
+        checked = cast("ValidatingTransaction", tx)
+        outcome = pipe(
+            self._delivered_batches(read, spool),
+            lambda batches: checked.write_checked(into, batches, stamp, spec),
+        )
+        self._count_checked(outcome, spool)
+
+    def _checked_write(self, contract: Contract, *, staged: bool, files: bool) -> CheckedWrite:
+        """What an engine that validates rows itself needs (`Engine.validates_rows`)."""
+        inc = self.plan.incremental
+        return CheckedWrite(
+            contract=self.times.checked(contract),
+            rejected=rejected_ref(self.plan.target),
+            load_id=self.load_id,
+            at=self.started_at,
+            row=ROW,
+            keep_row=staged,
+            file=FILE if files else None,
+            cursor=inc.cursor_field if inc is not None else None,
+            fill=self.times.latest if staged else self.times.columns,
+        )
+
+    def _delivered_batches(self, batches: Read, spool: RejectSpool) -> Iterator[pa.RecordBatch]:
+        """Source batches -> (transform), each row with its read position (and file), for an engine
+        that validates them itself; a transform's rejected rows to the spool."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        plan = self.plan
+        total = self._estimate()
+        for batch, origin in batches:
+            offset = self.rows_read
+            self.rows_read += batch.num_rows
+            if origin is not None and batch.num_rows:
+                self._add_origin(origin, offset, self.rows_read - 1)
+            work, rows = batch, None
+            if plan.transform is not None:
+                outcome = plan.transform(batch)
+                work = outcome.batch
+                if outcome.rejected is not None and outcome.rejected.num_rows:
+                    spool.add(outcome.rejected, offset, file=origin)
+                    rows = _kept(batch.num_rows, outcome.rejected.column(ROW_INDEX))
+                    self.rows_rejected = spool.rows
+            positions = rows if rows is not None else pa.array(range(work.num_rows), pa.int64())
+            out = work.append_column(pa.field(ROW, pa.int64()), pc.add(positions, offset))
+            if origin is not None:
+                out = out.append_column(
+                    pa.field(FILE, pa.string()), pa.repeat(pa.scalar(origin, pa.string()), out.num_rows)
+                )
+            yield out
+            self._progress(total)
+
+    def _count_checked(self, outcome: CheckedRows, spool: RejectSpool) -> None:
+        self.rows_loaded += outcome.loaded
+        self.checked_rejected += outcome.rejected
+        self.rows_rejected = spool.rows + self.checked_rejected
+        top = outcome.cursor
+        if top is not None and (self.cursor is None or top > self.cursor):
+            self.cursor = top
 
     def _add_origin(self, file: str, first: int, last: int) -> None:
         """Record that read positions `first`..`last` came from `file` (extending its last range)."""
