@@ -91,7 +91,7 @@ class SparkTransaction:
             return None if entry.dropped else entry
         if table.schema is None or not self._exists(table):
             return None
-        live = self.spark.catalog.listColumns(table.name, table.schema)
+        live = self.spark.catalog.listColumns(SPARK.quote(table.schema, table.name))
         entry = Pending(
             TableRef(table.name.lower(), table.schema.lower()), [(c.name, c.dataType) for c in live]
         )
@@ -101,7 +101,7 @@ class SparkTransaction:
     def _exists(self, table: TableRef) -> bool:
         assert table.schema is not None
         try:
-            return bool(self.spark.catalog.tableExists(table.name, table.schema))
+            return bool(self.spark.catalog.tableExists(SPARK.quote(table.schema, table.name)))
         except Exception as exc:
             raise errors.translate(exc, f"reading the catalog of {table}") from None
 

@@ -116,14 +116,14 @@ def recover(spark: SparkSession, params: SparkParams) -> None:
 def apply(spark: SparkSession, switches: list[Switch]) -> None:
     """Point each table at its new version (create, extend, re-create or drop the catalog entry)."""
     for switch in switches:
-        exists = spark.catalog.tableExists(switch.name, switch.schema)
+        exists = spark.catalog.tableExists(switch.qualified)
         if switch.location is None:
             if exists:
                 spark.sql(f"DROP TABLE {switch.qualified}")
             continue
         location = SPARK.string(Path(switch.location).as_uri())
         if exists:
-            live = [(c.name, c.dataType) for c in spark.catalog.listColumns(switch.name, switch.schema)]
+            live = [(c.name, c.dataType) for c in spark.catalog.listColumns(switch.qualified)]
             wanted = [(n.lower(), t.lower()) for n, t in switch.columns]
             have = [(n.lower(), t.lower()) for n, t in live]
             if have == wanted[: len(have)] and _is_ours(spark, switch):
@@ -132,7 +132,7 @@ def apply(spark: SparkSession, switches: list[Switch]) -> None:
                     spec = ", ".join(f"{SPARK.quote(n)} {t}" for n, t in added)
                     spark.sql(f"ALTER TABLE {switch.qualified} ADD COLUMNS ({spec})")
                 spark.sql(f"ALTER TABLE {switch.qualified} SET LOCATION {location}")
-                spark.catalog.refreshTable(f"{switch.schema}.{switch.name}")
+                spark.catalog.refreshTable(switch.qualified)
                 continue
             spark.sql(f"DROP TABLE {switch.qualified}")  # a type changed: the entry is made anew
         columns = ", ".join(f"{SPARK.quote(n)} {t}" for n, t in switch.columns)
