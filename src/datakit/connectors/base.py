@@ -129,6 +129,7 @@ class SourceCapabilities:
     # contracts are inferred from a sample of the records
     file_sets: bool = False  # reads sets of files, each loaded exactly once (`FileSetSource`)
     child_tables: bool = False  # splits nested lists into child tables (`ChildTableSource`)
+    native_reads: bool = False  # describes its reads for an engine's own workers (`NativeSource`)
 
 
 @runtime_checkable
@@ -218,11 +219,28 @@ class CheckedWrite:
 
 @dataclass(frozen=True)
 class CheckedRows:
-    """What a validating write did: rows written, rows rejected, the largest good cursor value."""
+    """What a validating write did: rows written, rows rejected, the largest good cursor value, and
+    (for a native read) the rows read."""
 
     loaded: int
     rejected: int
     cursor: Any = None
+    read: int | None = None
+
+
+@dataclass(frozen=True)
+class JdbcRead:
+    """A read an engine's own workers can do over JDBC (`NativeSource.native_read`): the source's SELECT
+    (with the incremental predicate) and, to read it in parallel, an integer column with its lowest and
+    highest value, whose range the workers split between them."""
+
+    url: str
+    query: str
+    driver: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    split: tuple[str, int, int] | None = None
+    label: str = "query"
 
 
 @runtime_checkable
@@ -235,6 +253,17 @@ class ValidatingTransaction(Protocol):
     ) -> CheckedRows:
         """Validate `batches` against `spec.contract`; write the good rows to `table`, the others to
         `spec.rejected`."""
+        ...
+
+    def reads(self, read: JdbcRead) -> bool:
+        """Whether this engine's workers can do `read` themselves (its driver is installed)."""
+        ...
+
+    def read_checked(
+        self, table: TableRef, read: JdbcRead, stamp: Stamp | None, spec: CheckedWrite
+    ) -> CheckedRows:
+        """`write_checked` on the rows the engine's workers read themselves (`reads`); each row's
+        position in `spec.row` is the engine's (rows of a parallel read have no single order)."""
         ...
 
 
@@ -343,6 +372,15 @@ class ChildTableSource(Source, Protocol):
 
     def read_tables(self, request: ReadRequest) -> Iterator[tuple[str, pa.RecordBatch]]:
         """Batches of the table and of its child tables, each with the table's name."""
+        ...
+
+
+class NativeSource(Source, Protocol):
+    """A source whose reads an engine can do itself (`SourceCapabilities.native_reads`)."""
+
+    def native_read(self, request: ReadRequest, *, split_by: str | None = None) -> JdbcRead | None:
+        """`request` as a read for an engine's workers (split on `split_by`, an integer column, when
+        given), or None when it cannot be said so."""
         ...
 
 

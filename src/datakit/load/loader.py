@@ -75,7 +75,13 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from datakit.connectors import Destination, ReadRequest, TableRef, Transaction
-    from datakit.connectors.base import CheckedRows, FileSetSource, ValidatingTransaction
+    from datakit.connectors.base import (
+        CheckedRows,
+        FileSetSource,
+        JdbcRead,
+        NativeSource,
+        ValidatingTransaction,
+    )
     from datakit.contracts.model import Contract
 
 log = logging.getLogger(__name__)
@@ -214,8 +220,7 @@ class _Load:
                 if disposition == "replace" and (files is None or files.replace_all):
                     self.writes.empty(tx, target)
                 into = self.writes.create_stage(tx, target, columns, self.load_id) if staged else target
-                read = _reader(plan, request, files, children)
-                self._write(tx, into, read, contract, spool, staged=staged, files=files is not None)
+                self._write(tx, into, request, contract, spool, staged=staged, files=files, children=children)
                 self._side_tables(tx, spool, files, children, stage=into if staged else None, key=key)
                 if staged:
                     full_read = (plan.incremental is None or full) and files is None
@@ -470,30 +475,46 @@ class _Load:
         self,
         tx: Transaction,
         into: TableRef,
-        read: Read,
+        request: ReadRequest,
         contract: Contract,
         spool: RejectSpool,
         *,
         staged: bool,
-        files: bool,
+        files: FileLoad | None,
+        children: ChildTables | None,
     ) -> None:
         """The read's rows into `into`, validated on the reader's thread (so validation overlaps the
-        writes) or, when the engine `validates_rows`, by the engine; the destination fills the audit
-        columns as it writes (`stamp`)."""
+        writes) or, when the engine `validates_rows`, by the engine — which reads the source itself
+        when it can (`NativeSource`); the destination fills the audit columns as it writes (`stamp`)."""
         stamp = self.audit.stamp(contract.change_columns)
         if not self.engine.validates_rows:
             pipe(
-                self._batches(read, contract, spool, staged=staged),
+                self._batches(_reader(self.plan, request, files, children), contract, spool, staged=staged),
                 lambda batches: tx.write(into, batches, stamp),
             )
             return
-        spec = self._checked_write(contract, staged=staged, files=files)
+        spec = self._checked_write(contract, staged=staged, files=files is not None)
         checked = cast("ValidatingTransaction", tx)
-        outcome = pipe(
-            self._delivered_batches(read, spool),
-            lambda batches: checked.write_checked(into, batches, stamp, spec),
-        )
+        native = self._native_read(request) if files is None and children is None else None
+        if native is not None and checked.reads(native):
+            outcome = checked.read_checked(into, native, stamp, spec)
+            self.rows_read += outcome.read or 0
+        else:
+            outcome = pipe(
+                self._delivered_batches(_reader(self.plan, request, files, children), spool),
+                lambda batches: checked.write_checked(into, batches, stamp, spec),
+            )
         self._count_checked(outcome, spool)
+        self._progress(None)
+
+    def _native_read(self, request: ReadRequest) -> JdbcRead | None:
+        """The read as the engine's workers may do it, when the source can say so and no Python
+        transform must see the rows; split on the key's first column."""
+        plan = self.plan
+        if not plan.source.capabilities.native_reads or plan.transform is not None:
+            return None
+        source = cast("NativeSource", plan.source)  # what `native_reads` declares
+        return source.native_read(request, split_by=plan.merge_key[0] if plan.merge_key else None)
 
     def _checked_write(self, contract: Contract, *, staged: bool, files: bool) -> CheckedWrite:
         """What an engine that validates rows itself needs (`Engine.validates_rows`)."""

@@ -15,7 +15,11 @@ if TYPE_CHECKING:
     from datakit.config.project import Project
     from datakit.config.secrets import Secrets
 
-JDBC_JARS = ("/usr/share/java/postgresql.jar", "/usr/share/java/mariadb-java-client.jar")
+JDBC_DRIVERS = {
+    "org.postgresql.Driver": "/usr/share/java/postgresql.jar",
+    "org.mariadb.jdbc.Driver": "/usr/share/java/mariadb-java-client.jar",
+}
+JDBC_JARS = tuple(JDBC_DRIVERS.values())
 """JDBC drivers the session puts on its classpath when installed (Debian's `libpostgresql-jdbc-java`,
 `libmariadb-java`): Spark's executors read those databases themselves."""
 
