@@ -505,7 +505,7 @@ class _Load:
                 lambda batches: checked.write_checked(into, batches, stamp, spec),
             )
         self._count_checked(outcome, spool)
-        self._progress(None)
+        self._progress(self._estimate())  # the validated counts, once the engine has them
 
     def _native_read(self, request: ReadRequest) -> JdbcRead | None:
         """The read as the engine's workers may do it, when the source can say so and no Python
@@ -533,7 +533,8 @@ class _Load:
 
     def _delivered_batches(self, batches: Read, spool: RejectSpool) -> Iterator[pa.RecordBatch]:
         """Source batches -> (transform), each row with its read position (and file), for an engine
-        that validates them itself; a transform's rejected rows to the spool."""
+        that validates them itself; a transform's rejected rows to the spool. Progress is reported a
+        batch late, so that the last report, after the write, has the validated counts."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -558,8 +559,9 @@ class _Load:
                 out = out.append_column(
                     pa.field(FILE, pa.string()), pa.repeat(pa.scalar(origin, pa.string()), out.num_rows)
                 )
+            if offset:  # the progress of the batches before it (this one's after the write: `_write`)
+                self._progress(total)
             yield out
-            self._progress(total)
 
     def _count_checked(self, outcome: CheckedRows, spool: RejectSpool) -> None:
         self.rows_loaded += outcome.loaded

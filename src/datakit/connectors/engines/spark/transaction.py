@@ -361,16 +361,20 @@ class SparkTransaction:
         self.replace(table, current)
 
     def _drop(self, statement: exp.Drop) -> None:
-        ref = self._ref(statement.this)
-        entry = self.pending(ref)
-        if entry is None:
-            if statement.args.get("exists"):
-                return
-            raise ConnectorError(f"table {ref} does not exist", table=str(ref))
-        if entry.temporary or entry.created:
-            del self._tables[_key(ref)]
-            return
-        entry.dropped = True
+        for table in statement.args.get("tables") or [statement.this]:
+            ref = self._ref(table)
+            entry = self.pending(ref)
+            if entry is None:
+                if statement.args.get("exists"):
+                    continue
+                raise ConnectorError(f"table {ref} does not exist", table=str(ref))
+            if entry.view is not None:
+                self.spark.catalog.dropTempView(entry.view)
+            if entry.temporary or entry.created:
+                del self._tables[_key(ref)]
+                continue
+            entry.dropped = True
+            entry.frame, entry.view = None, None
 
     # -- bulk writes ---------------------------------------------------------------------------------------
 
