@@ -26,7 +26,7 @@ from tests.matrix import DuckDBTarget
 from tests.pagila_project import copy_pagila_project, pagila_env
 from tests.waits import wait_until
 from tests.warehouse.conftest import DBT_PROJECT, load_bronze, run_dbt_step
-from tests.warehouse.test_spark_parity import _Engine, _facts
+from tests.warehouse.test_spark_parity import _Engine, _facts, with_spark
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 WORKERS = 2
@@ -137,7 +137,7 @@ def test_pagila_on_a_standalone_cluster_equals_local(
     logs = tmp_path / "events"
     logs.mkdir()
     for name, master in (("cluster", cluster.url), ("local", "local[2]")):
-        project = copy_pagila_project(tmp_path / name)
+        project = with_spark(copy_pagila_project(tmp_path / name))
         shutil.rmtree(project / DBT_PROJECT / "target", ignore_errors=True)
         env = pagila_env(pagila_dsn) | {
             "SPARK_MASTER": master,

@@ -49,9 +49,20 @@ Path(out).write_text(json.dumps(result))
 """
 
 
+SPARK_CONFIG = Path(__file__).with_name("spark_config")
+"""The example's Spark destination and bronze pipeline (added to a copy of the example)."""
+
+
+def with_spark(project: Path) -> Path:
+    """`project` (a copy of examples/pagila) with a Spark destination and its bronze pipeline."""
+    shutil.copy(SPARK_CONFIG / "warehouse_spark.yaml", project / "config/destinations/")
+    shutil.copy(SPARK_CONFIG / "pagila_bronze_spark.yaml", project / "config/pipelines/")
+    return project
+
+
 def _build(tmp: Path, engine: str, pagila_dsn: str) -> Warehouse:
     """The example project copied to `tmp`, reading Pagila from the test server."""
-    project = copy_pagila_project(tmp)
+    project = with_spark(copy_pagila_project(tmp))
     shutil.rmtree(project / DBT_PROJECT / "target", ignore_errors=True)
     env = pagila_env(pagila_dsn) | {"SPARK_WAREHOUSE": str(project / "spark-warehouse")}
     target = DuckDBTarget(project / "warehouse.duckdb", read_only=True)  # read for DuckDB only
