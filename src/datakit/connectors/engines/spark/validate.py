@@ -106,9 +106,9 @@ def write_checked(
     aggregates = [F.count(F.lit(1)).alias("n"), F.count(F.col(CODE)).alias("bad")]
     if spec.cursor is not None:
         aggregates.append(F.max(F.when(F.col(CODE).isNull(), F.col(q(spec.cursor)))).alias("top"))
-    counts = checked.agg(*aggregates).collect()[0]
-    total, bad = int(counts["n"]), int(counts["bad"])
-    cursor = counts["top"] if spec.cursor is not None else None
+    counts = rows_of(checked.agg(*aggregates))[0]  # through Arrow: instants come back zoned (UTC)
+    total, bad = int(counts[0]), int(counts[1])
+    cursor = counts[2] if spec.cursor is not None else None
     if total - bad:
         good = checked.where(F.col(CODE).isNull())
         columns = [
