@@ -89,10 +89,10 @@ class SparkConnection(StrictModel):
         description="The catalog: a Hive metastore's thrift://host:9083; default: Spark's built-in "
         "metastore on Derby in <warehouse>/_datakit/metastore_db (one process at a time).",
     )
-    table_format: Literal["parquet", "delta", "iceberg"] = Field(
+    table_format: Literal["parquet", "delta"] = Field(
         "parquet",
-        description="Format of the tables datakit writes; delta and iceberg need their jars on the "
-        "session's classpath (`conf`).",
+        description="Format of the tables datakit writes; delta needs Delta Lake's jars and settings in "
+        "`conf` (spark.jars, spark.sql.extensions, spark.sql.catalog.spark_catalog).",
     )
     conf: dict[str, str] = Field(
         default_factory=dict, description="Further Spark settings (spark.executor.memory, ...)."

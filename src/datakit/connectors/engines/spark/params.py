@@ -32,7 +32,7 @@ class SparkParams(Params):
     remote: str | None = None
     warehouse: str
     metastore: str | None = Field(None, description="thrift://... of a Hive metastore; None: Derby.")
-    table_format: Literal["parquet", "delta", "iceberg"] = "parquet"
+    table_format: Literal["parquet", "delta"] = "parquet"
     conf: tuple[tuple[str, str], ...] = ()
     destination: str | None = Field(None, description="The destination's name in the project, for messages.")
 

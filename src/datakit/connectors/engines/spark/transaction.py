@@ -466,7 +466,7 @@ class SparkTransaction:
                 location = versions.new_location(self.params, schema, entry.ref.name, self.id)
                 written.append(location)
                 frame = conform(self.frame(entry.ref), entry.columns)
-                frame.write.mode("errorifexists").parquet(str(location))
+                frame.write.mode("errorifexists").format(self.params.table_format).save(str(location))
                 switches.append(
                     versions.Switch(
                         schema, entry.ref.name, tuple(entry.columns), str(location), entry.comment

@@ -75,6 +75,8 @@ def write_checked(
         return CheckedRows(0, 0)
     from pyspark.sql import functions as F
 
+    from datakit.connectors.engines.spark.transaction import rows_of
+
     contract = spec.contract
     inputs = [name for name in frame.columns if name not in (spec.row, spec.file)]
     values, failures = plan(contract, dict(frame.dtypes), contract_name=contract.qualified_name)

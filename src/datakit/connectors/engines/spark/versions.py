@@ -47,6 +47,7 @@ class Switch:
     columns: tuple[tuple[str, str], ...] = ()  # (name, Spark type)
     location: str | None = None
     comment: str | None = None
+    format: str = "parquet"
 
     @property
     def qualified(self) -> str:
@@ -103,6 +104,7 @@ def recover(spark: SparkSession, params: SparkParams) -> None:
                 tuple((str(n), str(t)) for n, t in e["columns"]),
                 e["location"],
                 e.get("comment"),
+                e.get("format", "parquet"),
             )
             for e in entries
         ]
@@ -137,14 +139,16 @@ def apply(spark: SparkSession, switches: list[Switch]) -> None:
             spark.sql(f"DROP TABLE {switch.qualified}")  # a type changed: the entry is made anew
         columns = ", ".join(f"{SPARK.quote(n)} {t}" for n, t in switch.columns)
         comment = f" COMMENT {SPARK.string(switch.comment)}" if switch.comment else ""
-        spark.sql(f"CREATE TABLE {switch.qualified} ({columns}) USING parquet{comment} LOCATION {location}")
+        spark.sql(
+            f"CREATE TABLE {switch.qualified} ({columns}) USING {switch.format}{comment} LOCATION {location}"
+        )
 
 
 def _is_ours(spark: SparkSession, switch: Switch) -> bool:
-    """Whether the table is an external Parquet table (one of datakit's), which can change location."""
+    """Whether the table is an external table of the format (one of datakit's), which can change location."""
     rows = spark.sql(f"DESCRIBE TABLE EXTENDED {switch.qualified}").collect()
     info = {str(row[0]).strip().lower(): str(row[1]).strip().lower() for row in rows}
-    return info.get("provider") == "parquet" and info.get("type") == "external"
+    return info.get("provider") == switch.format and info.get("type") == "external"
 
 
 def prune(params: SparkParams, switch: Switch) -> None:
