@@ -77,6 +77,7 @@ class SparkTransaction:
         self.id = uuid.uuid4().hex
         self.staging = Staging(spark, params.datakit_dir / "staging" / self.id)
         self._tables: dict[tuple[str, str], Pending] = {}
+        self._views: list[str] = []  # every view registered, dropped at the end
 
     def quote(self, *parts: str) -> str:
         return SPARK.quote(*parts)
@@ -89,7 +90,9 @@ class SparkTransaction:
         if key in self._tables:
             entry = self._tables[key]
             return None if entry.dropped else entry
-        if table.schema is None or not self._exists(table):
+        if table.schema is None:  # not a table of this transaction: one of the default database
+            return self.pending(TableRef(table.name, SPARK.default_schema))
+        if not self._exists(table):
             return None
         live = self.spark.catalog.listColumns(SPARK.quote(table.schema, table.name))
         entry = Pending(
@@ -126,7 +129,7 @@ class SparkTransaction:
         """Make `frame` the new content of `table` (cast to its columns)."""
         entry = self._require(table)
         entry.frame = conform(frame, entry.columns)
-        entry.view = None
+        entry.view = None  # the next read registers a view of the new content
 
     def _require(self, table: TableRef) -> Pending:
         entry = self.pending(table)
@@ -138,8 +141,8 @@ class SparkTransaction:
         """A temporary view of the entry's pending content (its name, for SQL)."""
         if entry.view is None:
             entry.view = f"_dk_tx_{self.id[:12]}_{next(_ids)}"
-            frame = self.frame(entry.ref)
-            frame.createOrReplaceTempView(entry.view)
+            self.frame(entry.ref).createOrReplaceTempView(entry.view)
+            self._views.append(entry.view)
         return entry.view
 
     # -- statements --------------------------------------------------------------------------------------
@@ -315,30 +318,22 @@ class SparkTransaction:
         if where is None:
             self.replace(ref, self._empty(entry.columns))
             return
-        source = exp.to_table(self._view_of(entry))
+        source = exp.to_table(self._view(entry))
         if table.alias:
             source.set("alias", table.args.get("alias"))
         keep = exp.select("*").from_(source).where(exp.not_(exp.func("coalesce", where.this, exp.false())))
         self.replace(ref, self._run(self._reading(keep)))
 
-    def _view_of(self, entry: Pending) -> str:
-        """A view of the entry's content, pending or live."""
-        if entry.frame is None and entry.view is None:
-            entry.view = f"_dk_tx_{self.id[:12]}_{next(_ids)}"
-            self.frame(entry.ref).createOrReplaceTempView(entry.view)
-        return self._view(entry)
-
     def _alter(self, statement: exp.Alter) -> None:
         import sqlglot.expressions as exp
 
         ref = self._ref(statement.this)
-        entry = self._require(ref)
+        self._require(ref)
         for action in statement.args.get("actions") or []:
             definition = action if isinstance(action, exp.ColumnDef) else action.find(exp.ColumnDef)
             if definition is None:
                 raise ConnectorError(f"Spark transactions do not run `{_short(statement.sql())}`")
             self.add_column(ref, definition.name, definition.args["kind"].sql(dialect="spark"))
-        del entry
 
     def add_column(self, table: TableRef, name: str, kind: str) -> None:
         """Add a column of NULLs (nothing when it exists)."""
@@ -368,8 +363,6 @@ class SparkTransaction:
                 if statement.args.get("exists"):
                     continue
                 raise ConnectorError(f"table {ref} does not exist", table=str(ref))
-            if entry.view is not None:
-                self.spark.catalog.dropTempView(entry.view)
             if entry.temporary or entry.created:
                 del self._tables[_key(ref)]
                 continue
@@ -379,12 +372,11 @@ class SparkTransaction:
     # -- bulk writes ---------------------------------------------------------------------------------------
 
     def write(self, table: TableRef, batches: Iterable[pa.RecordBatch], stamp: Stamp | None = None) -> int:
-        entry = self._require(table)
+        self._require(table)
         frame, rows = self.staging.write_batches(batches)
         if frame is None:
             return 0
         frame = frame.select(*frame.columns, *stamp_columns(frame, stamp))
-        del entry
         self.append(table, frame)
         return rows
 
@@ -485,9 +477,9 @@ class SparkTransaction:
 
     def close(self) -> None:
         """Forget pending tables and views, remove staged files (after commit or rollback)."""
-        for entry in self._tables.values():
-            if entry.view is not None:
-                self.spark.catalog.dropTempView(entry.view)
+        for view in self._views:
+            self.spark.catalog.dropTempView(view)
+        self._views.clear()
         self._tables.clear()
         self.staging.remove()
 
