@@ -298,8 +298,8 @@ def _bound(value: Any, column: Column) -> str:
     """A bound or accepted value as a literal of the column's type."""
     if isinstance(value, bool | int | float):
         return SPARK.literal(value)
-    if isinstance(value, Decimal):
-        return f"CAST({SPARK.string(str(value))} AS {SPARK.sql_type(column.type)})"
+    if isinstance(value, Decimal):  # an exact literal (10.50 is DECIMAL(4,2)): a cast could overflow
+        return format(value, "f")
     if isinstance(value, datetime):
         text = value.isoformat(sep=" ")
     elif isinstance(value, date):
