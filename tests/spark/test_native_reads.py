@@ -14,6 +14,7 @@ import pytest
 from datakit.connectors import ReadRequest
 from datakit.connectors.base import JdbcRead
 from datakit.connectors.engines.postgres.source import PostgresSource
+from datakit.connectors.params import MysqlParams
 from datakit.load.loader import load_resource
 from datakit.load.plan import IncrementalPlan
 from tests.load.helpers import CUSTOMER_DDL, customer_contract, plan_for
@@ -73,3 +74,66 @@ def test_jdbc_read_split_on_the_key_validated_by_spark(dest: Target, pg_source: 
     ]
     again = load_resource(plan, dest.destination)  # the window re-reads the last cursor value only
     assert again.rows_loaded == 1 and dest.count("customer") == ROWS
+
+
+@pytest.fixture
+def mysql_customers() -> Iterator[tuple[MysqlParams, str]]:
+    """A customer table in the MariaDB test database (dropped afterwards)."""
+    import uuid
+    from urllib.parse import unquote, urlsplit
+
+    import pymysql
+    from pydantic import SecretStr
+
+    from tests import services
+
+    parts = urlsplit(services.mysql_url())
+    params = MysqlParams(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=unquote(parts.username or "root"),
+        password=SecretStr(unquote(parts.password)) if parts.password else None,
+        database=parts.path.lstrip("/") or "test",
+    )
+    name = f"dk_spark_{uuid.uuid4().hex[:10]}"
+    password = params.password.get_secret_value() if params.password else ""
+    conn = pymysql.connect(
+        host=params.host, port=params.port, user=params.user, password=password, database=params.database
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE `{name}` (id int PRIMARY KEY, name varchar(20) NOT NULL, score int)")
+        rows = [(g, f"name {g}", g % 100) for g in range(1, 301)] + [(301, "too high", 500)]
+        cursor.executemany(f"INSERT INTO `{name}` VALUES (%s, %s, %s)", rows)
+    conn.commit()
+    try:
+        yield params, name
+    finally:
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP TABLE `{name}`")
+        conn.close()
+
+
+@pytest.mark.mysql
+def test_mysql_is_read_by_spark_over_jdbc(dest: Target, mysql_customers: tuple[MysqlParams, str]) -> None:
+    from datakit.connectors.sources.mysql import MysqlSource
+
+    params, table = mysql_customers
+
+    class NativeOnly(MysqlSource):
+        def read(self, request: ReadRequest) -> Iterator[object]:  # type: ignore[override]
+            raise AssertionError(f"{request.label} was read through the driver")
+
+    contract = customer_contract(
+        columns={
+            "id": {"type": "integer"},
+            "name": {"type": "string", "max_length": 20, "nullable": False},
+            "score": {"type": "integer", "min": 0, "max": 100},
+        },
+        table=table,
+    )
+    plan = plan_for(NativeOnly(params), None, table, contract, dest.table("customer"), disposition="merge")
+    result = load_resource(plan, dest.destination)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (301, 300, 1)
+    assert dest.query(f"SELECT count(*), sum(score) FROM {dest.q('customer')}") == [
+        (300, sum(g % 100 for g in range(1, 301)))
+    ]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from datakit.connectors import errors
 from datakit.connectors.arrow import conform, mysql_type
-from datakit.connectors.base import Column, ReadRequest, SourceCapabilities, TableRef
+from datakit.connectors.base import Column, JdbcRead, ReadRequest, SourceCapabilities, TableRef
 from datakit.connectors.errors import (
     AuthenticationFailed,
     ConnectionLost,
@@ -94,7 +94,7 @@ def quote(*parts: str) -> str:
 class MysqlSource:
     """Reads tables or SELECTs from one MySQL or MariaDB database."""
 
-    capabilities = SourceCapabilities(cheap_estimate=True, schemas=False, catalog=True)
+    capabilities = SourceCapabilities(cheap_estimate=True, schemas=False, catalog=True, native_reads=True)
 
     def __init__(self, params: MysqlParams) -> None:
         self.params = params
@@ -153,6 +153,33 @@ class MysqlSource:
 
     def arrow_schema(self, request: ReadRequest) -> pa.Schema:
         return requested_schema(request, self._describe(request))
+
+    def native_read(self, request: ReadRequest, *, split_by: str | None = None) -> JdbcRead | None:
+        """The read as MariaDB's JDBC driver does it (MySQL too), split on `split_by` (an integer
+        column) between its lowest and highest value."""
+        import pymysql.converters
+
+        columns = self._describe(request)
+        sql, params = self._select(request, columns, ordered=False)
+        literals = tuple(pymysql.converters.escape_item(p, self.params.charset) for p in params)
+        query = sql % literals if literals else sql
+        split = None
+        column = next((c for c in columns if c.name == split_by), None)
+        if column is not None and "int" in column.db_type.lower():
+            bounds = f"SELECT min({quote(column.name)}), max({quote(column.name)}) FROM ({query}) AS q"
+            low, high = self._fetch(bounds, (), request.label)[0]
+            if low is not None and high is not None:
+                split = (column.name, int(low), int(high))
+        params_ = self.params
+        return JdbcRead(
+            url=f"jdbc:mariadb://{params_.host}:{params_.port}/{params_.database}",
+            query=query,
+            driver="org.mariadb.jdbc.Driver",
+            user=params_.user,
+            password=params_.password.get_secret_value() if params_.password is not None else None,
+            split=split,
+            label=request.label,
+        )
 
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
         columns = self._describe(request)
