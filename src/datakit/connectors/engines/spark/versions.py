@@ -13,7 +13,9 @@ before it leaves only unreferenced folders; a crash after it is finished by the 
 warehouse (`recover`), before it reads anything. Switching is idempotent, so finishing twice is safe.
 
 Each table keeps its current and its previous version (a reader that began before a switch reads the
-previous one to its end); older ones are removed after a commit.
+previous one to its end); older ones are removed after a commit. The price of whole versions: a load
+rewrites every table it changes, so appending a few rows to a large table rewrites it (a table format
+with its own log, Delta Lake, is the way out for such tables: `table_format: delta`).
 """
 
 from __future__ import annotations
