@@ -135,3 +135,18 @@ def test_a_deadlock_is_transient_by_its_sqlstate(pg_dsn: str) -> None:
     finally:
         with destination.transaction() as tx:
             tx.execute(f"DROP TABLE {table}")
+
+
+def test_each_engine_reads_its_own_words_of_a_transient_dbt_failure() -> None:
+    """dbt passes driver errors on as text: the destination's engine decides, by its own words."""
+    from datakit.connectors.engines import engine_of
+
+    duckdb, postgres = engine_of("duckdb"), engine_of("postgres")
+    locked = 'IO Error: Could not set lock on file "/w/warehouse.duckdb": Conflicting lock is held'
+    assert duckdb.transient_message(locked)
+    assert not postgres.transient_message(locked)
+    assert postgres.transient_message("ERROR: could not serialize access due to concurrent update")
+    assert postgres.transient_message("FATAL: the database system is starting up")
+    for engine in (duckdb, postgres):
+        assert engine.transient_message("connection refused")
+        assert not engine.transient_message('syntax error at or near "selec"')

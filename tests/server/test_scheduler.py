@@ -260,3 +260,25 @@ def test_each_tenant_fires_its_own_ticks_with_its_overrides(tmp_path: Path, stat
     ]
     runs = {r.warehouse: r for r in state.list_runs()}
     assert set(runs) == {"acme", "globex"} and all(r.job == "daily" for r in runs.values())
+
+
+def test_a_paused_trigger_starts_nothing_and_its_unpause_does_not_replay_the_pause(
+    tmp_path: Path, state: StateStore
+) -> None:
+    project = load_project(_project(tmp_path, {"hourly": HOURLY.format(catchup="true")}))
+    clock = Clock()
+    scheduler = Scheduler(project, state, _launcher(state), clock=clock)
+    scheduler.poll()
+    assert state.pause_trigger("hourly", "alice")
+    clock.advance(hours=2, minutes=5)
+    fired = scheduler.poll()
+    assert [(f.tick.key, f.run_id, f.skipped) for f in fired] == [
+        ("hourly@2026-03-29T00:00:00Z", None, "paused"),
+        ("hourly@2026-03-29T01:00:00Z", None, "paused"),
+    ]
+    assert state.list_runs() == []
+    assert state.unpause_trigger("hourly")
+    assert scheduler.poll() == []  # the paused hours are not caught up
+    clock.advance(hours=1)
+    (after,) = scheduler.poll()
+    assert after.tick.key == "hourly@2026-03-29T02:00:00Z" and after.run_id is not None

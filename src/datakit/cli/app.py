@@ -26,6 +26,7 @@ from datakit.cli.commands import (
     runs,
     schema,
     serve,
+    trigger,
     validate,
 )
 from datakit.cli.commands import init as init_cmd
@@ -77,6 +78,7 @@ app.command("lineage")(lineage.lineage)
 app.add_typer(run.app, name="run")
 app.add_typer(plan.app, name="plan")
 app.add_typer(runs.app, name="runs")
+app.add_typer(trigger.app, name="trigger")
 app.add_typer(airflow_cmd.app, name="airflow")
 app.add_typer(docs.app, name="docs")
 

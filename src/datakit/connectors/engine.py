@@ -41,6 +41,19 @@ class Engine:
     """The engine's name in messages (`DuckDB`, `PostgreSQL`)."""
     default_schema: ClassVar[str]
     """Where a table named without a schema lives (the connection's default)."""
+    failure_words: ClassVar[tuple[str, ...]] = (
+        "could not connect",
+        "connection refused",
+        "connection reset",
+        "timeout expired",
+    )
+    """Lower-cased words of a failure another attempt may not meet, in this engine's error messages.
+
+    Only for errors that reach datakit as text: dbt wraps its adapter's driver errors into messages.
+    Errors datakit's own connectors raise are classified by type and code (each folder's `errors.py`).
+    """
+    drivers: ClassVar[tuple[str, ...]] = ()
+    """The driver modules its destination imports when it connects (a step server imports them ahead)."""
     keeps_lengths: ClassVar[bool] = False
     """VARCHAR(n) limits values (PostgreSQL); otherwise the length is a CHECK (DuckDB ignores n)."""
     late_foreign_keys: ClassVar[bool] = True
@@ -54,6 +67,12 @@ class Engine:
 
     def __repr__(self) -> str:
         return f"<engine {self.name}>"
+
+    def transient_message(self, text: str) -> bool:
+        """Whether an error message of this engine (as dbt passes it on) says "try again": the
+        database was unreachable or busy, not the SQL wrong."""
+        lowered = text.lower()
+        return any(word in lowered for word in self.failure_words)
 
     # -- identifiers and literals -------------------------------------------------------------------
 

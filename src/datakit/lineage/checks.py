@@ -23,6 +23,7 @@ from datakit.config.models.checks import (
     UniqueCheck,
     table_parts,
 )
+from datakit.connectors.engines import engine_of
 from datakit.lineage.loads import destination_table_id
 from datakit.lineage.model import Check, Graph
 
@@ -30,14 +31,13 @@ if TYPE_CHECKING:
     from datakit.config.project import Project
 
 Read = tuple[str, str | None]
-DEFAULT_SCHEMA = {"duckdb": "main", "postgres": "public"}
 
 
 def add_checks(project: Project, graph: Graph) -> None:
     """Every check of every suite, reading the columns of the destination's tables."""
     for suite in project.check_suites.values():
         destination = project.resolve_name("destination", suite.destination) or suite.destination
-        default = DEFAULT_SCHEMA.get(project.destination(destination).type, "main")
+        default = engine_of(project.destination(destination).type).default_schema
 
         def table_id(ref: str, destination: str = destination, default: str = default) -> str:
             parts = table_parts(ref)

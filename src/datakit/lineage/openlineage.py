@@ -315,34 +315,17 @@ class Emitter:
 
 
 def dataset_name(project: Project, table: Table, tenant: Tenant) -> tuple[str, str]:
-    """OpenLineage's (namespace, name) of a table of `project`, as `tenant` has it.
+    """OpenLineage's (namespace, name) of a table of `project`, as `tenant` has it (its stand-in
+    destination, its prefixed schemas); see `datakit.connectors.addresses`."""
+    from datakit.connectors.addresses import dataset_address
 
-    PostgreSQL `postgres://host:port` + `database.schema.table`, MySQL `mysql://host:port` +
-    `database.table`, DuckDB and SQLite their file (`duckdb:///path/warehouse.duckdb` + `catalog.schema.
-    table`), a REST API its base URL, files their folder.
-    """
     if table.kind == "source":
         config: Any = project.source(table.system)
         schema = table.schema
     else:
         config = project.destination(tenant.destination_for(table.system))
         schema = tenant.schema(table.schema) if table.schema else None
-    kind = config.type
-    connection: Any = getattr(config, "connection", None)
-    if kind in ("postgres", "mysql"):
-        namespace = f"{kind}://{connection.host}:{connection.port}"
-        parts = (connection.database, schema if kind == "postgres" else None, table.name)
-        name = ".".join(p for p in parts if p)
-        return namespace, name
-    if kind in ("duckdb", "sqlite"):
-        path = project.path(connection.database)
-        catalog = path.stem if kind == "duckdb" else None
-        return f"{kind}://{path}", ".".join(p for p in (catalog, schema, table.name) if p)
-    if kind == "rest_api":
-        return str(connection.base_url).rstrip("/"), table.name
-    if kind == "files":
-        return f"file://{project.path(config.base_path)}", table.name
-    return f"{kind}://{table.system}", table.relation
+    return dataset_address(config, table.system, schema, table.name, project.path)
 
 
 def _dbt_node(table: Table) -> str | None:

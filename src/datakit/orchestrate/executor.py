@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 HEARTBEAT_EVERY = 10.0
+CANCEL_POLL = 1.0
 NOTICE_GRACE = 15.0
 """Seconds the end of a run waits for an SLA notice still being sent (channels time out sooner)."""
 
@@ -80,6 +81,9 @@ class Executor:
     """Receives run_failed / run_succeeded / sla_missed; must not raise (a `Notifier` never does)."""
     cancel: threading.Event | None = None
     """Set by the owner (a stopping daemon) to cancel the run: running steps are killed, no step starts."""
+    cancel_poll: float = CANCEL_POLL
+    """Seconds between looks at the store for an operator's cancel request (`StateStore.request_cancel`,
+    from any process); such a run is recorded `cancelled`, one stopped by `cancel` alone `failed`."""
     observe: Callable[[StepEvent], None] | None = None
     """Told each start and end of the run and of its steps (OpenLineage: `lineage.openlineage`); must
     not raise (its errors are its own: an `Emitter` logs them)."""
@@ -93,14 +97,23 @@ class Executor:
         resume: int | None = None,
         tick_key: str | None = None,
         on_started: Callable[[int], None] | None = None,
+        only: str | None = None,
     ) -> RunResult:
         """Run `plan` once; raises AlreadyRunning when the job is active (unless `allow_concurrent`).
 
         `tick_key` names the trigger firing that starts the run (TickFired if it already started one).
         `on_started(run_id)` is called once the run is committed, before any step runs (an error it
         raises fails the run).
+
+        `only` (with `resume`) retries that one step of the resumed run, which must have failed or been
+        skipped: the run reuses what succeeded and runs nothing else. Steps left out are recorded
+        skipped, so the run succeeds only when the retried step was the last thing missing; resuming
+        it runs the rest.
         """
         reused = self._reusable(plan, resume) if resume is not None else set()
+        left_out: set[str] = set()
+        if only is not None:
+            left_out = self._left_out(plan, resume, reused, only)
         run_id = self.store.start_run(
             plan.job,
             json.dumps(plan.as_dict()),
@@ -112,10 +125,9 @@ class Executor:
         stop = threading.Event()
         beat = threading.Thread(target=self._beat, args=(run_id, stop), daemon=True, name="datakit-heartbeat")
         beat.start()
-        if self.cancel is not None:
-            threading.Thread(
-                target=self._watch_cancel, args=(stop,), daemon=True, name="datakit-cancel"
-            ).start()
+        threading.Thread(
+            target=self._watch_cancel, args=(run_id, stop), daemon=True, name="datakit-cancel"
+        ).start()
         watch = SlaWatch(
             plan.sla,
             record=lambda: self._record_sla_miss(run_id, plan),
@@ -136,9 +148,10 @@ class Executor:
                 limit=plan.parallelism,
                 keep_going=plan.continue_on_failure,
                 exclusive={s.id: s.exclusive for s in plan.steps},
-                done=reused,
+                done=reused | left_out,
                 on_abort=self._abort,
             )
+            states.update(dict.fromkeys(left_out, NodeState.SKIPPED))
             skipped = [s for s, state in states.items() if state is NodeState.SKIPPED]
             self.store.mark_steps(run_id, skipped, StepStatus.SKIPPED)
         except BaseException as exc:
@@ -157,15 +170,15 @@ class Executor:
             for step_id, state in states.items()
         }
         failed = [s for s, status in steps.items() if status is StepStatus.FAILED]
-        status = RunStatus.SUCCEEDED if not failed and not skipped else RunStatus.FAILED
-        summary = _summary(failed, skipped) if status is RunStatus.FAILED else None
-        if self._aborted.is_set() and summary is not None:
-            summary = f"cancelled: {summary}"
+        status, summary = self._outcome(run_id, failed, skipped, only if left_out else None)
         self.store.finish_run(run_id, status, summary)
         self._observe("complete" if status is RunStatus.SUCCEEDED else "fail", run_id, plan, error=summary)
-        self._tell(
-            EventKind.RUN_SUCCEEDED if status is RunStatus.SUCCEEDED else EventKind.RUN_FAILED, run_id, plan
-        )
+        if status is not RunStatus.CANCELLED:  # an operator's own cancel pages nobody
+            self._tell(
+                EventKind.RUN_SUCCEEDED if status is RunStatus.SUCCEEDED else EventKind.RUN_FAILED,
+                run_id,
+                plan,
+            )
         watch.join(NOTICE_GRACE)
         return RunResult(
             run_id, plan.job, status, steps, errors, sla_missed=watch.missed, warehouse=plan.warehouse
@@ -191,6 +204,42 @@ class Executor:
         done = {StepStatus.SUCCEEDED.value, StepStatus.REUSED.value}
         ids = {s.id for s in plan.steps}
         return {s.step_id for s in old.steps if s.status in done and s.step_id in ids}
+
+    def _outcome(
+        self, run_id: int, failed: list[str], skipped: list[str], retried: str | None
+    ) -> tuple[RunStatus, str | None]:
+        """How the run ended and why: `cancelled` when an operator asked (the store says who)."""
+        status = RunStatus.SUCCEEDED if not failed and not skipped else RunStatus.FAILED
+        summary = _summary(failed, skipped) if status is RunStatus.FAILED else None
+        if retried is not None and summary is not None:
+            summary = f"{summary} (this run retried {retried} only; resume it for the rest)"
+        if not self._aborted.is_set():
+            return status, summary
+        cancelled_by = self.store.cancel_requested(run_id)
+        if cancelled_by is not None:
+            return RunStatus.CANCELLED, f"cancelled by {cancelled_by}" + (f": {summary}" if summary else "")
+        return status, None if summary is None else f"cancelled: {summary}"
+
+    def _left_out(self, plan: Plan, resume: int | None, reused: set[str], only: str) -> set[str]:
+        """The steps a retry of step `only` leaves out: every step neither reused nor `only`."""
+        ids = {s.id for s in plan.steps}
+        if resume is None:
+            raise DatakitError("retrying one step needs the run it belongs to", hint="pass --resume RUN")
+        if only not in ids:
+            from datakit.errors import did_you_mean
+
+            hint = did_you_mean(only, ids) or f"the steps of job {plan.job}: {', '.join(sorted(ids))}"
+            raise DatakitError(f"job {plan.job!r} has no step {only!r}", hint=hint)
+        if only in reused:
+            raise DatakitError(f"step {only!r} succeeded in run {resume}: nothing to retry")
+        waiting = [up for up in next(s for s in plan.steps if s.id == only).depends_on if up not in reused]
+        if waiting:
+            raise DatakitError(
+                f"step {only!r} cannot run before {', '.join(waiting)}, "
+                f"which did not succeed in run {resume}",
+                hint=f"resume run {resume} instead (it runs every step that did not succeed)",
+            )
+        return ids - reused - {only}
 
     def _runner_for(self, run_id: int) -> StepRunner:
         """The runner, told (when it wants to know: `for_run`) the keys of this run and of the runs it
@@ -318,12 +367,27 @@ class Executor:
         except Exception as exc:
             log.warning("%s of run %d not sent: %s: %s", kind, run_id, type(exc).__name__, redact(str(exc)))
 
-    def _watch_cancel(self, done: threading.Event) -> None:
-        """Until the run is done: when `cancel` is set, abort (kill running steps, start no more)."""
-        assert self.cancel is not None
+    def _watch_cancel(self, run_id: int, done: threading.Event) -> None:
+        """Until the run is done: when `cancel` is set or an operator asked (the store), abort — kill
+        running steps, start no more."""
+        polled = time.monotonic()
         while not done.is_set():
-            if self.cancel.wait(0.2):
-                log.warning("run cancelled: stopping its steps")
+            if self.cancel is not None and self.cancel.wait(0.2):
+                log.warning("run %d cancelled: stopping its steps", run_id)
+                self._abort()
+                return
+            if self.cancel is None:
+                done.wait(0.2)
+            if time.monotonic() - polled < self.cancel_poll:
+                continue
+            polled = time.monotonic()
+            try:
+                requested = self.store.cancel_requested(run_id)
+            except Exception as exc:  # a busy store: look again at the next poll
+                log.warning("looking for a cancel request of run %d failed: %s", run_id, exc)
+                continue
+            if requested is not None:
+                log.warning("run %d cancelled by %s: stopping its steps", run_id, requested)
                 self._abort()
                 return
 

@@ -125,6 +125,16 @@ class WriterQueue:
         return f"queued: run {blocker.id} ({blocker.job}{tenant}) is writing {', '.join(shared)}"
 
 
+@dataclass(frozen=True)
+class _Options:
+    """How a launched run runs, besides its plan."""
+
+    tick_key: str | None
+    full_refresh: bool
+    resume: int | None
+    only: str | None
+
+
 @dataclass
 class Launcher:
     """Runs jobs of `project` in background threads, recorded in `store`."""
@@ -137,15 +147,30 @@ class Launcher:
     _threads: set[threading.Thread] = field(default_factory=set, init=False)
     _active: dict[RunKey, int] = field(default_factory=dict, init=False)
     """Runs this process launched, by (job, warehouse), until they end."""
+    _cancels: dict[int, threading.Event] = field(default_factory=dict, init=False)
+    """Each active run's own cancel: `cancel(run_id)` stops one run, `cancel_now` all of them."""
     _starting: set[RunKey] = field(default_factory=set, init=False)
     _lock: threading.Condition = field(default_factory=threading.Condition, init=False)
 
     def __post_init__(self) -> None:
         self.queue = WriterQueue(self.store)
 
-    def launch(self, job: str, *, tick_key: str | None = None, warehouse: str | None = None) -> int:
+    def launch(
+        self,
+        job: str,
+        *,
+        tick_key: str | None = None,
+        warehouse: str | None = None,
+        full_refresh: bool = False,
+        resume: int | None = None,
+        only: str | None = None,
+    ) -> int:
         """Start a run of `job` (for `warehouse`); its id once committed. Raises TickFired,
-        AlreadyRunning, DatakitError."""
+        AlreadyRunning, DatakitError.
+
+        `full_refresh`, `resume` and `only` mean what they mean to `datakit run job` (`run_job`): the
+        same `Executor.run` and `LocalRunner` carry them out, with the same checks of the resumed run.
+        """
         key = (job, warehouse)
         with self._lock:
             while key in self._starting:  # another launch of this job is committing: its outcome decides
@@ -161,8 +186,9 @@ class Launcher:
                 raise AlreadyRunning(job, active)
             plan = compile_job(self.project, job, warehouse)
             started: Future[int] = Future()
+            options = _Options(tick_key, full_refresh, resume, only)
             thread = threading.Thread(
-                target=self._run, args=(plan, key, tick_key, started), name=f"datakit-run-{job}", daemon=True
+                target=self._run, args=(plan, key, options, started), name=f"datakit-run-{job}", daemon=True
             )
             with self._lock:
                 if self._closed:  # `stop` began meanwhile: it would not wait for this run
@@ -180,14 +206,18 @@ class Launcher:
         with self._lock:
             return self._active.get((job, warehouse))
 
-    def _run(self, plan: Plan, key: RunKey, tick_key: str | None, started: Future[int]) -> None:
+    def _run(self, plan: Plan, key: RunKey, options: _Options, started: Future[int]) -> None:
         """(The run's thread.) Record the run, wait for its turn, warm up, run the steps."""
         root, environment = self.project.root, self.project.environment
+        cancel = threading.Event()
+        if self._cancel.is_set():
+            cancel.set()
+        full_refresh = options.full_refresh
         executor = Executor(
             self.store,
-            LocalRunner(root, environment),
+            LocalRunner(root, environment, full_refresh=full_refresh),
             notify=Notifier.for_job(self.project, plan.job),
-            cancel=self._cancel,
+            cancel=cancel,
             observe=step_observer(self.project),
         )
         server: StepServer | None = None
@@ -198,18 +228,27 @@ class Launcher:
             run_id = new_run
             with self._lock:
                 self._active[key] = new_run
+                self._cancels[new_run] = cancel
+                if self._cancel.is_set():  # `cancel_now` ran while this run was being recorded
+                    cancel.set()
             started.set_result(new_run)
             try:
-                self.queue.wait_turn(new_run, writes(plan), self._cancel)
+                self.queue.wait_turn(new_run, writes(plan), cancel)
             except Exception as exc:  # the executor has not taken the run over yet: record its end here
                 self.store.finish_run(new_run, RunStatus.FAILED, f"could not leave the queue: {exc}")
                 raise
-            if not self._cancel.is_set():  # the slow part of a start, for a run recorded and due to start
+            if not cancel.is_set():  # the slow part of a start, for a run recorded and due to start
                 server = step_server(self.project, plan)
-                executor.runner = LocalRunner(root, environment, server=server)
+                executor.runner = LocalRunner(root, environment, full_refresh=full_refresh, server=server)
 
         try:
-            executor.run(plan, tick_key=tick_key, on_started=on_started)
+            executor.run(
+                plan,
+                tick_key=options.tick_key,
+                on_started=on_started,
+                resume=options.resume,
+                only=options.only,
+            )
         except BaseException as exc:  # before the start: the caller gets it; after: it is recorded
             if not started.done():
                 started.set_exception(exc)
@@ -221,6 +260,8 @@ class Launcher:
             with self._lock:
                 if run_id is not None and self._active.get(key) == run_id:
                     del self._active[key]
+                if run_id is not None:
+                    self._cancels.pop(run_id, None)
                 self._threads.discard(threading.current_thread())
             self.queue.changed()
 
@@ -229,9 +270,24 @@ class Launcher:
         with self._lock:
             return len(self._threads)
 
+    def cancel(self, run_id: int) -> bool:
+        """Stop run `run_id` at once if this process runs it (True); the caller has recorded the
+        operator's request in the store (`request_cancel`), which other processes' runs poll."""
+        with self._lock:
+            event = self._cancels.get(run_id)
+        if event is None:
+            return False
+        event.set()
+        self.queue.changed()
+        return True
+
     def cancel_now(self) -> None:
         """Cancel every running run (their steps are killed; each run is recorded as failed)."""
         self._cancel.set()
+        with self._lock:
+            events = list(self._cancels.values())
+        for event in events:
+            event.set()
         self.queue.changed()
 
     def stop(self, grace: float) -> None:

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from datakit.connectors.engines import preload_modules
 from datakit.errors import DatakitError
 from datakit.lineage.openlineage import step_observer
 from datakit.log import get_logger, redact
@@ -41,12 +42,15 @@ def run_job(
     store: StateStore | None = None,
     on_started: Callable[[int], None] | None = None,
     cancel: threading.Event | None = None,
+    only: str | None = None,
 ) -> RunResult:
     """Run job `job_name` of `project` now, each step in a child process, recorded in the state store.
 
     The job's notification channels hear of the run's end, and of an SLA miss while it runs. A daemon
     passes its own `store` (left open), learns the run id as soon as the run is committed
     (`on_started`), and may stop the run by setting `cancel`.
+
+    `only` (with `resume`) retries that one step of the resumed run (`Executor.run`).
 
     With `warehouse`, the run is that tenant's (`compile_job`): recorded with its name, so run history,
     resuming and the one-active-run rule are per tenant (`<job>@<warehouse>`).
@@ -68,7 +72,12 @@ def run_job(
         runner = LocalRunner(project.root, project.environment, full_refresh=full_refresh, server=server)
         executor = Executor(state, runner, notify=notifier, cancel=cancel, observe=step_observer(project))
         return executor.run(
-            plan, allow_concurrent=allow_concurrent, resume=resume, tick_key=tick_key, on_started=started
+            plan,
+            allow_concurrent=allow_concurrent,
+            resume=resume,
+            tick_key=tick_key,
+            on_started=started,
+            only=only,
         )
     finally:
         if server is not None:
@@ -78,6 +87,7 @@ def run_job(
 
 
 _PRELOAD = {
+    # DuckDB here as the in-process compute library of contract validation, not as a destination
     "load": ("pyarrow", "duckdb", "sqlmodel", "datakit.load.loader", "datakit.load.resolve"),
     "dbt": (
         "datakit.transform",
@@ -90,8 +100,10 @@ _PRELOAD = {
         "dbt.parser.manifest",
         "dbt.cli.main",
     ),
-    "checks": ("duckdb", "datakit.quality"),
+    "checks": ("datakit.quality",),
 }
+_OPENS_DESTINATION = ("load", "checks")
+"""Step kinds that open a destination: their servers also import its engine's driver ahead."""
 PARSE_AHEAD = "datakit.orchestrate.steps:parse_dbt_ahead"
 
 
@@ -105,9 +117,15 @@ def step_server(project: Project, plan: Plan) -> StepServer | None:
     """
     if os.environ.get("DATAKIT_STEP_SERVER", "1") == "0" or len(plan.steps) < 2:
         return None
+    engines = sorted({destination.type for destination in project.destinations.values()})
+    drivers = tuple(m for kind in engines for m in preload_modules(kind))
+
+    def modules(kind: str) -> tuple[str, ...]:
+        return _PRELOAD.get(kind, ()) + (drivers if kind in _OPENS_DESTINATION else ())
+
     first = {step.kind for step in plan.steps if not step.depends_on}
-    now = dict.fromkeys(m for kind in sorted(first) for m in _PRELOAD.get(kind, ()))
-    later = dict.fromkeys(m for step in plan.steps for m in _PRELOAD.get(step.kind, ()) if m not in now)
+    now = dict.fromkeys(m for kind in sorted(first) for m in modules(kind))
+    later = dict.fromkeys(m for step in plan.steps for m in modules(step.kind) if m not in now)
     ahead = [
         AheadCall(
             step.id,

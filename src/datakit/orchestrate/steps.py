@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datakit.orchestrate.livelog import live_log_path
 from datakit.orchestrate.stepkinds import ChecksStep, DbtStep, LoadStep, Step, step_data, step_from_data
 from datakit.orchestrate.stepserver import StepServer
 from datakit.orchestrate.subproc import StepProcesses, run_in_child
@@ -66,6 +67,8 @@ class LocalRunner:
     """The keys of the run and of the runs it resumes, newest first (`for_run`)."""
     processes: StepProcesses = dataclasses.field(default_factory=StepProcesses)
     """The step processes of this runner's run: `cancel` kills them (and only them)."""
+    live_logs: bool = True
+    """Write each step's log where the status pages stream it from while it runs (`livelog`)."""
 
     def for_run(self, runs: tuple[str, ...]) -> LocalRunner:
         """This runner for the run keyed `runs[0]`, which resumes `runs[1:]`."""
@@ -79,6 +82,9 @@ class LocalRunner:
             "full_refresh": self.full_refresh,
             "runs": list(self.runs),
         }
+        live = None
+        if self.live_logs and self.runs:
+            live = live_log_path(self.project_root, self.runs[0], step.id)
         result, log = run_in_child(
             _TARGET,
             kwargs,
@@ -86,6 +92,7 @@ class LocalRunner:
             cwd=self.project_root,
             server=self.server,
             processes=self.processes,
+            log_path=live,
         )
         return _output(result, log)
 

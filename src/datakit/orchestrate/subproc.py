@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from datakit.errors import DatakitError
+from datakit.orchestrate.livelog import remove_live_log
 from datakit.orchestrate.stepcall import execute_request
 from datakit.orchestrate.stepserver import ServerGone, StepServer
 
@@ -108,6 +109,7 @@ def run_in_child(
     cwd: Path | None = None,
     server: StepServer | None = None,
     processes: StepProcesses | None = None,
+    log_path: Path | None = None,
 ) -> tuple[Any, str]:
     """`(result, log)` of `target(**kwargs)` run in a child process; StepFailed/StepTimeout on failure.
 
@@ -115,11 +117,32 @@ def run_in_child(
 
     With a running `server`, the child is forked from it (everything already imported); otherwise, or
     when the server is gone, a fresh interpreter is spawned.
+
+    `log_path` is where the child's output goes while it runs (`livelog`: the pages stream it); it is
+    removed when the step ends. Without it, the log is a temporary file.
     """
     processes = processes or StepProcesses()
+    if log_path is None:
+        return _run_in_child(target, kwargs, timeout, cwd, server, processes, None)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_in_child(target, kwargs, timeout, cwd, server, processes, log_path)
+    finally:
+        remove_live_log(log_path)
+
+
+def _run_in_child(
+    target: str,
+    kwargs: dict[str, Any],
+    timeout: float | None,
+    cwd: Path | None,
+    server: StepServer | None,
+    processes: StepProcesses,
+    live: Path | None,
+) -> tuple[Any, str]:
     with tempfile.TemporaryDirectory(prefix="datakit-step-") as tmp:
         result_path = Path(tmp) / "result.json"
-        log_path = Path(tmp) / "step.log"
+        log_path = live or Path(tmp) / "step.log"
         if server is not None and server.alive:
             try:
                 code = _forked(server, target, kwargs, timeout, cwd, result_path, log_path, processes)

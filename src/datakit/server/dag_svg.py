@@ -25,6 +25,7 @@ STATUS_COLOURS: dict[str, str] = {
     "skipped": "#bdbdbd",
     "reused": "#00897b",
     "abandoned": "#ef6c00",
+    "cancelled": "#6d4c41",
 }
 """One colour per run or step status, shared by the drawing and the pages' CSS."""
 UNKNOWN_COLOUR = "#607d8b"

@@ -17,7 +17,8 @@ HTTP side of it, in an order that makes every refusal cheap:
 Answers: 202 with the run id (and `runs`: one per warehouse when the job is a tenants' job, each
 tenant's run keyed `<trigger>.<warehouse>@delivery:<id>`); 401/409/413/400 from verification; 408 for a
 body that is too slow; 404 for an unknown or disabled trigger (the same answer for both, so the
-endpoint does not reveal which triggers exist but are off); 409 when the job is already running (a
+endpoint does not reveal which triggers exist but are off); 409 for a paused trigger (nothing is
+remembered, so a redelivery after the unpause starts the job); 409 when the job is already running (a
 delivery that got as far as step 4 is then forgotten, so the sender's redelivery can start it). A
 client that disconnects is one line in the log, and starts nothing.
 """
@@ -49,7 +50,7 @@ from datakit.orchestrate.webhooks import (
     remember,
 )
 from datakit.server.limits import DEFAULT_LIMITS, HttpLimits, mark_verified
-from datakit.server.scheduler import Launch, tenant_triggers
+from datakit.server.scheduler import Launch, is_paused, tenant_triggers
 
 log = get_logger(__name__)
 
@@ -122,8 +123,12 @@ class _Endpoint:
         if isinstance(delivery, JSONResponse):
             return delivery
         mark_verified(request)
+        paused = set(await run_in_threadpool(self.store.paused_triggers))
+        firings = [firing for firing in self.targets[name] if not is_paused(firing[0], paused)]
+        if not firings:  # nothing remembered: the sender's redelivery after the unpause starts the job
+            log.info("webhook %s: delivery %s refused (409): the trigger is paused", name, delivery.id)
+            return _answer(409, f"trigger {name!r} is paused")
         # a job that already runs is answered at once: nothing recorded, compiled or started
-        firings = self.targets[name]
         running = [await self._running(trigger.job, wh) for _, wh in firings]
         busy = [f"job {trigger.job!r} is already running: run {run}" for run in running if run is not None]
         if len(busy) == len(firings):

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -33,15 +32,22 @@ from datakit.config.models.triggers import (
 )
 from datakit.config.project import Project
 from datakit.errors import DatakitError
-from datakit.log import redact
+from datakit.orchestrate.livelog import live_log_path, read_live_log
 from datakit.orchestrate.plan import compile_job
-from datakit.orchestrate.store import ACTIVE, RunRecord, RunStatus, StateStore, StepRecord, TickRecord
+from datakit.orchestrate.store import (
+    ACTIVE,
+    RunRecord,
+    RunStatus,
+    StateStore,
+    StepRecord,
+    StepStatus,
+    TickRecord,
+)
 from datakit.orchestrate.triggers import next_fire_time
-from datakit.server.dag_svg import STATUS_COLOURS, UNKNOWN_COLOUR, render_dag
+from datakit.server.auth import Auth
+from datakit.server.dag_svg import render_dag
+from datakit.server.render import Clock, Renderer, duration, when
 
-Clock = Callable[[], float]
-
-REFRESH_SECONDS = 10
 LOG_TAIL_LINES = 40
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -49,58 +55,24 @@ _CELL_CHARS = 200
 _TABLE_ROWS = 200
 _TABLE_COLUMNS = 10
 
-_templates = Environment(
-    loader=PackageLoader("datakit.server", "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,  # a misspelt variable fails the page tests instead of rendering blank
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+__all__ = ["duration", "page_routes", "when"]  # the formatting lives in `render`, shared by every page
 
 
-def page_routes(project: Project, store: StateStore, *, clock: Clock = time.time) -> list[BaseRoute]:
-    """The status pages as Starlette routes, for `datakit serve` to mount next to its other routes."""
-    pages = _Pages(project, store, clock)
+def page_routes(
+    project: Project, store: StateStore, *, clock: Clock = time.time, auth: Auth | None = None
+) -> list[BaseRoute]:
+    """The status pages as Starlette routes, for `datakit serve` to mount next to its other routes;
+    with `auth`, they show the actions (forms) to whoever may act."""
+    pages = _Pages(project, store, Renderer(project, auth, clock))
     return [
         Route("/", pages.runs, methods=["GET"], name="status_runs"),
         Route("/runs/{run_id:int}", pages.run, methods=["GET"], name="status_run"),
+        Route("/runs/{run_id:int}/live", pages.run_live, methods=["GET"], name="status_run_live"),
         Route("/jobs/{name}", pages.job, methods=["GET"], name="status_job"),
         Route("/triggers", pages.triggers, methods=["GET"], name="status_triggers"),
+        Route("/audit", pages.audit, methods=["GET"], name="status_audit"),
         Route("/healthz", pages.healthz, methods=["GET"], name="status_healthz"),
     ]
-
-
-# --- formatting -----------------------------------------------------------------------------------
-
-
-def when(epoch: float | None) -> str:
-    """An instant for people: UTC to the second, one format on every page."""
-    if epoch is None:
-        return "—"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def duration(seconds: float | None) -> str:
-    """A duration at the precision that matters: `850ms`, `42.1s`, `3m 05s`, `15m`, `2h 07m`, `3d 4h`."""
-    if seconds is None:
-        return "—"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
-    return f"{minutes}m {secs:02d}s" if secs else f"{minutes}m"
-
-
-_templates.filters["when"] = when
-_templates.filters["duration"] = duration
 
 
 # --- what the pages show --------------------------------------------------------------------------
@@ -270,9 +242,12 @@ def _cell(value: Any) -> str:
     return text if len(text) <= _CELL_CHARS else text[: _CELL_CHARS - 1] + "…"
 
 
-def step_panel(step: StepRecord) -> StepPanel:
-    """A step's error, the end of its latest log and its results, for the run page."""
+def step_panel(step: StepRecord, live_log: str | None = None) -> StepPanel:
+    """A step's error, the end of its latest log (`live_log`: of the attempt running now) and its
+    results, for the run page."""
     logs = [a.log for a in step.attempt_records if a.log]
+    if live_log is not None:
+        logs.append(live_log)
     tail: str | None = None
     count = 0
     if logs:
@@ -352,13 +327,13 @@ def _scheduled_time(trigger: str, key: str) -> datetime | None:
 
 
 def not_found_page(
-    project: Project, store: StateStore, *, clock: Clock = time.time
+    project: Project, *, clock: Clock = time.time, auth: Auth | None = None
 ) -> Callable[[Request, Exception], Response]:
     """The site's 404 page for paths no route knows (the app's exception handler)."""
-    pages = _Pages(project, store, clock)
+    renderer = Renderer(project, auth, clock)
 
     def handle(request: Request, _exc: Exception) -> Response:
-        return pages._error(request, 404, "Not found", f"There is no page at {request.url.path}.")
+        return renderer.error(request, 404, "Not found", f"There is no page at {request.url.path}.")
 
     return handle
 
@@ -369,35 +344,19 @@ def not_found_page(
 class _Pages:
     """The route handlers; sync on purpose: the store is blocking, Starlette runs them in its threadpool."""
 
-    def __init__(self, project: Project, store: StateStore, clock: Clock) -> None:
+    def __init__(self, project: Project, store: StateStore, renderer: Renderer) -> None:
         self.project = project
         self.store = store
-        self.clock = clock
+        self.renderer = renderer
+        self.clock = renderer.clock
 
     def _render(
-        self,
-        request: Request,
-        template: str,
-        status_code: int = 200,
-        *,
-        refresh: bool = False,
-        **context: Any,
+        self, request: Request, template: str, status_code: int = 200, **context: Any
     ) -> HTMLResponse:
-        page = _templates.get_template(template).render(
-            root=request.scope.get("root_path", "").rstrip("/"),
-            project=self.project,
-            colours=STATUS_COLOURS,
-            unknown_colour=UNKNOWN_COLOUR,
-            refresh=REFRESH_SECONDS if refresh else None,
-            now=self.clock(),
-            **context,
-        )
-        # Run history is masked when written; this masks what it did not know then (a secret declared
-        # later, a run recorded by another process), in the HTML-escaped forms too.
-        return HTMLResponse(redact(page), status_code=status_code, headers={"Cache-Control": "no-store"})
+        return self.renderer.render(request, template, status_code, **context)
 
     def _error(self, request: Request, status_code: int, title: str, message: str) -> HTMLResponse:
-        return self._render(request, "error.html", status_code, title=title, message=message)
+        return self.renderer.error(request, status_code, title, message)
 
     def _rows(self, runs: list[RunRecord]) -> list[RunRow]:
         counts = self.store.step_counts([r.id for r in runs])
@@ -436,6 +395,13 @@ class _Pages:
         )
 
     def run(self, request: Request) -> Response:
+        return self._run_page(request, "run.html")
+
+    def run_live(self, request: Request) -> Response:
+        """The changing part of a run's page, which the page's script fetches while the run runs."""
+        return self._run_page(request, "_run_live.html")
+
+    def _run_page(self, request: Request, template: str) -> Response:
         run_id: int = request.path_params["run_id"]
         try:
             run = self.store.get_run(run_id)
@@ -449,16 +415,27 @@ class _Pages:
         now = self.clock()
         return self._render(
             request,
-            "run.html",
+            template,
             refresh=run.status in ACTIVE,
+            live=run.status in ACTIVE,
             run=run,
             plan=plan,
             elapsed=run.duration if run.finished_at is not None else now - run.started_at,
             timeline=timeline(run, now),
             dag=Markup(render_dag(nodes, edges, status)) if nodes else None,
-            panels=[step_panel(s) for s in run.steps if s.started_at is not None or s.error or s.details],
+            panels=[
+                step_panel(s, self._live_log(run, s))
+                for s in run.steps
+                if s.started_at is not None or s.error or s.details
+            ],
             job_known=run.job in self.project.jobs,
         )
+
+    def _live_log(self, run: RunRecord, step: StepRecord) -> str | None:
+        """The log a running step writes now (on this machine), when there is one."""
+        if step.status != StepStatus.RUNNING.value or run.key is None:
+            return None
+        return read_live_log(live_log_path(self.project.root, run.key, step.step_id))
 
     def job(self, request: Request) -> Response:
         ref: str = request.path_params["name"]
@@ -486,6 +463,8 @@ class _Pages:
         triggers = [
             t for t in self.project.triggers.values() if self.project.resolve_name("job", t.job) == name
         ]
+        from datakit.config.tenancy import tenants_running
+
         return self._render(
             request,
             "job.html",
@@ -498,6 +477,7 @@ class _Pages:
             latest=latest,
             rows=self._rows(runs),
             triggers=[describe_schedule(t) for t in sorted(triggers, key=lambda t: t.name)],
+            warehouses=tenants_running(self.project, name),
         )
 
     def triggers(self, request: Request) -> Response:
@@ -510,7 +490,17 @@ class _Pages:
             trigger_row(trigger, now, self.store.last_tick(name), cursors.get(name))
             for name, (trigger, _) in sorted(firings.items())
         ]
-        return self._render(request, "triggers.html", refresh=True, rows=rows)
+        paused = self.store.paused_triggers()
+        return self._render(request, "triggers.html", refresh=True, rows=rows, paused=paused)
+
+    def audit(self, request: Request) -> Response:
+        try:
+            before = int(request.query_params["before"]) if "before" in request.query_params else None
+        except ValueError:
+            return self._error(request, 400, "Bad page", "before must be an entry id")
+        entries = self.store.list_audit(limit=DEFAULT_LIMIT + 1, before=before)
+        more = entries[DEFAULT_LIMIT].id + 1 if len(entries) > DEFAULT_LIMIT else None
+        return self._render(request, "audit.html", entries=entries[:DEFAULT_LIMIT], more=more)
 
     def healthz(self, _request: Request) -> Response:
         return PlainTextResponse("ok")

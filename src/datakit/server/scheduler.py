@@ -15,6 +15,11 @@ then the cursor moves. Killed in between, the restarted scheduler computes the s
 is already there, and only the cursor moves. Killed before the run commits, the cursor has not moved
 and the tick is computed again. No tick is lost and none is doubled.
 
+Paused triggers (`datakit trigger pause`, the triggers page; kept in the store) start nothing: a paused
+clock or job-event trigger's ticks pass (its cursor moves), so unpausing does not replay the pause as a
+catch-up; a paused file trigger is not polled, so the files that arrived meanwhile fire once it is
+unpaused. Pausing `nightly` pauses each tenant's `nightly.<warehouse>` too.
+
 File arrivals need no cursor: every present file is offered on each poll and the tick key (path, size,
 mtime) drops the ones already fired. Webhooks are not polled; `hooks.py` starts their runs directly.
 
@@ -73,6 +78,11 @@ def tenant_triggers(project: Project) -> dict[str, tuple[Trigger, str | None]]:
     return found
 
 
+def is_paused(firing: str, paused: set[str]) -> bool:
+    """Whether trigger `firing` (`nightly`, or a tenant's `nightly.acme`) is paused, itself or its base."""
+    return firing in paused or firing.split(".", 1)[0] in paused
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -107,13 +117,15 @@ class Scheduler:
         """Fire every tick due now; returns what each became (for logs and tests)."""
         now = self.clock()
         cursors = self._cursors(now)
+        paused = set(self.store.paused_triggers())
         fired = []
         for tick in due_all(self._clocked(), cursors, now):
-            fired.append(self._fire(tick))
+            fired.append(Fired(tick, None, "paused") if is_paused(tick.trigger, paused) else self._fire(tick))
             self.store.set_cursor(tick.trigger, tick.at.timestamp())
-        fired.extend(self._job_events(cursors))
-        for watch in self._watches.values():
-            fired.extend(self._fire(tick) for tick in watch.poll(now))
+        fired.extend(self._job_events(cursors, paused))
+        for name, watch in self._watches.items():
+            if not is_paused(name, paused):
+                fired.extend(self._fire(tick) for tick in watch.poll(now))
         return fired
 
     def run_forever(self, stop: threading.Event, every: float = 1.0) -> None:
@@ -146,7 +158,7 @@ class Scheduler:
             cursors[trigger.name] = datetime.fromtimestamp(stored[trigger.name], UTC)
         return cursors
 
-    def _job_events(self, cursors: dict[str, datetime]) -> list[Fired]:
+    def _job_events(self, cursors: dict[str, datetime], paused: set[str]) -> list[Fired]:
         """Runs that ended since each job-event trigger's cursor fire it (from any process's runs)."""
         triggers = self._job_triggers()
         if not triggers:
@@ -163,7 +175,10 @@ class Scheduler:
                 # a tenant's run fires its own tenant's followers only
                 if run.warehouse is None or warehouse == run.warehouse:
                     ticks = job_event_ticks([trigger], run.job, run.status, run.id, ended, self._resolve_job)
-                    fired.extend(self._fire(tick) for tick in ticks)
+                    if is_paused(trigger.name, paused):
+                        fired.extend(Fired(tick, None, "paused") for tick in ticks)
+                    else:
+                        fired.extend(self._fire(tick) for tick in ticks)
                 self.store.set_cursor(trigger.name, run.finished_at)
                 cursors[trigger.name] = ended
         return fired

@@ -24,6 +24,7 @@ from datakit.orchestrate.launch import Launcher
 from datakit.orchestrate.store import StateStore, open_store
 from datakit.orchestrate.triggers import Tick
 from datakit.server.app import create_app, webhook_secrets
+from datakit.server.auth import auth_policy
 from datakit.server.limits import DEFAULT_LIMITS, HttpLimits
 from datakit.server.scheduler import Scheduler
 
@@ -42,6 +43,9 @@ class ServeOptions:
     forget_every: float = 600.0
     """Seconds between sweeps of expired webhook delivery ids from the store (its size stays bounded
     by the ids of the last 7 days)."""
+    auth: str = "users"
+    """`users` (log in as one of `serve.users`; without any, the pages are read-only) or `none` (anyone
+    on this machine may act; loopback only)."""
 
 
 def serve(
@@ -55,6 +59,7 @@ def serve(
     from datakit.server.protocol import web_server
 
     secrets = webhook_secrets(project)  # before anything starts: a missing secret refuses the start
+    policy = auth_policy(project, options.host, auth=options.auth)  # and so does an open network
     stop = stop or threading.Event()
     store = open_store(project)
     launcher = Launcher(project, store)
@@ -63,7 +68,16 @@ def serve(
         return launcher.launch(tick.job, tick_key=tick.key, warehouse=warehouse)
 
     scheduler = Scheduler(project, store, launch)
-    app = create_app(project, store, launch, secrets, limits=options.limits, active=launcher.running_here)
+    app = create_app(
+        project,
+        store,
+        launch,
+        secrets,
+        limits=options.limits,
+        active=launcher.running_here,
+        operator=launcher,
+        policy=policy,
+    )
     server = web_server(app, options.host, options.port, options.limits)
     web = threading.Thread(target=server.run, name="datakit-web", daemon=True)
     restore = _on_signals(stop, launcher) if threading.current_thread() is threading.main_thread() else None
@@ -72,6 +86,10 @@ def serve(
         _wait_listening(server, web, options)
         url = f"http://{options.host}:{options.port}"
         log.info("serving %s on %s (%d triggers)", project.config.name, url, len(project.triggers))
+        if policy.none:
+            log.warning(
+                "--auth none: anyone who can open %s on this machine may start, cancel and pause", url
+            )
         if on_ready is not None:
             on_ready(url)
         ticker = threading.Thread(

@@ -2,8 +2,10 @@
 
 `DbtFailed.transient` is set per instance (the class default of `DatakitError` is False): a dbt step
 that could not reach its database, or met a lock or a serialization failure, may succeed when tried
-again; a model with wrong SQL or a failing test will not. `orchestrate.retry.is_transient` reads the
-attribute, so this package needs nothing from the orchestrator.
+again; a model with wrong SQL or a failing test will not. dbt passes its adapter's errors on as text
+only, so the destination's engine reads the words (`Engine.transient_message`).
+`orchestrate.retry.is_transient` reads the attribute, so this package needs nothing from the
+orchestrator.
 """
 
 from __future__ import annotations
@@ -11,23 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from datakit.errors import DatakitError
-
-# Lower-cased signs, in a database's or dbt's message, of a failure that another attempt may not meet.
-_TRANSIENT_SIGNS = (
-    "could not connect",
-    "connection refused",
-    "connection to server",
-    "connection reset",
-    "server closed the connection",
-    "terminating connection",
-    "the database system is starting up",
-    "the database system is shutting down",
-    "too many connections",
-    "timeout expired",
-    "could not serialize access",
-    "deadlock detected",
-    "could not set lock on file",  # DuckDB: another process holds the file
-)
 
 
 class DbtFailed(DatakitError):
@@ -52,9 +37,3 @@ class DbtFailed(DatakitError):
         self.log = log
         self.transient = transient
         self.file = file
-
-
-def looks_transient(text: str) -> bool:
-    """True when an error text says the database was unreachable or busy, not that the SQL is wrong."""
-    lowered = text.lower()
-    return any(sign in lowered for sign in _TRANSIENT_SIGNS)

@@ -26,6 +26,7 @@ from datakit.transform.files import write_if_changed
 if TYPE_CHECKING:
     from datakit.config.project import Project
     from datakit.config.secrets import Secrets
+    from datakit.connectors.engine import Engine
     from datakit.transform.dbt_project import DbtProject
 
 PASSWORD_ENV = DBT_PASSWORD_ENV
@@ -41,6 +42,8 @@ class Profile:
     dir: Path
     profile: str
     target: str
+    engine: Engine
+    """The destination's engine: it tells a transient failure in dbt's messages."""
     env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -65,6 +68,7 @@ def write_profile(
 
     # The target schema is where models without a `+schema` go: the engine's default schema, not the
     # destination's `settings.schema` (that one is where bronze lands when pipelines name none).
-    target = open_destination_named(project, destination, secrets).dbt_target(threads=DEFAULT_THREADS)
+    warehouse = open_destination_named(project, destination, secrets)
+    target = warehouse.dbt_target(threads=DEFAULT_THREADS)
     write_if_changed(folder / PROFILES_FILE, profiles_yaml(dbt.profile, destination, target.output))
-    return Profile(folder, dbt.profile, destination, dict(target.env))
+    return Profile(folder, dbt.profile, destination, warehouse.engine, dict(target.env))

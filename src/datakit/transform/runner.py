@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from datakit.log import RedactingFilter, get_logger, redact
 from datakit.transform.dbt_project import DbtProject, read_dbt_project, work_dir
-from datakit.transform.errors import DbtFailed, looks_transient
+from datakit.transform.errors import DbtFailed
 from datakit.transform.files import exclusive
 from datakit.transform.invocation import FULL_REFRESH_COMMANDS, DbtInvocation, DbtNodeResult, DbtResult
 from datakit.transform.profiles import Profile, write_profile
@@ -56,6 +56,7 @@ from datakit.transform.workspace import generated_dir, prepare_workspace
 if TYPE_CHECKING:
     from datakit.config.project import Project
     from datakit.config.tenancy import Tenant
+    from datakit.connectors.engine import Engine
 
 LOCK_FILE = ".lock"  # in a work folder: one dbt invocation per (dbt project, warehouse, destination)
 LOG_LINES = 2000
@@ -117,7 +118,7 @@ def run_dbt(
         error=error,
     )
     if not result.success:
-        raise _failure(result, invocation)
+        raise _failure(result, invocation, ready.profile.engine)
     return result
 
 
@@ -345,7 +346,7 @@ def _masked(node: DbtNodeResult, events: _Events) -> DbtNodeResult:
     return replace(node, message=events.mask(node.message))
 
 
-def _failure(result: DbtResult, invocation: DbtInvocation) -> DbtFailed:
+def _failure(result: DbtResult, invocation: DbtInvocation, engine: Engine) -> DbtFailed:
     """The DbtFailed for a failed invocation: failing nodes first, else the whole-invocation error."""
     what = f"dbt {invocation.command} of {invocation.project_dir} on {result.destination}"
     failed = result.failed_nodes
@@ -364,7 +365,7 @@ def _failure(result: DbtResult, invocation: DbtInvocation) -> DbtFailed:
         message,
         details=result.details(),
         log=result.log,
-        transient=looks_transient(text),
+        transient=engine.transient_message(text),
         file=file,
         hint=hint,
     )

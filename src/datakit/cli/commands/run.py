@@ -71,6 +71,10 @@ def run_job(
         int | None,
         typer.Option("--resume", help="Re-run only the failed and skipped steps of this run.", min=1),
     ] = None,
+    retry_step: Annotated[
+        str | None,
+        typer.Option("--retry-step", help="With --resume: retry only this failed step of the run."),
+    ] = None,
     allow_concurrent: Annotated[
         bool, typer.Option("--allow-concurrent", help="Start even if the job is already running.")
     ] = False,
@@ -98,6 +102,10 @@ def run_job(
     from datakit.orchestrate.run import run_job as run
 
     loaded = load_project(state.project_dir(project), environment=environment)
+    if retry_step is not None and resume is None:
+        from datakit.errors import UsageError
+
+        raise UsageError("--retry-step retries a step of a run", hint="give the run with --resume RUN")
     if warehouse == ALL:
         if resume is not None:
             from datakit.errors import UsageError
@@ -112,6 +120,7 @@ def run_job(
         allow_concurrent=allow_concurrent,
         resume=resume,
         full_refresh=full_refresh,
+        only=retry_step,
     )
     if as_json:
         from datakit.cli.output import print_json

@@ -22,7 +22,8 @@ def list_runs(
     ctx: typer.Context,
     job: Annotated[str | None, typer.Option("--job", "-j", help="Only runs of this job.")] = None,
     status: Annotated[
-        str | None, typer.Option("--status", "-s", help="queued, running, succeeded, failed or abandoned.")
+        str | None,
+        typer.Option("--status", "-s", help="queued, running, succeeded, failed, abandoned or cancelled."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs (latest first).")] = 20,
     project: ProjectOption = None,
@@ -76,6 +77,26 @@ def show_run(
     _print_run(run, logs=logs)
 
 
+@app.command("cancel")
+def cancel(
+    run_id: Annotated[int, typer.Argument(help="Run id (from `datakit runs`).")],
+    project: ProjectOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Cancel a running run: its executor, in whichever process runs it, kills its steps within a second
+    or so and records it `cancelled`. Written to the audit log."""
+    from datakit.cli.output import say
+    from datakit.orchestrate.actions import cancel_run, cli_actor
+    from datakit.orchestrate.store import open_store
+
+    store = open_store(_project(project, environment))
+    try:
+        cancel_run(store, run_id, cli_actor())
+    finally:
+        store.close()
+    say(f"✓ run {run_id}: cancel requested (its steps stop within a few seconds)", "green")
+
+
 def _project(project: ProjectOption, environment: EnvironmentOption) -> Project:
     from datakit.config import load_project
 
@@ -112,7 +133,14 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-_STYLE = {"succeeded": "green", "failed": "red", "abandoned": "red", "running": "yellow", "skipped": "yellow"}
+_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "abandoned": "red",
+    "cancelled": "red",
+    "running": "yellow",
+    "skipped": "yellow",
+}
 
 
 def _styled(status: str) -> str:
@@ -195,7 +223,7 @@ def _print_run(run: RunRecord, *, logs: bool) -> None:
                 console.print(Text(attempt.log.rstrip()))
     if run.error:
         error(run.error)
-    if run.status in {"failed", "abandoned"}:
+    if run.status in {"failed", "abandoned", "cancelled"}:
         tenant = f" --warehouse {run.warehouse}" if run.warehouse else ""
         say(f"resume with: datakit run job {run.job}{tenant} --resume {run.id}")
 

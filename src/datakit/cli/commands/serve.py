@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated
 
 import typer
@@ -12,7 +11,10 @@ from datakit.cli.state import EnvironmentOption, ProjectOption, state
 
 def serve(
     host: Annotated[
-        str, typer.Option("--host", help="Address to listen on (the pages have no login: keep it local).")
+        str,
+        typer.Option(
+            "--host", help="Address to listen on; beyond 127.0.0.1 every page needs a login (serve.users)."
+        ),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8321,
     grace: Annotated[
@@ -20,6 +22,14 @@ def serve(
         typer.Option("--grace", min=0, help="Seconds running runs may take to finish on shutdown."),
     ] = 30.0,
     poll: Annotated[float, typer.Option("--poll", min=0.1, help="Seconds between scheduler polls.")] = 1.0,
+    auth: Annotated[
+        str,
+        typer.Option(
+            "--auth",
+            help="`users`: actions need a login as one of serve.users (datakit.yaml); `none`: anyone on "
+            "this machine may act (127.0.0.1 only).",
+        ),
+    ] = "users",
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
@@ -30,19 +40,19 @@ def serve(
     from datakit.server.serve import serve as run_server
 
     loaded = load_project(state.project_dir(project), environment=environment)
-    if not _loopback(host):
-        say(
-            f"! listening on {host}: anyone who can reach it can read the status pages and run history",
-            "yellow",
-        )
-    options = ServeOptions(host=host, port=port, poll_every=poll, grace=grace)
-    run_server(loaded, options, on_ready=lambda url: say(f"✓ serving {loaded.config.name} on {url}", "green"))
+    options = ServeOptions(host=host, port=port, poll_every=poll, grace=grace, auth=auth)
 
+    def ready(url: str) -> None:
+        say(f"✓ serving {loaded.config.name} on {url}", "green")
+        if auth == "none":
+            say(
+                "! --auth none: ANYONE who can open this address on this machine may start, cancel and "
+                "pause runs, without a login",
+                "bold red",
+            )
+        elif not loaded.config.serve.users:
+            say("  the pages are read-only: add serve.users to datakit.yaml to act on them", "yellow")
+        else:
+            say(f"  log in at {url}/login to act ({len(loaded.config.serve.users)} user(s))")
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    run_server(loaded, options, on_ready=ready)

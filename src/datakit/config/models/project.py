@@ -101,6 +101,23 @@ class OpenLineageSettings(StrictModel):
     transport: OpenLineageTransport
 
 
+class ServeUser(StrictModel):
+    """Someone who may log in to `datakit serve`'s pages and act there (start, cancel, pause...)."""
+
+    name: Name = Field(description="The login name; the audit log names each action's user by it.")
+    secret_key: SecretRef = Field(description="The user's password or token (a secrets mapping key).")
+
+
+class ServeSettings(StrictModel):
+    """`datakit serve`: who may act on its status pages."""
+
+    users: list[ServeUser] = Field(
+        default_factory=list,
+        description="The users who may log in. Without any, the pages are read-only (unless --auth none).",
+    )
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = Field(12.0, description="Hours a login lasts.")
+
+
 class ProjectConfig(StrictModel):
     name: Name
     description: str | None = None
@@ -110,6 +127,7 @@ class ProjectConfig(StrictModel):
     state: StateStore = Field(default_factory=lambda: SqliteState(type="sqlite"))
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     dbt: DbtSettings = Field(default_factory=DbtSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     openlineage: OpenLineageSettings | None = Field(
         None, description="OpenLineage events of each step run (START / COMPLETE / FAIL); off when absent."
     )

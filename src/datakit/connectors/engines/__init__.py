@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from datakit.config.project import Project
     from datakit.config.secrets import Secrets
     from datakit.connectors.base import Destination
+    from datakit.connectors.engine import Engine
 
 
 class Typed(Protocol):
@@ -35,6 +36,19 @@ def open_destination(params: Typed) -> Destination:
     """The destination connector for `params` (nothing connects until a transaction opens)."""
     destination: Destination = _module(params.type, "destination").open(params)
     return destination
+
+
+def engine_of(kind: str) -> Engine:
+    """The `Engine` of destinations of type `kind`, without importing its driver (lineage, docs and
+    check plans ask it how the engine names things before anything connects)."""
+    engine: Engine = _module(kind, "engine").ENGINE
+    return engine
+
+
+def preload_modules(kind: str) -> tuple[str, ...]:
+    """What to import ahead of a step that opens a destination of type `kind`: its folder's destination
+    module and the driver it imports on connecting."""
+    return (f"{__name__}.{kind}.destination", *engine_of(kind).drivers)
 
 
 def params_from_config(config: Typed, project: Project, secrets: Secrets) -> Any:

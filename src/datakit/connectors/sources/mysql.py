@@ -15,7 +15,7 @@ gives.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import closing, suppress
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +31,12 @@ from datakit.connectors.errors import (
 )
 from datakit.connectors.params import MysqlParams
 from datakit.connectors.rows import cursor_batches
+from datakit.connectors.sources.reflecting import InspectedSource
 from datakit.connectors.sources.requested import requested_columns, requested_schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from datakit.contracts.model import Contract
 
 REFUSED_LOGIN = frozenset({1045, 1698})  # not 1044, a refused database: that is a permission
 TRANSIENT = frozenset({1040, 1205, 1213, 1927, 2002, 2003, 2005, 2006, 2013, 2055})
@@ -91,7 +91,7 @@ def quote(*parts: str) -> str:
     return ".".join("`" + part.replace("`", "``") + "`" for part in parts)
 
 
-class MysqlSource:
+class MysqlSource(InspectedSource):
     """Reads tables or SELECTs from one MySQL or MariaDB database."""
 
     capabilities = SourceCapabilities(cheap_estimate=True, schemas=False, catalog=True, native_reads=True)
@@ -103,27 +103,8 @@ class MysqlSource:
     def __repr__(self) -> str:
         return f"MysqlSource({self.params.describe()})"
 
-    def reflect(
-        self,
-        schema: str,
-        *,
-        tables: Sequence[str] | None = None,
-        layer: str = "source",
-        system: str | None = None,
-    ) -> list[Contract]:
-        from datakit.connectors.reflection import reflect
-
-        return reflect(
-            self.params.sqlalchemy_url(),
-            schema,
-            action=f"reflecting {schema} from {self.params.describe()}",
-            translate=lambda exc, action: translate(
-                exc, action, secrets=self.params.secrets(), login=self.params.login()
-            ),
-            tables=tables,
-            layer=layer,
-            system=system,
-        )
+    def reflection_error(self, exc: BaseException, action: str) -> ConnectorError:
+        return translate(exc, action, secrets=self.params.secrets(), login=self.params.login())
 
     def columns(self, table: TableRef) -> list[Column]:
         rows = self._fetch(_COLUMNS_SQL, (table.schema or self.params.database, table.name), str(table))

@@ -8,7 +8,7 @@ type, and a value that does not fit fails the read with the column's name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from datakit.connectors.base import Column, ReadRequest, SourceCapabilities, Tab
 from datakit.connectors.errors import ConnectionLost, ConnectorError, Diagnosis, network_or_terminal
 from datakit.connectors.params import SqliteParams
 from datakit.connectors.rows import cursor_batches
+from datakit.connectors.sources.reflecting import InspectedSource
 from datakit.connectors.sources.requested import requested_columns, requested_schema
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
     import pyarrow as pa
 
-    from datakit.contracts.model import Contract
 
 BUSY = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED: a writer holds the file; it will let go
 
@@ -51,7 +51,7 @@ def _table_sql(table: TableRef) -> str:
     return quote(table.schema, table.name) if table.schema else quote(table.name)
 
 
-class SqliteSource:
+class SqliteSource(InspectedSource):
     """Reads tables or SELECTs from a SQLite file."""
 
     capabilities = SourceCapabilities(exact_types=False, schemas=False, catalog=True)
@@ -63,25 +63,8 @@ class SqliteSource:
     def __repr__(self) -> str:
         return f"SqliteSource({self.params.describe()})"
 
-    def reflect(
-        self,
-        schema: str,
-        *,
-        tables: Sequence[str] | None = None,
-        layer: str = "source",
-        system: str | None = None,
-    ) -> list[Contract]:
-        from datakit.connectors.reflection import reflect
-
-        return reflect(
-            self.params.sqlalchemy_url(),
-            schema,
-            action=f"reflecting {schema} from {self.params.describe()}",
-            translate=translate,
-            tables=tables,
-            layer=layer,
-            system=system,
-        )
+    def reflection_error(self, exc: BaseException, action: str) -> ConnectorError:
+        return translate(exc, action)
 
     def columns(self, table: TableRef) -> list[Column]:
         prefix = quote(table.schema) + "." if table.schema else ""

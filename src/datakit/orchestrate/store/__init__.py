@@ -1,5 +1,6 @@
 """Run history: runs, steps, attempts and their logs, in SQLite (default) or PostgreSQL."""
 
+from datakit.orchestrate.store.control import AuditRecord, PausedTrigger
 from datakit.orchestrate.store.records import (
     ACTIVE,
     AttemptRecord,
@@ -15,6 +16,8 @@ __all__ = [
     "ACTIVE",
     "AlreadyRunning",
     "AttemptRecord",
+    "AuditRecord",
+    "PausedTrigger",
     "RunRecord",
     "RunStatus",
     "StateStore",

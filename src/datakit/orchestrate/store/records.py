@@ -15,6 +15,8 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     ABANDONED = "abandoned"
     """Its process died (no heartbeat): never left "running" forever."""
+    CANCELLED = "cancelled"
+    """An operator cancelled it (`datakit runs cancel`, the status page): its steps were killed."""
 
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
@@ -93,6 +95,8 @@ class RunRecord:
     """When the run exceeded its job's `sla.duration` (None: met, or no SLA)."""
     uid: str | None = None
     """Random; None for runs recorded before datakit gave runs one."""
+    cancel_requested: str | None = None
+    """Who asked to cancel the run and when (`alice at <epoch>`), while or after it was cancelled."""
     steps: tuple[StepRecord, ...] = field(default=())
 
     @property

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from datakit.errors import DatakitError
 from datakit.log import redact
+from datakit.orchestrate.store.control import Controls
 from datakit.orchestrate.store.records import (
     ACTIVE,
     AttemptRecord,
@@ -74,8 +75,10 @@ class TickFired(DatakitError):
         self.key = key
 
 
-class StateStore:
-    """Run history behind SQLAlchemy Core; all times are epoch seconds from the injected `clock`."""
+class StateStore(Controls):
+    """Run history behind SQLAlchemy Core; all times are epoch seconds from the injected `clock`.
+
+    What operators do (cancel requests, paused triggers, the audit log) is in its base, `Controls`."""
 
     def __init__(
         self,
@@ -92,6 +95,7 @@ class StateStore:
         self.metadata, self.runs, self.steps, self.attempts, self.ticks, self.deliveries, self.cursors = (
             tables
         )
+        self._control_tables(self.metadata)
         self._lock = threading.Lock()  # one writer per process; other processes queue in the database
         self.engine = _engine(url)
         if schema is not None and self.engine.dialect.name == "postgresql":
@@ -122,9 +126,6 @@ class StateStore:
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def _tx(self) -> Any:
-        return self.engine.begin()
 
     # --- runs -------------------------------------------------------------------------------------
 

@@ -29,7 +29,8 @@ from sqlalchemy import (
 
 
 def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Table, Table, Table]:
-    """`(metadata, runs, steps, attempts, ticks, deliveries, cursors)` in `schema` (None: default)."""
+    """`(metadata, runs, steps, attempts, ticks, deliveries, cursors)` in `schema` (None: default);
+    the operators' tables (`control_tables`) are in the same `metadata`."""
     metadata = MetaData(schema=schema)
     runs = Table(
         "runs",
@@ -49,6 +50,9 @@ def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Tab
         Column("plan", Text, nullable=False),
         Column("sla_missed_at", Float),
         Column("uid", String(32)),  # random: names the run in destinations' load records, with its id
+        # who asked to cancel the run, and when (`by at <epoch>`): its executor, in whichever process,
+        # polls this and stops the run's steps; the run is then recorded `cancelled`
+        Column("cancel_requested", String(300)),
         Index("runs_by_job", "job", "id"),
         Index("runs_by_status", "status"),
     )
@@ -107,7 +111,33 @@ def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Tab
         Column("trigger", String(200), primary_key=True),
         Column("at", Float, nullable=False),
     )
+    control_tables(metadata)
     return metadata, runs, steps, attempts, ticks, deliveries, cursors
+
+
+def control_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """`(audit, paused)`: what operators did (the audit log), and the triggers they paused."""
+    audit = Table(
+        "audit",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("at", Float, nullable=False),
+        Column("actor", String(200), nullable=False),  # `alice` (a login), `cli:bob` (an OS user)
+        Column("action", String(50), nullable=False),
+        Column("target", String(400), nullable=False),
+        Column("outcome", String(20), nullable=False),  # ok, refused
+        Column("detail", Text),
+        Column("client", String(100)),  # the address a request came from
+        Index("audit_by_time", "at"),
+    )
+    paused = Table(
+        "paused_triggers",
+        metadata,
+        Column("trigger", String(200), primary_key=True),
+        Column("paused_at", Float, nullable=False),
+        Column("actor", String(200), nullable=False),
+    )
+    return audit, paused
 
 
 def missing_columns(metadata: MetaData, existing: dict[str, set[str]]) -> list[tuple[Table, Column[object]]]:

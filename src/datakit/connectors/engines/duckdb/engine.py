@@ -32,6 +32,8 @@ class DuckDBEngine(Engine):
     name = "duckdb"
     title = "DuckDB"
     default_schema = "main"
+    drivers = ("duckdb",)
+    failure_words = (*Engine.failure_words, "could not set lock on file")  # another process holds it
     late_foreign_keys = False
 
     def sql_type(self, logical: LogicalType, *, max_length: int | None = None) -> str:  # noqa: ARG002
@@ -56,3 +58,5 @@ class DuckDBEngine(Engine):
 
 
 DUCKDB = DuckDBEngine()
+ENGINE = DUCKDB
+"""The engine this folder serves, under the name `engines.engine_of` looks for."""

@@ -40,6 +40,18 @@ class PostgresEngine(Engine):
     name = "postgres"
     title = "PostgreSQL"
     default_schema = "public"
+    drivers = ("psycopg",)
+    failure_words = (
+        *Engine.failure_words,
+        "connection to server",
+        "server closed the connection",
+        "terminating connection",
+        "the database system is starting up",
+        "the database system is shutting down",
+        "too many connections",
+        "could not serialize access",
+        "deadlock detected",
+    )
     keeps_lengths = True
     unknown_type = string()
 
@@ -102,3 +114,5 @@ class PostgresEngine(Engine):
 
 
 POSTGRES = PostgresEngine()
+ENGINE = POSTGRES
+"""The engine this folder serves, under the name `engines.engine_of` looks for."""

@@ -33,21 +33,19 @@ from datakit.connectors.engines.postgres.engine import POSTGRES
 from datakit.connectors.engines.postgres.errors import translate
 from datakit.connectors.engines.postgres.params import PostgresParams
 from datakit.connectors.errors import ConnectorError
+from datakit.connectors.sources.reflecting import InspectedSource
 from datakit.connectors.sources.requested import requested_columns, requested_schema
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     import psycopg
     import pyarrow as pa
 
-    from datakit.contracts.model import Contract
 
 # ADBC sizes its batches in bytes; we ask for roughly batch_size rows of ~64 bytes, then slice exactly.
 _MIN_HINT, _MAX_HINT, _ROW_BYTES_GUESS = 1 << 20, 16 << 20, 64
 
 
-class PostgresSource:
+class PostgresSource(InspectedSource):
     """Reads tables or SELECTs from one PostgreSQL database."""
 
     capabilities = SourceCapabilities(
@@ -61,27 +59,8 @@ class PostgresSource:
     def __repr__(self) -> str:
         return f"PostgresSource({self.params.describe()})"
 
-    def reflect(
-        self,
-        schema: str,
-        *,
-        tables: Sequence[str] | None = None,
-        layer: str = "source",
-        system: str | None = None,
-    ) -> list[Contract]:
-        from datakit.connectors.reflection import reflect
-
-        return reflect(
-            self.params.sqlalchemy_url(),
-            schema,
-            action=f"reflecting {schema} from {self.params.describe()}",
-            translate=lambda exc, action: translate(
-                exc, action, secrets=self.params.secrets(), login=self.params.login()
-            ),
-            tables=tables,
-            layer=layer,
-            system=system,
-        )
+    def reflection_error(self, exc: BaseException, action: str) -> ConnectorError:
+        return translate(exc, action, secrets=self.params.secrets(), login=self.params.login())
 
     # -- catalog -------------------------------------------------------------------------------------
     def columns(self, table: TableRef) -> list[Column]:

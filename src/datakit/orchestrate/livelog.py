@@ -1,0 +1,44 @@
+"""Where a running step's log is written while it runs, so the status pages can stream it.
+
+A step process writes everything it prints or logs to one file; when the step ends, the executor keeps
+the tail of it in the run history (masked) and the file is removed. While it runs, the file is at a
+place named by the run's key and the step's id, under the project's `.datakit/live/`: any process on
+the same machine that knows the run (the status pages of `datakit serve`, whoever started the run)
+finds it without asking the process that runs the step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from urllib.parse import quote
+
+LIVE_DIR = Path(".datakit") / "live"
+TAIL_BYTES = 64 * 1024
+
+
+def live_log_path(project_root: Path, run_key: str, step_id: str) -> Path:
+    """The live log of step `step_id` of the run keyed `run_key` (`<id>-<uid>`)."""
+    return project_root / LIVE_DIR / quote(run_key, safe="") / f"{quote(step_id, safe='')}.log"
+
+
+def read_live_log(path: Path, limit: int = TAIL_BYTES) -> str | None:
+    """The last `limit` bytes of a live log (from a line start when cut), or None when there is none."""
+    try:
+        with path.open("rb") as file:
+            size = file.seek(0, 2)
+            file.seek(max(size - limit, 0))
+            data = file.read()
+    except OSError:
+        return None
+    if len(data) == limit and b"\n" in data:
+        data = data[data.index(b"\n") + 1 :]
+    return data.decode("utf-8", errors="replace")
+
+
+def remove_live_log(path: Path) -> None:
+    """Remove a finished step's live log, and its run's folder once that is empty."""
+    with contextlib.suppress(OSError):
+        path.unlink()
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()  # fails while another step of the run still writes there: fine
