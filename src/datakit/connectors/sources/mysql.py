@@ -153,7 +153,8 @@ class MysqlSource(InspectedSource):
                 split = (column.name, int(low), int(high))
         params_ = self.params
         return JdbcRead(
-            url=f"jdbc:mariadb://{params_.host}:{params_.port}/{params_.database}",
+            # the mysql scheme, so that Spark quotes names as MySQL does (its MySQL dialect)
+            url=f"jdbc:mysql://{params_.host}:{params_.port}/{params_.database}?permitMysqlScheme",
             query=query,
             driver="org.mariadb.jdbc.Driver",
             user=params_.user,

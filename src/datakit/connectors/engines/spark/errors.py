@@ -7,6 +7,7 @@ JVM stack trace: only the first line is kept.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from datakit.connectors import errors
@@ -36,9 +37,18 @@ def classify(exc: BaseException) -> Diagnosis:
     return Diagnosis(diagnosis.kind, _first_line(text))
 
 
+_JAVA_EXCEPTION = re.compile(r"^(?:Caused by: )?[a-z][\w.$]*(?:Exception|Error)\b")
+
+
 def _first_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if lines else text
+    """The line that says what happened: a JVM error's root cause (its last `Caused by:`, else its
+    first Java exception), else the first line."""
+    lines = [line.strip().removeprefix(": ") for line in text.strip().splitlines() if line.strip()]
+    causes = [line for line in lines if line.startswith("Caused by: ")]
+    if causes:
+        return causes[-1].removeprefix("Caused by: ")
+    java = next((line for line in lines if _JAVA_EXCEPTION.match(line)), None)
+    return java or (lines[0] if lines else text)
 
 
 def translate(
