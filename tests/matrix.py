@@ -6,7 +6,9 @@ takes `source_db` builds its source tables there and reads them through a real d
 case is fed by a SQLite file, so `pytest -k duckdb` runs on a laptop without PostgreSQL; the PostgreSQL
 case reads a schema of a PostgreSQL database of its own (skipped, or failed under
 `DATAKIT_REQUIRE_SERVICES=1`, when the server is unreachable). A test whose source must have exact types
-(drift by retyping a column) takes `pg_source` instead: PostgreSQL in both cases.
+(drift by retyping a column) takes `pg_source` instead: PostgreSQL in both cases. Spark is a third case
+a test opts into (`WITH_SPARK`): a database of one `local[2]` warehouse shared by the test process, fed
+by SQLite like DuckDB's (its looks are translated to Spark SQL by sqlglot).
 
 Every handle speaks one SQL: names go through `q()`, parameters are `$1, $2, ...`, rows come back as
 tuples of Python values.
