@@ -15,7 +15,7 @@ $(BASE): pyproject.toml
 	touch $(BASE)
 
 $(STAMP): $(BASE)
-	$(BIN)/pip install --quiet -e '.[dev,airflow,openlineage,prefect]'
+	$(BIN)/pip install --quiet -e '.[dev,airflow,openlineage,prefect,spark]'
 	touch $(STAMP)
 
 ## demo: set up and run the demo warehouse end to end on the embedded default (DuckDB, SQLite state)

@@ -41,6 +41,7 @@ def test_every_kind_has_a_registry_entry_with_a_schema() -> None:
     assert set(KINDS["destination"].adapter.json_schema()["discriminator"]["mapping"]) == {
         "duckdb",
         "postgres",
+        "spark",
     }
     trigger_types = set(KINDS["trigger"].adapter.json_schema()["discriminator"]["mapping"])
     assert trigger_types == {"cron", "interval", "manual", "event", "webhook"}

@@ -31,7 +31,7 @@ def describe_project(project: Project) -> dict[str, Any]:
             {
                 "name": d.name,
                 "type": d.type,
-                "target": d.connection.database,
+                "target": d.target(),
                 "file": _file(project, "destination", d.name),
             }
             for d in project.destinations.values()

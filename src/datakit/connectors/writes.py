@@ -430,7 +430,7 @@ class Writes:
                 at,
             ],
         )
-        tx.execute(f"DELETE FROM {s} AS a USING {repeated} AS d WHERE {match} AND a.{row} < d.{row}")
+        self.dedupe(tx, stage, key)  # the rows just rejected leave the stage
         if files is not None:
             self.drop(tx, files)
         return int(extra)

@@ -53,8 +53,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from datakit.connectors import Incremental, pipe
+from datakit.connectors.base import CheckedWrite
 from datakit.connectors.errors import NoRowsToInfer
-from datakit.connectors.writes import ROW, SYSTIME, Origin, Scope, history_ref, rejected_ref
+from datakit.connectors.writes import FILE, ROW, SYSTIME, Origin, Scope, history_ref, rejected_ref
 from datakit.contracts.audit import AUDIT_COLUMN_NAMES
 from datakit.contracts.validate import ROW_INDEX, validate_batch
 from datakit.errors import DatakitError, did_you_mean
@@ -74,7 +75,13 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from datakit.connectors import Destination, ReadRequest, TableRef, Transaction
-    from datakit.connectors.base import FileSetSource
+    from datakit.connectors.base import (
+        CheckedRows,
+        FileSetSource,
+        JdbcRead,
+        NativeSource,
+        ValidatingTransaction,
+    )
     from datakit.contracts.model import Contract
 
 log = logging.getLogger(__name__)
@@ -170,6 +177,7 @@ class _Load:
         self.rows_read = 0
         self.rows_loaded = 0
         self.rows_rejected = 0
+        self.checked_rejected = 0  # rows the engine rejected (`validates_rows`), besides the spool's
         self.cursor: Any = None
         self.changes: tuple[str, ...] = ()
         self.child_rows: dict[str, int] = {}
@@ -216,13 +224,7 @@ class _Load:
                 if disposition == "replace" and (files is None or files.replace_all):
                     self.writes.empty(tx, target, self._scope)
                 into = self.writes.create_stage(tx, target, columns, self.load_id) if staged else target
-                # Validation runs on the reader's thread, so it overlaps the writes; the destination
-                # fills the audit columns as it writes (`stamp`).
-                stamp = self.audit.stamp(contract.change_columns)
-                pipe(
-                    self._batches(_reader(plan, request, files, children), contract, spool, staged=staged),
-                    lambda batches: tx.write(into, batches, stamp),
-                )
+                self._write(tx, into, request, contract, spool, staged=staged, files=files, children=children)
                 self._side_tables(
                     tx, spool, files, children, stage=into if staged else None, key=plan.merge_key
                 )
@@ -392,7 +394,7 @@ class _Load:
         if files is not None and files.rejected:
             spool.add(files.rejected_table(), 0)  # line numbers are the row index
             self.rows_read += len(files.rejected)
-            self.rows_rejected = spool.rows
+            self.rows_rejected = spool.rows + self.checked_rejected
         if children is not None:
             disposition = "replace" if self.options.full_refresh else self.plan.write_disposition
             self.child_rows = children.write(
@@ -627,6 +629,106 @@ class _Load:
                 self.rows_loaded += good.num_rows
                 yield out
             self._progress(total)
+
+    def _write(
+        self,
+        tx: Transaction,
+        into: TableRef,
+        request: ReadRequest,
+        contract: Contract,
+        spool: RejectSpool,
+        *,
+        staged: bool,
+        files: FileLoad | None,
+        children: ChildTables | None,
+    ) -> None:
+        """The read's rows into `into`, validated on the reader's thread (so validation overlaps the
+        writes) or, when the engine `validates_rows`, by the engine — which reads the source itself
+        when it can (`NativeSource`); the destination fills the audit columns as it writes (`stamp`)."""
+        stamp = self.audit.stamp(contract.change_columns)
+        if not self.engine.validates_rows:
+            pipe(
+                self._batches(_reader(self.plan, request, files, children), contract, spool, staged=staged),
+                lambda batches: tx.write(into, batches, stamp),
+            )
+            return
+        spec = self._checked_write(contract, staged=staged, files=files is not None)
+        checked = cast("ValidatingTransaction", tx)
+        native = self._native_read(request) if files is None and children is None else None
+        if native is not None and checked.reads(native):
+            outcome = checked.read_checked(into, native, stamp, spec)
+            self.rows_read += outcome.read or 0
+        else:
+            outcome = pipe(
+                self._delivered_batches(_reader(self.plan, request, files, children), spool),
+                lambda batches: checked.write_checked(into, batches, stamp, spec),
+            )
+        self._count_checked(outcome, spool)
+        self._progress(self._estimate())  # the validated counts, once the engine has them
+
+    def _native_read(self, request: ReadRequest) -> JdbcRead | None:
+        """The read as the engine's workers may do it, when the source can say so and no Python
+        transform must see the rows; split on the key's first column."""
+        plan = self.plan
+        if not plan.source.capabilities.native_reads or plan.transform is not None:
+            return None
+        source = cast("NativeSource", plan.source)  # what `native_reads` declares
+        return source.native_read(request, split_by=plan.merge_key[0] if plan.merge_key else None)
+
+    def _checked_write(self, contract: Contract, *, staged: bool, files: bool) -> CheckedWrite:
+        """What an engine that validates rows itself needs (`Engine.validates_rows`)."""
+        inc = self.plan.incremental
+        return CheckedWrite(
+            contract=self.times.checked(contract),
+            rejected=rejected_ref(self.plan.target),
+            load_id=self.load_id,
+            at=self.started_at,
+            row=ROW,
+            keep_row=staged,
+            file=FILE if files else None,
+            cursor=inc.cursor_field if inc is not None else None,
+            fill=self.times.latest if staged else self.times.columns,
+        )
+
+    def _delivered_batches(self, batches: Read, spool: RejectSpool) -> Iterator[pa.RecordBatch]:
+        """Source batches -> (transform), each row with its read position (and file), for an engine
+        that validates them itself; a transform's rejected rows to the spool. Progress is reported a
+        batch late, so that the last report, after the write, has the validated counts."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        plan = self.plan
+        total = self._estimate()
+        for batch, origin in batches:
+            offset = self.rows_read
+            self.rows_read += batch.num_rows
+            if origin is not None and batch.num_rows:
+                self._add_origin(origin, offset, self.rows_read - 1)
+            work, rows = batch, None
+            if plan.transform is not None:
+                outcome = plan.transform(batch)
+                work = outcome.batch
+                if outcome.rejected is not None and outcome.rejected.num_rows:
+                    spool.add(outcome.rejected, offset, file=origin)
+                    rows = _kept(batch.num_rows, outcome.rejected.column(ROW_INDEX))
+                    self.rows_rejected = spool.rows
+            positions = rows if rows is not None else pa.array(range(work.num_rows), pa.int64())
+            out = work.append_column(pa.field(ROW, pa.int64()), pc.add(positions, offset))
+            if origin is not None:
+                out = out.append_column(
+                    pa.field(FILE, pa.string()), pa.repeat(pa.scalar(origin, pa.string()), out.num_rows)
+                )
+            if offset:  # the progress of the batches before it (this one's after the write: `_write`)
+                self._progress(total)
+            yield out
+
+    def _count_checked(self, outcome: CheckedRows, spool: RejectSpool) -> None:
+        self.rows_loaded += outcome.loaded
+        self.checked_rejected += outcome.rejected
+        self.rows_rejected = spool.rows + self.checked_rejected
+        top = outcome.cursor
+        if top is not None and (self.cursor is None or top > self.cursor):
+            self.cursor = top
 
     def _add_origin(self, file: str, first: int, last: int) -> None:
         """Record that read positions `first`..`last` came from `file` (extending its last range)."""

@@ -13,7 +13,12 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from datakit.config.models.checks import CHECK_KINDS, CheckBase, CheckSuite, CheckSuiteRef
-from datakit.config.models.destinations import Destination, DuckDBDestination, PostgresDestination
+from datakit.config.models.destinations import (
+    Destination,
+    DuckDBDestination,
+    PostgresDestination,
+    SparkDestination,
+)
 from datakit.config.models.jobs import Job, JobPipeline
 from datakit.config.models.pipelines import Pipeline
 from datakit.config.models.project import ProjectConfig
@@ -87,6 +92,7 @@ __all__ = [
     "RestApiSource",
     "SecretSpec",
     "Source",
+    "SparkDestination",
     "SqliteSource",
     "Target",
     "Trigger",
