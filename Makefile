@@ -1,5 +1,5 @@
 # The README's two commands are `make demo` and `make test`; each sets up the virtualenv it needs:
-# the demo only datakit itself, the tests also the dev tools and Airflow (tests/integrations/airflow).
+# the demo only datakit itself, the tests also the dev tools, Airflow and Prefect (tests/integrations).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,7 +15,7 @@ $(BASE): pyproject.toml
 	touch $(BASE)
 
 $(STAMP): $(BASE)
-	$(BIN)/pip install --quiet -e '.[dev,airflow,openlineage]'
+	$(BIN)/pip install --quiet -e '.[dev,airflow,openlineage,prefect]'
 	touch $(STAMP)
 
 ## demo: set up and run the demo warehouse end to end on the embedded default (DuckDB, SQLite state)

@@ -66,7 +66,9 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Incremental:
-    """Read only rows whose `cursor` column is past `lower` (`> lower`, or `>= lower` when inclusive).
+    """Read only rows whose `cursor` column is past `lower` (`> lower`, or `>= lower` when inclusive),
+    and, with `upper`, before it (`< upper`: a backfill's window, only for sources that declare
+    `cursor_windows`).
 
     `lower=None` means the first load: no predicate, every row.
     """
@@ -74,6 +76,7 @@ class Incremental:
     cursor: str
     lower: Any = None
     inclusive: bool = False
+    upper: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,7 @@ class SourceCapabilities:
     # contracts are inferred from a sample of the records
     file_sets: bool = False  # reads sets of files, each loaded exactly once (`FileSetSource`)
     child_tables: bool = False  # splits nested lists into child tables (`ChildTableSource`)
+    cursor_windows: bool = False  # reads a window of rows by cursor (`Incremental.upper`): backfills
 
 
 @runtime_checkable

@@ -205,3 +205,9 @@ class Engine:
     def lock_loads(self, tx: Transaction, table: TableRef) -> None:
         """Wait for transactions that have written to `table` (the load records) to end. Nothing by
         default: see `datakit.load.state.committed_load`."""
+
+    def dependent_views(self, tx: Transaction, table: TableRef) -> list[str]:
+        """The views (`schema.name`) that would block dropping `table`. None by default: DuckDB binds a
+        view when it is read, so a table dropped and created again serves its views as before."""
+        del tx, table
+        return []

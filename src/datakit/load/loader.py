@@ -186,24 +186,24 @@ class _Load:
         delivered = self._with_loader_columns(self._delivered(source_schema))
         full = options.full_refresh
         disposition = "replace" if full else plan.write_disposition
-        key = plan.merge_key
         history = self.contract.history
-        self._check_key(disposition, key)
+        self._check_request(disposition)
         spool_columns = self._spool_columns(source_schema)
         if plan.consolidation is not None:
             self._prepare_shared(spool_columns)
         with self.destination.transaction() as tx:
             state.ensure(tx, plan.state_schema)
+            refreshed = self._refresh(tx) if full else []
             drift = self._prepare_tables(tx, delivered)
             contract = drift.contract
-            self.changes = tuple(drift.messages)
+            self.changes = (*refreshed, *drift.messages)
             if plan.incremental is not None and plan.incremental.cursor_field not in contract.column_names:
                 raise LoadError(
                     f"cursor field {plan.incremental.cursor_field!r} is not a column of {target}",
                     table=str(target),
                 )
             request, saved = self._request(tx)
-            window = saved is not None
+            window = saved is not None or options.window is not None
             staged = disposition == "merge" or history or (disposition == "append" and window)
             columns = [*contract.column_names, *AUDIT_COLUMN_NAMES]
             files = _file_load(tx, plan, disposition, full)
@@ -223,7 +223,9 @@ class _Load:
                     self._batches(_reader(plan, request, files, children), contract, spool, staged=staged),
                     lambda batches: tx.write(into, batches, stamp),
                 )
-                self._side_tables(tx, spool, files, children, stage=into if staged else None, key=key)
+                self._side_tables(
+                    tx, spool, files, children, stage=into if staged else None, key=plan.merge_key
+                )
                 if staged:
                     full_read = (plan.incremental is None or full) and files is None
                     self._from_stage(tx, into, contract, disposition, full_read=full_read, window=window)
@@ -240,9 +242,11 @@ class _Load:
             state.record_load(tx, result, state_schema=plan.state_schema)
         return result
 
-    def _check_key(self, disposition: str, key: tuple[str, ...]) -> None:
-        """A merge, or a table with history, needs a key."""
-        if (disposition == "merge" or self.contract.history) and not key:
+    def _check_request(self, disposition: str) -> None:
+        """What the load is asked to do can be done: a backfill's window (`_check_window`), and a key
+        for a merge or a table with history."""
+        self._check_window()
+        if (disposition == "merge" or self.contract.history) and not self.plan.merge_key:
             what = "merge" if disposition == "merge" else "history"
             raise LoadError(
                 f"{what} into {self.plan.target} needs a key, and the contract has no primary key",
@@ -253,9 +257,9 @@ class _Load:
             )
 
     def _save_cursor(self, tx: Transaction) -> None:
-        """Save the incremental cursor (in the data's transaction), when the load has one."""
+        """The largest cursor read becomes the saved one (a backfill's window leaves it as it is)."""
         plan = self.plan
-        if plan.incremental is None or self.cursor is None:
+        if plan.incremental is None or self.cursor is None or self.options.window is not None:
             return
         state.save_cursor(
             tx,
@@ -321,6 +325,55 @@ class _Load:
             at=self.started_at,
             state_schema=self.plan.state_schema,
         )
+
+    def _check_window(self) -> None:
+        """A backfill needs an incremental cursor, a source that reads windows by it, and no refresh."""
+        plan = self.plan
+        if self.options.window is None:
+            return
+        where = f"{plan.pipeline}.{plan.resource}"
+        if plan.incremental is None:
+            raise LoadError(
+                f"{where} has no incremental cursor: a backfill re-reads rows by cursor",
+                hint="give the resource `incremental: {cursor_field: ...}`, or reload it with --full-refresh",
+                pipeline=plan.pipeline,
+                resource=plan.resource,
+            )
+        if not plan.source.capabilities.cursor_windows:
+            raise LoadError(
+                f"{where}: its source cannot read a window of rows by cursor, so it cannot be backfilled",
+                hint="reload it with --full-refresh instead",
+                pipeline=plan.pipeline,
+                resource=plan.resource,
+            )
+        if self.options.full_refresh:
+            raise LoadError(f"{where}: a backfill re-reads a window; it is not a full refresh")
+
+    def _refresh(self, tx: Transaction) -> list[str]:
+        """A full refresh starts from nothing: the target and its rejected rows are dropped (and created
+        again from the contract), the saved cursor is forgotten; what happened, for the load's messages.
+
+        A table that views depend on (PostgreSQL refuses to drop it: dbt's staging views over bronze) is
+        emptied instead, its columns changed as the contract says where they differ. Its history table
+        is kept: it is the record of the past, which a reload does not change.
+        """
+        plan, target = self.plan, self.plan.target
+        done: list[str] = []
+        if tx.columns(target):
+            views = self.engine.dependent_views(tx, target)
+            if views:
+                done.append(
+                    f"emptied {target} (full refresh; not dropped: views read it: {', '.join(views)})"
+                )
+            else:
+                self.writes.drop(tx, target)
+                done.append(f"dropped and recreated {target} (full refresh)")
+        rejected = rejected_ref(target)
+        if tx.columns(rejected) and not self.engine.dependent_views(tx, rejected):
+            self.writes.drop(tx, rejected)
+        if plan.incremental is not None:
+            state.forget_cursor(tx, plan.pipeline, plan.resource, str(target), state_schema=plan.state_schema)
+        return done
 
     def _side_tables(
         self,
@@ -507,6 +560,10 @@ class _Load:
         inc = plan.incremental
         if inc is None:
             return plan.request, None
+        window = self.options.window
+        if window is not None:  # a backfill: the window, whatever the cursor (which stays as it is)
+            incremental = Incremental(inc.cursor_field, window.start, inclusive=True, upper=window.end)
+            return dataclasses.replace(plan.request, incremental=incremental), None
         saved = None
         if not self.options.full_refresh:
             saved = state.read_cursor(
@@ -676,6 +733,7 @@ class _Load:
             error=error,
             run_id=self.options.run_id,
             step_id=self.options.step_id,
+            window=self.options.window,
         )
 
     def record_failure(self, error: Exception) -> None:

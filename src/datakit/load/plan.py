@@ -71,6 +71,14 @@ class Consolidation:
 
 
 @dataclass(frozen=True)
+class Window:
+    """A backfill's bounds: the rows with `start <= cursor < end` (times, dates or numbers)."""
+
+    start: Any
+    end: Any
+
+
+@dataclass(frozen=True)
 class ResourcePlan:
     """One resource of one pipeline, from a source table (or query) to one target table."""
 
@@ -143,6 +151,8 @@ class LoadResult:
     run_id: str | None = None
     """The run and the step this load was part of (`RunOptions`), recorded with the data."""
     step_id: str | None = None
+    window: Window | None = None
+    """The backfill window it re-read (`RunOptions.window`), recorded with the data."""
 
 
 @dataclass(frozen=True)
@@ -154,3 +164,6 @@ class RunOptions:
     """The run (and `step_id`, its step) loading: recorded in the load record with the data, so a retry
     or a resume of the run knows the load is done (`datakit.load.state.committed_load`)."""
     step_id: str | None = None
+    window: Window | None = None
+    """Backfill: re-read the rows with `window.start <= cursor < window.end`, whatever the saved cursor,
+    and leave that cursor where it is (it never moves back, nor past rows not yet re-read)."""

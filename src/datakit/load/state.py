@@ -66,6 +66,8 @@ _LOADS_COLUMNS: Layout = (
     ("finished_at", _TIMESTAMPTZ, False),
     ("run_id", _TEXT, True),  # the run and the step that loaded (NULL outside a run: `datakit run pipeline`)
     ("step_id", _TEXT, True),
+    ("window_start", _TEXT, True),  # a backfill's window (NULL for every other load)
+    ("window_end", _TEXT, True),
 )
 _CURSORS_COLUMNS: Layout = (
     ("pipeline", _TEXT, False),
@@ -177,9 +179,19 @@ def save_cursor(
     )
 
 
+def forget_cursor(
+    tx: Transaction, pipeline: str, resource: str, target: str, *, state_schema: str = STATE_SCHEMA
+) -> None:
+    """Delete the saved cursor (a full refresh: the next read starts from `initial_value`)."""
+    table = tx.quote(state_schema, CURSORS)
+    where = "pipeline = $1 AND resource = $2 AND target = $3"
+    tx.execute(f"DELETE FROM {table} WHERE {where}", [pipeline, resource, target])
+
+
 def record_load(tx: Transaction, result: LoadResult, *, state_schema: str = STATE_SCHEMA) -> None:
     """Insert the load's row in `<state schema>.loads`."""
     cursor = None if result.cursor is None else json.dumps(list(encode(result.cursor)))
+    window = result.window
     values = [
         result.load_id,
         result.pipeline,
@@ -196,12 +208,14 @@ def record_load(tx: Transaction, result: LoadResult, *, state_schema: str = STAT
         result.finished_at,
         result.run_id or "",
         result.step_id or "",
+        encode(window.start)[1] if window is not None else "",
+        encode(window.end)[1] if window is not None else "",
     ]
     names = ", ".join(tx.quote(name) for name, _, _ in _LOADS_COLUMNS)
     tx.execute(
         f"INSERT INTO {tx.quote(state_schema, LOADS)} ({names}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
         "NULLIF($9, ''), NULLIF($10, ''), NULLIF($11, ''), CAST($12 AS TIMESTAMPTZ), "
-        "CAST($13 AS TIMESTAMPTZ), NULLIF($14, ''), NULLIF($15, ''))",
+        "CAST($13 AS TIMESTAMPTZ), NULLIF($14, ''), NULLIF($15, ''), NULLIF($16, ''), NULLIF($17, ''))",
         values,
     )
 

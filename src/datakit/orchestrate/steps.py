@@ -183,7 +183,7 @@ def load_step(
     as this run's step, and is not made again if one of those runs committed it already.
     """
     from datakit.load.loader import load_resource
-    from datakit.load.plan import RunOptions
+    from datakit.load.plan import RunOptions, Window
     from datakit.load.resolve import plans_for
     from datakit.load.state import committed_load
 
@@ -193,7 +193,10 @@ def load_step(
     tenant = _tenant(project, params.warehouse)
     destination, plans = plans_for(project, pipeline, resources=[resource], tenant=tenant)
     (plan,) = plans
-    options = RunOptions(full_refresh=full_refresh)
+    window = Window(params.window.start, params.window.end) if params.window is not None else None
+    if window is not None:
+        full_refresh = False  # a chunk re-reads its window; the run's refresh is for the job's loads
+    options = RunOptions(full_refresh=full_refresh, window=window)
     if runs:
         done = committed_load(destination, step.id, runs, state_schema=plan.state_schema)
         if done is not None:
@@ -207,8 +210,9 @@ def load_step(
                 "rows_rejected": done.rows_rejected,
             }
             return {"rows": rows, "details": {"loaded_by_run": done.run_id, "load_id": done.load_id}}
-        options = RunOptions(full_refresh=full_refresh, run_id=runs[0], step_id=step.id)
-    _say(f"loading {pipeline}.{resource} -> {plan.target}")
+        options = RunOptions(full_refresh=full_refresh, run_id=runs[0], step_id=step.id, window=window)
+    what = f" [{window.start}, {window.end})" if window is not None else ""
+    _say(f"loading {pipeline}.{resource}{what} -> {plan.target}")
     result = load_resource(plan, destination, options)
     _say(
         f"loaded {result.target}: read {result.rows_read}, loaded {result.rows_loaded}, "

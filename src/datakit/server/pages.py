@@ -395,7 +395,8 @@ class _Pages:
             limit = min(max(int(request.query_params.get("limit", DEFAULT_LIMIT)), 1), MAX_LIMIT)
         except ValueError:
             return self._error(request, 400, "Bad filter", "limit must be a whole number")
-        runs = self.store.list_runs(job=job, status=status, limit=limit)
+        engine = request.query_params.get("engine") or None  # local, airflow, prefect
+        runs = self.store.list_runs(job=job, status=status, engine=engine, limit=limit)
         jobs = sorted(set(self.project.jobs) | ({job} if job else set()))
         return self._render(
             request,

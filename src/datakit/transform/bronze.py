@@ -68,7 +68,7 @@ def bronze_tables(
             continue
         if _loads_into(project, pipeline, tenant) != wanted:
             continue
-        for table in _pipeline_tables(project, pipeline):
+        for _, table in _pipeline_tables(project, pipeline):
             key = (table.schema, table.name)
             if referenced is not None and key not in referenced:
                 continue
@@ -110,7 +110,16 @@ def _loads_into(project: Project, pipeline: Pipeline, tenant: Tenant | None) -> 
         return None
 
 
-def _pipeline_tables(project: Project, pipeline: Pipeline) -> Iterable[BronzeTable]:
+def resource_tables(project: Project, pipeline_name: str) -> dict[str, tuple[str, str]]:
+    """(schema, table) each resource of a pipeline loads into, as the project without tenants names
+    it (the loader's rules; nothing opened). A resource the loader would refuse (a query without a
+    contract) is absent."""
+    pipeline = project.pipeline(pipeline_name)
+    return {resource: (table.schema, table.name) for resource, table in _pipeline_tables(project, pipeline)}
+
+
+def _pipeline_tables(project: Project, pipeline: Pipeline) -> Iterable[tuple[str, BronzeTable]]:
+    """(resource name, its table) of each resource the pipeline loads."""
     source_name = project.resolve_name("source", pipeline.source.ref) or pipeline.source.ref
     source = project.source(source_name)
     kit = pipeline_datakit(project, pipeline, source.name)
@@ -127,7 +136,7 @@ def _pipeline_tables(project: Project, pipeline: Pipeline) -> Iterable[BronzeTab
             if _foreign(kit, resource):  # another datakit's table: its own schema, not the source's
                 source_schema = None
             schema = target_schema(project, pipeline, system, contract.schema_name or source_schema or "main")
-            yield BronzeTable(schema, contract.name, contract, (pipeline.name,), keyed)
+            yield resource.name, BronzeTable(schema, contract.name, contract, (pipeline.name,), keyed)
             continue
         if isinstance(resource, SqlResource):
             if resource.query is not None:
@@ -137,7 +146,7 @@ def _pipeline_tables(project: Project, pipeline: Pipeline) -> Iterable[BronzeTab
             name = resource.contract or resource.name
             source_schema = "main"
         schema = target_schema(project, pipeline, source.name, source_schema or "main")
-        yield BronzeTable(schema, name, None, (pipeline.name,), keyed)
+        yield resource.name, BronzeTable(schema, name, None, (pipeline.name,), keyed)
 
 
 def _contract(kit: Datakit | None, resource: Resource) -> Contract | None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from datakit.cli.state import EnvironmentOption, JsonOption, ProjectOption, state
+from datakit.cli.state import EnvironmentOption, ExcludeOption, JsonOption, ProjectOption, SelectOption, state
 from datakit.config.tenancy import ALL
 
 if TYPE_CHECKING:
@@ -45,12 +45,22 @@ def _compile(
     job: str | None,
     out: Path,
     root: Path | None,
+    select: list[str] | None = None,
+    exclude: list[str] | None = None,
 ) -> list[DagFile]:
     from datakit.config import load_project
     from datakit.integrations.airflow.compile import compile_dags
 
     loaded = load_project(state.project_dir(project), environment=environment)
-    return compile_dags(loaded, warehouse=warehouse, job=job, out=out, project_root=root)
+    return compile_dags(
+        loaded,
+        warehouse=warehouse,
+        job=job,
+        out=out,
+        project_root=root,
+        select=select or [],
+        exclude=exclude or [],
+    )
 
 
 @app.command("compile")
@@ -59,16 +69,20 @@ def compile_command(
     warehouse: WarehouseOption = "all",
     job: JobOption = None,
     project_root: RootOption = None,
+    select: SelectOption = None,
+    exclude: ExcludeOption = None,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write one DAG file per (warehouse, job) into --out; files that did not change are not rewritten."""
+    """Write one DAG file per (warehouse, job) into --out; files that did not change are not rewritten.
+    With --select/--exclude, each DAG runs that part of its job."""
     from datakit.cli.output import print_json, say
     from datakit.integrations.airflow.compile import write_dags
 
-    files = _compile(project, environment, warehouse, job, out, project_root)
-    paths = write_dags(files, out, prune=warehouse == ALL and job is None)
+    files = _compile(project, environment, warehouse, job, out, project_root, select, exclude)
+    selected = bool(select or exclude)
+    paths = write_dags(files, out, prune=warehouse == ALL and job is None and not selected)
     warnings = [w for f in files for w in f.warnings]
     if as_json:
         print_json(
@@ -86,16 +100,20 @@ def check_command(
     warehouse: WarehouseOption = "all",
     job: JobOption = None,
     project_root: RootOption = None,
+    select: SelectOption = None,
+    exclude: ExcludeOption = None,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Exit 1 when the DAG files in --out are stale, missing or left over (for CI)."""
+    """Exit 1 when the DAG files in --out are stale, missing or left over (for CI). Give the
+    --select/--exclude they were compiled with."""
     from datakit.cli.output import error, print_json, say
     from datakit.integrations.airflow.compile import check_dags
 
-    files = _compile(project, environment, warehouse, job, out, project_root)
-    result = check_dags(files, out, complete=warehouse == ALL and job is None)
+    files = _compile(project, environment, warehouse, job, out, project_root, select, exclude)
+    selected = bool(select or exclude)
+    result = check_dags(files, out, complete=warehouse == ALL and job is None and not selected)
     if as_json:
         print_json({"ok": result.ok, "stale": result.stale, "missing": result.missing, "extra": result.extra})
     else:

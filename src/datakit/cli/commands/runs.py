@@ -27,6 +27,10 @@ def list_runs(
         str | None,
         typer.Option("--status", "-s", help="queued, running, succeeded, failed, abandoned or cancelled."),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", "-e", help="Only runs one engine executed: local, airflow, prefect."),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs (latest first).")] = 20,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
@@ -44,7 +48,7 @@ def list_runs(
         )
     store = open_store(_project(project, environment))
     try:
-        runs = store.list_runs(job=job, status=status, limit=limit)
+        runs = store.list_runs(job=job, status=status, engine=engine, limit=limit)
     finally:
         store.close()
     if as_json:
@@ -161,13 +165,24 @@ def _print_runs(runs: list[RunRecord]) -> None:
         say("no runs recorded")
         return
     table = Table()
-    for column in ("run", "job", "warehouse", "status", "started (UTC)", "seconds", "sla", "resumed from"):
+    for column in (
+        "run",
+        "job",
+        "warehouse",
+        "engine",
+        "status",
+        "started (UTC)",
+        "seconds",
+        "sla",
+        "resumed from",
+    ):
         table.add_column(column, no_wrap=True)
     for run in runs:
         table.add_row(
             str(run.id),
             run.job,
             run.warehouse or "-",
+            run.engine,
             _styled(run.status),
             _when(run.started_at),
             _seconds(run.duration),
@@ -184,10 +199,14 @@ def _print_run(run: RunRecord, *, logs: bool) -> None:
     from datakit.cli.output import console, error, say
 
     where = f" in warehouse {run.warehouse}" if run.warehouse else ""
+    process = f"host {run.host}" + ("" if run.detached else f", pid {run.pid}")
     say(
         f"run {run.id} of job {run.job}{where}: {run.status} (started {_when(run.started_at)} UTC, "
-        f"{_seconds(run.duration)} s, host {run.host}, pid {run.pid})"
+        f"{_seconds(run.duration)} s, {process})"
     )
+    if run.external_id is not None:
+        link = f" — {run.external_url}" if run.external_url else ""
+        say(f"executed by {run.engine}: {run.external_id}{link}")
     if run.sla_missed_at is not None:
         from datakit.orchestrate.notify import sla_text
 

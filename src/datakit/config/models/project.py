@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 from datakit.config.models.common import Name, SecretRef, StrictModel
 from datakit.config.models.connections import PostgresConnection
 from datakit.config.models.retention import Retention, StepLogs
+from datakit.config.models.secrets import SecretsSettings
 
 DatakitName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Environment = Literal["dev", "stage", "prod"]
@@ -163,6 +164,10 @@ class ProjectConfig(StrictModel):
     )
     openlineage: OpenLineageSettings | None = Field(
         None, description="OpenLineage events of each step run (START / COMPLETE / FAIL); off when absent."
+    )
+    secrets: SecretsSettings = Field(
+        default_factory=SecretsSettings,
+        description="Where secret values are read by default: env (the default), dotenv, airflow.",
     )
     retention: Retention = Field(
         default_factory=Retention,

@@ -94,7 +94,7 @@ def quote(*parts: str) -> str:
 class MysqlSource(InspectedSource):
     """Reads tables or SELECTs from one MySQL or MariaDB database."""
 
-    capabilities = SourceCapabilities(cheap_estimate=True, schemas=False, catalog=True)
+    capabilities = SourceCapabilities(cheap_estimate=True, schemas=False, catalog=True, cursor_windows=True)
 
     def __init__(self, params: MysqlParams) -> None:
         self.params = params
@@ -235,9 +235,16 @@ class MysqlSource(InspectedSource):
         sql = f"SELECT {items} FROM {source}"
         params: tuple[Any, ...] = ()
         inc = request.incremental
-        if inc is not None and inc.lower is not None:
-            sql += f" WHERE {quote(inc.cursor)} {'>=' if inc.inclusive else '>'} %s"
-            params = (inc.lower,)
+        if inc is not None:
+            where = []
+            if inc.lower is not None:
+                where.append(f"{quote(inc.cursor)} {'>=' if inc.inclusive else '>'} %s")
+                params += (inc.lower,)
+            if inc.upper is not None:
+                where.append(f"{quote(inc.cursor)} < %s")
+                params += (inc.upper,)
+            if where:
+                sql += " WHERE " + " AND ".join(where)
         if ordered and request.order_by:
             sql += " ORDER BY " + ", ".join(quote(name) for name in request.order_by)
         return sql, params

@@ -34,6 +34,7 @@ import hashlib
 import itertools
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,8 +107,12 @@ def compile_dags(
     job: str | None = None,
     out: Path | None = None,
     project_root: Path | None = None,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> list[DagFile]:
     """Generate the DAG files of `targets(project, warehouse, job)` (in memory; see `write_dags`).
+
+    With `select`/`exclude`, each DAG runs that part of its job (`datakit.orchestrate.selection`).
 
     Where the files find the project: `project_root` when given (the path Airflow's workers see), else,
     when the folder `out` they go to is known, the project's path *relative to that folder* (so the
@@ -120,12 +125,26 @@ def compile_dags(
         root = {"relative": os.path.relpath(project.root.resolve(), out.resolve())}
     else:
         root = {"absolute": str(project.root.resolve())}
-    return [_dag_file(project, w, j, root) for w, j in targets(project, warehouse=warehouse, job=job)]
+    return [
+        _dag_file(project, w, j, root, select, exclude)
+        for w, j in targets(project, warehouse=warehouse, job=job)
+    ]
 
 
-def _dag_file(project: Project, warehouse: str | None, job: str, root: dict[str, str]) -> DagFile:
+def _dag_file(
+    project: Project,
+    warehouse: str | None,
+    job: str,
+    root: dict[str, str],
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> DagFile:
     tenant = tenant_context(project, warehouse)
     plan = compile_job(project, job, warehouse=warehouse)
+    if select or exclude:
+        from datakit.orchestrate.selection import select_plan
+
+        plan = select_plan(project, plan, select, exclude)
     namespace = warehouse if warehouse is not None else project.config.name
     schedule = dag_schedule(project, job, tenant, namespace)
     identifier = dag_id(warehouse, job)

@@ -91,7 +91,9 @@ class RunEvent:
     def resume_command(self) -> str | None:
         """How to re-run only the failed and skipped steps: what the reader of a failure wants next."""
         if self.status in {RunStatus.FAILED.value, RunStatus.ABANDONED.value, RunStatus.CANCELLED.value}:
-            return f"datakit run job {self.job} --resume {self.run_id}"
+            from datakit.orchestrate.plan import resume_command
+
+            return resume_command(self.job, self.warehouse, self.run_id)
         return None
 
     @property

@@ -41,6 +41,8 @@ from datakit.orchestrate.store.logs import attempt_record, stored, unpack
 from datakit.orchestrate.store.maintenance import compact, store_size
 from datakit.orchestrate.store.records import (
     ACTIVE,
+    DETACHED,
+    LOCAL,
     AttemptRecord,
     RunRecord,
     RunStatus,
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], float]
 STALE_AFTER = 60.0  # seconds without a heartbeat before a run counts as dead
+DETACHED_STALE_AFTER = 24 * 3600.0  # the same for a run an engine's tasks record (sweep_abandoned)
 _ERROR_LIMIT = 8000
 
 
@@ -91,11 +94,13 @@ class StateStore(Controls):
         schema: str | None = None,
         clock: Clock = time.time,
         stale_after: float = STALE_AFTER,
+        detached_stale_after: float = DETACHED_STALE_AFTER,
         log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
     ) -> None:
         self.clock = clock
         self.log_max_bytes = log_max_bytes
         self.stale_after = stale_after
+        self.detached_stale_after = detached_stale_after
         self.host = socket.gethostname()
         tables = build_tables(schema)
         self.metadata, self.runs, self.steps, self.attempts, self.ticks, self.deliveries, self.cursors = (
@@ -123,13 +128,17 @@ class StateStore(Controls):
             name: {c["name"] for c in inspector.get_columns(name, schema=schema)}
             for name in (t.name for t in self.metadata.tables.values())
         }
+        added = missing_columns(self.metadata, existing)
         with self.engine.begin() as conn:
             quote = self.engine.dialect.identifier_preparer
-            for table, column in missing_columns(self.metadata, existing):
+            for table, column in added:
                 kind = column.type.compile(dialect=self.engine.dialect)
                 conn.exec_driver_sql(
                     f"ALTER TABLE {quote.format_table(table)} ADD COLUMN {quote.format_column(column)} {kind}"
                 )
+            for table in {table for table, _ in added}:  # the new columns' indexes (unique ones too)
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -181,6 +190,7 @@ class StateStore(Controls):
             "pid": os.getpid(),
             "plan": plan,
             "uid": uuid.uuid4().hex[:16],
+            "engine": LOCAL,
         }
         with self._lock:
             try:
@@ -283,32 +293,45 @@ class StateStore(Controls):
             return bool(result.rowcount)
 
     def sweep_abandoned(self) -> list[int]:
-        """Mark running runs whose process is gone (stale heartbeat, or dead pid here) abandoned."""
+        """Mark running runs whose process is gone (stale heartbeat, or dead pid here) abandoned.
+
+        A detached run (an engine's tasks record it; no process holds it: `records.DETACHED`) has no
+        pid to test and may rightly be silent for long — between tasks an engine waits for pools,
+        queues and retry delays — so only a silence of `detached_stale_after` abandons it; its engine
+        normally ends it itself (`store.external`).
+        """
         now = self.clock()
+        runs = self.runs.c
         with self._tx() as conn:
             rows = conn.execute(
-                select(self.runs.c.id, self.runs.c.heartbeat_at, self.runs.c.host, self.runs.c.pid).where(
-                    self.runs.c.status.in_(ACTIVE)
+                select(runs.id, runs.heartbeat_at, runs.host, runs.pid, runs.engine).where(
+                    runs.status.in_(ACTIVE)
                 )
             ).all()
-        dead = [
-            row.id
+        dead = [row.id for row in rows if row.pid != DETACHED and self._dead(row, now)]
+        silent = [
+            (row.id, row.engine)
             for row in rows
-            if now - row.heartbeat_at > self.stale_after or (row.host == self.host and not _alive(row.pid))
+            if row.pid == DETACHED and now - row.heartbeat_at > self.detached_stale_after
         ]
-        if dead:
+        errors = dict.fromkeys(dead, "the run's process stopped sending heartbeats (killed or crashed)")
+        for run_id, engine in silent:
+            hours = self.detached_stale_after / 3600
+            errors[run_id] = f"{engine} reported nothing on the run for {hours:g} h: taken as abandoned"
+        if errors:
             with self._lock, self._tx() as conn:
-                conn.execute(
-                    update(self.runs)
-                    .where(self.runs.c.id.in_(dead), self.runs.c.status.in_(ACTIVE))
-                    .values(
-                        status=RunStatus.ABANDONED.value,
-                        finished_at=now,
-                        active_key=None,
-                        error="the run's process stopped sending heartbeats (killed or crashed)",
+                for run_id, error in errors.items():
+                    conn.execute(
+                        update(self.runs)
+                        .where(runs.id == run_id, runs.status.in_(ACTIVE))
+                        .values(
+                            status=RunStatus.ABANDONED.value, finished_at=now, active_key=None, error=error
+                        )
                     )
-                )
-        return dead
+        return list(errors)
+
+    def _dead(self, row: Any, now: float) -> bool:
+        return now - row.heartbeat_at > self.stale_after or (row.host == self.host and not _alive(row.pid))
 
     # --- scheduler cursors ------------------------------------------------------------------------
 
@@ -469,15 +492,25 @@ class StateStore(Controls):
     # --- reading ----------------------------------------------------------------------------------
 
     def list_runs(
-        self, *, job: str | None = None, status: str | None = None, limit: int = 20
+        self,
+        *,
+        job: str | None = None,
+        status: str | None = None,
+        engine: str | None = None,
+        limit: int = 20,
     ) -> list[RunRecord]:
-        """The latest runs first (abandoned runs detected first, so none shows as running forever)."""
+        """The latest runs first (abandoned runs detected first, so none shows as running forever);
+        `engine` keeps the runs one engine executed (`local`, `airflow`, `prefect`)."""
         self.sweep_abandoned()
         query = select(self.runs).order_by(self.runs.c.id.desc()).limit(limit)
         if job is not None:
             query = query.where(self.runs.c.job == job)
         if status is not None:
             query = query.where(self.runs.c.status == status)
+        if engine == LOCAL:
+            query = query.where(self.runs.c.engine.is_(None) | (self.runs.c.engine == LOCAL))
+        elif engine is not None:
+            query = query.where(self.runs.c.engine == engine)
         with self.engine.connect() as conn:
             return [_run(row) for row in conn.execute(query).mappings()]
 
@@ -554,6 +587,7 @@ _PARSED = ("details", "attempt_records")
 
 def _run(row: Any, steps: tuple[StepRecord, ...] = ()) -> RunRecord:
     fields = {k: row[k] for k in RunRecord.__dataclass_fields__ if k != "steps"}
+    fields["engine"] = fields["engine"] or LOCAL  # runs recorded before engines were named
     return RunRecord(**fields, steps=steps)
 
 

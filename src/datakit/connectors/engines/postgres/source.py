@@ -47,7 +47,9 @@ _MIN_HINT, _MAX_HINT, _ROW_BYTES_GUESS = 1 << 20, 16 << 20, 64
 class PostgresSource(InspectedSource):
     """Reads tables or SELECTs from one PostgreSQL database."""
 
-    capabilities = SourceCapabilities(cheap_estimate=True, catalog_types=True, catalog=True)
+    capabilities = SourceCapabilities(
+        cheap_estimate=True, catalog_types=True, catalog=True, cursor_windows=True
+    )
     default_schema = POSTGRES.default_schema
 
     def __init__(self, params: PostgresParams) -> None:
@@ -167,11 +169,16 @@ class PostgresSource(InspectedSource):
         source = catalog.quote(request.table) if request.table is not None else f"({request.query}) AS q"
         text = f"SELECT {', '.join(items) or '*'} FROM {source}"
         inc = request.incremental
-        if inc is not None and inc.lower is not None:
-            op = ">=" if inc.inclusive else ">"
-            text += (
-                f" WHERE {sql.Identifier(inc.cursor).as_string()} {op} {sql.Literal(inc.lower).as_string()}"
-            )
+        if inc is not None:
+            cursor = sql.Identifier(inc.cursor).as_string()
+            where = []
+            if inc.lower is not None:
+                op = ">=" if inc.inclusive else ">"
+                where.append(f"{cursor} {op} {sql.Literal(inc.lower).as_string()}")
+            if inc.upper is not None:
+                where.append(f"{cursor} < {sql.Literal(inc.upper).as_string()}")
+            if where:
+                text += " WHERE " + " AND ".join(where)
         if ordered and request.order_by:
             text += " ORDER BY " + ", ".join(sql.Identifier(name).as_string() for name in request.order_by)
         return text
