@@ -357,10 +357,20 @@ class _Load:
 
         A table that views depend on (PostgreSQL refuses to drop it: dbt's staging views over bronze) is
         emptied instead, its columns changed as the contract says where they differ. Its history table
-        is kept: it is the record of the past, which a reload does not change.
+        is kept: it is the record of the past, which a reload does not change. A table several sources
+        load (`Consolidation`) is never dropped: the refresh replaces only this source's rows.
         """
         plan, target = self.plan, self.plan.target
         done: list[str] = []
+        shared = plan.consolidation
+        if shared is not None:  # other sources' rows live there too: only this source's go (the replace)
+            if plan.incremental is not None:
+                state.forget_cursor(
+                    tx, plan.pipeline, plan.resource, str(target), state_schema=plan.state_schema
+                )
+            return [
+                f"replaced the rows of source {shared.source} in {target} (full refresh of a shared table)"
+            ]
         if tx.columns(target):
             views = self.engine.dependent_views(tx, target)
             if views:
