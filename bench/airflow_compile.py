@@ -8,16 +8,24 @@ plans (every job of every warehouse, and every job as the project itself), rende
 Airflow is not imported for that. `compile_cpu_s_100x10` is the CPU time of the same work, steadier than
 wall time on a shared machine.
 
-`max_dag_import_s` is the slowest parse of one file as Airflow 3's DAG processor does it: a parent
-that has imported `airflow.sdk` (the processor pre-imports what DAG files import) forks one child per
-file, which runs `DagBag.process_file(path)` (import the file, collect and validate its DAG) in a
-fresh DagBag. The figure is the maximum over all 1,010 files, wall time; a file over 0.1 s is timed
-twice more and keeps its best time, so one scheduling hiccup on a shared machine is not reported as
-the file's cost. It needs an interpreter with datakit[airflow]: this one, or DATAKIT_AIRFLOW_PYTHON;
-without one the line says `n/a`.
+`max_dag_import_s` and `median_dag_import_s` are the slowest and the median parse of one file as Airflow
+3's DAG processor does it: a parent imports the `airflow.*` modules the file names (the processor's
+`parsing_pre_import_modules`), then forks one child per file, which runs `DagBag.process_file(path)`
+(import the file, collect and validate its DAG) in a fresh DagBag. Wall time; a file over 0.1 s is timed
+twice more and keeps its best time, so one scheduling hiccup on a shared machine is not reported as the
+file's cost. `--parse-sample N` parses N files spread over all (1,010 parses take many minutes on a
+loaded machine). `dagfactory_median_dag_import_s` is the same median for the same DAGs (100 of them)
+written the dag-factory way — one YAML per DAG and one loader file per YAML calling `load_yaml_dags`
+(dag-factory 1.1.0, installed into a temporary folder; `n/a` if it does not install) — with the ratio.
+
+`task_overhead_s` is the time from a task's start to its step's first action (the step's first log
+line): examples/jaffle_shop, acme's load of raw_customers into DuckDB, in a process forked from a
+"worker" that imported Airflow and, as datakit's plugin does with DATAKIT_PRELOAD, preloaded the project
+(`task_overhead_cold_s`: a worker that imported Airflow only; each the median of a few tasks). They need
+an interpreter with datakit[airflow]: this one, or DATAKIT_AIRFLOW_PYTHON; without one the lines say `n/a`.
 
     .venv/bin/python bench/airflow_compile.py
-    .venv/bin/python bench/airflow_compile.py --tenants 10 --jobs 5
+    .venv/bin/python bench/airflow_compile.py --tenants 10 --jobs 5 --parse-sample 50
 """
 
 from __future__ import annotations
