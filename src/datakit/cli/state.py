@@ -35,3 +35,20 @@ EnvironmentOption = Annotated[
     typer.Option("--env", "-e", help="Environment: dev, stage or prod (default: $ENVIRONMENT, else dev)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+SelectOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--select",
+        "-s",
+        help="Only these loads, dbt nodes and checks (dbt's grammar: +x, x+, 2+x, @x, tag:, layer:, "
+        "source:, path:, state:failed); repeatable, or space-separated.",
+        show_default=False,
+    ),
+]
+ExcludeOption = Annotated[
+    list[str] | None,
+    typer.Option("--exclude", help="Leave these out (same grammar as --select).", show_default=False),
+]
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Confirm what prod refuses without it (--full-refresh).")
+]

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from datakit.config.models.triggers import CronTrigger, Trigger
-from datakit.config.secrets import Secrets, mapping_key
+from datakit.config.secrets import Secrets, mapping_key, project_providers
 from datakit.errors import DatakitError, not_found
 
 if TYPE_CHECKING:
@@ -165,7 +165,9 @@ def tenant_context(project: Project, warehouse: str | None) -> Tenant:
             destinations=(),
             jobs=tuple(project.jobs),
             variables={},
-            secrets=Secrets(mapping=project.secrets, environment=project.environment),
+            secrets=Secrets(
+                mapping=project.secrets, environment=project.environment, providers=project_providers(project)
+            ),
         )
     if warehouse == ALL:
         raise DatakitError(
@@ -247,6 +249,7 @@ def tenant_secrets(project: Project, warehouse: str) -> Secrets:
         allowed=allowed,
         aliases=aliases,
         scope=f"warehouse {found.name!r}",
+        providers=project_providers(project),
     )
 
 

@@ -60,6 +60,10 @@ class Engine:
     """A foreign key can be added to an existing table (so contracts may reference each other in a cycle)."""
     unknown_type: ClassVar[LogicalType | None] = None
     """The logical type of a catalog type outside the shared names (None: no equivalent, i.e. drift)."""
+    validates_rows: ClassVar[bool] = False
+    """Rows are validated by the engine, as its own expressions where its workers hold them (Spark's
+    executors), through `ValidatingTransaction.write_checked`; otherwise the loader validates Arrow
+    batches before `Transaction.write`."""
 
     def __repr__(self) -> str:
         return f"<engine {self.name}>"
@@ -205,3 +209,9 @@ class Engine:
     def lock_loads(self, tx: Transaction, table: TableRef) -> None:
         """Wait for transactions that have written to `table` (the load records) to end. Nothing by
         default: see `datakit.load.state.committed_load`."""
+
+    def dependent_views(self, tx: Transaction, table: TableRef) -> list[str]:
+        """The views (`schema.name`) that would block dropping `table`. None by default: DuckDB binds a
+        view when it is read, so a table dropped and created again serves its views as before."""
+        del tx, table
+        return []

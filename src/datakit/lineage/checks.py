@@ -60,6 +60,26 @@ def add_checks(project: Project, graph: Graph) -> None:
                 )
 
 
+def suite_tables(project: Project, suite_name: str) -> set[tuple[str, str]]:
+    """(schema, table) of every table a suite's checks read, as its destination names them (a table
+    named without a schema is in the engine's default schema)."""
+    suite = project.check_suites[suite_name]
+    destination = project.resolve_name("destination", suite.destination) or suite.destination
+    default = engine_of(project.destination(destination).type).default_schema
+
+    def table_id(ref: str) -> str:
+        parts = table_parts(ref)
+        return f"{parts[-2] if len(parts) >= 2 else default}.{parts[-1]}"
+
+    found: set[tuple[str, str]] = set()
+    for ref, check in suite.checks():
+        for _, reads in _reads(check, table_id(ref), table_id):
+            for table, _ in reads:
+                schema, _, name = table.partition(".")
+                found.add((schema, name))
+    return found
+
+
 def _reads(check: CheckBase, table: str, table_id: Callable[[str], str]) -> list[tuple[str, list[Read]]]:
     """(result label, columns read) for each result of `check` on `table`."""
     label = check.labels()[0]

@@ -163,7 +163,8 @@ class _Reader:
         columns = tuple(_yaml_column(c) for c in source.get("columns", {}).values())
         self.graph.add_table(
             Table(
-                table_id, _layer(schema, []) or "source", "dbt source", self.target.destination, schema, name,
+                table_id, layer_of(schema, []) or "source", "dbt source", self.target.destination, schema,
+                name,
                 columns, source.get("description") or None, f"dbt {uid}",
                 notes=("declared as a dbt source; no pipeline of the project loads it",),
             )
@@ -197,8 +198,9 @@ class _Reader:
         columns = tuple(_model_column(name, documented.get(name), tests.get(name, ())) for name in names)
         self.graph.add_table(
             Table(
-                table_id, _layer(schema, list(node.get("fqn", []))) or "model", kind, self.target.destination,
-                schema, name, columns, node.get("description") or None, via, sql, tuple(notes),
+                table_id, layer_of(schema, list(node.get("fqn", []))) or "model", kind,
+                self.target.destination, schema, name, columns, node.get("description") or None, via, sql,
+                tuple(notes),
             )
         )  # fmt: skip
         self.graph.add_edges(edges)
@@ -315,7 +317,7 @@ def _depends_on(node: dict[str, Any]) -> list[str]:
     return [str(d) for d in (node.get("depends_on") or {}).get("nodes", [])]
 
 
-def _layer(schema: str, fqn: list[str]) -> str | None:
+def layer_of(schema: str, fqn: list[str]) -> str | None:
     """The layer a dbt relation belongs to, by its schema (`silver`, `acme_gold`, `sv__x__y`) or folder."""
     lowered = schema.lower()
     for prefix, layer in _LAYER_PREFIXES.items():

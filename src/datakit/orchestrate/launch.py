@@ -36,9 +36,8 @@ from datakit.errors import DatakitError
 from datakit.lineage.openlineage import step_observer
 from datakit.log import get_logger
 from datakit.orchestrate.executor import HEARTBEAT_EVERY, Executor
-from datakit.orchestrate.notify import Notifier
-from datakit.orchestrate.plan import Plan, compile_job
-from datakit.orchestrate.run import step_server
+from datakit.orchestrate.plan import Plan
+from datakit.orchestrate.run import notifier_for, plan_for_run, step_server
 from datakit.orchestrate.steps import LocalRunner
 from datakit.orchestrate.store import AlreadyRunning, RunRecord, RunStatus
 
@@ -184,7 +183,7 @@ class Launcher:
                 active = self.store.active_run(job, warehouse)
             if active is not None:
                 raise AlreadyRunning(job, active)
-            plan = compile_job(self.project, job, warehouse)
+            plan = plan_for_run(self.project, job, warehouse, resume, (), (), self.store)
             started: Future[int] = Future()
             options = _Options(tick_key, full_refresh, resume, only)
             thread = threading.Thread(
@@ -208,15 +207,14 @@ class Launcher:
 
     def _run(self, plan: Plan, key: RunKey, options: _Options, started: Future[int]) -> None:
         """(The run's thread.) Record the run, wait for its turn, warm up, run the steps."""
-        root, environment = self.project.root, self.project.environment
         cancel = threading.Event()
         if self._cancel.is_set():
             cancel.set()
         full_refresh = options.full_refresh
         executor = Executor(
             self.store,
-            LocalRunner(root, environment, full_refresh=full_refresh),
-            notify=Notifier.for_job(self.project, plan.job),
+            LocalRunner.for_project(self.project, full_refresh=full_refresh),
+            notify=notifier_for(self.project, plan),
             cancel=cancel,
             observe=step_observer(self.project),
         )
@@ -239,7 +237,9 @@ class Launcher:
                 raise
             if not cancel.is_set():  # the slow part of a start, for a run recorded and due to start
                 server = step_server(self.project, plan)
-                executor.runner = LocalRunner(root, environment, full_refresh=full_refresh, server=server)
+                executor.runner = LocalRunner.for_project(
+                    self.project, full_refresh=full_refresh, server=server
+                )
 
         try:
             executor.run(

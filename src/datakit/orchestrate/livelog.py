@@ -42,3 +42,30 @@ def remove_live_log(path: Path) -> None:
         path.unlink()
     with contextlib.suppress(OSError):
         path.parent.rmdir()  # fails while another step of the run still writes there: fine
+
+
+def stale_live_logs(project_root: Path, active: set[str], now: float, min_age: float = 3600.0) -> list[Path]:
+    """The live-log folders of runs that are not active (by key) and untouched for `min_age` seconds:
+    left behind by a process killed before it could remove them (`retention` sweeps them)."""
+    folder = project_root / LIVE_DIR
+    if not folder.is_dir():
+        return []
+    active_names = {quote(key, safe="") for key in active}
+    stale = []
+    for run_dir in folder.iterdir():
+        if run_dir.name in active_names or not run_dir.is_dir():
+            continue
+        try:
+            touched = max([run_dir.stat().st_mtime, *(f.stat().st_mtime for f in run_dir.iterdir())])
+        except OSError:  # removed meanwhile by the run that wrote it
+            continue
+        if now - touched >= min_age:
+            stale.append(run_dir)
+    return stale
+
+
+def remove_live_logs(run_dir: Path) -> None:
+    """Remove a run's live-log folder and what is in it."""
+    import shutil
+
+    shutil.rmtree(run_dir, ignore_errors=True)

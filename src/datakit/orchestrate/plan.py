@@ -31,7 +31,8 @@ A warehouse may run only the jobs it lists, and a job whose configs read warehou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from datakit.config.models.jobs import JobPipeline, JobStep
@@ -48,6 +49,7 @@ from datakit.orchestrate.stepkinds import (
     RetryPolicy,
     Step,
     step_data,
+    step_from_data,
 )
 from datakit.utils.dag import DAG
 
@@ -56,6 +58,100 @@ if TYPE_CHECKING:
     from datakit.config.project import Project
 
 Mode = Literal["sequential", "parallel", "dag"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What `--select`/`--exclude` kept of a job's plan, and why (`datakit.orchestrate.selection`).
+
+    Kept with the plan in run history: `state:failed` reads which dbt nodes a selected run ran, and a
+    resumed run re-runs the same selection.
+    """
+
+    select: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    steps: Mapping[str, str] = field(default_factory=dict)
+    """Step id -> why it is in the plan."""
+    nodes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """dbt step id -> {unique id of each node it runs: why}, for the dbt steps narrowed to part of theirs."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """dbt unique id -> how it is shown (`silver.customer`)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "select": list(self.select),
+            "exclude": list(self.exclude),
+            "steps": dict(self.steps),
+            "nodes": {step: dict(nodes) for step, nodes in self.nodes.items()},
+            "labels": dict(self.labels),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Selection:
+        return cls(
+            select=tuple(data.get("select", ())),
+            exclude=tuple(data.get("exclude", ())),
+            steps=dict(data.get("steps", {})),
+            nodes={step: dict(nodes) for step, nodes in (data.get("nodes") or {}).items()},
+            labels=dict(data.get("labels", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """What a backfill plan re-reads (`datakit.orchestrate.backfill`): kept with it in run history."""
+
+    kind: Literal["pipeline", "job"]
+    name: str
+    start: str
+    end: str
+    chunk: str
+    chunks: int
+    """How many windows each resource is cut into."""
+    skipped: Mapping[str, str] = field(default_factory=dict)
+    """Loads not backfilled (no cursor, a source that cannot filter by one) -> why."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "start": self.start,
+            "end": self.end,
+            "chunk": self.chunk,
+            "chunks": self.chunks,
+            "skipped": dict(self.skipped),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Backfill:
+        return cls(
+            kind=data["kind"],
+            name=data["name"],
+            start=data["start"],
+            end=data["end"],
+            chunk=data["chunk"],
+            chunks=int(data["chunks"]),
+            skipped=dict(data.get("skipped") or {}),
+        )
+
+
+BACKFILL_PREFIX = "backfill:"
+"""Run history records a backfill as job `backfill:<pipeline|job>:<name>`: its own one-active-run rule
+and its own last run (`state:failed` of the job is about the job's own runs)."""
+
+
+def backfill_job(kind: str, name: str) -> str:
+    """The job name a backfill's runs are recorded under."""
+    return f"{BACKFILL_PREFIX}{kind}:{name}"
+
+
+def resume_command(job: str, warehouse: str | None, run_id: int | str) -> str:
+    """The command that re-runs only what a run of `job` did not finish (a job's, or a backfill's)."""
+    tenant = f" --warehouse {warehouse}" if warehouse else ""
+    if job.startswith(BACKFILL_PREFIX):
+        kind, _, name = job.removeprefix(BACKFILL_PREFIX).partition(":")
+        return f"datakit backfill {kind} {name}{tenant} --resume {run_id}"
+    return f"datakit run job {job}{tenant} --resume {run_id}"
 
 
 @dataclass(frozen=True)
@@ -71,6 +167,10 @@ class Plan:
     """Seconds a run may take before `sla_missed` fires (the job's `sla.duration`); None: no SLA."""
     warehouse: str | None = None
     """The tenant the plan runs for (None: the project itself); also in each step's params."""
+    selection: Selection | None = None
+    """What `--select`/`--exclude` kept (None: the whole job)."""
+    backfill: Backfill | None = None
+    """What a backfill re-reads (None: not a backfill)."""
 
     def __post_init__(self) -> None:
         ids = [step.id for step in self.steps]
@@ -98,7 +198,25 @@ class Plan:
             "steps": [step_data(step) for step in self.steps],
             "sla": self.sla,
             "warehouse": self.warehouse,
+            "selection": self.selection.as_dict() if self.selection is not None else None,
+            "backfill": self.backfill.as_dict() if self.backfill is not None else None,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        """The plan `as_dict` wrote (run history keeps it): what a resumed selection runs again."""
+        selection, backfill = data.get("selection"), data.get("backfill")
+        return cls(
+            job=data["job"],
+            mode=data["mode"],
+            max_parallelism=int(data["max_parallelism"]),
+            continue_on_failure=bool(data["continue_on_failure"]),
+            steps=tuple(step_from_data(step) for step in data["steps"]),
+            sla=data.get("sla"),
+            warehouse=data.get("warehouse"),
+            selection=Selection.from_dict(selection) if selection else None,
+            backfill=Backfill.from_dict(backfill) if backfill else None,
+        )
 
 
 def _refuse_tenant_only(project: Project, job: str) -> None:

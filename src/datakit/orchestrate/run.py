@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -43,6 +44,10 @@ def run_job(
     on_started: Callable[[int], None] | None = None,
     cancel: threading.Event | None = None,
     only: str | None = None,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    confirmed: bool = False,
+    plan: Plan | None = None,
 ) -> RunResult:
     """Run job `job_name` of `project` now, each step in a child process, recorded in the state store.
 
@@ -54,11 +59,24 @@ def run_job(
 
     With `warehouse`, the run is that tenant's (`compile_job`): recorded with its name, so run history,
     resuming and the one-active-run rule are per tenant (`<job>@<warehouse>`).
+
+    With `select`/`exclude`, only that part of the job runs (`datakit.orchestrate.selection`); resuming
+    a run of a selection runs the same part again (its stored plan) unless another selection is given.
+    `full_refresh` in the `prod` environment needs `confirmed` (`refuse_full_refresh`). A `plan`
+    compiled already (for this job and warehouse) is run as it is.
     """
-    plan = compile_job(project, job_name, warehouse)
-    notifier = Notifier.for_job(project, plan.job)
+    if full_refresh:
+        refuse_full_refresh(project, confirmed)
     own_store = store is None
     state = open_store(project) if store is None else store
+    try:
+        if plan is None:
+            plan = plan_for_run(project, job_name, warehouse, resume, select, exclude, state)
+    except BaseException:
+        if own_store:
+            state.close()
+        raise
+    notifier = notifier_for(project, plan)
     server = step_server(project, plan)
 
     def started(run_id: int) -> None:
@@ -69,7 +87,7 @@ def run_job(
             start_server(server)
 
     try:
-        runner = LocalRunner(project.root, project.environment, full_refresh=full_refresh, server=server)
+        runner = LocalRunner.for_project(project, full_refresh=full_refresh, server=server)
         executor = Executor(state, runner, notify=notifier, cancel=cancel, observe=step_observer(project))
         return executor.run(
             plan,
@@ -84,6 +102,53 @@ def run_job(
             server.close()
         if own_store:
             state.close()
+
+
+def notifier_for(project: Project, plan: Plan) -> Notifier | None:
+    """The job's channels; a backfill of a job tells the job's, one of a pipeline tells nobody."""
+    if plan.backfill is None:
+        return Notifier.for_job(project, plan.job)
+    if plan.backfill.kind == "job":
+        return Notifier.for_job(project, plan.backfill.name)
+    return None
+
+
+def refuse_full_refresh(project: Project, confirmed: bool) -> None:
+    """A full refresh drops and reloads tables: in the `prod` environment only when confirmed (`--yes`)."""
+    if project.environment == PROD and not confirmed:
+        from datakit.errors import UsageError
+
+        raise UsageError(
+            "--full-refresh in prod drops and reloads the selected tables and rebuilds their models from "
+            "scratch: refused without confirmation",
+            hint="add --yes if that is what you want (and --select to limit what is refreshed)",
+        )
+
+
+PROD = "prod"
+
+
+def plan_for_run(
+    project: Project,
+    job_name: str,
+    warehouse: str | None,
+    resume: int | None,
+    select: Sequence[str],
+    exclude: Sequence[str],
+    store: StateStore,
+) -> Plan:
+    """The plan a run carries out: the job's (narrowed to a selection), or, resuming a run of a
+    selection or a backfill without a new selection, that run's own plan again (`datakit serve`'s
+    resume and retry as much as `datakit run job --resume`)."""
+    if resume is not None and not select and not exclude:
+        stored = json.loads(store.get_run(resume).plan)
+        if isinstance(stored, dict) and (stored.get("selection") or stored.get("backfill")):
+            return Plan.from_dict(stored)
+    if not select and not exclude:
+        return compile_job(project, job_name, warehouse)
+    from datakit.orchestrate.selection import selected_job
+
+    return selected_job(project, job_name, warehouse, select, exclude, store=store)
 
 
 _PRELOAD = {
@@ -177,6 +242,9 @@ def run_job_for_warehouses(
     max_parallelism: int = 2,
     allow_concurrent: bool = False,
     full_refresh: bool = False,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    confirmed: bool = False,
 ) -> list[TenantRun]:
     """Run job `job_name` once per warehouse (default: every warehouse listing it), up to
     `max_parallelism` at once; one `TenantRun` per warehouse, in warehouse order.
@@ -196,15 +264,24 @@ def run_job_for_warehouses(
 
     if max_parallelism < 1:
         raise DatakitError(f"max_parallelism must be at least 1, not {max_parallelism}")
+    if full_refresh:
+        refuse_full_refresh(project, confirmed)
     names = list(warehouses) if warehouses is not None else tenants_running(project, job_name)
     if not names:
         raise DatakitError(
             f"no warehouse runs job {job_name!r}", hint="list the job under `jobs:` in a warehouse file"
         )
-    # every tenant's plan is valid, or nothing runs
-    plans = {name: compile_job(project, job_name, name) for name in dict.fromkeys(names)}
-    cancel = threading.Event()
+    # every tenant's plan (and selection) is valid, or nothing runs
     state = open_store(project)
+    try:
+        plans = {
+            name: plan_for_run(project, job_name, name, None, select, exclude, state)
+            for name in dict.fromkeys(names)
+        }
+    except BaseException:
+        state.close()
+        raise
+    cancel = threading.Event()
 
     def one(warehouse: str) -> TenantRun:
         started = time.monotonic()
@@ -217,6 +294,8 @@ def run_job_for_warehouses(
                 full_refresh=full_refresh,
                 store=state,
                 cancel=cancel,
+                confirmed=confirmed,
+                plan=plans[warehouse],
             )
         except DatakitError as exc:
             return TenantRun(warehouse, None, time.monotonic() - started, redact(str(exc)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -52,13 +53,24 @@ class RetryPolicy:
 
 
 @with_config(_STRICT)
+@dataclass(frozen=True)
+class ChunkWindow:
+    """One chunk of a backfill: the rows with `start <= cursor < end` (instants, or numbers)."""
+
+    start: datetime | int
+    end: datetime | int
+
+
+@with_config(_STRICT)
 @dataclass(frozen=True, kw_only=True)
 class LoadParams:
-    """One resource of one pipeline: the loader's unit of atomicity (one destination transaction)."""
+    """One resource of one pipeline: the loader's unit of atomicity (one destination transaction).
+    With `window`, a backfill's chunk of it (`datakit.orchestrate.backfill`)."""
 
     pipeline: str
     resource: str
     warehouse: str | None = None
+    window: ChunkWindow | None = None
 
 
 @with_config(_STRICT)

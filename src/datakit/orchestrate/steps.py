@@ -34,7 +34,7 @@ from datakit.log import get_logger
 from datakit.orchestrate.livelog import live_log_path
 from datakit.orchestrate.stepkinds import ChecksStep, DbtStep, LoadStep, Step, step_data, step_from_data
 from datakit.orchestrate.stepserver import StepServer
-from datakit.orchestrate.subproc import StepProcesses, run_in_child
+from datakit.orchestrate.subproc import LOG_LIMIT, StepProcesses, run_in_child
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
@@ -46,10 +46,11 @@ log = get_logger("datakit.step")
 
 @dataclass(frozen=True)
 class StepOutput:
-    """What a finished step reports: row counts (loads), the tail of its log, structured results."""
+    """What a finished step reports: row counts (loads), its log, structured results."""
 
     rows: dict[str, int] = field(default_factory=dict)
     log: str = ""
+    """The step's output, capped (`step_logs.max_bytes`)."""
     details: dict[str, Any] | None = None
     """JSON-able results kept in run history: dbt's per-node results, check results."""
 
@@ -72,6 +73,14 @@ class LocalRunner:
     """The step processes of this runner's run: `cancel` kills them (and only them)."""
     live_logs: bool = True
     """Write each step's log where the status pages stream it from while it runs (`livelog`)."""
+    log_limit: int = LOG_LIMIT
+    """Bytes of a step's log kept (`step_logs.max_bytes`)."""
+
+    @classmethod
+    def for_project(cls, project: Project, **options: Any) -> LocalRunner:
+        """The runner of `project`'s steps (its root, environment and log cap)."""
+        limit = int(project.config.step_logs.max_bytes)
+        return cls(project.root, project.environment, log_limit=limit, **options)
 
     def for_run(self, runs: tuple[str, ...]) -> LocalRunner:
         """This runner for the run keyed `runs[0]`, which resumes `runs[1:]`."""
@@ -96,6 +105,7 @@ class LocalRunner:
             server=self.server,
             processes=self.processes,
             log_path=live,
+            log_limit=self.log_limit,
         )
         return _output(result, log)
 
@@ -179,7 +189,7 @@ def load_step(
     as this run's step, and is not made again if one of those runs committed it already.
     """
     from datakit.load.loader import load_resource
-    from datakit.load.plan import RunOptions
+    from datakit.load.plan import RunOptions, Window
     from datakit.load.resolve import plans_for
     from datakit.load.state import committed_load
 
@@ -189,7 +199,10 @@ def load_step(
     tenant = _tenant(project, params.warehouse)
     destination, plans = plans_for(project, pipeline, resources=[resource], tenant=tenant)
     (plan,) = plans
-    options = RunOptions(full_refresh=full_refresh)
+    window = Window(params.window.start, params.window.end) if params.window is not None else None
+    if window is not None:
+        full_refresh = False  # a chunk re-reads its window; the run's refresh is for the job's loads
+    options = RunOptions(full_refresh=full_refresh, window=window)
     if runs:
         done = committed_load(destination, step.id, runs, state_schema=plan.state_schema)
         if done is not None:
@@ -203,8 +216,9 @@ def load_step(
                 "rows_rejected": done.rows_rejected,
             }
             return {"rows": rows, "details": {"loaded_by_run": done.run_id, "load_id": done.load_id}}
-        options = RunOptions(full_refresh=full_refresh, run_id=runs[0], step_id=step.id)
-    _say(f"loading {pipeline}.{resource} -> {plan.target}")
+        options = RunOptions(full_refresh=full_refresh, run_id=runs[0], step_id=step.id, window=window)
+    what = f" [{window.start}, {window.end})" if window is not None else ""
+    _say(f"loading {pipeline}.{resource}{what} -> {plan.target}")
     result = load_resource(plan, destination, options)
     _say(
         f"loaded {result.target}: read {result.rows_read}, loaded {result.rows_loaded}, "

@@ -68,7 +68,7 @@ def bronze_tables(
             continue
         if _loads_into(project, pipeline, tenant) != wanted:
             continue
-        for table in _pipeline_tables(project, pipeline):
+        for _, table in _pipeline_tables(project, pipeline):
             key = (table.schema, table.name)
             if referenced is not None and key not in referenced:
                 continue
@@ -110,19 +110,16 @@ def _loads_into(project: Project, pipeline: Pipeline, tenant: Tenant | None) -> 
         return None
 
 
-def resource_tables(project: Project, pipeline: Pipeline) -> dict[str, tuple[str, str]]:
-    """resource -> (schema, table) a bronze pipeline loads it into, by the loader's rules (before a
-    tenant's prefix); a resource the loader would refuse (a query without contract) is left out."""
-    if pipeline.destination.layer != BRONZE:
-        return {}
-    return {resource: (table.schema, table.name) for resource, table in _resource_tables(project, pipeline)}
+def resource_tables(project: Project, pipeline_name: str) -> dict[str, tuple[str, str]]:
+    """(schema, table) each resource of a pipeline loads into, as the project without tenants names
+    it (the loader's rules; nothing opened). A resource the loader would refuse (a query without a
+    contract) is absent."""
+    pipeline = project.pipeline(pipeline_name)
+    return {resource: (table.schema, table.name) for resource, table in _pipeline_tables(project, pipeline)}
 
 
-def _pipeline_tables(project: Project, pipeline: Pipeline) -> Iterable[BronzeTable]:
-    return (table for _, table in _resource_tables(project, pipeline))
-
-
-def _resource_tables(project: Project, pipeline: Pipeline) -> Iterable[tuple[str, BronzeTable]]:
+def _pipeline_tables(project: Project, pipeline: Pipeline) -> Iterable[tuple[str, BronzeTable]]:
+    """(resource name, its table) of each resource the pipeline loads."""
     source_name = project.resolve_name("source", pipeline.source.ref) or pipeline.source.ref
     source = project.source(source_name)
     kit = pipeline_datakit(project, pipeline, source.name)
@@ -136,6 +133,8 @@ def _resource_tables(project: Project, pipeline: Pipeline) -> Iterable[tuple[str
         contract = _contract(kit, resource)
         if contract is not None:
             system = contract.system or (kit.name if kit is not None else source.name)
+            if _foreign(kit, resource):  # another datakit's table: its own schema, not the source's
+                source_schema = None
             schema = target_schema(project, pipeline, system, contract.schema_name or source_schema or "main")
             yield resource.name, BronzeTable(schema, contract.name, contract, (pipeline.name,), keyed)
             continue
@@ -154,6 +153,11 @@ def _contract(kit: Datakit | None, resource: Resource) -> Contract | None:
     """The datakit's bronze contract of `resource` (or its source contract at bronze), if it has one."""
     if kit is None:
         return None
+    from datakit.datakits.consolidation import resource_binding
+
+    binding = resource_binding(kit, resource, BRONZE)
+    if binding is not None and binding.foreign:  # a typed transform into another datakit's table
+        return binding.table.contract
     name = resource.contract or resource.name
     found = layer_contract(kit, name, BRONZE)
     if found is not None:
@@ -161,3 +165,10 @@ def _contract(kit: Datakit | None, resource: Resource) -> Contract | None:
     if resource.contract is not None or isinstance(resource, SqlResource):
         return kit.contract(name, BRONZE)  # the loader fails the same way: say so before dbt does
     return None  # a REST/files resource without a contract: inferred at load time
+
+
+def _foreign(kit: Datakit | None, resource: Resource) -> bool:
+    from datakit.datakits.consolidation import resource_binding
+
+    binding = resource_binding(kit, resource, BRONZE)
+    return binding is not None and binding.foreign

@@ -9,7 +9,9 @@ the previous run's manifest at the same place; per destination, because the mani
 and target it was parsed for; per warehouse, because each tenant's generated sources differ and two
 tenants must never write the same file nor wait for each other's lock. dbt also re-parses everything
 when `--vars` change, so an invocation with step vars gets a folder of its own, suffixed with a short
-hash of the vars.
+hash of the vars. A backfill's window (`datakit_start`, `datakit_end`) changes with every backfill: it
+is left out of the hash, and its invocations share one `__backfill` folder instead (re-parsed when the
+window changes, never making the regular folder parse again).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 
 DBT_PROJECT_FILE = "dbt_project.yml"
 WORK_FOLDER = "dbt"
+WINDOW_VARS = ("datakit_start", "datakit_end")
+"""The vars a backfill gives dbt: its window, as ISO text (`datakit.orchestrate.backfill`)."""
 DEFAULT_WAREHOUSE = "_default"
 """The work folder of runs without a tenant (warehouse names start with a letter: no clash)."""
 
@@ -83,9 +87,12 @@ def work_dir(
 ) -> Path:
     """datakit's stable folder for `dbt` run against `destination` for `warehouse` (with these `vars`)."""
     leaf = destination
-    if vars:
-        digest = hashlib.sha256(json.dumps(vars, sort_keys=True, default=str).encode()).hexdigest()
+    stable = {k: v for k, v in (vars or {}).items() if k not in WINDOW_VARS}
+    if stable:
+        digest = hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()
         leaf = f"{destination}__vars_{digest[:10]}"
+    if len(stable) < len(vars or {}):
+        leaf += "__backfill"
     from datakit.config.home import work_root
 
     return work_root(project) / WORK_FOLDER / dbt.name / (warehouse or DEFAULT_WAREHOUSE) / leaf

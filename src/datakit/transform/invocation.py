@@ -116,6 +116,8 @@ class DbtResult:
     work_dir: str | None = None
     error: str | None = None
     """The failure of the invocation as a whole (a parse error), when it got no per-node results."""
+    full_refresh: bool = False
+    """dbt ran with `--full-refresh` (incremental models and seeds rebuilt from scratch)."""
 
     @property
     def rows(self) -> dict[str, int]:
@@ -146,6 +148,7 @@ class DbtResult:
             "elapsed": round(self.elapsed, 4),
             "node_time": round(self.node_time, 4),
             "partial_parse": self.partial_parse,
+            "full_refresh": self.full_refresh,
             "parsed_ahead": self.parsed_ahead,
             "statuses": counts,
             "rows": self.rows,

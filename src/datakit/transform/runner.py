@@ -116,6 +116,7 @@ def run_dbt(
         log=events.tail(),
         work_dir=str(setup.folder),
         error=error,
+        full_refresh=full_refresh and invocation.command in FULL_REFRESH_COMMANDS,
     )
     if not result.success:
         raise _failure(result, invocation, ready.profile.engine)

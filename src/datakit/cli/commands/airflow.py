@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from datakit.cli.state import EnvironmentOption, JsonOption, ProjectOption, state
+from datakit.cli.state import EnvironmentOption, ExcludeOption, JsonOption, ProjectOption, SelectOption, state
 from datakit.config.tenancy import ALL
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ def _compile(
     job: str | None,
     out: Path,
     root: Path | None,
+    select: list[str] | None = None,
+    exclude: list[str] | None = None,
     executor: str | None = None,
 ) -> tuple[str, list[DagFile]]:
     """The project's name (the owner of its files) and its DAG files."""
@@ -61,7 +63,16 @@ def _compile(
     from datakit.integrations.airflow.compile import compile_dags
 
     loaded = load_project(state.project_dir(project), environment=environment)
-    files = compile_dags(loaded, warehouse=warehouse, job=job, out=out, project_root=root, executor=executor)
+    files = compile_dags(
+        loaded,
+        warehouse=warehouse,
+        job=job,
+        out=out,
+        project_root=root,
+        select=select or [],
+        exclude=exclude or [],
+        executor=executor,
+    )
     return loaded.config.name, files
 
 
@@ -71,17 +82,23 @@ def compile_command(
     warehouse: WarehouseOption = "all",
     job: JobOption = None,
     project_root: RootOption = None,
+    select: SelectOption = None,
+    exclude: ExcludeOption = None,
     executor: ExecutorOption = None,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write one DAG file per (warehouse, job) into --out; files that did not change are not rewritten."""
+    """Write one DAG file per (warehouse, job) into --out; files that did not change are not rewritten.
+    With --select/--exclude, each DAG runs that part of its job."""
     from datakit.cli.output import print_json, say
     from datakit.integrations.airflow.compile import pools, write_dags
 
-    owner, files = _compile(project, environment, warehouse, job, out, project_root, executor)
-    paths = write_dags(files, out, project=owner, prune=warehouse == ALL and job is None)
+    owner, files = _compile(
+        project, environment, warehouse, job, out, project_root, select, exclude, executor
+    )
+    selected = bool(select or exclude)
+    paths = write_dags(files, out, project=owner, prune=warehouse == ALL and job is None and not selected)
     warnings = [w for f in files for w in f.warnings]
     if as_json:
         print_json(
@@ -111,18 +128,24 @@ def check_command(
     warehouse: WarehouseOption = "all",
     job: JobOption = None,
     project_root: RootOption = None,
+    select: SelectOption = None,
+    exclude: ExcludeOption = None,
     executor: ExecutorOption = None,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Exit 1 when this project's DAG files in --out are stale, missing or left over (for CI); other
-    projects' files are listed as foreign and do not fail the check."""
+    projects' files are listed as foreign and do not fail the check. Give the --select/--exclude they
+    were compiled with."""
     from datakit.cli.output import error, print_json, say
     from datakit.integrations.airflow.compile import UNKNOWN, check_dags
 
-    owner, files = _compile(project, environment, warehouse, job, out, project_root, executor)
-    result = check_dags(files, out, project=owner, complete=warehouse == ALL and job is None)
+    owner, files = _compile(
+        project, environment, warehouse, job, out, project_root, select, exclude, executor
+    )
+    selected = bool(select or exclude)
+    result = check_dags(files, out, project=owner, complete=warehouse == ALL and job is None and not selected)
     if as_json:
         print_json(
             {

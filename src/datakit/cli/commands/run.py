@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from datakit.cli.state import EnvironmentOption, JsonOption, ProjectOption, state
+from datakit.cli.state import (
+    EnvironmentOption,
+    ExcludeOption,
+    JsonOption,
+    ProjectOption,
+    SelectOption,
+    YesOption,
+    state,
+)
 from datakit.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -36,11 +44,13 @@ def run_pipeline(
         list[str] | None, typer.Option("--resource", "-r", help="Only this resource (repeatable).")
     ] = None,
     full_refresh: Annotated[
-        bool, typer.Option("--full-refresh", help="Ignore saved cursors and replace the targets.")
+        bool,
+        typer.Option("--full-refresh", help="Drop and reload the targets, their cursors reset."),
     ] = False,
     warehouse: Annotated[
         str | None, typer.Option("--warehouse", "-w", help="Load as this warehouse (tenant).")
     ] = None,
+    yes: YesOption = False,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
@@ -49,8 +59,11 @@ def run_pipeline(
     from datakit.config import load_project
     from datakit.config.tenancy import tenant_context
     from datakit.load.resolve import plans_for
+    from datakit.orchestrate.run import refuse_full_refresh
 
     loaded = load_project(state.project_dir(project), environment=environment)
+    if full_refresh:
+        refuse_full_refresh(loaded, yes)
     tenant = tenant_context(loaded, warehouse) if warehouse is not None else None
     destination, plans = plans_for(loaded, name, resources=resource or None, tenant=tenant)
     results = [_run_one(plan, destination, full_refresh, quiet=as_json) for plan in plans]
@@ -78,9 +91,17 @@ def run_job(
     allow_concurrent: Annotated[
         bool, typer.Option("--allow-concurrent", help="Start even if the job is already running.")
     ] = False,
+    select: SelectOption = None,
+    exclude: ExcludeOption = None,
     full_refresh: Annotated[
-        bool, typer.Option("--full-refresh", help="Ignore saved cursors and replace the targets.")
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Drop and reload the (selected) bronze tables, reset their cursors, and rebuild the "
+            "(selected) dbt models from scratch.",
+        ),
     ] = False,
+    yes: YesOption = False,
     warehouse: Annotated[
         str | None,
         typer.Option(
@@ -111,7 +132,17 @@ def run_job(
             from datakit.errors import UsageError
 
             raise UsageError("--resume resumes one run", hint="give the run's --warehouse instead of `all`")
-        _run_everywhere(loaded, name, max_parallelism, allow_concurrent, full_refresh, as_json)
+        _run_everywhere(
+            loaded,
+            name,
+            max_parallelism,
+            allow_concurrent,
+            full_refresh,
+            as_json,
+            select=select or [],
+            exclude=exclude or [],
+            confirmed=yes,
+        )
         return
     result = run(
         loaded,
@@ -121,6 +152,9 @@ def run_job(
         resume=resume,
         full_refresh=full_refresh,
         only=retry_step,
+        select=select or [],
+        exclude=exclude or [],
+        confirmed=yes,
     )
     if as_json:
         from datakit.cli.output import print_json
@@ -151,6 +185,10 @@ def _run_everywhere(
     allow_concurrent: bool,
     full_refresh: bool,
     as_json: bool,
+    *,
+    select: list[str],
+    exclude: list[str],
+    confirmed: bool,
 ) -> None:
     """`--warehouse all`: every tenant's run, then one summary; exit 1 if any of them failed."""
     from datakit.orchestrate.run import run_job_for_warehouses
@@ -161,6 +199,9 @@ def _run_everywhere(
         max_parallelism=max_parallelism,
         allow_concurrent=allow_concurrent,
         full_refresh=full_refresh,
+        select=select,
+        exclude=exclude,
+        confirmed=confirmed,
     )
     if as_json:
         from datakit.cli.output import print_json

@@ -27,6 +27,7 @@ from datakit.config.models.common import (
     StrictModel,
     Tags,
 )
+from datakit.config.models.retention import JobRetention
 from datakit.config.models.warehouses import Variable
 
 
@@ -171,6 +172,9 @@ class Job(StrictModel):
     notifications: Notifications = Field(default_factory=Notifications)
     sla: Sla | None = None
     timeout: Duration | None = Field(None, description="Default timeout of each step.")
+    retention: JobRetention | None = Field(
+        None, description="This job's run-history limits (default: `retention` in datakit.yaml)."
+    )
     airflow: AirflowTasks = Field(
         default_factory=AirflowTasks, description="priority_weight and queue of its compiled Airflow tasks."
     )

@@ -28,7 +28,7 @@ class Typed(Protocol):
     def type(self) -> str: ...
 
 
-ENGINES = ("duckdb", "postgres")
+ENGINES = ("duckdb", "postgres", "spark")
 """The destination types, each the name of its folder here."""
 
 

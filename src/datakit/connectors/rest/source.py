@@ -65,6 +65,7 @@ class RestSource:
         sampled_schema=True,
         sample_after_cursor=True,
         child_tables=True,
+        cursor_windows=True,  # the upper bound is applied to the records read (APIs take a lower one)
     )
 
     def __init__(self, params: RestParams, *, sleep: Sleep = time.sleep) -> None:
@@ -167,7 +168,10 @@ class RestSource:
                 schema, strict = schemas[name]
                 aligned[name] = align(batch, schema, strict=strict, label=name)
             if cursor is not None:
-                aligned = self._advance(resource, aligned, tables[resource.name], cursor, lower, inclusive)
+                upper = request.incremental.upper if request.incremental is not None else None
+                aligned = self._advance(
+                    resource, aligned, tables[resource.name], cursor, lower, inclusive, upper
+                )
             for name, batch in aligned.items():
                 for ready in batchers[name].add(batch):
                     yield name, ready
@@ -271,8 +275,10 @@ class RestSource:
         cursor: str,
         lower: Any,
         inclusive: bool,
+        upper: Any = None,
     ) -> dict[str, pa.RecordBatch]:
-        """Drop rows at or below `lower` (and their children); remember the largest cursor seen.
+        """Drop rows at or below `lower`, and at or past `upper` (and their children); remember the
+        largest cursor seen.
 
         The cursor is compared in its typed form when the read's schema has it (a contract's timestamp
         against a datetime bound), else as the API sent it (`raw`, the page before alignment).
@@ -289,10 +295,15 @@ class RestSource:
                 table=resource.name,
             )
         column = source.column(name)
-        typed = _comparable(column, lower)
-        if lower is not None:
-            bound = _bound(lower, typed.type)
-            keep = pc.greater_equal(typed, bound) if inclusive else pc.greater(typed, bound)
+        typed = _comparable(column, lower if lower is not None else upper)
+        if lower is not None or upper is not None:
+            keep = None
+            if lower is not None:
+                bound = _bound(lower, typed.type)
+                keep = pc.greater_equal(typed, bound) if inclusive else pc.greater(typed, bound)
+            if upper is not None:
+                below = pc.less(typed, _bound(upper, typed.type))
+                keep = below if keep is None else pc.and_(keep, below)
             if typed is not column:  # text that is no timestamp: kept, for the contract to judge
                 keep = pc.if_else(pc.and_(typed.is_null(), column.is_valid()), True, keep)
             keep = pc.fill_null(keep, False)

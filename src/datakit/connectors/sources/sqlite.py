@@ -54,7 +54,7 @@ def _table_sql(table: TableRef) -> str:
 class SqliteSource(InspectedSource):
     """Reads tables or SELECTs from a SQLite file."""
 
-    capabilities = SourceCapabilities(exact_types=False, schemas=False, catalog=True)
+    capabilities = SourceCapabilities(exact_types=False, schemas=False, catalog=True, cursor_windows=True)
     default_schema = "main"
 
     def __init__(self, params: SqliteParams) -> None:
@@ -137,12 +137,18 @@ class SqliteSource(InspectedSource):
         sql = f"SELECT {items} FROM {source}"
         params: tuple[Any, ...] = ()
         inc = request.incremental
-        if inc is not None and inc.lower is not None:
-            column, bound = quote(inc.cursor), "?"
-            if _is_time(inc.lower):  # compared as instants: the stored text may or may not carry a zone
-                column, bound = f"julianday({column})", "julianday(?)"
-            sql += f" WHERE {column} {'>=' if inc.inclusive else '>'} {bound}"
-            params = (_sqlite_value(inc.lower),)
+        if inc is not None:
+            where = []
+            for value, op in ((inc.lower, ">=" if inc.inclusive else ">"), (inc.upper, "<")):
+                if value is None:
+                    continue
+                column, bound = quote(inc.cursor), "?"
+                if _is_time(value):  # compared as instants: the stored text may or may not carry a zone
+                    column, bound = f"julianday({column})", "julianday(?)"
+                where.append(f"{column} {op} {bound}")
+                params += (_sqlite_value(value),)
+            if where:
+                sql += " WHERE " + " AND ".join(where)
         if ordered and request.order_by:
             sql += " ORDER BY " + ", ".join(quote(name) for name in request.order_by)
         return sql, params

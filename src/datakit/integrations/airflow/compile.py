@@ -36,6 +36,7 @@ import hashlib
 import itertools
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,10 +125,13 @@ def compile_dags(
     job: str | None = None,
     out: Path | None = None,
     project_root: Path | None = None,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
     executor: str | None = None,
 ) -> list[DagFile]:
     """Generate the DAG files of `targets(project, warehouse, job)` (in memory; see `write_dags`).
 
+    With `select`/`exclude`, each DAG runs that part of its job (`datakit.orchestrate.selection`).
     `executor`: the Airflow executor the files will run on (default: the project's `airflow.executor`,
     else `$AIRFLOW__CORE__EXECUTOR`, else LocalExecutor); on one that spreads tasks over several hosts, a
     job writing a DuckDB file is warned about.
@@ -146,7 +150,7 @@ def compile_dags(
     describer = Describer(project)
     pairs = targets(project, warehouse=warehouse, job=job)
     executor = executor or project.config.airflow.executor or os.environ.get(EXECUTOR_VAR) or "LocalExecutor"
-    return [_dag_file(project, describer, w, j, root, executor) for w, j in pairs]
+    return [_dag_file(project, describer, w, j, root, executor, select, exclude) for w, j in pairs]
 
 
 def _dag_file(
@@ -156,9 +160,15 @@ def _dag_file(
     job: str,
     root: dict[str, str],
     executor: str,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> DagFile:
     tenant = tenant_context(project, warehouse)
     plan = compile_job(project, job, warehouse=warehouse)
+    if select or exclude:
+        from datakit.orchestrate.selection import select_plan
+
+        plan = select_plan(project, plan, select, exclude)
     config = project.job(job)
     namespace = warehouse if warehouse is not None else project.config.name
     schedule = dag_schedule(project, job, tenant, namespace)

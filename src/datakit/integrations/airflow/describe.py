@@ -101,7 +101,7 @@ class Describer:
         if pipeline not in self._targets:
             from datakit.transform.bronze import resource_tables
 
-            self._targets[pipeline] = resource_tables(self.project, self.project.pipeline(pipeline))
+            self._targets[pipeline] = resource_tables(self.project, pipeline)
         return self._targets[pipeline]
 
     def _job_step_description(self, tenant: Tenant, step_id: str) -> str | None:

@@ -30,12 +30,14 @@ from datakit.orchestrate.stepkinds import step_from_data
 def run_step(
     project_root: str, environment: str, step: Mapping[str, Any], *, full_refresh: bool = False
 ) -> dict[str, Any]:
-    """Run one step in this (the Airflow task's) process; its row counts become the task's one XCom.
+    """Run one step in this (the Airflow task's) process, recorded in run history; its row counts
+    become the task's one XCom.
 
     datakit's logging goes through Airflow's (`datakit.log.host`): progress at INFO, warnings as
     warnings, each dbt line once — not as stderr, which Airflow shows as ERROR.
     """
     from datakit import log
+    from datakit.integrations.airflow.history import recorded_attempt
     from datakit.orchestrate.retry import is_transient
 
     log.host()
@@ -45,9 +47,10 @@ def run_step(
     step_id = step.get("id")
     try:
         plan_step = step_from_data(step)  # a file of another datakit version fails here, terminally
-        output = run_step_here(
-            Path(project_root), environment, plan_step, full_refresh=full_refresh, runs=_dag_run()
-        )
+        with recorded_attempt(project_root, environment, plan_step) as attempt:  # in run history
+            attempt.output = output = run_step_here(
+                Path(project_root), environment, plan_step, full_refresh=full_refresh, runs=_dag_run()
+            )
     except Exception as exc:
         if is_transient(exc):
             raise  # Airflow retries it (retries, retry_delay, backoff of the task)

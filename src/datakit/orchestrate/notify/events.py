@@ -98,7 +98,9 @@ class RunEvent:
         if self.status in {RunStatus.FAILED.value, RunStatus.ABANDONED.value, RunStatus.CANCELLED.value}:
             if self.resume is not None:
                 return self.resume
-            return f"datakit run job {self.job} --resume {self.run_id}"
+            from datakit.orchestrate.plan import resume_command
+
+            return resume_command(self.job, self.warehouse, self.run_id)
         return None
 
     @property

@@ -107,6 +107,22 @@ class PostgresEngine(Engine):
         """An advisory lock: CREATE ... IF NOT EXISTS is not safe against a concurrent twin here."""
         tx.query("SELECT pg_advisory_xact_lock($1)", [SETUP_LOCK])
 
+    def dependent_views(self, tx: Transaction, table: TableRef) -> list[str]:
+        """Views (and materialized views) reading `table`: PostgreSQL refuses to drop it under them (dbt's
+        staging views over bronze, typically)."""
+        rows = tx.query(
+            "SELECT DISTINCT vn.nspname || '.' || v.relname FROM pg_depend d "
+            "JOIN pg_rewrite r ON r.oid = d.objid "
+            "JOIN pg_class v ON v.oid = r.ev_class "
+            "JOIN pg_namespace vn ON vn.oid = v.relnamespace "
+            "JOIN pg_class t ON t.oid = d.refobjid "
+            "JOIN pg_namespace tn ON tn.oid = t.relnamespace "
+            "WHERE d.classid = 'pg_rewrite'::regclass AND tn.nspname = $1 AND t.relname = $2 "
+            "AND v.oid <> t.oid ORDER BY 1",
+            [table.schema or self.default_schema, table.name],
+        )
+        return [str(row[0]) for row in rows]
+
     def lock_loads(self, tx: Transaction, table: TableRef) -> None:
         """A SHARE lock waits for every transaction that has written to `table` to end: the COMMIT of a
         killed run may still be in flight (the server finishes a COMMIT its client sent before dying)."""

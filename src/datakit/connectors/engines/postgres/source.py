@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from datakit.connectors.arrow import conform
-from datakit.connectors.base import Column, ReadRequest, SourceCapabilities, TableRef
+from datakit.connectors.base import Column, JdbcRead, ReadRequest, SourceCapabilities, TableRef
 from datakit.connectors.engines.postgres import catalog
 from datakit.connectors.engines.postgres.engine import POSTGRES
 from datakit.connectors.engines.postgres.errors import translate
@@ -47,7 +48,9 @@ _MIN_HINT, _MAX_HINT, _ROW_BYTES_GUESS = 1 << 20, 16 << 20, 64
 class PostgresSource(InspectedSource):
     """Reads tables or SELECTs from one PostgreSQL database."""
 
-    capabilities = SourceCapabilities(cheap_estimate=True, catalog_types=True, catalog=True)
+    capabilities = SourceCapabilities(
+        cheap_estimate=True, catalog_types=True, catalog=True, cursor_windows=True, native_reads=True
+    )
     default_schema = POSTGRES.default_schema
 
     def __init__(self, params: PostgresParams) -> None:
@@ -119,6 +122,39 @@ class PostgresSource(InspectedSource):
         finally:
             conn.close()
 
+    def native_read(self, request: ReadRequest, *, split_by: str | None = None) -> JdbcRead | None:
+        """The read as PostgreSQL's JDBC driver does it, split on `split_by` (an integer column) between
+        its lowest and highest value (one indexed lookup each, for a key)."""
+        from psycopg import sql
+
+        from datakit.contracts.types import TypeKind
+
+        columns = self._describe(request)
+        query = self._select(request, columns, ordered=False)
+        split = None
+        column = next((c for c in columns if c.name == split_by), None)
+        if column is not None and column.type is not None and column.type.kind is TypeKind.INTEGER:
+            ident = sql.Identifier(column.name).as_string()
+            low, high = self._catalog(
+                f"SELECT min({ident}), max({ident}) FROM ({query}) AS q", request.label
+            )[0]
+            if low is not None and high is not None:
+                split = (column.name, int(str(low)), int(str(high)))
+        params = self.params
+        host = f"[{params.host}]" if ":" in params.host else params.host
+        url = f"jdbc:postgresql://{host}:{params.port}/{quote(params.database, safe='')}"
+        if params.sslmode:
+            url += f"?sslmode={params.sslmode}"
+        return JdbcRead(
+            url=url,
+            query=query,
+            driver="org.postgresql.Driver",
+            user=params.user,
+            password=params.password.get_secret_value() if params.password is not None else None,
+            split=split,
+            label=request.label,
+        )
+
     # -- SQL -----------------------------------------------------------------------------------------
     def _describe(self, request: ReadRequest) -> list[Column]:
         """Columns of the table (catalog) or of the query (its result description), in read order."""
@@ -167,11 +203,16 @@ class PostgresSource(InspectedSource):
         source = catalog.quote(request.table) if request.table is not None else f"({request.query}) AS q"
         text = f"SELECT {', '.join(items) or '*'} FROM {source}"
         inc = request.incremental
-        if inc is not None and inc.lower is not None:
-            op = ">=" if inc.inclusive else ">"
-            text += (
-                f" WHERE {sql.Identifier(inc.cursor).as_string()} {op} {sql.Literal(inc.lower).as_string()}"
-            )
+        if inc is not None:
+            cursor = sql.Identifier(inc.cursor).as_string()
+            where = []
+            if inc.lower is not None:
+                op = ">=" if inc.inclusive else ">"
+                where.append(f"{cursor} {op} {sql.Literal(inc.lower).as_string()}")
+            if inc.upper is not None:
+                where.append(f"{cursor} < {sql.Literal(inc.upper).as_string()}")
+            if where:
+                text += " WHERE " + " AND ".join(where)
         if ordered and request.order_by:
             text += " ORDER BY " + ", ".join(sql.Identifier(name).as_string() for name in request.order_by)
         return text
