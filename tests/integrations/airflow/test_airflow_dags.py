@@ -37,15 +37,15 @@ def test_airflow_parses_every_file_with_the_plan_settings(tmp_path: Path, airflo
     # only a job with an SLA names datakit's deadline callback, whose module Airflow checks (it imports
     # nothing itself)
     parsed = seen["parse_datakit_modules"]
-    assert parsed and all(
-        not modules for name, modules in parsed.items() if name != "datakit__pagila_daily.py"
-    )
-    assert parsed["datakit__pagila_daily.py"] == [
-        "datakit",
-        "datakit.integrations",
-        "datakit.integrations.airflow",
-        "datakit.integrations.airflow.callbacks",
-    ]
+    with_sla = {"datakit__pagila_daily.py", "datakit__pagila_hourly.py"}
+    assert parsed and all(not modules for name, modules in parsed.items() if name not in with_sla)
+    for name in with_sla:
+        assert parsed[name] == [
+            "datakit",
+            "datakit.integrations",
+            "datakit.integrations.airflow",
+            "datakit.integrations.airflow.callbacks",
+        ]
     assert sorted(seen["dags"]) == [
         "datakit__acme__pagila_warehouse",
         "datakit__daily",

@@ -1,8 +1,11 @@
 """The source of a generated DAG file: a header, literal data, and a few lines building the DAG from it.
 
 Everything the file says comes from `spec` (compile.py), the same dict the inputs hash is taken of, so
-whatever changes the file changes its hash. The file imports `airflow.sdk` only; datakit is imported
-when a task or a callback runs.
+whatever changes the file changes its hash. The file imports `airflow.sdk` and the standard provider's
+`PythonOperator` by its module (Airflow's dag-processor imports the `airflow.*` modules a file names
+once, before it forks the process that parses the file: `@task` from `airflow.sdk` would import the
+decorator machinery in every parse); datakit is imported when a task or a callback runs. A
+PythonOperator pushes one XCom, the step's result.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ def render(spec: dict[str, Any], digest: str) -> str:
     leaves = [s["id"] for s in steps if not any(s["id"] in o["depends_on"] for o in steps)]
     leaves = [leaf for leaf in leaves if not any(edge[0] == leaf for edge in spec["edges"])]
     schedule = spec["schedule"]
-    names = {"DAG", "Asset", "task", *schedule["names"]}
+    names = {"DAG", "Asset", *schedule["names"]}
     if spec["sla"] is not None:
         names |= {"DeadlineAlert", "DeadlineReference", "SyncCallback"}
     where = f"warehouse {spec['warehouse']}" if spec["warehouse"] else "the project itself (no warehouse)"
@@ -54,6 +57,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
+from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import {", ".join(sorted(names))}
 
 PROJECT_ROOT = os.environ.get({PROJECT_VAR!r}) or {_root_expression(spec["project_root"])}
@@ -116,10 +120,10 @@ with DAG(
     tasks = {{}}
     for step in STEPS:
         retry = step["retry"]
-        tasks[step["id"]] = task(
-            _run_step,
+        tasks[step["id"]] = PythonOperator(
+            python_callable=_run_step,
+            op_args=[step["id"]],
             task_id=step["id"],
-            multiple_outputs=False,  # one XCom per task: the step's result
             retries=retry["max_attempts"] - 1,
             retry_delay=timedelta(seconds=retry["retry_delay"]),
             retry_exponential_backoff=2.0 if retry["exponential_backoff"] else 0,
@@ -127,14 +131,14 @@ with DAG(
             execution_timeout=timedelta(seconds=step["timeout"]) if step["timeout"] else None,
             outlets=[DONE] if step["id"] == LAST else [],
             **TASKS[step["id"]],
-        )(step["id"])
+        )
     for step in STEPS:
         for upstream in step["depends_on"]:
             tasks[upstream] >> tasks[step["id"]]
     for upstream, downstream in EXTRA_EDGES:
         tasks[upstream] >> tasks[downstream]
     if LAST is None:
-        done = task(_done, task_id={DONE_TASK!r}, outlets=[DONE])()
+        done = PythonOperator(python_callable=_done, task_id={DONE_TASK!r}, outlets=[DONE])
         for step in STEPS:
             tasks[step["id"]] >> done
 """
