@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/executor.py
 	$(BIN)/python bench/warehouse.py
 	$(BIN)/python bench/airflow_compile.py
+	$(BIN)/python bench/prefect.py
 	$(BIN)/python bench/dag_svg.py
 	$(BIN)/python bench/demo_source.py
 	$(BIN)/python bench/webhooks.py

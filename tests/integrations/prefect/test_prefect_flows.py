@@ -28,7 +28,7 @@ def run_flow(server: PrefectServer, root: Path, *args: str, extra: dict[str, str
     """`datakit prefect run job ... --json` against the server; its JSON outcome."""
     done = server.datakit("prefect", "run", "job", *args, "--json", cwd=root, extra=extra)
     try:
-        return json.loads(done.stdout)
+        return {**json.loads(done.stdout), "stderr": done.stderr, "exit_code": done.returncode}
     except json.JSONDecodeError:
         pytest.fail(
             f"datakit prefect run exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
@@ -169,6 +169,10 @@ def test_a_terminal_failure_is_not_retried(prefect_server: PrefectServer, tmp_pa
 
     outcome = run_flow(prefect_server, root, "daily")
     assert not outcome["ok"] and outcome["state"] == "FAILED"
+    assert outcome["exit_code"] == 1
+    # the flow's on_failure hook told the job's channel (`log`, the default), once, from the recorded run
+    told = [line for line in outcome["stderr"].splitlines() if "(run_failed)" in line]
+    assert len(told) == 1 and f"run {outcome['run_id']} failed" in told[0], outcome["stderr"][-3000:]
     assert outcome["status"] == "failed"
     assert "1 failed: shop_bronze.customers; 1 skipped: shop_bronze.orders" in outcome["error"]
 

@@ -21,8 +21,8 @@ from datakit.integrations.prefect.flows import job_flow
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
-PARALLEL = 8
-"""Deployments applied at once (each waits on the API)."""
+PARALLEL = 4
+"""Deployments applied at once (each waits on the API; more only queue on a SQLite-backed server)."""
 BUSY_RETRIES = 8
 
 
@@ -99,14 +99,15 @@ async def _apply_one(deployment: RunnerDeployment) -> str:
     """Apply one deployment, again after a pause when the server is busy (a SQLite-backed Prefect
     server answers 503 while its database is locked by another write)."""
     from prefect.deployments.runner import DeploymentApplyError
+    from prefect.exceptions import PrefectHTTPStatusError
 
     for attempt in range(1, BUSY_RETRIES + 1):
         try:
             return str(await deployment.aapply())
-        except DeploymentApplyError as exc:
+        except (DeploymentApplyError, PrefectHTTPStatusError) as exc:
             if "503" not in str(exc) or attempt == BUSY_RETRIES:
                 raise
-            await asyncio.sleep(0.5 * attempt)
+            await asyncio.sleep(0.5 * attempt)  # applying again is idempotent: create-or-update
     raise AssertionError("unreachable")
 
 
