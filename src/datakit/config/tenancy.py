@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from datakit.config.models.triggers import CronTrigger, Trigger
 from datakit.config.secrets import Secrets, mapping_key, project_providers
-from datakit.errors import DatakitError, not_found
+from datakit.errors import DatakitError, UsageError, not_found
 
 if TYPE_CHECKING:
     from datakit.config.models.warehouses import ScheduleOverride, Variable, Warehouse
@@ -350,3 +350,32 @@ def _refuse_shared_schemas(project: Project, warehouse: Warehouse) -> None:
             f"warehouse {warehouse.name!r}: {clash.describe(warehouse)}",
             hint="give each warehouse its own `schema_prefix`, or a destination of its own",
         )
+
+
+def warehouse_jobs(
+    project: Project, warehouse: str = ALL, job: str | None = None
+) -> list[tuple[str | None, str]]:
+    """The (warehouse, job) pairs an orchestrator compiles or deploys (Airflow DAGs, Prefect deployments).
+
+    `all`: every job of every warehouse, plus every job as the project itself (warehouse None) — also
+    one that warehouses run, unless its configs read warehouse variables (`${var.NAME}`), which only a
+    warehouse defines. A warehouse name: that warehouse's jobs. `job` narrows either to one job.
+    """
+    wanted = None
+    if job is not None:
+        wanted = project.resolve_name("job", job)
+        if wanted is None:
+            raise not_found("job", job, project.jobs)
+    pairs: list[tuple[str | None, str]] = []
+    if warehouse == ALL:
+        for name in sorted(project.warehouses):
+            pairs.extend((name, j) for j in tenant_context(project, name).jobs)
+        pairs.extend((None, j) for j in sorted(project.jobs) if not warehouse_variables_used(project, j))
+    else:
+        tenant = tenant_context(project, warehouse)
+        pairs.extend((tenant.name, j) for j in tenant.jobs)
+    if wanted is not None:
+        pairs = [(w, j) for w, j in pairs if j == wanted]
+        if not pairs:
+            raise UsageError(f"job {wanted!r} is not run by warehouse {warehouse!r}")
+    return pairs

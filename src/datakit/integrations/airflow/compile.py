@@ -41,8 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datakit.config.tenancy import ALL, tenant_context, warehouse_variables_used
-from datakit.errors import UsageError, not_found
+from datakit.config.tenancy import ALL, tenant_context, warehouse_jobs
+from datakit.errors import UsageError
 from datakit.integrations.airflow.describe import Describer, dag_doc
 from datakit.integrations.airflow.render import HASH_PREFIX, OWNER_PREFIX, render
 from datakit.integrations.airflow.schedule import asset_uri, dag_schedule, job_triggers
@@ -91,33 +91,6 @@ def dag_id(warehouse: str | None, job: str) -> str:
     return f"datakit__{warehouse}__{job}" if warehouse is not None else f"datakit__{job}"
 
 
-def targets(project: Project, warehouse: str = ALL, job: str | None = None) -> list[tuple[str | None, str]]:
-    """The (warehouse, job) pairs to compile.
-
-    `all`: every job of every warehouse, plus every job as the project itself (warehouse None) — also
-    one that warehouses run, unless its configs read warehouse variables (`${var.NAME}`), which only a
-    warehouse defines. A warehouse name: that warehouse's jobs. `job` narrows either to one job.
-    """
-    wanted = None
-    if job is not None:
-        wanted = project.resolve_name("job", job)
-        if wanted is None:
-            raise not_found("job", job, project.jobs)
-    pairs: list[tuple[str | None, str]] = []
-    if warehouse == ALL:
-        for name in sorted(project.warehouses):
-            pairs.extend((name, j) for j in tenant_context(project, name).jobs)
-        pairs.extend((None, j) for j in sorted(project.jobs) if not warehouse_variables_used(project, j))
-    else:
-        tenant = tenant_context(project, warehouse)
-        pairs.extend((tenant.name, j) for j in tenant.jobs)
-    if wanted is not None:
-        pairs = [(w, j) for w, j in pairs if j == wanted]
-        if not pairs:
-            raise UsageError(f"job {wanted!r} is not run by warehouse {warehouse!r}")
-    return pairs
-
-
 def compile_dags(
     project: Project,
     *,
@@ -129,7 +102,7 @@ def compile_dags(
     exclude: Sequence[str] = (),
     executor: str | None = None,
 ) -> list[DagFile]:
-    """Generate the DAG files of `targets(project, warehouse, job)` (in memory; see `write_dags`).
+    """Generate the DAG files of `warehouse_jobs(project, warehouse, job)` (in memory; see `write_dags`).
 
     With `select`/`exclude`, each DAG runs that part of its job (`datakit.orchestrate.selection`).
     `executor`: the Airflow executor the files will run on (default: the project's `airflow.executor`,
@@ -148,7 +121,7 @@ def compile_dags(
     else:
         root = {"absolute": str(project.root.resolve())}
     describer = Describer(project)
-    pairs = targets(project, warehouse=warehouse, job=job)
+    pairs = warehouse_jobs(project, warehouse, job)
     executor = executor or project.config.airflow.executor or os.environ.get(EXECUTOR_VAR) or "LocalExecutor"
     return [_dag_file(project, describer, w, j, root, executor, select, exclude) for w, j in pairs]
 

@@ -32,8 +32,13 @@ from datakit.config.models.triggers import (
     IntervalTrigger,
     WebhookTrigger,
 )
-from datakit.config.tenancy import ALL, tenant_context, tenants_running, warehouse_variables_used
-from datakit.errors import UsageError, not_found
+from datakit.config.tenancy import (
+    ALL,
+    tenant_context,
+    tenants_running,
+    warehouse_jobs,
+    warehouse_variables_used,
+)
 from datakit.integrations.prefect.flows import entrypoint, flow_name
 
 if TYPE_CHECKING:
@@ -107,36 +112,13 @@ def ownership_tags(project: Project) -> tuple[str, ...]:
     return ("datakit", f"datakit-project:{project.config.name}", f"datakit-env:{project.environment}")
 
 
-def targets(project: Project, warehouse: str = ALL, job: str | None = None) -> list[tuple[str | None, str]]:
-    """The (warehouse, job) pairs to deploy: every job of every warehouse plus the project's own jobs
-    (those that read no warehouse variable) for `all`, else that warehouse's jobs; `job` narrows."""
-    wanted = None
-    if job is not None:
-        wanted = project.resolve_name("job", job)
-        if wanted is None:
-            raise not_found("job", job, project.jobs)
-    pairs: list[tuple[str | None, str]] = []
-    if warehouse == ALL:
-        for name in sorted(project.warehouses):
-            pairs.extend((name, j) for j in tenant_context(project, name).jobs)
-        pairs.extend((None, j) for j in sorted(project.jobs) if not warehouse_variables_used(project, j))
-    else:
-        tenant = tenant_context(project, warehouse)
-        pairs.extend((tenant.name, j) for j in tenant.jobs)
-    if wanted is not None:
-        pairs = [(w, j) for w, j in pairs if j == wanted]
-        if not pairs:
-            raise UsageError(f"job {wanted!r} is not run by warehouse {warehouse!r}")
-    return pairs
-
-
 def deployment_specs(
     project: Project, *, warehouse: str = ALL, job: str | None = None, project_root: Path | None = None
 ) -> list[DeploymentSpec]:
-    """The deployments of `targets(project, warehouse, job)`; `project_root`: the project's path as the
+    """The deployments of `warehouse_jobs(project, warehouse, job)`; `project_root`: the project's path as the
     runner sees it (default: this one's, absolute)."""
     root = str(project_root or project.root.resolve())
-    return [_spec(project, w, j, root) for w, j in targets(project, warehouse, job)]
+    return [_spec(project, w, j, root) for w, j in warehouse_jobs(project, warehouse, job)]
 
 
 def _spec(project: Project, warehouse: str | None, job: str, root: str) -> DeploymentSpec:
