@@ -1,5 +1,5 @@
 # The README's two commands are `make demo` and `make test`; each sets up the virtualenv it needs:
-# the demo only datakit itself, the tests also the dev tools and Airflow (tests/integrations/airflow).
+# the demo only datakit itself, the tests also the dev tools, Airflow and Prefect (tests/integrations).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,7 +15,7 @@ $(BASE): pyproject.toml
 	touch $(BASE)
 
 $(STAMP): $(BASE)
-	$(BIN)/pip install --quiet -e '.[dev,airflow,openlineage]'
+	$(BIN)/pip install --quiet -e '.[dev,airflow,openlineage,prefect,spark]'
 	touch $(STAMP)
 
 ## demo: set up and run the demo warehouse end to end on the embedded default (DuckDB, SQLite state)
@@ -44,9 +44,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/executor.py
 	$(BIN)/python bench/warehouse.py
 	$(BIN)/python bench/airflow_compile.py
+	$(BIN)/python bench/prefect.py
 	$(BIN)/python bench/dag_svg.py
 	$(BIN)/python bench/demo_source.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/soak.py --minutes 1
 	$(BIN)/python bench/masking.py
 	$(BIN)/python bench/docs.py
 	$(BIN)/python bench/transforms.py

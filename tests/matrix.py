@@ -6,7 +6,9 @@ takes `source_db` builds its source tables there and reads them through a real d
 case is fed by a SQLite file, so `pytest -k duckdb` runs on a laptop without PostgreSQL; the PostgreSQL
 case reads a schema of a PostgreSQL database of its own (skipped, or failed under
 `DATAKIT_REQUIRE_SERVICES=1`, when the server is unreachable). A test whose source must have exact types
-(drift by retyping a column) takes `pg_source` instead: PostgreSQL in both cases.
+(drift by retyping a column) takes `pg_source` instead: PostgreSQL in both cases. Spark is a third case
+a test opts into (`WITH_SPARK`): a database of one `local[2]` warehouse shared by the test process, fed
+by SQLite like DuckDB's (its looks are translated to Spark SQL by sqlglot).
 
 Every handle speaks one SQL: names go through `q()`, parameters are `$1, $2, ...`, rows come back as
 tuples of Python values.
@@ -38,16 +40,20 @@ from datakit.connectors import (
     open_source,
 )
 
-Engine = Literal["duckdb", "postgres"]
+Engine = Literal["duckdb", "postgres", "spark"]
 SourceKind = Literal["postgres", "sqlite"]
 Row = tuple[Any, ...]
 """A row as a test reads it: the driver's Python values (they are what the assertions compare)."""
 
-SOURCE_OF: dict[Engine, SourceKind] = {"duckdb": "sqlite", "postgres": "postgres"}
+SOURCE_OF: dict[Engine, SourceKind] = {"duckdb": "sqlite", "postgres": "postgres", "spark": "sqlite"}
 """The source kind that feeds each engine's case: the DuckDB case never needs a server."""
 
 ENGINES: list[object] = [pytest.param("duckdb"), pytest.param("postgres", marks=pytest.mark.postgres)]
 """The cases of the matrix, as `params` of a fixture (`indirect=True` with one name narrows a test)."""
+
+WITH_SPARK: list[object] = [*ENGINES, pytest.param("spark", marks=pytest.mark.spark)]
+"""The matrix and Spark: a test opts in with `@pytest.mark.parametrize("dest", WITH_SPARK, indirect=True)`
+(Spark costs seconds per load on two cores, so only the tests that say something about it run there)."""
 
 
 def quote(*parts: str) -> str:
@@ -151,6 +157,47 @@ class PostgresTarget(Target):
 
     def drop(self) -> None:
         self.execute(f"DROP SCHEMA IF EXISTS {quote(self.schema)} CASCADE")
+
+
+class SparkTarget(Target):
+    """A database of the test session's Spark warehouse (one Spark session per test process).
+
+    Looks are written in PostgreSQL's words like every other case's and translated by sqlglot."""
+
+    kind: Engine = "spark"
+
+    def __init__(self, destination: Destination, schema: str) -> None:
+        super().__init__(schema, destination)
+
+    @property
+    def location(self) -> str:
+        return str(getattr(self.destination, "params").warehouse)  # noqa: B009
+
+    def _spark_sql(self, sql: str, params: Sequence[object]) -> str:
+        import sqlglot
+        import sqlglot.expressions as exp
+
+        from datakit.connectors.engines.spark.transaction import literal
+
+        statement = sqlglot.parse_one(sql, read="postgres")
+
+        def bind(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Placeholder | exp.Parameter) and params:
+                index = node.this.this if isinstance(node.this, exp.Literal) else node.name
+                return literal(params[int(index) - 1])
+            return node
+
+        return str(statement.transform(bind).sql(dialect="spark"))
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        with self.destination.session() as session:
+            return session.query(self._spark_sql(sql, params))[1]
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> None:
+        getattr(self.destination, "spark").sql(self._spark_sql(sql, params))  # noqa: B009
+
+    def drop(self) -> None:
+        getattr(self.destination, "spark").sql(f"DROP DATABASE IF EXISTS `{self.schema}` CASCADE")  # noqa: B009
 
 
 class SourceDb(ABC):
@@ -359,6 +406,11 @@ def dest(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     if engine == "duckdb":
         yield DuckDBTarget(tmp_path / "warehouse.duckdb", unique_name("dk_dst"))
         return
+    if engine == "spark":
+        target = SparkTarget(request.getfixturevalue("spark_destination"), unique_name("dk_dst"))
+        yield target
+        target.drop()
+        return
     with postgres_target(request.getfixturevalue("load_dsn")) as target:
         yield target
 
@@ -371,6 +423,29 @@ def source_db(dest: Target, request: pytest.FixtureRequest, tmp_path: Path) -> I
         return
     with postgres_source(request.getfixturevalue("load_dsn")) as db:
         yield db
+
+
+@pytest.fixture(scope="session")
+def spark_destination(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Destination]:
+    """The test process's Spark warehouse (`local[2]`, Derby metastore), shared by every Spark test:
+    a Spark session is one per process and takes seconds to start."""
+    import shutil
+
+    from tests.services import unavailable
+
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        unavailable("Spark", "pyspark is not installed (pip install 'datakit[spark]')")
+    if shutil.which("java") is None:
+        unavailable("Spark", "no Java runtime (Spark needs Java 17)")
+    from datakit.connectors.engines.spark import session
+    from datakit.connectors.engines.spark.params import SparkParams
+
+    warehouse = tmp_path_factory.mktemp("spark") / "warehouse"
+    warehouse.mkdir()
+    yield open_destination(SparkParams(master="local[2]", warehouse=str(warehouse)))
+    session.stop()
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ __all__ = [
     "configure",
     "forget_secrets",
     "get_logger",
+    "host",
+    "hosted",
     "redact",
     "register_secret",
 ]
@@ -129,3 +131,28 @@ def configure(level: int = logging.WARNING, handler: logging.Handler | None = No
     root.addHandler(handler)
     root.setLevel(level)
     return handler
+
+
+class _ToRoot(logging.Handler):
+    """Hands each record, once redacted, to the root logger's handlers: the host process's own logging."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        for handler in logging.getLogger().handlers:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+
+_hosted = False
+
+
+def host(level: int = logging.INFO) -> None:
+    """Log through the host process's logging from now on (an Airflow task's log: the levels kept, each
+    line once), not through a stream of datakit's own; records are still redacted on the way."""
+    global _hosted  # noqa: PLW0603 - one process-wide setting, as the logging module itself is
+    configure(level, _ToRoot())
+    _hosted = True
+
+
+def hosted() -> bool:
+    """Whether a host's logging carries datakit's records (`host`): a step then configures none itself."""
+    return _hosted

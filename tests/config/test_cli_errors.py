@@ -170,6 +170,7 @@ def test_json_of_a_valid_project(tmp_path: Path) -> None:
             "trigger": 3,
             "warehouse": 2,
             "checks": 1,
+            "target": 0,
         },
         "problems": [],
     }

@@ -34,13 +34,14 @@ def test_format_duration_round_trips_the_short_form() -> None:
 
 def test_every_kind_has_a_registry_entry_with_a_schema() -> None:
     assert list(KINDS) == [
-        "source", "destination", "pipeline", "job", "trigger", "warehouse", "checks", "secrets",
+        "source", "destination", "pipeline", "job", "trigger", "warehouse", "checks", "target", "secrets",
     ]  # fmt: skip
     source_types = set(KINDS["source"].adapter.json_schema()["discriminator"]["mapping"])
     assert source_types == {"postgres", "sqlite", "mysql", "rest_api", "files"}
     assert set(KINDS["destination"].adapter.json_schema()["discriminator"]["mapping"]) == {
         "duckdb",
         "postgres",
+        "spark",
     }
     trigger_types = set(KINDS["trigger"].adapter.json_schema()["discriminator"]["mapping"])
     assert trigger_types == {"cron", "interval", "manual", "event", "webhook"}

@@ -63,7 +63,7 @@ def test_write_schemas_maps_folders_and_keeps_other_settings(tmp_path: Path) -> 
     names = sorted(p.name for p in written)
     assert names == sorted(
         [f"{k}.schema.json" for k in ("project", "source", "destination", "pipeline", "job", "trigger",
-                                       "warehouse", "checks", "secrets")] + ["settings.json"]
+                                       "warehouse", "checks", "target", "secrets")] + ["settings.json"]
     )  # fmt: skip
     settings = json.loads((root / ".vscode/settings.json").read_text())
     assert settings["editor.tabSize"] == 2

@@ -10,7 +10,7 @@ from datakit.errors import DatakitError
 from datakit.load.loader import load_resource
 from datakit.load.plan import Progress, RunOptions
 from tests.load.helpers import CUSTOMER_DDL, customer_contract, plan_for
-from tests.matrix import Row, SourceDb, Target
+from tests.matrix import WITH_SPARK, Row, SourceDb, Target
 
 ROWS = 1000
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -30,6 +30,7 @@ def snapshot(dest: Target, table: str = "customer") -> list[Row]:
     return dest.query(f"SELECT * FROM {dest.q(table)} ORDER BY id, _dk_load_id")
 
 
+@pytest.mark.parametrize("dest", WITH_SPARK, indirect=True)
 def test_append_twice_keeps_both_copies(dest: Target, customers: SourceDb) -> None:
     plan = plan_for(
         customers.source,
@@ -93,6 +94,7 @@ def test_audit_columns_are_the_same_in_every_destination(dest: Target, customers
     assert {row[2:] for row in rows} == {(result.load_id, result.started_at, plan.source_label)}
 
 
+@pytest.mark.parametrize("dest", WITH_SPARK, indirect=True)
 def test_replace_refills(dest: Target, customers: SourceDb) -> None:
     plan = plan_for(
         customers.source,
@@ -111,6 +113,7 @@ def test_replace_refills(dest: Target, customers: SourceDb) -> None:
     ]
 
 
+@pytest.mark.parametrize("dest", WITH_SPARK, indirect=True)
 def test_merge_twice_gives_identical_tables(dest: Target, customers: SourceDb) -> None:
     seen: list[Progress] = []
     plan = plan_for(
@@ -141,6 +144,7 @@ def test_merge_twice_gives_identical_tables(dest: Target, customers: SourceDb) -
     assert rewritten == {*range(1, 11), 5000}
 
 
+@pytest.mark.parametrize("dest", WITH_SPARK, indirect=True)
 def test_merge_dedupes_the_source_keeping_the_last_row(dest: Target, source_db: SourceDb) -> None:
     now = datetime.now(UTC)
     source_db.create("customer", f"{CUSTOMER_DDL}, seq int")

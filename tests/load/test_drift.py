@@ -149,3 +149,40 @@ def test_retyped_incompatible(dest: Target, exact: Loaded, mode: DriftMode) -> N
 
 def test_drift_error_is_a_datakit_error() -> None:
     assert issubclass(DriftError, DatakitError)
+
+
+def test_a_drift_error_names_the_datakit_version_the_table_came_from(
+    dest: Target, source_db: SourceDb
+) -> None:
+    """The load that created the table recorded its datakit version in `_datakit.tables`; a later load
+    with another version that drifts says both."""
+    from dataclasses import replace
+
+    source_db.create("customer", CUSTOMER_DDL)
+    source_db.insert("customer", [(g, f"n{g}", g, NOW) for g in range(1, 4)])
+    target = dest.table("customer")
+    first = plan_for(source_db.source, source_db.schema, "customer", customer_contract(), target)
+    load_resource(replace(first, contract_origin=("shop", "1.0.0")), dest.destination)
+    recorded = dest.query(
+        "SELECT datakit, datakit_version, recorded_by FROM _datakit.tables WHERE table_name = 'customer' "
+        "AND schema_name = $1",
+        [dest.schema],
+    )
+    assert [(k, v) for k, v, _ in recorded] == [("shop", "1.0.0")]
+    assert recorded[0][2].startswith("load ")
+
+    source_db.execute(f"ALTER TABLE {source_db.q('customer')} ADD COLUMN note text")
+    second = plan_for(
+        source_db.source,
+        source_db.schema,
+        "customer",
+        customer_contract(),
+        target,
+        drift_mode=DriftMode.FREEZE,
+    )
+    refused(
+        dest,
+        replace(second, contract_origin=("shop", "2.0.0")),
+        "added column note",
+        "(the table was deployed from datakit shop 1.0.0; this load's contract is shop 2.0.0)",
+    )

@@ -10,7 +10,7 @@ from datakit.contracts import Contract, contract_from_spec
 from datakit.load.loader import load_resource
 from datakit.load.plan import IncrementalPlan
 from tests.load.helpers import CUSTOMER_SPEC, plan_for
-from tests.matrix import Row, SourceDb, Target
+from tests.matrix import WITH_SPARK, Row, SourceDb, Target
 
 T1 = datetime(2024, 1, 1, tzinfo=UTC)
 T2 = datetime(2024, 2, 1, tzinfo=UTC)
@@ -35,6 +35,7 @@ def history(dest: Target) -> list[Row]:
     )
 
 
+@pytest.mark.parametrize("dest", WITH_SPARK, indirect=True)
 def test_updates_and_deletes_by_systime(dest: Target, source_db: SourceDb) -> None:
     table = source_db.q("customer")
     source_db.create("customer", DDL)

@@ -11,7 +11,7 @@ import pytest
 from datakit.load.loader import load_resource
 from datakit.load.plan import IncrementalPlan, RunOptions
 from tests.load.helpers import CUSTOMER_DDL, customer_contract, plan_for
-from tests.matrix import DuckDBTarget, SourceDb, SqliteSourceDb, Target
+from tests.matrix import WITH_SPARK, DuckDBTarget, SourceDb, SqliteSourceDb, Target
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -26,6 +26,7 @@ def ids_in(dest: Target) -> list[int]:
 
 
 @pytest.mark.parametrize("disposition", ["append", "merge"])
+@pytest.mark.parametrize("dest", WITH_SPARK, indirect=True)
 def test_ties_and_late_rows(dest: Target, source_db: SourceDb, disposition: str) -> None:
     source_db.create("customer", CUSTOMER_DDL)
     insert(source_db, range(1, 101), lambda g: (g - 1) // 10)  # ten rows per value; 91..100 share 9 min

@@ -6,10 +6,12 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from datakit.contracts import contract_from_spec
 from datakit.load.loader import load_resource
 from tests.load.helpers import plan_for
-from tests.matrix import SourceDb, Target
+from tests.matrix import WITH_SPARK, SourceDb, Target
 
 SPEC: dict[str, Any] = {
     "table": "orders",
@@ -58,6 +60,7 @@ def order(g: int) -> tuple[object, ...]:
     )
 
 
+@pytest.mark.parametrize("dest", WITH_SPARK, indirect=True)
 def test_bad_rows_are_rejected_with_reasons(dest: Target, source_db: SourceDb) -> None:
     source_db.create(
         "orders",

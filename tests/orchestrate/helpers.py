@@ -183,3 +183,12 @@ def remember(value: int, done: str) -> None:
 def remembered() -> dict[str, int]:
     """(In a forked step.) What `remember` kept in the server before this step was forked."""
     return dict(_REMEMBERED)
+
+
+def chatty(lines: int) -> int:
+    """(In a step process.) Print `lines` numbered lines: a log larger than the cap."""
+    import sys
+
+    sys.stdout.write("".join(f"chatty line {i:05d}\n" for i in range(lines)))
+    sys.stdout.flush()
+    return lines

@@ -19,10 +19,7 @@ from datakit.orchestrate.stepkinds import Step
 from datakit.orchestrate.steps import StepOutput
 from datakit.orchestrate.store import RunStatus, StateStore, StepStatus, open_store
 from tests.orchestrate.helpers import Recorder, make_plan
-from tests.orchestrate.test_store import any_store
 from tests.waits import GUARD
-
-__all__ = ["any_store"]  # the fixture, on SQLite and PostgreSQL
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

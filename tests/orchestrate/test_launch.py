@@ -21,9 +21,6 @@ from datakit.config.scaffold import init_project
 from datakit.orchestrate.launch import Launcher, WriterQueue
 from datakit.orchestrate.store import AlreadyRunning, RunStatus, StateStore, open_store
 from tests.orchestrate.conftest import FakeClock
-from tests.orchestrate.test_store import any_store
-
-__all__ = ["any_store"]  # the fixture, on SQLite and PostgreSQL
 
 
 def _plan(*files: str) -> str:

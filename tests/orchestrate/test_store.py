@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,26 +14,6 @@ from datakit.orchestrate.store import AlreadyRunning, RunStatus, StateStore
 from datakit.orchestrate.store.sql import sqlite_url
 from tests.orchestrate.conftest import FakeClock
 from tests.waits import GUARD
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[StateStore]:
-    """The store on each engine; on PostgreSQL in a schema of its own, dropped afterwards."""
-    if request.param == "sqlite":
-        state = StateStore(sqlite_url(tmp_path / "state.db"), clock=clock, stale_after=60)
-        yield state
-        state.close()
-        return
-    dsn: str = request.getfixturevalue("pg_dsn")
-    schema = f"state_{uuid.uuid4().hex[:10]}"
-    url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
-    state = StateStore(url, schema=schema, clock=clock, stale_after=60)
-    yield state
-    from sqlalchemy import text
-
-    with state.engine.begin() as conn:
-        conn.execute(text(f'drop schema "{schema}" cascade'))
-    state.close()
 
 
 def test_second_start_is_refused_until_the_first_finishes(any_store: StateStore) -> None:

@@ -296,3 +296,46 @@ def test_an_abandoned_runs_open_attempt_ends_with_the_run_not_with_today() -> No
     chart = timeline(run, now=1_000_000.0)
     assert [(s.left, s.width) for row in chart.rows for s in row.segments] == [(0.0, 10.0), (10.0, 90.0)]
     assert chart.ticks[-1] == (100.0, "+1m 40s")
+
+
+def test_a_large_log_shows_its_last_lines_and_links_to_the_whole_log(
+    client: TestClient, store: StateStore, clock: FakeClock, project: Project
+) -> None:
+    log = "".join(
+        f"12:00:01  {i} of 3000 OK created sql table model gold.m_{i:04d} <x>\n" for i in range(1, 3001)
+    )
+    store.log_max_bytes = 100_000  # the cap cuts this one's middle
+    capped = record_run(store, clock, project, "daily", {DAILY_STEPS[0]: [Attempt(2, log=log)]})
+    store.log_max_bytes = 10**7
+    whole = record_run(store, clock, project, "daily", {DAILY_STEPS[0]: [Attempt(2, log=log)]})
+
+    html = client.get(f"/runs/{whole}").text
+    assert "12:00:01  3000 of 3000 OK created sql table model gold.m_3000 &lt;x&gt;" in html
+    assert "  2961 of 3000 " in html and "  2960 of 3000 " not in html  # the last 40 lines
+    assert "last 40 of 3000 lines" in html and "truncated" not in html
+    link = re.search(r'<a href="(/runs/\d+/log\?step=[^"]+)">whole log</a> \(([\d.]+ KiB)\)', html)
+    assert link is not None, html
+    assert link.group(1).replace("&amp;", "&") == f"/runs/{whole}/log?step={DAILY_STEPS[0]}&attempt=1"
+    page = client.get(link.group(1).replace("&amp;", "&"))
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")
+    assert page.text == log  # every line, as written (plain text: not escaped)
+
+    html = client.get(f"/runs/{capped}").text
+    omitted = int(re.search(r"truncated, (\d+) bytes cut from its middle", html).group(1))  # type: ignore[union-attr]
+    text = client.get(f"/runs/{capped}/log?step={DAILY_STEPS[0]}&attempt=1").text
+    assert text.startswith("12:00:01  1 of 3000 ") and text.endswith(
+        "  3000 of 3000 OK created sql table model gold.m_3000 <x>\n"
+    )
+    assert f"\n[… truncated, {omitted} bytes …]\n" in text and len(text.encode()) <= 100_000
+
+    missing = client.get(f"/runs/{whole}/log?step={DAILY_STEPS[0]}&attempt=2")
+    assert missing.status_code == 404 and "has no log of step" in missing.text
+    assert client.get(f"/runs/{whole}/log?step=x&attempt=one").status_code == 400
+
+
+def test_a_small_log_has_no_link_to_a_whole_log(
+    client: TestClient, store: StateStore, clock: FakeClock, project: Project
+) -> None:
+    run_id = record_run(store, clock, project, "daily", {DAILY_STEPS[0]: [Attempt(2, log="loaded 5 rows\n")]})
+    html = client.get(f"/runs/{run_id}").text
+    assert "loaded 5 rows" in html and "whole log" not in html

@@ -135,3 +135,41 @@ def test_serve_forgets_expired_webhook_deliveries_by_itself(tmp_path: Path) -> N
         stop.set()
         daemon.join(60)
     store.close()
+
+
+def test_serve_applies_the_projects_retention_by_itself(tmp_path: Path) -> None:
+    import threading
+
+    from datakit.config import load_project
+    from datakit.orchestrate.store import RunStatus
+    from datakit.server.serve import ServeOptions, serve
+
+    root = tmp_path / "shop"
+    init_project(root)
+    with (root / "datakit.yaml").open("a", encoding="utf-8") as project:
+        project.write("retention: {max_runs: 2, prune_every: 1s}\n")
+    (root / ".datakit").mkdir()
+    store = StateStore(sqlite_url(root / ".datakit" / "state.db"))
+    runs = []
+    for _ in range(6):
+        runs.append(store.start_run("daily", "{}"))
+        store.add_steps(runs[-1], ["shop_bronze.orders"])
+        store.finish_run(runs[-1], RunStatus.SUCCEEDED)
+
+    def recorded() -> list[int]:
+        return sorted(run.id for run in store.list_runs(limit=100))
+
+    stop = threading.Event()
+    options = ServeOptions(port=_free_port())
+    daemon = threading.Thread(target=serve, args=(load_project(root), options), kwargs={"stop": stop})
+    daemon.start()
+    try:
+        wait_until(lambda: recorded() == runs[4:], "serve to prune the runs beyond the newest 2")
+        for _ in range(3):  # runs recorded while it serves go too, at the next prune
+            runs.append(store.start_run("daily", "{}"))
+            store.finish_run(runs[-1], RunStatus.SUCCEEDED)
+        wait_until(lambda: recorded() == runs[-2:], "serve to prune again after prune_every")
+    finally:
+        stop.set()
+        daemon.join(60)
+    store.close()

@@ -27,8 +27,8 @@ from tests.pagila import TABLES
 from tests.pagila_project import copy_pagila_project, pagila_env, scratch_database
 
 DBT_PROJECT = "transform/pagila"
-PIPELINES = {"duckdb": "pagila_bronze", "postgres": "pagila_bronze_pg"}
-DESTINATIONS = {"duckdb": "local_duckdb", "postgres": "warehouse_pg"}
+PIPELINES = {"duckdb": "pagila_bronze", "postgres": "pagila_bronze_pg", "spark": "pagila_bronze_spark"}
+DESTINATIONS = {"duckdb": "local_duckdb", "postgres": "warehouse_pg", "spark": "warehouse_spark"}
 _DBT_STEP = """
 import json, sys
 from pathlib import Path
@@ -74,6 +74,11 @@ def source_query(pagila_dsn: str, sql: str) -> list[Row]:
     with psycopg.connect(pagila_dsn) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         return list(conn.execute(sql).fetchall())
+
+
+def subprocess_run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A child process with the test's environment and `env` (no stray dbt or datakit environment)."""
+    return _subprocess(args, env)
 
 
 def _subprocess(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -19,6 +19,7 @@ from datakit.cli.commands import (
     demo,
     deploy,
     docs,
+    kit,
     lineage,
     listing,
     plan,
@@ -31,6 +32,7 @@ from datakit.cli.commands import (
     validate,
 )
 from datakit.cli.commands import init as init_cmd
+from datakit.cli.commands import prefect as prefect_cmd
 from datakit.cli.state import ProjectOption, state
 from datakit.errors import DatakitError, ExitCode
 
@@ -81,7 +83,9 @@ app.add_typer(plan.app, name="plan")
 app.add_typer(runs.app, name="runs")
 app.add_typer(trigger.app, name="trigger")
 app.add_typer(airflow_cmd.app, name="airflow")
+app.add_typer(prefect_cmd.app, name="prefect")
 app.add_typer(docs.app, name="docs")
+app.add_typer(kit.app, name="kit")
 app.add_typer(backfill.app, name="backfill")
 
 

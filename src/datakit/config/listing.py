@@ -31,7 +31,7 @@ def describe_project(project: Project) -> dict[str, Any]:
             {
                 "name": d.name,
                 "type": d.type,
-                "target": d.connection.database,
+                "target": d.target(),
                 "file": _file(project, "destination", d.name),
             }
             for d in project.destinations.values()
@@ -86,6 +86,17 @@ def describe_project(project: Project) -> dict[str, Any]:
                 "file": _file(project, "checks", c.name),
             }
             for c in project.check_suites.values()
+        ],
+        "targets": [
+            {
+                "name": t.name,
+                "table": f"{t.datakit}.{t.table}",
+                "provenance": t.provenance,
+                "key_collisions": t.key_collisions,
+                "pipelines": [project.resolve_name("pipeline", p) or p for p in t.pipelines],
+                "file": _file(project, "target", t.name),
+            }
+            for t in project.targets.values()
         ],
         "secrets": [
             {

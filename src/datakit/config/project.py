@@ -15,6 +15,7 @@ from datakit.config.models import (
     ProjectConfig,
     SecretSpec,
     Source,
+    Target,
     Trigger,
     Warehouse,
 )
@@ -92,6 +93,10 @@ class Project:
     @property
     def check_suites(self) -> dict[str, CheckSuite]:
         return self.objects["checks"]
+
+    @property
+    def targets(self) -> dict[str, Target]:
+        return self.objects["target"]
 
     @property
     def config_dir(self) -> Path:

@@ -18,9 +18,9 @@ from datakit.config.models.jobs import EmailChannel
 from datakit.config.models.sources import RestApiSource
 from datakit.config.models.triggers import CronTrigger
 from datakit.config.project import InactiveOverlay, Origin, Project
-from datakit.config.secrets import Secrets, mapping_key, project_words, unresolved_hint
+from datakit.config.secrets import Secrets, mapping_key, project_providers, project_words, unresolved_hint
 from datakit.config.yaml_source import PathKey
-from datakit.errors import Problem, Severity, did_you_mean
+from datakit.errors import Problem, SecretError, Severity, did_you_mean
 from datakit.masking import weakness
 from datakit.utils.dag import DAG
 
@@ -54,6 +54,7 @@ def check_project(
         problems.extend(_overlay_references(project, overlay, broken))
     if SECRETS_UNREADABLE not in broken["secrets"]:
         problems.extend(_project_secrets(project))
+        problems.extend(_secret_providers(project))
     if check_secrets:
         problems.extend(_unset_secrets(project, environ or {}))
         problems.extend(_weak_secrets(project, environ or {}))
@@ -272,9 +273,32 @@ def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
+def _secret_providers(project: Project) -> Iterator[Problem]:
+    """An `airflow:` block on a secret another provider reads would be silently ignored: an error."""
+    default = project.config.secrets.provider
+    for key, spec in sorted(project.secrets.items()):
+        provider = spec.provider or default
+        if spec.airflow is not None and provider != "airflow":
+            source = (
+                "its `provider:`"
+                if spec.provider
+                else "the project's default (datakit.yaml `secrets.provider`)"
+            )
+            yield _at(
+                project.secrets_origin[key],
+                (key, "airflow"),
+                f"secret '{key}' is read by the {provider} provider ({source}): "
+                "its `airflow:` would be ignored",
+                "add `provider: airflow` to this secret, or remove `airflow:`",
+                key=True,
+            )
+
+
 def _unset_secrets(project: Project, environ: Mapping[str, str]) -> Iterator[Problem]:
     """`--check-secrets`: every required secret must be set for the active environment."""
-    secrets = Secrets(project.secrets, project.environment, environ)
+    secrets = Secrets(
+        project.secrets, project.environment, environ, providers=project_providers(project, environ)
+    )
     for key in sorted(project.secrets):
         reason = secrets.missing(key)
         if reason is not None:
@@ -284,10 +308,15 @@ def _unset_secrets(project: Project, environ: Mapping[str, str]) -> Iterator[Pro
 
 def _weak_secrets(project: Project, environ: Mapping[str, str]) -> Iterator[Problem]:
     """`--check-secrets`: a warning for each secret whose value is weak (never showing the value)."""
-    secrets = Secrets(project.secrets, project.environment, environ)
+    secrets = Secrets(
+        project.secrets, project.environment, environ, providers=project_providers(project, environ)
+    )
     for key in sorted(project.secrets):
         var = secrets.env_var(key)
-        value = environ.get(var) if var else None
+        try:
+            value = secrets.value(key)
+        except SecretError:  # reported by the unset check
+            value = None
         reason = weakness(value, project_words(project)) if value else None
         if reason is not None:
             yield _at(

@@ -1,4 +1,5 @@
-"""Secrets: declared in `secrets_mapping.yaml`, referenced by key, read from environment variables.
+"""Secrets: declared in `secrets_mapping.yaml`, referenced by key, read by a provider (`secret_providers`:
+environment variables by default, a `.env` file, Airflow Connections/Variables).
 
 A resolved secret is a `pydantic.SecretStr`: it shows as `**********` in repr, str, logs and JSON,
 and only `.get_secret_value()` reveals it, at the last moment, to a driver. Every revealed value is
@@ -23,6 +24,7 @@ from pydantic import BaseModel, SecretStr
 from datakit.config.introspect import iter_marked
 from datakit.config.models.common import SecretRefMarker
 from datakit.config.models.secrets import SecretSpec
+from datakit.config.secret_providers import DotenvProvider, Providers
 from datakit.config.yaml_source import PathKey
 from datakit.errors import SecretError, did_you_mean
 from datakit.log import register_secret
@@ -30,6 +32,7 @@ from datakit.masking import is_weak
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
+    from datakit.config.secret_providers import SecretProvider
 
 SUFFIX = "_secret_key"
 
@@ -53,6 +56,14 @@ def unresolved_hint(reference: str, keys: Collection[str]) -> str:
     )
 
 
+def project_providers(project: Project, environ: Mapping[str, str] | None = None) -> Providers:
+    """The providers `project` reads its secrets with (datakit.yaml `secrets:`), over `environ`."""
+    settings = project.config.secrets
+    return Providers(
+        os.environ if environ is None else environ, settings.provider, project.path(settings.dotenv)
+    )
+
+
 def mask_declared_values(project: Project, environ: Mapping[str, str]) -> None:
     """Mask, in all output from now on, the value of every variable the mapping declares.
 
@@ -66,6 +77,8 @@ def mask_declared_values(project: Project, environ: Mapping[str, str]) -> None:
         for key, spec in project.secrets.items()
         if (found := [environ[var] for var in declared_variables(spec) if environ.get(var)])
     }
+    for key, value in _dotenv_values(project, environ).items():  # known now, like the environment's
+        values.setdefault(key, []).append(value)
     if not values:
         return
     words = project_words(project)
@@ -75,6 +88,24 @@ def mask_declared_values(project: Project, environ: Mapping[str, str]) -> None:
             register_secret(value, whole_token=is_weak(value, words))
             for user in users.get(key, ()):
                 register_secret(value, user=user)
+
+
+def _dotenv_values(project: Project, environ: Mapping[str, str]) -> dict[str, str]:
+    """The values the `.env` file holds for the secrets read from it (a file that cannot be read
+    holds none here: resolving such a secret reports why)."""
+    providers = project_providers(project, environ)
+    found: dict[str, str] = {}
+    for key, spec in project.secrets.items():
+        provider = providers.for_spec(spec) if (spec.provider or providers.default) == "dotenv" else None
+        if isinstance(provider, DotenvProvider):
+            try:
+                file_values = provider.values
+            except SecretError:
+                return {}
+            for var in declared_variables(spec):
+                if file_values.get(var):
+                    found[key] = file_values[var]
+    return found
 
 
 def declared_variables(spec: SecretSpec) -> list[str]:
@@ -125,6 +156,12 @@ class Secrets:
     allowed: frozenset[str] | None = None  # None: every key; otherwise only these (tenant isolation)
     aliases: Mapping[str, str] | None = None  # reference key -> the key actually used (tenant's own)
     scope: str | None = None  # who is limited by `allowed` ("warehouse 'acme'"), for messages
+    providers: Providers | None = None  # None: every secret from `environ` (the env provider)
+
+    def provider(self, key: str) -> SecretProvider:
+        """The provider that reads mapping key `key`."""
+        providers = self.providers if self.providers is not None else Providers(self.environ)
+        return providers.for_spec(self.mapping[key])
 
     def key_for(self, reference: str) -> str:
         """The mapping key behind `reference`, after tenant aliasing; SecretError when there is none."""
@@ -154,31 +191,36 @@ class Secrets:
         """
         key = self.key_for(reference)
         spec = self.mapping[key]
-        var = spec.env_var_for(self.environment)
-        value = self.environ.get(var, "") if var else ""
+        provider = self.provider(key)
+        value = provider.lookup(key, spec, self.environment)
         if not value:
             if not spec.required:
                 return None
-            where = (
-                f"set {var}"
-                if var
-                else f"add env_var_{self.environment} for it in config/secrets_mapping.yaml"
-            )
             raise SecretError(
                 f"secret '{key}' is not set for environment '{self.environment}'",
-                hint=where,
+                hint=provider.where(key, spec, self.environment),
             )
         register_secret(value, user=user)
         return SecretStr(value)
+
+    def value(self, key: str) -> str | None:
+        """The raw value of mapping key `key` (for checks that never show it), None when unset."""
+        return self.provider(key).lookup(key, self.mapping[key], self.environment)
 
     def missing(self, key: str) -> str | None:
         """Why a required secret cannot be resolved now (None when it can, or is optional)."""
         spec = self.mapping[key]
         if not spec.required:
             return None
+        provider = self.provider(key)
+        try:
+            if provider.lookup(key, spec, self.environment):
+                return None
+        except SecretError as exc:
+            return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
         var = spec.env_var_for(self.environment)
-        if var is None:
-            return f"no environment variable is declared for environment '{self.environment}'"
-        if not self.environ.get(var):
+        if provider.name == "env":
+            if var is None:
+                return f"no environment variable is declared for environment '{self.environment}'"
             return f"environment variable {var} is not set (ENVIRONMENT={self.environment})"
-        return None
+        return f"{provider.name} has no value for it: {provider.where(key, spec, self.environment)}"

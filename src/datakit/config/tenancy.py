@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from datakit.config.models.triggers import CronTrigger, Trigger
-from datakit.config.secrets import Secrets, mapping_key
-from datakit.errors import DatakitError, not_found
+from datakit.config.secrets import Secrets, mapping_key, project_providers
+from datakit.errors import DatakitError, UsageError, not_found
 
 if TYPE_CHECKING:
     from datakit.config.models.warehouses import ScheduleOverride, Variable, Warehouse
@@ -165,7 +165,9 @@ def tenant_context(project: Project, warehouse: str | None) -> Tenant:
             destinations=(),
             jobs=tuple(project.jobs),
             variables={},
-            secrets=Secrets(mapping=project.secrets, environment=project.environment),
+            secrets=Secrets(
+                mapping=project.secrets, environment=project.environment, providers=project_providers(project)
+            ),
         )
     if warehouse == ALL:
         raise DatakitError(
@@ -247,6 +249,7 @@ def tenant_secrets(project: Project, warehouse: str) -> Secrets:
         allowed=allowed,
         aliases=aliases,
         scope=f"warehouse {found.name!r}",
+        providers=project_providers(project),
     )
 
 
@@ -347,3 +350,32 @@ def _refuse_shared_schemas(project: Project, warehouse: Warehouse) -> None:
             f"warehouse {warehouse.name!r}: {clash.describe(warehouse)}",
             hint="give each warehouse its own `schema_prefix`, or a destination of its own",
         )
+
+
+def warehouse_jobs(
+    project: Project, warehouse: str = ALL, job: str | None = None
+) -> list[tuple[str | None, str]]:
+    """The (warehouse, job) pairs an orchestrator compiles or deploys (Airflow DAGs, Prefect deployments).
+
+    `all`: every job of every warehouse, plus every job as the project itself (warehouse None) — also
+    one that warehouses run, unless its configs read warehouse variables (`${var.NAME}`), which only a
+    warehouse defines. A warehouse name: that warehouse's jobs. `job` narrows either to one job.
+    """
+    wanted = None
+    if job is not None:
+        wanted = project.resolve_name("job", job)
+        if wanted is None:
+            raise not_found("job", job, project.jobs)
+    pairs: list[tuple[str | None, str]] = []
+    if warehouse == ALL:
+        for name in sorted(project.warehouses):
+            pairs.extend((name, j) for j in tenant_context(project, name).jobs)
+        pairs.extend((None, j) for j in sorted(project.jobs) if not warehouse_variables_used(project, j))
+    else:
+        tenant = tenant_context(project, warehouse)
+        pairs.extend((tenant.name, j) for j in tenant.jobs)
+    if wanted is not None:
+        pairs = [(w, j) for w, j in pairs if j == wanted]
+        if not pairs:
+            raise UsageError(f"job {wanted!r} is not run by warehouse {warehouse!r}")
+    return pairs

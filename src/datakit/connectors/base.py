@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -132,6 +133,7 @@ class SourceCapabilities:
     file_sets: bool = False  # reads sets of files, each loaded exactly once (`FileSetSource`)
     child_tables: bool = False  # splits nested lists into child tables (`ChildTableSource`)
     cursor_windows: bool = False  # reads a window of rows by cursor (`Incremental.upper`): backfills
+    native_reads: bool = False  # describes its reads for an engine's own workers (`NativeSource`)
 
 
 @runtime_checkable
@@ -195,6 +197,77 @@ class Transaction(Protocol):
     @property
     def engine(self) -> Engine:
         """The engine this transaction speaks (the destination's)."""
+        ...
+
+
+@dataclass(frozen=True)
+class CheckedWrite:
+    """What a destination that validates rows itself (`Engine.validates_rows`) needs for one write.
+
+    The batches carry the rows as delivered (transformed, not validated) and `row`, each row's position
+    in the read; files add `file`, the file a row came from. Rows that break `contract` go to `rejected`
+    (the loader's layout, `datakit.connectors.writes`), the others, cast to the contract's types, to the
+    table, with `fill` columns set to `at` where NULL, and `row` kept when `keep_row` (a stage).
+    """
+
+    contract: Contract
+    rejected: TableRef
+    load_id: str
+    at: datetime
+    row: str
+    keep_row: bool
+    file: str | None = None
+    cursor: str | None = None
+    fill: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckedRows:
+    """What a validating write did: rows written, rows rejected, the largest good cursor value, and
+    (for a native read) the rows read."""
+
+    loaded: int
+    rejected: int
+    cursor: Any = None
+    read: int | None = None
+
+
+@dataclass(frozen=True)
+class JdbcRead:
+    """A read an engine's own workers can do over JDBC (`NativeSource.native_read`): the source's SELECT
+    (with the incremental predicate) and, to read it in parallel, an integer column with its lowest and
+    highest value, whose range the workers split between them."""
+
+    url: str
+    query: str
+    driver: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    split: tuple[str, int, int] | None = None
+    label: str = "query"
+
+
+@runtime_checkable
+class ValidatingTransaction(Protocol):
+    """A transaction of an engine that validates rows as its own expressions (`Engine.validates_rows`),
+    where its executors hold the rows, instead of the loader validating Arrow batches on its thread."""
+
+    def write_checked(
+        self, table: TableRef, batches: Iterable[pa.RecordBatch], stamp: Stamp | None, spec: CheckedWrite
+    ) -> CheckedRows:
+        """Validate `batches` against `spec.contract`; write the good rows to `table`, the others to
+        `spec.rejected`."""
+        ...
+
+    def reads(self, read: JdbcRead) -> bool:
+        """Whether this engine's workers can do `read` themselves (its driver is installed)."""
+        ...
+
+    def read_checked(
+        self, table: TableRef, read: JdbcRead, stamp: Stamp | None, spec: CheckedWrite
+    ) -> CheckedRows:
+        """`write_checked` on the rows the engine's workers read themselves (`reads`); each row's
+        position in `spec.row` is the engine's (rows of a parallel read have no single order)."""
         ...
 
 
@@ -303,6 +376,15 @@ class ChildTableSource(Source, Protocol):
 
     def read_tables(self, request: ReadRequest) -> Iterator[tuple[str, pa.RecordBatch]]:
         """Batches of the table and of its child tables, each with the table's name."""
+        ...
+
+
+class NativeSource(Source, Protocol):
+    """A source whose reads an engine can do itself (`SourceCapabilities.native_reads`)."""
+
+    def native_read(self, request: ReadRequest, *, split_by: str | None = None) -> JdbcRead | None:
+        """`request` as a read for an engine's workers (split on `split_by`, an integer column, when
+        given), or None when it cannot be said so."""
         ...
 
 

@@ -60,6 +60,10 @@ class Engine:
     """A foreign key can be added to an existing table (so contracts may reference each other in a cycle)."""
     unknown_type: ClassVar[LogicalType | None] = None
     """The logical type of a catalog type outside the shared names (None: no equivalent, i.e. drift)."""
+    validates_rows: ClassVar[bool] = False
+    """Rows are validated by the engine, as its own expressions where its workers hold them (Spark's
+    executors), through `ValidatingTransaction.write_checked`; otherwise the loader validates Arrow
+    batches before `Transaction.write`."""
 
     def __repr__(self) -> str:
         return f"<engine {self.name}>"

@@ -40,8 +40,13 @@ SourceParams = SqlSourceParams | RestParams | FilesParams
 
 
 def project_secrets(project: Project) -> Secrets:
-    """The secrets of the project's current environment, read from the process environment."""
-    return Secrets(mapping=project.secrets, environment=project.environment)
+    """The secrets of the project's current environment, read by their providers (by default from the
+    process environment)."""
+    from datakit.config.secrets import project_providers
+
+    return Secrets(
+        mapping=project.secrets, environment=project.environment, providers=project_providers(project)
+    )
 
 
 def source_params(project: Project, name: str, secrets: Secrets | None = None) -> SourceParams:

@@ -92,6 +92,8 @@ HISTORY_META: tuple[tuple[str, LogicalType, bool], ...] = (
     (LOAD_ID, _TEXT, False),
     (RECORD_HASH, _BIGINT, False),
 )
+Scope = tuple[str, str]
+"""(provenance column, source): the rows of one source in a table several sources load."""
 Origin = tuple[str, int, int]
 """A file and the first and last read position of its rows in this load."""
 _temp_seq = itertools.count()
@@ -191,8 +193,33 @@ class Writes:
     def drop(self, tx: Transaction, table: TableRef) -> None:
         tx.execute(f"DROP TABLE {self.engine.table(table)}")
 
-    def empty(self, tx: Transaction, target: TableRef) -> None:
-        tx.execute(f"DELETE FROM {self.engine.table(target)}")
+    def empty(self, tx: Transaction, target: TableRef, scope: Scope | None = None) -> None:
+        """Delete the target's rows (with `scope`, only those of one source of a shared table)."""
+        where, params = self._scope(scope, "")
+        tx.execute(f"DELETE FROM {self.engine.table(target)}" + (f" WHERE {where}" if where else ""), params)
+
+    def resolved_view(
+        self,
+        tx: Transaction,
+        target: TableRef,
+        view: TableRef,
+        columns: Sequence[str],
+        key: Sequence[str],
+        provenance: str,
+        order: Sequence[str],
+    ) -> None:
+        """(Re)create `view`: one row of `target` per `key`, the one whose `provenance` comes first in
+        `order` (sources not in `order` after them, by name)."""
+        q, e = self.engine.quote, self.engine
+        items = ", ".join(q(c) for c in columns)
+        ranks = " ".join(f"WHEN {e.string(source)} THEN {rank}" for rank, source in enumerate(order))
+        rank = f"CASE {q(provenance)} {ranks} ELSE {len(order)} END" if order else "0"
+        partition = ", ".join(q(k) for k in key)
+        tx.execute(
+            f"CREATE OR REPLACE VIEW {e.table(view)} AS SELECT {items} FROM (SELECT {items}, row_number() "
+            f"OVER (PARTITION BY {partition} ORDER BY {rank}, {q(provenance)}) AS {q('_dk_rank')} "
+            f"FROM {e.table(target)}) AS ranked WHERE {q('_dk_rank')} = 1"
+        )
 
     # -- dispositions ---------------------------------------------------------------------------------
 
@@ -259,8 +286,10 @@ class Writes:
         *,
         delete_missing: bool,
         keep: KeepFirst = NOTHING_KEPT,
+        scope: Scope | None = None,
     ) -> None:
-        """Update changed rows, insert new ones, and (on a full read with history) delete missing keys."""
+        """Update changed rows, insert new ones, and (on a full read with history) delete missing keys
+        (with `scope`, only keys of one source of a shared table)."""
         q = self.engine.quote
         s, t = self.engine.table(stage), self.engine.table(target)
         h = q(RECORD_HASH)
@@ -276,7 +305,8 @@ class Writes:
         )
         if delete_missing:
             gone = f"NOT EXISTS (SELECT 1 FROM {s} AS s WHERE {self._match(key, 's', 't')})"
-            tx.execute(f"DELETE FROM {t} AS t WHERE {gone}")
+            where, params = self._scope(scope, "t.")
+            tx.execute(f"DELETE FROM {t} AS t WHERE {gone}" + (f" AND {where}" if where else ""), params)
 
     # -- history --------------------------------------------------------------------------------------
 
@@ -293,8 +323,10 @@ class Writes:
         detect_deletes: bool,
         by_systime: bool,
         keep: KeepFirst = NOTHING_KEPT,
+        scope: Scope | None = None,
     ) -> None:
-        """Record this load's inserts, updates and (when `detect_deletes`) deletes (module docstring).
+        """Record this load's inserts, updates and (when `detect_deletes`) deletes (module docstring);
+        with `scope`, deletes only of keys of one source of a shared table.
 
         The stage must already be deduped on the key."""
         q, tz = self.engine.quote, self.engine.timestamptz
@@ -304,17 +336,20 @@ class Writes:
         items = ", ".join(q(c) for c in columns)
         meta = ", ".join(q(c) for c in (VALID_FROM, VALID_TO, OPERATION, LOAD_ID, RECORD_HASH))
         if detect_deletes:
+            mine = f" AND c.{q(scope[0])} = CAST($3 AS {self.engine.sql_type(_TEXT)})" if scope else ""
             tx.execute(
                 f"INSERT INTO {hst} ({items}, {meta}) SELECT {', '.join(f'c.{q(c)}' for c in columns)}, "
                 f"CAST($1 AS {tz}), CAST($1 AS {tz}), 'delete', $2, c.{q(RECORD_HASH)} "
-                f"FROM {hst} AS c WHERE {current} AND NOT EXISTS (SELECT 1 FROM {s} AS s WHERE {match_sc})",
-                [loaded_at, load_id],
+                f"FROM {hst} AS c WHERE {current} AND NOT EXISTS (SELECT 1 FROM {s} AS s WHERE {match_sc})"
+                + mine,
+                [loaded_at, load_id, *([scope[1]] if scope else [])],
             )
+            mine = f" AND c.{q(scope[0])} = CAST($2 AS {self.engine.sql_type(_TEXT)})" if scope else ""
             tx.execute(
                 f"UPDATE {hst} AS c SET {q(VALID_TO)} = CAST($1 AS {tz}) WHERE {current} "
                 f"AND c.{q(OPERATION)} <> 'delete' "
-                f"AND NOT EXISTS (SELECT 1 FROM {s} AS s WHERE {match_sc})",
-                [loaded_at],
+                f"AND NOT EXISTS (SELECT 1 FROM {s} AS s WHERE {match_sc})" + mine,
+                [loaded_at, *([scope[1]] if scope else [])],
             )
         start = f"CAST($2 AS {tz})"
         if by_systime:  # a NULL systime (a column added later, say) falls back to the load time
@@ -395,7 +430,7 @@ class Writes:
                 at,
             ],
         )
-        tx.execute(f"DELETE FROM {s} AS a USING {repeated} AS d WHERE {match} AND a.{row} < d.{row}")
+        self.dedupe(tx, stage, key)  # the rows just rejected leave the stage
         if files is not None:
             self.drop(tx, files)
         return int(extra)
@@ -419,6 +454,13 @@ class Writes:
         return table
 
     # -- helpers --------------------------------------------------------------------------------------
+
+    def _scope(self, scope: Scope | None, alias: str) -> tuple[str, list[object]]:
+        """`<column> = $1` limiting a statement to one source's rows of a shared table (or nothing)."""
+        if scope is None:
+            return "", []
+        text = self.engine.sql_type(_TEXT)
+        return f"{alias}{self.engine.quote(scope[0])} = CAST($1 AS {text})", [scope[1]]
 
     def _match(self, key: Sequence[str], left: str, right: str) -> str:
         q = self.engine.quote

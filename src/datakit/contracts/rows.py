@@ -25,7 +25,7 @@ attributes) is validated object by object instead, since that code may need whol
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Iterator, Mapping, Sequence
+from collections.abc import Collection, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -99,7 +99,9 @@ class _Field:
 class ModelRows:
     """The rows of one table model: Arrow batches as model objects, and model objects as batches."""
 
-    def __init__(self, model: type[SQLModel]) -> None:
+    def __init__(self, model: type[SQLModel], *, loader_fills: Collection[str] = ()) -> None:
+        """`loader_fills`: fields the loader fills itself (a consolidated table's provenance column),
+        which a result may leave unset even when the model requires them."""
         self.model = model
         contract = contract_from_sqlmodel(model)
         self.schema = to_arrow_schema(contract)
@@ -110,8 +112,12 @@ class ModelRows:
         self._by_name = {field.name: field for field in self._fields}
         self._written = [self._by_column[name].name for name in self.schema.names]  # in contract order
         self._per_object = _own_validation(model)
-        self._required = frozenset(field.name for field in self._fields if field.info.is_required())
-        self._loader_fills = frozenset(load_times(declared_mixins(model)))
+        self._loader_fills = frozenset(load_times(declared_mixins(model))) | frozenset(loader_fills)
+        self._required = frozenset(
+            field.name
+            for field in self._fields
+            if field.info.is_required() and field.name not in loader_fills
+        )
         self._model_rules = frozenset(
             field.name for field in self._fields if not self._per_object and _beyond_contract(field.info)
         )
@@ -271,10 +277,12 @@ class ModelRows:
         else:
             data, given = dict(result), set(result)
         for field in self._fields:
-            if field.name in data or field.info.is_required():
+            if field.name in data:
                 continue
-            unset = field.name in self._loader_fills  # NULL for the loader to fill: no default needed
-            data[field.name] = None if unset else field.info.get_default(call_default_factory=True)
+            if field.name in self._loader_fills:  # NULL for the loader to fill: no default needed
+                data[field.name] = None
+            elif not field.info.is_required():
+                data[field.name] = field.info.get_default(call_default_factory=True)
         return data, given
 
     def _array(self, values: list[Any], target: pa.Field) -> pa.Array:

@@ -133,7 +133,7 @@ def contract_error(exc: ValidationError, contract: str) -> ContractError:
 
 def _fields_by_column(model: type[SQLModel], table: sa.Table) -> dict[str, tuple[str, FieldInfo]]:
     """Pydantic field of each column, found through the mapper (column and field names may differ)."""
-    mapper = sa.inspect(model)
+    mapper = sa.inspect(model, raiseerr=True)
     found: dict[str, tuple[str, FieldInfo]] = {}
     for field_name, info in model.model_fields.items():
         prop = mapper.attrs.get(field_name)
@@ -233,7 +233,7 @@ def _annotation_values(annotation: Any) -> tuple[Any, ...] | None:
 
 def _foreign_key(owner: str, sa_column: sa.Column[Any], own_schema: str | None) -> str | None:
     targets: Iterable[sa.ForeignKey] = sa_column.foreign_keys
-    names = sorted(fk.target_fullname for fk in targets)
+    names: list[str] = sorted(str(fk.target_fullname) for fk in targets)
     if not names:
         return None
     if len(names) > 1:

@@ -16,7 +16,15 @@ Importing this package is cheap; SQLModel is imported when a datakit is loaded.
 from __future__ import annotations
 
 from datakit.datakits.errors import DatakitPackageError
-from datakit.datakits.package import Datakit, DatakitTable, datakit_names, datakits_dir, load_datakit
+from datakit.datakits.package import (
+    Datakit,
+    DatakitTable,
+    datakit_at,
+    datakit_names,
+    datakits_dir,
+    load_datakit,
+    requires,
+)
 from datakit.datakits.registry import TypedTransform, transform
 
 __all__ = [
@@ -24,8 +32,10 @@ __all__ = [
     "DatakitPackageError",
     "DatakitTable",
     "TypedTransform",
+    "datakit_at",
     "datakit_names",
     "datakits_dir",
     "load_datakit",
+    "requires",
     "transform",
 ]

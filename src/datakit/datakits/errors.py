@@ -16,10 +16,13 @@ class DatakitPackageError(DatakitError):
         *,
         file: Path | None = None,
         line: int | None = None,
+        column: int | None = None,
         hint: str | None = None,
     ) -> None:
         self.file = file
         self.line = line
+        self.column = column
+        self.detail = message  # without the location (for reports that place it themselves)
         where = display_path(file) if file is not None else ""
         if where and line is not None:
             where = f"{where}:{line}"

@@ -39,7 +39,7 @@ def import_package(name: str, folder: Path) -> tuple[ModuleType, list[ModuleType
     if spec is None or spec.loader is None:  # pragma: no cover - a folder with __init__.py always has one
         raise DatakitPackageError(f"cannot import datakit {name!r}", file=init)
     package = importlib.util.module_from_spec(spec)
-    with _lock, _own_metadata():
+    with _lock, _own_metadata(), _no_bytecode():
         sys.modules[module_name] = package
         try:
             _run(name, folder, lambda: spec.loader.exec_module(package))  # type: ignore[union-attr]
@@ -61,6 +61,18 @@ def _submodules(folder: Path, prefix: str) -> Iterator[str]:
         yield f"{prefix}.{info.name}"
         if info.ispkg:
             yield from _submodules(folder / info.name, f"{prefix}.{info.name}")
+
+
+@contextmanager
+def _no_bytecode() -> Iterator[None]:
+    """No `__pycache__/` written into the project: it may be read-only (a DAG bundle), and a datakit's
+    few modules compile in milliseconds."""
+    before = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = before
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from datakit.errors import did_you_mean
 if TYPE_CHECKING:
     from datakit.config.project import Project
     from datakit.contracts.model import Contract, Layer
+    from datakit.datakits.installed import InstalledDatakit
 
 DEFAULT_FOLDER = "datakits"
 
@@ -59,6 +60,20 @@ class Datakit:
     module: ModuleType
     tables: tuple[DatakitTable, ...]
     transforms: Mapping[str, TypedTransform] = field(default_factory=dict)
+    version: str | None = None
+    """From its distribution (pyproject.toml, the installed package) or `__version__`; None: unversioned."""
+    package: str | None = None
+    """The distribution that brings it (`pagila-datakit`), when it is one."""
+    module_name: str | None = None
+    requires: tuple[str, ...] = ()
+    """Other datakits it uses (`datakit.datakits.requires`)."""
+    installed: bool = False
+    """Found through its entry point (an installed package), not in the project's folder."""
+
+    @property
+    def label(self) -> str:
+        """`pagila 1.2.0`, or `pagila (unversioned)`: how messages and `_datakit` name this version."""
+        return f"{self.name} {self.version}" if self.version else f"{self.name} (unversioned)"
 
     @property
     def layers(self) -> list[Layer]:
@@ -134,51 +149,194 @@ def datakits_dir(project: Project) -> Path:
 
 
 def datakit_names(folder: Path) -> list[str]:
-    """The datakit packages in `folder` (subfolders with an `__init__.py`)."""
+    """The datakits in `folder`: packages (an `__init__.py`) and source trees (a `pyproject.toml`)."""
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if (p / "__init__.py").is_file())
+    return sorted(p.name for p in folder.iterdir() if _is_datakit_folder(p))
+
+
+def _is_datakit_folder(path: Path) -> bool:
+    from datakit.datakits.distribution import PYPROJECT
+
+    return (path / "__init__.py").is_file() or (path / PYPROJECT).is_file()
 
 
 _cache: dict[Path, tuple[tuple[tuple[str, float], ...], Datakit]] = {}
-_cache_lock = threading.Lock()
+_cache_lock = threading.RLock()  # re-entered: a datakit that `requires` another loads it while loading
+
+
+@dataclass(frozen=True)
+class _Loading:
+    """What a datakit being imported may `require`: its sibling folders, and its project's pins."""
+
+    name: str
+    siblings: Path | None
+    project: Project | None
+
+
+_loading = threading.local()
 
 
 def load_datakit(where: Project | Path, name: str) -> Datakit:
-    """The datakit `name` of a project (or in a folder of datakits), imported once per file change."""
+    """The datakit `name` of a project (or in a folder of datakits), imported once per file change.
+
+    A project's datakit is its folder `datakits/<name>/` when there is one, else the installed datakit
+    its datakit.yaml pins (`datakit.datakits.pins`).
+    """
     folder = where if isinstance(where, Path) else datakits_dir(where)
-    package = folder / name
-    if not (package / "__init__.py").is_file():
-        known = datakit_names(folder)
-        hint = did_you_mean(name, known) or (
+    project = None if isinstance(where, Path) else where
+    if _is_datakit_folder(folder / name):
+        return _load_folder(name, folder / name, _Loading(name, folder, project))
+    if project is not None:
+        from datakit.datakits.pins import pinned_installed
+
+        installed = pinned_installed(project, name)
+        if installed is not None:
+            return _load_installed(installed, _Loading(name, folder, project))
+    raise _no_datakit(name, folder, project)
+
+
+def _no_datakit(name: str, folder: Path, project: Project | None) -> DatakitPackageError:
+    from datakit.datakits.pins import unpinned_hint
+
+    known = datakit_names(folder)
+    if project is not None:
+        known = sorted({*known, *project.config.datakits})
+    hint = (
+        (unpinned_hint(name) if project is not None else None)
+        or did_you_mean(name, known)
+        or (
             f"datakits here: {', '.join(known)}"
             if known
-            else f"create one with `datakit reflect --source <name> --out {folder.name}/{name}`"
+            else f"create one with `datakit kit new {name} --out {folder.name}/{name}`, or pin an "
+            "installed one in datakit.yaml (`datakits:`)"
         )
+    )
+    return DatakitPackageError(
+        f"no datakit {name!r} (no package {name}/__init__.py), and no installed datakit of that name "
+        "is pinned",
+        file=folder,
+        hint=hint,
+    )
+
+
+def datakit_at(path: Path, name: str | None = None) -> Datakit:
+    """The datakit in `path`: a package folder, or a distribution's source tree (a pyproject.toml)."""
+    path = path.resolve()
+    if not _is_datakit_folder(path):
         raise DatakitPackageError(
-            f"no datakit {name!r} (no package {name}/__init__.py)", file=folder, hint=hint
+            "not a datakit: no __init__.py and no pyproject.toml here",
+            file=path,
+            hint="give the datakit's folder (its package, or the folder of its pyproject.toml)",
         )
-    stamp = _stamp(package)
-    key = package.resolve()
+    return _load_folder(name or path.name, path, _Loading(name or path.name, path.parent, None))
+
+
+def requires(name: str) -> ModuleType:
+    """The package of datakit `name`, for a datakit whose contracts or transforms use another's.
+
+        from datakit.datakits import requires
+        Crm = requires("crm")
+
+        @transform
+        def app_to_crm(source: App.Customer) -> Crm.Customer: ...
+
+    Called while a datakit is imported, it finds `name` where that datakit was found (a sibling folder
+    of the project's datakits, else an installed one the project pins); the dependency is recorded
+    in the datakit (`Datakit.requires`) and its manifest. Outside a datakit import, an installed one.
+    """
+    stack: list[_Loading] = getattr(_loading, "stack", [])
+    current = stack[-1] if stack else None
+    if any(frame.name == name for frame in stack):
+        chain = " -> ".join([*(frame.name for frame in stack), name])
+        raise DatakitPackageError(f"datakits require each other in a cycle: {chain}")
+    if current is not None:
+        current_requires = getattr(_loading, "requires", {})
+        current_requires.setdefault(current.name, []).append(name)
+        if current.project is not None:
+            return load_datakit(current.project, name).module
+        if current.siblings is not None and _is_datakit_folder(current.siblings / name):
+            return _load_folder(name, current.siblings / name, _Loading(name, current.siblings, None)).module
+    from datakit.datakits.installed import installed_datakit
+
+    installed = installed_datakit(name)
+    if installed is None:
+        where = current.siblings if current is not None and current.siblings else Path.cwd()
+        raise _no_datakit(name, where, None)
+    return _load_installed(installed, _Loading(name, None, None)).module
+
+
+def _load_folder(name: str, folder: Path, loading: _Loading) -> Datakit:
+    from datakit.datakits.distribution import package_version, source_tree
+
+    tree = source_tree(folder)  # None: a plain package folder
+    package = tree.folder if tree is not None else folder
+    stamp = _stamp(folder)
+    key = folder.resolve()
     with _cache_lock:
         cached = _cache.get(key)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        loaded = _load(name, package)
+        loaded = _load(
+            name,
+            package,
+            loading,
+            version=tree.version if tree is not None else package_version(package),
+            package_name=tree.package if tree is not None else None,
+            module_name=tree.module if tree is not None else None,
+        )
+        _cache[key] = (stamp, loaded)
+        return loaded
+
+
+def _load_installed(installed: InstalledDatakit, loading: _Loading) -> Datakit:
+    folder = installed.folder()
+    key = folder.resolve()
+    stamp = ((installed.package, 0.0), (installed.version, 0.0))
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        loaded = _load(
+            installed.name,
+            folder,
+            loading,
+            version=installed.version,
+            package_name=installed.package,
+            module_name=installed.module,
+            installed=True,
+        )
         _cache[key] = (stamp, loaded)
         return loaded
 
 
 def _stamp(package: Path) -> tuple[tuple[str, float], ...]:
-    files = [p for p in package.rglob("*") if p.suffix in (".py", ".yaml", ".yml") and p.is_file()]
+    files = [p for p in package.rglob("*") if p.suffix in (".py", ".yaml", ".yml", ".toml") and p.is_file()]
     return tuple(sorted((str(p), p.stat().st_mtime) for p in files))
 
 
-def _load(name: str, package: Path) -> Datakit:
+def _load(
+    name: str,
+    package: Path,
+    loading: _Loading,
+    *,
+    version: str | None,
+    package_name: str | None,
+    module_name: str | None,
+    installed: bool = False,
+) -> Datakit:
     from datakit.datakits.importer import import_package
     from datakit.datakits.specs import contracts_from_file, spec_files
 
-    _, modules = import_package(name, package)
+    stack: list[_Loading] = getattr(_loading, "stack", None) or []
+    _loading.stack = [*stack, loading]
+    if not stack:
+        _loading.requires = {}
+    try:
+        _, modules = import_package(name, package)
+    finally:
+        _loading.stack = stack
+    needed: dict[str, list[str]] = getattr(_loading, "requires", {})
     tables = [*_model_tables(name, modules)]
     for path in spec_files(package):
         tables.extend(
@@ -186,7 +344,32 @@ def _load(name: str, package: Path) -> Datakit:
             for contract, line in contracts_from_file(path)
         )
     _check_unique(name, tables)
-    return Datakit(name, package, modules[0], tuple(tables), transforms_in(modules))
+    kit = Datakit(
+        name,
+        package,
+        modules[0],
+        tuple(tables),
+        transforms_in(modules),
+        version=version,
+        package=package_name,
+        module_name=module_name,
+        requires=tuple(dict.fromkeys(needed.get(name, ()))),
+        installed=installed,
+    )
+    for table in tables:
+        if table.model is not None:
+            _owners[id(table.model)] = (kit, table)
+    return kit
+
+
+_owners: dict[int, tuple[Datakit, DatakitTable]] = {}
+
+
+def owner_of(model: type[Any]) -> tuple[Datakit, DatakitTable] | None:
+    """The loaded datakit and table a table class belongs to (a transform's target may be another
+    datakit's, through `requires`), or None."""
+    found = _owners.get(id(model))
+    return found if found is not None and found[1].model is model else None
 
 
 def _model_tables(name: str, modules: Sequence[ModuleType]) -> Iterable[DatakitTable]:

@@ -17,6 +17,27 @@ from datakit.errors import UsageError
 
 SOURCE_FILE = "data/dvdrental.sqlite"
 WAREHOUSE_FILE = "warehouse.duckdb"
+SPARK_WAREHOUSE = "spark-warehouse"
+DESTINATIONS: dict[str, str] = {
+    "duckdb": """\
+destination:
+  name: warehouse
+  type: duckdb
+  description: The demo's warehouse, one DuckDB file.
+  connection:
+    database: {warehouse_file}
+""",
+    "spark": """\
+destination:
+  name: warehouse
+  type: spark
+  description: The demo's warehouse, Parquet tables of a local Spark (its catalog on Derby).
+  connection:
+    master: local[2]
+    warehouse: {spark_warehouse}
+""",
+}
+"""The demo's warehouse per `datakit demo --destination` (the DuckDB file by default)."""
 JOB = "demo"
 PIPELINE = "dvdrental_bronze"
 BRONZE_SCHEMA = "br__pagila__public"
@@ -65,14 +86,6 @@ source:
     database: {source_file}
   resources:
 {resources}
-""",
-    "config/destinations/warehouse.yaml": """\
-destination:
-  name: warehouse
-  type: duckdb
-  description: The demo's warehouse, one DuckDB file.
-  connection:
-    database: {warehouse_file}
 """,
     "config/pipelines/dvdrental_bronze.yaml": """\
 pipeline:
@@ -129,6 +142,7 @@ checks:
 .datakit/
 *.duckdb
 *.duckdb.wal
+spark-warehouse/
 report.html
 docs/
 __pycache__/
@@ -154,15 +168,27 @@ def _resources_yaml() -> str:
     )
 
 
-def create_demo_project(directory: Path, *, scale: float = 1.0, seed: int = 42) -> Path:
+def create_demo_project(
+    directory: Path, *, scale: float = 1.0, seed: int = 42, destination: str = "duckdb"
+) -> Path:
     """Write the demo project into `directory` (new, empty, or an earlier demo) and generate its source.
+
+    `destination` is a key of `DESTINATIONS`: the kind of warehouse the job writes.
 
     An earlier demo's warehouse and dbt output are removed, so the run starts from nothing; its run
     history is kept. Returns the project root.
     """
+    if destination not in DESTINATIONS:
+        from datakit.errors import did_you_mean
+
+        raise UsageError(
+            f"the demo has no {destination!r} destination",
+            hint=did_you_mean(destination, DESTINATIONS) or f"choose one of {', '.join(DESTINATIONS)}",
+        )
     root = directory.expanduser().resolve()
     _check_target(root, directory)
-    for stale in (root / WAREHOUSE_FILE, root / (WAREHOUSE_FILE + ".wal"), root / DBT_PROJECT / "target"):
+    stale_paths = (root / WAREHOUSE_FILE, root / (WAREHOUSE_FILE + ".wal"), root / SPARK_WAREHOUSE)
+    for stale in (*stale_paths, root / DBT_PROJECT / "target"):
         if stale.is_dir():
             shutil.rmtree(stale)
         else:
@@ -170,6 +196,7 @@ def create_demo_project(directory: Path, *, scale: float = 1.0, seed: int = 42) 
     values = {
         "source_file": SOURCE_FILE,
         "warehouse_file": WAREHOUSE_FILE,
+        "spark_warehouse": SPARK_WAREHOUSE,
         "pipeline": PIPELINE,
         "bronze_schema": BRONZE_SCHEMA,
         "job": JOB,
@@ -177,7 +204,8 @@ def create_demo_project(directory: Path, *, scale: float = 1.0, seed: int = 42) 
         "checks": CHECKS,
         "resources": _resources_yaml(),
     }
-    for relative, text in _FILES.items():
+    files = {**_FILES, "config/destinations/warehouse.yaml": DESTINATIONS[destination]}
+    for relative, text in files.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text.format(**values), encoding="utf-8")

@@ -86,7 +86,12 @@ class DemoResult:
 
 
 def run_demo(
-    directory: Path, *, scale: float = 1.0, seed: int = 42, progress: ProgressCallback | None = None
+    directory: Path,
+    *,
+    scale: float = 1.0,
+    seed: int = 42,
+    destination: str = "duckdb",
+    progress: ProgressCallback | None = None,
 ) -> DemoResult:
     """The whole demo in `directory` (new, empty, or an earlier demo); see the module docstring."""
     from datakit.config import load_project
@@ -97,7 +102,7 @@ def run_demo(
 
     started = time.perf_counter()
     tell(DemoEvent("generate", f"generating the DVD-rental source (scale {scale:g})"))
-    root = create_demo_project(directory, scale=scale, seed=seed)
+    root = create_demo_project(directory, scale=scale, seed=seed, destination=destination)
     source_rows = source_counts(root / SOURCE_FILE)
     timings["generate"] = time.perf_counter() - started
     tell(DemoEvent("generate", f"{sum(source_rows.values()):,} rows in {len(source_rows)} tables", done=True))

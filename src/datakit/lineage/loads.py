@@ -91,7 +91,8 @@ def _add_resource(
         return
 
     system = contract.system or (kit.name if kit is not None else source.name)
-    fallback = "main" if isinstance(source, RestApiSource | FilesSource) else source_schema
+    foreign = _foreign(kit, resource, layer)  # another datakit's table: its own schema
+    fallback = "main" if foreign or isinstance(source, RestApiSource | FilesSource) else source_schema
     schema = target_schema(project, pipeline, system, contract.schema_name or fallback or "main")
     target = destination_table_id(destination, schema, contract.name)
     loader_times = _loader_times(contract)
@@ -218,9 +219,21 @@ def _with_columns(table: Table, columns: tuple[ColumnInfo, ...]) -> Table:
     return replace(table, columns=columns)
 
 
+def _foreign(kit: Datakit | None, resource: Resource, layer: str) -> bool:
+    from datakit.datakits.consolidation import resource_binding
+
+    binding = resource_binding(kit, resource, layer)
+    return binding is not None and binding.foreign
+
+
 def _contract(kit: Datakit | None, resource: Resource, layer: str) -> Contract | None:
     if kit is None:
         return None
+    from datakit.datakits.consolidation import resource_binding
+
+    binding = resource_binding(kit, resource, layer)
+    if binding is not None and binding.foreign:  # a typed transform into another datakit's table
+        return binding.table.contract
     try:
         return layer_contract(kit, resource.contract or resource.name, layer)
     except DatakitError:

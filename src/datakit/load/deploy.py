@@ -10,6 +10,9 @@ With a tenant (`datakit.config.tenancy`), the destination is the tenant's stand-
 the connection uses the tenant's secrets, and every schema gets the tenant's prefix
 (`acme_br__pagila__public`), exactly where the tenant's loads write.
 
+Deploy records, in `_datakit.tables`, which datakit version each table it creates comes from (a load
+records it too when it creates or changes a table), and `--validate` reports it next to any drift.
+
 Both go through the destination like a load does: one transaction (a failed deploy leaves nothing
 half-made), its engine's DDL and catalog, and the loader's drift rules (`datakit.load.drift`).
 """
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from datakit.contracts.model import Contract
     from datakit.datakits import Datakit
     from datakit.load.drift import Drift
+    from datakit.load.state import TableOrigin
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class TableDrift:
     table: str
     exists: bool
     drifts: tuple[Drift, ...] = ()
+    deployed_from: TableOrigin | None = None
+    """The datakit version the table was deployed from (or last changed by a load from), if recorded."""
 
     @property
     def ok(self) -> bool:
@@ -86,18 +92,34 @@ def deploy_datakit(
 ) -> DeployReport:
     """Create the schemas and the missing tables of `datakit`'s `layer` contracts in `destination`
     (with `tenant`: in the tenant's destination and prefixed schemas)."""
+    from datetime import UTC, datetime
+
     from datakit.datakits import load_datakit
+    from datakit.load import state
 
     kit = load_datakit(project, datakit)
     name, target = _destination(project, destination, tenant)
     report = DeployReport(name, layer)
     engine = target.engine
+    state_schema = _state_schema(tenant)
+    now = datetime.now(UTC)
     with target.transaction() as tx:
+        state.ensure(tx, state_schema)
         for schema, contracts in _by_schema(kit, layer, tenant).items():
             missing = [c for c in contracts if not tx.columns(TableRef(c.name, schema))]
             tx.execute(engine.create_schema_sql(schema))
             for statement in engine.create_tables_sql(missing, schema, layer_rules=layer):
                 tx.execute(statement)
+            for contract in missing:
+                state.record_table_origin(
+                    tx,
+                    TableRef(contract.name, schema),
+                    datakit=kit.name,
+                    version=kit.version,
+                    by="deploy",
+                    at=now,
+                    state_schema=state_schema,
+                )
             created = {c.name for c in missing}
             report.tables.extend(DeployedTable(schema, c.name, c.name in created) for c in contracts)
     return report
@@ -109,17 +131,27 @@ def validate_deployment(
     """Each contract's live table compared with the contract: missing tables, columns, types."""
     from datakit.datakits import load_datakit
     from datakit.load.drift import diff_schema
+    from datakit.load.state import table_origin
 
     kit = load_datakit(project, datakit)
     found: list[TableDrift] = []
     _, target = _destination(project, destination, tenant)
+    state_schema = _state_schema(tenant)
     with target.transaction() as tx:
         for schema, contracts in _by_schema(kit, layer, tenant).items():
             for contract in contracts:
-                live = tx.columns(TableRef(contract.name, schema))
+                ref = TableRef(contract.name, schema)
+                live = tx.columns(ref)
                 drifts = tuple(diff_schema(contract, live, target.engine)) if live else ()
-                found.append(TableDrift(schema, contract.name, bool(live), drifts))
+                origin = table_origin(tx, ref, state_schema=state_schema) if live else None
+                found.append(TableDrift(schema, contract.name, bool(live), drifts, origin))
     return found
+
+
+def _state_schema(tenant: Tenant | None) -> str:
+    from datakit.load.plan import STATE_SCHEMA
+
+    return tenant.schema(STATE_SCHEMA) if tenant is not None else STATE_SCHEMA
 
 
 def _destination(project: Project, destination: str, tenant: Tenant | None) -> tuple[str, Destination]:

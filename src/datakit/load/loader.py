@@ -53,8 +53,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from datakit.connectors import Incremental, pipe
+from datakit.connectors.base import CheckedWrite
 from datakit.connectors.errors import NoRowsToInfer
-from datakit.connectors.writes import ROW, SYSTIME, Origin, history_ref, rejected_ref
+from datakit.connectors.writes import FILE, ROW, SYSTIME, Origin, Scope, history_ref, rejected_ref
 from datakit.contracts.audit import AUDIT_COLUMN_NAMES
 from datakit.contracts.validate import ROW_INDEX, validate_batch
 from datakit.errors import DatakitError, did_you_mean
@@ -62,10 +63,10 @@ from datakit.load import state
 from datakit.load.audit import AuditValues
 from datakit.load.children import ChildTables, wants_children
 from datakit.load.drift import DriftPlan, Shape, plan_drift, shapes_from_arrow, shapes_from_catalog
-from datakit.load.errors import LoadError
+from datakit.load.errors import DriftError, LoadError
 from datakit.load.files import REJECT_COLUMNS, FileLoad
 from datakit.load.infer import ContractToInfer
-from datakit.load.plan import LoadResult, Progress, ResourcePlan, RunOptions
+from datakit.load.plan import RESOLVED_SUFFIX, LoadResult, Progress, ResourcePlan, RunOptions
 from datakit.load.rejected import RejectSpool
 from datakit.load.times import LoadTimes
 from datakit.log import redact
@@ -74,7 +75,13 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from datakit.connectors import Destination, ReadRequest, TableRef, Transaction
-    from datakit.connectors.base import FileSetSource
+    from datakit.connectors.base import (
+        CheckedRows,
+        FileSetSource,
+        JdbcRead,
+        NativeSource,
+        ValidatingTransaction,
+    )
     from datakit.contracts.model import Contract
 
 log = logging.getLogger(__name__)
@@ -132,6 +139,17 @@ def _reader(
     return ((batch, None) for batch in batches)
 
 
+def _with_provenance(batch: pa.RecordBatch, column: str, source: str) -> pa.RecordBatch:
+    """`batch` with `column` set to `source` in every row (added when the batch lacks it)."""
+    import pyarrow as pa
+
+    values = pa.array([source] * batch.num_rows, pa.string())
+    index = batch.schema.get_field_index(column)
+    if index < 0:
+        return batch.append_column(pa.field(column, pa.string()), values)
+    return batch.set_column(index, pa.field(column, pa.string()), values)
+
+
 def _kept(rows: int, dropped: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Positions 0..rows-1 but `dropped`, in order (transforms and validation keep the rows' order)."""
     import numpy as np
@@ -159,6 +177,7 @@ class _Load:
         self.rows_read = 0
         self.rows_loaded = 0
         self.rows_rejected = 0
+        self.checked_rejected = 0  # rows the engine rejected (`validates_rows`), besides the spool's
         self.cursor: Any = None
         self.changes: tuple[str, ...] = ()
         self.child_rows: dict[str, int] = {}
@@ -168,7 +187,6 @@ class _Load:
     def run(self) -> LoadResult:
         plan, options = self.plan, self.options
         target = plan.target
-        self._check_window()
         state.prepare(
             self.destination, (target.schema,) if target.schema else (), state_schema=plan.state_schema
         )
@@ -176,9 +194,11 @@ class _Load:
         delivered = self._with_loader_columns(self._delivered(source_schema))
         full = options.full_refresh
         disposition = "replace" if full else plan.write_disposition
-        key = plan.merge_key
         history = self.contract.history
-        self._check_key(disposition)
+        self._check_request(disposition)
+        spool_columns = self._spool_columns(source_schema)
+        if plan.consolidation is not None:
+            self._prepare_shared(spool_columns)
         with self.destination.transaction() as tx:
             state.ensure(tx, plan.state_schema)
             refreshed = self._refresh(tx) if full else []
@@ -197,23 +217,17 @@ class _Load:
             files = _file_load(tx, plan, disposition, full)
             children = ChildTables(plan) if wants_children(plan) else None
             spool = RejectSpool(
-                [*contract.column_names, *source_schema.names, *(REJECT_COLUMNS if files else ())],
-                self.load_id,
-                self.started_at,
+                list(dict.fromkeys([*contract.column_names, *spool_columns])), self.load_id, self.started_at
             )
             try:
                 self.writes.ensure_rejected(tx, target, spool.columns)
                 if disposition == "replace" and (files is None or files.replace_all):
-                    self.writes.empty(tx, target)
+                    self.writes.empty(tx, target, self._scope)
                 into = self.writes.create_stage(tx, target, columns, self.load_id) if staged else target
-                # Validation runs on the reader's thread, so it overlaps the writes; the destination
-                # fills the audit columns as it writes (`stamp`).
-                stamp = self.audit.stamp(contract.change_columns)
-                pipe(
-                    self._batches(_reader(plan, request, files, children), contract, spool, staged=staged),
-                    lambda batches: tx.write(into, batches, stamp),
+                self._write(tx, into, request, contract, spool, staged=staged, files=files, children=children)
+                self._side_tables(
+                    tx, spool, files, children, stage=into if staged else None, key=plan.merge_key
                 )
-                self._side_tables(tx, spool, files, children, stage=into if staged else None, key=key)
                 if staged:
                     full_read = (plan.incremental is None or full) and files is None
                     self._from_stage(tx, into, contract, disposition, full_read=full_read, window=window)
@@ -230,17 +244,18 @@ class _Load:
             state.record_load(tx, result, state_schema=plan.state_schema)
         return result
 
-    def _check_key(self, disposition: str) -> None:
-        """A merge, and history, need the key rows are matched by."""
-        plan = self.plan
-        if (disposition == "merge" or self.contract.history) and not plan.merge_key:
+    def _check_request(self, disposition: str) -> None:
+        """What the load is asked to do can be done: a backfill's window (`_check_window`), and a key
+        for a merge or a table with history."""
+        self._check_window()
+        if (disposition == "merge" or self.contract.history) and not self.plan.merge_key:
             what = "merge" if disposition == "merge" else "history"
             raise LoadError(
-                f"{what} into {plan.target} needs a key, and the contract has no primary key",
+                f"{what} into {self.plan.target} needs a key, and the contract has no primary key",
                 hint="set primary_key on the resource or the contract",
-                pipeline=plan.pipeline,
-                resource=plan.resource,
-                table=str(plan.target),
+                pipeline=self.plan.pipeline,
+                resource=self.plan.resource,
+                table=str(self.plan.target),
             )
 
     def _save_cursor(self, tx: Transaction) -> None:
@@ -258,6 +273,59 @@ class _Load:
             load_id=self.load_id,
             at=self.started_at,
             state_schema=plan.state_schema,
+        )
+
+    def _spool_columns(self, source_schema: pa.Schema) -> list[str]:
+        """The columns the rejected table needs for this load: the contract's, the source's, a file's."""
+        files = REJECT_COLUMNS if self.plan.source.capabilities.file_sets else ()
+        return list(dict.fromkeys([*self.contract.column_names, *source_schema.names, *files]))
+
+    @property
+    def _scope(self) -> Scope | None:
+        """The rows this load owns in a table several sources load (None: all of them)."""
+        shared = self.plan.consolidation
+        return (shared.provenance, shared.source) if shared is not None else None
+
+    def _prepare_shared(self, spool_columns: list[str]) -> None:
+        """Create a consolidated target, its rejected and history tables, and its precedence view, in a
+        short transaction of their own (under the set-up lock): the loads of its other sources then
+        find them made and never wait on each other's DDL, nor race to create them."""
+        plan, target, writes = self.plan, self.plan.target, self.writes
+        shared = plan.consolidation
+        assert shared is not None
+        with self.destination.transaction() as tx:
+            self.engine.lock_setup(tx)
+            state.ensure(tx, plan.state_schema)
+            if not tx.columns(target):
+                writes.create_target(tx, self.contract, target)
+                self._record_origin(tx)
+            if self.contract.history and not tx.columns(history_ref(target)):
+                writes.create_history(tx, self.contract, target)
+            writes.ensure_rejected(tx, target, spool_columns)
+            if shared.rule == "precedence":
+                live = [c.name for c in tx.columns(target)]
+                writes.resolved_view(
+                    tx,
+                    target,
+                    dataclasses.replace(target, name=target.name + RESOLVED_SUFFIX),
+                    live,
+                    shared.key,
+                    shared.provenance,
+                    shared.order,
+                )
+
+    def _record_origin(self, tx: Transaction) -> None:
+        if self.plan.contract_origin is None:
+            return
+        name, version = self.plan.contract_origin
+        state.record_table_origin(
+            tx,
+            self.plan.target,
+            datakit=name,
+            version=version,
+            by=f"load {self.load_id}",
+            at=self.started_at,
+            state_schema=self.plan.state_schema,
         )
 
     def _check_window(self) -> None:
@@ -289,10 +357,20 @@ class _Load:
 
         A table that views depend on (PostgreSQL refuses to drop it: dbt's staging views over bronze) is
         emptied instead, its columns changed as the contract says where they differ. Its history table
-        is kept: it is the record of the past, which a reload does not change.
+        is kept: it is the record of the past, which a reload does not change. A table several sources
+        load (`Consolidation`) is never dropped: the refresh replaces only this source's rows.
         """
         plan, target = self.plan, self.plan.target
         done: list[str] = []
+        shared = plan.consolidation
+        if shared is not None:  # other sources' rows live there too: only this source's go (the replace)
+            if plan.incremental is not None:
+                state.forget_cursor(
+                    tx, plan.pipeline, plan.resource, str(target), state_schema=plan.state_schema
+                )
+            return [
+                f"replaced the rows of source {shared.source} in {target} (full refresh of a shared table)"
+            ]
         if tx.columns(target):
             views = self.engine.dependent_views(tx, target)
             if views:
@@ -326,7 +404,7 @@ class _Load:
         if files is not None and files.rejected:
             spool.add(files.rejected_table(), 0)  # line numbers are the row index
             self.rows_read += len(files.rejected)
-            self.rows_rejected = spool.rows
+            self.rows_rejected = spool.rows + self.checked_rejected
         if children is not None:
             disposition = "replace" if self.options.full_refresh else self.plan.write_disposition
             self.child_rows = children.write(
@@ -407,7 +485,9 @@ class _Load:
         """`delivered` and the mixin columns the loader fills; an error for a contract column neither has."""
         plan = self.plan
         names = [shape.name for shape in delivered]
-        filled = self.times.columns
+        filled = set(self.times.columns)
+        if plan.consolidation is not None:
+            filled.add(plan.consolidation.provenance)
         missing = [
             name
             for name in self.contract.column_names
@@ -439,19 +519,25 @@ class _Load:
     def _prepare_tables(self, tx: Transaction, delivered: list[Shape]) -> DriftPlan:
         plan, target, writes = self.plan, self.plan.target, self.writes
         live_columns = tx.columns(target)
-        if not live_columns:
+        created = not live_columns
+        if created:
             writes.create_target(tx, self.contract, target)
             live_columns = tx.columns(target)
-        drift = plan_drift(
-            self.contract,
-            delivered,
-            shapes_from_catalog(live_columns),
-            engine=self.engine,
-            mode=plan.drift_mode,
-            table=str(target),
-            full_refresh=self.options.full_refresh,
-            exact_types=plan.source.capabilities.exact_types,
-        )
+        try:
+            drift = plan_drift(
+                self.contract,
+                delivered,
+                shapes_from_catalog(live_columns),
+                engine=self.engine,
+                mode=plan.drift_mode,
+                table=str(target),
+                full_refresh=self.options.full_refresh,
+                exact_types=plan.source.capabilities.exact_types,
+            )
+        except DriftError as exc:
+            raise self._with_origin(tx, exc) from None
+        if created or drift.changes:
+            self._record_origin(tx)
         if any(change.kind == "retype" for change in drift.changes):
             writes.empty(tx, target)  # full refresh: the table is replaced anyway, so any type fits
         writes.apply_changes(tx, target, drift.changes, history=False)
@@ -462,6 +548,23 @@ class _Load:
             else:
                 writes.create_history(tx, drift.contract, target)
         return drift
+
+    def _with_origin(self, tx: Transaction, error: DriftError) -> DriftError:
+        """`error` naming the datakit version the table was deployed from, and the one this load uses."""
+        origin = state.table_origin(tx, self.plan.target, state_schema=self.plan.state_schema)
+        if origin is None:
+            return error
+        now = self.plan.contract_origin
+        using = ""
+        if now is not None:
+            using = f"; this load's contract is {now[0]} {now[1]}" if now[1] else f"; this load uses {now[0]}"
+        return DriftError(
+            f"{error.message} (the table was deployed from datakit {origin.label}{using})",
+            hint=error.hint,
+            pipeline=self.plan.pipeline,
+            resource=self.plan.resource,
+            table=error.table,
+        )
 
     def _request(self, tx: Transaction) -> tuple[ReadRequest, Any]:
         """The read request with the incremental predicate, and the saved cursor (None: no window)."""
@@ -512,6 +615,8 @@ class _Load:
                 if outcome.rejected is not None and outcome.rejected.num_rows:
                     spool.add(outcome.rejected, offset, file=origin)
                     rows = _kept(batch.num_rows, outcome.rejected.column(ROW_INDEX))
+            if plan.consolidation is not None:
+                work = _with_provenance(work, plan.consolidation.provenance, plan.consolidation.source)
             checked = validate_batch(contract, work)
             rejected = checked.rejected
             if rejected.num_rows and rows is not None:
@@ -534,6 +639,106 @@ class _Load:
                 self.rows_loaded += good.num_rows
                 yield out
             self._progress(total)
+
+    def _write(
+        self,
+        tx: Transaction,
+        into: TableRef,
+        request: ReadRequest,
+        contract: Contract,
+        spool: RejectSpool,
+        *,
+        staged: bool,
+        files: FileLoad | None,
+        children: ChildTables | None,
+    ) -> None:
+        """The read's rows into `into`, validated on the reader's thread (so validation overlaps the
+        writes) or, when the engine `validates_rows`, by the engine — which reads the source itself
+        when it can (`NativeSource`); the destination fills the audit columns as it writes (`stamp`)."""
+        stamp = self.audit.stamp(contract.change_columns)
+        if not self.engine.validates_rows:
+            pipe(
+                self._batches(_reader(self.plan, request, files, children), contract, spool, staged=staged),
+                lambda batches: tx.write(into, batches, stamp),
+            )
+            return
+        spec = self._checked_write(contract, staged=staged, files=files is not None)
+        checked = cast("ValidatingTransaction", tx)
+        native = self._native_read(request) if files is None and children is None else None
+        if native is not None and checked.reads(native):
+            outcome = checked.read_checked(into, native, stamp, spec)
+            self.rows_read += outcome.read or 0
+        else:
+            outcome = pipe(
+                self._delivered_batches(_reader(self.plan, request, files, children), spool),
+                lambda batches: checked.write_checked(into, batches, stamp, spec),
+            )
+        self._count_checked(outcome, spool)
+        self._progress(self._estimate())  # the validated counts, once the engine has them
+
+    def _native_read(self, request: ReadRequest) -> JdbcRead | None:
+        """The read as the engine's workers may do it, when the source can say so and no Python
+        transform must see the rows; split on the key's first column."""
+        plan = self.plan
+        if not plan.source.capabilities.native_reads or plan.transform is not None:
+            return None
+        source = cast("NativeSource", plan.source)  # what `native_reads` declares
+        return source.native_read(request, split_by=plan.merge_key[0] if plan.merge_key else None)
+
+    def _checked_write(self, contract: Contract, *, staged: bool, files: bool) -> CheckedWrite:
+        """What an engine that validates rows itself needs (`Engine.validates_rows`)."""
+        inc = self.plan.incremental
+        return CheckedWrite(
+            contract=self.times.checked(contract),
+            rejected=rejected_ref(self.plan.target),
+            load_id=self.load_id,
+            at=self.started_at,
+            row=ROW,
+            keep_row=staged,
+            file=FILE if files else None,
+            cursor=inc.cursor_field if inc is not None else None,
+            fill=self.times.latest if staged else self.times.columns,
+        )
+
+    def _delivered_batches(self, batches: Read, spool: RejectSpool) -> Iterator[pa.RecordBatch]:
+        """Source batches -> (transform), each row with its read position (and file), for an engine
+        that validates them itself; a transform's rejected rows to the spool. Progress is reported a
+        batch late, so that the last report, after the write, has the validated counts."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        plan = self.plan
+        total = self._estimate()
+        for batch, origin in batches:
+            offset = self.rows_read
+            self.rows_read += batch.num_rows
+            if origin is not None and batch.num_rows:
+                self._add_origin(origin, offset, self.rows_read - 1)
+            work, rows = batch, None
+            if plan.transform is not None:
+                outcome = plan.transform(batch)
+                work = outcome.batch
+                if outcome.rejected is not None and outcome.rejected.num_rows:
+                    spool.add(outcome.rejected, offset, file=origin)
+                    rows = _kept(batch.num_rows, outcome.rejected.column(ROW_INDEX))
+                    self.rows_rejected = spool.rows
+            positions = rows if rows is not None else pa.array(range(work.num_rows), pa.int64())
+            out = work.append_column(pa.field(ROW, pa.int64()), pc.add(positions, offset))
+            if origin is not None:
+                out = out.append_column(
+                    pa.field(FILE, pa.string()), pa.repeat(pa.scalar(origin, pa.string()), out.num_rows)
+                )
+            if offset:  # the progress of the batches before it (this one's after the write: `_write`)
+                self._progress(total)
+            yield out
+
+    def _count_checked(self, outcome: CheckedRows, spool: RejectSpool) -> None:
+        self.rows_loaded += outcome.loaded
+        self.checked_rejected += outcome.rejected
+        self.rows_rejected = spool.rows + self.checked_rejected
+        top = outcome.cursor
+        if top is not None and (self.cursor is None or top > self.cursor):
+            self.cursor = top
 
     def _add_origin(self, file: str, first: int, last: int) -> None:
         """Record that read positions `first`..`last` came from `file` (extending its last range)."""
@@ -589,10 +794,13 @@ class _Load:
                 detect_deletes=detect_deletes,
                 by_systime=SYSTIME in self.contract.column_names,
                 keep=keep,
+                scope=self._scope,
             )
         if disposition == "merge":
             delete_missing = self.contract.history and detect_deletes
-            writes.merge(tx, stage, target, columns, key, delete_missing=delete_missing, keep=keep)
+            writes.merge(
+                tx, stage, target, columns, key, delete_missing=delete_missing, keep=keep, scope=self._scope
+            )
         writes.drop(tx, stage)
 
     # -- reporting -----------------------------------------------------------------------------------

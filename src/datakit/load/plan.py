@@ -49,6 +49,27 @@ class IncrementalPlan:
     """Re-read this far behind the saved cursor (a timedelta or a number) to catch late-arriving rows."""
 
 
+RESOLVED_SUFFIX = "__resolved"
+
+
+@dataclass(frozen=True)
+class Consolidation:
+    """A load into a table several sources load (a `target:`): whose rows this load may touch.
+
+    The loader writes `source` into the `provenance` column of every row, merges on (provenance, key),
+    and replaces or deletes only rows whose provenance is `source`. With rule `precedence` it keeps the
+    view `<table>__resolved`: one row per `key`, the first source of `order` that has it.
+    """
+
+    target: str
+    provenance: str
+    source: str
+    rule: str
+    key: tuple[str, ...]
+    """The contract's primary key (with rule precedence, the business key the view picks by)."""
+    order: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Window:
     """A backfill's bounds: the rows with `start <= cursor < end` (times, dates or numbers)."""
@@ -78,6 +99,11 @@ class ResourcePlan:
     incremental: IncrementalPlan | None = None
     drift_mode: DriftMode = DriftMode.EVOLVE
     transform: BatchTransform | None = None
+    consolidation: Consolidation | None = None
+    """Set when the target is shared with other sources' loads (see `Consolidation`)."""
+    contract_origin: tuple[str, str | None] | None = None
+    """The datakit (name, version) the contract comes from; None: reflected or inferred. Recorded in
+    `_datakit.tables` when the load creates or changes the table, and named when drift stops it."""
     state_schema: str = STATE_SCHEMA
     """Where the cursor, the load record and the files record go: `_datakit`, or a tenant's own
     (`acme__datakit`), so tenants sharing a database never share incremental state."""

@@ -30,6 +30,7 @@ from datakit.config.models.sources import FileResource, Resource, RestResource, 
 from datakit.config.project import Project
 from datakit.connectors import Destination, ReadRequest, Source, TableRef, open_source
 from datakit.connectors.from_config import open_destination_named, project_secrets, source_params
+from datakit.datakits.consolidation import Binding, resource_binding
 from datakit.datakits.targets import layer_contract, pipeline_datakit, sql_source_schema, target_schema
 from datakit.errors import DatakitError, not_found
 from datakit.load.drift_mode import DriftMode
@@ -120,7 +121,11 @@ def _plan(
     table = TableRef(resource.table or resource.name, source_schema) if resource.query is None else None
     typed = _typed_transform(pipeline, resource, kit)
     read_columns = resource.read_columns
-    contract = _target_contract(kit, resource, layer, table, source, read_columns)
+    binding = resource_binding(kit, resource, layer)
+    if binding is not None and binding.foreign:
+        contract = binding.table.contract
+    else:
+        contract = _target_contract(kit, resource, layer, table, source, read_columns)
     if typed is not None and read_columns is None:
         from datakit.contracts.sqlmodel_source import contract_from_sqlmodel
 
@@ -131,18 +136,78 @@ def _plan(
         columns=read_columns,
         batch_size=pipeline.batch_size,
     )
-    system = contract.system or (kit.name if kit is not None else source_config.name)
-    schema = target_schema(project, pipeline, system, contract.schema_name or source_schema or "main")
     label_table = f"{source_schema}.{table.name}" if table and source_schema else (table or resource).name
-    return _resource_plan(
+    plan = _resource_plan(
         pipeline,
         resource,
         source,
         request,
         contract,
-        TableRef(contract.name, schema),
+        _target_ref(project, pipeline, binding, contract, kit, source_config.name, source_schema or "main"),
         f"{source_config.name}.{label_table}",
         _batch_transform(typed, resource.expressions),
+        binding.kit if binding is not None and binding.foreign else kit,
+    )
+    return _consolidated(project, pipeline, source_config.name, binding, plan, typed)
+
+
+def _target_ref(
+    project: Project,
+    pipeline: Pipeline,
+    binding: Binding | None,
+    contract: Contract,
+    kit: Datakit | None,
+    source_name: str,
+    source_schema: str,
+) -> TableRef:
+    """Where a resource lands: a table of another datakit (a shared contract) in that datakit's schema,
+    whatever the source's schema is; else the source's schema under the contract's system."""
+    system = contract.system or (kit.name if kit is not None else source_name)
+    if binding is not None and binding.foreign:
+        return TableRef(
+            contract.name, target_schema(project, pipeline, system, contract.schema_name or "main")
+        )
+    return TableRef(
+        contract.name, target_schema(project, pipeline, system, contract.schema_name or source_schema)
+    )
+
+
+def _consolidated(
+    project: Project,
+    pipeline: Pipeline,
+    source_name: str,
+    binding: Binding | None,
+    plan: ResourcePlan,
+    typed: TypedTransform | None,
+) -> ResourcePlan:
+    """`plan` loading its source's share of a consolidated target (`target:`), when it is one."""
+    from datakit.datakits.consolidation import check_rule, precedence, target_for
+    from datakit.load.plan import Consolidation
+
+    target = target_for(project, pipeline, binding)
+    if target is None or binding is None:
+        return plan
+    problem = check_rule(target, binding.table)
+    if problem is not None:
+        raise DatakitError(f"target {target.name!r}: {problem.message}", hint=problem.hint)
+    contract = binding.table.contract
+    key = tuple(k for k in contract.primary_key if k != target.provenance)  # not the source's own key
+    consolidation = Consolidation(
+        target=target.name,
+        provenance=target.provenance,
+        source=source_name,
+        rule=target.key_collisions,
+        key=key,
+        order=precedence(project, target),
+    )
+    transform = plan.transform
+    if typed is not None:  # the transform may leave the provenance column to the loader
+        from datakit.load.transforms import row_transform
+
+        fills = (target.provenance,)
+        transform = row_transform(typed.func, typed.source_model, typed.target_model, loader_fills=fills)
+    return replace(
+        plan, primary_key=(target.provenance, *key), consolidation=consolidation, transform=transform
     )
 
 
@@ -155,24 +220,35 @@ def _api_plan(
     kit: Datakit | None,
 ) -> ResourcePlan:
     """The plan of a REST endpoint or a file set: one table, the contract from the datakit or inferred."""
-    from datakit.load.infer import INFERRED_SCHEMA
+    from datakit.load.infer import INFERRED_SCHEMA, ContractToInfer
 
     layer = pipeline.destination.layer
     typed = _typed_transform(pipeline, resource, kit)
     request = ReadRequest(table=TableRef(resource.name), batch_size=pipeline.batch_size)
-    contract = _api_contract(kit, resource, layer, source_name)
-    system = contract.system or (kit.name if kit is not None else source_name)
-    schema = target_schema(project, pipeline, system, contract.schema_name or INFERRED_SCHEMA)
-    return _resource_plan(
+    binding = resource_binding(kit, resource, layer)
+    contract: Contract | ContractToInfer
+    if binding is not None and binding.foreign:
+        contract = binding.table.contract
+        target = _target_ref(project, pipeline, binding, contract, kit, source_name, INFERRED_SCHEMA)
+    else:
+        contract = _api_contract(kit, resource, layer, source_name)
+        system = contract.system or (kit.name if kit is not None else source_name)
+        schema = target_schema(project, pipeline, system, contract.schema_name or INFERRED_SCHEMA)
+        target = TableRef(contract.name, schema)
+    plan = _resource_plan(
         pipeline,
         resource,
         source,
         request,
         contract,
-        TableRef(contract.name, schema),
+        target,
         f"{source_name}.{resource.name}",
         _batch_transform(typed, None),
+        None
+        if isinstance(contract, ContractToInfer)
+        else (binding.kit if binding is not None and binding.foreign else kit),
     )
+    return _consolidated(project, pipeline, source_name, binding, plan, typed)
 
 
 def _typed_transform(pipeline: Pipeline, resource: Resource, kit: Datakit | None) -> TypedTransform | None:
@@ -197,6 +273,7 @@ def _resource_plan(
     target: TableRef,
     source_label: str,
     transform: BatchTransform | None,
+    kit: Datakit | None = None,
 ) -> ResourcePlan:
     """What every kind of resource says the same way: disposition, key, incremental, drift mode."""
     incremental = resource.incremental
@@ -215,6 +292,7 @@ def _resource_plan(
         else None,
         drift_mode=DriftMode(pipeline.drift_mode),
         transform=transform,
+        contract_origin=(kit.name, kit.version) if kit is not None else None,
     )
 
 

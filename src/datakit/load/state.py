@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 LOADS = "loads"
 CURSORS = "cursors"
 FILES = "files"
+TABLES = "tables"
 _TEXT, _BIGINT, _TIMESTAMPTZ = string(), integer(64), simple(TypeKind.TIMESTAMPTZ)
 Layout = tuple[tuple[str, LogicalType, bool], ...]
 """(name, type, nullable) of each column of a state table."""
@@ -90,6 +91,17 @@ FILES_COLUMNS: Layout = (
 )
 
 
+TABLES_COLUMNS: Layout = (
+    ("schema_name", _TEXT, False),
+    ("table_name", _TEXT, False),
+    ("datakit", _TEXT, False),
+    ("datakit_version", _TEXT, True),  # NULL: an unversioned datakit (a folder without a version)
+    ("recorded_by", _TEXT, False),  # "deploy" or "load <load id>"
+    ("recorded_at", _TIMESTAMPTZ, False),
+)
+"""Which datakit version each table was last created or changed from (`deploy`, or a load's drift)."""
+
+
 def prepare(destination: Destination, schemas: tuple[str, ...], *, state_schema: str = STATE_SCHEMA) -> None:
     """Create the state schema with its tables, and the target `schemas`, in a short transaction of their
     own. `state_schema` is `_datakit`, or a tenant's own (`acme__datakit`: `datakit.config.tenancy`)."""
@@ -107,7 +119,13 @@ def ensure(tx: Transaction, state_schema: str = STATE_SCHEMA) -> None:
     set-up and the load is recreated with the load (and rolled back with it).
     """
     engine = tx.engine
-    for table, columns in ((LOADS, _LOADS_COLUMNS), (CURSORS, _CURSORS_COLUMNS), (FILES, FILES_COLUMNS)):
+    layouts = (
+        (LOADS, _LOADS_COLUMNS),
+        (CURSORS, _CURSORS_COLUMNS),
+        (FILES, FILES_COLUMNS),
+        (TABLES, TABLES_COLUMNS),
+    )
+    for table, columns in layouts:
         live = {column.name for column in tx.columns(TableRef(table, state_schema))}
         if live:  # set up by an older datakit: add the columns added since (all nullable)
             for name, kind, nullable in columns:
@@ -200,6 +218,56 @@ def record_load(tx: Transaction, result: LoadResult, *, state_schema: str = STAT
         "CAST($13 AS TIMESTAMPTZ), NULLIF($14, ''), NULLIF($15, ''), NULLIF($16, ''), NULLIF($17, ''))",
         values,
     )
+
+
+@dataclass(frozen=True)
+class TableOrigin:
+    """The datakit version a table was deployed (or last changed by a load) from."""
+
+    datakit: str
+    version: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+    @property
+    def label(self) -> str:
+        return f"{self.datakit} {self.version}" if self.version else f"{self.datakit} (unversioned)"
+
+
+def record_table_origin(
+    tx: Transaction,
+    table: TableRef,
+    *,
+    datakit: str,
+    version: str | None,
+    by: str,
+    at: datetime,
+    state_schema: str = STATE_SCHEMA,
+) -> None:
+    """Record that `table` was created or changed from `datakit` at `version`, in the caller's transaction."""
+    state = tx.quote(state_schema, TABLES)
+    keys = [table.schema or "", table.name]
+    tx.execute(f"DELETE FROM {state} WHERE schema_name = $1 AND table_name = $2", keys)
+    tx.execute(
+        f"INSERT INTO {state} (schema_name, table_name, datakit, datakit_version, recorded_by, recorded_at) "
+        "VALUES ($1, $2, $3, NULLIF($4, ''), $5, CAST($6 AS TIMESTAMPTZ))",
+        [*keys, datakit, version or "", by, at],
+    )
+
+
+def table_origin(tx: Transaction, table: TableRef, *, state_schema: str = STATE_SCHEMA) -> TableOrigin | None:
+    """What `record_table_origin` last recorded for `table`, or None (never recorded, or no state yet)."""
+    if not tx.columns(TableRef(TABLES, state_schema)):
+        return None
+    rows = tx.query(
+        f"SELECT datakit, datakit_version, recorded_by, recorded_at FROM {tx.quote(state_schema, TABLES)} "
+        "WHERE schema_name = $1 AND table_name = $2",
+        [table.schema or "", table.name],
+    )
+    if not rows:
+        return None
+    datakit, version, by, at = rows[0]
+    return TableOrigin(str(datakit), None if version is None else str(version), str(by), at)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ An expression that fails at run time on some value fails the load (there is no p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from datakit.connectors.stamp import duckdb_session
@@ -35,12 +35,17 @@ TRANSFORM_RULE = "transform"
 
 
 def row_transform(
-    func: Callable[[Any], Any], source_model: type[SQLModel], target_model: type[SQLModel]
+    func: Callable[[Any], Any],
+    source_model: type[SQLModel],
+    target_model: type[SQLModel],
+    *,
+    loader_fills: Collection[str] = (),
 ) -> BatchTransform:
-    """A batch transform applying `func(source_model) -> target_model` to every row."""
+    """A batch transform applying `func(source_model) -> target_model` to every row (`loader_fills`:
+    target fields the loader fills after it, which `func` may leave unset)."""
     from datakit.contracts.rows import ModelRows
 
-    source, target = ModelRows(source_model), ModelRows(target_model)
+    source, target = ModelRows(source_model), ModelRows(target_model, loader_fills=loader_fills)
     label = getattr(func, "__qualname__", repr(func))
     tracked = False  # set once `func` sets an attribute of its input: from then on it gets ORM objects
 

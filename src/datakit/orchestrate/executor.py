@@ -32,6 +32,7 @@ from datakit.orchestrate.retry import backoff_delay, is_transient
 from datakit.orchestrate.stepkinds import Step, step_data
 from datakit.orchestrate.steps import StepRunner
 from datakit.orchestrate.store import RunStatus, StateStore, StepStatus
+from datakit.orchestrate.store.records import failure_summary
 
 if TYPE_CHECKING:
     from datakit.lineage.openlineage import Phase, StepEvent
@@ -185,31 +186,14 @@ class Executor:
 
     def _reusable(self, plan: Plan, resume: int) -> set[str]:
         """Steps that succeeded in run `resume`: the resumed run does not repeat them."""
-        old = self.store.get_run(resume)
-        if old.job != plan.job:
-            raise DatakitError(f"run {resume} is a run of job {old.job!r}, not {plan.job!r}")
-        if old.warehouse != plan.warehouse:  # another tenant's steps say nothing about this tenant's data
-            raise DatakitError(
-                f"run {resume} ran for warehouse {old.warehouse or '(none)'!s}, not "
-                f"{plan.warehouse or '(none)'!s}",
-                hint=f"resume it with --warehouse {old.warehouse}"
-                if old.warehouse
-                else "resume it without --warehouse",
-            )
-        if old.status == RunStatus.RUNNING.value:
-            raise DatakitError(f"run {resume} is still running", hint="wait for it to finish")
-        if old.status == RunStatus.SUCCEEDED.value:
-            raise DatakitError(f"run {resume} succeeded: nothing to resume")
-        done = {StepStatus.SUCCEEDED.value, StepStatus.REUSED.value}
-        ids = {s.id for s in plan.steps}
-        return {s.step_id for s in old.steps if s.status in done and s.step_id in ids}
+        return reusable_steps(self.store, plan, resume)
 
     def _outcome(
         self, run_id: int, failed: list[str], skipped: list[str], retried: str | None
     ) -> tuple[RunStatus, str | None]:
         """How the run ended and why: `cancelled` when an operator asked (the store says who)."""
         status = RunStatus.SUCCEEDED if not failed and not skipped else RunStatus.FAILED
-        summary = _summary(failed, skipped) if status is RunStatus.FAILED else None
+        summary = failure_summary(failed, skipped) if status is RunStatus.FAILED else None
         if retried is not None and summary is not None:
             summary = f"{summary} (this run retried {retried} only; resume it for the rest)"
         if not self._aborted.is_set():
@@ -246,16 +230,7 @@ class Executor:
         for_run = getattr(self.runner, "for_run", None)
         if not callable(for_run):
             return self.runner
-        keys: list[str] = []
-        seen: set[int] = set()
-        next_id: int | None = run_id
-        while next_id is not None and next_id not in seen:
-            seen.add(next_id)
-            run = self.store.get_run(next_id)
-            if run.key is not None:
-                keys.append(run.key)
-            next_id = run.resumed_from
-        runner: StepRunner = for_run(tuple(keys))
+        runner: StepRunner = for_run(run_keys(self.store, run_id))
         return runner
 
     def _run_step(
@@ -398,10 +373,38 @@ class Executor:
                 log.warning("heartbeat of run %d failed: %s", run_id, exc)
 
 
-def _summary(failed: list[str], skipped: list[str]) -> str:
-    parts = []
-    if failed:
-        parts.append(f"{len(failed)} failed: {', '.join(failed)}")
-    if skipped:
-        parts.append(f"{len(skipped)} skipped: {', '.join(skipped)}")
-    return "; ".join(parts)
+def reusable_steps(store: StateStore, plan: Plan, resume: int) -> set[str]:
+    """The steps of `plan` that succeeded in run `resume` (of any engine): a run resuming it does not
+    repeat them. A DatakitError when `resume` is not a finished, failed run of the same job and tenant."""
+    old = store.get_run(resume)
+    if old.job != plan.job:
+        raise DatakitError(f"run {resume} is a run of job {old.job!r}, not {plan.job!r}")
+    if old.warehouse != plan.warehouse:  # another tenant's steps say nothing about this tenant's data
+        raise DatakitError(
+            f"run {resume} ran for warehouse {old.warehouse or '(none)'!s}, not "
+            f"{plan.warehouse or '(none)'!s}",
+            hint=f"resume it with --warehouse {old.warehouse}"
+            if old.warehouse
+            else "resume it without --warehouse",
+        )
+    if old.status == RunStatus.RUNNING.value:
+        raise DatakitError(f"run {resume} is still running", hint="wait for it to finish")
+    if old.status == RunStatus.SUCCEEDED.value:
+        raise DatakitError(f"run {resume} succeeded: nothing to resume")
+    done = {StepStatus.SUCCEEDED.value, StepStatus.REUSED.value}
+    ids = {s.id for s in plan.steps}
+    return {s.step_id for s in old.steps if s.status in done and s.step_id in ids}
+
+
+def run_keys(store: StateStore, run_id: int) -> tuple[str, ...]:
+    """The keys of run `run_id` and of the runs it resumes, newest first (what a load step is told)."""
+    keys: list[str] = []
+    seen: set[int] = set()
+    next_id: int | None = run_id
+    while next_id is not None and next_id not in seen:
+        seen.add(next_id)
+        run = store.get_run(next_id)
+        if run.key is not None:
+            keys.append(run.key)
+        next_id = run.resumed_from
+    return tuple(keys)

@@ -207,14 +207,13 @@ class Launcher:
 
     def _run(self, plan: Plan, key: RunKey, options: _Options, started: Future[int]) -> None:
         """(The run's thread.) Record the run, wait for its turn, warm up, run the steps."""
-        root, environment = self.project.root, self.project.environment
         cancel = threading.Event()
         if self._cancel.is_set():
             cancel.set()
         full_refresh = options.full_refresh
         executor = Executor(
             self.store,
-            LocalRunner(root, environment, full_refresh=full_refresh),
+            LocalRunner.for_project(self.project, full_refresh=full_refresh),
             notify=notifier_for(self.project, plan),
             cancel=cancel,
             observe=step_observer(self.project),
@@ -238,7 +237,9 @@ class Launcher:
                 raise
             if not cancel.is_set():  # the slow part of a start, for a run recorded and due to start
                 server = step_server(self.project, plan)
-                executor.runner = LocalRunner(root, environment, full_refresh=full_refresh, server=server)
+                executor.runner = LocalRunner.for_project(
+                    self.project, full_refresh=full_refresh, server=server
+                )
 
         try:
             executor.run(

@@ -5,11 +5,6 @@ the tail of it in the run history (masked) and the file is removed. While it run
 place named by the run's key and the step's id, under the project's `.datakit/live/`: any process on
 the same machine that knows the run (the status pages of `datakit serve`, whoever started the run)
 finds it without asking the process that runs the step.
-
-The files lie side by side in that one folder, which is never removed: a folder per run, removed by
-the step that finished last, raced with a step of the same run starting at that moment (its log's
-folder vanished between its creation and the opening of the file: the step failed with
-FileNotFoundError, seen in parallel runs on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -24,7 +19,7 @@ TAIL_BYTES = 64 * 1024
 
 def live_log_path(project_root: Path, run_key: str, step_id: str) -> Path:
     """The live log of step `step_id` of the run keyed `run_key` (`<id>-<uid>`)."""
-    return project_root / LIVE_DIR / f"{quote(run_key, safe='')}__{quote(step_id, safe='')}.log"
+    return project_root / LIVE_DIR / quote(run_key, safe="") / f"{quote(step_id, safe='')}.log"
 
 
 def read_live_log(path: Path, limit: int = TAIL_BYTES) -> str | None:
@@ -42,6 +37,36 @@ def read_live_log(path: Path, limit: int = TAIL_BYTES) -> str | None:
 
 
 def remove_live_log(path: Path) -> None:
-    """Remove a finished step's live log (the folder stays: see the module docstring)."""
+    """Remove a finished step's live log. Not its run's folder, even empty: removing it raced a step of
+    the same run starting at that moment (its log's folder vanished between its creation and the
+    opening of the file, and the step failed with FileNotFoundError: parallel runs on PostgreSQL).
+    Retention sweeps the folders of runs that ended (`stale_live_logs`)."""
     with contextlib.suppress(OSError):
         path.unlink()
+
+
+def stale_live_logs(project_root: Path, active: set[str], now: float, min_age: float = 3600.0) -> list[Path]:
+    """The live-log folders of runs that are not active (by key) and untouched for `min_age` seconds:
+    left behind by a process killed before it could remove them (`retention` sweeps them)."""
+    folder = project_root / LIVE_DIR
+    if not folder.is_dir():
+        return []
+    active_names = {quote(key, safe="") for key in active}
+    stale = []
+    for run_dir in folder.iterdir():
+        if run_dir.name in active_names or not run_dir.is_dir():
+            continue
+        try:
+            touched = max([run_dir.stat().st_mtime, *(f.stat().st_mtime for f in run_dir.iterdir())])
+        except OSError:  # removed meanwhile by the run that wrote it
+            continue
+        if now - touched >= min_age:
+            stale.append(run_dir)
+    return stale
+
+
+def remove_live_logs(run_dir: Path) -> None:
+    """Remove a run's live-log folder and what is in it."""
+    import shutil
+
+    shutil.rmtree(run_dir, ignore_errors=True)

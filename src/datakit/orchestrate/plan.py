@@ -145,7 +145,7 @@ def backfill_job(kind: str, name: str) -> str:
     return f"{BACKFILL_PREFIX}{kind}:{name}"
 
 
-def resume_command(job: str, warehouse: str | None, run_id: int) -> str:
+def resume_command(job: str, warehouse: str | None, run_id: int | str) -> str:
     """The command that re-runs only what a run of `job` did not finish (a job's, or a backfill's)."""
     tenant = f" --warehouse {warehouse}" if warehouse else ""
     if job.startswith(BACKFILL_PREFIX):

@@ -87,7 +87,7 @@ def run_job(
             start_server(server)
 
     try:
-        runner = LocalRunner(project.root, project.environment, full_refresh=full_refresh, server=server)
+        runner = LocalRunner.for_project(project, full_refresh=full_refresh, server=server)
         executor = Executor(state, runner, notify=notifier, cancel=cancel, observe=step_observer(project))
         return executor.run(
             plan,

@@ -30,23 +30,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datakit.log import get_logger
 from datakit.orchestrate.livelog import live_log_path
 from datakit.orchestrate.stepkinds import ChecksStep, DbtStep, LoadStep, Step, step_data, step_from_data
 from datakit.orchestrate.stepserver import StepServer
-from datakit.orchestrate.subproc import StepProcesses, run_in_child
+from datakit.orchestrate.subproc import LOG_LIMIT, StepProcesses, run_in_child
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
     from datakit.config.tenancy import Tenant
     from datakit.transform import DbtInvocation
 
+log = get_logger("datakit.step")
+
 
 @dataclass(frozen=True)
 class StepOutput:
-    """What a finished step reports: row counts (loads), the tail of its log, structured results."""
+    """What a finished step reports: row counts (loads), its log, structured results."""
 
     rows: dict[str, int] = field(default_factory=dict)
     log: str = ""
+    """The step's output, capped (`step_logs.max_bytes`)."""
     details: dict[str, Any] | None = None
     """JSON-able results kept in run history: dbt's per-node results, check results."""
 
@@ -69,6 +73,14 @@ class LocalRunner:
     """The step processes of this runner's run: `cancel` kills them (and only them)."""
     live_logs: bool = True
     """Write each step's log where the status pages stream it from while it runs (`livelog`)."""
+    log_limit: int = LOG_LIMIT
+    """Bytes of a step's log kept (`step_logs.max_bytes`)."""
+
+    @classmethod
+    def for_project(cls, project: Project, **options: Any) -> LocalRunner:
+        """The runner of `project`'s steps (its root, environment and log cap)."""
+        limit = int(project.config.step_logs.max_bytes)
+        return cls(project.root, project.environment, log_limit=limit, **options)
 
     def for_run(self, runs: tuple[str, ...]) -> LocalRunner:
         """This runner for the run keyed `runs[0]`, which resumes `runs[1:]`."""
@@ -93,6 +105,7 @@ class LocalRunner:
             server=self.server,
             processes=self.processes,
             log_path=live,
+            log_limit=self.log_limit,
         )
         return _output(result, log)
 
@@ -142,15 +155,17 @@ def _output(result: dict[str, Any], log: str = "") -> StepOutput:
 
 
 def _child_project(project_root: str, environment: str, warehouse: str | None = None) -> Project:
-    """(In the child process.) Logging to the step's log, and the project loaded afresh (as the
-    step's warehouse sees it: its `${var.NAME}` variables)."""
+    """(In the child process.) Logging to the step's log, and the project as the step's warehouse sees
+    it (its `${var.NAME}` variables): loaded afresh, or kept by a process that preloaded it and forked
+    this one, when none of its files changed since (`datakit.config.cache`)."""
     from datakit import log as datakit_log
-    from datakit.config import load_project
+    from datakit.config.cache import load_project_cached
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    datakit_log.configure(logging.INFO, handler)
-    return load_project(Path(project_root), environment=environment, warehouse=warehouse)
+    if not datakit_log.hosted():  # an Airflow task logs through Airflow's logging (`datakit.log.host`)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        datakit_log.configure(logging.INFO, handler)
+    return load_project_cached(Path(project_root), environment=environment, warehouse=warehouse)
 
 
 def _tenant(project: Project, warehouse: str | None) -> Tenant:
@@ -161,7 +176,8 @@ def _tenant(project: Project, warehouse: str | None) -> Tenant:
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """A step's progress: INFO on datakit's logger (the step log, or the Airflow task's log)."""
+    log.info("%s", message)
 
 
 def load_step(

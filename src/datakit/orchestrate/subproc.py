@@ -31,7 +31,9 @@ from datakit.orchestrate.livelog import remove_live_log
 from datakit.orchestrate.stepcall import execute_request
 from datakit.orchestrate.stepserver import ServerGone, StepServer
 
-LOG_LIMIT = 64 * 1024  # the tail of a step's log kept in the run history
+LOG_LIMIT = 2 * 1024 * 1024
+"""Bytes of a step's log kept by default (the default of `step_logs.max_bytes`): beyond that, its start
+and its end. A literal, not the config's constant: a spawned step process imports this module first."""
 _GRACE = 2.0
 
 
@@ -110,10 +112,12 @@ def run_in_child(
     server: StepServer | None = None,
     processes: StepProcesses | None = None,
     log_path: Path | None = None,
+    log_limit: int = LOG_LIMIT,
 ) -> tuple[Any, str]:
     """`(result, log)` of `target(**kwargs)` run in a child process; StepFailed/StepTimeout on failure.
 
     `processes` is the group the child joins, so that `processes.kill_all()` (an aborted run) ends it.
+    The log returned is at most `log_limit` bytes (its middle cut, with a `truncated, N bytes` marker).
 
     With a running `server`, the child is forked from it (everything already imported); otherwise, or
     when the server is gone, a fresh interpreter is spawned.
@@ -123,10 +127,10 @@ def run_in_child(
     """
     processes = processes or StepProcesses()
     if log_path is None:
-        return _run_in_child(target, kwargs, timeout, cwd, server, processes, None)
+        return _run_in_child(target, kwargs, timeout, cwd, server, processes, None, log_limit)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return _run_in_child(target, kwargs, timeout, cwd, server, processes, log_path)
+        return _run_in_child(target, kwargs, timeout, cwd, server, processes, log_path, log_limit)
     finally:
         remove_live_log(log_path)
 
@@ -139,17 +143,20 @@ def _run_in_child(
     server: StepServer | None,
     processes: StepProcesses,
     live: Path | None,
+    log_limit: int,
 ) -> tuple[Any, str]:
     with tempfile.TemporaryDirectory(prefix="datakit-step-") as tmp:
         result_path = Path(tmp) / "result.json"
         log_path = live or Path(tmp) / "step.log"
         if server is not None and server.alive:
             try:
-                code = _forked(server, target, kwargs, timeout, cwd, result_path, log_path, processes)
+                code = _forked(
+                    server, target, kwargs, timeout, cwd, result_path, log_path, processes, log_limit
+                )
             except ServerGone:
                 pass  # spawn below
             else:
-                return _outcome(result_path, log_path, code)
+                return _outcome(result_path, log_path, code, log_limit)
         request = json.dumps({"target": target, "kwargs": kwargs, "result": str(result_path)})
         with log_path.open("wb") as log_file:
             child = subprocess.Popen(
@@ -168,14 +175,14 @@ def _run_in_child(
                 child.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 _kill(child)
-                raise StepTimeout(timeout or 0.0, log=_tail(log_path)) from None
+                raise StepTimeout(timeout or 0.0, log=_tail(log_path, log_limit)) from None
             finally:
                 processes.discard_spawned(child)
-        return _outcome(result_path, log_path, child.returncode)
+        return _outcome(result_path, log_path, child.returncode, log_limit)
 
 
-def _outcome(result_path: Path, log_path: Path, code: int | None) -> tuple[Any, str]:
-    log = _tail(log_path)
+def _outcome(result_path: Path, log_path: Path, code: int | None, log_limit: int) -> tuple[Any, str]:
+    log = _tail(log_path, log_limit)
     if not result_path.exists():
         raise StepFailed(f"step process exited with code {code}", transient=False, log=log)
     outcome = json.loads(result_path.read_text(encoding="utf-8"))
@@ -195,6 +202,7 @@ def _forked(
     result_path: Path,
     log_path: Path,
     processes: StepProcesses,
+    log_limit: int,
 ) -> int | None:
     """Run the step in a child forked by the server; its exit code (StepTimeout when it overran)."""
     request = server.fork(target, kwargs, result=result_path, log_path=log_path, cwd=cwd)
@@ -205,7 +213,7 @@ def _forked(
         if code is None:
             _kill_group(pid, lambda: server.wait(request, 0) is not None)
             server.wait(request, 10.0)
-            raise StepTimeout(timeout or 0.0, log=_tail(log_path))
+            raise StepTimeout(timeout or 0.0, log=_tail(log_path, log_limit))
         return code
     finally:
         server.release(request)
@@ -246,12 +254,13 @@ def _ended(pid: int) -> bool:
     return False
 
 
-def _tail(path: Path) -> str:
+def _tail(path: Path, limit: int) -> str:
+    """The step's log, capped at `limit` bytes, secrets masked."""
     from datakit.log import redact
+    from datakit.orchestrate.store.logs import read_capped
 
-    data = path.read_bytes()
-    text = data[-LOG_LIMIT:].decode("utf-8", errors="replace")
-    return redact(text if len(data) <= LOG_LIMIT else "…" + text)
+    text, _ = read_capped(path, limit)
+    return redact(text)
 
 
 def _child_main() -> int:

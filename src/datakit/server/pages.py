@@ -32,6 +32,7 @@ from datakit.config.models.triggers import (
 )
 from datakit.config.project import Project
 from datakit.errors import DatakitError
+from datakit.log import redact
 from datakit.orchestrate.livelog import live_log_path, read_live_log
 from datakit.orchestrate.plan import compile_job
 from datakit.orchestrate.store import (
@@ -68,6 +69,7 @@ def page_routes(
         Route("/", pages.runs, methods=["GET"], name="status_runs"),
         Route("/runs/{run_id:int}", pages.run, methods=["GET"], name="status_run"),
         Route("/runs/{run_id:int}/live", pages.run_live, methods=["GET"], name="status_run_live"),
+        Route("/runs/{run_id:int}/log", pages.log, methods=["GET"], name="status_log"),
         Route("/jobs/{name}", pages.job, methods=["GET"], name="status_job"),
         Route("/triggers", pages.triggers, methods=["GET"], name="status_triggers"),
         Route("/audit", pages.audit, methods=["GET"], name="status_audit"),
@@ -128,6 +130,13 @@ class StepPanel:
     log_tail: str | None
     log_lines: int
     tables: tuple[Table, ...]
+    log_attempt: int | None = None
+    """The attempt whose log is shown (the latest that logged anything)."""
+    log_more: bool = False
+    """The whole log has more than the tail shown: the page links to it."""
+    log_bytes: int | None = None
+    log_omitted: int = 0
+    """Bytes the size cap cut out of the log (`step_logs.max_bytes`)."""
 
 
 @dataclass(frozen=True)
@@ -244,18 +253,24 @@ def _cell(value: Any) -> str:
 
 def step_panel(step: StepRecord, live_log: str | None = None) -> StepPanel:
     """A step's error, the end of its latest log (`live_log`: of the attempt running now) and its
-    results, for the run page."""
-    logs = [a.log for a in step.attempt_records if a.log]
-    if live_log is not None:
-        logs.append(live_log)
-    tail: str | None = None
-    count = 0
-    if logs:
-        lines = logs[-1].rstrip("\n").splitlines()
-        count = len(lines)
-        tail = "\n".join(lines[-LOG_TAIL_LINES:])
+    results, for the run page.
+
+    The store keeps a large log's last lines inline (the page reads no compressed log); the whole log
+    is one link away (`/runs/N/log`)."""
     tables = tuple(details_tables(step.details)) if step.details else ()
-    return StepPanel(step, tail, count, tables)
+    if live_log is not None:
+        lines = live_log.rstrip("\n").splitlines()
+        return StepPanel(step, "\n".join(lines[-LOG_TAIL_LINES:]), len(lines), tables)
+    logged = [a for a in step.attempt_records if a.log]
+    if not logged:
+        return StepPanel(step, None, 0, tables)
+    latest = logged[-1]
+    assert latest.log is not None
+    lines = latest.log.rstrip("\n").splitlines()
+    count = latest.log_lines if latest.log_lines is not None else len(lines)
+    tail = "\n".join(lines[-LOG_TAIL_LINES:])
+    more = not latest.complete or count > LOG_TAIL_LINES
+    return StepPanel(step, tail, count, tables, latest.attempt, more, latest.log_bytes, latest.log_omitted)
 
 
 def describe_schedule(trigger: Trigger) -> str:
@@ -380,7 +395,8 @@ class _Pages:
             limit = min(max(int(request.query_params.get("limit", DEFAULT_LIMIT)), 1), MAX_LIMIT)
         except ValueError:
             return self._error(request, 400, "Bad filter", "limit must be a whole number")
-        runs = self.store.list_runs(job=job, status=status, limit=limit)
+        engine = request.query_params.get("engine") or None  # local, airflow, prefect
+        runs = self.store.list_runs(job=job, status=status, engine=engine, limit=limit)
         jobs = sorted(set(self.project.jobs) | ({job} if job else set()))
         return self._render(
             request,
@@ -430,6 +446,20 @@ class _Pages:
             ],
             job_known=run.job in self.project.jobs,
         )
+
+    def log(self, request: Request) -> Response:
+        """One attempt's whole log, as plain text (`?step=<step id>&attempt=<n>`)."""
+        run_id: int = request.path_params["run_id"]
+        step = request.query_params.get("step", "")
+        try:
+            attempt = int(request.query_params.get("attempt", "1"))
+        except ValueError:
+            return self._error(request, 400, "Bad request", "attempt must be a whole number")
+        text = self.store.attempt_log(run_id, step, attempt)
+        if text is None:
+            message = f"Run {run_id} has no log of step {step!r}, attempt {attempt}."
+            return self._error(request, 404, "Log not found", message)
+        return PlainTextResponse(redact(text), headers={"Cache-Control": "no-store"})
 
     def _live_log(self, run: RunRecord, step: StepRecord) -> str | None:
         """The log a running step writes now (on this machine), when there is one."""

@@ -6,6 +6,10 @@ take over the process's signals: SIGTERM and SIGINT reach `serve`, which then st
 no more ticks (the scheduler finishes its poll), no more requests (the web server closes), then running
 runs get `grace` seconds to finish before they are cancelled and recorded as failed. Every run ends
 recorded; a second signal during the grace period cancels at once.
+
+The daemon keeps its run history within the project's retention (`retention:` in datakit.yaml): at
+start-up and every `prune_every`, old runs, spent ticks and expired delivery ids go, and the store
+shrinks (`datakit.orchestrate.retention`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from datakit.config.project import Project
 from datakit.errors import DatakitError
 from datakit.log import get_logger
 from datakit.orchestrate.launch import Launcher
+from datakit.orchestrate.retention import RetentionSweeper
 from datakit.orchestrate.store import StateStore, open_store
 from datakit.orchestrate.triggers import Tick
 from datakit.server.app import create_app, webhook_secrets
@@ -97,9 +102,11 @@ def serve(
         )
         ticker.start()
         forget_at = 0.0
+        retention = RetentionSweeper(project, store)
         while not stop.wait(0.5):
             if not web.is_alive():
                 raise DatakitError("the web server stopped unexpectedly")
+            retention.due()
             if time.monotonic() >= forget_at:
                 _forget_expired_deliveries(store)
                 forget_at = time.monotonic() + options.forget_every

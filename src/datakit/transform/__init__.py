@@ -15,7 +15,7 @@ from datakit.transform.dbt_project import DbtProject, read_dbt_project, work_dir
 from datakit.transform.errors import DbtFailed
 from datakit.transform.invocation import DbtCommand, DbtInvocation, DbtNodeResult, DbtResult
 from datakit.transform.profiles import PASSWORD_ENV, Profile, write_profile
-from datakit.transform.runner import parse_ahead, run_dbt
+from datakit.transform.runner import parse_ahead, release_dbt, run_dbt
 from datakit.transform.sources import SOURCES_FILE, sources_yaml, write_sources
 from datakit.transform.workspace import generated_dir, prepare_workspace
 
@@ -35,6 +35,7 @@ __all__ = [
     "parse_ahead",
     "prepare_workspace",
     "read_dbt_project",
+    "release_dbt",
     "run_dbt",
     "sources_yaml",
     "work_dir",

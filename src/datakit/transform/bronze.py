@@ -133,6 +133,8 @@ def _pipeline_tables(project: Project, pipeline: Pipeline) -> Iterable[tuple[str
         contract = _contract(kit, resource)
         if contract is not None:
             system = contract.system or (kit.name if kit is not None else source.name)
+            if _foreign(kit, resource):  # another datakit's table: its own schema, not the source's
+                source_schema = None
             schema = target_schema(project, pipeline, system, contract.schema_name or source_schema or "main")
             yield resource.name, BronzeTable(schema, contract.name, contract, (pipeline.name,), keyed)
             continue
@@ -151,6 +153,11 @@ def _contract(kit: Datakit | None, resource: Resource) -> Contract | None:
     """The datakit's bronze contract of `resource` (or its source contract at bronze), if it has one."""
     if kit is None:
         return None
+    from datakit.datakits.consolidation import resource_binding
+
+    binding = resource_binding(kit, resource, BRONZE)
+    if binding is not None and binding.foreign:  # a typed transform into another datakit's table
+        return binding.table.contract
     name = resource.contract or resource.name
     found = layer_contract(kit, name, BRONZE)
     if found is not None:
@@ -158,3 +165,10 @@ def _contract(kit: Datakit | None, resource: Resource) -> Contract | None:
     if resource.contract is not None or isinstance(resource, SqlResource):
         return kit.contract(name, BRONZE)  # the loader fails the same way: say so before dbt does
     return None  # a REST/files resource without a contract: inferred at load time
+
+
+def _foreign(kit: Datakit | None, resource: Resource) -> bool:
+    from datakit.datakits.consolidation import resource_binding
+
+    binding = resource_binding(kit, resource, BRONZE)
+    return binding is not None and binding.foreign

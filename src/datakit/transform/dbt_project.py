@@ -1,16 +1,17 @@
 """A dbt project inside a datakit project: where it is, what it is called, and datakit's folder for it.
 
 Everything datakit and dbt write for a (dbt project, warehouse, destination) lives in one stable folder,
-`<project>/.datakit/dbt/<dbt project>/<warehouse>/<destination>/` (`_default` for the project without a
-tenant): `profiles.yml`, the workspace dbt runs in (`project/`, see `transform.workspace`), `target/`
-(with `partial_parse.msgpack`) and `logs/`. Stable, because partial parsing only works when the next
-run finds the previous run's manifest at the same place; per destination, because the manifest
-records the profile and target it was parsed for; per warehouse, because each tenant's generated
-sources differ and two tenants must never write the same file nor wait for each other's lock. dbt also
-re-parses everything when `--vars` change, so an invocation with step vars gets a folder of its own,
-suffixed with a short hash of the vars. A backfill's window (`datakit_start`, `datakit_end`) changes
-with every backfill: it is left out of the hash, and its invocations share one `__backfill` folder
-instead (re-parsed when the window changes, never making the regular folder parse again).
+`<work root>/dbt/<dbt project>/<warehouse>/<destination>/` (`_default` for the project without a tenant;
+the work root is the project's `.datakit/`, or its folder under `$DATAKIT_HOME`: `datakit.config.home`):
+`profiles.yml`, the workspace dbt runs in (`project/`, see `transform.workspace`), `target/` (with
+`partial_parse.msgpack`) and `logs/`. Stable, because partial parsing only works when the next run finds
+the previous run's manifest at the same place; per destination, because the manifest records the profile
+and target it was parsed for; per warehouse, because each tenant's generated sources differ and two
+tenants must never write the same file nor wait for each other's lock. dbt also re-parses everything
+when `--vars` change, so an invocation with step vars gets a folder of its own, suffixed with a short
+hash of the vars. A backfill's window (`datakit_start`, `datakit_end`) changes with every backfill: it
+is left out of the hash, and its invocations share one `__backfill` folder instead (re-parsed when the
+window changes, never making the regular folder parse again).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from datakit.config.project import Project
 
 DBT_PROJECT_FILE = "dbt_project.yml"
-WORK_ROOT = Path(".datakit") / "dbt"
+WORK_FOLDER = "dbt"
 WINDOW_VARS = ("datakit_start", "datakit_end")
 """The vars a backfill gives dbt: its window, as ISO text (`datakit.orchestrate.backfill`)."""
 DEFAULT_WAREHOUSE = "_default"
@@ -92,4 +93,6 @@ def work_dir(
         leaf = f"{destination}__vars_{digest[:10]}"
     if len(stable) < len(vars or {}):
         leaf += "__backfill"
-    return project.root / WORK_ROOT / dbt.name / (warehouse or DEFAULT_WAREHOUSE) / leaf
+    from datakit.config.home import work_root
+
+    return work_root(project) / WORK_FOLDER / dbt.name / (warehouse or DEFAULT_WAREHOUSE) / leaf

@@ -370,3 +370,22 @@ def _failure(result: DbtResult, invocation: DbtInvocation, engine: Engine) -> Db
         file=file,
         hint=hint,
     )
+
+
+def release_dbt() -> None:
+    """Drop dbt's adapters (and their connections) in a process that is about to end.
+
+    dbt's adapters hold multiprocessing locks, named semaphores watched by Python's resource tracker; a
+    process that ends without running finalizers — an Airflow task process ends with `os._exit` — leaves
+    them to the tracker, which then prints a "leaked semaphore" warning on stderr (shown by Airflow as
+    an error). Garbage-collecting the adapters first unlinks the semaphores. No-op when dbt never ran.
+    """
+    import gc
+    import sys
+
+    if "dbt.adapters.factory" not in sys.modules:
+        return
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()  # type: ignore[no-untyped-call]
+    gc.collect()

@@ -40,6 +40,7 @@ class AirflowEnv:
             **os.environ,
             **(extra or {}),
             "AIRFLOW_HOME": str(self.home),
+            "DATAKIT_HOME": str(self.home / "datakit-home"),  # never the user's cache
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
@@ -106,12 +107,16 @@ VOLATILE = {
 """Columns that differ between two runs of the same data (ids and clock times of the load itself)."""
 
 
-def _digest(rows: list[tuple[Any, ...]]) -> str:
-    return hashlib.sha256("\n".join(sorted(repr(row) for row in rows)).encode()).hexdigest()
+def _digest(rows: list[tuple[Any, ...]], root: Path | None = None) -> str:
+    lines = sorted(repr(row) for row in rows)
+    if root is not None:  # a file's path recorded with its rows (`_dk_file`): the same file in each copy
+        lines = sorted(line.replace(str(root), "<project>") for line in lines)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
-def duckdb_fingerprint(database: Path) -> dict[str, tuple[int, str]]:
-    """`schema.table -> (row count, checksum of its rows)` for every table, volatile columns left out."""
+def duckdb_fingerprint(database: Path, root: Path | None = None) -> dict[str, tuple[int, str]]:
+    """`schema.table -> (row count, checksum of its rows)` for every table, volatile columns left out;
+    `root` (the project the data came from) is written `<project>` in values, so copies compare equal."""
     import duckdb
 
     with duckdb.connect(str(database), read_only=True) as conn:
@@ -119,7 +124,7 @@ def duckdb_fingerprint(database: Path) -> dict[str, tuple[int, str]]:
             "select table_schema, table_name, column_name, data_type from information_schema.columns "
             "order by table_schema, table_name, ordinal_position"
         ).fetchall()
-        return _fingerprint(columns, lambda sql: conn.execute(sql).fetchall())
+        return _fingerprint(columns, lambda sql: conn.execute(sql).fetchall(), root)
 
 
 def postgres_fingerprint(dsn: str, prefix: str) -> dict[str, tuple[int, str]]:
@@ -135,7 +140,9 @@ def postgres_fingerprint(dsn: str, prefix: str) -> dict[str, tuple[int, str]]:
         return _fingerprint(columns, lambda sql: conn.execute(sql).fetchall())
 
 
-def _fingerprint(columns: list[tuple[Any, ...]], fetch: Any) -> dict[str, tuple[int, str]]:
+def _fingerprint(
+    columns: list[tuple[Any, ...]], fetch: Any, root: Path | None = None
+) -> dict[str, tuple[int, str]]:
     tables: dict[tuple[str, str], list[str]] = {}
     for schema, table, column, data_type in columns:
         volatile = column in VOLATILE or (schema.endswith("_datakit") and "timestamp" in data_type.lower())
@@ -146,5 +153,19 @@ def _fingerprint(columns: list[tuple[Any, ...]], fetch: Any) -> dict[str, tuple[
     for (schema, table), kept in sorted(tables.items()):
         listed = ", ".join(f'"{c}"' for c in kept) or "1"
         rows = fetch(f'select {listed} from "{schema}"."{table}"')
-        out[f"{schema}.{table}"] = (len(rows), _digest(rows))
+        out[f"{schema}.{table}"] = (len(rows), _digest(rows, root))
     return out
+
+
+def tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `root`: relative path -> (size, modification time), to see what a run wrote."""
+    return {
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(root.rglob("*"))
+        if path.is_file() or path.is_symlink()
+    }
+
+
+def changed(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> list[str]:
+    """The files created, changed or deleted between two `tree`s."""
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))

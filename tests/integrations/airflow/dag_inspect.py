@@ -16,19 +16,25 @@ from pathlib import Path
 from typing import Any
 
 
-def _parse_imports(folder: Path) -> dict[str, list[str]]:
-    """The top-level packages that parsing each file imported (what makes a parse slow or fast)."""
+def _parse_imports(folder: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The top-level packages that parsing each file imported (what makes a parse slow or fast), and
+    the datakit modules among them."""
     import airflow.sdk  # noqa: F401 - warm, as in the DAG processor
 
     imported: dict[str, list[str]] = {}
+    datakit: dict[str, list[str]] = {}
     for path in sorted(folder.glob("*.py")):
         before = set(sys.modules)
         spec = importlib.util.spec_from_file_location(f"dag_{path.stem}", path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        imported[path.name] = sorted({name.split(".")[0] for name in set(sys.modules) - before})
-    return imported
+        new = set(sys.modules) - before
+        imported[path.name] = sorted({name.split(".")[0] for name in new})
+        datakit[path.name] = sorted(name for name in new if name.split(".")[0] == "datakit")
+        for name in datakit[path.name]:  # the next file is parsed afresh, as the processor does
+            del sys.modules[name]
+    return imported, datakit
 
 
 def _seconds(value: Any) -> float | None:
@@ -64,7 +70,7 @@ def _assets(dag: Any) -> list[str]:
 
 def main() -> None:
     folder = Path(sys.argv[1])
-    imported = _parse_imports(folder)
+    imported, datakit_modules = _parse_imports(folder)
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(folder))
@@ -79,6 +85,13 @@ def main() -> None:
                 "max_retry_delay": _seconds(task.max_retry_delay),
                 "execution_timeout": _seconds(task.execution_timeout),
                 "outlets": [getattr(o, "uri", str(o)) for o in task.outlets],
+                "display_name": task.task_display_name,
+                "doc_md": task.doc_md,
+                "pool": task.pool,
+                "pool_slots": task.pool_slots,
+                "priority_weight": task.priority_weight,
+                "queue": task.queue,
+                "owner": task.owner,
             }
             for task in dag.tasks
         }
@@ -90,9 +103,35 @@ def main() -> None:
             "timetable": _timetable(dag),
             "schedule_assets": _assets(dag),
             "tasks": tasks,
+            "owner": dag.owner,
+            "tags": sorted(dag.tags),
+            "dag_display_name": dag.dag_display_name,
+            "doc_md": dag.doc_md,
+            "callbacks": {
+                "on_failure": dag.on_failure_callback is not None,
+                "on_success": dag.on_success_callback is not None,
+            },
+            "deadlines": [
+                {
+                    "interval": alert.interval.total_seconds(),
+                    "reference": type(alert.reference).__name__,
+                    "callback": alert.callback.path,
+                }
+                for alert in dag.deadline or []
+            ],
         }
     errors = {str(k): v for k, v in bag.import_errors.items()}
-    print(json.dumps({"import_errors": errors, "parse_imports": imported, "dags": dags}))
+    print(
+        json.dumps(
+            {
+                "import_errors": errors,
+                "parse_imports": imported,
+                "parse_datakit_modules": datakit_modules,
+                "dags": dags,
+            },
+            default=str,
+        )
+    )
 
 
 if __name__ == "__main__":

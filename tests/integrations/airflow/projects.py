@@ -88,3 +88,55 @@ def acme_full_job(root: Path) -> None:
     acme.write_text(
         acme.read_text().replace("jobs: [pagila_warehouse]", "jobs: [pagila_warehouse, acme_full]")
     )
+
+
+def copy_jaffle_project(parent: Path) -> Path:
+    """A copy of examples/jaffle_shop (plain dbt, tenants acme and globex) under `parent`."""
+    import shutil
+
+    from tests.conftest import EXAMPLES
+
+    target = parent / "jaffle_shop"
+    shutil.copytree(
+        EXAMPLES / "jaffle_shop",
+        target,
+        ignore=shutil.ignore_patterns(
+            "*.duckdb", "*.duckdb.wal", ".datakit", "target", "logs", "__pycache__"
+        ),
+    )
+    return target
+
+
+ALERTS_VAR = "JAFFLE_ALERTS_URL"
+
+
+def operated_jaffle(root: Path, *, sla: str = "30m") -> Path:
+    """jaffle_shop as its operators configure it: an owner, tags on the job, its trigger and warehouse
+    acme, an SLA, and notifications of failures and successes to the log and a webhook (URL in
+    $JAFFLE_ALERTS_URL); a description on the dbt step."""
+    job = root / "config/jobs/jaffle_daily.yaml"
+    text = job.read_text()
+    text = text.replace(
+        "  pipelines: [jaffle_files, jaffle_payments]\n",
+        "  owner: data-team\n  tags: [shop, finance]\n  pipelines: [jaffle_files, jaffle_payments]\n",
+    )
+    text = text.replace(
+        "    - name: dbt_build\n", "    - name: dbt_build\n      description: Staging views and the marts.\n"
+    )
+    text += (
+        f"  sla: {{duration: {sla}}}\n"
+        "  notifications:\n    on_failure: true\n    on_success: true\n"
+        "    channels: [log, {type: webhook, url_secret_key: alerts_url}]\n"
+    )
+    job.write_text(text)
+    trigger = root / "config/triggers/nightly.yaml"
+    trigger.write_text(trigger.read_text().replace("  type: cron\n", "  type: cron\n  tags: [nightly]\n"))
+    acme = root / "config/warehouses/acme.yaml"
+    acme.write_text(
+        acme.read_text().replace("  jobs: [jaffle_daily]\n", "  jobs: [jaffle_daily]\n  tags: [customer]\n")
+    )
+    mapping = root / "config/secrets_mapping.yaml"
+    mapping.write_text(
+        mapping.read_text() + f"  alerts_url:\n    env_var: {ALERTS_VAR}\n    required: false\n"
+    )
+    return root

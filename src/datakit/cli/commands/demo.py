@@ -28,14 +28,28 @@ def demo(
         float, typer.Option("--scale", min=0.001, max=100, help="Data size; 1 is Pagila's (~16k rentals).")
     ] = 1.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated data.")] = 42,
+    destination: Annotated[
+        str,
+        typer.Option(
+            "--destination",
+            help="The warehouse: duckdb (one file; default) or spark (local Spark; datakit[spark]).",
+        ),
+    ] = "duckdb",
 ) -> None:
-    """Generate a DVD-rental source, run bronze -> silver -> checks -> gold into DuckDB, write report.html."""
+    """Generate a DVD-rental source, run bronze -> silver -> checks -> gold into DuckDB (or Spark), write
+    report.html."""
     from datakit.cli.output import console, say
     from datakit.demo.run import run_demo
     from datakit.errors import ExitCode, display_path
 
     with console.status("starting the demo", spinner="dots") as status:
-        result = run_demo(directory, scale=scale, seed=seed, progress=lambda event: _show(event, status))
+        result = run_demo(
+            directory,
+            scale=scale,
+            seed=seed,
+            destination=destination,
+            progress=lambda event: _show(event, status),
+        )
     _summary(result)
     report = display_path(result.report)
     if result.ok:

@@ -109,6 +109,14 @@ def _print_drift(drifts: list[TableDrift], as_json: bool) -> None:
                         "schema": t.schema,
                         "table": t.table,
                         "exists": t.exists,
+                        "deployed_from": None
+                        if t.deployed_from is None
+                        else {
+                            "name": t.deployed_from.datakit,
+                            "version": t.deployed_from.version,
+                            "by": t.deployed_from.recorded_by,
+                            "at": t.deployed_from.recorded_at.isoformat(),
+                        },
                         "drift": [
                             {
                                 "kind": str(d.kind),
@@ -126,18 +134,21 @@ def _print_drift(drifts: list[TableDrift], as_json: bool) -> None:
         )
         return
     bad = [t for t in drifts if not t.ok]
+    origins = sorted({t.deployed_from.label for t in drifts if t.deployed_from is not None})
     if not bad:
-        say(f"✓ {len(drifts)} tables match their contracts", "green")
+        where = f" (deployed from {', '.join(origins)})" if origins else ""
+        say(f"✓ {len(drifts)} tables match their contracts{where}", "green")
         return
     table = Table(title="Drift between live tables and contracts")
-    for column in ("table", "column", "drift", "contract", "live"):
+    for column in ("table", "column", "drift", "contract", "live", "deployed from"):
         table.add_column(column)
     for found in bad:
         name = f"{found.schema}.{found.table}"
+        origin = found.deployed_from.label if found.deployed_from is not None else "(not recorded)"
         if not found.exists:
-            table.add_row(name, "", "table missing", "", "")
+            table.add_row(name, "", "table missing", "", "", "")
         for drift in found.drifts:
             kind = f"{drift.kind} (wider)" if drift.widening else str(drift.kind)
-            table.add_row(name, drift.column, kind, drift.expected or "", drift.actual or "")
+            table.add_row(name, drift.column, kind, drift.expected or "", drift.actual or "", origin)
     console.print(table)
     say(f"✗ {len(bad)} of {len(drifts)} tables drift from their contracts", "red")

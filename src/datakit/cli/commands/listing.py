@@ -82,8 +82,24 @@ def _print(d: dict[str, Any]) -> None:
     for c in d["check_suites"]:
         console.print(f"  • {escape(c['name'])} → {escape(c['destination'])} [{c['severity']}]")
         console.print(f"    Tables: {len(c['tables'])}  Checks: {c['checks']}")
+    _targets(d["targets"], section)
     section("SECRETS", d["secrets"])
     for sec in d["secrets"]:
         need = "required" if sec["required"] else "optional"
         var = f"${sec['env_var']}" if sec["env_var"] else f"no variable for {d['environment']}"
         console.print(f"  • {escape(sec['key'])} ({need}) ← {escape(var)}")
+
+
+def _targets(targets: list[dict[str, Any]], section: Any) -> None:
+    from rich.markup import escape
+
+    from datakit.cli.output import console
+
+    if not targets:
+        return
+    section("TARGETS", targets)
+    for t in targets:
+        console.print(
+            f"  • {escape(t['name'])} → {escape(t['table'])} (key collisions: {t['key_collisions']})"
+        )
+        console.print(f"    Pipelines: {escape(', '.join(t['pipelines']))}  Provenance: {t['provenance']}")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from datakit.cli.commands.prune import prune_runs
 from datakit.cli.state import EnvironmentOption, JsonOption, ProjectOption, state
 
 if TYPE_CHECKING:
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from datakit.orchestrate.store import RunRecord, StepRecord
 
 app = typer.Typer(help="Run history.", invoke_without_command=True)
+app.command("prune")(prune_runs)
 
 
 @app.callback()
@@ -24,6 +26,10 @@ def list_runs(
     status: Annotated[
         str | None,
         typer.Option("--status", "-s", help="queued, running, succeeded, failed, abandoned or cancelled."),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", "-e", help="Only runs one engine executed: local, airflow, prefect."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs (latest first).")] = 20,
     project: ProjectOption = None,
@@ -42,7 +48,7 @@ def list_runs(
         )
     store = open_store(_project(project, environment))
     try:
-        runs = store.list_runs(job=job, status=status, limit=limit)
+        runs = store.list_runs(job=job, status=status, engine=engine, limit=limit)
     finally:
         store.close()
     if as_json:
@@ -56,7 +62,9 @@ def list_runs(
 @app.command("show")
 def show_run(
     run_id: Annotated[int, typer.Argument(help="Run id (from `datakit runs`).")],
-    logs: Annotated[bool, typer.Option("--logs", help="Print each attempt's log.")] = False,
+    logs: Annotated[
+        bool, typer.Option("--logs", help="Print each attempt's whole log (with --json: include them).")
+    ] = False,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
@@ -66,7 +74,7 @@ def show_run(
 
     store = open_store(_project(project, environment))
     try:
-        run = store.get_run(run_id)
+        run = store.get_run(run_id, full_logs=logs)
     finally:
         store.close()
     if as_json:
@@ -157,13 +165,24 @@ def _print_runs(runs: list[RunRecord]) -> None:
         say("no runs recorded")
         return
     table = Table()
-    for column in ("run", "job", "warehouse", "status", "started (UTC)", "seconds", "sla", "resumed from"):
+    for column in (
+        "run",
+        "job",
+        "warehouse",
+        "engine",
+        "status",
+        "started (UTC)",
+        "seconds",
+        "sla",
+        "resumed from",
+    ):
         table.add_column(column, no_wrap=True)
     for run in runs:
         table.add_row(
             str(run.id),
             run.job,
             run.warehouse or "-",
+            run.engine,
             _styled(run.status),
             _when(run.started_at),
             _seconds(run.duration),
@@ -180,10 +199,14 @@ def _print_run(run: RunRecord, *, logs: bool) -> None:
     from datakit.cli.output import console, error, say
 
     where = f" in warehouse {run.warehouse}" if run.warehouse else ""
+    process = f"host {run.host}" + ("" if run.detached else f", pid {run.pid}")
     say(
         f"run {run.id} of job {run.job}{where}: {run.status} (started {_when(run.started_at)} UTC, "
-        f"{_seconds(run.duration)} s, host {run.host}, pid {run.pid})"
+        f"{_seconds(run.duration)} s, {process})"
     )
+    if run.external_id is not None:
+        link = f" — {run.external_url}" if run.external_url else ""
+        say(f"executed by {run.engine}: {run.external_id}{link}")
     if run.sla_missed_at is not None:
         from datakit.orchestrate.notify import sla_text
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from datakit.cli.state import EnvironmentOption, ProjectOption, state
+
+
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
 
 
 def serve(
@@ -30,6 +38,10 @@ def serve(
             "this machine may act (127.0.0.1 only).",
         ),
     ] = "users",
+    log_level: Annotated[
+        LogLevel,
+        typer.Option("--log-level", help="What the daemon logs (stderr): runs started, prunes, failures."),
+    ] = LogLevel.info,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
@@ -39,6 +51,7 @@ def serve(
     from datakit.server.serve import ServeOptions
     from datakit.server.serve import serve as run_server
 
+    _log_to_stderr(log_level)
     loaded = load_project(state.project_dir(project), environment=environment)
     options = ServeOptions(host=host, port=port, poll_every=poll, grace=grace, auth=auth)
 
@@ -56,3 +69,14 @@ def serve(
             say(f"  log in at {url}/login to act ({len(loaded.config.serve.users)} user(s))")
 
     run_server(loaded, options, on_ready=ready)
+
+
+def _log_to_stderr(level: LogLevel) -> None:
+    """The daemon's log, one timestamped line per event (secrets masked by datakit's handler)."""
+    import logging
+
+    from datakit.log import configure
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    configure(getattr(logging, level.value.upper()), handler)

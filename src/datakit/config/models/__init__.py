@@ -13,7 +13,12 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from datakit.config.models.checks import CHECK_KINDS, CheckBase, CheckSuite, CheckSuiteRef
-from datakit.config.models.destinations import Destination, DuckDBDestination, PostgresDestination
+from datakit.config.models.destinations import (
+    Destination,
+    DuckDBDestination,
+    PostgresDestination,
+    SparkDestination,
+)
 from datakit.config.models.jobs import Job, JobPipeline
 from datakit.config.models.pipelines import Pipeline
 from datakit.config.models.project import ProjectConfig
@@ -27,6 +32,7 @@ from datakit.config.models.sources import (
     Source,
     SqliteSource,
 )
+from datakit.config.models.targets import Target
 from datakit.config.models.triggers import Trigger
 from datakit.config.models.warehouses import Warehouse
 
@@ -56,6 +62,7 @@ KINDS: dict[str, Kind] = {
         Kind("trigger", "triggers", Trigger, title="Trigger"),
         Kind("warehouse", "warehouses", Warehouse, title="Warehouse"),
         Kind("checks", "checks", CheckSuite, title="Check suite"),
+        Kind("target", "targets", Target, title="Target"),
         Kind("secrets", "", dict[str, SecretSpec], named=False, title="Secrets mapping"),
     )
 }
@@ -85,7 +92,9 @@ __all__ = [
     "RestApiSource",
     "SecretSpec",
     "Source",
+    "SparkDestination",
     "SqliteSource",
+    "Target",
     "Trigger",
     "Warehouse",
 ]

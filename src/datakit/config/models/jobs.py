@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, Field, GetJsonSchemaHandler, model_validat
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from datakit.config.models.airflow import AirflowTasks
 from datakit.config.models.checks import CheckSuiteRef
 from datakit.config.models.common import (
     Description,
@@ -26,6 +27,7 @@ from datakit.config.models.common import (
     StrictModel,
     Tags,
 )
+from datakit.config.models.retention import JobRetention
 from datakit.config.models.warehouses import Variable
 
 
@@ -158,6 +160,9 @@ class Job(StrictModel):
     name: Name
     description: Description
     tags: Tags
+    owner: str | None = Field(
+        None, min_length=1, description="Who answers for this job (a team or a person); Airflow's `owner`."
+    )
     pipelines: list[Annotated[JobPipeline, BeforeValidator(_name_shorthand), _OrName()]] = Field(
         default_factory=list
     )
@@ -167,6 +172,12 @@ class Job(StrictModel):
     notifications: Notifications = Field(default_factory=Notifications)
     sla: Sla | None = None
     timeout: Duration | None = Field(None, description="Default timeout of each step.")
+    retention: JobRetention | None = Field(
+        None, description="This job's run-history limits (default: `retention` in datakit.yaml)."
+    )
+    airflow: AirflowTasks = Field(
+        default_factory=AirflowTasks, description="priority_weight and queue of its compiled Airflow tasks."
+    )
 
     @model_validator(mode="after")
     def _not_empty(self) -> Job:

@@ -1,14 +1,19 @@
-"""`datakit.yaml` — the project file: name, default environment, paths, state store, notification settings."""
+"""`datakit.yaml` — the project file: name, default environment, paths, state store, notification settings,
+run-history retention."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, StringConstraints
 
+from datakit.config.models.airflow import AirflowProject
 from datakit.config.models.common import Name, SecretRef, StrictModel
 from datakit.config.models.connections import PostgresConnection
+from datakit.config.models.retention import Retention, StepLogs
+from datakit.config.models.secrets import SecretsSettings
 
+DatakitName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Environment = Literal["dev", "stage", "prod"]
 
 
@@ -101,6 +106,30 @@ class OpenLineageSettings(StrictModel):
     transport: OpenLineageTransport
 
 
+def _specifier(text: str) -> str:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier:
+        raise ValueError(
+            f"{text!r} is not a version specifier (write it as pip does: '>=1.2,<2', '==1.2.0', '~=1.2')"
+        ) from None
+    return text
+
+
+VersionSpecifier = Annotated[str, AfterValidator(_specifier)]
+
+
+class DatakitPin(StrictModel):
+    """An installed datakit the project uses: the versions it accepts, and the package that brings it."""
+
+    version: VersionSpecifier = Field(description="Accepted versions, as pip writes them: '>=1.2,<2'.")
+    package: str | None = Field(
+        None, description="The distribution providing it (for the install hint), e.g. pagila-datakit."
+    )
+
+
 class ServeUser(StrictModel):
     """Someone who may log in to `datakit serve`'s pages and act there (start, cancel, pause...)."""
 
@@ -127,7 +156,30 @@ class ProjectConfig(StrictModel):
     state: StateStore = Field(default_factory=lambda: SqliteState(type="sqlite"))
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     dbt: DbtSettings = Field(default_factory=DbtSettings)
+    airflow: AirflowProject = Field(
+        default_factory=AirflowProject, description="Pools, priority and queue of the compiled Airflow DAGs."
+    )
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    datakits: dict[DatakitName, VersionSpecifier | DatakitPin] = Field(
+        default_factory=dict,
+        description="Installed datakits (packages with a `datakit.datakits` entry point) the project uses, "
+        "each pinned: `pagila: '>=1.2,<2'` or `pagila: {version: '>=1.2,<2', package: pagila-datakit}`. "
+        "Datakits in the project's datakits/ folder need no pin.",
+    )
     openlineage: OpenLineageSettings | None = Field(
         None, description="OpenLineage events of each step run (START / COMPLETE / FAIL); off when absent."
     )
+    secrets: SecretsSettings = Field(
+        default_factory=SecretsSettings,
+        description="Where secret values are read by default: env (the default), dotenv, airflow.",
+    )
+    retention: Retention = Field(
+        default_factory=Retention,
+        description="How much run history the state store keeps (runs, their steps, attempts and logs).",
+    )
+    step_logs: StepLogs = Field(default_factory=StepLogs, description="How much of each step's log is kept.")
+
+
+def pin_of(value: str | DatakitPin) -> DatakitPin:
+    """A pin as its long form."""
+    return value if isinstance(value, DatakitPin) else DatakitPin(version=value)

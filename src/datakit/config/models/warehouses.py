@@ -6,6 +6,7 @@ import re
 
 from pydantic import Field, field_validator
 
+from datakit.config.models.airflow import AirflowTasks
 from datakit.config.models.common import Description, DestinationRef, JobRef, Name, StrictModel, Tags
 from datakit.config.models.triggers import CronExpression, TimeZone
 
@@ -41,6 +42,10 @@ class Warehouse(StrictModel):
     )
     schedules: dict[str, ScheduleOverride] = Field(
         default_factory=dict, description="Trigger name -> overrides for this tenant."
+    )
+    airflow: AirflowTasks = Field(
+        default_factory=AirflowTasks,
+        description="priority_weight and queue of this tenant's Airflow tasks (over the job's).",
     )
 
     @field_validator("schema_prefix")

@@ -28,7 +28,7 @@ class Typed(Protocol):
     def type(self) -> str: ...
 
 
-ENGINES = ("duckdb", "postgres")
+ENGINES = ("duckdb", "postgres", "spark")
 """The destination types, each the name of its folder here."""
 
 
@@ -54,6 +54,17 @@ def preload_modules(kind: str) -> tuple[str, ...]:
 def params_from_config(config: Typed, project: Project, secrets: Secrets) -> Any:
     """The connection parameters of a destination's config (secrets resolved, paths made absolute)."""
     return _module(config.type, "params").from_config(config, project, secrets)
+
+
+DRIVERS = {"duckdb": "duckdb", "postgres": "psycopg"}
+"""The driver package each engine imports when it opens a destination."""
+
+
+def warm(kind: str) -> None:
+    """Import the engine of destinations of type `kind` and its driver now, not when a step opens one
+    (a process that forks steps imports them once: `datakit.integrations.airflow.preload`)."""
+    _module(kind, "destination")
+    import_module(DRIVERS[kind])
 
 
 def _module(kind: str, name: str) -> Any:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from datakit.connectors import errors
 from datakit.connectors.arrow import conform, mysql_type
-from datakit.connectors.base import Column, ReadRequest, SourceCapabilities, TableRef
+from datakit.connectors.base import Column, JdbcRead, ReadRequest, SourceCapabilities, TableRef
 from datakit.connectors.errors import (
     AuthenticationFailed,
     ConnectionLost,
@@ -94,7 +94,9 @@ def quote(*parts: str) -> str:
 class MysqlSource(InspectedSource):
     """Reads tables or SELECTs from one MySQL or MariaDB database."""
 
-    capabilities = SourceCapabilities(cheap_estimate=True, schemas=False, catalog=True, cursor_windows=True)
+    capabilities = SourceCapabilities(
+        cheap_estimate=True, schemas=False, catalog=True, cursor_windows=True, native_reads=True
+    )
 
     def __init__(self, params: MysqlParams) -> None:
         self.params = params
@@ -134,6 +136,34 @@ class MysqlSource(InspectedSource):
 
     def arrow_schema(self, request: ReadRequest) -> pa.Schema:
         return requested_schema(request, self._describe(request))
+
+    def native_read(self, request: ReadRequest, *, split_by: str | None = None) -> JdbcRead | None:
+        """The read as MariaDB's JDBC driver does it (MySQL too), split on `split_by` (an integer
+        column) between its lowest and highest value."""
+        import pymysql.converters
+
+        columns = self._describe(request)
+        sql, params = self._select(request, columns, ordered=False)
+        literals = tuple(pymysql.converters.escape_item(p, self.params.charset) for p in params)
+        query = sql % literals if literals else sql
+        split = None
+        column = next((c for c in columns if c.name == split_by), None)
+        if column is not None and "int" in column.db_type.lower():
+            bounds = f"SELECT min({quote(column.name)}), max({quote(column.name)}) FROM ({query}) AS q"
+            low, high = self._fetch(bounds, (), request.label)[0]
+            if low is not None and high is not None:
+                split = (column.name, int(low), int(high))
+        params_ = self.params
+        return JdbcRead(
+            # the mysql scheme, so that Spark quotes names as MySQL does (its MySQL dialect)
+            url=f"jdbc:mysql://{params_.host}:{params_.port}/{params_.database}?permitMysqlScheme",
+            query=query,
+            driver="org.mariadb.jdbc.Driver",
+            user=params_.user,
+            password=params_.password.get_secret_value() if params_.password is not None else None,
+            split=split,
+            label=request.label,
+        )
 
     def read(self, request: ReadRequest) -> Iterator[pa.RecordBatch]:
         columns = self._describe(request)

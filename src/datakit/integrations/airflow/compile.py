@@ -25,7 +25,9 @@ Mapping of the plan onto Airflow (DESIGN.md 3.4: one plan, many executors):
   `datakit://<warehouse>/<job>` on success, which DAGs of `job_succeeded` event triggers schedule on.
 
 Each file starts with a hash of everything it was generated from, so `datakit airflow check` (CI) can
-tell a stale file from a current one without Airflow.
+tell a stale file from a current one without Airflow, and with the name of the project that wrote it:
+several projects may compile into one dags folder, and a project prunes, overwrites and checks only its
+own files (`check` lists the others as foreign; `compile` refuses to overwrite one).
 """
 
 from __future__ import annotations
@@ -39,26 +41,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datakit.config.tenancy import ALL, tenant_context, warehouse_variables_used
-from datakit.errors import UsageError, not_found
-from datakit.integrations.airflow.schedule import DagSchedule, asset_uri, dag_schedule
+from datakit.config.tenancy import ALL, tenant_context, warehouse_jobs
+from datakit.errors import UsageError
+from datakit.integrations.airflow.describe import Describer, dag_doc
+from datakit.integrations.airflow.render import HASH_PREFIX, OWNER_PREFIX, render
+from datakit.integrations.airflow.schedule import asset_uri, dag_schedule, job_triggers
 from datakit.orchestrate.plan import Mode, Plan, compile_job
 
 if TYPE_CHECKING:
+    from datakit.config.models.jobs import Job
     from datakit.config.project import Project
+    from datakit.config.tenancy import Tenant
+    from datakit.integrations.airflow.describe import StepInfo
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 4
 """Bump when the generated source changes shape, so `check` reports every old file as stale."""
-HASH_PREFIX = "# datakit-inputs-sha256: "
-PROJECT_VAR = "DATAKIT_PROJECT"
-"""Environment variable that overrides the project root baked into the files (a different mount)."""
-DONE_TASK = "datakit_done"
+HEADER_LINES = 4
+UNKNOWN = "?"
+"""The owner of a file written by a datakit before ownership was tracked: overwritten, never pruned."""
 
 
 @dataclass(frozen=True)
 class DagFile:
     """One generated DAG file: where it goes, what it says, and what could not be expressed."""
 
+    project: str
     warehouse: str | None
     job: str
     dag_id: str
@@ -66,38 +73,22 @@ class DagFile:
     source: str
     digest: str
     warnings: tuple[str, ...]
+    pools: tuple[Pool, ...] = ()
+    """The Airflow pools its tasks run in (`datakit airflow pools` writes them for `airflow pools import`)."""
+
+
+@dataclass(frozen=True, order=True)
+class Pool:
+    """An Airflow pool compiled DAGs use: its name, size, and the destination it guards."""
+
+    name: str
+    slots: int
+    destination: str
 
 
 def dag_id(warehouse: str | None, job: str) -> str:
     """`datakit__<warehouse>__<job>`, or `datakit__<job>` for a job run by the project itself."""
     return f"datakit__{warehouse}__{job}" if warehouse is not None else f"datakit__{job}"
-
-
-def targets(project: Project, warehouse: str = ALL, job: str | None = None) -> list[tuple[str | None, str]]:
-    """The (warehouse, job) pairs to compile.
-
-    `all`: every job of every warehouse, plus every job as the project itself (warehouse None) — also
-    one that warehouses run, unless its configs read warehouse variables (`${var.NAME}`), which only a
-    warehouse defines. A warehouse name: that warehouse's jobs. `job` narrows either to one job.
-    """
-    wanted = None
-    if job is not None:
-        wanted = project.resolve_name("job", job)
-        if wanted is None:
-            raise not_found("job", job, project.jobs)
-    pairs: list[tuple[str | None, str]] = []
-    if warehouse == ALL:
-        for name in sorted(project.warehouses):
-            pairs.extend((name, j) for j in tenant_context(project, name).jobs)
-        pairs.extend((None, j) for j in sorted(project.jobs) if not warehouse_variables_used(project, j))
-    else:
-        tenant = tenant_context(project, warehouse)
-        pairs.extend((tenant.name, j) for j in tenant.jobs)
-    if wanted is not None:
-        pairs = [(w, j) for w, j in pairs if j == wanted]
-        if not pairs:
-            raise UsageError(f"job {wanted!r} is not run by warehouse {warehouse!r}")
-    return pairs
 
 
 def compile_dags(
@@ -109,10 +100,14 @@ def compile_dags(
     project_root: Path | None = None,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    executor: str | None = None,
 ) -> list[DagFile]:
-    """Generate the DAG files of `targets(project, warehouse, job)` (in memory; see `write_dags`).
+    """Generate the DAG files of `warehouse_jobs(project, warehouse, job)` (in memory; see `write_dags`).
 
     With `select`/`exclude`, each DAG runs that part of its job (`datakit.orchestrate.selection`).
+    `executor`: the Airflow executor the files will run on (default: the project's `airflow.executor`,
+    else `$AIRFLOW__CORE__EXECUTOR`, else LocalExecutor); on one that spreads tasks over several hosts, a
+    job writing a DuckDB file is warned about.
 
     Where the files find the project: `project_root` when given (the path Airflow's workers see), else,
     when the folder `out` they go to is known, the project's path *relative to that folder* (so the
@@ -125,17 +120,19 @@ def compile_dags(
         root = {"relative": os.path.relpath(project.root.resolve(), out.resolve())}
     else:
         root = {"absolute": str(project.root.resolve())}
-    return [
-        _dag_file(project, w, j, root, select, exclude)
-        for w, j in targets(project, warehouse=warehouse, job=job)
-    ]
+    describer = Describer(project)
+    pairs = warehouse_jobs(project, warehouse, job)
+    executor = executor or project.config.airflow.executor or os.environ.get(EXECUTOR_VAR) or "LocalExecutor"
+    return [_dag_file(project, describer, w, j, root, executor, select, exclude) for w, j in pairs]
 
 
 def _dag_file(
     project: Project,
+    describer: Describer,
     warehouse: str | None,
     job: str,
     root: dict[str, str],
+    executor: str,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
 ) -> DagFile:
@@ -145,10 +142,27 @@ def _dag_file(
         from datakit.orchestrate.selection import select_plan
 
         plan = select_plan(project, plan, select, exclude)
+    config = project.job(job)
     namespace = warehouse if warehouse is not None else project.config.name
     schedule = dag_schedule(project, job, tenant, namespace)
     identifier = dag_id(warehouse, job)
     data = plan.as_dict()
+    infos = {step.id: describer.step(tenant, step) for step in plan.steps}
+    not_compiled = [*schedule.unsupported, *_not_compiled(plan)]
+    cautions = _duckdb_on_hosts(project, infos, executor)
+    triggers = job_triggers(project, job, tenant)
+    tags = ["datakit", *([warehouse] if warehouse else []), *config.tags]
+    tags += [tag for trigger in triggers for tag in trigger.tags]
+    if warehouse is not None:
+        tags += project.warehouse(warehouse).tags
+    notify = [
+        event
+        for event, wanted in (
+            ("failed", config.notifications.on_failure),
+            ("succeeded", config.notifications.on_success),
+        )
+        if wanted and config.notifications.channels
+    ]
     spec: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "dag_id": identifier,
@@ -167,18 +181,133 @@ def _dag_file(
             "triggers": list(schedule.triggers),
         },
         "asset": asset_uri(namespace, job),
-        "description": project.job(job).description,
+        "description": config.description,
+        "display_name": f"{job} ({warehouse})" if warehouse else job,
+        "owner": config.owner or "datakit",
+        "tags": list(dict.fromkeys(tag[:100] for tag in tags)),
+        "tasks": {
+            step_id: {
+                "task_display_name": i.display,
+                "doc_md": i.doc(),
+                **_scheduling(project, tenant, config, i),
+            }
+            for step_id, i in infos.items()
+        },
+        "sla": plan.sla,
+        "notify": notify,
+        "not_compiled": not_compiled,
+        "cautions": cautions,
     }
+    spec["doc_md"] = dag_doc(spec, config, infos, triggers)
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
     return DagFile(
+        project=project.config.name,
         warehouse=warehouse,
         job=job,
         dag_id=identifier,
         filename=f"{identifier}.py",
-        source=_render(spec, plan, schedule, digest),
+        source=render(spec, digest),
         digest=digest,
-        warnings=tuple(f"{identifier}: {message}" for message in schedule.unsupported),
+        warnings=tuple(f"{identifier}: {message}" for message in [*not_compiled, *cautions]),
+        pools=tuple(sorted({p for i in infos.values() if (p := _pool(project, i.destination)) is not None})),
     )
+
+
+def _pool(project: Project, destination: str) -> Pool | None:
+    """The pool of tasks working in `destination` (None: pools per destination are off)."""
+    settings = project.config.airflow
+    if not settings.pool_per_destination:
+        return None
+    own = project.destination(destination).airflow
+    return Pool(
+        name=own.pool or f"datakit__{destination}",
+        slots=own.pool_slots or settings.pool_slots,
+        destination=destination,
+    )
+
+
+def _scheduling(project: Project, tenant: Tenant, job: Job, info: StepInfo) -> dict[str, Any]:
+    """A task's pool, priority_weight and queue: the warehouse's over the job's over the project's;
+    a setting nobody gave is left to Airflow's default."""
+    layers = [project.config.airflow, job.airflow]
+    if tenant.name is not None:
+        layers.append(project.warehouse(tenant.name).airflow)
+    found: dict[str, Any] = {}
+    for layer in layers:
+        found.update(
+            {k: v for k, v in (("priority_weight", layer.priority_weight), ("queue", layer.queue)) if v}
+        )
+    pool = _pool(project, info.destination)
+    if pool is not None:
+        found["pool"] = pool.name
+    return found
+
+
+def pools(files: list[DagFile]) -> tuple[dict[str, Pool], list[str]]:
+    """The pools `files` use, by name (a pool shared by destinations is as large as the largest asks),
+    and a warning for each pool whose destinations ask for different sizes."""
+    found: dict[str, Pool] = {}
+    warnings: list[str] = []
+    for pool in sorted({p for f in files for p in f.pools}, key=lambda p: (p.name, p.destination)):
+        seen = found.get(pool.name)
+        if seen is not None and seen.slots != pool.slots:
+            warnings.append(
+                f"pool {pool.name!r}: destinations {seen.destination!r} and {pool.destination!r} ask for "
+                f"{seen.slots} and {pool.slots} slots; it gets {max(seen.slots, pool.slots)}"
+            )
+        if seen is None or pool.slots > seen.slots:
+            found[pool.name] = pool
+    return found, warnings
+
+
+SINGLE_HOST = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecutor"})
+"""Executors whose tasks all run on the scheduler's host (Airflow's names; anything else may spread)."""
+EXECUTOR_VAR = "AIRFLOW__CORE__EXECUTOR"
+
+
+def _duckdb_on_hosts(project: Project, infos: dict[str, StepInfo], executor: str) -> list[str]:
+    """A warning per DuckDB destination of a DAG compiled for an executor whose workers are on several
+    hosts: each host would write a file of its own (and read another's stale one)."""
+    names = {part.strip().split(":")[-1].rsplit(".", 1)[-1] for part in executor.split(",") if part.strip()}
+    if names <= SINGLE_HOST:
+        return []
+    found = []
+    for destination in sorted({info.destination for info in infos.values()}):
+        config = project.destination(destination)
+        if config.type == "duckdb":
+            found.append(
+                f"destination {destination!r} is a DuckDB file ({config.connection.database}), and "
+                f"{executor} runs tasks on several hosts: each would write a file of its own — use a "
+                "database server (PostgreSQL) for it, or a single-host executor (LocalExecutor)"
+            )
+    return found
+
+
+def _not_compiled(plan: Plan) -> list[str]:
+    """What of the plan's execution settings Airflow does differently, said at compile time."""
+    if plan.continue_on_failure or _one_chain(plan):
+        return []
+    return [
+        "continue_on_failure: false is not compiled: Airflow stops only the steps downstream of a failed "
+        "one (they end upstream_failed), the other branches still run"
+    ]
+
+
+def _one_chain(plan: Plan) -> bool:
+    """Whether the steps (with their one-writer edges) run one at a time: no branch to stop."""
+    upstream = {step.id: set(step.depends_on) for step in plan.steps}
+    if plan.mode == "sequential":
+        return True
+    if plan.mode == "parallel":
+        for step in upstream.values():
+            step.clear()
+    for before, after in _exclusive_edges(plan):
+        upstream[after].add(before)
+    reach: dict[str, set[str]] = {}
+    for step_id in _priority_order(plan):
+        reach[step_id] = set(upstream[step_id]).union(*(reach[u] for u in upstream[step_id]))
+    order = _priority_order(plan)
+    return all(a in reach[b] for a, b in itertools.pairwise(order))
 
 
 def _exclusive_edges(plan: Plan) -> list[tuple[str, str]]:
@@ -233,118 +362,30 @@ def _step_literal(mode: Mode, steps: list[dict[str, Any]]) -> list[dict[str, Any
     return steps
 
 
-def _render(spec: dict[str, Any], plan: Plan, schedule: DagSchedule, digest: str) -> str:
-    """The DAG file's source: a header, literal data, and a few lines building the DAG from it."""
-    steps: list[dict[str, Any]] = spec["plan"]["steps"]
-    leaves = [s["id"] for s in steps if not any(s["id"] in o["depends_on"] for o in steps)]
-    leaves = [leaf for leaf in leaves if not any(edge[0] == leaf for edge in spec["edges"])]
-    names = sorted({"DAG", "Asset", "task", *schedule.names})
-    where = f"warehouse {spec['warehouse']}" if spec["warehouse"] else "the project itself (no warehouse)"
-    notes = "".join(f"# NOT COMPILED: {message}\n" for message in schedule.unsupported)
-    triggers = ", ".join(schedule.triggers) or "none (manual runs only)"
-    start = f"datetime.fromisoformat({schedule.start_date!r})" if schedule.start_date else "None"
-    doc = f"datakit job {spec['plan']['job']} for {where} ({spec['environment']})."
-    if spec["description"]:
-        doc += f" {spec['description']}"
-    return f"""\
-# Generated by `datakit airflow compile` — do not edit: change the YAML and recompile.
-{HASH_PREFIX}{digest}
-# project {spec["project"]}, job {spec["plan"]["job"]}, {where}, environment {spec["environment"]}
-# triggers: {triggers}
-{notes}\"\"\"{doc}\"\"\"
+def write_dags(files: list[DagFile], out: Path, *, project: str, prune: bool = False) -> list[Path]:
+    """Write the files of `project` into `out` (created); a file whose content is unchanged is not rewritten.
 
-from __future__ import annotations
-
-import os
-from datetime import datetime, timedelta
-
-from airflow.sdk import {", ".join(names)}
-
-PROJECT_ROOT = os.environ.get({PROJECT_VAR!r}) or {_root_expression(spec["project_root"])}
-ENVIRONMENT = {spec["environment"]!r}
-WAREHOUSE = {spec["warehouse"]!r}
-STEPS = {_literal(steps)}
-EXTRA_EDGES = {_literal([tuple(e) for e in spec["edges"]])}  # steps sharing one DuckDB file: one writer
-DONE = Asset(uri={spec["asset"]!r})  # emitted when a run succeeds
-LAST = {_literal(leaves[0] if len(leaves) == 1 else None)}  # the step that emits DONE (else {DONE_TASK})
-
-
-def _run_step(step_id: str) -> dict[str, object]:
-    \"\"\"Run one datakit step in the task's process; datakit is imported here, not at parse time.\"\"\"
-    from airflow.sdk import get_current_context
-
-    from datakit.integrations.airflow.task import run_step
-
-    full_refresh = bool(get_current_context()["params"]["full_refresh"])
-    step = next(s for s in STEPS if s["id"] == step_id)
-    return run_step(PROJECT_ROOT, ENVIRONMENT, step, full_refresh=full_refresh)
-
-
-def _done() -> None:
-    \"\"\"Every step succeeded: emit the job's asset (downstream datakit DAGs are scheduled on it).\"\"\"
-
-
-with DAG(
-    dag_id={spec["dag_id"]!r},
-    description={doc[:200]!r},
-    schedule={schedule.expression},
-    start_date={start},
-    catchup={schedule.catchup!r},
-    max_active_runs=1,
-    max_active_tasks={plan.parallelism!r},
-    params={{"full_refresh": False}},
-    tags={_literal(["datakit", *([spec["warehouse"]] if spec["warehouse"] else [])])},
-) as dag:
-    tasks = {{}}
-    for step in STEPS:
-        retry = step["retry"]
-        tasks[step["id"]] = task(
-            _run_step,
-            task_id=step["id"],
-            retries=retry["max_attempts"] - 1,
-            retry_delay=timedelta(seconds=retry["retry_delay"]),
-            retry_exponential_backoff=2.0 if retry["exponential_backoff"] else 0,
-            max_retry_delay=timedelta(seconds=retry["max_retry_delay"]),
-            execution_timeout=timedelta(seconds=step["timeout"]) if step["timeout"] else None,
-            outlets=[DONE] if step["id"] == LAST else [],
-        )(step["id"])
-    for step in STEPS:
-        for upstream in step["depends_on"]:
-            tasks[upstream] >> tasks[step["id"]]
-    for upstream, downstream in EXTRA_EDGES:
-        tasks[upstream] >> tasks[downstream]
-    if LAST is None:
-        done = task(_done, task_id={DONE_TASK!r}, outlets=[DONE])()
-        for step in STEPS:
-            tasks[step["id"]] >> done
-"""
-
-
-def _root_expression(root: dict[str, str]) -> str:
-    if "relative" in root:  # relative to this file's folder: valid wherever the folder and project travel
-        here = "os.path.dirname(os.path.abspath(__file__))"
-        return f"os.path.normpath(os.path.join({here}, {root['relative']!r}))"
-    return repr(root["absolute"])
-
-
-def _literal(value: Any) -> str:
-    """`value` as Python source (plain dicts, lists, strings, numbers): data, not code. A list is
-    written one item per line (a step per line: readable, and a change shows as that step's line)."""
-    if isinstance(value, list) and value:
-        return "[\n" + "".join(f"    {item!r},\n" for item in value) + "]"
-    return repr(value)
-
-
-def write_dags(files: list[DagFile], out: Path, *, prune: bool = False) -> list[Path]:
-    """Write the files into `out` (created); a file whose content is unchanged is not rewritten.
-
-    `prune` (when `files` is the whole project): also delete generated files of (warehouse, job) pairs
-    that no longer exist, so Airflow stops scheduling a job removed from the YAML. Files datakit did
-    not write (no hash header) are never touched.
+    `prune` (when `files` is the whole project): also delete this project's generated files of
+    (warehouse, job) pairs that no longer exist, so Airflow stops scheduling a job removed from the
+    YAML. Files of other projects, and files datakit did not write, are never touched; overwriting
+    another project's file (two projects with a job of one name) is an error, before anything is written.
     """
     out.mkdir(parents=True, exist_ok=True)
+    clashes = [
+        (f.filename, owner)
+        for f in files
+        if (out / f.filename).exists()
+        and (owner := file_owner(out / f.filename)) not in (project, None, UNKNOWN)
+    ]
+    if clashes:
+        name, owner = clashes[0]
+        raise UsageError(
+            f"{out / name} belongs to project {owner!r}: project {project!r} would overwrite it "
+            f"({len(clashes)} such file{'s' if len(clashes) != 1 else ''})",
+            hint="compile the projects into folders of their own, or rename the job",
+        )
     if prune:
-        for name in _extra(files, out):
+        for name in _extra(files, out, project):
             (out / name).unlink()
     written: list[Path] = []
     for dag_file in files:
@@ -359,23 +400,25 @@ def write_dags(files: list[DagFile], out: Path, *, prune: bool = False) -> list[
 
 @dataclass(frozen=True)
 class Staleness:
-    """What `check` found: files to regenerate, files to create, and generated files to delete."""
+    """What `check` found: files to regenerate, to create, to delete, and other projects' files."""
 
     stale: tuple[str, ...]
     missing: tuple[str, ...]
     extra: tuple[str, ...]
+    foreign: tuple[tuple[str, str], ...] = ()
+    """(file, owning project) of generated files of other projects: not this project's to judge."""
 
     @property
     def ok(self) -> bool:
         return not (self.stale or self.missing or self.extra)
 
 
-def check_dags(files: list[DagFile], out: Path, *, complete: bool = True) -> Staleness:
-    """Compare `out` with freshly compiled `files`.
+def check_dags(files: list[DagFile], out: Path, *, project: str, complete: bool = True) -> Staleness:
+    """Compare `out` with freshly compiled `files` of `project`.
 
     Stale: the hash in the header differs (the YAML changed) or the text does (edited by hand). Extra
-    (only when `files` is the `complete` project): a file in `out` that says it was generated by
-    datakit but matches no current (warehouse, job).
+    (only when `files` is the `complete` project): a file in `out` that this project generated but
+    that matches no current (warehouse, job). Foreign: a file another project generated.
     """
     expected = {f.filename: f for f in files}
     stale: list[str] = []
@@ -386,25 +429,46 @@ def check_dags(files: list[DagFile], out: Path, *, complete: bool = True) -> Sta
             missing.append(name)
         elif path.read_text(encoding="utf-8") != dag_file.source:
             stale.append(name)
-    extra = _extra(files, out) if complete else []
-    return Staleness(stale=tuple(stale), missing=tuple(missing), extra=tuple(extra))
+    extra = _extra(files, out, project) if complete else []
+    foreign = []
+    if out.is_dir():
+        for path in sorted(out.glob("*.py")):
+            owner = file_owner(path)
+            if owner is not None and owner != project and path.name not in expected:
+                foreign.append((path.name, owner))
+    return Staleness(stale=tuple(stale), missing=tuple(missing), extra=tuple(extra), foreign=tuple(foreign))
 
 
-def _extra(files: list[DagFile], out: Path) -> list[str]:
+def _extra(files: list[DagFile], out: Path, project: str) -> list[str]:
     if not out.is_dir():
         return []
     expected = {f.filename for f in files}
-    return sorted(p.name for p in out.glob("*.py") if p.name not in expected and _generated(p))
+    return sorted(p.name for p in out.glob("*.py") if p.name not in expected and file_owner(p) == project)
+
+
+def _header(path: Path) -> dict[str, str]:
+    """The datakit lines of a file's header (prefix -> value)."""
+    found: dict[str, str] = {}
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for _, line in zip(range(HEADER_LINES), handle, strict=False):
+                for prefix in (HASH_PREFIX, OWNER_PREFIX):
+                    if line.startswith(prefix):
+                        found[prefix] = line[len(prefix) :].strip()
+    except (OSError, UnicodeDecodeError):  # unreadable: not ours
+        return {}
+    return found
 
 
 def file_digest(path: Path) -> str | None:
     """The inputs hash in a generated file's header, or None for a file datakit did not write."""
-    with path.open(encoding="utf-8") as handle:
-        for _, line in zip(range(3), handle, strict=False):
-            if line.startswith(HASH_PREFIX):
-                return line[len(HASH_PREFIX) :].strip()
-    return None
+    return _header(path).get(HASH_PREFIX)
 
 
-def _generated(path: Path) -> bool:
-    return file_digest(path) is not None
+def file_owner(path: Path) -> str | None:
+    """The project that generated `path`; `?` for a file of a datakit that did not say (before ownership
+    was tracked: nobody prunes it), None for a file datakit did not write."""
+    header = _header(path)
+    if HASH_PREFIX not in header:
+        return None
+    return header.get(OWNER_PREFIX, UNKNOWN)

@@ -11,6 +11,8 @@ timeouts — `orchestrate.retry.is_transient`), so a terminal error is raised as
 `AirflowFailException`, which fails the task at once whatever its `retries`; a transient one is
 re-raised as it is and Airflow retries it per the task's retry settings.
 
+A task writes nothing inside the project (`_outside_the_project`): a DAG bundle may be read-only.
+
 A load step is run as a step of its DAG run (`airflow:<dag id>:<run id>`): its load record names that
 run, so a retry whose earlier try committed the load before it failed (or was killed) does not load it
 again; it reports the committed load's rows. A new DAG run loads anew.
@@ -28,16 +30,27 @@ from datakit.orchestrate.stepkinds import step_from_data
 def run_step(
     project_root: str, environment: str, step: Mapping[str, Any], *, full_refresh: bool = False
 ) -> dict[str, Any]:
-    """Run one step in this (the Airflow task's) process; its row counts become the task's XCom."""
+    """Run one step in this (the Airflow task's) process, recorded in run history; its row counts
+    become the task's one XCom.
+
+    datakit's logging goes through Airflow's (`datakit.log.host`): progress at INFO, warnings as
+    warnings, each dbt line once — not as stderr, which Airflow shows as ERROR.
+    """
+    from datakit import log
+    from datakit.integrations.airflow.history import recorded_attempt
     from datakit.orchestrate.retry import is_transient
+
+    log.host()
+    _outside_the_project()
     from datakit.orchestrate.steps import run_step_here
 
     step_id = step.get("id")
     try:
         plan_step = step_from_data(step)  # a file of another datakit version fails here, terminally
-        output = run_step_here(
-            Path(project_root), environment, plan_step, full_refresh=full_refresh, runs=_dag_run()
-        )
+        with recorded_attempt(project_root, environment, plan_step) as attempt:  # in run history
+            attempt.output = output = run_step_here(
+                Path(project_root), environment, plan_step, full_refresh=full_refresh, runs=_dag_run()
+            )
     except Exception as exc:
         if is_transient(exc):
             raise  # Airflow retries it (retries, retry_delay, backoff of the task)
@@ -46,6 +59,10 @@ def run_step(
         raise AirflowFailException(
             f"step {step_id} failed (terminal, not retried): {type(exc).__name__}: {exc}"
         ) from exc
+    finally:
+        from datakit.transform import release_dbt
+
+        release_dbt()  # the task process ends with os._exit: no "leaked semaphore" warning on stderr
     return {"step": plan_step.id, "rows": dict(output.rows)}
 
 
@@ -58,3 +75,15 @@ def _dag_run() -> tuple[str, ...]:
     except RuntimeError:  # not in a task (called directly): the load is no run's step
         return ()
     return (f"airflow:{context['dag'].dag_id}:{context['run_id']}",)
+
+
+def _outside_the_project() -> None:
+    """Nothing a task generates goes into the project (a DAG bundle may be read-only and versioned):
+    dbt's files go under DATAKIT_HOME (a cache folder unless the deployment names one); the project's
+    datakits are imported without writing bytecode next to them (`datakit.datakits.importer`)."""
+    import os
+
+    from datakit.config.home import HOME_VAR, default_cache_home
+
+    if not os.environ.get(HOME_VAR):
+        os.environ[HOME_VAR] = str(default_cache_home())

@@ -51,7 +51,8 @@ class RunEvent:
 
     kind: EventKind
     job: str
-    run_id: int
+    run_id: int | str
+    """datakit's run id; an Airflow DAG run's id (a string) when Airflow ran the job."""
     warehouse: str | None
     status: str
     started_at: float
@@ -60,6 +61,10 @@ class RunEvent:
     error: str | None = None
     sla: float | None = None
     sla_missed_at: float | None = None
+    resume: str | None = None
+    """How to re-run what failed, when not `datakit run job --resume` (another engine ran the job)."""
+    engine: str = "datakit"
+    """What ran the job: `datakit`, or `airflow`."""
 
     @classmethod
     def from_run(cls, kind: EventKind, run: RunRecord, *, sla: float | None = None) -> RunEvent:
@@ -91,6 +96,8 @@ class RunEvent:
     def resume_command(self) -> str | None:
         """How to re-run only the failed and skipped steps: what the reader of a failure wants next."""
         if self.status in {RunStatus.FAILED.value, RunStatus.ABANDONED.value, RunStatus.CANCELLED.value}:
+            if self.resume is not None:
+                return self.resume
             from datakit.orchestrate.plan import resume_command
 
             return resume_command(self.job, self.warehouse, self.run_id)
@@ -112,6 +119,7 @@ class RunEvent:
             "event": self.kind.value,
             "job": self.job,
             "run_id": self.run_id,
+            "engine": self.engine,
             "warehouse": self.warehouse,
             "status": self.status,
             "started_at": _iso(self.started_at),

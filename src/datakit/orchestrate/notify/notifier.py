@@ -51,11 +51,11 @@ class Notifier:
                 channel.send(event)
             except NotificationError as exc:
                 log.warning(
-                    "%s of job %s run %d not sent: %s", event.kind, event.job, event.run_id, redact(str(exc))
+                    "%s of job %s run %s not sent: %s", event.kind, event.job, event.run_id, redact(str(exc))
                 )
             except Exception as exc:  # a bug in a channel must not fail the run either
                 log.warning(
-                    "%s of job %s run %d not sent: %s: unexpected %s: %s",
+                    "%s of job %s run %s not sent: %s: unexpected %s: %s",
                     event.kind,
                     event.job,
                     event.run_id,

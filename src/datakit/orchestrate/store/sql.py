@@ -25,18 +25,24 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from datakit.config.models.retention import DEFAULT_LOG_MAX_BYTES
 from datakit.errors import DatakitError
 from datakit.log import redact
 from datakit.orchestrate.store.control import Controls
+from datakit.orchestrate.store.engine import make_engine, sqlite_url
+from datakit.orchestrate.store.logs import attempt_record, stored, unpack
+from datakit.orchestrate.store.maintenance import compact, store_size
 from datakit.orchestrate.store.records import (
     ACTIVE,
+    DETACHED,
+    LOCAL,
     AttemptRecord,
     RunRecord,
     RunStatus,
@@ -47,12 +53,13 @@ from datakit.orchestrate.store.records import (
 from datakit.orchestrate.store.tables import build_tables, missing_columns
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection
 
     from datakit.config.project import Project
 
 Clock = Callable[[], float]
 STALE_AFTER = 60.0  # seconds without a heartbeat before a run counts as dead
+DETACHED_STALE_AFTER = 24 * 3600.0  # the same for a run an engine's tasks record (sweep_abandoned)
 _ERROR_LIMIT = 8000
 
 
@@ -87,17 +94,22 @@ class StateStore(Controls):
         schema: str | None = None,
         clock: Clock = time.time,
         stale_after: float = STALE_AFTER,
+        detached_stale_after: float = DETACHED_STALE_AFTER,
+        log_max_bytes: int = DEFAULT_LOG_MAX_BYTES,
     ) -> None:
         self.clock = clock
+        self.log_max_bytes = log_max_bytes
         self.stale_after = stale_after
+        self.detached_stale_after = detached_stale_after
         self.host = socket.gethostname()
         tables = build_tables(schema)
         self.metadata, self.runs, self.steps, self.attempts, self.ticks, self.deliveries, self.cursors = (
             tables
         )
         self._control_tables(self.metadata)
+        self.schema = schema
         self._lock = threading.Lock()  # one writer per process; other processes queue in the database
-        self.engine = _engine(url)
+        self.engine = make_engine(url)
         if schema is not None and self.engine.dialect.name == "postgresql":
             from sqlalchemy.schema import CreateSchema
 
@@ -116,16 +128,35 @@ class StateStore(Controls):
             name: {c["name"] for c in inspector.get_columns(name, schema=schema)}
             for name in (t.name for t in self.metadata.tables.values())
         }
+        added = missing_columns(self.metadata, existing)
         with self.engine.begin() as conn:
             quote = self.engine.dialect.identifier_preparer
-            for table, column in missing_columns(self.metadata, existing):
+            for table, column in added:
                 kind = column.type.compile(dialect=self.engine.dialect)
                 conn.exec_driver_sql(
                     f"ALTER TABLE {quote.format_table(table)} ADD COLUMN {quote.format_column(column)} {kind}"
                 )
+            for table in {table for table, _ in added}:  # the new columns' indexes (unique ones too)
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def size_bytes(self) -> int | None:
+        """Bytes the store takes on disk (SQLite: file and WAL; PostgreSQL: its tables)."""
+        return store_size(self.engine, self.schema, [table.name for table in self.metadata.tables.values()])
+
+    def compact(self) -> None:
+        """Give deleted rows' space back (after a prune): SQLite's file and WAL shrink."""
+        with self._lock:
+            compact(self.engine)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction, serialised with this process's other writes (for `prune`)."""
+        with self._lock, self._tx() as conn:
+            yield conn
 
     # --- runs -------------------------------------------------------------------------------------
 
@@ -159,6 +190,7 @@ class StateStore(Controls):
             "pid": os.getpid(),
             "plan": plan,
             "uid": uuid.uuid4().hex[:16],
+            "engine": LOCAL,
         }
         with self._lock:
             try:
@@ -261,32 +293,45 @@ class StateStore(Controls):
             return bool(result.rowcount)
 
     def sweep_abandoned(self) -> list[int]:
-        """Mark running runs whose process is gone (stale heartbeat, or dead pid here) abandoned."""
+        """Mark running runs whose process is gone (stale heartbeat, or dead pid here) abandoned.
+
+        A detached run (an engine's tasks record it; no process holds it: `records.DETACHED`) has no
+        pid to test and may rightly be silent for long — between tasks an engine waits for pools,
+        queues and retry delays — so only a silence of `detached_stale_after` abandons it; its engine
+        normally ends it itself (`store.external`).
+        """
         now = self.clock()
+        runs = self.runs.c
         with self._tx() as conn:
             rows = conn.execute(
-                select(self.runs.c.id, self.runs.c.heartbeat_at, self.runs.c.host, self.runs.c.pid).where(
-                    self.runs.c.status.in_(ACTIVE)
+                select(runs.id, runs.heartbeat_at, runs.host, runs.pid, runs.engine).where(
+                    runs.status.in_(ACTIVE)
                 )
             ).all()
-        dead = [
-            row.id
+        dead = [row.id for row in rows if row.pid != DETACHED and self._dead(row, now)]
+        silent = [
+            (row.id, row.engine)
             for row in rows
-            if now - row.heartbeat_at > self.stale_after or (row.host == self.host and not _alive(row.pid))
+            if row.pid == DETACHED and now - row.heartbeat_at > self.detached_stale_after
         ]
-        if dead:
+        errors = dict.fromkeys(dead, "the run's process stopped sending heartbeats (killed or crashed)")
+        for run_id, engine in silent:
+            hours = self.detached_stale_after / 3600
+            errors[run_id] = f"{engine} reported nothing on the run for {hours:g} h: taken as abandoned"
+        if errors:
             with self._lock, self._tx() as conn:
-                conn.execute(
-                    update(self.runs)
-                    .where(self.runs.c.id.in_(dead), self.runs.c.status.in_(ACTIVE))
-                    .values(
-                        status=RunStatus.ABANDONED.value,
-                        finished_at=now,
-                        active_key=None,
-                        error="the run's process stopped sending heartbeats (killed or crashed)",
+                for run_id, error in errors.items():
+                    conn.execute(
+                        update(self.runs)
+                        .where(runs.id == run_id, runs.status.in_(ACTIVE))
+                        .values(
+                            status=RunStatus.ABANDONED.value, finished_at=now, active_key=None, error=error
+                        )
                     )
-                )
-        return dead
+        return list(errors)
+
+    def _dead(self, row: Any, now: float) -> bool:
+        return now - row.heartbeat_at > self.stale_after or (row.host == self.host and not _alive(row.pid))
 
     # --- scheduler cursors ------------------------------------------------------------------------
 
@@ -419,7 +464,7 @@ class StateStore(Controls):
                     error=_clip(error),
                     transient=transient,
                     retry_in=retry_in,
-                    log=redact(log) if log else None,
+                    **stored(redact(log) if log else None, self.log_max_bytes),
                 )
             )
             if retry_in is None:
@@ -447,20 +492,31 @@ class StateStore(Controls):
     # --- reading ----------------------------------------------------------------------------------
 
     def list_runs(
-        self, *, job: str | None = None, status: str | None = None, limit: int = 20
+        self,
+        *,
+        job: str | None = None,
+        status: str | None = None,
+        engine: str | None = None,
+        limit: int = 20,
     ) -> list[RunRecord]:
-        """The latest runs first (abandoned runs detected first, so none shows as running forever)."""
+        """The latest runs first (abandoned runs detected first, so none shows as running forever);
+        `engine` keeps the runs one engine executed (`local`, `airflow`, `prefect`)."""
         self.sweep_abandoned()
         query = select(self.runs).order_by(self.runs.c.id.desc()).limit(limit)
         if job is not None:
             query = query.where(self.runs.c.job == job)
         if status is not None:
             query = query.where(self.runs.c.status == status)
+        if engine == LOCAL:
+            query = query.where(self.runs.c.engine.is_(None) | (self.runs.c.engine == LOCAL))
+        elif engine is not None:
+            query = query.where(self.runs.c.engine == engine)
         with self.engine.connect() as conn:
             return [_run(row) for row in conn.execute(query).mappings()]
 
-    def get_run(self, run_id: int) -> RunRecord:
-        """One run with its steps and their attempts (logs included)."""
+    def get_run(self, run_id: int, *, full_logs: bool = False) -> RunRecord:
+        """One run with its steps and their attempts; each attempt's log whole when small or when
+        `full_logs`, else its last lines (`logs.py`: the compressed logs are not read)."""
         self.sweep_abandoned()
         with self.engine.connect() as conn:
             row = conn.execute(select(self.runs).where(self.runs.c.id == run_id)).mappings().first()
@@ -469,16 +525,15 @@ class StateStore(Controls):
             steps = conn.execute(
                 select(self.steps).where(self.steps.c.run_id == run_id).order_by(self.steps.c.position)
             ).mappings()
+            columns = [c for c in self.attempts.c if full_logs or c.name != "log_z"]
             attempts = conn.execute(
-                select(self.attempts)
+                select(*columns)
                 .where(self.attempts.c.run_id == run_id)
                 .order_by(self.attempts.c.step_id, self.attempts.c.attempt)
             ).mappings()
             by_step: dict[str, list[AttemptRecord]] = {}
             for a in attempts:
-                by_step.setdefault(a["step_id"], []).append(
-                    AttemptRecord(**{k: a[k] for k in AttemptRecord.__dataclass_fields__})
-                )
+                by_step.setdefault(a["step_id"], []).append(attempt_record(a, full=full_logs))
             step_records = tuple(
                 StepRecord(
                     **{k: s[k] for k in StepRecord.__dataclass_fields__ if k not in _PARSED},
@@ -488,6 +543,14 @@ class StateStore(Controls):
                 for s in steps
             )
         return _run(row, step_records)
+
+    def attempt_log(self, run_id: int, step_id: str, attempt: int) -> str | None:
+        """The whole stored log of one attempt (None: no such attempt, or it logged nothing)."""
+        a = self.attempts.c
+        query = select(a.log, a.log_z).where(a.run_id == run_id, a.step_id == step_id, a.attempt == attempt)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else unpack(row[0], row[1])
 
     def step_counts(self, run_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         """(steps succeeded or reused, steps in all) of each run that has steps, in one query: a list
@@ -524,6 +587,7 @@ _PARSED = ("details", "attempt_records")
 
 def _run(row: Any, steps: tuple[StepRecord, ...] = ()) -> RunRecord:
     fields = {k: row[k] for k in RunRecord.__dataclass_fields__ if k != "steps"}
+    fields["engine"] = fields["engine"] or LOCAL  # runs recorded before engines were named
     return RunRecord(**fields, steps=steps)
 
 
@@ -541,41 +605,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
 def open_store(project: Project, *, clock: Clock = time.time, stale_after: float = STALE_AFTER) -> StateStore:
     """The state store `datakit.yaml` configures: `.datakit/state.db` by default, else PostgreSQL."""
     from datakit.config.models.project import SqliteState
 
     state = project.config.state
+    log_max = int(project.config.step_logs.max_bytes)
     if isinstance(state, SqliteState):
         path = project.path(state.path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return StateStore(sqlite_url(path), clock=clock, stale_after=stale_after)
-    return StateStore(_postgres_url(project), schema=state.schema_, clock=clock, stale_after=stale_after)
-
-
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path.resolve()}"
+        return StateStore(sqlite_url(path), clock=clock, stale_after=stale_after, log_max_bytes=log_max)
+    return StateStore(
+        _postgres_url(project),
+        schema=state.schema_,
+        clock=clock,
+        stale_after=stale_after,
+        log_max_bytes=log_max,
+    )
 
 
 def _postgres_url(project: Project) -> str:

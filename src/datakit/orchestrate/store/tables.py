@@ -9,7 +9,8 @@ both engines) makes a second concurrent start fail atomically, from any process.
 a run clears the key.
 
 Columns added after a store was first created are nullable, and `missing_columns` lets the store add
-them to an older database on open (no migration tool needed for additive changes).
+them to an older database on open (no migration tool needed for additive changes); their indexes are
+created then too (`CREATE INDEX IF NOT EXISTS`: SQLite cannot add a UNIQUE column, but it can index one).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -50,11 +52,17 @@ def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Tab
         Column("plan", Text, nullable=False),
         Column("sla_missed_at", Float),
         Column("uid", String(32)),  # random: names the run in destinations' load records, with its id
+        Column("engine", String(40)),  # NULL: local (runs recorded before engines were named)
+        # the run as the engine that executed it knows it: every task of one Airflow DAG run (on any
+        # host) finds the same run here, and two racing first tasks create it once (unique index)
+        Column("external_id", String(600)),
+        Column("external_url", Text),
         # who asked to cancel the run, and when (`by at <epoch>`): its executor, in whichever process,
         # polls this and stops the run's steps; the run is then recorded `cancelled`
         Column("cancel_requested", String(300)),
         Index("runs_by_job", "job", "id"),
         Index("runs_by_status", "status"),
+        Index("runs_by_external_id", "external_id", unique=True),
     )
     steps = Table(
         "steps",
@@ -84,7 +92,11 @@ def build_tables(schema: str | None) -> tuple[MetaData, Table, Table, Table, Tab
         Column("error", Text),
         Column("transient", Boolean),
         Column("retry_in", Float),
-        Column("log", Text),
+        Column("log", Text),  # the whole log when small, else its last lines (`logs.py`)
+        Column("log_z", LargeBinary),  # the whole log, zlib-compressed, when larger
+        Column("log_bytes", Integer),
+        Column("log_lines", Integer),
+        Column("log_omitted", Integer),  # bytes the cap cut out of its middle
     )
     # a trigger firing (`<trigger>@<when>`), recorded in the transaction that creates its run, so that
     # each tick starts at most one run, across processes and restarts

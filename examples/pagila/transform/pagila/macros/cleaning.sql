@@ -1,4 +1,5 @@
-{# Cleaning and typing helpers of the silver layer; plain SQL that DuckDB and PostgreSQL both run. #}
+{# Cleaning and typing helpers of the silver layer; plain SQL that DuckDB, PostgreSQL and Spark run
+   (the spellings that differ are in portable.sql). #}
 
 {# Trimmed text; empty (or blank) becomes null. #}
 {% macro clean_text(column) -%}
@@ -23,7 +24,7 @@
     timestamp in UTC, so dates, months and date keys never depend on the session's time zone.
 #}
 {% macro utc_timestamp(column) -%}
-    cast(({{ column }}) at time zone 'UTC' as {{ dbt.type_timestamp() }})
+    {{ utc_wall_clock(column) }}
 {%- endmacro %}
 
 

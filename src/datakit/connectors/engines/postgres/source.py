@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from datakit.connectors.arrow import conform
-from datakit.connectors.base import Column, ReadRequest, SourceCapabilities, TableRef
+from datakit.connectors.base import Column, JdbcRead, ReadRequest, SourceCapabilities, TableRef
 from datakit.connectors.engines.postgres import catalog
 from datakit.connectors.engines.postgres.engine import POSTGRES
 from datakit.connectors.engines.postgres.errors import translate
@@ -48,7 +49,7 @@ class PostgresSource(InspectedSource):
     """Reads tables or SELECTs from one PostgreSQL database."""
 
     capabilities = SourceCapabilities(
-        cheap_estimate=True, catalog_types=True, catalog=True, cursor_windows=True
+        cheap_estimate=True, catalog_types=True, catalog=True, cursor_windows=True, native_reads=True
     )
     default_schema = POSTGRES.default_schema
 
@@ -120,6 +121,39 @@ class PostgresSource(InspectedSource):
             raise translate(exc, action, secrets=secrets, table=request.label) from None
         finally:
             conn.close()
+
+    def native_read(self, request: ReadRequest, *, split_by: str | None = None) -> JdbcRead | None:
+        """The read as PostgreSQL's JDBC driver does it, split on `split_by` (an integer column) between
+        its lowest and highest value (one indexed lookup each, for a key)."""
+        from psycopg import sql
+
+        from datakit.contracts.types import TypeKind
+
+        columns = self._describe(request)
+        query = self._select(request, columns, ordered=False)
+        split = None
+        column = next((c for c in columns if c.name == split_by), None)
+        if column is not None and column.type is not None and column.type.kind is TypeKind.INTEGER:
+            ident = sql.Identifier(column.name).as_string()
+            low, high = self._catalog(
+                f"SELECT min({ident}), max({ident}) FROM ({query}) AS q", request.label
+            )[0]
+            if low is not None and high is not None:
+                split = (column.name, int(str(low)), int(str(high)))
+        params = self.params
+        host = f"[{params.host}]" if ":" in params.host else params.host
+        url = f"jdbc:postgresql://{host}:{params.port}/{quote(params.database, safe='')}"
+        if params.sslmode:
+            url += f"?sslmode={params.sslmode}"
+        return JdbcRead(
+            url=url,
+            query=query,
+            driver="org.postgresql.Driver",
+            user=params.user,
+            password=params.password.get_secret_value() if params.password is not None else None,
+            split=split,
+            label=request.label,
+        )
 
     # -- SQL -----------------------------------------------------------------------------------------
     def _describe(self, request: ReadRequest) -> list[Column]:

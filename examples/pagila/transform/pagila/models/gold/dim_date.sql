@@ -40,7 +40,7 @@ parts as (
         cast(extract(quarter from date_day) as {{ dbt.type_int() }}) as quarter_number,
         cast(extract(month from date_day) as {{ dbt.type_int() }}) as month_number,
         cast(extract(day from date_day) as {{ dbt.type_int() }}) as day_of_month,
-        cast(extract(isodow from date_day) as {{ dbt.type_int() }}) as day_of_week,
+        cast({{ iso_day_of_week('date_day') }} as {{ dbt.type_int() }}) as day_of_week,
         cast(extract(week from date_day) as {{ dbt.type_int() }}) as iso_week,
         cast(extract(doy from date_day) as {{ dbt.type_int() }}) as day_of_year
     from spine

@@ -6,7 +6,7 @@ with categories as (
     select
         film_id,
         count(*) as category_count,
-        {{ dbt.listagg('category_name', "', '", 'order by category_name') }} as categories
+        {{ ordered_listagg('category_name', "', '", ['category_name']) }} as categories
     from {{ ref('bridge_film_category') }}
     group by film_id
 ),
@@ -21,10 +21,10 @@ actors as (
     select
         film_actor.film_id,
         count(*) as actor_count,
-        {{ dbt.listagg(
+        {{ ordered_listagg(
             "actor.first_name || ' ' || actor.last_name",
             "', '",
-            'order by actor.last_name, actor.first_name, actor.actor_id'
+            ['actor.last_name', 'actor.first_name', 'actor.actor_id']
         ) }} as actors
     from {{ ref('film_actor') }} as film_actor
     inner join {{ ref('actor') }} as actor on actor.actor_id = film_actor.actor_id

@@ -15,6 +15,6 @@ select
     cast(length as {{ dbt.type_int() }}) as length,
     cast(replacement_cost as numeric(5, 2)) as replacement_cost,
     {{ clean_text('rating') }} as rating,
-    nullif(array_to_string(special_features, ','), '') as special_features,
+    nullif({{ join_list('special_features', "','") }}, '') as special_features,
     {{ utc_timestamp('last_update') }} as last_update
 from bronze

@@ -1,0 +1,73 @@
+"""What `datakit prefect deploy` would create, on a stranger's project (examples/jaffle_shop, tenants acme
+and globex) — plain data, no Prefect server — and the entry module a Prefect runner imports flows from."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from datakit.config import load_project
+from datakit.integrations.prefect.deployments import CronSpec, IntervalSpec, deployment_specs
+from tests.conftest import EXAMPLES
+
+GLOBEX_SCHEDULE = "  schedules:\n    nightly: {cron: '30 4 * * 1-5', timezone: America/New_York}\n"
+TRIGGERS = {
+    "hourly.yaml": "trigger: {name: hourly, type: interval, job: jaffle_daily, schedule: "
+    "{every: 1h, start_at: '2026-01-01T00:15:00Z', catchup: true}}\n",
+    "drops.yaml": "trigger: {name: drops, type: event, job: jaffle_daily, "
+    "event: {type: file_arrived, path: inbox}}\n",
+}
+
+
+@pytest.fixture
+def jaffle(tmp_path: Path) -> Path:
+    root = tmp_path / "jaffle_shop"
+    shutil.copytree(EXAMPLES / "jaffle_shop", root, ignore=shutil.ignore_patterns("*.duckdb", ".datakit"))
+    globex = root / "config/warehouses/globex.yaml"
+    globex.write_text(globex.read_text() + GLOBEX_SCHEDULE)
+    for name, text in TRIGGERS.items():
+        (root / "config/triggers" / name).write_text(text)
+    return root
+
+
+def test_one_deployment_per_warehouse_and_job_with_the_tenants_schedules(jaffle: Path) -> None:
+    project = load_project(jaffle, environment="dev")
+    specs = {spec.full_name: spec for spec in deployment_specs(project)}
+    assert sorted(specs) == [
+        "datakit__acme__jaffle_daily/jaffle_shop-dev",
+        "datakit__globex__jaffle_daily/jaffle_shop-dev",
+        "datakit__jaffle_daily/jaffle_shop-dev",  # the project itself runs it too (as Airflow compiles it)
+    ]
+    acme = specs["datakit__acme__jaffle_daily/jaffle_shop-dev"]
+    globex = specs["datakit__globex__jaffle_daily/jaffle_shop-dev"]
+    assert acme.crons == (CronSpec("0 3 * * *", "UTC"),)
+    assert globex.crons == (CronSpec("30 4 * * 1-5", "America/New_York"),)  # its `schedules:` override
+    assert acme.intervals == (IntervalSpec(3600.0, "2026-01-01T00:15:00+00:00"),)
+    assert acme.entrypoint == "datakit.integrations.prefect.entry.acme@jaffle_daily"
+    assert acme.parameters == {
+        "project_root": str(jaffle.resolve()),
+        "environment": "dev",
+        "full_refresh": False,
+        "resume": None,
+    }
+    assert acme.tags[:4] == ("datakit", "datakit-project:jaffle_shop", "datakit-env:dev", "acme")
+    assert [w.split(": ", 1)[1] for w in acme.warnings] == [
+        "trigger 'drops' (file_arrived) is not deployed: let `datakit serve` watch the folder, or start "
+        "runs from a Prefect automation of your own",
+        "trigger 'hourly': catchup/max_catchup have no Prefect equivalent (a runner that was down runs "
+        "every late run when it returns)",
+    ]
+
+
+def test_the_entry_module_makes_the_flow_a_deployment_names(jaffle: Path) -> None:
+    pytest.importorskip("prefect", reason="Prefect is not installed (pip install -e '.[prefect]')")
+    from datakit.integrations.prefect import entry
+
+    made = entry.__getattr__("globex@jaffle_daily")
+    assert made.name == "datakit__globex__jaffle_daily"
+    assert entry.__getattr__("@daily").name == "datakit__daily"
+    assert sorted(made.parameters.properties) == ["environment", "full_refresh", "project_root", "resume"]
+    with pytest.raises(AttributeError):
+        entry.__getattr__("no_separator")
