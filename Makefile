@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 BASE := $(VENV)/.installed-base
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean platform-up platform-down integration
+.PHONY: demo test docs lint format bench clean platform-up platform-down integration
 
 $(BASE): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(BASE): pyproject.toml
 	touch $(BASE)
 
 $(STAMP): $(BASE)
-	$(BIN)/pip install --quiet -e '.[dev,airflow,openlineage,prefect,spark]'
+	$(BIN)/pip install --quiet -e '.[dev,docs,airflow,openlineage,prefect,spark]'
 	touch $(STAMP)
 
 ## demo: set up and run the demo warehouse end to end on the embedded default (DuckDB, SQLite state)
@@ -26,6 +26,11 @@ demo: $(BASE)
 ## test: set up and run the whole test suite (lint, types, layers, tests)
 test: $(STAMP) lint
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+## docs: build the documentation site into site/ (strict: a broken link or any warning fails the build)
+# (the two variables silence banners about MkDocs 2 and Material's end of life that plugins print)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict --site-dir site
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -69,4 +74,4 @@ platform-down:
 	deploy/bin/platform-down
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -133,6 +133,43 @@ def validate_project(
     return Validation(project=project, problems=problems.sorted())
 
 
+def validate_file(
+    path: Path,
+    text: str | None = None,
+    *,
+    environment: str = "dev",
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Kind | None, list[Problem]]:
+    """One config file on its own: its kind and the problems of its syntax, model and overlays.
+
+    The kind is the file's top-level key (`datakit.yaml` by its name). References to other files are not
+    checked, so a file can be validated without its project: the examples of the documentation are.
+    """
+    env_vars: Mapping[str, str] = {} if environ is None else environ
+    problems = ProblemList()
+    try:
+        doc = read_yaml(path, text)
+    except YamlProblem as exc:
+        return None, [exc.problem]
+    kind: Kind
+    if path.name == PROJECT_FILE:
+        kind = PROJECT_KIND
+        data = doc.data if isinstance(doc.data, dict) else {}
+        body = YamlDocument(
+            path=path,
+            data={k: v for k, v in data.items() if k != OVERLAYS},
+            key_positions=doc.key_positions,
+            value_positions=doc.value_positions,
+        )
+    else:
+        found = _kind_of(doc, problems)
+        if found is None:
+            return None, problems.sorted()
+        kind, body = found, doc.subtree((found.key,))
+    _validate_body(doc, body, kind, environment, env_vars, problems, [])
+    return kind, problems.sorted()
+
+
 def tenant_environ(project: Project, warehouse: str, environ: Mapping[str, str]) -> dict[str, str]:
     """`environ` plus the warehouse's variables as `var.NAME` (what `${var.NAME}` reads)."""
     from datakit.config.tenancy import tenant_context

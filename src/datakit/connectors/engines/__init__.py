@@ -6,7 +6,7 @@ dbt target; `open(params)`), `params.py` (its connection parameters; `from_confi
 from the destination's config), `errors.py` (which driver errors are transient). Folders are imported
 only when a destination of theirs is opened, so the CLI starts without any driver. Adding an engine is a
 folder, its name in `ENGINES`, and its config model (`datakit.config.models.destinations`); see
-`docs/adding-an-engine.md`.
+`docs/recipes/adding-an-engine.md`.
 """
 
 from __future__ import annotations
