@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -88,8 +89,7 @@ def _command_lines(block: Fence) -> Iterator[tuple[int, list[str]]]:
     """`(line, words)` of each line of a shell block that runs `datakit`, comments and `|` pipes cut."""
     for offset, line in enumerate(block.text.splitlines(), start=1):
         code = line.split(" #")[0].split("&&")[-1].split(" | ")[0].strip()
-        if code.startswith("$ "):
-            code = code[2:]
+        code = re.sub(r"^(\$ )?([A-Z_][A-Z0-9_]*=\S* )*", "", code)  # a prompt, `ENVIRONMENT=prod ...`
         if code.startswith("datakit "):
             yield block.line + offset, shlex.split(code.replace("[", " ").replace("]", " "))
 
@@ -117,10 +117,10 @@ def test_every_datakit_command_line_in_the_docs_is_one_the_cli_parses() -> None:
                 continue
             accepted = commands[tuple(path)]
             for word in rest:
-                name = word.split("=")[0]
-                is_option = name.startswith("-") and name not in ("-", "--") and not name[1:2].isdigit()
-                if is_option and name not in accepted:
-                    errors.append(f"{block.path}:{line}: {' '.join(path)} has no option {name}")
+                for name in (w.split("=")[0] for w in word.split("|")):  # `[--upstream|--downstream]`
+                    is_option = name.startswith("-") and name not in ("-", "--") and not name[1:2].isdigit()
+                    if is_option and name not in accepted:
+                        errors.append(f"{block.path}:{line}: {' '.join(path)} has no option {name}")
             checked += 1
     assert not errors, "\n".join(errors)
     assert checked >= 40
@@ -185,3 +185,16 @@ def test_the_tutorial_runs_from_init_to_two_tenants(
             returns = db.sql(f"select count(*) from {prefix}br__exports__main.returns").fetchall()
             assert returns == [(2,)], tenant
     assert "✓ job daily succeeded in 2 warehouses" in done.stdout
+
+
+def test_each_troubleshooting_entry_is_about_a_message_datakit_still_gives() -> None:
+    """An entry names the source text of its message (`<!-- from: "..." -->`): it must still be there."""
+    from tests.conftest import REPO
+
+    page = (REPO / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
+    entries = page.count("\n### ")
+    phrases = re.findall(r'<!-- from: "(.+?)" -->', page)
+    assert len(phrases) == entries >= 20
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "src" / "datakit").rglob("*.py"))
+    gone = [phrase for phrase in phrases if phrase not in source]
+    assert not gone, f"messages no longer in src/datakit (update docs/troubleshooting.md): {gone}"
