@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from datakit.config.reference import escape_prose
+
 _RICH_MARKUP = re.compile(r"\[/?(?:bold|italic|dim|red|green|yellow|cyan|magenta|blue|b|i|u|code)\]")
 
 
@@ -90,7 +92,7 @@ def _anchor(words: tuple[str, ...]) -> str:
 def _plain(text: str) -> str:
     """The help text without rich markup, paragraphs kept, lines of a paragraph joined."""
     text = _RICH_MARKUP.sub("", text)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # Markdown, not HTML
+    text = escape_prose(text)
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text.strip())]
     return "\n\n".join(p for p in paragraphs if p)
 

@@ -9,6 +9,7 @@ default, allowed values, description) with a section for every nested object it 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,9 @@ class _Page:
                 self.queue.append(name)
             return f"[{name}](#{_anchor(name)})"
         for key in ("anyOf", "oneOf"):
+            if key in prop and any(o.get("format") == "duration" for o in prop[key]):
+                nullable = any(o.get("type") == "null" for o in prop[key])
+                return "duration (or null)" if nullable else "duration"
             if key in prop:
                 options = [self.type_of(o) for o in prop[key] if o.get("type") != "null"]
                 text = " or ".join(dict.fromkeys(options))
@@ -181,8 +185,16 @@ def _first_sentence(schema: dict[str, Any]) -> str:
 
 
 def _one_paragraph(text: str) -> str:
-    """Joined lines, and `<` `>` `&` escaped: descriptions are prose for Markdown, not HTML."""
-    return " ".join(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").split())
+    """Joined lines, `<` `>` `&` escaped outside code spans: descriptions are Markdown, not HTML."""
+    return " ".join(escape_prose(text).split())
+
+
+def escape_prose(text: str) -> str:
+    """`<`, `>` and `&` as entities, except inside backtick code spans (where Markdown shows them as is)."""
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):
+        parts[i] = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(parts)
 
 
 def _cell(text: str) -> str:
@@ -231,10 +243,18 @@ def _allowed(prop: dict[str, Any]) -> str:
     return _cell(", ".join([*dict.fromkeys(values), *limits]))
 
 
+_ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+
+
 def _default(prop: dict[str, Any]) -> str:
     if "default" not in prop:
         return ""
-    return f"`{_show(prop['default'])}`"
+    value = prop["default"]
+    match = _ISO_DURATION.match(value) if isinstance(value, str) and value.startswith("P") else None
+    if match and any(match.groups()):  # Pydantic writes timedelta defaults as ISO 8601: PT1M -> 1m
+        units = zip(match.groups(), ("d", "h", "m", "s"), strict=True)
+        return "`" + "".join(f"{n}{unit}" for n, unit in units if n and float(n)) + "`"
+    return f"`{_show(value)}`"
 
 
 def _show(value: Any) -> str:
