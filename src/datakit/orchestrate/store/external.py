@@ -46,6 +46,7 @@ from datakit.orchestrate.store.records import (
     StepStatus,
     failure_summary,
 )
+from datakit.orchestrate.store.resumes import hold_resumed
 from datakit.orchestrate.store.sql import AlreadyRunning, StateStore
 from datakit.orchestrate.store.sql import _clip as clip
 
@@ -129,6 +130,8 @@ class ExternalRuns:
                     found = self._find(conn, who.external_id)
                     if found is not None:
                         return found
+                    if resumed_from is not None:  # locked until the commit: a prune cannot delete it
+                        hold_resumed(conn, store.runs, resumed_from)
                     if key is not None:
                         self._refuse_if_active(conn, job, warehouse)
                     run_id = int(conn.execute(insert(store.runs).values(**row)).inserted_primary_key[0])
