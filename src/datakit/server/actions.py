@@ -26,7 +26,7 @@ from starlette.routing import Route
 from datakit.config.project import Project
 from datakit.errors import DatakitError, NotFoundError, UsageError
 from datakit.log import get_logger
-from datakit.orchestrate.actions import audited, cancel_run, pause_trigger, unpause_trigger
+from datakit.orchestrate.actions import EngineCancel, audited, cancel_run, pause_trigger, unpause_trigger
 from datakit.orchestrate.store import AlreadyRunning, StateStore
 from datakit.server.auth import Auth
 from datakit.server.limits import DEFAULT_LIMITS, HttpLimits
@@ -64,9 +64,11 @@ def action_routes(
     renderer: Renderer,
     *,
     limits: HttpLimits = DEFAULT_LIMITS,
+    engine_cancel: EngineCancel | None = None,
 ) -> list[Route]:
-    """The login page and every action, as routes."""
-    act = _Actions(project, store, operator, auth, renderer, limits)
+    """The login page and every action, as routes (`engine_cancel`: how a run of another engine is
+    cancelled, `cancel_run`)."""
+    act = _Actions(project, store, operator, auth, renderer, limits, engine_cancel)
     return [
         Route("/login", act.login_page, methods=["GET"], name="login"),
         Route("/login", act.login, methods=["POST"], name="login_post"),
@@ -97,6 +99,7 @@ class _Actions:
     auth: Auth
     renderer: Renderer
     limits: HttpLimits
+    engine_cancel: EngineCancel | None
 
     # --- logging in -------------------------------------------------------------------------------
 
@@ -212,7 +215,7 @@ class _Actions:
         try:
             await run_in_threadpool(
                 cancel_run, self.store, run_id, checked.actor, stop_here=self.operator.cancel,
-                client=checked.client,
+                client=checked.client, engine_cancel=self.engine_cancel,
             )  # fmt: skip
         except DatakitError as exc:
             return self._rule_refused(request, exc)

@@ -257,7 +257,10 @@ class ExternalRuns:
             failed = [s for s, st in status.items() if st == StepStatus.FAILED.value]
             left_out = [s for s, st in status.items() if st == StepStatus.SKIPPED.value]
             ended = RunStatus.FAILED if failed or left_out else RunStatus.SUCCEEDED
-            self._end(conn, run_id, ended, failure_summary(failed, left_out) if failed or left_out else None)
+            summary = failure_summary(failed, left_out) if failed or left_out else None
+            if ended is RunStatus.FAILED and run.cancel_requested is not None:  # as a local run's
+                ended, summary = RunStatus.CANCELLED, f"cancelled by {run.cancel_requested}: {summary}"
+            self._end(conn, run_id, ended, summary)
             return ended
 
     def finish(self, run_id: int, status: RunStatus, error: str | None = None) -> bool:
@@ -302,7 +305,9 @@ class ExternalRuns:
         transactions are serialised already by BEGIN IMMEDIATE)."""
         runs = self.store.runs
         return conn.execute(
-            select(runs.c.id, runs.c.status, runs.c.plan).where(runs.c.id == run_id).with_for_update()
+            select(runs.c.id, runs.c.status, runs.c.plan, runs.c.cancel_requested)
+            .where(runs.c.id == run_id)
+            .with_for_update()
         ).first()
 
 
