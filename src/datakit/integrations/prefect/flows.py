@@ -78,25 +78,43 @@ def job_flow(warehouse: str | None, job: str, description: str | None = None) ->
     """The Prefect flow of `job` for `warehouse` (None: the project itself).
 
     Its parameters say which project to run (`project_root`, `environment`; a deployment bakes them in)
-    and how (`full_refresh`, `resume`: a failed run's id, whose succeeded steps are not repeated).
+    and how (`full_refresh`, `resume`: a failed run's id, whose succeeded steps are not repeated; a
+    selection and a backfill window, as `datakit run job` and `datakit backfill job` take them:
+    `plans.flow_plan`).
     """
     from prefect import flow
 
     def run(
-        project_root: str, environment: str, full_refresh: bool = False, resume: int | None = None
+        project_root: str,
+        environment: str,
+        full_refresh: bool = False,
+        resume: int | None = None,
+        select: list[str] | None = None,
+        exclude: list[str] | None = None,
+        backfill_start: str | None = None,
+        backfill_end: str | None = None,
+        backfill_chunk: str | None = None,
+        backfill_max_parallelism: int = 1,
     ) -> Any:
         from prefect.states import Cancelled
 
         from datakit.config import load_project
         from datakit.integrations.prefect.cancel import FlowCancelled
-        from datakit.orchestrate.plan import compile_job
+        from datakit.integrations.prefect.plans import flow_plan, options
+        from datakit.orchestrate.store import open_store
 
         project = load_project(Path(project_root), environment=environment)
-        plan = compile_job(project, job, warehouse)
+        chosen = options(
+            select, exclude, resume, backfill_start, backfill_end, backfill_chunk, backfill_max_parallelism
+        )
+        store = open_store(project)
         try:
-            return run_plan(project, plan, full_refresh=full_refresh, resume=resume)
+            plan = flow_plan(project, job, warehouse, chosen, store)
+            return run_plan(project, plan, full_refresh=full_refresh, resume=resume, store=store)
         except FlowCancelled as exc:  # a returned state is the flow run's final state
             return Cancelled(message=exc.message)
+        finally:
+            store.close()
 
     # the flow as the entry module names it: a deployment's entrypoint points there (`entry.py`)
     run.__module__ = ENTRY_MODULE
