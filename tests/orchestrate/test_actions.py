@@ -195,6 +195,41 @@ def test_cli_cancel_of_a_run_that_is_not_running_says_why(
     assert f"run {run_id} is failed, not running: nothing to cancel" in out
 
 
+def test_cli_cancel_of_an_airflow_run_says_how_to_cancel_it_in_airflow_and_records_nothing(
+    project_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datakit.orchestrate.store.external import EngineRun, ExternalRuns
+
+    project = load_project(project_dir)
+    store = open_store(project)
+    try:
+        who = EngineRun("airflow", "airflow:datakit__daily:manual__2027-01-15", url="http://af/dags/x")
+        run_id = ExternalRuns(store).join(who, job="daily", plan={"job": "daily", "steps": [{"id": "a"}]})
+        code, out = cli(capsys, "runs", "cancel", str(run_id), "--project", str(project_dir))
+        run = store.get_run(run_id)
+        (entry,) = store.list_audit()
+    finally:
+        store.close()
+    assert code != 0 and "Traceback" not in out
+    assert f"run {run_id} is an Airflow DAG run: datakit cannot cancel it" in out
+    assert "mark DAG run manual__2027-01-15 of DAG datakit__daily as failed (http://af/dags/x)" in out
+    assert "/api/v2/dags/datakit__daily/dagRuns/manual__2027-01-15" in out
+    assert run.status == "running" and run.cancel_requested is None  # nothing pretends it was cancelled
+    assert (entry.action, entry.outcome) == ("cancel", "refused")
+
+
+def test_cancel_of_another_engines_run_without_a_way_to_reach_it_is_refused(store: StateStore) -> None:
+    from datakit.orchestrate.store.external import EngineRun, ExternalRuns
+
+    who = EngineRun("prefect", "prefect:0d5c3b9e-4a43-4bb1-9b52-1f2d1c0b8e11", attached=True)
+    run_id = ExternalRuns(store).join(who, job="daily", plan={"job": "daily", "steps": [{"id": "a"}]})
+    with pytest.raises(DatakitError, match=f"run {run_id} is executed by prefect: cancel it there"):
+        cancel_run(store, run_id, "alice")
+    asked: list[tuple[int, str]] = []
+    cancel_run(store, run_id, "alice", engine_cancel=lambda run, actor: asked.append((run.id, actor)))
+    assert asked == [(run_id, "alice")] and (store.cancel_requested(run_id) or "").startswith("alice at ")
+
+
 def test_cancel_requests_pauses_and_the_audit_log_on_each_store(any_store: StateStore) -> None:
     run = any_store.start_run("daily", "{}")
     assert any_store.request_cancel(run, "alice") and any_store.request_cancel(run, "bob")

@@ -283,3 +283,22 @@ def test_live_logs_left_by_a_killed_process_go_after_an_hour(
     assert report.live_logs == 1 and "1 leftover live log folder(s)" in summary(report)
     assert not paths["finished"].parent.exists()
     assert paths["running"].exists() and paths["recent"].exists()  # an active run's; a fresh one
+
+
+def test_audit_entries_older_than_the_audit_limit_go(any_store: StateStore, clock: FakeClock) -> None:
+    old = [any_store.record_audit("alice", "start", f"job daily #{i}") for i in range(3)]
+    clock.advance(100 * DAY)
+    recent = any_store.record_audit("bob", "cancel", "run 7", outcome="refused", detail="not running")
+    policy = Policy(Limits(), audit_max_age=90 * DAY)
+
+    dry = prune(any_store, policy, dry_run=True)
+    assert (dry.audit, dry.audit_max_age) == (3, 90 * DAY)
+    assert "3 audit log entries older than 90d" in summary(dry)
+    assert [entry.id for entry in any_store.list_audit()] == [recent, *old[::-1]]  # nothing removed yet
+
+    done = prune(any_store, policy)
+    assert done.audit == 3 and not done.nothing
+    assert [(e.id, e.actor, e.outcome) for e in any_store.list_audit()] == [(recent, "bob", "refused")]
+    assert prune(any_store, policy).nothing
+    assert prune(any_store, Policy(Limits())).audit == 0  # no audit limit: kept for ever
+    assert [entry.id for entry in any_store.list_audit()] == [recent]

@@ -111,6 +111,35 @@ def test_prune_says_what_is_wrong_with_its_options(tmp_path: Path) -> None:
     assert zero.returncode == 2 and "Traceback" not in zero.stderr
 
 
+def test_prune_applies_the_audit_logs_own_limit_and_says_so_in_a_dry_run(tmp_path: Path) -> None:
+    root, store = _shop(tmp_path)
+    with (root / "datakit.yaml").open("a", encoding="utf-8") as project:
+        project.write("  audit_max_age: 90d\n")  # in the `retention:` block the project ends with
+    now = time.time()
+    store.clock = lambda: now - 100 * DAY
+    old = [store.record_audit("alice", "start", "job daily") for _ in range(2)]
+    store.clock = lambda: now - 10 * DAY
+    middle = store.record_audit("alice", "cancel", "run 3")
+    store.clock = time.time
+    recent = store.record_audit("cli:bob", "pause", "trigger on_demand")
+
+    dry = run("runs", "prune", "--dry-run", cwd=root, env={"COLUMNS": "200"})
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "2 audit log entries older than 90d" in dry.stdout
+    assert len(store.list_audit()) == 4
+
+    given = json.loads(run("runs", "prune", "--keep", "100", "--json", cwd=root).stdout)
+    assert (given["audit_entries"], given["audit_max_age_s"]) == (2, 90 * DAY)  # --keep is about runs
+    assert [entry.id for entry in store.list_audit()] == [recent, middle]
+    assert old[0] < middle
+
+    by_hand = run("runs", "prune", "--audit-older-than", "1d", "--dry-run", "--json", cwd=root)
+    assert json.loads(by_hand.stdout)["audit_entries"] == 1
+    bad = run("runs", "prune", "--audit-older-than", "a year", cwd=root)
+    assert bad.returncode == 2 and "--audit-older-than: invalid duration 'a year'" in bad.stderr
+    store.close()
+
+
 @pytest.fixture(scope="module")
 def chain_dsn(pg_dsn: str) -> Iterator[str]:
     with scratch_database(pg_dsn) as dsn:

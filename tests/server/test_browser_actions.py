@@ -251,3 +251,100 @@ def test_actions_are_refused_in_the_browser_without_a_login_and_with_a_bad_token
     alice.click('tr[data-trigger="on_demand"] form.pause button')
     assert alice.locator('tr[data-trigger="on_demand"]').get_attribute("data-paused") == "yes"
     assert daemon.store.paused_triggers()["on_demand"].actor == "alice"
+
+
+def _logged_in(browser: object, url: str) -> object:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    page = browser.new_page()
+    page.set_default_timeout(MS)
+    page.goto(url + "/login")
+    page.fill("input[name=user]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.login button")
+    expect(page.locator("header .who")).to_have_text("alice")
+    return page
+
+
+def test_start_a_selection_and_see_a_bad_one_refused_as_the_cli_refuses_it(
+    daemon: Daemon, browser: object
+) -> None:
+    from playwright.sync_api import Page, expect
+
+    from datakit.errors import UsageError
+    from datakit.orchestrate.selection import selected_job
+
+    page = _logged_in(browser, daemon.url)
+    assert isinstance(page, Page)
+
+    # only the selected step runs (the job `daily` loads customers and orders)
+    page.goto(daemon.url + "/jobs/daily")
+    page.fill("form.start input[name=select]", "shop_bronze.orders")
+    page.click("form.start button.start-job")
+    page.wait_for_url("**/runs/*")
+    selected = _run_id(page)
+    expect(page.locator(".live-body")).to_have_attribute("data-status", "succeeded", timeout=MS)
+    run = daemon.store.get_run(selected)
+    assert [step.step_id for step in run.steps] == ["shop_bronze.orders"]
+    assert run.steps[0].status == "succeeded"
+
+    # --exclude on the runs page's form (job chosen from the list)
+    page.goto(daemon.url + "/")
+    page.select_option("form.start select[name=job]", "daily")
+    page.fill("form.start input[name=exclude]", "shop_bronze.orders")
+    page.click("form.start button.start-job")
+    page.wait_for_url("**/runs/*")
+    excluded = _run_id(page)
+    expect(page.locator(".live-body")).to_have_attribute("data-status", "succeeded", timeout=MS)
+    assert [step.step_id for step in daemon.store.get_run(excluded).steps] == ["shop_bronze.customers"]
+
+    # a bad selector: the CLI's own error (message and hint) on the page, 400, and no run
+    with pytest.raises(UsageError) as cli:
+        selected_job(daemon.project, "daily", None, ["tagg:nightly"], [])
+    page.goto(daemon.url + "/jobs/daily")
+    page.fill("form.start input[name=select]", "tagg:nightly")
+    with page.expect_response(lambda r: r.url.endswith("/actions/start")) as answer:
+        page.click("form.start button.start-job")
+    assert answer.value.status == 400
+    expect(page.locator("body")).to_contain_text(cli.value.message)
+    expect(page.locator("body")).to_contain_text("did you mean 'tag'")
+    # a selection of nothing is refused too
+    page.goto(daemon.url + "/jobs/daily")
+    page.fill("form.start input[name=select]", "no_such_model")
+    with page.expect_response(lambda r: r.url.endswith("/actions/start")) as nothing:
+        page.click("form.start button.start-job")
+    assert nothing.value.status == 400
+    assert [r.id for r in daemon.store.list_runs()] == [excluded, selected]
+
+    # the audit log says which selection was started, and which was refused
+    page.goto(daemon.url + "/audit")
+    rows = page.locator("tr.entry")
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
+    assert any("--select shop_bronze.orders" in text for text in texts)
+    assert any("--exclude shop_bronze.orders" in text for text in texts)
+    assert any("refused" in text and "tagg" in text for text in texts)
+
+
+def test_starting_a_selection_is_refused_without_a_login_and_with_a_bad_token(
+    daemon: Daemon, browser: object
+) -> None:
+    from playwright.sync_api import Browser, Page
+
+    assert isinstance(browser, Browser)
+    form = {"job": "daily", "select": "shop_bronze.orders"}
+    stranger = browser.new_page()
+    stranger.goto(daemon.url + "/jobs/daily")
+    assert stranger.locator("form.start").count() == 0
+    assert stranger.request.post(daemon.url + "/actions/start", form={**form, "csrf": "x"}).status == 401
+
+    alice = _logged_in(browser, daemon.url)
+    assert isinstance(alice, Page)
+    alice.goto(daemon.url + "/jobs/daily")
+    real = alice.locator("form.start input[name=csrf]").get_attribute("value")
+    assert real
+    forged = alice.request.post(daemon.url + "/actions/start", form={**form, "csrf": "0" * len(real)})
+    assert forged.status == 403
+    missing = alice.request.post(daemon.url + "/actions/start", form=form)
+    assert missing.status == 403
+    assert daemon.store.list_runs() == []

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 from datakit.errors import DatakitError, NotFoundError, did_you_mean
 from datakit.log import get_logger
+from datakit.orchestrate.store.records import ACTIVE, LOCAL
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
-    from datakit.orchestrate.store import StateStore
+    from datakit.orchestrate.store import RunRecord, StateStore
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -51,6 +52,11 @@ def audited(
     return result
 
 
+EngineCancel = Callable[["RunRecord", str], None]
+"""Asks the engine that executes a run (Prefect, Airflow) to cancel it, for an actor; raises a
+DatakitError saying how to cancel it there when it cannot (`datakit.integrations.cancel`)."""
+
+
 def cancel_run(
     store: StateStore,
     run_id: int,
@@ -58,13 +64,29 @@ def cancel_run(
     *,
     stop_here: Callable[[int], bool] | None = None,
     client: str | None = None,
+    engine_cancel: EngineCancel | None = None,
 ) -> None:
     """Cancel active run `run_id`: the request is recorded (its executor, in whichever process, polls it
     and kills the run's steps; the run ends `cancelled`), and `stop_here` stops it at once when this
-    process runs it. A run that is not active is refused."""
+    process runs it. A run that is not active is refused.
+
+    A run another engine executes (Prefect, Airflow) is cancelled there first, through `engine_cancel`:
+    its flow or DAG run is stopped by its own scheduler (a Prefect runner kills the flow's process),
+    and datakit's own request stops the steps of a flow running in a process that polls it. When the
+    engine cannot be asked, nothing is recorded and the error says how to cancel the run there.
+    """
 
     def do() -> None:
         run = store.get_run(run_id)
+        if run.status not in ACTIVE:
+            raise DatakitError(f"run {run_id} is {run.status}, not running: nothing to cancel")
+        if run.engine != LOCAL:
+            if engine_cancel is None:
+                raise DatakitError(
+                    f"run {run_id} is executed by {run.engine}: cancel it there",
+                    hint=f"datakit runs cancel {run_id} asks {run.engine} to",
+                )
+            engine_cancel(run, actor)
         if not store.request_cancel(run_id, actor):
             raise DatakitError(f"run {run_id} is {run.status}, not running: nothing to cancel")
         if stop_here is not None:

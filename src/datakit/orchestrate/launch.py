@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -163,12 +164,16 @@ class Launcher:
         full_refresh: bool = False,
         resume: int | None = None,
         only: str | None = None,
+        select: Sequence[str] = (),
+        exclude: Sequence[str] = (),
     ) -> int:
         """Start a run of `job` (for `warehouse`); its id once committed. Raises TickFired,
         AlreadyRunning, DatakitError.
 
-        `full_refresh`, `resume` and `only` mean what they mean to `datakit run job` (`run_job`): the
-        same `Executor.run` and `LocalRunner` carry them out, with the same checks of the resumed run.
+        `full_refresh`, `resume`, `only`, `select` and `exclude` mean what they mean to `datakit run
+        job` (`run_job`): the same `plan_for_run` narrows the plan (a bad selector is the CLI's
+        UsageError, raised before anything is recorded), the same `Executor.run` and `LocalRunner` carry
+        it out, with the same checks of the resumed run.
         """
         key = (job, warehouse)
         with self._lock:
@@ -183,7 +188,7 @@ class Launcher:
                 active = self.store.active_run(job, warehouse)
             if active is not None:
                 raise AlreadyRunning(job, active)
-            plan = plan_for_run(self.project, job, warehouse, resume, (), (), self.store)
+            plan = plan_for_run(self.project, job, warehouse, resume, select, exclude, self.store)
             started: Future[int] = Future()
             options = _Options(tick_key, full_refresh, resume, only)
             thread = threading.Thread(

@@ -244,7 +244,7 @@ class RunRecorder:
     def _ended(self, status: RunStatus) -> None:
         if self._run_clock is not None:
             self._run_clock.stop()
-        if self.announce_end:
+        if self.announce_end and status is not RunStatus.CANCELLED:  # an operator's cancel pages nobody
             self._tell(EventKind.RUN_SUCCEEDED if status is RunStatus.SUCCEEDED else EventKind.RUN_FAILED)
 
     def _check_sla(self) -> None:

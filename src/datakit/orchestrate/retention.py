@@ -12,7 +12,9 @@ needs), and what only served to fire something once is forgotten when it can no 
 - a webhook tick (`hook@delivery:<id>`) once a redelivery of that id would be accepted anyway (the
   delivery ids are kept `REMEMBER_IDS`), and delivery ids past their expiry;
 - a running step's live log (`livelog`) that a killed process left behind, once no active run writes
-  it and it has not changed for an hour.
+  it and it has not changed for an hour;
+- an entry of the audit log (who did what on the status pages and from the CLI) older than
+  `retention.audit_max_age` (a year by default; its own limit, since it is asked about long after).
 
 The latest tick of each trigger is always kept (the triggers page shows it as the last firing). After
 removing anything, the store compacts itself (SQLite: incremental vacuum and a WAL checkpoint).
@@ -37,10 +39,12 @@ from datakit.orchestrate.store.prune import (
     RemovedCounts,
     all_ticks,
     count_expired_deliveries,
+    count_old_audit,
     count_removed,
     delete_runs,
     existing_runs,
     expired_runs,
+    forget_audit,
     forget_ticks,
     run_ends,
 )
@@ -73,10 +77,13 @@ class PruneReport:
     size_after: int | None
     live_logs: int = 0
     """Live-log folders of runs that ended without removing theirs (a killed process)."""
+    audit: int = 0
+    """Audit log entries older than the policy's `audit_max_age`."""
+    audit_max_age: float | None = None
 
     @property
     def nothing(self) -> bool:
-        return not (self.removed.runs or self.ticks or self.deliveries or self.live_logs)
+        return not (self.removed.runs or self.ticks or self.deliveries or self.live_logs or self.audit)
 
 
 def project_policy(project: Project) -> Policy:
@@ -91,12 +98,15 @@ def project_policy(project: Project) -> Policy:
                 max_age=_seconds(override.max_age) if "max_age" in given else default.max_age,
                 max_runs=override.max_runs if "max_runs" in given else default.max_runs,
             )
-    return Policy(default, jobs)
+    return Policy(default, jobs, audit_max_age=_seconds(project.config.retention.audit_max_age))
 
 
-def given_policy(older_than: timedelta | None, keep: int | None) -> Policy:
-    """The policy of `datakit runs prune --older-than/--keep`: exactly those limits, for every job."""
-    return Policy(Limits(_seconds(older_than), keep))
+def given_policy(
+    older_than: timedelta | None, keep: int | None, audit_max_age: float | None = None
+) -> Policy:
+    """The policy of `datakit runs prune --older-than/--keep`: exactly those limits, for every job
+    (the audit log's limit is its own: `--older-than` is about runs)."""
+    return Policy(Limits(_seconds(older_than), keep), audit_max_age=audit_max_age)
 
 
 def _limits(retention: Retention) -> Limits:
@@ -129,6 +139,8 @@ def prune(
     ids = [run.id for run in expired]
     files = _file_state(root) if root is not None else None
     live = _stale_live_logs(store, root, now)
+    audit_age = policy.audit_max_age
+    audit_before = None if audit_age is None else now - audit_age
     if dry_run:
         return PruneReport(
             True,
@@ -139,17 +151,22 @@ def prune(
             size_before,
             size_before,
             len(live),
+            0 if audit_before is None else count_old_audit(store, audit_before),
+            audit_age,
         )
     for folder in live:
         remove_live_logs(folder)
     removed = delete_runs(store, ids)
     ticks = forget_ticks(store, stale_ticks(store, now, files))
     deliveries = store.forget_deliveries()
-    if removed.runs or ticks or deliveries:
+    audit = 0 if audit_before is None else forget_audit(store, audit_before)
+    if removed.runs or ticks or deliveries or audit:
         store.compact()
     skipped = existing_runs(store, ids)  # became needed while the prune ran (a resume started)
     gone = tuple(run for run in expired if run.id not in skipped)
-    return PruneReport(False, gone, removed, ticks, deliveries, size_before, store.size_bytes(), len(live))
+    return PruneReport(
+        False, gone, removed, ticks, deliveries, size_before, store.size_bytes(), len(live), audit, audit_age
+    )
 
 
 def _stale_live_logs(store: StateStore, root: Path | None, now: float) -> list[Path]:
@@ -296,10 +313,21 @@ def summary(report: PruneReport) -> str:
     ]
     if report.live_logs:
         parts.append(f"{report.live_logs} leftover live log folder(s)")
+    if report.audit_max_age is not None:
+        entries = "entry" if report.audit == 1 else "entries"
+        parts.append(f"{report.audit} audit log {entries} older than {_age(report.audit_max_age)}")
     text = ", ".join(parts)
     if report.size_before is not None and report.size_after is not None and not report.dry_run:
         text += f"; store {_size(report.size_before)} -> {_size(report.size_after)}"
     return text
+
+
+def _age(seconds: float) -> str:
+    """`365d`, `12h`, `90m`, `45s`: the largest whole unit, as durations are written in datakit.yaml."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:g}s"
 
 
 def _size(count: int) -> str:

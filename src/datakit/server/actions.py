@@ -12,7 +12,7 @@ server's body timeout.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from urllib.parse import parse_qs
@@ -24,9 +24,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from datakit.config.project import Project
-from datakit.errors import DatakitError, NotFoundError
+from datakit.errors import DatakitError, NotFoundError, UsageError
 from datakit.log import get_logger
-from datakit.orchestrate.actions import audited, cancel_run, pause_trigger, unpause_trigger
+from datakit.orchestrate.actions import EngineCancel, audited, cancel_run, pause_trigger, unpause_trigger
 from datakit.orchestrate.store import AlreadyRunning, StateStore
 from datakit.server.auth import Auth
 from datakit.server.limits import DEFAULT_LIMITS, HttpLimits
@@ -49,6 +49,8 @@ class Operator(Protocol):
         full_refresh: bool = False,
         resume: int | None = None,
         only: str | None = None,
+        select: Sequence[str] = (),
+        exclude: Sequence[str] = (),
     ) -> int: ...
 
     def cancel(self, run_id: int) -> bool: ...
@@ -62,9 +64,11 @@ def action_routes(
     renderer: Renderer,
     *,
     limits: HttpLimits = DEFAULT_LIMITS,
+    engine_cancel: EngineCancel | None = None,
 ) -> list[Route]:
-    """The login page and every action, as routes."""
-    act = _Actions(project, store, operator, auth, renderer, limits)
+    """The login page and every action, as routes (`engine_cancel`: how a run of another engine is
+    cancelled, `cancel_run`)."""
+    act = _Actions(project, store, operator, auth, renderer, limits, engine_cancel)
     return [
         Route("/login", act.login_page, methods=["GET"], name="login"),
         Route("/login", act.login, methods=["POST"], name="login_post"),
@@ -95,6 +99,7 @@ class _Actions:
     auth: Auth
     renderer: Renderer
     limits: HttpLimits
+    engine_cancel: EngineCancel | None
 
     # --- logging in -------------------------------------------------------------------------------
 
@@ -160,14 +165,25 @@ class _Actions:
         form = checked.form
         warehouse = form.get("warehouse") or None
         full_refresh = form.get("full_refresh") == "on"
+        # one text field each, in the CLI's grammar (space-separated selectors): `plan_for_run` parses
+        # them as it parses `--select`/`--exclude`, so a bad one is refused with the CLI's message
+        select = [text] if (text := form.get("select", "").strip()) else []
+        exclude = [text] if (text := form.get("exclude", "").strip()) else []
         target = f"job {form.get('job', '')}" + (f" for {warehouse}" if warehouse else "")
-        detail = "full refresh" if full_refresh else None
+        said = [
+            *(["full refresh"] if full_refresh else []),
+            *(f"--select {value}" for value in select),
+            *(f"--exclude {value}" for value in exclude),
+        ]
+        detail = ", ".join(said) or None
 
         def do() -> int:
             job = self.project.job(form.get("job", "")).name  # NotFoundError, with "did you mean"
             if warehouse is not None:
                 self._check_warehouse(job, warehouse)
-            return self.operator.launch(job, warehouse=warehouse, full_refresh=full_refresh)
+            return self.operator.launch(
+                job, warehouse=warehouse, full_refresh=full_refresh, select=select, exclude=exclude
+            )
 
         return await self._run_action(request, checked, "start", target, do, detail)
 
@@ -199,7 +215,7 @@ class _Actions:
         try:
             await run_in_threadpool(
                 cancel_run, self.store, run_id, checked.actor, stop_here=self.operator.cancel,
-                client=checked.client,
+                client=checked.client, engine_cancel=self.engine_cancel,
             )  # fmt: skip
         except DatakitError as exc:
             return self._rule_refused(request, exc)
@@ -270,8 +286,16 @@ class _Actions:
         return self.renderer.error(request, status, "Log in to act" if status == 401 else "Refused", reason)
 
     def _rule_refused(self, request: Request, exc: DatakitError) -> Response:
-        """An action the rules refuse: 409 when it conflicts with the state, 404 for unknown names."""
-        status = 409 if isinstance(exc, AlreadyRunning) else 404 if isinstance(exc, NotFoundError) else 409
+        """An action the rules refuse: 409 when it conflicts with the state, 404 for unknown names, 400
+        for a bad field (a selector the CLI would refuse too)."""
+        if isinstance(exc, AlreadyRunning):
+            status = 409
+        elif isinstance(exc, NotFoundError):
+            status = 404
+        elif isinstance(exc, UsageError):
+            status = 400
+        else:
+            status = 409
         message = exc.message + (f" ({exc.hint})" if exc.hint else "")
         return self.renderer.error(request, status, "Not done", message)
 

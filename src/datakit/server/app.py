@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from datakit.config.project import Project
 from datakit.connectors.from_config import project_secrets
 from datakit.errors import DatakitError, SecretError
+from datakit.orchestrate.actions import EngineCancel
 from datakit.orchestrate.store import StateStore
 from datakit.server.actions import Operator, action_routes
 from datakit.server.auth import Auth, AuthPolicy
@@ -41,6 +42,7 @@ def create_app(
     active: Active | None = None,
     operator: Operator | None = None,
     policy: AuthPolicy | None = None,
+    engine_cancel: EngineCancel | None = None,
 ) -> Starlette:
     """Status pages plus `POST /hooks/<trigger>` for the webhook triggers in `secrets`;
     `limits.body_timeout` bounds a webhook body's arrival, `active` is the one-active-run test.
@@ -57,7 +59,9 @@ def create_app(
         Route("/assets/live.js", _live_js, methods=["GET"], name="asset_live"),
     ]
     if auth is not None and operator is not None:
-        routes += action_routes(project, store, operator, auth, renderer, limits=limits)
+        routes += action_routes(
+            project, store, operator, auth, renderer, limits=limits, engine_cancel=engine_cancel
+        )
     app = Starlette(routes=routes, exception_handlers={404: not_found_page(project, auth=auth)})
     if auth is not None and auth.policy.pages_need_login:
         return LoginRequired(app, auth)  # type: ignore[return-value]

@@ -24,6 +24,7 @@ from types import FrameType
 from datakit.config.project import Project
 from datakit.errors import DatakitError
 from datakit.log import get_logger
+from datakit.orchestrate.actions import EngineCancel
 from datakit.orchestrate.launch import Launcher
 from datakit.orchestrate.retention import RetentionSweeper
 from datakit.orchestrate.store import StateStore, open_store
@@ -51,6 +52,9 @@ class ServeOptions:
     auth: str = "users"
     """`users` (log in as one of `serve.users`; without any, the pages are read-only) or `none` (anyone
     on this machine may act; loopback only)."""
+    engine_cancel: EngineCancel | None = None
+    """How the cancel action reaches the engine of a run datakit does not execute (Prefect, Airflow):
+    the CLI passes `datakit.integrations.cancel.cancel_in_engine` (this layer cannot import it)."""
 
 
 def serve(
@@ -82,6 +86,7 @@ def serve(
         active=launcher.running_here,
         operator=launcher,
         policy=policy,
+        engine_cancel=options.engine_cancel,
     )
     server = web_server(app, options.host, options.port, options.limits)
     web = threading.Thread(target=server.run, name="datakit-web", daemon=True)

@@ -68,6 +68,38 @@ def test_the_entry_module_makes_the_flow_a_deployment_names(jaffle: Path) -> Non
     made = entry.__getattr__("globex@jaffle_daily")
     assert made.name == "datakit__globex__jaffle_daily"
     assert entry.__getattr__("@daily").name == "datakit__daily"
-    assert sorted(made.parameters.properties) == ["environment", "full_refresh", "project_root", "resume"]
+    assert sorted(made.parameters.properties) == [
+        "backfill_chunk",
+        "backfill_end",
+        "backfill_max_parallelism",
+        "backfill_start",
+        "environment",
+        "exclude",
+        "full_refresh",
+        "project_root",
+        "resume",
+        "select",
+    ]
     with pytest.raises(AttributeError):
         entry.__getattr__("no_separator")
+
+
+def test_a_selection_given_to_deploy_is_each_deployments_parameter_and_a_bad_one_is_refused_first(
+    jaffle: Path,
+) -> None:
+    from datakit.errors import UsageError
+    from datakit.integrations.prefect.plans import check_plans, options
+    from datakit.orchestrate.selection import selected_job
+
+    project = load_project(jaffle)
+    chosen = options(["+stg_orders"], ["tag:slow"])
+    specs = deployment_specs(project, warehouse="acme", chosen=chosen)
+    assert specs and all(s.parameters["select"] == ["+stg_orders"] for s in specs)
+    assert all(s.parameters["exclude"] == ["tag:slow"] for s in specs)
+    assert "select" not in deployment_specs(project, warehouse="acme")[0].parameters  # none: the whole job
+
+    with pytest.raises(UsageError) as cli:
+        selected_job(project, specs[0].job, "acme", ["tagg:x"], [])
+    with pytest.raises(UsageError) as deploy:
+        check_plans(project, [(s.warehouse, s.job) for s in specs], options(["tagg:x"]))
+    assert deploy.value.message == cli.value.message and deploy.value.hint == cli.value.hint

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from datakit.cli.state import EnvironmentOption, JsonOption, ProjectOption, state
+from datakit.cli.state import (
+    EnvironmentOption,
+    ExcludeOption,
+    JsonOption,
+    ProjectOption,
+    SelectOption,
+    state,
+)
 from datakit.config.tenancy import ALL
 from datakit.errors import ExitCode
 
@@ -42,13 +49,22 @@ RootOption = Annotated[
 
 
 def _specs(
-    project: Path | None, environment: str | None, warehouse: str, job: str | None, root: Path | None
+    project: Path | None,
+    environment: str | None,
+    warehouse: str,
+    job: str | None,
+    root: Path | None,
+    select: list[str] | None = None,
+    exclude: list[str] | None = None,
 ) -> tuple[list[DeploymentSpec], tuple[str, ...] | None]:
     from datakit.config import load_project
     from datakit.integrations.prefect.deployments import deployment_specs, ownership_tags
+    from datakit.integrations.prefect.plans import check_plans, options
 
     loaded = load_project(state.project_dir(project), environment=environment)
-    specs = deployment_specs(loaded, warehouse=warehouse, job=job, project_root=root)
+    chosen = options(select, exclude)
+    specs = deployment_specs(loaded, warehouse=warehouse, job=job, project_root=root, chosen=chosen)
+    check_plans(loaded, [(spec.warehouse, spec.job) for spec in specs], chosen)
     whole = warehouse == ALL and job is None  # only then is a deployment missing from specs stale
     return specs, ownership_tags(loaded) if whole else None
 
@@ -58,16 +74,19 @@ def deploy_command(
     warehouse: WarehouseOption = ALL,
     job: JobOption = None,
     project_root: RootOption = None,
+    select: SelectOption = None,
+    exclude: ExcludeOption = None,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create or update one deployment per (warehouse, job); remove the ones this project made that
-    the YAML no longer has (with --warehouse all and no --job)."""
+    the YAML no longer has (with --warehouse all and no --job). With --select/--exclude, each
+    deployment runs that part of its job (its default parameters)."""
     from datakit.cli.output import print_json, say
     from datakit.integrations.prefect.deploy import apply
 
-    specs, prune = _specs(project, environment, warehouse, job, project_root)
+    specs, prune = _specs(project, environment, warehouse, job, project_root, select, exclude)
     applied = apply(specs, prune_tags=prune)
     warnings = [w for spec in specs for w in spec.warnings]
     if as_json:
@@ -89,6 +108,8 @@ def serve_command(
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Most flow runs at once (default: no limit).")
     ] = None,
+    select: SelectOption = None,
+    exclude: ExcludeOption = None,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
@@ -96,7 +117,7 @@ def serve_command(
     from datakit.cli.output import say
     from datakit.integrations.prefect.deploy import serve
 
-    specs, prune = _specs(project, environment, warehouse, job, project_root)
+    specs, prune = _specs(project, environment, warehouse, job, project_root, select, exclude)
     for warning in (w for spec in specs for w in spec.warnings):
         say(f"warning: {warning}", style="yellow")
     serve(specs, prune_tags=prune, limit=limit)
@@ -112,17 +133,37 @@ def run_job_command(
     resume: Annotated[
         int | None, typer.Option("--resume", help="Re-run only the failed and skipped steps of this run.")
     ] = None,
+    select: SelectOption = None,
+    exclude: ExcludeOption = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="Backfill: first cursor value re-read (as `datakit backfill job`)."),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Backfill: cursor value where the window ends (excluded).")
+    ] = None,
+    chunk: Annotated[
+        str | None, typer.Option("--chunk", help="Backfill: size of each chunk (1d, 6h, a number).")
+    ] = None,
+    max_parallelism: Annotated[
+        int, typer.Option("--max-parallelism", min=1, help="Backfill: chunks loading at once.")
+    ] = 1,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run the job's flow now (against PREFECT_API_URL, else Prefect's temporary local server)."""
+    """Run the job's flow now (against PREFECT_API_URL, else Prefect's temporary local server); with
+    --select/--exclude only that part of it, with --start/--end a backfill of it over that window."""
     from datakit.cli.output import error, print_json, say
     from datakit.config import load_project
+    from datakit.integrations.prefect.plans import options
     from datakit.integrations.prefect.run import run_now
 
     loaded = load_project(state.project_dir(project), environment=environment)
-    outcome = run_now(loaded, job, warehouse=warehouse, full_refresh=full_refresh, resume=resume)
+    chosen = options(select, exclude, None, start, end, chunk, max_parallelism)
+    outcome = run_now(
+        loaded, job, warehouse=warehouse, full_refresh=full_refresh, resume=resume, chosen=chosen
+    )
     if as_json:
         print_json(outcome.as_dict())
     else:

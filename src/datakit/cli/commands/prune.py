@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,23 +25,38 @@ def prune_runs(
         int | None, typer.Option("--keep", min=1, help="Keep the newest N runs of each job (and warehouse).")
     ] = None,
     job: Annotated[list[str] | None, typer.Option("--job", "-j", help="Only runs of this job.")] = None,
+    audit_older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--audit-older-than",
+            help="Remove audit log entries older than this (default: retention.audit_max_age, 365d).",
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; remove nothing.")] = False,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Remove old runs (with their steps, attempts and logs), spent trigger ticks and expired webhook ids.
+    """Remove old runs (with their steps, attempts and logs), spent trigger ticks, expired webhook ids
+    and old audit log entries.
 
     Without --older-than/--keep, the retention of datakit.yaml (and of each job) applies; with either,
     exactly the limits given apply to every job. The newest run of each job, active runs and the runs
-    that a kept run resumes always stay.
+    that a kept run resumes always stay. The audit log keeps its own limit (retention.audit_max_age,
+    or --audit-older-than).
     """
     from datakit.orchestrate.retention import given_policy, project_policy, prune
     from datakit.orchestrate.store import open_store
 
     loaded = _project(project, environment)
     age = _duration("--older-than", older_than)
-    policy = project_policy(loaded) if age is None and keep is None else given_policy(age, keep)
+    declared = project_policy(loaded)
+    audit_age = _duration("--audit-older-than", audit_older_than)
+    audit = declared.audit_max_age if audit_age is None else audit_age.total_seconds()
+    if age is None and keep is None:
+        policy = replace(declared, audit_max_age=audit)
+    else:
+        policy = given_policy(age, keep, audit)
     store = open_store(loaded)
     try:
         jobs = [_job_name(loaded, store, ref) for ref in job] if job else None
@@ -96,6 +112,8 @@ def _report_dict(report: PruneReport) -> dict[str, Any]:
         "ticks": report.ticks,
         "deliveries": report.deliveries,
         "live_log_folders": report.live_logs,
+        "audit_entries": report.audit,
+        "audit_max_age_s": report.audit_max_age,
         "store_bytes_before": report.size_before,
         "store_bytes_after": report.size_after,
     }

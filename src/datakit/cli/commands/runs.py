@@ -92,14 +92,16 @@ def cancel(
     environment: EnvironmentOption = None,
 ) -> None:
     """Cancel a running run: its executor, in whichever process runs it, kills its steps within a second
-    or so and records it `cancelled`. Written to the audit log."""
+    or so and records it `cancelled`. A Prefect flow run is cancelled through Prefect's API; an Airflow
+    DAG run is refused with how to stop it in Airflow. Written to the audit log."""
     from datakit.cli.output import say
+    from datakit.integrations.cancel import cancel_in_engine
     from datakit.orchestrate.actions import cancel_run, cli_actor
     from datakit.orchestrate.store import open_store
 
     store = open_store(_project(project, environment))
     try:
-        cancel_run(store, run_id, cli_actor())
+        cancel_run(store, run_id, cli_actor(), engine_cancel=cancel_in_engine)
     finally:
         store.close()
     say(f"✓ run {run_id}: cancel requested (its steps stop within a few seconds)", "green")

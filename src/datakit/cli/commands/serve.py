@@ -53,7 +53,11 @@ def serve(
 
     _log_to_stderr(log_level)
     loaded = load_project(state.project_dir(project), environment=environment)
-    options = ServeOptions(host=host, port=port, poll_every=poll, grace=grace, auth=auth)
+    from datakit.integrations.cancel import cancel_in_engine
+
+    options = ServeOptions(
+        host=host, port=port, poll_every=poll, grace=grace, auth=auth, engine_cancel=cancel_in_engine
+    )
 
     def ready(url: str) -> None:
         say(f"✓ serving {loaded.config.name} on {url}", "green")

@@ -1,9 +1,10 @@
 """How much run history the state store keeps, and how big a step's log may be.
 
 `retention:` in `datakit.yaml` holds the project's defaults (small enough for a laptop: 30 days, the
-last 1,000 runs of each job); a job's own `retention:` overrides either limit, and a limit set to `null`
-there turns it off for that job. `datakit serve` applies the policy every `prune_every`; `datakit runs
-prune` applies it by hand. `step_logs:` caps what one attempt's log may hold in the store.
+last 1,000 runs of each job; the audit log a year); a job's own `retention:` overrides either run
+limit, and a limit set to `null` there turns it off for that job. `datakit serve` applies the policy
+every `prune_every`; `datakit runs prune` applies it by hand. `step_logs:` caps what one attempt's log
+may hold in the store.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from datakit.config.models.common import Duration, StrictModel
 
 DEFAULT_MAX_AGE = timedelta(days=30)
 DEFAULT_MAX_RUNS = 1000
+DEFAULT_AUDIT_MAX_AGE = timedelta(days=365)
+"""An audit log entry is small, and who did what is asked about long after the runs are gone."""
 DEFAULT_PRUNE_EVERY = timedelta(hours=1)
 DEFAULT_LOG_MAX_BYTES = 2 * 1024 * 1024
 MIN_LOG_MAX_BYTES = 1024
@@ -41,12 +44,17 @@ class Retention(StrictModel):
         DEFAULT_MAX_RUNS,
         description="Runs beyond the newest N of each job (and warehouse) are removed (null: no limit).",
     )
+    audit_max_age: Duration | None = Field(
+        DEFAULT_AUDIT_MAX_AGE,
+        description="Entries of the audit log (what operators did on `datakit serve`'s pages and from "
+        "the CLI) recorded longer ago than this are removed (null: kept for ever).",
+    )
     prune_every: Duration = Field(
         DEFAULT_PRUNE_EVERY, description="How often `datakit serve` applies the retention."
     )
     enabled: bool = Field(True, description="false: `datakit serve` never prunes (`runs prune` still can).")
 
-    _max_age = field_validator("max_age")(_positive)
+    _max_age = field_validator("max_age", "audit_max_age")(_positive)
 
     @field_validator("prune_every")
     @classmethod

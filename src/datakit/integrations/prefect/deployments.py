@@ -16,7 +16,8 @@ job's enabled triggers (with the warehouse's `schedules:` overrides):
 Tags (`datakit`, `datakit-project:<name>`, `datakit-env:<environment>`, the warehouse, the job's and its
 triggers' tags) are how `deploy` knows which deployments it made: only those are ever removed.
 Parameters: where the project is and which environment (`project_root`, `environment`), and what a run
-of the job takes (`full_refresh`, `resume`).
+of the job takes (`full_refresh`, `resume`, and a selection given to `deploy --select/--exclude`; a run
+started from Prefect's UI may set those and a backfill window too: `plans.py`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from datakit.config.models.triggers import Trigger
     from datakit.config.project import Project
     from datakit.config.tenancy import Tenant
+    from datakit.integrations.prefect.plans import FlowOptions
 
 EVENTS = {
     "job_succeeded": ("prefect.flow-run.Completed",),
@@ -113,15 +115,24 @@ def ownership_tags(project: Project) -> tuple[str, ...]:
 
 
 def deployment_specs(
-    project: Project, *, warehouse: str = ALL, job: str | None = None, project_root: Path | None = None
+    project: Project,
+    *,
+    warehouse: str = ALL,
+    job: str | None = None,
+    project_root: Path | None = None,
+    chosen: FlowOptions | None = None,
 ) -> list[DeploymentSpec]:
     """The deployments of `warehouse_jobs(project, warehouse, job)`; `project_root`: the project's path as the
-    runner sees it (default: this one's, absolute)."""
+    runner sees it (default: this one's, absolute); `chosen`: a selection each deployment's runs make
+    (its parameters' defaults, `plans.py`)."""
     root = str(project_root or project.root.resolve())
-    return [_spec(project, w, j, root) for w, j in warehouse_jobs(project, warehouse, job)]
+    given = chosen.parameters() if chosen is not None else {}
+    return [_spec(project, w, j, root, given) for w, j in warehouse_jobs(project, warehouse, job)]
 
 
-def _spec(project: Project, warehouse: str | None, job: str, root: str) -> DeploymentSpec:
+def _spec(
+    project: Project, warehouse: str | None, job: str, root: str, given: dict[str, Any]
+) -> DeploymentSpec:
     tenant = tenant_context(project, warehouse)
     config = project.job(job)
     triggers = _job_triggers(project, job, tenant)
@@ -170,6 +181,7 @@ def _spec(project: Project, warehouse: str | None, job: str, root: str) -> Deplo
             "environment": project.environment,
             "full_refresh": False,
             "resume": None,
+            **given,
         },
         tags=tuple(dict.fromkeys(tags)),
         crons=tuple(crons),

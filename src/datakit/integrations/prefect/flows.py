@@ -78,19 +78,43 @@ def job_flow(warehouse: str | None, job: str, description: str | None = None) ->
     """The Prefect flow of `job` for `warehouse` (None: the project itself).
 
     Its parameters say which project to run (`project_root`, `environment`; a deployment bakes them in)
-    and how (`full_refresh`, `resume`: a failed run's id, whose succeeded steps are not repeated).
+    and how (`full_refresh`, `resume`: a failed run's id, whose succeeded steps are not repeated; a
+    selection and a backfill window, as `datakit run job` and `datakit backfill job` take them:
+    `plans.flow_plan`).
     """
     from prefect import flow
 
     def run(
-        project_root: str, environment: str, full_refresh: bool = False, resume: int | None = None
-    ) -> dict[str, str]:
+        project_root: str,
+        environment: str,
+        full_refresh: bool = False,
+        resume: int | None = None,
+        select: list[str] | None = None,
+        exclude: list[str] | None = None,
+        backfill_start: str | None = None,
+        backfill_end: str | None = None,
+        backfill_chunk: str | None = None,
+        backfill_max_parallelism: int = 1,
+    ) -> Any:
+        from prefect.states import Cancelled
+
         from datakit.config import load_project
-        from datakit.orchestrate.plan import compile_job
+        from datakit.integrations.prefect.cancel import FlowCancelled
+        from datakit.integrations.prefect.plans import flow_plan, options
+        from datakit.orchestrate.store import open_store
 
         project = load_project(Path(project_root), environment=environment)
-        plan = compile_job(project, job, warehouse)
-        return run_plan(project, plan, full_refresh=full_refresh, resume=resume)
+        chosen = options(
+            select, exclude, resume, backfill_start, backfill_end, backfill_chunk, backfill_max_parallelism
+        )
+        store = open_store(project)
+        try:
+            plan = flow_plan(project, job, warehouse, chosen, store)
+            return run_plan(project, plan, full_refresh=full_refresh, resume=resume, store=store)
+        except FlowCancelled as exc:  # a returned state is the flow run's final state
+            return Cancelled(message=exc.message)
+        finally:
+            store.close()
 
     # the flow as the entry module names it: a deployment's entrypoint points there (`entry.py`)
     run.__module__ = ENTRY_MODULE
@@ -173,6 +197,7 @@ def _walk(
     run_id: int | None,
     flow_run_id: str,
 ) -> dict[str, str]:
+    from datakit.integrations.prefect.cancel import CancelWatch, FlowCancelled
     from datakit.orchestrate.executor import run_keys
     from datakit.orchestrate.run import start_server, step_server
     from datakit.orchestrate.steps import LocalRunner
@@ -186,12 +211,23 @@ def _walk(
         runner = runner.for_run(keys)
         if server is not None:
             start_server(server)
+    watch = None
+    if run_id is not None and recorder.store is not None:  # an operator's cancel stops the steps
+        watch = CancelWatch(recorder.store, run_id, getattr(runner, "cancel", None)).start()
+    tasks = _StepTasks(plan, recorder, runner, watch.requested if watch is not None else None)
     try:
-        states = _StepTasks(plan, recorder, runner).run(reused)
+        states = tasks.run(reused)
     finally:
+        if watch is not None:
+            watch.close()
         if server is not None:
             server.close()
     skipped = [s for s, st in states.items() if st is NodeState.SKIPPED]
+    if watch is not None and watch.requested.is_set():
+        recorder.skip([*skipped, *tasks.not_started])
+        message = f"cancelled by {watch.by}"
+        recorder.finish(RunStatus.CANCELLED, message)
+        raise FlowCancelled(message)
     recorder.skip(skipped)  # pending steps the walk gave up on (continue_on_failure: false)
     recorder.settle()
     failed = [s for s, st in states.items() if st is NodeState.FAILED]
@@ -205,8 +241,13 @@ def _walk(
 class _StepTasks:
     """The plan's steps as Prefect tasks, walked by datakit's DAG walker."""
 
-    def __init__(self, plan: Plan, recorder: RunRecorder, runner: StepRunner) -> None:
+    def __init__(
+        self, plan: Plan, recorder: RunRecorder, runner: StepRunner, cancelled: threading.Event | None
+    ) -> None:
         self.plan = plan
+        self.cancelled = cancelled
+        self.not_started: list[str] = []
+        """Steps the walk reached after an operator's cancel: no task runs them."""
         self.recorder = recorder
         self.runner = runner
         self.by_id = {step.id: step for step in plan.steps}
@@ -230,6 +271,10 @@ class _StepTasks:
     def work(self, step_id: str) -> bool:
         """(In a walker thread.) The step's task, with its upstream tasks' states as `wait_for`."""
         step = self.by_id[step_id]
+        if self.cancelled is not None and self.cancelled.is_set():
+            with self.lock:
+                self.not_started.append(step_id)
+            return False
         with self.lock:  # a failed upstream's state would stop Prefect from running the task at all
             upstream = [
                 self.states[u] for u in self.edges[step_id] if self.states.get(u, _NONE).is_completed()
@@ -241,13 +286,19 @@ class _StepTasks:
         return bool(state.is_completed())
 
     def _body(self, step: Step) -> Callable[[], dict[str, Any]]:
-        recorder, runner = self.recorder, self.runner
+        recorder, runner, cancelled = self.recorder, self.runner, self.cancelled
 
         def attempt() -> dict[str, Any]:
             from prefect.runtime import task_run
 
             with recorder.attempt(step, int(task_run.get_run_count() or 1)) as current:
-                current.output = runner(step)
+                try:
+                    current.output = runner(step)
+                except Exception as exc:
+                    if cancelled is None or not cancelled.is_set():
+                        raise
+                    # killed by an operator's cancel: terminal (a DatakitError is not transient)
+                    raise DatakitError(f"cancelled while running ({exc})") from None
             output: StepOutput = current.output
             if output.rows:
                 _say(", ".join(f"{k.removeprefix('rows_')} {v:,}" for k, v in output.rows.items()))
@@ -340,9 +391,12 @@ class _StateHooks:
         self._announce(flow_run, f"flow run crashed: {state.message or state.name}", create=True)
 
     def cancelled(self, flow: Any, flow_run: Any, state: Any) -> None:  # noqa: ARG002
-        self._announce(flow_run, f"flow run cancelled: {state.message or state.name}", create=True)
+        message = f"flow run cancelled: {state.message or state.name}"
+        self._announce(flow_run, message, create=True, status=RunStatus.CANCELLED)
 
-    def _announce(self, flow_run: Any, error: str | None, *, create: bool) -> None:
+    def _announce(
+        self, flow_run: Any, error: str | None, *, create: bool, status: RunStatus | None = None
+    ) -> None:
         """End the recorded run if the body could not (then `finish` announces it); else announce the
         end the body recorded. Never raises: a hook must not change the flow run's outcome."""
         try:
@@ -357,8 +411,13 @@ class _StateHooks:
             if run is None:
                 return
             if run.status in (RunStatus.RUNNING.value, RunStatus.QUEUED.value):
-                recorder.announce_end = True
-                recorder.finish(RunStatus.FAILED if error else RunStatus.SUCCEEDED, error)
+                ended = status or (RunStatus.FAILED if error else RunStatus.SUCCEEDED)
+                if ended is RunStatus.CANCELLED and run.cancel_requested is not None:
+                    error = f"cancelled by {run.cancel_requested}"  # an operator's own cancel
+                recorder.announce_end = run.cancel_requested is None  # which pages nobody
+                recorder.finish(ended, error)
+            elif run.status == RunStatus.CANCELLED.value and run.cancel_requested is not None:
+                return  # cancelled by an operator, who knows
             else:
                 ok = run.status == RunStatus.SUCCEEDED.value
                 recorder.announce(EventKind.RUN_SUCCEEDED if ok else EventKind.RUN_FAILED)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from datakit.integrations.prefect.flows import ENGINE, job_flow
+from datakit.integrations.prefect.plans import FlowOptions
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
@@ -38,20 +39,30 @@ def run_now(
     warehouse: str | None = None,
     full_refresh: bool = False,
     resume: int | None = None,
+    chosen: FlowOptions | None = None,
 ) -> FlowOutcome:
-    """Run job `job` (for `warehouse`) as its Prefect flow, now, against the configured Prefect API."""
+    """Run job `job` (for `warehouse`) as its Prefect flow, now, against the configured Prefect API;
+    `chosen`: a selection or a backfill window (`plans.py`), checked before the flow run starts."""
     from datakit.config.tenancy import tenant_context
+    from datakit.integrations.prefect.plans import flow_plan
     from datakit.orchestrate.store import open_store
     from datakit.orchestrate.store.external import ExternalRuns
 
+    chosen = replace(chosen or FlowOptions(), resume=resume)
     tenant = tenant_context(project, warehouse)
     name = tenant.require_job(project.resolve_name("job", job) or job)
+    store = open_store(project)
+    try:  # a bad selector or window is the CLI's error here, not a failed flow run
+        flow_plan(project, name, tenant.name, chosen, store)
+    finally:
+        store.close()
     flow = job_flow(tenant.name, name, project.job(name).description)
     state: Any = flow(  # a State, with return_state
         project_root=str(project.root.resolve()),
         environment=project.environment,
         full_refresh=full_refresh,
         resume=resume,
+        **chosen.parameters(),
         return_state=True,
     )
     flow_run_id = str(state.state_details.flow_run_id)

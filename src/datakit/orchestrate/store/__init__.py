@@ -10,6 +10,7 @@ from datakit.orchestrate.store.records import (
     StepStatus,
     TickRecord,
 )
+from datakit.orchestrate.store.resumes import ResumedRunGone
 from datakit.orchestrate.store.sql import AlreadyRunning, StateStore, TickFired, open_store
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "AttemptRecord",
     "AuditRecord",
     "PausedTrigger",
+    "ResumedRunGone",
     "RunRecord",
     "RunStatus",
     "StateStore",

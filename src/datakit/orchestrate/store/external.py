@@ -46,6 +46,7 @@ from datakit.orchestrate.store.records import (
     StepStatus,
     failure_summary,
 )
+from datakit.orchestrate.store.resumes import hold_resumed
 from datakit.orchestrate.store.sql import AlreadyRunning, StateStore
 from datakit.orchestrate.store.sql import _clip as clip
 
@@ -129,6 +130,8 @@ class ExternalRuns:
                     found = self._find(conn, who.external_id)
                     if found is not None:
                         return found
+                    if resumed_from is not None:  # locked until the commit: a prune cannot delete it
+                        hold_resumed(conn, store.runs, resumed_from)
                     if key is not None:
                         self._refuse_if_active(conn, job, warehouse)
                     run_id = int(conn.execute(insert(store.runs).values(**row)).inserted_primary_key[0])
@@ -254,7 +257,10 @@ class ExternalRuns:
             failed = [s for s, st in status.items() if st == StepStatus.FAILED.value]
             left_out = [s for s, st in status.items() if st == StepStatus.SKIPPED.value]
             ended = RunStatus.FAILED if failed or left_out else RunStatus.SUCCEEDED
-            self._end(conn, run_id, ended, failure_summary(failed, left_out) if failed or left_out else None)
+            summary = failure_summary(failed, left_out) if failed or left_out else None
+            if ended is RunStatus.FAILED and run.cancel_requested is not None:  # as a local run's
+                ended, summary = RunStatus.CANCELLED, f"cancelled by {run.cancel_requested}: {summary}"
+            self._end(conn, run_id, ended, summary)
             return ended
 
     def finish(self, run_id: int, status: RunStatus, error: str | None = None) -> bool:
@@ -299,7 +305,9 @@ class ExternalRuns:
         transactions are serialised already by BEGIN IMMEDIATE)."""
         runs = self.store.runs
         return conn.execute(
-            select(runs.c.id, runs.c.status, runs.c.plan).where(runs.c.id == run_id).with_for_update()
+            select(runs.c.id, runs.c.status, runs.c.plan, runs.c.cancel_requested)
+            .where(runs.c.id == run_id)
+            .with_for_update()
         ).first()
 
 

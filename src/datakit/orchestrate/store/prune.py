@@ -10,7 +10,8 @@ newest `max_runs` runs of its job and warehouse — unless the history still nee
 
 Deletion goes in batches of a few hundred runs, one short transaction each, so that a run starting or
 recording its steps meanwhile (serve, a CLI run) waits milliseconds, not for the whole prune. Each batch
-checks again, inside its transaction, that no run outside it has started to resume one of its runs.
+checks again, inside its transaction and under its runs' row locks, that no run outside it resumes one of
+its runs, nor is being recorded as resuming one (`resumes.py`: a resume and a prune never interleave).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy import delete, func, select
 
 from datakit.orchestrate.store.records import ACTIVE, TickRecord
+from datakit.orchestrate.store.resumes import deletable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -49,6 +51,8 @@ class Policy:
 
     default: Limits
     jobs: Mapping[str, Limits] = field(default_factory=dict)
+    audit_max_age: float | None = None
+    """Seconds the audit log keeps an entry (None: for ever)."""
 
     def limits(self, job: str) -> Limits:
         return self.jobs.get(job, self.default)
@@ -131,17 +135,14 @@ def count_removed(store: StateStore, run_ids: Sequence[int]) -> RemovedCounts:
 def delete_runs(store: StateStore, run_ids: Sequence[int]) -> RemovedCounts:
     """Delete the runs (steps, attempts, logs) in short transactions; what was really deleted.
 
-    A run that became active, or that a run outside the batch now resumes, is skipped.
+    A run that became active, or that a run outside the batch now resumes (even one whose resume is
+    being recorded at this moment: `resumes.deletable`), is skipped, with the runs its chain needs.
     """
     runs = store.runs.c
     removed = RemovedCounts()
     for batch in _batches(run_ids):
-        child = store.runs.alias("child")
-        resumed_by_other = exists().where(and_(child.c.resumed_from == runs.id, child.c.id.not_in(batch)))
         with store.write() as conn:
-            query = select(runs.id).where(runs.id.in_(batch), runs.status.not_in(ACTIVE), ~resumed_by_other)
-            found: Any = conn.execute(query).scalars().all()
-            doomed = [int(run_id) for run_id in found]
+            doomed = deletable(conn, store.runs, batch)  # locked: a resume of one of them waits, or won
             if not doomed:
                 continue
             _, size = _sizes(conn, store, doomed)
@@ -192,6 +193,27 @@ def count_expired_deliveries(store: StateStore, now: float) -> int:
     query = select(func.count()).select_from(store.deliveries).where(store.deliveries.c.expires_at < now)
     with store.engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
+
+
+def count_old_audit(store: StateStore, before: float) -> int:
+    """Audit log entries recorded before `before` (what `forget_audit` would drop)."""
+    query = select(func.count()).select_from(store.audit).where(store.audit.c.at < before)
+    with store.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def forget_audit(store: StateStore, before: float) -> int:
+    """Delete the audit log entries recorded before `before`, oldest first, in short transactions
+    (the UI and the CLI keep appending meanwhile); how many there were."""
+    audit = store.audit.c
+    forgotten = 0
+    while True:
+        with store.write() as conn:
+            oldest = select(audit.id).where(audit.at < before).order_by(audit.id).limit(BATCH)
+            ids: Any = conn.execute(oldest).scalars().all()
+            if not ids:
+                return forgotten
+            forgotten += int(conn.execute(delete(store.audit).where(audit.id.in_(list(ids)))).rowcount)
 
 
 def all_ticks(store: StateStore) -> list[TickRecord]:

@@ -50,6 +50,7 @@ from datakit.orchestrate.store.records import (
     StepStatus,
     TickRecord,
 )
+from datakit.orchestrate.store.resumes import hold_resumed
 from datakit.orchestrate.store.tables import build_tables, missing_columns
 
 if TYPE_CHECKING:
@@ -174,6 +175,7 @@ class StateStore(Controls):
 
         With `tick_key` (a trigger's firing), the tick is recorded in the same transaction as the run:
         TickFired when it already was, so a tick starts at most one run whoever else evaluates it.
+        With `resumed_from`, ResumedRunGone when a prune removed that run meanwhile (`resumes.py`).
         """
         self.sweep_abandoned()
         key = None if allow_concurrent else f"{job}@{warehouse or ''}"
@@ -197,6 +199,8 @@ class StateStore(Controls):
                 with self._tx() as conn:
                     if tick_key is not None and self._tick_exists(conn, tick_key):
                         raise TickFired(tick_key)
+                    if resumed_from is not None:  # locked until the commit: a prune cannot delete it
+                        hold_resumed(conn, self.runs, resumed_from)
                     if key is not None:
                         # per tenant, like the key: acme's run of a job never blocks globex's
                         same_tenant = (
