@@ -95,6 +95,32 @@ class ExternalRuns:
     ) -> int:
         """The id of `who`'s run, created (with its plan's steps pending) by the first caller.
 
+        (`join_run` also says whether this call created it.)
+        """
+        run_id, _ = self.join_run(
+            who,
+            job=job,
+            plan=plan,
+            warehouse=warehouse,
+            started_at=started_at,
+            resumed_from=resumed_from,
+            reused=reused,
+        )
+        return run_id
+
+    def join_run(
+        self,
+        who: EngineRun,
+        *,
+        job: str,
+        plan: dict[str, Any],
+        warehouse: str | None = None,
+        started_at: float | None = None,
+        resumed_from: int | None = None,
+        reused: Sequence[str] = (),
+    ) -> tuple[int, bool]:
+        """The id of `who`'s run, and True when this call created it (with its plan's steps pending).
+
         `plan` is the plan as the engine runs it (`Plan.as_dict()`, each step's `depends_on` the
         engine's dependencies); `started_at`, when the engine knows when its run started (else now).
         A run resuming run `resumed_from` records the steps it does not repeat (`reused`) as such.
@@ -128,7 +154,7 @@ class ExternalRuns:
                 with store._tx() as conn:
                     found = self._find(conn, who.external_id)
                     if found is not None:
-                        return found
+                        return found, False
                     if key is not None:
                         self._refuse_if_active(conn, job, warehouse)
                     run_id = int(conn.execute(insert(store.runs).values(**row)).inserted_primary_key[0])
@@ -148,12 +174,12 @@ class ExternalRuns:
                                 for position, step_id in enumerate(step_ids)
                             ],
                         )
-                    return run_id
+                    return run_id, True
             except IntegrityError:  # another task created the run (or took the job's slot) meanwhile
                 with store._tx() as conn:
                     found = self._find(conn, who.external_id)
                     if found is not None:
-                        return found
+                        return found, False
                     holder = conn.execute(select(runs.id).where(runs.active_key == key)).scalar()
                 raise AlreadyRunning(job, int(holder or 0)) from None
 
