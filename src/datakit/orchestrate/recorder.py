@@ -390,7 +390,8 @@ class RunRecorder:
                 )
             )
         except Exception as exc:  # lineage never fails a step
-            log.warning("OpenLineage %s event of %s not sent: %s", phase, step.id if step else "the run", exc)
+            what = step.id if step is not None else "the run"
+            log.warning("OpenLineage %s event of %s not sent: %s", phase, what, redact(str(exc)))
 
     def _safely(self, what: str, action: Callable[[ExternalRuns, int], T]) -> T | None:
         """`action(runs, run_id)`; None (and a warning) when the run is not recorded or it fails."""
