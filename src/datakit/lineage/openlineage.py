@@ -76,6 +76,10 @@ class StepEvent:
     error: str | None = None
     details: Mapping[str, Any] | None = None
     at: float = field(default_factory=time.time)
+    run_key: str | None = None
+    """The run's name unique across state stores and stable across processes (an engine's run id,
+    `airflow:<dag id>:<run id>`; a local run's `<id>-<uid>`): its events' OpenLineage run ids are
+    derived from it, so the START and COMPLETE of a step sent by two processes name one run."""
 
 
 def step_observer(project: Project) -> Callable[[StepEvent], None] | None:
@@ -93,7 +97,7 @@ class Emitter:
         self.project = project
         self.namespace = settings.namespace or project.config.name
         self.client = client if client is not None else _client(project, settings)
-        self._salt = uuid.uuid4().hex  # run ids repeat across state stores: a step's run id must not
+        self._salt = uuid.uuid4().hex  # for events without a run key (run ids repeat across stores)
         self._graph: Graph | None = None
         self._queue: queue.Queue[StepEvent] = queue.Queue()
         self._pending = 0
@@ -147,7 +151,7 @@ class Emitter:
         }
         if event.step_id is not None:
             parent_job = self._job_name(StepEvent(event.phase, event.job, event.run_id, event.warehouse))
-            parent_id = self._run_uuid(event.run_id, None)
+            parent_id = self._run_uuid(event, None)
             run_facets["parent"] = parent_run.ParentRunFacet(
                 run=parent_run.Run(runId=parent_id),
                 job=parent_run.Job(namespace=self.namespace, name=parent_job),
@@ -170,7 +174,7 @@ class Emitter:
         return RunEvent(
             eventType=states[event.phase],
             eventTime=datetime.datetime.fromtimestamp(event.at, datetime.UTC).isoformat(),
-            run=Run(runId=self._run_uuid(event.run_id, event.step_id), facets=run_facets),
+            run=Run(runId=self._run_uuid(event, event.step_id), facets=run_facets),
             job=Job(namespace=self.namespace, name=job_name, facets=job_facets),
             inputs=inputs,
             outputs=outputs,
@@ -310,8 +314,14 @@ class Emitter:
         parts = [event.warehouse, event.job, event.step_id]
         return ".".join(p for p in parts if p)
 
-    def _run_uuid(self, run_id: int, step_id: str | None) -> str:
-        return str(uuid.uuid5(uuid.NAMESPACE_OID, f"{self._salt}:{run_id}:{step_id or ''}"))
+    def _run_uuid(self, event: StepEvent, step_id: str | None) -> str:
+        return run_uuid(event.run_key or f"{self._salt}:{event.run_id}", step_id)
+
+
+def run_uuid(run_key: str, step_id: str | None) -> str:
+    """The OpenLineage run id of a run (`step_id` None) or of one of its steps: the same in every
+    process that sends an event about it (a name-based uuid)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"datakit:{run_key}:{step_id or ''}"))
 
 
 def dataset_name(project: Project, table: Table, tenant: Tenant) -> tuple[str, str]:

@@ -88,6 +88,7 @@ class Executor:
     """Told each start and end of the run and of its steps (OpenLineage: `lineage.openlineage`); must
     not raise (its errors are its own: an `Emitter` logs them)."""
     _aborted: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _run_keys: dict[int, str | None] = field(default_factory=dict, init=False, repr=False)
 
     def run(
         self,
@@ -302,6 +303,11 @@ class Executor:
             return
         from datakit.lineage.openlineage import StepEvent
 
+        if run_id not in self._run_keys:  # names the run's OpenLineage runs, unique across stores
+            try:
+                self._run_keys[run_id] = self.store.get_run(run_id).key
+            except Exception:
+                self._run_keys[run_id] = None
         self.observe(
             StepEvent(
                 phase,
@@ -313,6 +319,7 @@ class Executor:
                 step_data(step)["params"] if step is not None else {},
                 error,
                 details,
+                run_key=self._run_keys[run_id],
             )
         )
 

@@ -14,6 +14,15 @@ SLA checks and notifications need nothing engine-specific:
   run_succeeded / run_failed to the job's channels, built from the recorded run like a local run's.
 - **Heartbeats** while a step runs (and, attached, for the whole run), so `sweep_abandoned` can tell
   a dead worker from a slow one.
+- **OpenLineage**: each step's first start and its final end, and the run's start (by the caller that
+  created it) and end (by the caller that ended it), go to the project's step observer
+  (`lineage.openlineage`, as the local executor's do), keyed by the engine's run id so that events
+  sent by different processes (one per Airflow task) name the same OpenLineage run.
+
+Exactly once, across processes: the run's end is announced by the one call that ended it (`settle` and
+`finish` lock the run row; an ended run is left as it is), its SLA miss by the one call that recorded it
+first (`record_sla_miss`) — so an engine's own run-level hooks (Airflow's DAG callbacks and deadline
+alert) call `finish` / `settle` / `deadline_missed` here too, and only the first of them all speaks.
 
 Recording is secondary to the work: when the state store cannot be reached, the step still runs and
 a warning says what was not recorded (the step's data and its load record are in the destination,
@@ -40,6 +49,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from datakit.config.project import Project
+    from datakit.lineage.openlineage import Phase, StepEvent
     from datakit.orchestrate.plan import Plan
     from datakit.orchestrate.stepkinds import Step
     from datakit.orchestrate.steps import StepOutput
@@ -94,8 +104,18 @@ class RunRecorder:
     announce_end: bool = True
     """Send run_succeeded / run_failed when this recorder ends the run; False when the engine's own
     run-level hooks announce it (Prefect's flow state hooks call `announce`)."""
+    run_name: str | None = None
+    """How notifications name the run (Airflow's DAG run id); default: datakit's run id."""
+    resume: str | None = None
+    """How notifications say to re-run what failed, in the engine (default: `datakit run --resume`)."""
+    observe: Callable[[StepEvent], None] | None = None
+    """Told each step's start and end and the run's (OpenLineage); default: the project's step
+    observer (`lineage.openlineage.step_observer`), built when first needed, none when not configured."""
     heartbeat_every: float = HEARTBEAT_EVERY
     run_id: int | None = field(default=None, init=False)
+    created: bool = field(default=False, init=False)
+    """True when `join` created the run (this caller was the first)."""
+    _observer_built: bool = field(default=False, init=False, repr=False)
     _runs: ExternalRuns | None = field(default=None, init=False, repr=False)
     _own_store: bool = field(default=False, init=False, repr=False)
     _run_clock: _Alive | None = field(default=None, init=False, repr=False)
@@ -114,7 +134,7 @@ class RunRecorder:
             if not create:
                 self.run_id = self._runs.find(self.who.external_id)
                 return self.run_id
-            self.run_id = self._runs.join(
+            self.run_id, self.created = self._runs.join_run(
                 self.who,
                 job=self.plan.job,
                 plan=self.plan.as_dict(),
@@ -132,6 +152,8 @@ class RunRecorder:
             return None
         if self.who.attached:
             self._run_clock = self._alive().start()
+        if self.created:
+            self._observe("start")
         return self.run_id
 
     @contextmanager
@@ -151,6 +173,8 @@ class RunRecorder:
         )
         if recorded is not None:
             current.number = recorded
+            if recorded == 1:  # a step's OpenLineage run spans its tries, as in a local run
+                self._observe("start", step)
         self._check_sla()
         alive = None if self.who.attached or recorded is None else self._alive().start()
         try:
@@ -195,6 +219,8 @@ class RunRecorder:
 
         if self._safely(f"the end of step {step.id}", record) is None:
             return
+        if retry_in is None:
+            self._observe("complete" if exc is None else "fail", step, error, details)
         self._check_sla()
         if retry_in is None:
             self.settle()
@@ -207,12 +233,32 @@ class RunRecorder:
         return ended
 
     def finish(self, status: RunStatus, error: str | None = None) -> bool:
-        """End the run as the engine says it ended (crashed, cancelled, failed by its scheduler)."""
+        """End the run as the engine says it ended (crashed, cancelled, failed by its scheduler);
+        True when this call ended it (and announced it). An ended run is left as it is."""
         self._check_sla()
         done = self._safely("the run's end", lambda runs, run_id: runs.finish(run_id, status, error))
         if done:
-            self._ended(status)
+            self._ended(status, error)
         return bool(done)
+
+    def deadline_missed(self) -> bool:
+        """The engine says the run outlived its SLA (Airflow's deadline alert): record and announce
+        the miss unless it was already (by a task's SLA timer), or the run ended within its SLA."""
+        sla = self.plan.sla
+        if self._runs is None or self.run_id is None:
+            return False
+        store = self._runs.store
+
+        def missed(_runs: ExternalRuns, run_id: int) -> bool:
+            run = store.get_run(run_id)
+            if sla is not None and run.finished_at is not None and run.finished_at - run.started_at <= sla:
+                return False
+            return store.record_sla_miss(run_id)
+
+        if self._safely("an SLA miss", missed):
+            self._tell(EventKind.SLA_MISSED)
+            return True
+        return False
 
     def skip(self, step_ids: list[str]) -> None:
         """Record steps the engine will not run (it gave up after a failure) as skipped."""
@@ -230,10 +276,14 @@ class RunRecorder:
         self._tell(kind)
 
     def close(self) -> None:
-        """Stop the run's clocks and close the store this recorder opened."""
+        """Stop the run's clocks, send the OpenLineage events still queued (an engine's task process
+        may end right after), and close the store this recorder opened."""
         if self._run_clock is not None:
             self._run_clock.stop()
             self._run_clock = None
+        flush = getattr(self.observe, "flush", None)
+        if callable(flush):
+            flush()
         if self._own_store and self.store is not None:
             self.store.close()
             self.store = None
@@ -241,9 +291,13 @@ class RunRecorder:
 
     # --- internals --------------------------------------------------------------------------------
 
-    def _ended(self, status: RunStatus) -> None:
+    def _ended(self, status: RunStatus, error: str | None = None) -> None:
         if self._run_clock is not None:
             self._run_clock.stop()
+        if error is None and status is not RunStatus.SUCCEEDED:
+            run = self.current()
+            error = run.error if run is not None else None
+        self._observe("complete" if status is RunStatus.SUCCEEDED else "fail", error=error)
         if self.announce_end and status is not RunStatus.CANCELLED:  # an operator's cancel pages nobody
             self._tell(EventKind.RUN_SUCCEEDED if status is RunStatus.SUCCEEDED else EventKind.RUN_FAILED)
 
@@ -282,6 +336,12 @@ class RunRecorder:
             return
         try:
             event = RunEvent.from_run(kind, self._runs.store.get_run(self.run_id), sla=self.plan.sla)
+            event = replace(
+                event,
+                run_id=self.run_name or event.run_id,
+                resume=self.resume,
+                engine=self.who.engine,
+            )
             notify = self.notify
             if notify is None:
                 from datakit.orchestrate.notify import Notifier
@@ -292,6 +352,46 @@ class RunRecorder:
             log.warning(
                 "%s of run %s not sent: %s: %s", kind, self.run_id, type(exc).__name__, redact(str(exc))
             )
+
+    def _observe(
+        self,
+        phase: Phase,
+        step: Step | None = None,
+        error: str | None = None,
+        details: Mapping[str, object] | None = None,
+    ) -> None:
+        """Tell the step observer (OpenLineage) that the run or `step` started or ended; never raises."""
+        if self.run_id is None:
+            return
+        try:
+            if not self._observer_built:
+                self._observer_built = True
+                if self.observe is None:
+                    from datakit.lineage.openlineage import step_observer
+
+                    self.observe = step_observer(self.project)
+            if self.observe is None:
+                return
+            from datakit.lineage.openlineage import StepEvent
+            from datakit.orchestrate.stepkinds import step_data
+
+            self.observe(
+                StepEvent(
+                    phase,
+                    self.plan.job,
+                    self.run_id,
+                    self.plan.warehouse,
+                    step.id if step is not None else None,
+                    step.kind if step is not None else None,
+                    step_data(step)["params"] if step is not None else {},
+                    error,
+                    dict(details) if details is not None else None,
+                    run_key=self.who.external_id,
+                )
+            )
+        except Exception as exc:  # lineage never fails a step
+            what = step.id if step is not None else "the run"
+            log.warning("OpenLineage %s event of %s not sent: %s", phase, what, redact(str(exc)))
 
     def _safely(self, what: str, action: Callable[[ExternalRuns, int], T]) -> T | None:
         """`action(runs, run_id)`; None (and a warning) when the run is not recorded or it fails."""

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.http_api import running_api
+from tests.orchestrate.test_sla import Arrivals
 from tests.services import services_required
 
 HERE = Path(__file__).resolve().parent
@@ -89,6 +91,15 @@ def airflow_env(tmp_path: Path) -> AirflowEnv:
             pytest.fail(f"{message} — DATAKIT_REQUIRE_SERVICES=1 forbids skipping", pytrace=False)
         pytest.skip(message)
     return AirflowEnv(python=python, home=tmp_path / "airflow-home")
+
+
+@pytest.fixture
+def arrivals() -> Any:
+    """A webhook receiver (`<url>/hook`) noting each notification it gets, in order."""
+    with running_api() as api:
+        seen = Arrivals(api)
+        api.route("/hook")(seen)
+        yield seen
 
 
 VOLATILE = {

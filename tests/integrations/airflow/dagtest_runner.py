@@ -8,8 +8,10 @@ and try number.
 Fault injection, for the retry tests: `--fail-once STEP` makes the first attempt of load step STEP fail
 with a transient error (`ConnectionLost`), `--fail-always STEP` every attempt, `--fail-terminal STEP`
 every attempt with a terminal error, `--fail-after-load STEP` the first attempt with a transient error
-after its load committed (as a task killed at that instant). They patch datakit's step function, which
-Airflow 3's `dag.test()` runs in this process.
+after its load committed (as a task killed at that instant), `--killed STEP` fails STEP's task as a
+task killed while it ran (SIGKILL, OOM): its try's start is recorded, its end never is. They patch
+datakit's step function (and, for `--killed`, the recorder's end of the try), which Airflow 3's
+`dag.test()` runs in this process.
 """
 
 from __future__ import annotations
@@ -24,12 +26,25 @@ from typing import Any
 
 
 def _inject(
-    fail_once: set[str], fail_always: set[str], fail_terminal: set[str], fail_after_load: set[str]
+    fail_once: set[str],
+    fail_always: set[str],
+    fail_terminal: set[str],
+    fail_after_load: set[str],
+    killed: set[str],
 ) -> None:
     from datakit.connectors.errors import ConnectionLost
     from datakit.errors import DatakitError
     from datakit.orchestrate import steps
+    from datakit.orchestrate.recorder import RunRecorder
     from datakit.orchestrate.stepkinds import LoadStep
+
+    recorded_end = RunRecorder._finished
+
+    def finished(self: RunRecorder, current: Any, exc: BaseException | None, retry_in: float | None) -> None:
+        if current.step.id not in killed:  # a killed process records nothing more
+            recorded_end(self, current, exc, retry_in)
+
+    RunRecorder._finished = finished  # type: ignore[method-assign]
 
     original = steps.load_step
     failed: set[str] = set()
@@ -38,7 +53,7 @@ def _inject(
         project_root: str, environment: str, step: LoadStep, full_refresh: bool, runs: tuple[str, ...]
     ) -> dict[str, Any]:
         step_id = step.id
-        if step_id in fail_terminal:
+        if step_id in fail_terminal or step_id in killed:
             raise DatakitError(f"injected terminal failure of {step_id}")
         if step_id in fail_always:
             raise ConnectionLost(f"injected transient failure of {step_id} (every attempt)")
@@ -62,6 +77,7 @@ def main() -> None:
     parser.add_argument("--fail-always", action="append", default=[])
     parser.add_argument("--fail-terminal", action="append", default=[])
     parser.add_argument("--fail-after-load", action="append", default=[])
+    parser.add_argument("--killed", action="append", default=[])
     args = parser.parse_args()
     assert os.environ.get("AIRFLOW_HOME"), "set AIRFLOW_HOME: Airflow would create ~/airflow otherwise"
 
@@ -76,7 +92,13 @@ def main() -> None:
         print(json.dumps({"import_errors": {str(k): v for k, v in bag.import_errors.items()}}))
         sys.exit(1)
     dag = bag.dags[args.dag_id]
-    _inject(set(args.fail_once), set(args.fail_always), set(args.fail_terminal), set(args.fail_after_load))
+    _inject(
+        set(args.fail_once),
+        set(args.fail_always),
+        set(args.fail_terminal),
+        set(args.fail_after_load),
+        set(args.killed),
+    )
     run = dag.test()
     tasks = {
         ti.task_id: {"state": str(ti.state), "try_number": ti.try_number} for ti in run.get_task_instances()

@@ -159,3 +159,25 @@ def operated_jaffle(root: Path, *, sla: str = "30m") -> Path:
         mapping.read_text() + f"  alerts_url:\n    env_var: {ALERTS_VAR}\n    required: false\n"
     )
     return root
+
+
+SHOP_ALERTS_VAR = "ALERTS_WEBHOOK_URL_DEV"
+"""Where the scaffold's `alerts_webhook_url` secret comes from in environment dev."""
+
+
+def notified_shop(root: Path, *, sla: str | None = None, lineage: str | None = None) -> Path:
+    """`shop_project` whose job `daily` tells a webhook (URL in $ALERTS_WEBHOOK_URL_DEV) of failures and
+    successes; with an SLA, and with OpenLineage events appended to the file `lineage` when given."""
+    shop_project(root)
+    job = root / "config/jobs/daily.yaml"
+    text = job.read_text() + (
+        "  notifications:\n    on_failure: true\n    on_success: true\n"
+        "    channels: [{type: webhook, url_secret_key: alerts_webhook_url}]\n"
+    )
+    if sla is not None:
+        text += f"  sla: {{duration: {sla}}}\n"
+    job.write_text(text)
+    if lineage is not None:
+        with (root / "datakit.yaml").open("a") as config:
+            config.write(f"openlineage:\n  transport: {{type: file, path: {lineage}}}\n")
+    return root

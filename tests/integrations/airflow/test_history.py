@@ -16,7 +16,8 @@ from datakit.integrations.airflow.compile import compile_dags, write_dags
 from datakit.orchestrate.store import open_store
 from datakit.server.pages import page_routes
 from tests.integrations.airflow.conftest import AirflowEnv
-from tests.integrations.airflow.projects import shop_project
+from tests.integrations.airflow.projects import SHOP_ALERTS_VAR, notified_shop, shop_project
+from tests.orchestrate.test_sla import Arrivals
 
 
 def datakit_runs(root: Path, *args: str) -> Any:
@@ -98,3 +99,39 @@ def test_dag_runs_are_in_datakit_run_history_as_airflow_runs(tmp_path: Path, air
     run_page = status_page(root, f"/runs/{oldest['id']}")
     assert '<dd class="engine">airflow · ' in run_page and oldest["external_id"] in run_page
     assert 'data-step="shop_bronze.orders" data-status="succeeded"' in run_page
+
+
+def test_a_failed_dag_run_is_announced_once(
+    tmp_path: Path, airflow_env: AirflowEnv, arrivals: Arrivals
+) -> None:
+    """The task that fails ends the run and tells the job's webhook; the DAG's failure callback finds it
+    ended (before, both sent). A task killed while it ran reports nothing: the callback ends the run,
+    failed with Airflow's reason, and is then the one sender."""
+    root = notified_shop(tmp_path / "shop")
+    dags = tmp_path / "dags"
+    write_dags(compile_dags(load_project(root, environment="dev"), out=dags), dags, project="shop")
+    hook = {SHOP_ALERTS_VAR: f"{arrivals.api.url}/hook"}
+
+    failed = airflow_env.dag_test(
+        dags, "datakit__daily", "--fail-terminal", "shop_bronze.customers", extra=hook
+    )
+    assert failed["state"] == "failed"
+    (run,) = datakit_runs(root, "--engine", "airflow")
+    assert [body["event"] for _, body in arrivals.received] == ["run_failed"]
+    told = arrivals.received[0][1]
+    assert (told["engine"], told["error"]) == (
+        "airflow",
+        "1 failed: shop_bronze.customers; 1 skipped: shop_bronze.orders",
+    )
+    assert told["run_id"] == run["external_id"].split(":", 2)[2]  # Airflow's run id
+
+    arrivals.received.clear()
+    killed = airflow_env.dag_test(dags, "datakit__daily", "--killed", "shop_bronze.orders", extra=hook)
+    assert killed["state"] == "failed"
+    newest = datakit_runs(root, "--engine", "airflow")[0]
+    reason = "Airflow failed the DAG run: a task failed (task shop_bronze.orders)"
+    assert (newest["status"], newest["error"]) == ("failed", reason)
+    customers, orders = datakit_runs(root, "show", str(newest["id"]))["steps"]
+    assert (customers["status"], orders["status"], orders["error"]) == ("succeeded", "failed", reason)
+    assert [body["event"] for _, body in arrivals.received] == ["run_failed"]
+    assert arrivals.received[0][1]["error"] == reason

@@ -1,24 +1,48 @@
-"""What a compiled DAG calls when a run fails, succeeds or misses its SLA: datakit's own channels.
+"""What a compiled DAG calls when a run fails, succeeds or misses its SLA: datakit's run history first.
 
-A job's `notifications:` (log, email, webhook, as `datakit run` sends them) become the DAG's
-`on_failure_callback` / `on_success_callback`, and its `sla.duration` an Airflow 3 deadline alert
-(`DeadlineReference.DAGRUN_QUEUED_AT` + the duration) whose `SyncCallback` is `sla_missed` below. So a
-job run by Airflow notifies the same receivers with the same JSON as one run by `datakit serve`, its
-`engine` saying `airflow` and its `resume_command` how to re-run the failed tasks in Airflow.
+Every compiled DAG has an `on_failure_callback` and an `on_success_callback` (`run_finished`); a job
+with `sla.duration` also an Airflow 3 deadline alert (`DeadlineReference.DAGRUN_QUEUED_AT` + the
+duration) whose `SyncCallback` is `sla_missed`.
+
+Each event goes out once. The tasks record the run (`history`): the task that ends the last step ends
+the run and sends run_succeeded / run_failed; a task's SLA timer records and sends sla_missed. The
+callbacks do the same through the same recorder, so whichever ends the run (or records the miss) first
+is the one that speaks, and the others find it done:
+
+- a failed run is `finish`ed failed with Airflow's reason — a no-op when a task's failure ended it
+  already; the run's end when no task could say it (a task killed, `dagrun_timeout`, marked failed);
+  a run no task recorded (timed out while queued) is created to be ended, so the history has it;
+- a succeeded run is `settle`d (ended if the tasks could not), or `finish`ed succeeded when Airflow
+  says so with steps still open (tasks marked success by hand);
+- a missed deadline is `deadline_missed`: recorded and sent unless a task's timer did, or the run
+  ended within its SLA (Airflow keeps the deadline of a failed run).
+
+Only when the run history cannot be reached do the callbacks send the job's notifications themselves,
+from Airflow's context (the run named by Airflow's run id), as a fallback. Events say `engine`
+`airflow` and `resume_command` how to re-run the failed tasks in Airflow.
 
 Airflow imports this module when it parses a DAG with an SLA (it checks a deadline callback's path):
-it imports nothing at module level, so parsing stays fast; datakit's notifiers are imported when a
-callback runs. DAG callbacks run in Airflow's dag-processor, deadline callbacks in the executor.
+it imports nothing at module level, so parsing stays fast; datakit is imported when a callback runs.
+DAG callbacks run in Airflow's dag-processor, deadline callbacks in the executor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datakit.config.project import Project
     from datakit.orchestrate.notify import EventKind, RunEvent, StepSummary
+    from datakit.orchestrate.recorder import RunRecorder
+
+REASONS = {
+    "task_failure": "a task failed",
+    "timed_out": "the run exceeded its dagrun_timeout",
+    "all_tasks_deadlocked": "no task could run (deadlock)",
+}
+"""Airflow's reasons for ending a DAG run failed (the callback context's `reason`), as sentences."""
 
 
 def run_finished(
@@ -29,29 +53,53 @@ def run_finished(
     job: str,
     warehouse: str | None,
     failed: bool,
+    graph: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """A DAG run ended (`on_failure_callback` / `on_success_callback`): tell the job's channels."""
-    from datakit.orchestrate.notify import EventKind
+    """A DAG run ended (`on_failure_callback` / `on_success_callback`): end it in the run history if no
+    task could (which announces it), else nothing; the job's channels directly when the history
+    cannot be reached. `graph`: each step's upstream steps in the DAG (the file's GRAPH)."""
+    from datakit import log
+    from datakit.orchestrate.store import RunStatus
 
-    kind = EventKind.RUN_FAILED if failed else EventKind.RUN_SUCCEEDED
+    log.host()  # the log channel's line goes to the dag-processor's log, at its level
     dag_run = context.get("dag_run")
     ti = context.get("ti")
-    steps = (_step(ti, failed),) if ti is not None and getattr(ti, "task_id", None) else ()
     run_id = str(context.get("run_id") or _get(dag_run, "run_id") or "?")
-    reason = context.get("reason")
+    dag_id = _dag_id(context, dag_run)
+    reason = _reason(context, ti) if failed else None
+    if graph is None and context.get("dag") is not None and hasattr(context["dag"], "tasks"):
+        from datakit.integrations.airflow.history import dag_graph
+
+        graph = dag_graph(context["dag"])
+    project = _project(project_root, environment, warehouse)
+    recorder = _recorder(
+        project, dag_id, run_id, job, warehouse, graph, _epoch(_get(dag_run, "start_date")), create=failed
+    )
+    if recorder is not None:
+        try:
+            if failed:
+                recorder.finish(RunStatus.FAILED, reason)
+            elif recorder.settle() is None:
+                run = recorder.current()
+                if run is not None and run.status in (RunStatus.RUNNING.value, RunStatus.QUEUED.value):
+                    recorder.finish(RunStatus.SUCCEEDED, "Airflow marked the DAG run succeeded")
+        finally:
+            recorder.close()
+        return
+    kind = _kind(failed)
+    steps = (_step(ti, failed),) if ti is not None and getattr(ti, "task_id", None) else ()
     _send(
-        project_root,
-        environment,
+        project,
         job,
         warehouse,
         kind,
         run_id=run_id,
-        dag_id=_dag_id(context, dag_run),
+        dag_id=dag_id,
         status="failed" if failed else "succeeded",
         started=_epoch(_get(dag_run, "start_date")),
         finished=_epoch(_get(dag_run, "end_date")) or datetime.now().timestamp(),
         steps=steps,
-        error=str(reason) if failed and reason else None,
+        error=reason,
     )
 
 
@@ -63,24 +111,37 @@ def sla_missed(
     job: str,
     warehouse: str | None,
     sla: float,
+    graph: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """The run outlived the job's SLA (an Airflow deadline was missed): tell the job's channels."""
-    from datakit.orchestrate.notify import EventKind
+    """The run outlived the job's SLA (an Airflow deadline was missed): record the miss in the run
+    history (created if no task started yet), which announces it unless a task's timer did first."""
+    from datakit import log
 
+    log.host()  # the log channel's line goes to the executor's log, at its level
     dag_run = (context or {}).get("dag_run") or {}
     deadline = (context or {}).get("deadline") or {}
     run_id = str(_get(dag_run, "dag_run_id") or _get(dag_run, "run_id") or "?")
-    started = _epoch(_get(dag_run, "start_date")) or _epoch(_get(dag_run, "queued_at"))
+    dag_id = str(_get(dag_run, "dag_id") or "")
+    started = _epoch(_get(dag_run, "queued_at")) or _epoch(_get(dag_run, "start_date"))
+    project = _project(project_root, environment, warehouse)
+    recorder = _recorder(project, dag_id, run_id, job, warehouse, graph, started, create=True)
+    if recorder is not None:
+        try:
+            recorder.deadline_missed()
+        finally:
+            recorder.close()
+        return
+    from datakit.orchestrate.notify import EventKind
+
     _send(
-        project_root,
-        environment,
+        project,
         job,
         warehouse,
         EventKind.SLA_MISSED,
         run_id=run_id,
-        dag_id=str(_get(dag_run, "dag_id") or ""),
+        dag_id=dag_id,
         status="running",
-        started=started,
+        started=_epoch(_get(dag_run, "start_date")) or started,
         finished=None,
         steps=(),
         sla=sla,
@@ -88,9 +149,69 @@ def sla_missed(
     )
 
 
+def _project(project_root: str, environment: str, warehouse: str | None) -> Project:
+    import os
+    from pathlib import Path
+
+    from datakit.config import load_project
+
+    root = os.environ.get("DATAKIT_PROJECT") or project_root
+    return load_project(Path(root), environment=environment, warehouse=warehouse)
+
+
+def _recorder(
+    project: Project,
+    dag_id: str,
+    run_id: str,
+    job: str,
+    warehouse: str | None,
+    graph: Mapping[str, Sequence[str]] | None,
+    started: float | None,
+    *,
+    create: bool,
+) -> RunRecorder | None:
+    """The run's recorder, joined (the run created when `create`); None when the run history cannot
+    be had (or, without `create`, no task recorded the run): the caller sends the event itself."""
+    from datakit.integrations.airflow.history import dag_run_recorder
+    from datakit.log import get_logger, redact
+
+    if not dag_id or run_id == "?":
+        return None
+    try:
+        recorder = dag_run_recorder(
+            project,
+            dag_id=dag_id,
+            run_id=run_id,
+            job=job,
+            warehouse=warehouse,
+            graph=graph or {},
+            started_at=started,
+        )
+    except Exception as exc:
+        get_logger(__name__).warning("run history: DAG run %s not settled: %s", run_id, redact(str(exc)))
+        return None
+    if recorder.join(create=create) is None:
+        recorder.close()
+        return None
+    return recorder
+
+
+def _reason(context: Mapping[str, Any], ti: Any) -> str:
+    """Why Airflow failed the run, as the run history says it."""
+    reason = str(context.get("reason") or "failed")
+    text = f"Airflow failed the DAG run: {REASONS.get(reason, reason)}"
+    task_id = getattr(ti, "task_id", None)
+    return f"{text} (task {task_id})" if task_id else text
+
+
+def _kind(failed: bool) -> EventKind:
+    from datakit.orchestrate.notify import EventKind
+
+    return EventKind.RUN_FAILED if failed else EventKind.RUN_SUCCEEDED
+
+
 def _send(
-    project_root: str,
-    environment: str,
+    project: Project,
     job: str,
     warehouse: str | None,
     kind: EventKind,
@@ -105,22 +226,16 @@ def _send(
     sla: float | None = None,
     missed_at: float | None = None,
 ) -> None:
-    import os
-    from pathlib import Path
-
-    from datakit import log
-    from datakit.config import load_project
+    """The fallback: the job's channels told directly, from Airflow's context."""
     from datakit.config.tenancy import tenant_context
+    from datakit.integrations.airflow.history import resume_command
     from datakit.orchestrate.notify import Notifier, RunEvent
 
-    log.host()  # the log channel's line goes to the dag-processor's (or executor's) log, at its level
-    root = os.environ.get("DATAKIT_PROJECT") or project_root
-    project = load_project(Path(root), environment=environment, warehouse=warehouse)
     tenant = tenant_context(project, warehouse)
     config = project.job(job)
     if sla is None and config.sla is not None:
         sla = config.sla.duration.total_seconds()
-    resume = f"airflow tasks clear {dag_id} --only-failed --yes  (run {run_id})" if dag_id else None
+    resume = resume_command(dag_id, run_id) if dag_id else None
     event: RunEvent = RunEvent(
         kind=kind,
         job=job,

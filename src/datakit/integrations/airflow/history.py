@@ -7,6 +7,10 @@ the task that finishes the last step ends the run and sends the job's notificati
 marks `upstream_failed` are recorded as skipped. The dependencies recorded are the DAG's own (a
 sequential job's chain, the edges between steps sharing one DuckDB file), read from the task's DAG.
 
+What no task can report — a task killed (OOM, SIGKILL, a lost heartbeat), the run timed out
+(`dagrun_timeout`), marked failed or succeeded by hand — the DAG's callbacks settle (`callbacks`), with
+the same `dag_run_recorder`: whoever ends the run first announces it, the others find it ended.
+
 Which job the DAG runs comes from its id (`compile.dag_id`), the warehouse from the step; the plan
 (its SLA, its steps) is compiled from the project the task runs in. When any of it cannot be had —
 not in a task, a DAG datakit did not compile, the state store unreachable — the step runs anyway,
@@ -18,14 +22,16 @@ a SQLite file is per host.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from datakit.log import get_logger
 from datakit.orchestrate.recorder import Attempt, RunRecorder
 
 if TYPE_CHECKING:
+    from datakit.config.project import Project
     from datakit.orchestrate.stepkinds import Step
 
 log = get_logger(__name__)
@@ -45,6 +51,42 @@ def recorded_attempt(project_root: str, environment: str, step: Step) -> Iterato
             yield attempt
     finally:
         recorder.close()
+
+
+def dag_run_recorder(
+    project: Project,
+    *,
+    dag_id: str,
+    run_id: str,
+    job: str,
+    warehouse: str | None,
+    graph: Mapping[str, Sequence[str]],
+    started_at: float | None = None,
+) -> RunRecorder:
+    """The recorder of one DAG run: the job's plan as the DAG runs it (`graph`: each step task's
+    upstream step tasks; a DAG compiled with `--select` runs part of its job), named as Airflow names
+    it in notifications, with Airflow's way to re-run what failed."""
+    from datakit.orchestrate.plan import compile_job
+    from datakit.orchestrate.recorder import with_graph
+    from datakit.orchestrate.store.external import EngineRun
+
+    plan = with_graph(compile_job(project, job, warehouse), graph)
+    if graph:
+        plan = replace(plan, steps=tuple(step for step in plan.steps if step.id in graph))
+    who = EngineRun(ENGINE, external_id(dag_id, run_id), url=_url(dag_id, run_id))
+    return RunRecorder(
+        project,
+        plan,
+        who,
+        started_at=started_at,
+        run_name=run_id,
+        resume=resume_command(dag_id, run_id),
+    )
+
+
+def resume_command(dag_id: str, run_id: str) -> str:
+    """How an operator re-runs the failed tasks of a DAG run."""
+    return f"airflow tasks clear {dag_id} --only-failed --yes  (run {run_id})"
 
 
 def external_id(dag_id: str, run_id: str) -> str:
@@ -72,29 +114,32 @@ def _recorder(project_root: str, environment: str, step: Step) -> tuple[RunRecor
     if job is None or ti is None:
         log.warning("run history: DAG %s was not compiled by datakit: its run is not recorded", dag.dag_id)
         return None
+    started = getattr(context.get("dag_run"), "start_date", None)
     try:
         from pathlib import Path
 
         from datakit.config import load_project
-        from datakit.orchestrate.plan import compile_job
-        from datakit.orchestrate.recorder import with_graph
-        from datakit.orchestrate.store.external import EngineRun
 
         project = load_project(Path(project_root), environment=environment)
-        plan = with_graph(compile_job(project, job, step.params.warehouse), _graph(dag))
+        recorder = dag_run_recorder(
+            project,
+            dag_id=dag.dag_id,
+            run_id=run_id,
+            job=job,
+            warehouse=step.params.warehouse,
+            graph=dag_graph(dag),
+            started_at=started.timestamp() if started else None,
+        )
     except Exception as exc:
         log.warning("run history: run %s of DAG %s not recorded: %s", run_id, dag.dag_id, exc)
         return None
-    who = EngineRun(ENGINE, external_id(dag.dag_id, run_id), url=_url(dag.dag_id, run_id))
-    started = getattr(context.get("dag_run"), "start_date", None)
-    recorder = RunRecorder(project, plan, who, started_at=started.timestamp() if started else None)
     if recorder.join() is None:
         recorder.close()
         return None
     return recorder, ti
 
 
-def _graph(dag: Any) -> dict[str, list[str]]:
+def dag_graph(dag: Any) -> dict[str, list[str]]:
     """Each step task's upstream step tasks, as the DAG runs them (the closing task left out)."""
     from datakit.integrations.airflow.render import DONE_TASK
 
@@ -120,9 +165,13 @@ def _airflow_retries(ti: Any) -> Callable[[BaseException], bool]:
 
 
 def _url(dag_id: str, run_id: str) -> str | None:
-    """The DAG run's page in Airflow's UI (from `[api] base_url`)."""
+    """The DAG run's page in Airflow's UI (from `[api] base_url`), when called inside Airflow (a task,
+    a callback): importing Airflow only for a link would configure its logging in the caller."""
+    import sys
     from urllib.parse import quote
 
+    if "airflow.configuration" not in sys.modules:
+        return None
     try:
         from airflow.configuration import conf
 

@@ -64,7 +64,7 @@ class RunEvent:
     resume: str | None = None
     """How to re-run what failed, when not `datakit run job --resume` (another engine ran the job)."""
     engine: str = "datakit"
-    """What ran the job: `datakit`, or `airflow`."""
+    """What ran the job: `datakit`, `airflow` or `prefect`."""
 
     @classmethod
     def from_run(cls, kind: EventKind, run: RunRecord, *, sla: float | None = None) -> RunEvent:

@@ -96,6 +96,32 @@ class ExternalRuns:
     ) -> int:
         """The id of `who`'s run, created (with its plan's steps pending) by the first caller.
 
+        (`join_run` also says whether this call created it.)
+        """
+        run_id, _ = self.join_run(
+            who,
+            job=job,
+            plan=plan,
+            warehouse=warehouse,
+            started_at=started_at,
+            resumed_from=resumed_from,
+            reused=reused,
+        )
+        return run_id
+
+    def join_run(
+        self,
+        who: EngineRun,
+        *,
+        job: str,
+        plan: dict[str, Any],
+        warehouse: str | None = None,
+        started_at: float | None = None,
+        resumed_from: int | None = None,
+        reused: Sequence[str] = (),
+    ) -> tuple[int, bool]:
+        """The id of `who`'s run, and True when this call created it (with its plan's steps pending).
+
         `plan` is the plan as the engine runs it (`Plan.as_dict()`, each step's `depends_on` the
         engine's dependencies); `started_at`, when the engine knows when its run started (else now).
         A run resuming run `resumed_from` records the steps it does not repeat (`reused`) as such.
@@ -129,7 +155,7 @@ class ExternalRuns:
                 with store._tx() as conn:
                     found = self._find(conn, who.external_id)
                     if found is not None:
-                        return found
+                        return found, False
                     if resumed_from is not None:  # locked until the commit: a prune cannot delete it
                         hold_resumed(conn, store.runs, resumed_from)
                     if key is not None:
@@ -151,12 +177,12 @@ class ExternalRuns:
                                 for position, step_id in enumerate(step_ids)
                             ],
                         )
-                    return run_id
+                    return run_id, True
             except IntegrityError:  # another task created the run (or took the job's slot) meanwhile
                 with store._tx() as conn:
                     found = self._find(conn, who.external_id)
                     if found is not None:
-                        return found
+                        return found, False
                     holder = conn.execute(select(runs.id).where(runs.active_key == key)).scalar()
                 raise AlreadyRunning(job, int(holder or 0)) from None
 
