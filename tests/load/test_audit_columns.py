@@ -4,8 +4,8 @@ tables of the old four-column layout keep loading as before."""
 from __future__ import annotations
 
 import dataclasses
-
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -13,7 +13,7 @@ from datakit.connectors import TableRef
 from datakit.contracts.types import TypeKind, integer
 from datakit.load import state
 from datakit.load.loader import load_resource
-from datakit.load.plan import ResourcePlan
+from datakit.load.plan import STATE_SCHEMA, ResourcePlan
 from tests.load.helpers import CUSTOMER_DDL, customer_contract, plan_for
 from tests.matrix import WITH_SPARK, SourceDb, Target
 
@@ -22,11 +22,11 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 OLD_LOAD = "00000000-0000-0000-0000-000000000001"
 
 
-def _plan(dest: Target, customers: SourceDb, **changes: object) -> ResourcePlan:
+def _plan(dest: Target, customers: SourceDb, **changes: Any) -> ResourcePlan:
     """The customer plan, with load records in a state schema of this test's own (`<schema>__datakit`)."""
     plan = plan_for(
         customers.source, customers.schema, "customer", customer_contract(), dest.table("customer"), **changes
-    )  # type: ignore[arg-type]
+    )
     return dataclasses.replace(plan, state_schema=_state(dest))
 
 
@@ -62,7 +62,8 @@ def test_load_ids_join_the_load_records(dest: Target, customers: SourceDb) -> No
     assert first.id is not None and second.id is not None and second.id > first.id
     joined = dest.query(
         f"SELECT t._dk_load_id, count(*), min(l.load_id), min(l.source), min(l.status), "
-        f"count(l.id) FROM {dest.q('customer')} AS t LEFT JOIN {_state(dest)}.loads AS l ON l.id = t._dk_load_id "
+        f"count(l.id) FROM {dest.q('customer')} AS t "
+        f"LEFT JOIN {_state(dest)}.loads AS l ON l.id = t._dk_load_id "
         "GROUP BY t._dk_load_id ORDER BY t._dk_load_id"
     )
     assert joined == [
@@ -87,27 +88,31 @@ def _old_layout(dest: Target) -> None:
     them: four audit columns (text load id, load time, source, hash), load records without `id`/`source`;
     one row and its load record already there."""
     engine = dest.destination.engine
-    text, tz = engine.sql_type(state._TEXT), engine.timestamptz  # noqa: SLF001 - the layout of the day
-    old_loads = [column for column in state._LOADS_COLUMNS if column[0] not in ("id", "source")]  # noqa: SLF001
+    text, tz = engine.sql_type(state._TEXT), engine.timestamptz
+    old_loads = [column for column in state._LOADS_COLUMNS if column[0] not in ("id", "source")]
     body = ", ".join(engine.column_sql(name, kind, nullable=nullable) for name, kind, nullable in old_loads)
     target = engine.table(dest.table("customer"))
+    name = engine.sql_type(state._TEXT, max_length=20)
     with dest.destination.transaction() as tx:
         tx.execute(f"CREATE SCHEMA IF NOT EXISTS {_state(dest)}")
         tx.execute(f"CREATE SCHEMA IF NOT EXISTS {engine.quote(str(dest.table('customer').schema))}")
         tx.execute(f"CREATE TABLE {_state(dest)}.loads ({body})")
         tx.execute(
-            f"INSERT INTO {_state(dest)}.loads (load_id, pipeline, resource, target, status, rows_read, rows_loaded, "
-            "rows_rejected, started_at, finished_at) VALUES ($1, 'test', 'customer', $2, 'succeeded', 1, 1, 0, "
+            f"INSERT INTO {_state(dest)}.loads (load_id, pipeline, resource, target, status, rows_read, "
+            "rows_loaded, rows_rejected, started_at, finished_at) "
+            "VALUES ($1, 'test', 'customer', $2, 'succeeded', 1, 1, 0, "
             f"CAST($3 AS {tz}), CAST($3 AS {tz}))",
             [OLD_LOAD, str(dest.table("customer")), START],
         )
         tx.execute(
-            f"CREATE TABLE {target} (id INTEGER, name {text} NOT NULL, score INTEGER, updated {tz} NOT NULL, "
+            f"CREATE TABLE {target} (id INTEGER NOT NULL, name {name} NOT NULL, score INTEGER, "
+            f"updated {tz} NOT NULL, "
             f"_dk_load_id {text} NOT NULL, _dk_loaded_at {tz} NOT NULL, _dk_source {text} NOT NULL, "
             "_dk_record_hash BIGINT NOT NULL)"
         )
         tx.execute(
-            f"INSERT INTO {target} VALUES (1000, 'old', 1, CAST($1 AS {tz}), $2, CAST($1 AS {tz}), 'old.source', 7)",
+            f"INSERT INTO {target} "
+            f"VALUES (1000, 'old', 1, CAST($1 AS {tz}), $2, CAST($1 AS {tz}), 'old.source', 7)",
             [START, OLD_LOAD],
         )
 
@@ -161,7 +166,21 @@ def test_a_full_refresh_recreates_an_old_table_lean(dest: Target, customers: Sou
 
 def test_the_load_records_state_table_names_its_types() -> None:
     """`id` is a BIGINT (what bronze rows carry) and nullable (records from before it)."""
-    layout = {name: (kind, nullable) for name, kind, nullable in state._LOADS_COLUMNS}  # noqa: SLF001
+    layout = {name: (kind, nullable) for name, kind, nullable in state._LOADS_COLUMNS}
     assert layout["id"] == (integer(64), True)
     assert layout["source"][0].kind is TypeKind.STRING
-    assert TableRef("loads", "_datakit") == TableRef(state.LOADS, state.STATE_SCHEMA)
+    assert TableRef("loads", "_datakit") == TableRef(state.LOADS, STATE_SCHEMA)
+
+
+def test_deploy_validation_reads_a_table_of_the_old_layout_as_before(dest: Target) -> None:
+    """`deploy --validate` compares a table of the old layout with the contract as that layout holds it."""
+    from datakit.contracts.audit import in_layout, with_audit_columns
+    from datakit.load.drift import diff_schema
+
+    _old_layout(dest)
+    contract = with_audit_columns(customer_contract())
+    with dest.destination.transaction() as tx:
+        live = tx.columns(dest.table("customer"))
+    engine = dest.destination.engine
+    assert {d.column for d in diff_schema(contract, live, engine)} >= {"_dk_load_id", "_dk_source"}
+    assert diff_schema(in_layout(contract, [c.name for c in live]), live, engine) == []

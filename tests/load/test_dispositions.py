@@ -137,7 +137,7 @@ def test_merge_twice_gives_identical_tables(dest: Target, customers: SourceDb) -
     assert len(rows) == ROWS + 1
     by_id = {row[0]: row for row in rows}
     assert {by_id[i][2] for i in range(1, 11)} == {42}
-    rewritten = {row[0] for row in rows if row[4] == changed.load_id}
+    rewritten = {row[0] for row in rows if row[4] == changed.id}
     assert rewritten == {*range(1, 11), 5000}
 
 

@@ -81,6 +81,18 @@ def audit_names(live_columns: Iterable[str]) -> tuple[str, ...]:
     return LEGACY_AUDIT_COLUMN_NAMES if is_legacy(live_columns) else AUDIT_COLUMN_NAMES
 
 
+def in_layout(contract: Contract, live_columns: Iterable[str]) -> Contract:
+    """A bronze contract (with the audit columns) as a live table of the old layout holds it: the four
+    old audit columns in place of the two (unchanged when the table has the lean layout)."""
+    if not is_legacy(live_columns):
+        return contract
+    data = [c for c in contract.columns if c.name not in RESERVED_AUDIT_NAMES]
+    kept = [name for name in contract.temporal_exclude if name not in RESERVED_AUDIT_NAMES]
+    return contract.evolve(
+        columns=(*data, *LEGACY_AUDIT_COLUMNS), temporal_exclude=(*kept, *LEGACY_AUDIT_COLUMN_NAMES)
+    )
+
+
 def with_audit_columns(contract: Contract) -> Contract:
     """`contract` with the audit columns appended (idempotent: a contract that has them is returned as is)."""
     present = [name for name in sorted(RESERVED_AUDIT_NAMES) if name in contract.column_names]

@@ -40,7 +40,7 @@ class AuditValues:
         (with `legacy`, the old layout's four columns)."""
         import pyarrow as pa
 
-        constants = (Constant(LOAD_ID, self.id, pa.int64()),)
+        constants: tuple[Constant, ...] = (Constant(LOAD_ID, self.id, pa.int64()),)
         if legacy:
             constants = (
                 Constant(LOAD_ID, self.load_id, pa.string()),
