@@ -30,6 +30,8 @@ LOADED_AT = "_dk_loaded_at"
 SOURCE = "_dk_source"
 RECORD_HASH = "_dk_record_hash"
 AUDIT_PREFIX = "_dk_"
+LOADS_SCHEMA = "_datakit"
+"""The schema of the load records `_dk_load_id` points at (`<schema>.loads`; a tenant's: `acme__datakit`)."""
 
 _RECORD_HASH_COLUMN = Column(
     name=RECORD_HASH,

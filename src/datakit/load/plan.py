@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from datakit.contracts.audit import LOADS_SCHEMA
 from datakit.load.drift_mode import DriftMode
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from datakit.load.infer import ContractToInfer
 
 WriteDisposition = Literal["append", "replace", "merge"]
-STATE_SCHEMA = "_datakit"
+STATE_SCHEMA = LOADS_SCHEMA
 """Where load records, cursors and file records are kept in a destination (`datakit.load.state`)."""
 
 

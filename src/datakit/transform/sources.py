@@ -33,8 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from datakit.contracts.audit import AUDIT_COLUMNS
-from datakit.load.plan import STATE_SCHEMA
+from datakit.contracts.audit import AUDIT_COLUMNS, LOADS_SCHEMA
 from datakit.transform.bronze import BronzeTable, bronze_tables
 from datakit.transform.files import write_if_changed
 
@@ -107,7 +106,7 @@ def write_sources(
 def _loaded_at_query(table: BronzeTable, tenant: Tenant | None) -> str:
     """The time of the table's last successful load, from the load records (module docstring)."""
     schema = tenant.schema(table.schema) if tenant is not None else table.schema
-    state = tenant.schema(STATE_SCHEMA) if tenant is not None else STATE_SCHEMA
+    state = tenant.schema(LOADS_SCHEMA) if tenant is not None else LOADS_SCHEMA
     target = f"{schema}.{table.name}".replace("'", "''")
     return f"select max(started_at) from {state}.loads where target = '{target}' and status = 'succeeded'"
 
