@@ -16,8 +16,8 @@ Measured in one run, against the same data and the same server, interleaved roun
   decoder with TID-range partitions that measured no faster; see the source's docstring).
 - `pg_to_pg_steps_csv`: `pg_to_pg_steps` with the write as text (`COPY ... (FORMAT csv)` fed by pyarrow's
   CSV writer) instead of the binary COPY `pgwire.encode` writes: the codec against the plain way.
-- `pg_copy_bronze`: `psql COPY ... FROM STDIN` of the bronze rows `pg_to_pg` wrote (11 columns a row:
-  rental's 7 and the 4 audit columns), replayed from a file into an empty table: the destination
+- `pg_copy_bronze`: `psql COPY ... FROM STDIN` of the bronze rows `pg_to_pg` wrote (9 columns a row:
+  rental's 7 and the 2 audit columns, both BIGINT; 11 before Dec 2026, see below), replayed from a file into an empty table: the destination
   server's own share of a PostgreSQL load. One transaction is one backend, so no load of these rows
   into PostgreSQL can be faster, whatever the client does.
 
@@ -338,7 +338,7 @@ def raw_pipe(src_dsn: str, dst_dsn: str) -> dict[str, Any]:
 
 
 def export_bronze(dst_dsn: str, path: Path) -> None:
-    """The bronze rows pg_to_pg wrote, as the binary COPY stream a load sends (11 columns a row)."""
+    """The bronze rows pg_to_pg wrote, as the binary COPY stream a load sends (9 columns a row)."""
     with path.open("wb") as out:
         subprocess.run(
             _psql(dst_dsn, f"COPY {BRONZE_SCHEMA}.rental TO STDOUT (FORMAT binary)"),

@@ -11,6 +11,9 @@ row (two of them as text) they cost the destination's COPY more than the data's 
 seven). A row reaches them by joining its load record: `JOIN _datakit.loads AS l ON l.id =
 t._dk_load_id` gives `l.source` (what `_dk_source` held) and `l.started_at` (what `_dk_loaded_at`
 held); the generated dbt sources do the same for freshness (`datakit.transform.sources`).
+The `<table>__rejected` and `<table>__history` tables keep the load's text id in their `_dk_load_id`
+(joining `loads.load_id`): they take few rows, by INSERT ... SELECT rather than the bulk COPY, so the
+text costs little there, and their layout stays what readers of them already join on.
 
 Tables created before (`LEGACY_AUDIT_COLUMNS`: a text load id, the load time and the source on every
 row) keep their layout: the loader writes the four columns into them as before (`is_legacy`), so
