@@ -17,9 +17,9 @@ Measured in one run, against the same data and the same server, interleaved roun
 - `pg_to_pg_steps_csv`: `pg_to_pg_steps` with the write as text (`COPY ... (FORMAT csv)` fed by pyarrow's
   CSV writer) instead of the binary COPY `pgwire.encode` writes: the codec against the plain way.
 - `pg_copy_bronze`: `psql COPY ... FROM STDIN` of the bronze rows `pg_to_pg` wrote (9 columns a row:
-  rental's 7 and the 2 audit columns, both BIGINT; 11 before Dec 2026, see below), replayed from a file into an empty table: the destination
-  server's own share of a PostgreSQL load. One transaction is one backend, so no load of these rows
-  into PostgreSQL can be faster, whatever the client does.
+  rental's 7 and the 2 audit columns, both BIGINT; 11 before Dec 2026, see below), replayed from a
+  file into an empty table: the destination server's own share of a PostgreSQL load. One transaction
+  is one backend, so no load of these rows into PostgreSQL can be faster, whatever the client does.
 
 Every datakit load runs in its own child process (`--worker`), so its peak RSS (from `wait4`'s rusage,
 the per-child form of RUSAGE_CHILDREN) is its own; DDL, the empty target and the drivers' imports (as
