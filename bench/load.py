@@ -52,6 +52,11 @@ are, to first order, the raw pipe's CPU over the load's.
   the destination (DuckDB computes them inside its INSERT, `connectors.stamp`) and DuckDB's insertion
   order not kept for the bulk insert (half the insert's time): 0.44-0.47x / 0.90-0.95x. RSS 10M/2M
   1.03.
+- Lean audit columns (3 Dec 2026, issue 21 item 5: two BIGINT audit columns, the source and the time
+  once in the load record): `--quick`, on a machine shared with other jobs (load average 10-15), so
+  only same-run ratios mean anything. Before / after, three and two runs: pg_to_pg 0.20, 0.37, 0.38
+  / 0.40, 0.46; pg_to_duckdb 0.16, 0.43, 0.61 / 0.35, 0.64; `pg_copy_bronze` (the PostgreSQL ceiling)
+  0.93-1.03x / 0.99-1.14x, its server CPU 0.28-0.37 / 0.25-0.29 CPU-s.
 
     .venv/bin/python bench/load.py            # 2M + 10M rows (builds pagila_2m / pagila_10m once)
     .venv/bin/python bench/load.py --quick    # 200k + 1M rows, 2 rounds
