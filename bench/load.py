@@ -56,7 +56,7 @@ are, to first order, the raw pipe's CPU over the load's.
   once in the load record): `--quick`, on a machine shared with other jobs (load average 10-15), so
   only same-run ratios mean anything. Before / after, three and two runs: pg_to_pg 0.20, 0.37, 0.38
   / 0.40, 0.46; pg_to_duckdb 0.16, 0.43, 0.61 / 0.35, 0.64; `pg_copy_bronze` (the PostgreSQL ceiling)
-  0.93-1.03x / 0.99-1.14x, its server CPU 0.28-0.37 / 0.25-0.29 CPU-s.
+  0.80-1.03x / 0.99-1.14x, its server CPU 0.28-0.37 / 0.25-0.29 CPU-s.
 
     .venv/bin/python bench/load.py            # 2M + 10M rows (builds pagila_2m / pagila_10m once)
     .venv/bin/python bench/load.py --quick    # 200k + 1M rows, 2 rounds
