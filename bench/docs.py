@@ -116,7 +116,7 @@ def _contracts(names: list[str]) -> str:
 
 def _silver(table: str) -> str:
     return f"""with ranked as (
-    select *, row_number() over (partition by id order by _dk_loaded_at desc, updated_at desc) as _rn
+    select *, row_number() over (partition by id order by _dk_load_id desc, updated_at desc) as _rn
     from {{{{ source('br__bench__main', '{table}') }}}}
 )
 select

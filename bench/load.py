@@ -16,10 +16,10 @@ Measured in one run, against the same data and the same server, interleaved roun
   decoder with TID-range partitions that measured no faster; see the source's docstring).
 - `pg_to_pg_steps_csv`: `pg_to_pg_steps` with the write as text (`COPY ... (FORMAT csv)` fed by pyarrow's
   CSV writer) instead of the binary COPY `pgwire.encode` writes: the codec against the plain way.
-- `pg_copy_bronze`: `psql COPY ... FROM STDIN` of the bronze rows `pg_to_pg` wrote (11 columns a row:
-  rental's 7 and the 4 audit columns), replayed from a file into an empty table: the destination
-  server's own share of a PostgreSQL load. One transaction is one backend, so no load of these rows
-  into PostgreSQL can be faster, whatever the client does.
+- `pg_copy_bronze`: `psql COPY ... FROM STDIN` of the bronze rows `pg_to_pg` wrote (9 columns a row:
+  rental's 7 and the 2 audit columns, both BIGINT; 11 before Dec 2026, see below), replayed from a
+  file into an empty table: the destination server's own share of a PostgreSQL load. One transaction
+  is one backend, so no load of these rows into PostgreSQL can be faster, whatever the client does.
 
 Every datakit load runs in its own child process (`--worker`), so its peak RSS (from `wait4`'s rusage,
 the per-child form of RUSAGE_CHILDREN) is its own; DDL, the empty target and the drivers' imports (as
@@ -52,6 +52,11 @@ are, to first order, the raw pipe's CPU over the load's.
   the destination (DuckDB computes them inside its INSERT, `connectors.stamp`) and DuckDB's insertion
   order not kept for the bulk insert (half the insert's time): 0.44-0.47x / 0.90-0.95x. RSS 10M/2M
   1.03.
+- Lean audit columns (3 Dec 2026, issue 21 item 5: two BIGINT audit columns, the source and the time
+  once in the load record): `--quick`, on a machine shared with other jobs (load average 10-15), so
+  only same-run ratios mean anything. Before / after, three and two runs: pg_to_pg 0.20, 0.37, 0.38
+  / 0.40, 0.46; pg_to_duckdb 0.16, 0.43, 0.61 / 0.35, 0.64; `pg_copy_bronze` (the PostgreSQL ceiling)
+  0.80-1.03x / 0.99-1.14x, its server CPU 0.28-0.37 / 0.25-0.29 CPU-s.
 
     .venv/bin/python bench/load.py            # 2M + 10M rows (builds pagila_2m / pagila_10m once)
     .venv/bin/python bench/load.py --quick    # 200k + 1M rows, 2 rounds
@@ -338,7 +343,7 @@ def raw_pipe(src_dsn: str, dst_dsn: str) -> dict[str, Any]:
 
 
 def export_bronze(dst_dsn: str, path: Path) -> None:
-    """The bronze rows pg_to_pg wrote, as the binary COPY stream a load sends (11 columns a row)."""
+    """The bronze rows pg_to_pg wrote, as the binary COPY stream a load sends (9 columns a row)."""
     with path.open("wb") as out:
         subprocess.run(
             _psql(dst_dsn, f"COPY {BRONZE_SCHEMA}.rental TO STDOUT (FORMAT binary)"),

@@ -60,7 +60,7 @@ MODELS = {
     "silver_rental.sql": """
 {{ config(materialized='table') }}
 select rental_id, rental_date, inventory_id, customer_id, return_date, staff_id from (
-    select *, row_number() over (partition by rental_id order by _dk_loaded_at desc) as n
+    select *, row_number() over (partition by rental_id order by _dk_load_id desc) as n
     from {{ source('bronze', 'rental') }}
 ) as ranked where n = 1
 """,

@@ -10,7 +10,7 @@ scale and end with the same gold tables in a DuckDB file of their own, built by 
   dbt's sources point at views over dlt's tables with the bronze columns the models read, typed as
   datakit's bronze tables are (the views are the peer's "staging", built in the same script; a dlt + dbt
   user would write them as dbt models): customer's e-mail in lower case and its create/update times,
-  film's `special_features` split, `_dk_loaded_at` from dlt's load id, a row hash. datakit's silver
+  film's `special_features` split, `_dk_load_id` from dlt's load id, a row hash. datakit's silver
   checks run as dbt singular tests (each check's failing-rows SQL, as `datakit.quality` plans it).
 
 Rounds are interleaved (datakit, peer, datakit, peer, ...), each on a clean warehouse (its DuckDB file and
@@ -205,7 +205,7 @@ def _peer_setup(root: Path, folder: Path) -> dict[str, Any]:
 
 
 _SPECIAL = {  # dlt's arrow tables carry no per-row load columns: the load's id, once per view
-    "_dk_load_id": "'{load_id}'",
+    "_dk_load_id": "cast(cast('{load_id}' as double) * 1000000 as bigint)",  # grows with each load
     "_dk_loaded_at": "to_timestamp(cast('{load_id}' as double))",
     "_dk_source": "'dlt'",
     "_dk_record_hash": "cast(hash(t) % 9223372036854775807 as bigint)",

@@ -192,7 +192,12 @@ def test_three_sources_load_one_target_with_every_row_kept(
         ids = q("select source_system, customer_id from sv__crm__main.customer")
         assert len(ids) == len(set(ids)) == sum(want["per_source"].values())
         assert {i for s, i in ids if s == "app_db"} & {i for s, i in ids if s == "shop_db"}  # ids collide
-        provenance = dict(q("select distinct source_system, _dk_source from sv__crm__main.customer"))
+        provenance = dict(  # each row's load record names where it came from
+            q(
+                "select distinct c.source_system, l.source from sv__crm__main.customer as c "
+                "join _datakit.loads as l on l.id = c._dk_load_id"
+            )
+        )
         assert provenance["app_db"].startswith("app_db.public.customers")
         assert provenance["exports"] == "exports.customers"
 

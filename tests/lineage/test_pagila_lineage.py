@@ -70,8 +70,9 @@ def test_a_typed_transform_is_read_from_its_code(pagila: tuple[Project, Graph]) 
     table = graph.tables[bronze]
     roles = {c.name: c.role for c in table.columns}
     assert roles["systime"] == "loader"  # the transform leaves it: the loader fills it
-    assert roles["_dk_loaded_at"] == roles["_dk_record_hash"] == "audit"
-    assert graph.into(bronze, "systime") == [] and graph.into(bronze, "_dk_loaded_at") == []
+    assert roles["_dk_load_id"] == roles["_dk_record_hash"] == "audit"
+    assert "_dk_loaded_at" not in roles  # the load's time is its record's, not every row's
+    assert graph.into(bronze, "systime") == [] and graph.into(bronze, "_dk_load_id") == []
 
 
 def test_silver_rows_are_the_latest_per_key_filtered_by_audit_columns(pagila: tuple[Project, Graph]) -> None:
@@ -80,7 +81,7 @@ def test_silver_rows_are_the_latest_per_key_filtered_by_audit_columns(pagila: tu
     assert rows == {
         ("payment_id", How.FILTERED_BY),
         ("payment_date", How.FILTERED_BY),
-        ("_dk_loaded_at", How.FILTERED_BY),
+        ("_dk_load_id", How.FILTERED_BY),
         ("_dk_record_hash", How.FILTERED_BY),
     }
     cursor = graph.into(f"{DUCK}.br__pagila__public.rental", None)  # the incremental cursor

@@ -46,13 +46,10 @@ def write_dbt_project(root: Path) -> Path:
 
 def insert_sql(rows: list[tuple[int, str]], placeholder: str) -> tuple[str, list[tuple[object, ...]]]:
     """INSERT of category rows with the audit columns the loader would write."""
-    columns = "category_id, name, last_update, _dk_load_id, _dk_loaded_at, _dk_source, _dk_record_hash"
-    values = ", ".join([placeholder] * 7)
+    columns = "category_id, name, last_update, _dk_load_id, _dk_record_hash"
+    values = ", ".join([placeholder] * 5)
     statement = f"INSERT INTO {BRONZE}.category ({columns}) VALUES ({values})"
-    params: list[tuple[object, ...]] = [
-        (key, name, "2024-01-01 00:00:00", "load-1", "2024-01-01 00:00:00+00", "pagila.public.category", key)
-        for key, name in rows
-    ]
+    params: list[tuple[object, ...]] = [(key, name, "2024-01-01 00:00:00", 1, key) for key, name in rows]
     return statement, params
 
 

@@ -286,18 +286,18 @@ def check_silver_keeps_the_latest_load_of_each_key_whatever_the_column_order(
     writer.execute(
         f"INSERT INTO {bronze}.customer BY NAME SELECT * REPLACE ("
         "'  Changed  ' AS first_name, '  New.Mail@Example.COM ' AS email, 0 AS active, "
-        "_dk_loaded_at + INTERVAL 1 HOUR AS _dk_loaded_at, 'later' AS _dk_load_id) "
+        "_dk_load_id + 1000000 AS _dk_load_id) "
         f"FROM {bronze}.customer WHERE customer_id = {customer}"
     )
     writer.execute(
         f"INSERT INTO {bronze}.customer BY NAME SELECT * REPLACE ("
-        "'Older' AS last_name, _dk_loaded_at - INTERVAL 1 DAY AS _dk_loaded_at, "
+        "'Older' AS last_name, _dk_load_id - 1000000 AS _dk_load_id, "
         "last_update + INTERVAL 1 DAY AS last_update) "
-        f"FROM {bronze}.customer WHERE customer_id = {customer} AND _dk_load_id <> 'later'"
+        f"FROM {bronze}.customer WHERE customer_id = {customer} AND _dk_load_id < 1000000"
     )
     writer.execute(
         f"INSERT INTO {bronze}.payment BY NAME SELECT * REPLACE ("
-        "amount + 1 AS amount, _dk_loaded_at + INTERVAL 1 HOUR AS _dk_loaded_at) "
+        "amount + 1 AS amount, _dk_load_id + 1000000 AS _dk_load_id) "
         f"FROM {bronze}.payment WHERE payment_id = {payment}"
     )
     columns = [row[0] for row in writer.query(f"DESCRIBE {bronze}.actor")]

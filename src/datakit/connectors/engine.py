@@ -206,6 +206,17 @@ class Engine:
 
         Nothing by default: an engine with one writer at a time has no race."""
 
+    def create_load_ids(self, tx: Transaction, loads: TableRef) -> None:
+        """Ready `next_load_id` for the load records `loads` (created, or given its `id` column). Nothing
+        by default: the largest id + 1 needs nothing."""
+
+    def next_load_id(self, tx: Transaction, loads: TableRef) -> int:
+        """A new integer id for a load record of `loads`, inside the load's transaction (its bronze rows
+        carry it as `_dk_load_id`). By default the largest id + 1: right where one transaction at a time
+        writes (a DuckDB file, Spark's versions); an engine with concurrent loads uses a sequence."""
+        ((top,),) = tx.query(f"SELECT max({self.quote('id')}) FROM {self.table(loads)}")
+        return int(top or 0) + 1
+
     def lock_loads(self, tx: Transaction, table: TableRef) -> None:
         """Wait for transactions that have written to `table` (the load records) to end. Nothing by
         default: see `datakit.load.state.committed_load`."""

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from datakit.connectors import TableRef
 from datakit.connectors.rest.records import PARENT_PREFIX, SEP
+from datakit.contracts.audit import is_legacy
 from datakit.load.audit import AuditValues
 from datakit.load.drift import plan_drift, shapes_from_arrow, shapes_from_catalog
 from datakit.load.infer import contract_from_arrow
@@ -81,7 +82,7 @@ class ChildTables:
         engine = tx.engine
         for name in sorted(self._spools):
             target = self._target(name)
-            columns = self._prepare(tx, name, target)
+            columns, legacy = self._prepare(tx, name, target)
             if disposition == "replace":
                 tx.execute(f"DELETE FROM {engine.table(target)}")
             elif parent_stage is not None and key:
@@ -91,7 +92,7 @@ class ChildTables:
                     f"DELETE FROM {engine.table(target)} AS c WHERE EXISTS "
                     f"(SELECT 1 FROM {engine.table(parent_stage)} AS s WHERE {links})"
                 )
-            tx.write(target, self._batches(name), audit.stamp(columns))
+            tx.write(target, self._batches(name), audit.stamp(columns, legacy=legacy))
             report[str(target)] = self.rows[name]
         return report
 
@@ -106,8 +107,9 @@ class ChildTables:
         target = self.plan.target
         return TableRef(target.name + name[len(self.parent) :], target.schema)
 
-    def _prepare(self, tx: Transaction, name: str, target: TableRef) -> list[str]:
-        """Create or evolve the child table from the spooled schema; returns its data columns."""
+    def _prepare(self, tx: Transaction, name: str, target: TableRef) -> tuple[list[str], bool]:
+        """Create or evolve the child table from the spooled schema; returns its data columns, and whether
+        it has the old audit layout (`datakit.contracts.audit.is_legacy`)."""
         schema = self._spools[name][2]
         contract = contract_from_arrow(target.name, schema, layer=self.plan.contract.layer)
         writes = tx.engine.writes()
@@ -124,7 +126,7 @@ class ChildTables:
             table=str(target),
         )
         writes.apply_changes(tx, target, drift.changes, history=False)
-        return list(contract.column_names)
+        return list(contract.column_names), is_legacy(c.name for c in live)
 
     def _add(self, name: str, batch: pa.RecordBatch) -> None:
         import pyarrow as pa

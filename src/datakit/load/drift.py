@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from datakit.connectors.writes import Change
-from datakit.contracts.audit import AUDIT_COLUMN_NAMES
+from datakit.contracts.audit import RESERVED_AUDIT_NAMES
 from datakit.contracts.model import Column, Contract
 from datakit.contracts.types import LogicalType, TypeKind, array, decimal, floating, integer, simple, string
 from datakit.load.drift_mode import DriftMode
@@ -165,7 +165,7 @@ def plan_drift(
     lengths = engine.keeps_lengths
     incoming = [_as_contract_sees(shape, contract, exact_types=exact_types) for shape in delivered]
     by_name = {shape.name: shape for shape in incoming}
-    target = {shape.name: shape for shape in live if shape.name not in AUDIT_COLUMN_NAMES}
+    target = {shape.name: shape for shape in live if shape.name not in RESERVED_AUDIT_NAMES}
     problems: list[str] = []
     changes: list[Change] = []
     messages: list[str] = []

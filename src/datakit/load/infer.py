@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from datakit.connectors.rest.timestamps import HINT, ZONED
-from datakit.contracts.audit import AUDIT_COLUMN_NAMES
+from datakit.contracts.audit import RESERVED_AUDIT_NAMES
 from datakit.contracts.model import Column, Contract, Layer
 from datakit.contracts.types import LogicalType, TypeKind, simple, string
 from datakit.load.drift import logical_from_arrow, shapes_from_catalog
@@ -54,7 +54,7 @@ class ContractToInfer:
     def from_catalog(self, columns: Sequence[LiveColumn]) -> Contract:
         """The contract of the table an earlier load created (its live columns, audit columns aside)."""
         shapes = shapes_from_catalog(columns)
-        kept = [shape for shape in shapes if shape.name not in AUDIT_COLUMN_NAMES]
+        kept = [shape for shape in shapes if shape.name not in RESERVED_AUDIT_NAMES]
         return Contract(
             name=self.name,
             columns=tuple(Column(name=s.name, type=s.type or string(), nullable=True) for s in kept),

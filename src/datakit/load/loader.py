@@ -56,7 +56,7 @@ from datakit.connectors import Incremental, pipe
 from datakit.connectors.base import CheckedWrite
 from datakit.connectors.errors import NoRowsToInfer
 from datakit.connectors.writes import FILE, ROW, SYSTIME, Origin, Scope, history_ref, rejected_ref
-from datakit.contracts.audit import AUDIT_COLUMN_NAMES
+from datakit.contracts.audit import AUDIT_COLUMN_NAMES, RESERVED_AUDIT_NAMES, audit_names, is_legacy
 from datakit.contracts.validate import ROW_INDEX, validate_batch
 from datakit.errors import DatakitError, did_you_mean
 from datakit.load import state
@@ -172,7 +172,8 @@ class _Load:
         self.writes = self.engine.writes()
         self.load_id = str(uuid.uuid4())
         self.started_at = datetime.now(UTC)
-        self.audit = AuditValues(self.load_id, self.started_at, plan.source_label)
+        self.id: int | None = None  # the load record's integer id, allocated in the data transaction
+        self.audit_columns = AUDIT_COLUMN_NAMES  # the target's layout's (`_prepare_tables`)
         self.origins: list[Origin] = []  # the read positions each file covered
         self.rows_read = 0
         self.rows_loaded = 0
@@ -201,6 +202,7 @@ class _Load:
             self._prepare_shared(spool_columns)
         with self.destination.transaction() as tx:
             state.ensure(tx, plan.state_schema)
+            self.id = state.next_load_id(tx, plan.state_schema)
             refreshed = self._refresh(tx) if full else []
             drift = self._prepare_tables(tx, delivered)
             contract = drift.contract
@@ -213,7 +215,7 @@ class _Load:
             request, saved = self._request(tx)
             window = saved is not None or options.window is not None
             staged = disposition == "merge" or history or (disposition == "append" and window)
-            columns = [*contract.column_names, *AUDIT_COLUMN_NAMES]
+            columns = [*contract.column_names, *self.audit_columns]
             files = _file_load(tx, plan, disposition, full)
             children = ChildTables(plan) if wants_children(plan) else None
             spool = RejectSpool(
@@ -416,6 +418,12 @@ class _Load:
             )
 
     @property
+    def audit(self) -> AuditValues:
+        """The audit columns' values (once the load id is allocated, in the data transaction)."""
+        assert self.id is not None, "the load id is allocated first"
+        return AuditValues(self.id, self.load_id, self.started_at, self.plan.source_label)
+
+    @property
     def contract(self) -> Contract:
         """The target's contract (one to infer is inferred by `_source_schema`, before any use)."""
         contract = self.plan.contract
@@ -491,7 +499,7 @@ class _Load:
         missing = [
             name
             for name in self.contract.column_names
-            if name not in names and name not in filled and name not in AUDIT_COLUMN_NAMES
+            if name not in names and name not in filled and name not in RESERVED_AUDIT_NAMES
         ]
         if missing and not plan.source.capabilities.sampled_schema:
             raise self._missing(missing, names)
@@ -523,6 +531,7 @@ class _Load:
         if created:
             writes.create_target(tx, self.contract, target)
             live_columns = tx.columns(target)
+        self.audit_columns = audit_names(c.name for c in live_columns)
         try:
             drift = plan_drift(
                 self.contract,
@@ -655,7 +664,7 @@ class _Load:
         """The read's rows into `into`, validated on the reader's thread (so validation overlaps the
         writes) or, when the engine `validates_rows`, by the engine — which reads the source itself
         when it can (`NativeSource`); the destination fills the audit columns as it writes (`stamp`)."""
-        stamp = self.audit.stamp(contract.change_columns)
+        stamp = self.audit.stamp(contract.change_columns, legacy=is_legacy(self.audit_columns))
         if not self.engine.validates_rows:
             pipe(
                 self._batches(_reader(self.plan, request, files, children), contract, spool, staged=staged),
@@ -759,7 +768,7 @@ class _Load:
         plan, target, writes = self.plan, self.plan.target, self.writes
         keep = self.times.keep
         key = plan.merge_key
-        columns = [*contract.column_names, *AUDIT_COLUMN_NAMES]
+        columns = [*contract.column_names, *self.audit_columns]
         writes.prepare_stage(tx, stage)
         if disposition == "append" and window:
             assert plan.incremental is not None
@@ -846,6 +855,8 @@ class _Load:
             run_id=self.options.run_id,
             step_id=self.options.step_id,
             window=self.options.window,
+            id=self.id,
+            source=self.plan.source_label,
         )
 
     def record_failure(self, error: Exception) -> None:
@@ -853,7 +864,11 @@ class _Load:
         try:
             with self.destination.transaction() as tx:
                 state.ensure(tx, self.plan.state_schema)
-                failed = dataclasses.replace(self._result("failed", str(error)), cursor=None)
+                failed = dataclasses.replace(
+                    self._result("failed", str(error)),
+                    cursor=None,
+                    id=state.next_load_id(tx, self.plan.state_schema),  # the data transaction's is gone
+                )
                 state.record_load(tx, failed, state_schema=self.plan.state_schema)
         except Exception:  # the destination may be the very thing that failed; the load's error matters
             log.warning("could not record the failed load %s", self.load_id, exc_info=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from datakit.contracts.audit import LOADS_SCHEMA
 from datakit.load.drift_mode import DriftMode
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from datakit.load.infer import ContractToInfer
 
 WriteDisposition = Literal["append", "replace", "merge"]
-STATE_SCHEMA = "_datakit"
+STATE_SCHEMA = LOADS_SCHEMA
 """Where load records, cursors and file records are kept in a destination (`datakit.load.state`)."""
 
 
@@ -92,7 +93,8 @@ class ResourcePlan:
     or files resource without a datakit contract, the loader infers it from the first rows it reads."""
     target: TableRef
     source_label: str
-    """Written into `_dk_source` (e.g. `pagila.public.rental`)."""
+    """Where the rows come from (e.g. `pagila.public.rental`): the load record's `source` (a table of the
+    old audit layout: every row's `_dk_source`)."""
     write_disposition: WriteDisposition = "append"
     primary_key: tuple[str, ...] = ()
     """Merge key; defaults to the contract's primary key."""
@@ -153,6 +155,10 @@ class LoadResult:
     step_id: str | None = None
     window: Window | None = None
     """The backfill window it re-read (`RunOptions.window`), recorded with the data."""
+    id: int | None = None
+    """The record's integer id in `_datakit.loads`: its bronze rows' `_dk_load_id`."""
+    source: str | None = None
+    """Where the rows came from (`ResourcePlan.source_label`)."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,12 @@ every transaction that has written a load record to end (`Engine.lock_loads`: a 
 there), and such a transaction is one statement from its COMMIT. (DuckDB has one writing process per
 file: a new one opens it only once the killed one is gone.) Columns added to `loads` since a database
 was first set up are added by `prepare`, under the set-up's lock.
+
+Load ids (issue 21 item 5): every load record has an integer `id`, which its bronze rows carry as
+`_dk_load_id` (`datakit.contracts.audit`), allocated inside the load's own transaction by the engine
+(`Engine.next_load_id`: a sequence on PostgreSQL, where loads run concurrently; the largest id + 1 where
+one writer at a time holds the database), so the rows and the record they point at commit together.
+Records written before ids existed keep `id` NULL (their rows carry the text `load_id`).
 """
 
 from __future__ import annotations
@@ -68,6 +74,9 @@ _LOADS_COLUMNS: Layout = (
     ("step_id", _TEXT, True),
     ("window_start", _TEXT, True),  # a backfill's window (NULL for every other load)
     ("window_end", _TEXT, True),
+    # the bronze rows' `_dk_load_id` (`next_load_id`; NULL on records older than the lean audit columns)
+    ("id", _BIGINT, True),
+    ("source", _TEXT, True),  # where the rows came from (`pagila.public.rental`): what `_dk_source` held
 )
 _CURSORS_COLUMNS: Layout = (
     ("pipeline", _TEXT, False),
@@ -126,7 +135,8 @@ def ensure(tx: Transaction, state_schema: str = STATE_SCHEMA) -> None:
         (TABLES, TABLES_COLUMNS),
     )
     for table, columns in layouts:
-        live = {column.name for column in tx.columns(TableRef(table, state_schema))}
+        ref = TableRef(table, state_schema)
+        live = {column.name for column in tx.columns(ref)}
         if live:  # set up by an older datakit: add the columns added since (all nullable)
             for name, kind, nullable in columns:
                 if name not in live and nullable:
@@ -134,10 +144,19 @@ def ensure(tx: Transaction, state_schema: str = STATE_SCHEMA) -> None:
                         f"ALTER TABLE {tx.quote(state_schema, table)} "
                         f"ADD COLUMN IF NOT EXISTS {engine.column_sql(name, kind)}"
                     )
+            if table == LOADS and "id" not in live:
+                engine.create_load_ids(tx, ref)
             continue
         tx.execute(engine.create_schema_sql(state_schema))
         body = ", ".join(engine.column_sql(name, kind, nullable=nullable) for name, kind, nullable in columns)
         tx.execute(f"CREATE TABLE IF NOT EXISTS {tx.quote(state_schema, table)} ({body})")
+        if table == LOADS:
+            engine.create_load_ids(tx, ref)
+
+
+def next_load_id(tx: Transaction, state_schema: str = STATE_SCHEMA) -> int:
+    """A new load id, in the load's transaction (see the module's docstring)."""
+    return tx.engine.next_load_id(tx, TableRef(LOADS, state_schema))
 
 
 def read_cursor(
@@ -210,12 +229,15 @@ def record_load(tx: Transaction, result: LoadResult, *, state_schema: str = STAT
         result.step_id or "",
         encode(window.start)[1] if window is not None else "",
         encode(window.end)[1] if window is not None else "",
+        result.id,
+        result.source or "",
     ]
     names = ", ".join(tx.quote(name) for name, _, _ in _LOADS_COLUMNS)
     tx.execute(
         f"INSERT INTO {tx.quote(state_schema, LOADS)} ({names}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
         "NULLIF($9, ''), NULLIF($10, ''), NULLIF($11, ''), CAST($12 AS TIMESTAMPTZ), "
-        "CAST($13 AS TIMESTAMPTZ), NULLIF($14, ''), NULLIF($15, ''), NULLIF($16, ''), NULLIF($17, ''))",
+        "CAST($13 AS TIMESTAMPTZ), NULLIF($14, ''), NULLIF($15, ''), NULLIF($16, ''), NULLIF($17, ''), "
+        "CAST($18 AS BIGINT), NULLIF($19, ''))",
         values,
     )
 

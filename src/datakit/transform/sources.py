@@ -12,8 +12,12 @@ the loader has already enforced the contract on every row it wrote, and a test p
 queries to every unselected `dbt build` (Pagila's bronze had 87 of them); `keys`: `not_null` and
 `unique` on single-column primary or unique keys; `all`: also `not_null` on every NOT NULL column.
 `unique` is never generated where a resource appends (the key repeats by design), nor any test on the
-loader's audit columns. `loaded_at_field` is the load time, so `dbt source freshness` works once a
-freshness rule is set.
+loader's audit columns. Each table's `loaded_at_query` is its last successful load's time from the load
+records (`<state schema>.loads`: bronze rows carry only the integer id of their load, `_dk_load_id`,
+not the time: `datakit.contracts.audit`), so `dbt source freshness` works once a freshness rule is set,
+reads one small table instead of every bronze row, and works alike on tables of the old audit layout.
+A model that wants a row's source or load time joins the records: `join <state schema>.loads as l on
+l.id = t._dk_load_id` (`l.source`, `l.started_at`).
 
 The file is `_datakit_sources.yml` in the generated model path of the step's workspace
 (`transform.workspace`), never in the user's dbt project; it is rewritten only when its content
@@ -29,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from datakit.contracts.audit import AUDIT_COLUMNS, LOADED_AT
+from datakit.contracts.audit import AUDIT_COLUMNS, LOADS_SCHEMA
 from datakit.transform.bronze import BronzeTable, bronze_tables
 from datakit.transform.files import write_if_changed
 
@@ -60,8 +64,7 @@ def sources_document(
             "name": schema,
             "schema": tenant.schema(schema) if tenant is not None else schema,
             "description": f"Bronze tables loaded by datakit into {schema}.",
-            "loaded_at_field": LOADED_AT,
-            "tables": [_table(table, tests) for table in members],
+            "tables": [_table(table, tests, tenant) for table in members],
         }
         for schema, members in by_schema.items()
     ]
@@ -100,8 +103,17 @@ def write_sources(
     return path
 
 
-def _table(table: BronzeTable, tests: SourceTests) -> dict[str, Any]:
+def _loaded_at_query(table: BronzeTable, tenant: Tenant | None) -> str:
+    """The time of the table's last successful load, from the load records (module docstring)."""
+    schema = tenant.schema(table.schema) if tenant is not None else table.schema
+    state = tenant.schema(LOADS_SCHEMA) if tenant is not None else LOADS_SCHEMA
+    target = f"{schema}.{table.name}".replace("'", "''")
+    return f"select max(started_at) from {state}.loads where target = '{target}' and status = 'succeeded'"
+
+
+def _table(table: BronzeTable, tests: SourceTests, tenant: Tenant | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": table.name}
+    entry["config"] = {"loaded_at_query": _loaded_at_query(table, tenant)}
     contract = table.contract
     if contract is None:
         entry["description"] = (

@@ -157,7 +157,8 @@ def _fingerprint(
 ) -> dict[str, tuple[int, str]]:
     tables: dict[tuple[str, str], list[str]] = {}
     for schema, table, column, data_type in columns:
-        volatile = column in VOLATILE or (schema.endswith("_datakit") and "timestamp" in data_type.lower())
+        state = schema.endswith("_datakit")  # load records: their clock times and ids (order of commits)
+        volatile = column in VOLATILE or (state and ("timestamp" in data_type.lower() or column == "id"))
         tables.setdefault((schema, table), [])
         if not volatile:
             tables[(schema, table)].append(column)

@@ -107,6 +107,28 @@ class PostgresEngine(Engine):
         """An advisory lock: CREATE ... IF NOT EXISTS is not safe against a concurrent twin here."""
         tx.query("SELECT pg_advisory_xact_lock($1)", [SETUP_LOCK])
 
+    def create_load_ids(self, tx: Transaction, loads: TableRef) -> None:
+        """A sequence beside the load records (`<table>_id_seq`), past any id they hold: loads into one
+        database run concurrently, and a sequence hands out ids without making them wait on each other
+        (the largest id + 1 would need a lock held until each load commits)."""
+        sequence = self._load_ids(loads)
+        tx.execute(f"CREATE SEQUENCE IF NOT EXISTS {self.table(sequence)}")
+        tx.query(
+            f"SELECT setval(CAST($1 AS regclass), coalesce(max({self.quote('id')}), 0) + 1, false) "
+            f"FROM {self.table(loads)}",
+            [self.table(sequence)],
+        )
+
+    def next_load_id(self, tx: Transaction, loads: TableRef) -> int:
+        """The next value of the load records' sequence (`create_load_ids`); a rolled-back load leaves a
+        gap, which is harmless: ids only need to be unique and to grow."""
+        ((value,),) = tx.query("SELECT nextval(CAST($1 AS regclass))", [self.table(self._load_ids(loads))])
+        return int(value)
+
+    @staticmethod
+    def _load_ids(loads: TableRef) -> TableRef:
+        return TableRef(f"{loads.name}_id_seq", loads.schema)
+
     def dependent_views(self, tx: Transaction, table: TableRef) -> list[str]:
         """Views (and materialized views) reading `table`: PostgreSQL refuses to drop it under them (dbt's
         staging views over bronze, typically)."""
