@@ -10,9 +10,13 @@ again (DuckDB's `information_schema` ~8 ms a look). So:
   that fails closes the held connection (a PostgreSQL connection may be broken, a DuckDB one aborted):
   the next transaction opens a fresh one.
 - `CatalogCache`: the columns of each table a transaction asked for, kept until the transaction runs a
-  statement that may change a catalog (anything but plain reads and row changes), and dropped with the
-  transaction. Within one transaction nothing but that transaction changes what it sees of its own
-  tables, so the cache answers exactly as the catalog would.
+  statement that may change a table's columns (anything but reads, row changes and `CREATE SCHEMA`),
+  and dropped with the transaction. Within one transaction nothing but that transaction changes what it
+  sees of its own tables, so the cache answers exactly as the catalog would. Where one process owns
+  the database while it holds it (DuckDB: one writing process per file), the held connection keeps
+  one cache across its transactions (`shared_catalog`): nobody else can change that catalog, and a
+  failed transaction drops the connection with its cache. PostgreSQL's catalog is shared with every
+  other client, so there a cache lives for one transaction only.
 """
 
 from __future__ import annotations
@@ -27,8 +31,20 @@ if TYPE_CHECKING:
 
 C = TypeVar("C")
 
-_ROW_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "SELECT", "WITH", "MERGE", "SET", "RESET", "LOCK", "COPY")
-"""Statements that change no table's columns: they keep a transaction's catalog cache."""
+_KEEPS_CATALOG = (
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "SELECT",
+    "WITH",
+    "MERGE",
+    "SET",
+    "RESET",
+    "LOCK",
+    "COPY",
+    "CREATE SCHEMA",
+)
+"""Statements that change no table's columns: they keep a catalog cache."""
 
 
 class CatalogCache:
@@ -46,17 +62,30 @@ class CatalogCache:
 
     def ran(self, sql: str) -> None:
         """`sql` ran in the transaction: forget everything if it may have changed a catalog."""
-        if self._columns and not sql.lstrip().upper().startswith(_ROW_STATEMENTS):
+        if self._columns and not " ".join(sql.split()[:2]).upper().startswith(_KEEPS_CATALOG):
             self._columns.clear()
 
 
 class HeldConnection(Generic[C]):
     """One connection a thread holds across its transactions (see the module docstring)."""
 
-    def __init__(self, connect: Callable[[], C], close: Callable[[C], None]) -> None:
+    def __init__(
+        self, connect: Callable[[], C], close: Callable[[C], None], *, shared_catalog: bool = False
+    ) -> None:
         self._connect = connect
         self._close = close
+        self._shared_catalog = shared_catalog
         self._local = threading.local()
+
+    def catalog(self) -> CatalogCache:
+        """The catalog cache of a new transaction: the held connection's own (with `shared_catalog`,
+        while this thread holds it), else a fresh one."""
+        if not self._shared_catalog or not getattr(self._local, "depth", 0):
+            return CatalogCache()
+        cache: CatalogCache | None = getattr(self._local, "catalog", None)
+        if cache is None:
+            cache = self._local.catalog = CatalogCache()
+        return cache
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -93,5 +122,6 @@ class HeldConnection(Generic[C]):
     def _release(self) -> None:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
+        self._local.catalog = None
         if conn is not None:
             self._close(conn)

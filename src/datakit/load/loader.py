@@ -189,9 +189,7 @@ class _Load:
     def run(self) -> LoadResult:
         plan, options = self.plan, self.options
         target = plan.target
-        state.prepare(
-            self.destination, (target.schema,) if target.schema else (), state_schema=plan.state_schema
-        )
+        self._set_up()
         source_schema = self._source_schema()  # infers the contract when it is one to infer
         delivered = self._with_loader_columns(self._delivered(source_schema))
         full = options.full_refresh
@@ -247,6 +245,14 @@ class _Load:
             result = self._result("succeeded")
             state.record_load(tx, result, state_schema=plan.state_schema)
         return result
+
+    def _set_up(self) -> None:
+        """The state schema and the target's schema, in a transaction of their own (unless the caller
+        made them: `RunOptions.prepared`)."""
+        if not self.options.prepared:
+            target = self.plan.target
+            schemas = (target.schema,) if target.schema else ()
+            state.prepare(self.destination, schemas, state_schema=self.plan.state_schema)
 
     def _write_rejected(self, tx: Transaction, spool: RejectSpool) -> None:
         """The spooled rejected rows into the rejected table (made now if it is not there)."""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from datakit.config.tenancy import Tenant
     from datakit.connectors import Destination
     from datakit.load.plan import ResourcePlan
+    from datakit.load.state import CommittedLoad
     from datakit.orchestrate.stepkinds import LoadStep
 
 _COUNTS = ("rows_read", "rows_loaded", "rows_rejected")
@@ -54,7 +55,7 @@ def load_group(
     pipeline = step.params.pipeline
     outcomes: dict[str, dict[str, Any]] = {}
     failures: dict[str, Exception] = {}
-    resolved: list[tuple[str, ResourcePlan]] = []
+    resolved: list[ResourcePlan] = []
     destination: Destination | None = None
     for resource in step.params.resources:  # one by one: a resource's bad config is its own failure
         try:
@@ -63,21 +64,16 @@ def load_group(
             failures[resource] = exc
             outcomes[resource] = {"status": "failed", "error": _message(exc)}
             continue
-        resolved.append((resource, plan))
+        resolved.append(plan)
     if destination is not None:
-        with destination.held():
-            for resource, plan in resolved:
-                try:
-                    outcomes[resource] = _load_one(destination, plan, full_refresh, runs, say)
-                except Exception as exc:
-                    failures[resource] = exc
-                    outcomes[resource] = {"status": "failed", "error": _message(exc)}
-                    say(f"{pipeline}.{resource} failed: {_message(exc)}")
+        loaded, failed = load_plans(destination, resolved, full_refresh=full_refresh, runs=runs, say=say)
+        outcomes.update(loaded)
+        failures.update(failed)
     ordered = {resource: outcomes[resource] for resource in step.params.resources}
     details: dict[str, Any] = {"resources": ordered}
     if failures:
-        names = ", ".join(failures)
-        first = next(iter(failures))
+        failed_names = [resource for resource in ordered if resource in failures]
+        names, first = ", ".join(failed_names), failed_names[0]
         raise GroupFailed(
             f"{len(failures)} of {len(ordered)} resources of pipeline {pipeline} failed ({names}); "
             f"{pipeline}.{first}: {_message(failures[first])}",
@@ -88,30 +84,72 @@ def load_group(
     return {"rows": rows, "details": details}
 
 
+def load_plans(
+    destination: Destination,
+    plans: list[ResourcePlan],
+    *,
+    full_refresh: bool,
+    runs: tuple[str, ...],
+    say: Callable[[str], None],
+) -> tuple[dict[str, dict[str, Any]], dict[str, Exception]]:
+    """Load `plans` one after the other on one held connection of `destination`: the schemas made and
+    the committed loads asked for once, then each load in its own transaction. Each resource's outcome
+    as JSON values, and the errors of those that failed (the others go on)."""
+    from datakit.load import state
+
+    outcomes: dict[str, dict[str, Any]] = {}
+    failures: dict[str, Exception] = {}
+    if not plans:
+        return outcomes, failures
+    step_ids = {plan.resource: f"{plan.pipeline}.{plan.resource}" for plan in plans}  # as ungrouped
+    state_schema = plans[0].state_schema  # one pipeline: one destination, one tenant
+    with destination.held():
+        try:
+            schemas = tuple(dict.fromkeys(p.target.schema for p in plans if p.target.schema))
+            state.prepare(destination, schemas, state_schema=state_schema)
+            done = state.committed_loads(
+                destination, list(step_ids.values()), runs, state_schema=state_schema
+            )
+        except Exception as exc:  # the destination is unreachable: every resource failed for it
+            for plan in plans:
+                failures[plan.resource] = exc
+                outcomes[plan.resource] = {"status": "failed", "error": _message(exc)}
+            return outcomes, failures
+        for plan in plans:
+            step_id = step_ids[plan.resource]
+            try:
+                outcomes[plan.resource] = _load_one(
+                    destination, plan, full_refresh, runs, done.get(step_id), say
+                )
+            except Exception as exc:
+                failures[plan.resource] = exc
+                outcomes[plan.resource] = {"status": "failed", "error": _message(exc)}
+                say(f"{step_id} failed: {_message(exc)}")
+    return outcomes, failures
+
+
 def _load_one(
     destination: Destination,
     plan: ResourcePlan,
     full_refresh: bool,
     runs: tuple[str, ...],
+    done: CommittedLoad | None,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
-    """One resource's load, or the committed load of an earlier try; its outcome as JSON values."""
+    """One resource's load, or `done`, the committed load of an earlier try; its outcome as JSON values."""
     from datakit.load.loader import load_resource
     from datakit.load.plan import RunOptions
-    from datakit.load.state import committed_load
 
-    step_id = f"{plan.pipeline}.{plan.resource}"  # the id an ungrouped step would have (`plan`)
-    options = RunOptions(full_refresh=full_refresh)
-    if runs:
-        done = committed_load(destination, step_id, runs, state_schema=plan.state_schema)
-        if done is not None:
-            say(
-                f"{step_id} -> {plan.target} was loaded by run {done.run_id} already "
-                f"(load {done.load_id}): not loaded again"
-            )
-            counts = (done.rows_read, done.rows_loaded, done.rows_rejected)
-            return {"status": "reused", **dict(zip(_COUNTS, counts, strict=True)), "load_id": done.load_id}
-        options = RunOptions(full_refresh=full_refresh, run_id=runs[0], step_id=step_id)
+    step_id = f"{plan.pipeline}.{plan.resource}"
+    if done is not None:
+        by = f"run {done.run_id} already (load {done.load_id})"
+        say(f"{step_id} -> {plan.target} was loaded by {by}: not loaded again")
+        counts = (done.rows_read, done.rows_loaded, done.rows_rejected)
+        return {"status": "reused", **dict(zip(_COUNTS, counts, strict=True)), "load_id": done.load_id}
+    run_id = runs[0] if runs else None
+    options = RunOptions(
+        full_refresh=full_refresh, run_id=run_id, step_id=step_id if runs else None, prepared=True
+    )
     say(f"loading {step_id} -> {plan.target}")
     result = load_resource(plan, destination, options)
     say(

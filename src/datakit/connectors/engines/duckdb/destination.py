@@ -54,7 +54,11 @@ class DuckDBDestination:
 
     def __init__(self, params: DuckDBParams) -> None:
         self.params = params
-        self._held: HeldConnection[duckdb.DuckDBPyConnection] = HeldConnection(self._connect, _close)
+        self._held: HeldConnection[duckdb.DuckDBPyConnection] = HeldConnection(
+            self._connect,
+            _close,
+            shared_catalog=True,  # one writing process per file: ours, while held
+        )
 
     def __repr__(self) -> str:
         return f"DuckDBDestination({self.params.describe()})"
@@ -126,7 +130,7 @@ class DuckDBDestination:
         with self._held.connection() as conn:
             try:
                 conn.begin()
-                yield DuckDBTransaction(conn)
+                yield DuckDBTransaction(conn, self._held.catalog())
                 try:
                     conn.commit()
                 except duckdb.Error as exc:
@@ -148,10 +152,10 @@ class DuckDBTransaction:
 
     engine = DUCKDB
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, conn: duckdb.DuckDBPyConnection, catalog: CatalogCache | None = None) -> None:
         self._conn = conn
         self._views = itertools.count()
-        self._catalog = CatalogCache()
+        self._catalog = catalog if catalog is not None else CatalogCache()
 
     def quote(self, *parts: str) -> str:
         return DUCKDB.quote(*parts)
