@@ -318,6 +318,11 @@ class Destination(Protocol):
         """The live column catalog of `table` ([] when it does not exist)."""
         ...
 
+    def held(self) -> AbstractContextManager[None]:
+        """Until the block ends, this thread's transactions share one connection (`connectors.held`):
+        a step of several small loads opens its destination once."""
+        ...
+
     def session(self) -> AbstractContextManager[Session]:
         """A read-only session (checks, reports); closed, and any file lock released, on exit."""
         ...

@@ -47,7 +47,7 @@ row's value: `COALESCE(stage, stored, load time)`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -384,10 +384,12 @@ class Writes:
         load_id: str,
         at: datetime,
         origins: Sequence[Origin] = (),
+        before: Callable[[], None] | None = None,
     ) -> int:
         """Move every staged row but the last read of its key into `rejected`; return how many moved.
 
-        `columns` are the stage's data columns, written as text like every rejected value.
+        `columns` are the stage's data columns, written as text like every rejected value. `before` is
+        called when there is a row to move, before it moves (the loader creates the rejected table then).
         """
         q, text, tz = self.engine.quote, self.engine.sql_type(_TEXT), self.engine.timestamptz
         s, row = self.engine.table(stage), q(ROW)
@@ -399,6 +401,8 @@ class Writes:
         )
         if not extra:
             return 0
+        if before is not None:
+            before()
         match = " AND ".join(f"a.{q(k)} = d.{q(k)}" for k in key)
         shown = " || ', ' || ".join(f"coalesce(CAST(a.{q(k)} AS {text}), 'NULL')" for k in key)
         reason = (

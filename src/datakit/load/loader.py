@@ -96,14 +96,15 @@ def load_resource(
     The failure is recorded in `_datakit.loads` (status failed) before the error is raised.
     """
     load = _Load(plan, destination, options)
-    try:
-        return load.run()
-    except Exception as exc:
-        error = exc if isinstance(exc, DatakitError) else _wrap(exc, plan)
-        load.record_failure(error)
-        if error is exc:
-            raise
-        raise error from None
+    with destination.held():  # set-up, data and a failure's record: one connection (`connectors.held`)
+        try:
+            return load.run()
+        except Exception as exc:
+            error = exc if isinstance(exc, DatakitError) else _wrap(exc, plan)
+            load.record_failure(error)
+            if error is exc:
+                raise
+            raise error from None
 
 
 def _wrap(exc: Exception, plan: ResourcePlan) -> LoadError:
@@ -182,15 +183,14 @@ class _Load:
         self.cursor: Any = None
         self.changes: tuple[str, ...] = ()
         self.child_rows: dict[str, int] = {}
+        self.rejected_ready = False  # the rejected table is made when the first row is rejected
 
     # -- the load ------------------------------------------------------------------------------------
 
     def run(self) -> LoadResult:
         plan, options = self.plan, self.options
         target = plan.target
-        state.prepare(
-            self.destination, (target.schema,) if target.schema else (), state_schema=plan.state_schema
-        )
+        self._set_up()
         source_schema = self._source_schema()  # infers the contract when it is one to infer
         delivered = self._with_loader_columns(self._delivered(source_schema))
         full = options.full_refresh
@@ -222,7 +222,8 @@ class _Load:
                 list(dict.fromkeys([*contract.column_names, *spool_columns])), self.load_id, self.started_at
             )
             try:
-                self.writes.ensure_rejected(tx, target, spool.columns)
+                if self.engine.validates_rows:  # the engine writes rejected rows as it validates
+                    self._ensure_rejected(tx, spool)
                 if disposition == "replace" and (files is None or files.replace_all):
                     self.writes.empty(tx, target, self._scope)
                 into = self.writes.create_stage(tx, target, columns, self.load_id) if staged else target
@@ -232,9 +233,10 @@ class _Load:
                 )
                 if staged:
                     full_read = (plan.incremental is None or full) and files is None
-                    self._from_stage(tx, into, contract, disposition, full_read=full_read, window=window)
-                if spool.rows:
-                    tx.write(rejected_ref(target), spool.batches())
+                    self._from_stage(
+                        tx, into, contract, disposition, spool, full_read=full_read, window=window
+                    )
+                self._write_rejected(tx, spool)
             finally:
                 spool.close()
                 if children is not None:
@@ -245,6 +247,27 @@ class _Load:
             result = self._result("succeeded")
             state.record_load(tx, result, state_schema=plan.state_schema)
         return result
+
+    def _set_up(self) -> None:
+        """The state schema and the target's schema, in a transaction of their own (unless the caller
+        made them: `RunOptions.prepared`)."""
+        if not self.options.prepared:
+            target = self.plan.target
+            schemas = (target.schema,) if target.schema else ()
+            state.prepare(self.destination, schemas, state_schema=self.plan.state_schema)
+
+    def _write_rejected(self, tx: Transaction, spool: RejectSpool) -> None:
+        """The spooled rejected rows into the rejected table (made now if it is not there)."""
+        if spool.rows:
+            self._ensure_rejected(tx, spool)
+            tx.write(rejected_ref(self.plan.target), spool.batches())
+
+    def _ensure_rejected(self, tx: Transaction, spool: RejectSpool) -> None:
+        """Create the rejected table, or add the columns it lacks, once this load rejects a row: a
+        clean load creates none (a table that exists is left as it is)."""
+        if not self.rejected_ready:
+            self.writes.ensure_rejected(tx, self.plan.target, spool.columns)
+            self.rejected_ready = True
 
     def _check_request(self, disposition: str) -> None:
         """What the load is asked to do can be done: a backfill's window (`_check_window`), and a key
@@ -761,6 +784,7 @@ class _Load:
         stage: Any,
         contract: Contract,
         disposition: str,
+        spool: RejectSpool,
         *,
         full_read: bool,
         window: bool,
@@ -786,6 +810,7 @@ class _Load:
                 load_id=self.load_id,
                 at=self.started_at,
                 origins=self.origins,
+                before=lambda: self._ensure_rejected(tx, spool),
             )
             self.rows_loaded -= repeated
             self.rows_rejected += repeated

@@ -173,3 +173,7 @@ class RunOptions:
     window: Window | None = None
     """Backfill: re-read the rows with `window.start <= cursor < window.end`, whatever the saved cursor,
     and leave that cursor where it is (it never moves back, nor past rows not yet re-read)."""
+    prepared: bool = False
+    """The caller made the state schema and the target's schema already (`datakit.load.state.prepare`,
+    once for a grouped step's loads): the load skips that set-up transaction. Its data transaction
+    still makes missing state tables, as always."""

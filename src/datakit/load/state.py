@@ -310,25 +310,38 @@ def committed_load(
 
     Waits, on PostgreSQL, for the loads still committing (see the module's docstring).
     """
-    if not runs:
-        return None
+    return committed_loads(destination, [step_id], runs, state_schema=state_schema).get(step_id)
+
+
+def committed_loads(
+    destination: Destination,
+    step_ids: Sequence[str],
+    runs: Sequence[str],
+    *,
+    state_schema: str = STATE_SCHEMA,
+) -> dict[str, CommittedLoad]:
+    """`committed_load` of each of `step_ids` at once (a grouped step asks for all its resources in
+    one question): step id -> its latest succeeded load by one of `runs`; steps with none are absent."""
+    if not runs or not step_ids:
+        return {}
     with destination.transaction() as tx:
         live = {column.name for column in tx.columns(TableRef(LOADS, state_schema))}
         if not {"run_id", "step_id"} <= live:  # no load of any run yet
-            return None
+            return {}
         destination.engine.lock_loads(tx, TableRef(LOADS, state_schema))
-        which = ", ".join(f"${i}" for i in range(2, len(runs) + 2))
+        steps = ", ".join(f"${i}" for i in range(1, len(step_ids) + 1))
+        which = ", ".join(f"${i}" for i in range(len(step_ids) + 1, len(step_ids) + len(runs) + 1))
         rows = tx.query(
-            "SELECT load_id, run_id, rows_read, rows_loaded, rows_rejected "
+            "SELECT step_id, load_id, run_id, rows_read, rows_loaded, rows_rejected "
             f"FROM {tx.quote(state_schema, LOADS)} "
-            f"WHERE step_id = $1 AND run_id IN ({which}) AND status = 'succeeded' "
-            "ORDER BY finished_at DESC LIMIT 1",
-            [step_id, *runs],
+            f"WHERE step_id IN ({steps}) AND run_id IN ({which}) AND status = 'succeeded' "
+            "ORDER BY finished_at",
+            [*step_ids, *runs],
         )
-    if not rows:
-        return None
-    load_id, run_id, read, loaded, rejected = rows[0]
-    return CommittedLoad(str(load_id), str(run_id), int(read), int(loaded), int(rejected))
+    found: dict[str, CommittedLoad] = {}
+    for step_id, load_id, run_id, read, loaded, rejected in rows:  # the latest of a step last: it wins
+        found[str(step_id)] = CommittedLoad(str(load_id), str(run_id), int(read), int(loaded), int(rejected))
+    return found
 
 
 def encode(value: Any) -> tuple[str, str]:

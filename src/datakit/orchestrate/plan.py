@@ -7,7 +7,9 @@ job` is instant and every executor — the local one (`executor`), Airflow's com
 
 One step per pipeline *resource*, not per pipeline: a resource load is the loader's unit of atomicity
 (one destination transaction), so it is also the natural unit to retry, time out and resume — a failed
-`orders` load is retried or resumed alone while `customers`, already committed, is left in peace.
+`orders` load is retried or resumed alone while `customers`, already committed, is left in peace. (A job
+may group a pipeline's small resources into one step — `group_resources` — which the local executor's
+plan does after selection: `datakit.orchestrate.grouping`.)
 A pipeline's `depends_on` therefore becomes "every resource of A waits for every resource of B". Each
 entry of the job's `steps:` (a dbt invocation, a check suite) is one step.
 
@@ -336,13 +338,16 @@ def _step_id(pipeline: str, resource: str) -> str:
     return f"{pipeline}.{resource}"
 
 
-def _resource_names(project: Project, pipeline_name: str) -> list[str]:
+def resource_names(project: Project, pipeline_name: str) -> list[str]:
     """The resources a pipeline loads: its own list, else every resource of its source."""
     pipeline = project.pipeline(pipeline_name)
     if pipeline.source.resources:
         return list(dict.fromkeys(pipeline.source.resources))
     source = project.source(pipeline.source.ref)
     return [resource.name for resource in source.resources]
+
+
+_resource_names = resource_names  # the name other modules of the package import
 
 
 def _exclusive(project: Project, destination_ref: str) -> tuple[str, ...]:

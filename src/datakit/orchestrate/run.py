@@ -137,18 +137,20 @@ def plan_for_run(
     exclude: Sequence[str],
     store: StateStore,
 ) -> Plan:
-    """The plan a run carries out: the job's (narrowed to a selection), or, resuming a run of a
-    selection or a backfill without a new selection, that run's own plan again (`datakit serve`'s
-    resume and retry as much as `datakit run job --resume`)."""
+    """The plan a run carries out: the job's (narrowed to a selection; the pipelines it groups made one
+    step each: `grouping`), or, resuming a run of a selection or a backfill without a new selection,
+    that run's own plan again (`datakit serve`'s resume and retry as much as `datakit run job --resume`)."""
     if resume is not None and not select and not exclude:
         stored = json.loads(store.get_run(resume).plan)
         if isinstance(stored, dict) and (stored.get("selection") or stored.get("backfill")):
             return Plan.from_dict(stored)
+    from datakit.orchestrate.grouping import group_loads
+
     if not select and not exclude:
-        return compile_job(project, job_name, warehouse)
+        return group_loads(project, compile_job(project, job_name, warehouse))
     from datakit.orchestrate.selection import selected_job
 
-    return selected_job(project, job_name, warehouse, select, exclude, store=store)
+    return group_loads(project, selected_job(project, job_name, warehouse, select, exclude, store=store))
 
 
 _PRELOAD = {

@@ -65,12 +65,20 @@ class ChunkWindow:
 @dataclass(frozen=True, kw_only=True)
 class LoadParams:
     """One resource of one pipeline: the loader's unit of atomicity (one destination transaction).
-    With `window`, a backfill's chunk of it (`datakit.orchestrate.backfill`)."""
+    With `window`, a backfill's chunk of it (`datakit.orchestrate.backfill`). With `also`, a grouped
+    step (`datakit.orchestrate.grouping`): `resource`, then each of `also`, one after the other on one
+    destination connection, each still its own transaction and load record."""
 
     pipeline: str
     resource: str
     warehouse: str | None = None
     window: ChunkWindow | None = None
+    also: tuple[str, ...] = ()
+
+    @property
+    def resources(self) -> tuple[str, ...]:
+        """Every resource the step loads, in order."""
+        return (self.resource, *self.also)
 
 
 @with_config(_STRICT)
@@ -146,6 +154,8 @@ def _adapter() -> TypeAdapter[Step]:
 def step_data(step: Step) -> dict[str, Any]:
     """`step` as plain JSON values (what crosses into a child process, a DAG file, run history)."""
     data: dict[str, Any] = _adapter().dump_python(step, mode="json")
+    if data["kind"] == "load" and not data["params"]["also"]:
+        del data["params"]["also"]  # an ungrouped step travels as it did before grouping existed
     return {"id": data.pop("id"), "kind": data.pop("kind"), **data}  # read first, by people too
 
 

@@ -189,7 +189,8 @@ def _say(message: str) -> None:
 def load_step(
     project_root: str, environment: str, step: LoadStep, full_refresh: bool, runs: tuple[str, ...]
 ) -> dict[str, Any]:
-    """(In the step process.) Load one resource of one pipeline; the row counts of the load.
+    """(In the step process.) Load one resource of one pipeline (or, a grouped step, several:
+    `loadgroup`); the row counts of the load.
 
     With `runs` (the run's key and the keys of the runs it resumes, newest first), the load is recorded
     as this run's step, and is not made again if one of those runs committed it already.
@@ -201,6 +202,10 @@ def load_step(
 
     params = step.params
     project = _child_project(project_root, environment, params.warehouse)
+    if params.also:
+        from datakit.orchestrate.loadgroup import load_group
+
+        return load_group(project, step, _tenant(project, params.warehouse), full_refresh, runs, _say)
     pipeline, resource = params.pipeline, params.resource
     tenant = _tenant(project, params.warehouse)
     destination, plans = plans_for(project, pipeline, resources=[resource], tenant=tenant)

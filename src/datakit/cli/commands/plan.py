@@ -33,6 +33,7 @@ def plan_job(
     """Print the plan of a job: its steps, their dependencies, retry policy and timeout (and, with
     --select/--exclude, why each step is in it)."""
     from datakit.config import load_project
+    from datakit.orchestrate.grouping import group_loads
     from datakit.orchestrate.plan import compile_job
 
     loaded = load_project(state.project_dir(project), environment=environment)
@@ -42,6 +43,7 @@ def plan_job(
         plan = selected_job(loaded, name, warehouse, select or [], exclude or [])
     else:
         plan = compile_job(loaded, name, warehouse)
+    plan = group_loads(loaded, plan)  # as `datakit run job` runs it
     if as_json:
         from datakit.cli.output import print_json
 

@@ -66,7 +66,8 @@ def run_pipeline(
         refuse_full_refresh(loaded, yes)
     tenant = tenant_context(loaded, warehouse) if warehouse is not None else None
     destination, plans = plans_for(loaded, name, resources=resource or None, tenant=tenant)
-    results = [_run_one(plan, destination, full_refresh, quiet=as_json) for plan in plans]
+    with destination.held():  # one connection for the pipeline's loads (each its own transaction)
+        results = [_run_one(plan, destination, full_refresh, quiet=as_json) for plan in plans]
     if as_json:
         from datakit.cli.output import print_json
 

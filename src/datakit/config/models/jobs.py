@@ -54,6 +54,11 @@ class JobPipeline(StrictModel):
     depends_on: list[str] = Field(
         default_factory=list, description="Pipelines of this job that must succeed first (dag mode)."
     )
+    group_resources: bool = Field(
+        False,
+        description="Load all of the pipeline's resources in one step (one process, one destination "
+        "connection), each still its own transaction and load record: for many small tables.",
+    )
 
 
 class Execution(StrictModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from datakit.connectors.base import Column, DbtTarget, Rows, TableRef
@@ -21,6 +21,7 @@ from datakit.connectors.engines.duckdb import errors
 from datakit.connectors.engines.duckdb.engine import DUCKDB
 from datakit.connectors.engines.duckdb.params import MEMORY, DuckDBParams
 from datakit.connectors.errors import ConnectionLost, ConnectorError, SchemaMismatch, query_message
+from datakit.connectors.held import CatalogCache, HeldConnection
 from datakit.connectors.stamp import Stamp, row_hash_sql
 
 if TYPE_CHECKING:
@@ -28,9 +29,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 _COLUMNS_SQL = """
-SELECT column_name, data_type, is_nullable = 'YES' FROM information_schema.columns
-WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position
+SELECT column_name, data_type, is_nullable FROM duckdb_columns()
+WHERE schema_name = $1 AND table_name = $2 ORDER BY column_index
 """
+"""`duckdb_columns()` answers as `information_schema.columns` does (same type names; temporary tables
+too), ~6x faster: the view joins every catalog of the database."""
 _TABLES_SQL = "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
 
 
@@ -51,6 +54,11 @@ class DuckDBDestination:
 
     def __init__(self, params: DuckDBParams) -> None:
         self.params = params
+        self._held: HeldConnection[duckdb.DuckDBPyConnection] = HeldConnection(
+            self._connect,
+            _close,
+            shared_catalog=True,  # one writing process per file: ours, while held
+        )
 
     def __repr__(self) -> str:
         return f"DuckDBDestination({self.params.describe()})"
@@ -96,8 +104,12 @@ class DuckDBDestination:
         finally:
             conn.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[DuckDBTransaction]:
+    def held(self) -> AbstractContextManager[None]:
+        """Run this thread's transactions on one connection until the block ends (`connectors.held`):
+        one open and one checkpoint per step, not per transaction."""
+        return self._held.held()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
         import duckdb
 
         config: dict[str, str | bool | int | float | list[str]] = {}
@@ -106,25 +118,29 @@ class DuckDBDestination:
         if self.params.memory_limit:
             config["memory_limit"] = self.params.memory_limit
         try:
-            conn = duckdb.connect(self.params.database, config=config)
+            return duckdb.connect(self.params.database, config=config)
         except duckdb.Error as exc:
             opening = f"opening {self.params.describe()}"
             raise errors.lock_conflict(exc, self.params) or errors.translate(exc, opening) from None
-        try:
-            conn.begin()
-            yield DuckDBTransaction(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[DuckDBTransaction]:
+        import duckdb
+
+        with self._held.connection() as conn:
             try:
-                conn.commit()
-            except duckdb.Error as exc:
-                raise errors.translate(exc, f"committing to {self.params.describe()}") from None
-        except BaseException:
-            with suppress(
-                duckdb.Error
-            ):  # no transaction left to roll back (DuckDB aborted it); the original error matters
-                conn.rollback()
-            raise
-        finally:
-            conn.close()
+                conn.begin()
+                yield DuckDBTransaction(conn, self._held.catalog())
+                try:
+                    conn.commit()
+                except duckdb.Error as exc:
+                    raise errors.translate(exc, f"committing to {self.params.describe()}") from None
+            except BaseException:
+                with suppress(
+                    duckdb.Error
+                ):  # no transaction left to roll back (DuckDB aborted it); the original error matters
+                    conn.rollback()
+                raise
 
     def columns(self, table: TableRef) -> list[Column]:
         with self.transaction() as tx:
@@ -136,9 +152,10 @@ class DuckDBTransaction:
 
     engine = DUCKDB
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, conn: duckdb.DuckDBPyConnection, catalog: CatalogCache | None = None) -> None:
         self._conn = conn
         self._views = itertools.count()
+        self._catalog = catalog if catalog is not None else CatalogCache()
 
     def quote(self, *parts: str) -> str:
         return DUCKDB.quote(*parts)
@@ -150,6 +167,9 @@ class DuckDBTransaction:
         return list(self._run(sql, params).fetchall())
 
     def columns(self, table: TableRef) -> list[Column]:
+        return self._catalog.columns(table, lambda: self._look_up(table))
+
+    def _look_up(self, table: TableRef) -> list[Column]:
         rows = self.query(_COLUMNS_SQL, [table.schema or DUCKDB.default_schema, table.name])
         columns = []
         for name, native, nullable in rows:
@@ -223,6 +243,7 @@ class DuckDBTransaction:
     def _run(self, sql: str, params: Sequence[Any]) -> duckdb.DuckDBPyConnection:
         import duckdb
 
+        self._catalog.ran(sql)
         try:
             return self._conn.execute(sql, list(params) if params else None)
         except duckdb.Error as exc:
@@ -249,6 +270,10 @@ class DuckDBSession:
     def tables(self) -> list[TableRef]:
         _, rows = self.query(_TABLES_SQL)
         return [TableRef(str(name), str(schema)) for schema, name in rows]
+
+
+def _close(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.close()
 
 
 def open(params: DuckDBParams) -> DuckDBDestination:

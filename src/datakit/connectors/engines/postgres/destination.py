@@ -22,7 +22,7 @@ from __future__ import annotations
 import getpass
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from datakit.connectors.arrow import conform
@@ -32,6 +32,7 @@ from datakit.connectors.engines.postgres.engine import POSTGRES
 from datakit.connectors.engines.postgres.errors import classify, translate
 from datakit.connectors.engines.postgres.params import PostgresParams
 from datakit.connectors.errors import ConnectionLost, ConnectorError, SchemaMismatch, query_message
+from datakit.connectors.held import CatalogCache, HeldConnection
 from datakit.connectors.stamp import Stamp, stamped
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class PostgresDestination:
 
     def __init__(self, params: PostgresParams) -> None:
         self.params = params
+        self._held: HeldConnection[Any] = HeldConnection(self._connect, _close)
 
     def __repr__(self) -> str:
         return f"PostgresDestination({self.params.describe()})"
@@ -86,26 +88,34 @@ class PostgresDestination:
         finally:
             conn.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[PostgresTransaction]:
+    def held(self) -> AbstractContextManager[None]:
+        """Run this thread's transactions on one connection until the block ends (`connectors.held`):
+        one connection (and authentication) per step, not per transaction."""
+        return self._held.held()
+
+    def _connect(self) -> Any:
         import psycopg
 
-        secrets = self.params.secrets()
-        try:  # autocommit off: everything below is one transaction
-            conn = psycopg.connect(self.params.conninfo(), cursor_factory=psycopg.RawCursor)
+        try:  # autocommit off: each `transaction` is one transaction
+            return psycopg.connect(self.params.conninfo(), cursor_factory=psycopg.RawCursor)
         except Exception as exc:
-            raise translate(exc, f"connecting to {self.params.describe()}", secrets=secrets) from None
-        try:
-            yield PostgresTransaction(conn, self.params)
+            action = f"connecting to {self.params.describe()}"
+            raise translate(exc, action, secrets=self.params.secrets()) from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[PostgresTransaction]:
+        secrets = self.params.secrets()
+        with self._held.connection() as conn:
             try:
-                conn.commit()
-            except Exception as exc:
-                raise translate(exc, f"committing to {self.params.describe()}", secrets=secrets) from None
-        except BaseException:
-            _quietly(conn.rollback)
-            raise
-        finally:
-            _quietly(conn.close)
+                yield PostgresTransaction(conn, self.params)
+                try:
+                    conn.commit()
+                except Exception as exc:
+                    action = f"committing to {self.params.describe()}"
+                    raise translate(exc, action, secrets=secrets) from None
+            except BaseException:
+                _quietly(conn.rollback)
+                raise
 
     def columns(self, table: TableRef) -> list[Column]:
         with self.transaction() as tx:
@@ -121,20 +131,26 @@ class PostgresTransaction:
         self._conn = conn
         self._params = params
         self._temp_seq = itertools.count()
+        self._catalog = CatalogCache()
 
     def quote(self, *parts: str) -> str:
         return POSTGRES.quote(*parts)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._catalog.ran(sql)
         with self._cursor(sql) as cur:
             cur.execute(sql, list(params) or None)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._catalog.ran(sql)
         with self._cursor(sql) as cur:
             cur.execute(sql, list(params) or None)
             return list(cur.fetchall())
 
     def columns(self, table: TableRef) -> list[Column]:
+        return self._catalog.columns(table, lambda: self._look_up(table))
+
+    def _look_up(self, table: TableRef) -> list[Column]:
         return catalog.to_columns(
             self.query(catalog.COLUMNS_SQL.format(relation=catalog.relation_literal(table)))
         )
@@ -292,6 +308,10 @@ def _encoded_schema(wire: pa.Schema, dumpers: dict[str, Any]) -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema([pa.field(f.name, pa.large_binary()) if f.name in dumpers else f for f in wire])
+
+
+def _close(conn: Any) -> None:
+    _quietly(conn.close)
 
 
 def _quietly(action: Any) -> None:

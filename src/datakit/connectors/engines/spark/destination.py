@@ -8,7 +8,7 @@ with one writer; the destination's `exclusive()` keeps other processes' steps ap
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from datakit.connectors.base import Column, DbtTarget, Rows, TableRef
@@ -52,6 +52,10 @@ class SparkDestination:
     def columns(self, table: TableRef) -> list[Column]:
         with self.transaction() as tx:
             return tx.columns(table)
+
+    def held(self) -> AbstractContextManager[None]:
+        """Nothing to hold: every transaction already runs on the process's one Spark session."""
+        return nullcontext()
 
     @contextmanager
     def session(self) -> Iterator[SparkReadSession]:
