@@ -177,8 +177,11 @@ def test_runs_commands_show_the_miss(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "SLA missed at " in shown and " UTC (sla 0.2s)" in shown
     assert "SLA missed" not in cli("runs", "show", str(met.run_id))
 
-    rows = {line.split()[1]: line for line in cli("runs").splitlines() if line.split()[1:2] in (["1"], ["2"])}
-    assert "missed" in rows[str(missed.run_id)] and " met " in rows[str(met.run_id)]
+    listed = cli("runs")
+    cells = ([c.strip() for c in line.split("│")] for line in listed.splitlines() if line.startswith("│"))
+    rows = {row[1]: row for row in cells}
+    assert {str(missed.run_id), str(met.run_id)} <= set(rows), listed
+    assert rows[str(missed.run_id)][8] == "missed" and rows[str(met.run_id)][8] == "met", listed
 
     detail = json.loads(cli("runs", "show", str(missed.run_id), "--json"))
     assert detail["sla_seconds"] == 0.2 and detail["sla_missed_at"] is not None

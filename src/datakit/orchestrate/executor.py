@@ -135,6 +135,7 @@ class Executor:
         ).start()
         errors: dict[str, str] = {}
         by_id = {s.id: s for s in plan.steps}
+        runner: StepRunner | None = None
         try:
             if on_started is not None:  # the run's clocks (heartbeat, SLA) run already
                 on_started(run_id)
@@ -165,6 +166,9 @@ class Executor:
             stop.set()
             beat.join()
             watch.stop()  # before finish_run: a miss is recorded only while the run is running
+            end_run = getattr(runner, "end_run", None)
+            if callable(end_run):  # no step of the run starts any more: its live logs can go
+                end_run()
         steps = {
             step_id: StepStatus.REUSED if step_id in reused else StepStatus(state.value)
             for step_id, state in states.items()

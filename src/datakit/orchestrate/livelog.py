@@ -17,9 +17,14 @@ LIVE_DIR = Path(".datakit") / "live"
 TAIL_BYTES = 64 * 1024
 
 
+def live_run_dir(project_root: Path, run_key: str) -> Path:
+    """The folder of the live logs of the run keyed `run_key` (`<id>-<uid>`)."""
+    return project_root / LIVE_DIR / quote(run_key, safe="")
+
+
 def live_log_path(project_root: Path, run_key: str, step_id: str) -> Path:
-    """The live log of step `step_id` of the run keyed `run_key` (`<id>-<uid>`)."""
-    return project_root / LIVE_DIR / quote(run_key, safe="") / f"{quote(step_id, safe='')}.log"
+    """The live log of step `step_id` of the run keyed `run_key`."""
+    return live_run_dir(project_root, run_key) / f"{quote(step_id, safe='')}.log"
 
 
 def read_live_log(path: Path, limit: int = TAIL_BYTES) -> str | None:
@@ -40,7 +45,8 @@ def remove_live_log(path: Path) -> None:
     """Remove a finished step's live log. Not its run's folder, even empty: removing it raced a step of
     the same run starting at that moment (its log's folder vanished between its creation and the
     opening of the file, and the step failed with FileNotFoundError: parallel runs on PostgreSQL).
-    Retention sweeps the folders of runs that ended (`stale_live_logs`)."""
+    The run's folder goes when the run ends (`LocalRunner.end_run`), or with retention when the process
+    that ran it was killed (`stale_live_logs`)."""
     with contextlib.suppress(OSError):
         path.unlink()
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datakit.log import get_logger
-from datakit.orchestrate.livelog import live_log_path
+from datakit.orchestrate.livelog import live_log_path, live_run_dir, remove_live_logs
 from datakit.orchestrate.stepkinds import ChecksStep, DbtStep, LoadStep, Step, step_data, step_from_data
 from datakit.orchestrate.stepserver import StepServer
 from datakit.orchestrate.subproc import LOG_LIMIT, StepProcesses, run_in_child
@@ -108,6 +108,12 @@ class LocalRunner:
             log_limit=self.log_limit,
         )
         return _output(result, log)
+
+    def end_run(self) -> None:
+        """Remove the run's live-log folder once its last step ended (the executor calls this): never
+        earlier, a step of the run starting meanwhile would find its folder gone."""
+        if self.live_logs and self.runs:
+            remove_live_logs(live_run_dir(self.project_root, self.runs[0]))
 
     def cancel(self) -> None:
         """Kill the running steps' processes (the executor calls this when the run is interrupted)."""

@@ -97,6 +97,7 @@ VOLATILE = {
     "_dk_rejected_at",
     "load_id",
     "run_id",  # the run a load was part of: a DAG run in Airflow, a datakit run locally
+    "recorded_by",  # `_datakit.tables`: "load <load id>" of the load that created the table
     "loaded_at",
     "started_at",
     "finished_at",

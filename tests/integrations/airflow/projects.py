@@ -90,6 +90,25 @@ def acme_full_job(root: Path) -> None:
     )
 
 
+POSTGRES_STATE = """state:
+  type: postgres
+  connection:
+    host: ${WAREHOUSE_HOST}
+    database: ${WAREHOUSE_DATABASE}
+    user: ${WAREHOUSE_USER}
+    password_secret_key: warehouse_password
+"""
+
+
+def postgres_state(root: Path) -> None:
+    """Keep a copy of examples/pagila's run history in its PostgreSQL warehouse database (schema
+    `datakit_state`), as a read-only deployment does: nothing is written into the project."""
+    config = root / "datakit.yaml"
+    sqlite = "state:\n  type: sqlite\n  path: .datakit/state.db\n"
+    assert sqlite in config.read_text()
+    config.write_text(config.read_text().replace(sqlite, POSTGRES_STATE, 1))
+
+
 def copy_jaffle_project(parent: Path) -> Path:
     """A copy of examples/jaffle_shop (plain dbt, tenants acme and globex) under `parent`."""
     import shutil

@@ -15,6 +15,7 @@ import pytest
 from datakit.config import load_project
 from datakit.integrations.airflow.compile import compile_dags, write_dags
 from datakit.orchestrate.run import run_job
+from datakit.orchestrate.store import open_store
 from tests.integrations.airflow.conftest import HERE, AirflowEnv, changed, duckdb_fingerprint, tree
 from tests.integrations.airflow.projects import rich_project, shop_project
 from tests.pagila_project import copy_pagila_project
@@ -178,7 +179,7 @@ def test_pagila_for_acme_on_postgres_matches_the_local_run(
     tmp_path: Path, airflow_env: AirflowEnv, pagila_dsn: str, pg_dsn: str
 ) -> None:
     from tests.integrations.airflow.conftest import postgres_fingerprint
-    from tests.integrations.airflow.projects import acme_full_job
+    from tests.integrations.airflow.projects import acme_full_job, postgres_state
     from tests.pagila_project import pagila_env, scratch_database
 
     with scratch_database(pg_dsn) as airflow_dsn, scratch_database(pg_dsn) as local_dsn:
@@ -186,6 +187,7 @@ def test_pagila_for_acme_on_postgres_matches_the_local_run(
         for name, dsn in (("airflow", airflow_dsn), ("local", local_dsn)):
             root = copy_pagila_project(tmp_path / name)
             acme_full_job(root)
+            postgres_state(root)  # a read-only deployment keeps its run history in a database
             env = pagila_env(pagila_dsn, dsn)
             if name == "airflow":
                 dags = tmp_path / "dags"
@@ -198,12 +200,22 @@ def test_pagila_for_acme_on_postgres_matches_the_local_run(
                 write_dags(files, dags, project=files[0].project)
                 before = tree(root)
                 result = airflow_env.dag_test(dags, "datakit__acme__acme_full", extra=env)
-                # a read-only project: the tasks wrote nothing in it (dbt's files are under DATAKIT_HOME)
+                # a read-only project: the tasks wrote nothing in it (dbt's files are under DATAKIT_HOME,
+                # the run history in the PostgreSQL state store)
                 assert changed(before, tree(root)) == []
                 assert list((airflow_env.home / "datakit-home" / "projects").glob("pagila-*/dbt/pagila/acme"))
                 assert result["state"] == "success", result
                 assert result["tasks"]["silver_checks"]["state"] == "success"
                 assert result["tasks"]["gold"]["state"] == "success"
+                with pytest.MonkeyPatch.context() as patch:
+                    for key, value in env.items():
+                        patch.setenv(key, value)
+                    store = open_store(load_project(root, environment="dev"))
+                try:
+                    (run,) = store.list_runs(engine="airflow")
+                finally:
+                    store.close()
+                assert (run.job, run.warehouse, run.status) == ("acme_full", "acme", "succeeded")
             else:
                 with pytest.MonkeyPatch.context() as patch:
                     for key, value in env.items():

@@ -55,7 +55,8 @@ def status_page(root: Path, path: str) -> str:
 def test_dag_runs_are_in_datakit_run_history_as_airflow_runs(tmp_path: Path, airflow_env: AirflowEnv) -> None:
     root = shop_project(tmp_path / "shop")
     dags = tmp_path / "dags"
-    write_dags(compile_dags(load_project(root, environment="dev"), out=dags), dags)
+    files = compile_dags(load_project(root, environment="dev"), out=dags)
+    write_dags(files, dags, project=files[0].project)
 
     # a transient failure of `orders` is retried by Airflow: both tries are recorded
     retried = airflow_env.dag_test(dags, "datakit__daily", "--fail-once", "shop_bronze.orders")

@@ -161,12 +161,22 @@ def test_duckdb_jobs_for_a_multi_host_executor_are_warned_about(
     assert all(f.warnings == () for f in compile_dags(project))  # LocalExecutor: one host, one file
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
     acme = next(f for f in compile_dags(project) if f.dag_id == "datakit__acme__jaffle_daily")
-    (warning,) = acme.warnings
-    assert "destination 'acme_warehouse' is a DuckDB file (acme.duckdb), and CeleryExecutor runs" in warning
+    duckdb, history = acme.warnings
+    assert "destination 'acme_warehouse' is a DuckDB file (acme.duckdb), and CeleryExecutor runs" in duckdb
     assert "# WARNING: destination 'acme_warehouse' is a DuckDB file" in acme.source
+    assert "the run history is a SQLite file (.datakit/state.db), and CeleryExecutor runs" in history
     # the same project in prod writes PostgreSQL: no DuckDB file to warn about
     prod = load_project(root, environment="prod")
     assert not [w for f in compile_dags(prod, executor="CeleryExecutor") for w in f.warnings if "DuckDB" in w]
+    with_state = root / "datakit.yaml"
+    with_state.write_text(
+        with_state.read_text().replace(
+            "state:\n  type: sqlite\n  path: .datakit/state.db\n",
+            "state:\n  type: postgres\n  connection: {host: db.internal, database: datakit_state}\n",
+        )
+    )
+    on_server = compile_dags(load_project(root, environment="dev"), executor="CeleryExecutor")
+    assert not [w for f in on_server for w in f.warnings if "SQLite" in w]
 
 
 def test_work_files_go_under_datakit_home_when_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

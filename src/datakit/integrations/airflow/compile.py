@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datakit.config.models.project import SqliteState
 from datakit.config.tenancy import ALL, tenant_context, warehouse_jobs
 from datakit.errors import UsageError
 from datakit.integrations.airflow.describe import Describer, dag_doc
@@ -149,7 +150,7 @@ def _dag_file(
     data = plan.as_dict()
     infos = {step.id: describer.step(tenant, step) for step in plan.steps}
     not_compiled = [*schedule.unsupported, *_not_compiled(plan)]
-    cautions = _duckdb_on_hosts(project, infos, executor)
+    cautions = _files_on_hosts(project, infos, executor)
     triggers = job_triggers(project, job, tenant)
     tags = ["datakit", *([warehouse] if warehouse else []), *config.tags]
     tags += [tag for trigger in triggers for tag in trigger.tags]
@@ -265,12 +266,32 @@ SINGLE_HOST = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecutor"}
 EXECUTOR_VAR = "AIRFLOW__CORE__EXECUTOR"
 
 
-def _duckdb_on_hosts(project: Project, infos: dict[str, StepInfo], executor: str) -> list[str]:
-    """A warning per DuckDB destination of a DAG compiled for an executor whose workers are on several
-    hosts: each host would write a file of its own (and read another's stale one)."""
+def _on_one_host(executor: str) -> bool:
+    """Whether every executor named (Airflow 3 accepts a comma-separated list, module paths allowed)
+    runs its tasks on the scheduler's host."""
     names = {part.strip().split(":")[-1].rsplit(".", 1)[-1] for part in executor.split(",") if part.strip()}
-    if names <= SINGLE_HOST:
+    return names <= SINGLE_HOST
+
+
+def _files_on_hosts(project: Project, infos: dict[str, StepInfo], executor: str) -> list[str]:
+    """The warnings of a DAG compiled for an executor whose workers are on several hosts, about what
+    would be a file of its own on each host: a DuckDB destination, and a SQLite run history."""
+    if _on_one_host(executor):
         return []
+    found = _duckdb_on_hosts(project, infos, executor)
+    state = project.config.state
+    if isinstance(state, SqliteState):
+        found.append(
+            f"the run history is a SQLite file ({state.path}), and {executor} runs tasks on several "
+            "hosts: each would keep a history of its own — use the PostgreSQL state store "
+            "(`state: {type: postgres, ...}` in datakit.yaml)"
+        )
+    return found
+
+
+def _duckdb_on_hosts(project: Project, infos: dict[str, StepInfo], executor: str) -> list[str]:
+    """A warning per DuckDB destination: each host would write a file of its own (and read another's
+    stale one)."""
     found = []
     for destination in sorted({info.destination for info in infos.values()}):
         config = project.destination(destination)

@@ -67,9 +67,9 @@ def _recorder(project_root: str, environment: str, step: Step) -> tuple[RunRecor
         context = get_current_context()
     except RuntimeError:  # called outside a task: nothing to record
         return None
-    dag, ti, run_id = context["dag"], context["ti"], str(context["run_id"])
+    dag, ti, run_id = context["dag"], context.get("ti"), str(context["run_id"])
     job = job_of(dag.dag_id, step.params.warehouse)
-    if job is None:
+    if job is None or ti is None:
         log.warning("run history: DAG %s was not compiled by datakit: its run is not recorded", dag.dag_id)
         return None
     try:
