@@ -112,3 +112,14 @@ def test_session_settings_name_the_warehouse_and_catalog(tmp_path: Path) -> None
     assert thrift.spark_conf()["spark.hadoop.hive.metastore.uris"] == "thrift://meta:9083"
     assert "spark.hadoop.javax.jdo.option.ConnectionURL" not in thrift.spark_conf()
     assert thrift.spark_conf()["a.b"] == "c"
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgres", "spark"])
+def test_every_engine_folder_names_its_engine_and_driver(kind: str) -> None:
+    """What `datakit demo`, lineage and step preloading ask of an engine without connecting."""
+    from datakit.connectors.engines import ENGINES, engine_of, preload_modules
+
+    assert kind in ENGINES
+    assert engine_of(kind).name == kind
+    modules = preload_modules(kind)
+    assert modules[0] == f"datakit.connectors.engines.{kind}.destination" and len(modules) == 2

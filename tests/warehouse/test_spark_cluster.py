@@ -56,7 +56,15 @@ def _launch(main: str, *args: str, log: Path) -> subprocess.Popen[bytes]:
     jars = Path(pyspark.__file__).parent / "jars"
     java = shutil.which("java")
     assert java is not None
-    env = os.environ | {"SPARK_LOCAL_IP": "127.0.0.1", "SPARK_HOME": str(jars.parent)}
+    # A worker builds its executors' command line with Spark's launcher, which finds the jars by the
+    # Scala version: a distribution's build folders say it, the pyspark wheel has none.
+    (core,) = jars.glob("spark-core_*.jar")
+    scala = core.name.removeprefix("spark-core_").split("-")[0]
+    env = os.environ | {
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_HOME": str(jars.parent),
+        "SPARK_SCALA_VERSION": scala,
+    }
     command = [java, "-Xmx512m", "-cp", f"{jars}/*", main, *args]
     with log.open("wb") as out:
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -142,10 +150,13 @@ def test_pagila_on_a_standalone_cluster_equals_local(
         env = pagila_env(pagila_dsn) | {
             "SPARK_MASTER": master,
             "SPARK_WAREHOUSE": str(project / "spark-warehouse"),
+            "SPARK_LOCAL_IP": "127.0.0.1",  # the driver where the executors on 127.0.0.1 reach it
         }
         if name == "cluster":
             env["PYSPARK_SUBMIT_ARGS"] = (
                 f"--conf spark.eventLog.enabled=true --conf spark.eventLog.dir={logs.as_uri()} "
+                # one plain JSON file per application (Spark 4 rolls and compresses them by default)
+                "--conf spark.eventLog.rolling.enabled=false --conf spark.eventLog.compress=false "
                 "--conf spark.executor.memory=512m --conf spark.cores.max=2 pyspark-shell"
             )
         warehouse = _Engine(project, env, DuckDBTarget(project / "unused.duckdb"), "spark")

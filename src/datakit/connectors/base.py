@@ -134,6 +134,8 @@ class SourceCapabilities:
     child_tables: bool = False  # splits nested lists into child tables (`ChildTableSource`)
     cursor_windows: bool = False  # reads a window of rows by cursor (`Incremental.upper`): backfills
     native_reads: bool = False  # describes its reads for an engine's own workers (`NativeSource`)
+    native_file_reads: bool = False  # describes reads of its files for an engine's own workers
+    # (`NativeFileSource`)
 
 
 @runtime_checkable
@@ -224,12 +226,14 @@ class CheckedWrite:
 @dataclass(frozen=True)
 class CheckedRows:
     """What a validating write did: rows written, rows rejected, the largest good cursor value, and
-    (for a native read) the rows read."""
+    (for a native read) the rows read and, for files, the read positions each file's rows have
+    (file, first, last), as the loader records them for batches it reads itself."""
 
     loaded: int
     rejected: int
     cursor: Any = None
     read: int | None = None
+    origins: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -247,6 +251,35 @@ class JdbcRead:
     label: str = "query"
 
 
+@dataclass(frozen=True)
+class CsvFormat:
+    """How a CSV file is parsed, for an engine's own reader (`FileRead`)."""
+
+    delimiter: str = ","
+    header: bool = True
+    encoding: str = "utf-8"
+    quote: str = '"'
+    column_names: tuple[str, ...] | None = None  # without a header: None means f0, f1, ...
+    null_values: tuple[str, ...] = ("",)
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """A read of files an engine's own workers can do (`NativeFileSource.native_file_read`): the files,
+    in load order, each with the name the loader records it under (`label`), their format, and the
+    columns to keep (None: all)."""
+
+    format: str  # "csv", "parquet" or "jsonl"
+    files: tuple[tuple[Path, str], ...]  # (absolute path, label)
+    csv: CsvFormat = field(default_factory=CsvFormat)
+    columns: tuple[str, ...] | None = None
+    label: str = "files"
+
+
+NativeRead = JdbcRead | FileRead
+"""A read an engine's workers do themselves, instead of the loader streaming batches to it."""
+
+
 @runtime_checkable
 class ValidatingTransaction(Protocol):
     """A transaction of an engine that validates rows as its own expressions (`Engine.validates_rows`),
@@ -259,15 +292,17 @@ class ValidatingTransaction(Protocol):
         `spec.rejected`."""
         ...
 
-    def reads(self, read: JdbcRead) -> bool:
-        """Whether this engine's workers can do `read` themselves (its driver is installed)."""
+    def reads(self, read: NativeRead) -> bool:
+        """Whether this engine's workers can do `read` themselves (its driver is installed, they see
+        its files)."""
         ...
 
     def read_checked(
-        self, table: TableRef, read: JdbcRead, stamp: Stamp | None, spec: CheckedWrite
+        self, table: TableRef, read: NativeRead, stamp: Stamp | None, spec: CheckedWrite
     ) -> CheckedRows:
         """`write_checked` on the rows the engine's workers read themselves (`reads`); each row's
-        position in `spec.row` is the engine's (rows of a parallel read have no single order)."""
+        position in `spec.row` is the engine's (rows of a parallel read have no single order; a file's
+        rows come after the earlier files' rows). Malformed file records are rejected rows too."""
         ...
 
 
@@ -369,6 +404,15 @@ class FileSetSource(Source, Protocol):
         self, request: ReadRequest, file: FileInfo, *, on_reject: Callable[[RejectedRow], None]
     ) -> Iterator[pa.RecordBatch]:
         """The batches of one file; malformed records go to `on_reject` instead of failing the read."""
+        ...
+
+
+class NativeFileSource(FileSetSource, Protocol):
+    """A file-set source whose files an engine can read itself (`SourceCapabilities.native_file_reads`)."""
+
+    def native_file_read(self, request: ReadRequest, files: Sequence[FileInfo]) -> FileRead | None:
+        """Reading `files` of `request`'s table as an engine's workers would, or None when they could
+        not read them as this source does."""
         ...
 
 

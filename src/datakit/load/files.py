@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from datakit.connectors.writes import FILE
+from datakit.connectors.writes import FILE, PARSE_RULE, RAW
 from datakit.contracts.validate import FAILED_COLUMN, FAILED_RULE, REASON, ROW_INDEX
 from datakit.load.state import FILES, FILES_COLUMNS
 
@@ -35,10 +35,8 @@ if TYPE_CHECKING:
     from datakit.connectors.base import FileInfo, FileSetSource, RejectedRow
     from datakit.load.plan import ResourcePlan
 
-RAW = "_dk_raw"
 REJECT_COLUMNS = (FILE, RAW)
 """Columns the rejected table of a files resource has in addition to the data's."""
-PARSE_RULE = "parse"
 
 
 class FileLoad:

@@ -78,7 +78,8 @@ if TYPE_CHECKING:
     from datakit.connectors.base import (
         CheckedRows,
         FileSetSource,
-        JdbcRead,
+        NativeFileSource,
+        NativeRead,
         NativeSource,
         ValidatingTransaction,
     )
@@ -696,9 +697,11 @@ class _Load:
             return
         spec = self._checked_write(contract, staged=staged, files=files is not None)
         checked = cast("ValidatingTransaction", tx)
-        native = self._native_read(request) if files is None and children is None else None
+        native = self._native_read(request, files) if children is None else None
         if native is not None and checked.reads(native):
             outcome = checked.read_checked(into, native, stamp, spec)
+            for file, first, last in outcome.origins:
+                self._add_origin(file, self.rows_read + first, self.rows_read + last)
             self.rows_read += outcome.read or 0
         else:
             outcome = pipe(
@@ -708,11 +711,20 @@ class _Load:
         self._count_checked(outcome, spool)
         self._progress(self._estimate())  # the validated counts, once the engine has them
 
-    def _native_read(self, request: ReadRequest) -> JdbcRead | None:
+    def _native_read(self, request: ReadRequest, files: FileLoad | None) -> NativeRead | None:
         """The read as the engine's workers may do it, when the source can say so and no Python
-        transform must see the rows; split on the key's first column."""
+        transform must see the rows: a table or query split on the key's first column, or the files
+        this load reads."""
         plan = self.plan
-        if not plan.source.capabilities.native_reads or plan.transform is not None:
+        capabilities = plan.source.capabilities
+        if plan.transform is not None or plan.consolidation is not None:
+            return None
+        if files is not None:
+            if not capabilities.native_file_reads or not files.pending:
+                return None
+            file_source = cast("NativeFileSource", plan.source)  # what `native_file_reads` declares
+            return file_source.native_file_read(request, files.pending)
+        if not capabilities.native_reads:
             return None
         source = cast("NativeSource", plan.source)  # what `native_reads` declares
         return source.native_read(request, split_by=plan.merge_key[0] if plan.merge_key else None)
@@ -754,6 +766,8 @@ class _Load:
                     spool.add(outcome.rejected, offset, file=origin)
                     rows = _kept(batch.num_rows, outcome.rejected.column(ROW_INDEX))
                     self.rows_rejected = spool.rows
+            if plan.consolidation is not None:
+                work = _with_provenance(work, plan.consolidation.provenance, plan.consolidation.source)
             positions = rows if rows is not None else pa.array(range(work.num_rows), pa.int64())
             out = work.append_column(pa.field(ROW, pa.int64()), pc.add(positions, offset))
             if origin is not None:

@@ -200,3 +200,17 @@ def test_errors_name_the_resource_and_file(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("id\n1\nabc\n")
     with pytest.raises(ConnectorError, match=r"t\.csv.*abc"):
         _rows(_source(tmp_path, "t.csv", "csv"), schema=pa.schema([pa.field("id", pa.int64())]))
+
+
+def test_native_file_read_names_the_files_and_leaves_quoted_line_breaks_to_the_driver(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("id;name\n1;ann\n")
+    (tmp_path / "b.csv").write_text('id;name\n2;"two\nlines"\n')
+    source = _source(tmp_path, "*.csv", "csv", csv=CsvParams(delimiter=";", null_values=["", "NA"]))
+    request = ReadRequest(table=TableRef("t"), columns=["name"])
+    files = source.files("t")
+
+    read = source.native_file_read(request, files[:1])
+    assert read is not None and read.format == "csv" and read.columns == ("name",)
+    assert read.files == ((files[0].path.resolve(), str(files[0].path)),)
+    assert (read.csv.delimiter, read.csv.null_values) == (";", ("", "NA"))
+    assert source.native_file_read(request, files) is None  # b.csv: a quoted value spans lines

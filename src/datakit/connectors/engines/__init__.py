@@ -56,15 +56,11 @@ def params_from_config(config: Typed, project: Project, secrets: Secrets) -> Any
     return _module(config.type, "params").from_config(config, project, secrets)
 
 
-DRIVERS = {"duckdb": "duckdb", "postgres": "psycopg"}
-"""The driver package each engine imports when it opens a destination."""
-
-
 def warm(kind: str) -> None:
     """Import the engine of destinations of type `kind` and its driver now, not when a step opens one
     (a process that forks steps imports them once: `datakit.integrations.airflow.preload`)."""
-    _module(kind, "destination")
-    import_module(DRIVERS[kind])
+    for module in preload_modules(kind):
+        import_module(module)
 
 
 def _module(kind: str, name: str) -> Any:

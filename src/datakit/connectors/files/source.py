@@ -14,21 +14,35 @@ not a column of the data, because a broken row has no values to put in the data'
 
 Schemas: the request's schema when given (extra file columns dropped, missing nullable ones null),
 otherwise the first file's, which every later file must match (a new column fails the read).
+
+An engine that reads files itself (Spark's executors) is given the files as a `FileRead`
+(`native_file_read`); a CSV file whose quoted values may span lines is read here instead, where a
+broken quote rejects its own line only (`quoting`).
 """
 
 from __future__ import annotations
 
 import glob
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from datakit.connectors.base import Column, FileInfo, ReadRequest, RejectedRow, SourceCapabilities, TableRef
+from datakit.connectors.base import (
+    Column,
+    CsvFormat,
+    FileInfo,
+    FileRead,
+    ReadRequest,
+    RejectedRow,
+    SourceCapabilities,
+    TableRef,
+)
 from datakit.connectors.errors import ConnectorError, NoRowsToInfer
 from datakit.connectors.files.formats import read_csv, read_jsonl, read_parquet
 from datakit.connectors.files.params import FileResourceParams, FilesParams
+from datakit.connectors.files.quoting import quotes_span_lines
 from datakit.connectors.rest.records import Rebatcher, align, settle
 from datakit.errors import did_you_mean
 
@@ -43,7 +57,9 @@ _HASH_CHUNK = 1 << 20
 class FilesSource:
     """Reads CSV, Parquet and JSON Lines files (`Source` protocol; tables are the resources)."""
 
-    capabilities = SourceCapabilities(queries=False, exact_types=False, schemas=False, file_sets=True)
+    capabilities = SourceCapabilities(
+        queries=False, exact_types=False, schemas=False, file_sets=True, native_file_reads=True
+    )
 
     def __init__(
         self,
@@ -144,6 +160,28 @@ class FilesSource:
         """
         path = file.path if isinstance(file, FileInfo) else file
         return self._read(request, [self._info(path)], on_reject)
+
+    def native_file_read(self, request: ReadRequest, files: Sequence[FileInfo]) -> FileRead | None:
+        """`files` of the request's resource for an engine's own reader; None when a CSV file's quoted
+        values may span lines (read here: a broken quote then rejects its own line only)."""
+        resource = self._resource(self._table(request))
+        options = resource.csv
+        if resource.format == "csv" and any(quotes_span_lines(f.path, options) for f in files):
+            return None
+        return FileRead(
+            format=resource.format,
+            files=tuple((f.path.resolve(), str(f.path)) for f in files),
+            csv=CsvFormat(
+                delimiter=options.delimiter,
+                header=options.header,
+                encoding=options.encoding,
+                quote=options.quote,
+                column_names=tuple(options.column_names) if options.column_names is not None else None,
+                null_values=tuple(options.null_values),
+            ),
+            columns=tuple(request.columns) if request.columns is not None else None,
+            label=resource.name,
+        )
 
     # --- internals --------------------------------------------------------------------------------
 

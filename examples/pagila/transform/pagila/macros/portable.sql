@@ -63,3 +63,18 @@
         {%- for expression in order_by %}{{ expression }} as _k{{ loop.index }}, {% endfor -%}
         {{ measure }} as _v))), _x -> _x._v), {{ separator }})
 {%- endmacro %}
+
+
+{#
+    The hour boundaries crossed from `start` to `end` (10:50 -> 11:10 is 1), as DuckDB's and PostgreSQL's
+    datediff count them. dbt-spark's datediff rounds the elapsed seconds up instead (10:10 -> 11:50 is 2
+    there, 1 here), so the count is spelled out in what the three engines compute alike: calendar days
+    crossed times 24, plus the difference of the hours of the day. Both are UTC wall-clock timestamps.
+#}
+{% macro hours_between(start, end) -%}
+    cast(
+        {{ dbt.datediff(start, end, 'day') }} * 24
+        + extract(hour from {{ end }}) - extract(hour from {{ start }})
+        as {{ dbt.type_bigint() }}
+    )
+{%- endmacro %}

@@ -81,6 +81,7 @@ class SparkEngine(Engine):
     late_foreign_keys = False
     unknown_type = None
     validates_rows: ClassVar[bool] = True
+    drivers = ("pyspark.sql",)
 
     # -- identifiers and literals -------------------------------------------------------------------
 
@@ -179,3 +180,4 @@ class SparkEngine(Engine):
 
 
 SPARK = SparkEngine()
+ENGINE = SPARK

@@ -26,7 +26,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from datakit.connectors.base import CheckedRows, Column, JdbcRead, TableRef
+from datakit.connectors.base import CheckedRows, Column, FileRead, JdbcRead, TableRef
 from datakit.connectors.engines.spark import errors, versions
 from datakit.connectors.engines.spark.engine import SPARK
 from datakit.connectors.engines.spark.frames import Staging, conform, stamp_columns
@@ -37,11 +37,12 @@ if TYPE_CHECKING:
     import sqlglot.expressions as exp
     from pyspark.sql import DataFrame, SparkSession
 
-    from datakit.connectors.base import CheckedWrite
+    from datakit.connectors.base import CheckedWrite, NativeRead
     from datakit.connectors.engines.spark.params import SparkParams
     from datakit.connectors.stamp import Stamp
 
 _ids = itertools.count()
+_FORMATS = {"csv": "CSV", "jsonl": "JSON", "parquet": "Parquet"}
 
 
 @dataclass
@@ -393,52 +394,48 @@ class SparkTransaction:
         frame, _ = self.staging.write_batches(batches)
         return write_checked(self, table, frame, stamp, spec)
 
-    def reads(self, read: JdbcRead) -> bool:
-        """Whether Spark has the read's JDBC driver (a Spark Connect server: assumed to)."""
+    def reads(self, read: NativeRead) -> bool:
+        """Whether Spark can do `read`: it has the JDBC driver (a Spark Connect server: assumed to), or
+        its executors see the files (a local session's do; a Connect server's may not)."""
         from datakit.connectors.engines.spark.params import JDBC_DRIVERS
+        from datakit.connectors.engines.spark.reads import MAX_FILES
 
+        if isinstance(read, FileRead):
+            return self.params.remote is None and len(read.files) < MAX_FILES
         if self.params.remote is not None:
             return True
         jar = JDBC_DRIVERS.get(read.driver)
         return jar is not None and jar in self.params.spark_conf().get("spark.jars", "").split(",")
 
     def read_checked(
-        self, table: TableRef, read: JdbcRead, stamp: Stamp | None, spec: CheckedWrite
+        self, table: TableRef, read: NativeRead, stamp: Stamp | None, spec: CheckedWrite
     ) -> CheckedRows:
-        """Spark's executors read the source over JDBC (in ranges of `read.split`), then validate as
-        `write_checked` does; a row's position is `monotonically_increasing_id()`."""
-        from pyspark.sql import functions as F
+        """Spark's executors read the source (`reads`), then validate as `write_checked` does."""
+        from datakit.connectors.engines.spark import reads
+        from datakit.connectors.engines.spark.validate import Malformed, write_checked
 
-        from datakit.connectors.engines.spark.validate import write_checked
-
-        reader = self.spark.read.format("jdbc").option("url", read.url).option("driver", read.driver)
-        reader = reader.option("fetchsize", "10000")
-        if read.user is not None:
-            reader = reader.option("user", read.user)
-        if read.password is not None:
-            reader = reader.option("password", read.password)
-        if read.split is not None:
-            column, low, high = read.split
-            parts = max(1, min(self.spark.sparkContext.defaultParallelism * 2, high - low + 1))
-            reader = (
-                reader.option("dbtable", f"({read.query}) AS q")
-                .option("partitionColumn", column)
-                .option("lowerBound", str(low))
-                .option("upperBound", str(high + 1))
-                .option("numPartitions", str(parts))
-            )
-        else:
-            reader = reader.option("query", read.query)
+        what = f"reading {read.label} over JDBC" if isinstance(read, JdbcRead) else f"reading {read.label}"
+        secrets = (read.password,) if isinstance(read, JdbcRead) else ()
         try:
-            frame = reader.load()
-            frame = frame.withColumn(spec.row, F.monotonically_increasing_id())
-            checked = write_checked(self, table, frame, stamp, spec)
+            if isinstance(read, JdbcRead):
+                frame = reads.jdbc_frame(self.spark, read, spec.row)
+                checked = write_checked(self, table, frame, stamp, spec)
+                found: tuple[tuple[str, int, int], ...] = ()
+            else:
+                if spec.file is None:
+                    raise ConnectorError(f"{read.label}: a read of files needs the file column")
+                frame = reads.file_frame(self.spark, read, spec.row, spec.file)
+                malformed = None
+                if reads.MALFORMED in frame.columns:
+                    malformed = Malformed(reads.MALFORMED, f"malformed {_FORMATS[read.format]} record")
+                checked = write_checked(self, table, frame, stamp, spec, malformed=malformed)
+                found = reads.origins(read)
+        except ConnectorError:
+            raise
         except Exception as exc:
-            raise errors.translate(
-                exc, f"reading {read.label} over JDBC", secrets=(read.password,), table=read.label
-            ) from None
+            raise errors.translate(exc, what, secrets=secrets, table=read.label) from None
         return CheckedRows(
-            checked.loaded, checked.rejected, checked.cursor, checked.loaded + checked.rejected
+            checked.loaded, checked.rejected, checked.cursor, checked.loaded + checked.rejected, found
         )
 
     # -- the end -----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from datakit.connectors.base import CheckedRows
 from datakit.connectors.engines.spark.engine import SPARK
 from datakit.connectors.engines.spark.frames import stamp_columns
-from datakit.connectors.writes import FILE, REJECTED_AT
+from datakit.connectors.writes import FILE, PARSE_RULE, RAW, REJECTED_AT
 from datakit.contracts.audit import LOAD_ID
 from datakit.contracts.errors import ContractError
 from datakit.contracts.model import Rule
@@ -63,12 +63,23 @@ class Failure:
     suffix: str
 
 
+@dataclass(frozen=True)
+class Malformed:
+    """A column holding the text of a record the reader could not parse (NULL for the others): such a
+    row is rejected with rule `parse`, `reason`, and its text in `RAW`, before any other rule."""
+
+    column: str
+    reason: str
+
+
 def write_checked(
     tx: SparkTransaction,
     table: TableRef,
     frame: DataFrame | None,
     stamp: Stamp | None,
     spec: CheckedWrite,
+    *,
+    malformed: Malformed | None = None,
 ) -> CheckedRows:
     """Validate `frame` (None: no rows) against `spec.contract` and write it (see the module)."""
     if frame is None:
@@ -78,33 +89,11 @@ def write_checked(
     from datakit.connectors.engines.spark.transaction import rows_of
 
     contract = spec.contract
-    inputs = [name for name in frame.columns if name not in (spec.row, spec.file)]
+    bad_text = malformed.column if malformed is not None else None
+    inputs = [name for name in frame.columns if name not in (spec.row, spec.file, bad_text)]
     values, failures = plan(contract, dict(frame.dtypes), contract_name=contract.qualified_name)
-    code = (
-        "CASE " + " ".join(f"WHEN {f.sql} THEN {i}" for i, f in enumerate(failures)) + " END"
-        if failures
-        else "NULL"
-    )
+    checked = tx.staging.materialize(_checked(frame, spec, inputs, values, failures, malformed), "checked")
     q = SPARK.quote
-    extra = [q(spec.row)] + ([q(spec.file)] if spec.file else [])
-    first = frame.selectExpr(
-        *(f"{sql} AS {q(_VALUE + str(i))}" for i, (_, sql) in enumerate(values)),
-        *extra,
-        *(q(n) for n in inputs),
-        f"CAST({code} AS INT) AS {q(CODE)}",
-    )
-    raws = [
-        f"CASE WHEN {q(CODE)} IS NOT NULL THEN CAST({q(name)} AS STRING) END AS {q(_RAW + str(i))}"
-        for i, name in enumerate(inputs)
-    ]
-    checked = first.selectExpr(
-        *(f"{q(_VALUE + str(i))} AS {q(name)}" for i, (name, _) in enumerate(values)),
-        *extra,
-        q(CODE),
-        *raws,
-        f"{_reason(failures, inputs)} AS {q(REASON)}",
-    )
-    checked = tx.staging.materialize(checked, "checked")
     aggregates = [F.count(F.lit(1)).alias("n"), F.count(F.col(CODE)).alias("bad")]
     if spec.cursor is not None:
         aggregates.append(F.max(F.when(F.col(CODE).isNull(), F.col(q(spec.cursor)))).alias("top"))
@@ -123,22 +112,83 @@ def write_checked(
         good = good.select(*good.columns, *stamp_columns(good, stamp))
         tx.append(table, good)
     if bad:
-        rejected = checked.where(F.col(CODE).isNotNull())
-        names = [name for name, _ in failures_columns(failures)]
-        rules = [f.rule.value for f in failures]
-        items = [F.col(q(_RAW + str(i))).alias(name) for i, name in enumerate(inputs)]
-        items += [
-            F.lit(spec.load_id).alias(LOAD_ID),
-            F.col(q(spec.row)).cast("bigint").alias(ROW_INDEX),
-            F.element_at(F.array(*(F.lit(n) for n in names)), F.col(CODE) + 1).alias(FAILED_COLUMN),
-            F.element_at(F.array(*(F.lit(r) for r in rules)), F.col(CODE) + 1).alias(FAILED_RULE),
-            F.col(q(REASON)),
-            F.lit(spec.at).alias(REJECTED_AT),
-        ]
-        if spec.file:
-            items.append(F.col(q(spec.file)).alias(FILE))
-        tx.append(spec.rejected, rejected.select(*items))
+        tx.append(spec.rejected, _rejected(checked, spec, inputs, failures, malformed))
     return CheckedRows(total - bad, bad, cursor)
+
+
+def _checked(
+    frame: DataFrame,
+    spec: CheckedWrite,
+    inputs: list[str],
+    values: list[tuple[str, str]],
+    failures: list[Failure],
+    malformed: Malformed | None,
+) -> DataFrame:
+    """Every row's values in the contract's types, the code of the first rule it breaks (a malformed
+    record's code is `len(failures)`) and, for a failing row, its raw values and reason."""
+    q = SPARK.quote
+    whens = [f"WHEN {f.sql} THEN {i}" for i, f in enumerate(failures)]
+    parse = len(failures)
+    if malformed is not None:
+        whens.insert(0, f"WHEN {q(malformed.column)} IS NOT NULL THEN {parse}")
+    code = f"CASE {' '.join(whens)} END" if whens else "NULL"
+    extra = [q(spec.row)] + ([q(spec.file)] if spec.file else [])
+    first = frame.selectExpr(
+        *(f"{sql} AS {q(_VALUE + str(i))}" for i, (_, sql) in enumerate(values)),
+        *extra,
+        *(q(n) for n in inputs),
+        *([q(malformed.column)] if malformed is not None else []),
+        f"CAST({code} AS INT) AS {q(CODE)}",
+    )
+    failing = f"{q(CODE)} IS NOT NULL" + (f" AND {q(CODE)} <> {parse}" if malformed is not None else "")
+    raws = [
+        f"CASE WHEN {failing} THEN CAST({q(name)} AS STRING) END AS {q(_RAW + str(i))}"
+        for i, name in enumerate(inputs)
+    ]
+    reason = _reason(failures, inputs)
+    if malformed is not None:
+        raws.append(f"CASE WHEN {q(CODE)} = {parse} THEN {q(malformed.column)} END AS {q(RAW)}")
+        reason = f"CASE WHEN {q(CODE)} = {parse} THEN {SPARK.string(malformed.reason)} ELSE {reason} END"
+    return first.selectExpr(
+        *(f"{q(_VALUE + str(i))} AS {q(name)}" for i, (name, _) in enumerate(values)),
+        *extra,
+        q(CODE),
+        *raws,
+        f"{reason} AS {q(REASON)}",
+    )
+
+
+def _rejected(
+    checked: DataFrame,
+    spec: CheckedWrite,
+    inputs: list[str],
+    failures: list[Failure],
+    malformed: Malformed | None,
+) -> DataFrame:
+    """The failing rows of `checked` in the rejected table's layout."""
+    from pyspark.sql import functions as F
+
+    q = SPARK.quote
+    names: list[str | None] = [name for name, _ in failures_columns(failures)]
+    rules = [f.rule.value for f in failures]
+    if malformed is not None:
+        names.append(None)
+        rules.append(PARSE_RULE)
+    items = [F.col(q(_RAW + str(i))).alias(name) for i, name in enumerate(inputs)]
+    if malformed is not None:
+        items.append(F.col(q(RAW)))
+    code = F.col(CODE) + 1
+    items += [
+        F.lit(spec.load_id).alias(LOAD_ID),
+        F.col(q(spec.row)).cast("bigint").alias(ROW_INDEX),
+        F.element_at(F.array(*(F.lit(n).cast("string") for n in names)), code).alias(FAILED_COLUMN),
+        F.element_at(F.array(*(F.lit(r) for r in rules)), code).alias(FAILED_RULE),
+        F.col(q(REASON)),
+        F.lit(spec.at).alias(REJECTED_AT),
+    ]
+    if spec.file:
+        items.append(F.col(q(spec.file)).alias(FILE))
+    return checked.where(F.col(CODE).isNotNull()).select(*items)
 
 
 def failures_columns(failures: list[Failure]) -> list[tuple[str, Rule]]:

@@ -40,7 +40,7 @@ select
     rentals.film_id,
     rentals.allowed_rental_days,
     {{ dbt.datediff('rentals.rental_date', 'rentals.return_date', 'day') }} as rental_duration_days,
-    {{ dbt.datediff('rentals.rental_date', 'rentals.return_date', 'hour') }} as rental_duration_hours,
+    {{ hours_between('rentals.rental_date', 'rentals.return_date') }} as rental_duration_hours,
     case when rentals.return_date is null then false else true end as is_returned,
     case when rentals.return_date > rentals.due_date then true else false end as is_late_return,
     coalesce(payments.payment_count, 0) as payment_count,
