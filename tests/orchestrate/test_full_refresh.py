@@ -134,7 +134,7 @@ def test_full_refresh_is_refused_in_prod_without_yes(tmp_path: Path, pg_dsn: str
         ):
             done = run("-p", str(warehouse.root), *command, env=prod)
             assert done.returncode == 2, done.stdout + done.stderr
-            assert "--full-refresh in prod" in done.stderr and "--yes" in done.stderr
+            assert "full refresh in prod" in done.stderr and "--yes" in done.stderr
         project = load_project(warehouse.root, environment="prod")
         with pytest.raises(UsageError):
             refuse_full_refresh(project, confirmed=False)

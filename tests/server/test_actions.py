@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from datakit.config import load_project
 from datakit.config.project import Project
-from datakit.errors import DatakitError
+from datakit.errors import DatakitError, UsageError
 from datakit.orchestrate.launch import Launcher
 from datakit.orchestrate.store import RunStatus, StateStore, open_store
 from datakit.server.auth import MAX_FAILURES, auth_policy
@@ -208,3 +209,39 @@ def test_beyond_loopback_every_page_needs_a_login(
         assert client.get("/config", follow_redirects=False).status_code == 303
         log_in(client)
         assert client.get("/config").status_code == 200
+
+
+def test_a_full_refresh_in_prod_needs_the_forms_second_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: TestClient
+) -> None:
+    log_in(client)
+    assert 'name="full_refresh"' in client.get("/").text
+    assert 'name="confirm_full_refresh"' not in client.get("/").text  # dev: one tick is enough
+    operators_project(tmp_path / "prod", monkeypatch)
+    project = load_project(tmp_path / "prod", environment="prod")
+    store = open_store(project)
+    launcher = Launcher(project, store)
+    try:
+        with TestClient(operators_app(project, store, launcher), base_url="http://127.0.0.1:8321") as prod:
+            log_in(prod)
+            page = prod.get("/jobs/daily").text
+            assert 'name="confirm_full_refresh"' in page
+            form = {"job": "daily", "full_refresh": "on", "csrf": csrf_of(page)}
+            refused = prod.post("/actions/start", data=form)
+            assert refused.status_code == 400, refused.text
+            assert "refused without confirmation" in refused.text and "confirm: prod" in refused.text
+            assert store.list_runs() == []
+            with pytest.raises(UsageError, match="refused without confirmation"):
+                launcher.launch("daily", full_refresh=True)  # not by another way in either
+            started = prod.post(
+                "/actions/start", data=form | {"confirm_full_refresh": "on"}, follow_redirects=False
+            )
+            assert started.status_code == 303, started.text
+            run_id = int(started.headers["location"].rsplit("/", 1)[1])
+            wait_until(lambda: store.get_run(run_id).status == "succeeded", "the full refresh to succeed")
+        audit = [(e.action, e.outcome, e.detail) for e in reversed(store.list_audit())][1:]
+        assert audit[0][:2] == ("start", "refused")
+        assert audit[1] == ("start", "ok", f"run {run_id}, full refresh")
+    finally:
+        launcher.stop(0)
+        store.close()

@@ -38,7 +38,7 @@ from datakit.lineage.openlineage import step_observer
 from datakit.log import get_logger
 from datakit.orchestrate.executor import HEARTBEAT_EVERY, Executor
 from datakit.orchestrate.plan import Plan
-from datakit.orchestrate.run import notifier_for, plan_for_run, step_server
+from datakit.orchestrate.run import notifier_for, plan_for_run, refuse_full_refresh, step_server
 from datakit.orchestrate.steps import LocalRunner
 from datakit.orchestrate.store import AlreadyRunning, RunRecord, RunStatus
 
@@ -166,15 +166,19 @@ class Launcher:
         only: str | None = None,
         select: Sequence[str] = (),
         exclude: Sequence[str] = (),
+        confirmed: bool = False,
     ) -> int:
         """Start a run of `job` (for `warehouse`); its id once committed. Raises TickFired,
         AlreadyRunning, DatakitError.
 
-        `full_refresh`, `resume`, `only`, `select` and `exclude` mean what they mean to `datakit run
-        job` (`run_job`): the same `plan_for_run` narrows the plan (a bad selector is the CLI's
-        UsageError, raised before anything is recorded), the same `Executor.run` and `LocalRunner` carry
-        it out, with the same checks of the resumed run.
+        `full_refresh`, `resume`, `only`, `select`, `exclude` and `confirmed` mean what they mean to
+        `datakit run job` (`run_job`): a full refresh in prod needs `confirmed` (`refuse_full_refresh`),
+        the same `plan_for_run` narrows the plan (a bad selector is the CLI's UsageError, raised before
+        anything is recorded), the same `Executor.run` and `LocalRunner` carry it out, with the same
+        checks of the resumed run.
         """
+        if full_refresh:
+            refuse_full_refresh(self.project, confirmed)
         key = (job, warehouse)
         with self._lock:
             while key in self._starting:  # another launch of this job is committing: its outcome decides

@@ -113,15 +113,20 @@ def notifier_for(project: Project, plan: Plan) -> Notifier | None:
     return None
 
 
-def refuse_full_refresh(project: Project, confirmed: bool) -> None:
-    """A full refresh drops and reloads tables: in the `prod` environment only when confirmed (`--yes`)."""
+def refuse_full_refresh(
+    project: Project,
+    confirmed: bool,
+    hint: str = "add --yes if that is what you want (and --select to limit what is refreshed)",
+) -> None:
+    """A full refresh drops and reloads tables: in the `prod` environment only when confirmed (`--yes`
+    on the command line, a second tick in `datakit serve`'s start form: `hint` says which)."""
     if project.environment == PROD and not confirmed:
         from datakit.errors import UsageError
 
         raise UsageError(
-            "--full-refresh in prod drops and reloads the selected tables and rebuilds their models from "
+            "a full refresh in prod drops and reloads the selected tables and rebuilds their models from "
             "scratch: refused without confirmation",
-            hint="add --yes if that is what you want (and --select to limit what is refreshed)",
+            hint=hint,
         )
 
 

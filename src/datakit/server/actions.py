@@ -27,6 +27,7 @@ from datakit.config.project import Project
 from datakit.errors import DatakitError, NotFoundError, UsageError
 from datakit.log import get_logger
 from datakit.orchestrate.actions import EngineCancel, audited, cancel_run, pause_trigger, unpause_trigger
+from datakit.orchestrate.run import refuse_full_refresh
 from datakit.orchestrate.store import AlreadyRunning, StateStore
 from datakit.server.auth import Auth
 from datakit.server.limits import DEFAULT_LIMITS, HttpLimits
@@ -35,6 +36,7 @@ from datakit.server.render import Renderer
 log = get_logger(__name__)
 T = TypeVar("T")
 MAX_FORM_BYTES = 16 * 1024
+CONFIRM_IN_FORM = 'tick "confirm: prod" next to "full refresh" if that is what you want (and fill in select)'
 
 
 class Operator(Protocol):
@@ -51,6 +53,7 @@ class Operator(Protocol):
         only: str | None = None,
         select: Sequence[str] = (),
         exclude: Sequence[str] = (),
+        confirmed: bool = False,
     ) -> int: ...
 
     def cancel(self, run_id: int) -> bool: ...
@@ -165,6 +168,7 @@ class _Actions:
         form = checked.form
         warehouse = form.get("warehouse") or None
         full_refresh = form.get("full_refresh") == "on"
+        confirmed = form.get("confirm_full_refresh") == "on"  # prod's second tick: the CLI's --yes
         # one text field each, in the CLI's grammar (space-separated selectors): `plan_for_run` parses
         # them as it parses `--select`/`--exclude`, so a bad one is refused with the CLI's message
         select = [text] if (text := form.get("select", "").strip()) else []
@@ -181,8 +185,15 @@ class _Actions:
             job = self.project.job(form.get("job", "")).name  # NotFoundError, with "did you mean"
             if warehouse is not None:
                 self._check_warehouse(job, warehouse)
+            if full_refresh:
+                refuse_full_refresh(self.project, confirmed, hint=CONFIRM_IN_FORM)
             return self.operator.launch(
-                job, warehouse=warehouse, full_refresh=full_refresh, select=select, exclude=exclude
+                job,
+                warehouse=warehouse,
+                full_refresh=full_refresh,
+                select=select,
+                exclude=exclude,
+                confirmed=confirmed,
             )
 
         return await self._run_action(request, checked, "start", target, do, detail)
