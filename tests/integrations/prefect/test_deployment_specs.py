@@ -103,3 +103,23 @@ def test_a_selection_given_to_deploy_is_each_deployments_parameter_and_a_bad_one
     with pytest.raises(UsageError) as deploy:
         check_plans(project, [(s.warehouse, s.job) for s in specs], options(["tagg:x"]))
     assert deploy.value.message == cli.value.message and deploy.value.hint == cli.value.hint
+
+
+def test_deploy_applies_again_after_a_busy_answer_or_a_timeout_but_not_after_a_refusal() -> None:
+    httpx = pytest.importorskip("httpx")
+    from prefect.deployments.runner import DeploymentApplyError
+
+    from datakit.integrations.prefect.deploy import server_busy
+
+    def applying(cause: BaseException | None, message: str = "Error applying deployment: ") -> Exception:
+        try:
+            raise DeploymentApplyError(message) from cause
+        except DeploymentApplyError as exc:
+            return exc
+
+    request = httpx.Request("POST", "http://127.0.0.1:4200/api/deployments/")
+    timeout = httpx.ReadTimeout("timed out", request=request)
+    assert server_busy(timeout) and server_busy(applying(timeout))  # a loaded machine: send it again
+    assert server_busy(applying(None, "Error applying deployment: 503 Service Unavailable"))
+    refused = applying(None, "Error applying deployment: 422 Unprocessable Entity: bad schedule")
+    assert not server_busy(refused) and not server_busy(ValueError("503"))

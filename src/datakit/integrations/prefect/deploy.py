@@ -96,19 +96,31 @@ async def _apply(specs: list[DeploymentSpec], prune_tags: tuple[str, ...] | None
 
 
 async def _apply_one(deployment: RunnerDeployment) -> str:
-    """Apply one deployment, again after a pause when the server is busy (a SQLite-backed Prefect
-    server answers 503 while its database is locked by another write)."""
-    from prefect.deployments.runner import DeploymentApplyError
-    from prefect.exceptions import PrefectHTTPStatusError
-
+    """Apply one deployment, again after a pause when the server is busy (`server_busy`)."""
     for attempt in range(1, BUSY_RETRIES + 1):
         try:
             return str(await deployment.aapply())
-        except (DeploymentApplyError, PrefectHTTPStatusError) as exc:
-            if "503" not in str(exc) or attempt == BUSY_RETRIES:
+        except Exception as exc:
+            if not server_busy(exc) or attempt == BUSY_RETRIES:
                 raise
             await asyncio.sleep(0.5 * attempt)  # applying again is idempotent: create-or-update
     raise AssertionError("unreachable")
+
+
+def server_busy(exc: BaseException) -> bool:
+    """Whether `exc` says the server was too busy to answer, so the same request may be sent again: a
+    SQLite-backed Prefect server answers 503 while its database is locked by another write, and on a
+    loaded machine a request can outlast the client's timeout (`PREFECT_API_REQUEST_TIMEOUT`) —
+    Prefect wraps both in `DeploymentApplyError`, the timeout as its cause."""
+    import httpx
+    from prefect.deployments.runner import DeploymentApplyError
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    if isinstance(exc, httpx.TimeoutException):
+        return True
+    if isinstance(exc, DeploymentApplyError | PrefectHTTPStatusError):
+        return "503" in str(exc) or (exc.__cause__ is not None and server_busy(exc.__cause__))
+    return False
 
 
 async def _prune(tags: tuple[str, ...], keep: set[str]) -> tuple[str, ...]:
