@@ -63,7 +63,7 @@ def test_deploy_is_idempotent_and_validate_reports_drift(
     assert [t["created"] for t in report["tables"]] == [False] * 15
     clean = datakit(project, env, "deploy", "pagila", "--destination", destination, "--validate")
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "15 tables match their contracts" in clean.stdout
+    assert "15 tables match their contracts (deployed from pagila 1.0.0)" in clean.stdout
 
     columns = execute(
         destination,
@@ -91,6 +91,7 @@ def test_deploy_is_idempotent_and_validate_reports_drift(
     out = drift.stdout
     assert "Drift between live tables and contracts" in out
     assert "3 of 15 tables drift from their contracts" in out
+    assert "deployed from" in out and "pagila 1.0.0" in out
     found = json.loads(
         datakit(project, env, "deploy", "pagila", "-d", destination, "--validate", "--json").stdout
     )
@@ -100,6 +101,14 @@ def test_deploy_is_idempotent_and_validate_reports_drift(
     kinds = {(d["column"], d["kind"]) for d in bad["actor"]["drift"]}
     assert kinds == {("last_name", "missing"), ("nickname", "extra")}
     assert [(d["column"], d["kind"]) for d in bad["city"]["drift"]] == [("city", "type_changed")]
+    # each live table says which datakit version created it (recorded in _datakit.tables by the deploy)
+    assert {t["table"]: t["deployed_from"] for t in found["tables"]}["actor"] == {
+        "name": "pagila",
+        "version": "1.0.0",
+        "by": "deploy",
+        "at": bad["actor"]["deployed_from"]["at"],
+    }
+    assert bad["store"]["deployed_from"] is None  # dropped: nothing live to speak for
 
 
 def test_silver_on_postgres_has_keys_and_foreign_keys(

@@ -13,6 +13,8 @@ import pytest
 from datakit.contracts.compat import Impact, compare_contracts, widens
 from datakit.contracts.model import Contract
 from datakit.contracts.types import parse_type
+from datakit.datakits.compare import compare_manifests
+from datakit.datakits.manifest import Manifest
 from tests.cli.test_cli import run
 from tests.datakits.kits import (
     add_customer_loyalty_tier,
@@ -101,6 +103,45 @@ def test_widening_follows_the_values_each_type_holds() -> None:
     assert widens(parse_type("decimal(5,2)"), parse_type("decimal"))
     assert not widens(parse_type("timestamptz"), parse_type("timestamp"))
     assert widens(parse_type("array<int16>"), parse_type("array<int32>"))
+
+
+def _manifest(version: str | None, *tables: Contract) -> Manifest:
+    return Manifest(datakit="k", version=version, tables=tables)
+
+
+def test_a_removed_table_is_breaking_and_an_added_one_is_not() -> None:
+    kept = _contract(**BASE).evolve(name="kept")
+    gone = _contract(**BASE).evolve(name="gone")
+    added = _contract(**BASE).evolve(name="added")
+    done = compare_manifests(_manifest("1.0.0", kept, gone), _manifest("1.1.0", kept, added))
+    assert [(c.impact, c.table, c.what) for c in done.changes] == [
+        (Impact.BREAKING, "source:gone", "table removed"),
+        (Impact.COMPATIBLE, "source:added", "table added"),
+    ]
+    assert not done.ok
+    assert "1 breaking change without a new major version (1.0.0 -> 1.1.0)" in done.verdict
+    assert compare_manifests(_manifest("1.0.0", kept), _manifest("1.1.0", kept, added)).ok
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "ok", "said"),
+    [
+        ("1.4.2", "2.0.0", True, "allowed by the new major version"),
+        ("1.4.2", "1.5.0", False, "release it as 2.0.0"),
+        ("0.3.1", "0.4.0", True, "allowed by the new major version"),  # 0.x: a minor bump is enough
+        ("0.3.1", "0.3.2", False, "release it as 0.4.0"),
+        ("0.3.1", None, False, "the new version is unknown"),
+        ("1.0.0", "1.0.0rc1x", False, "a version is not a version"),
+    ],
+)
+def test_a_breaking_change_needs_the_next_major_version(
+    old: str, new: str | None, ok: bool, said: str
+) -> None:
+    table = _contract(**BASE)
+    narrowed = _contract(**{**BASE, "id": {"type": "int16", "primary_key": True}})
+    done = compare_manifests(_manifest(old, table), _manifest(new, narrowed))
+    assert (done.ok, [c.what for c in done.breaking]) == (ok, ["type narrowed from int32 to int16"])
+    assert said in done.verdict, done.verdict
 
 
 @pytest.fixture(scope="module")

@@ -141,7 +141,9 @@ def test_pins_are_checked_against_what_is_installed(tmp_path: Path, venv: Path) 
     missing = _project_on_the_package(tmp_path / "missing", "crm: {version: '~=1.2', package: crm-datakit}")
     done = _datakit(venv, missing, "validate")
     text = _text(done)
-    assert "project.datakits.crm: datakit 'crm' is pinned (~=1.2) but not installed" in text
+    assert (
+        "datakit.yaml:24:8: project.datakits.crm: datakit 'crm' is pinned (~=1.2) but not installed" in text
+    )
     assert "pip install 'crm-datakit~=1.2'" in text
     # the pipelines name pagila, which is installed but not pinned: reported at each `datakit:`
     assert "datakit 'pagila' is installed (pagila-datakit 1.0.0) but datakit.yaml does not pin it" in text

@@ -208,6 +208,15 @@ def test_three_sources_load_one_target_with_every_row_kept(
     assert resolved["ann@example.com"] == "app_db"  # the shop has Ann too: the app wins
     assert resolved["hal@example.com"] == "shop_db"  # the shop and the exports have Hal: the shop wins
 
+    # a full refresh of one source replaces that source's rows only: the others' stay
+    refreshed = datakit(root, env, "run", "pipeline", "crm_exports", "--full-refresh", "--yes", "--json")
+    assert refreshed.returncode == 0, refreshed.stdout[-3000:] + refreshed.stderr[-3000:]
+    assert "replaced the rows of source exports" in refreshed.stdout
+    assert (
+        dict(q("select source_system, count(*) from sv__crm__main.customer group by 1")) == want["per_source"]
+    )
+    assert dict(q("select email, source_system from sv__crm__main.person__resolved")) == want["winner"]
+
 
 def test_validate_checks_the_declared_collision_rules(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
