@@ -197,18 +197,39 @@ def test_duckdb_default_and_every_tenant_end_to_end(tmp_path: Path, api: str) ->
     assert not list((run.root / "transform" / "jaffle_shop" / "models").rglob("_datakit*"))
 
 
-def test_a_tenants_dbt_step_does_not_wait_for_another_tenant(tmp_path: Path, api: str) -> None:
+def dbt_lock(root: Path, tenant: str) -> Path:
+    """The lock file of `tenant`'s dbt work folder for the job's dbt step, as `run_dbt` finds it (the
+    folder's name carries a digest of the tenant's dbt vars)."""
+    from datakit.config import load_project
+    from datakit.config.tenancy import tenant_context
+    from datakit.transform import read_dbt_project, work_dir
+    from datakit.transform.runner import LOCK_FILE
+
+    project = load_project(root)
+    context = tenant_context(project, tenant)
+    dbt = read_dbt_project(project, "transform/jaffle_shop")
+    folder = work_dir(project, dbt, context.destination_for("warehouse"), context.dbt_vars(), tenant)
+    return folder / LOCK_FILE
+
+
+def test_a_tenants_dbt_step_does_not_wait_for_another_tenant(
+    tmp_path: Path, api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each (warehouse, destination) has its own dbt folder and lock: with acme's lock held, globex's
-    whole job, dbt included, runs to the end."""
+    whole job, dbt included, runs to the end. The lock held is the one acme's dbt takes: globex's run
+    takes the lock found the same way, and no dbt lock is shared by warehouses."""
     import fcntl
 
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
     run = shop(tmp_path, api)
-    lock = run.root / ".datakit" / "dbt" / "jaffle_shop" / "acme" / "acme_warehouse" / ".lock"
+    lock = dbt_lock(run.root, "acme")
     lock.parent.mkdir(parents=True)
     with lock.open("a") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
         done = run.datakit("run", "job", "jaffle_daily", "--warehouse", "globex")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    locks = set((run.root / ".datakit" / "dbt").rglob(lock.name))
+    assert locks == {lock, dbt_lock(run.root, "globex")}, locks
 
 
 @pytest.mark.postgres
