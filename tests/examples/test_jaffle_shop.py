@@ -143,6 +143,15 @@ def checks_of(run: Shop, run_id: int) -> list[dict[str, Any]]:
     return list(details["checks"])
 
 
+def dbt_nodes(run: Shop, run_id: int) -> list[dict[str, Any]]:
+    shown = run.datakit("runs", "show", str(run_id), "--json")
+    assert shown.returncode == 0, shown.stderr
+    steps = {s["step_id"]: s for s in json.loads(shown.stdout)["steps"]}
+    details = steps["dbt_build"]["details"]
+    assert details is not None
+    return list(details["nodes"])
+
+
 def test_the_example_validates_as_it_is() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "datakit", "-p", str(EXAMPLE), "validate"],
@@ -158,10 +167,14 @@ def test_duckdb_default_and_every_tenant_end_to_end(tmp_path: Path, api: str) ->
     import duckdb
 
     run = shop(tmp_path, api)
-    default = run.datakit("run", "job", "jaffle_daily", "--json")
-    assert default.returncode == 0, default.stdout[-3000:] + default.stderr[-3000:]
-    fanned = run.datakit("run", "job", "jaffle_daily", "--warehouse", "all", "--json")
-    assert fanned.returncode == 0, fanned.stdout[-3000:] + fanned.stderr[-3000:]
+    default = run.start("run", "job", "jaffle_daily", "--json")  # the default and both tenants at once
+    tenants = run.start("run", "job", "jaffle_daily", "--warehouse", "all", "--json")
+    outputs = []
+    for process in (default, tenants):
+        out, err = process.communicate()
+        assert process.returncode == 0, out[-3000:] + err[-3000:]
+        outputs.append(out)
+    fanned_out = outputs[1]
 
     files = {None: "warehouse.duckdb", "acme": "acme.duckdb", "globex": "globex.duckdb"}
     for tenant, file in files.items():
@@ -185,7 +198,7 @@ def test_duckdb_default_and_every_tenant_end_to_end(tmp_path: Path, api: str) ->
             } | {f"{prefix}_datakit"}
     assert expected("acme")["rejected"] == 2  # the example's two bad rows were quarantined, not lost
 
-    for outcome in json.loads(fanned.stdout)["runs"]:
+    for outcome in json.loads(fanned_out)["runs"]:
         checks = checks_of(run, outcome["run"]["run_id"])
         tenant = outcome["warehouse"]
         assert {c["table"] for c in checks} == {f"{tenant}_main.customers", f"{tenant}_main.orders"}
@@ -197,18 +210,39 @@ def test_duckdb_default_and_every_tenant_end_to_end(tmp_path: Path, api: str) ->
     assert not list((run.root / "transform" / "jaffle_shop" / "models").rglob("_datakit*"))
 
 
-def test_a_tenants_dbt_step_does_not_wait_for_another_tenant(tmp_path: Path, api: str) -> None:
+def dbt_lock(root: Path, tenant: str) -> Path:
+    """The lock file of `tenant`'s dbt work folder for the job's dbt step, as `run_dbt` finds it (the
+    folder's name carries a digest of the tenant's dbt vars)."""
+    from datakit.config import load_project
+    from datakit.config.tenancy import tenant_context
+    from datakit.transform import read_dbt_project, work_dir
+    from datakit.transform.runner import LOCK_FILE
+
+    project = load_project(root)
+    context = tenant_context(project, tenant)
+    dbt = read_dbt_project(project, "transform/jaffle_shop")
+    folder = work_dir(project, dbt, context.destination_for("warehouse"), context.dbt_vars(), tenant)
+    return folder / LOCK_FILE
+
+
+def test_a_tenants_dbt_step_does_not_wait_for_another_tenant(
+    tmp_path: Path, api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each (warehouse, destination) has its own dbt folder and lock: with acme's lock held, globex's
-    whole job, dbt included, runs to the end."""
+    whole job, dbt included, runs to the end. The lock held is the one acme's dbt takes: globex's run
+    takes the lock found the same way, and no dbt lock is shared by warehouses."""
     import fcntl
 
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
     run = shop(tmp_path, api)
-    lock = run.root / ".datakit" / "dbt" / "jaffle_shop" / "acme" / "acme_warehouse" / ".lock"
+    lock = dbt_lock(run.root, "acme")
     lock.parent.mkdir(parents=True)
     with lock.open("a") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
         done = run.datakit("run", "job", "jaffle_daily", "--warehouse", "globex")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    locks = set((run.root / ".datakit" / "dbt").rglob(lock.name))
+    assert locks == {lock, dbt_lock(run.root, "globex")}, locks
 
 
 @pytest.mark.postgres
@@ -217,7 +251,9 @@ def test_postgres_tenants_and_the_default_in_parallel_never_touch_each_other(
 ) -> None:
     """One PostgreSQL database for all three: the default's and both tenants' runs at once, each equal
     to its own data; then a sentinel row in the default's marts survives the tenants' next runs, and
-    another pipeline's bronze tables on the database do not disturb a tenant's unselected dbt build."""
+    another pipeline's bronze tables on the database do not disturb a tenant's unselected dbt build
+    (with key tests asked for every declared source: a source of another pipeline would be tested in
+    each tenant's schemas, where its table does not exist)."""
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
@@ -235,6 +271,8 @@ def test_postgres_tenants_and_the_default_in_parallel_never_touch_each_other(
             JAFFLE_PG_PASSWORD_ACME=str(info.get("password", "")),
             JAFFLE_PG_PASSWORD_GLOBEX=str(info.get("password", "")),
         )
+        with (run.root / "datakit.yaml").open("a") as config:  # key tests on every declared source
+            config.write("dbt:\n  source_tests: keys\n")
         (run.root / "config" / "pipelines" / "archive.yaml").write_text(
             "pipeline:\n  name: archive\n  source: {name: jaffle, resources: [raw_orders]}\n"
             "  destination: {name: warehouse, layer: bronze, dataset_name: br__archive}\n"
@@ -260,8 +298,14 @@ def test_postgres_tenants_and_the_default_in_parallel_never_touch_each_other(
                 "insert into public.customers (customer_id, first_name, number_of_orders, "
                 "customer_lifetime_value) values (-1, 'sentinel', 0, 0)"
             )
-            again = run.datakit("run", "job", "jaffle_daily", "--warehouse", "all")
+            again = run.datakit("run", "job", "jaffle_daily", "--warehouse", "all", "--json")
             assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+            for outcome in json.loads(again.stdout)["runs"]:  # the key tests ran, on its own sources only
+                tested = {
+                    n["name"] for n in dbt_nodes(run, outcome["run"]["run_id"]) if "source_" in n["name"]
+                }
+                assert "source_unique_br__jaffle__main_raw_orders_id" in tested, tested
+                assert not any("archive" in name for name in tested), tested
             assert rows_of("select first_name from public.customers where customer_id = -1") == [
                 ("sentinel",)
             ]
