@@ -140,3 +140,19 @@ def test_full_refresh_is_refused_in_prod_without_yes(tmp_path: Path, pg_dsn: str
             refuse_full_refresh(project, confirmed=False)
         refuse_full_refresh(project, confirmed=True)  # --yes
         refuse_full_refresh(load_project(warehouse.root), confirmed=False)  # dev: no question
+
+
+def test_yes_lets_a_full_refresh_run_in_prod(tmp_path: Path) -> None:
+    """`--yes` reaches the refusal from each command line (the scaffold: SQLite into DuckDB, in prod)."""
+    from datakit.config.scaffold import init_project
+
+    root = tmp_path / "shop"
+    init_project(root, name="shop")
+    prod = {"ENVIRONMENT": "prod"}
+    for command in (
+        ["run", "job", "daily", "--select", "shop_bronze.customers", "--full-refresh", "--yes", "--json"],
+        ["run", "pipeline", "shop_bronze", "--full-refresh", "--yes", "--json"],
+    ):
+        done = run("-p", str(root), *command, env=prod)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert (root / "warehouse-prod.duckdb").is_file()

@@ -11,7 +11,7 @@ every attempt with a terminal error, `--fail-after-load STEP` the first attempt 
 after its load committed (as a task killed at that instant), `--killed STEP` fails STEP's task as a
 task killed while it ran (SIGKILL, OOM): its try's start is recorded, its end never is. They patch
 datakit's step function (and, for `--killed`, the recorder's end of the try), which Airflow 3's
-`dag.test()` runs in this process.
+`dag.test()` runs in this process. `--conf JSON` is the run's conf (its params, as a trigger gives them).
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--fail-terminal", action="append", default=[])
     parser.add_argument("--fail-after-load", action="append", default=[])
     parser.add_argument("--killed", action="append", default=[])
+    parser.add_argument("--conf", type=json.loads, default=None)
     args = parser.parse_args()
     assert os.environ.get("AIRFLOW_HOME"), "set AIRFLOW_HOME: Airflow would create ~/airflow otherwise"
 
@@ -99,7 +100,7 @@ def main() -> None:
         set(args.fail_after_load),
         set(args.killed),
     )
-    run = dag.test()
+    run = dag.test(run_conf=args.conf)
     tasks = {
         ti.task_id: {"state": str(ti.state), "try_number": ti.try_number} for ti in run.get_task_instances()
     }

@@ -174,6 +174,25 @@ def test_retries_stop_at_max_attempts_and_terminal_errors_are_not_retried(
     assert result["tasks"]["shop_bronze.orders"]["state"] == "upstream_failed"
 
 
+def test_a_full_refresh_in_prod_needs_the_runs_confirmation(tmp_path: Path, airflow_env: AirflowEnv) -> None:
+    root = shop_project(tmp_path / "shop")
+    dags = tmp_path / "dags"
+    files = compile_dags(load_project(root, environment="prod"), out=dags)
+    write_dags(files, dags, project=files[0].project)
+    refresh = '{"full_refresh": true}'
+    refused = airflow_env.dag_test(dags, "datakit__daily", "--conf", refresh)
+    assert refused["state"] == "failed"  # terminally, at its first try: retrying cannot confirm it
+    assert refused["tasks"]["shop_bronze.customers"] == {"state": "failed", "try_number": 1}
+    assert refused["tasks"]["shop_bronze.orders"]["state"] == "upstream_failed"
+    assert not (root / "warehouse-prod.duckdb").exists()  # nothing was loaded
+
+    confirmed = airflow_env.dag_test(
+        dags, "datakit__daily", "--conf", '{"full_refresh": true, "confirm_full_refresh": true}'
+    )
+    assert confirmed["state"] == "success", confirmed
+    assert duckdb_fingerprint(root / "warehouse-prod.duckdb")["br__shop__main.customers"][0] == 50
+
+
 @pytest.mark.postgres
 def test_pagila_for_acme_on_postgres_matches_the_local_run(
     tmp_path: Path, airflow_env: AirflowEnv, pagila_dsn: str, pg_dsn: str

@@ -73,6 +73,7 @@ def test_the_entry_module_makes_the_flow_a_deployment_names(jaffle: Path) -> Non
         "backfill_end",
         "backfill_max_parallelism",
         "backfill_start",
+        "confirm_full_refresh",
         "environment",
         "exclude",
         "full_refresh",

@@ -18,6 +18,7 @@ from datakit.cli.state import (
     JsonOption,
     ProjectOption,
     SelectOption,
+    YesOption,
     state,
 )
 from datakit.config.tenancy import ALL
@@ -148,12 +149,14 @@ def run_job_command(
     max_parallelism: Annotated[
         int, typer.Option("--max-parallelism", min=1, help="Backfill: chunks loading at once.")
     ] = 1,
+    yes: YesOption = False,
     project: ProjectOption = None,
     environment: EnvironmentOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the job's flow now (against PREFECT_API_URL, else Prefect's temporary local server); with
-    --select/--exclude only that part of it, with --start/--end a backfill of it over that window."""
+    --select/--exclude only that part of it, with --start/--end a backfill of it over that window.
+    A full refresh in prod needs --yes."""
     from datakit.cli.output import error, print_json, say
     from datakit.config import load_project
     from datakit.integrations.prefect.plans import options
@@ -162,7 +165,13 @@ def run_job_command(
     loaded = load_project(state.project_dir(project), environment=environment)
     chosen = options(select, exclude, None, start, end, chunk, max_parallelism)
     outcome = run_now(
-        loaded, job, warehouse=warehouse, full_refresh=full_refresh, resume=resume, chosen=chosen
+        loaded,
+        job,
+        warehouse=warehouse,
+        full_refresh=full_refresh,
+        resume=resume,
+        chosen=chosen,
+        confirmed=yes,
     )
     if as_json:
         print_json(outcome.as_dict())

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from datakit.config.tenancy import Tenant
     from datakit.integrations.airflow.describe import StepInfo
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 """Bump when the generated source changes shape, so `check` reports every old file as stale."""
 HEADER_LINES = 4
 UNKNOWN = "?"

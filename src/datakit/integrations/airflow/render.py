@@ -73,9 +73,11 @@ def _run_step(step_id: str) -> dict[str, object]:
 
     from datakit.integrations.airflow.task import run_step
 
-    full_refresh = bool(get_current_context()["params"]["full_refresh"])
+    params = get_current_context()["params"]
+    full_refresh = bool(params["full_refresh"])
+    confirmed = bool(params.get("confirm_full_refresh", False))  # in prod, a full refresh needs it
     step = next(s for s in STEPS if s["id"] == step_id)
-    return run_step(PROJECT_ROOT, ENVIRONMENT, step, full_refresh=full_refresh)
+    return run_step(PROJECT_ROOT, ENVIRONMENT, step, full_refresh=full_refresh, confirmed=confirmed)
 
 
 def _done() -> None:
@@ -109,7 +111,7 @@ with DAG(
     catchup={schedule["catchup"]!r},
     max_active_runs=1,
     max_active_tasks={spec["plan"]["max_parallelism"]!r},
-    params={{"full_refresh": False}},
+    params={{"full_refresh": False, "confirm_full_refresh": False}},
     tags={_literal(spec["tags"])},
     default_args={{"owner": {spec["owner"]!r}}},
     on_failure_callback=_failed,

@@ -13,6 +13,9 @@ re-raised as it is and Airflow retries it per the task's retry settings.
 
 A task writes nothing inside the project (`_outside_the_project`): a DAG bundle may be read-only.
 
+A DAG run triggered with `full_refresh` in the `prod` environment also needs `confirm_full_refresh`
+(the CLI's `--yes`, serve's second tick): without it every task fails at once, before it touches data.
+
 A load step is run as a step of its DAG run (`airflow:<dag id>:<run id>`): its load record names that
 run, so a retry whose earlier try committed the load before it failed (or was killed) does not load it
 again; it reports the committed load's rows. A new DAG run loads anew.
@@ -26,16 +29,25 @@ from typing import Any
 
 from datakit.orchestrate.stepkinds import step_from_data
 
+CONFIRM_IN_DAG = "trigger the DAG with the param confirm_full_refresh true as well, if that is what you want"
+
 
 def run_step(
-    project_root: str, environment: str, step: Mapping[str, Any], *, full_refresh: bool = False
+    project_root: str,
+    environment: str,
+    step: Mapping[str, Any],
+    *,
+    full_refresh: bool = False,
+    confirmed: bool = False,
 ) -> dict[str, Any]:
     """Run one step in this (the Airflow task's) process, recorded in run history; its row counts
-    become the task's one XCom.
+    become the task's one XCom. A full refresh in prod needs `confirmed` (`refuse_full_refresh`).
 
     datakit's logging goes through Airflow's (`datakit.log.host`): progress at INFO, warnings as
     warnings, each dbt line once — not as stderr, which Airflow shows as ERROR.
     """
+    if full_refresh and not confirmed:
+        _refuse_unconfirmed(project_root, environment, step.get("id"))
     from datakit import log
     from datakit.integrations.airflow.history import recorded_attempt
     from datakit.orchestrate.retry import is_transient
@@ -64,6 +76,20 @@ def run_step(
 
         release_dbt()  # the task process ends with os._exit: no "leaked semaphore" warning on stderr
     return {"step": plan_step.id, "rows": dict(output.rows)}
+
+
+def _refuse_unconfirmed(project_root: str, environment: str, step_id: object) -> None:
+    """An unconfirmed full refresh in prod fails the task terminally (retrying cannot confirm it)."""
+    from datakit.config import load_project
+    from datakit.errors import UsageError
+    from datakit.orchestrate.run import refuse_full_refresh
+
+    try:
+        refuse_full_refresh(load_project(Path(project_root), environment=environment), False, CONFIRM_IN_DAG)
+    except UsageError as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"step {step_id}: {exc}") from exc
 
 
 def _dag_run() -> tuple[str, ...]:

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 ENGINE = "prefect"
 ENTRY_MODULE = "datakit.integrations.prefect.entry"
+CONFIRM_IN_FLOW = "set the flow run's parameter confirm_full_refresh to true if that is what you want"
 TIMEOUT_GRACE = 30.0
 """Seconds Prefect's timeout waits beyond the step's own (which datakit enforces by killing the step)."""
 
@@ -80,7 +81,8 @@ def job_flow(warehouse: str | None, job: str, description: str | None = None) ->
     Its parameters say which project to run (`project_root`, `environment`; a deployment bakes them in)
     and how (`full_refresh`, `resume`: a failed run's id, whose succeeded steps are not repeated; a
     selection and a backfill window, as `datakit run job` and `datakit backfill job` take them:
-    `plans.flow_plan`).
+    `plans.flow_plan`). A full refresh in `prod` also needs `confirm_full_refresh` (the CLI's `--yes`,
+    serve's second tick): a run started from Prefect's UI or API is refused without it, like any other.
     """
     from prefect import flow
 
@@ -95,6 +97,7 @@ def job_flow(warehouse: str | None, job: str, description: str | None = None) ->
         backfill_end: str | None = None,
         backfill_chunk: str | None = None,
         backfill_max_parallelism: int = 1,
+        confirm_full_refresh: bool = False,
     ) -> Any:
         from prefect.states import Cancelled
 
@@ -104,6 +107,10 @@ def job_flow(warehouse: str | None, job: str, description: str | None = None) ->
         from datakit.orchestrate.store import open_store
 
         project = load_project(Path(project_root), environment=environment)
+        if full_refresh:
+            from datakit.orchestrate.run import refuse_full_refresh
+
+            refuse_full_refresh(project, confirm_full_refresh, hint=CONFIRM_IN_FLOW)
         chosen = options(
             select, exclude, resume, backfill_start, backfill_end, backfill_chunk, backfill_max_parallelism
         )

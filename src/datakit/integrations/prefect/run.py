@@ -40,14 +40,19 @@ def run_now(
     full_refresh: bool = False,
     resume: int | None = None,
     chosen: FlowOptions | None = None,
+    confirmed: bool = False,
 ) -> FlowOutcome:
     """Run job `job` (for `warehouse`) as its Prefect flow, now, against the configured Prefect API;
-    `chosen`: a selection or a backfill window (`plans.py`), checked before the flow run starts."""
+    `chosen`: a selection or a backfill window (`plans.py`), checked before the flow run starts, as is a
+    full refresh in prod without `confirmed` (`--yes`: `refuse_full_refresh`)."""
     from datakit.config.tenancy import tenant_context
     from datakit.integrations.prefect.plans import flow_plan
+    from datakit.orchestrate.run import refuse_full_refresh
     from datakit.orchestrate.store import open_store
     from datakit.orchestrate.store.external import ExternalRuns
 
+    if full_refresh:
+        refuse_full_refresh(project, confirmed)
     chosen = replace(chosen or FlowOptions(), resume=resume)
     tenant = tenant_context(project, warehouse)
     name = tenant.require_job(project.resolve_name("job", job) or job)
@@ -63,6 +68,7 @@ def run_now(
         full_refresh=full_refresh,
         resume=resume,
         **chosen.parameters(),
+        **({"confirm_full_refresh": True} if full_refresh and confirmed else {}),
         return_state=True,
     )
     flow_run_id = str(state.state_details.flow_run_id)
