@@ -150,6 +150,8 @@ def kill_and_resume(project: AppendProject, kills: int, *, in_big_load: bool = F
         elif last is None or last == before:
             outcomes.append("before the run")  # killed before the run was recorded: run it again
             datakit(project, "run", "job", "j")
+        elif last[1] == "succeeded":
+            outcomes.append("after the run")  # killed while exiting: the run had committed its end
         else:
             outcomes.append("resumed")
             datakit(project, "run", "job", "j", "--resume", str(last[0]))
