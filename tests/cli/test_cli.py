@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import EXAMPLES
 
 HEAVY = ("duckdb", "pyarrow", "psycopg", "sqlalchemy", "sqlmodel", "dbt", "pymysql", "adbc_driver_manager")
@@ -90,3 +92,34 @@ def test_validate_json_and_exit_codes(tmp_path: Path) -> None:
     nowhere = run("validate", cwd=tmp_path)
     assert nowhere.returncode == 2 and "no datakit.yaml found" in nowhere.stderr
     assert "Traceback" not in nowhere.stderr
+
+
+def test_the_cli_sizes_its_tables_when_a_command_runs_not_when_it_was_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from datakit.cli import output
+    from datakit.cli.app import app
+    from datakit.config import load_project
+    from datakit.config.scaffold import init_project
+    from datakit.orchestrate.run import run_job
+
+    root = tmp_path / "shop"
+    init_project(root)
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
+    assert run_job(load_project(root, environ={}), "daily").ok
+    # the consoles as an earlier moment of this process sized them (another COLUMNS, another stream)
+    monkeypatch.setattr(output, "console", Console(width=40))
+    monkeypatch.setenv("COLUMNS", "200")
+    shown = CliRunner().invoke(app, ["runs", "--project", str(root)])
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.stdout.splitlines() if line.startswith("│"))
+    assert "…" not in row and [cell.strip() for cell in row.split("│")][1:6] == [
+        "1",
+        "daily",
+        "-",
+        "local",
+        "succeeded",
+    ], shown.stdout

@@ -192,7 +192,8 @@ def test_the_events_carry_the_column_lineage_of_datakit_lineage(
     sqlite = f"sqlite://{project.root / 'data' / 'dvdrental.sqlite'}"
     assert (source["namespace"], source["name"]) == (sqlite, "payment")
     payment = outputs[(warehouse, "warehouse.br__pagila__public.payment")]
-    assert {f["name"] for f in payment["facets"]["schema"]["fields"]} >= {"amount", "_dk_loaded_at"}
+    fields = {f["name"] for f in payment["facets"]["schema"]["fields"]}
+    assert fields >= {"amount", "_dk_load_id", "_dk_record_hash"}
 
 
 def test_checks_report_their_assertions(emitted: tuple[Project, list[dict[str, Any]]]) -> None:

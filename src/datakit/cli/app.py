@@ -65,6 +65,9 @@ def _global(
     The project is found by walking up from the current directory to the nearest datakit.yaml,
     unless --project is given. ENVIRONMENT (dev, stage, prod) selects overlays and secrets.
     """
+    from datakit.cli.output import fit_consoles
+
+    fit_consoles()
     state.project = project
     state.debug = debug
 

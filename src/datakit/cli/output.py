@@ -29,6 +29,16 @@ console = _console()
 err_console = _console(stderr=True)
 
 
+def fit_consoles() -> None:
+    """Size the consoles for this invocation's streams and environment (`COLUMNS`), not for those of
+    the moment this module was imported: one process may run many commands (the CLI in process, a
+    notebook), and a width fixed at import cut later tables to whatever was current then. Commands
+    import `console` when they run, so they get these."""
+    global console, err_console  # noqa: PLW0603 - commands import these names when they run
+    console = _console()
+    err_console = _console(stderr=True)
+
+
 def print_json(data: Any) -> None:
     """JSON on stdout, unstyled, so it pipes into jq."""
     sys.stdout.write(redact(json.dumps(data, indent=2, default=str)) + "\n")

@@ -13,6 +13,7 @@ from datakit.config import load_project
 from datakit.errors import UsageError
 from datakit.orchestrate.backfill import compile_backfill
 from datakit.orchestrate.selection import selected_job
+from datakit.orchestrate.store import open_store
 from tests.integrations.airflow.projects import shop_project
 from tests.integrations.prefect.conftest import PrefectServer
 from tests.integrations.prefect.test_prefect_flows import history, run_flow
@@ -36,11 +37,22 @@ def test_a_flow_run_of_a_selection_runs_only_the_selected_steps(
     with pytest.raises(UsageError) as cli:
         selected_job(load_project(root), "daily", None, ["tagg:nightly"], [])
     expected = cli.value.message
+
+    def flow_runs() -> set[str]:  # the server is shared by this worker's tests: compare, not count
+        found = prefect_server.post("/flow_runs/filter", {"flows": {"name": {"any_": ["datakit__daily"]}}})
+        return {r["id"] for r in found}
+
+    before = flow_runs()
+    assert outcome["flow_run_id"] in before
     bad = prefect_server.datakit("prefect", "run", "job", "daily", "--select", "tagg:nightly", cwd=root)
     assert bad.returncode == 2 and expected in bad.stderr and "did you mean 'tag'" in bad.stderr
     assert "Traceback" not in bad.stderr
-    after = prefect_server.post("/flow_runs/filter", {"flows": {"name": {"any_": ["datakit__daily"]}}})
-    assert {r["id"] for r in after} == {outcome["flow_run_id"]}
+    assert flow_runs() == before
+    store = open_store(load_project(root))
+    try:
+        assert [r.id for r in store.list_runs()] == [outcome["run_id"]]  # and no datakit run either
+    finally:
+        store.close()
 
 
 def test_a_flow_run_of_a_backfill_runs_the_backfills_chunks(
