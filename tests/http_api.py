@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -118,3 +119,41 @@ def running_api() -> Iterator[FakeApi]:
     finally:
         server.server.shutdown()
         server.server.server_close()
+
+
+API_SOURCE = """\
+source:
+  name: events_api
+  type: rest_api
+  connection:
+    base_url: {url}
+    retry: {{max_attempts: 1}}
+  resources:
+    - name: events
+      endpoint: /events
+      data_path: data
+      paginator: {{type: page_number}}
+      primary_key: [id]
+"""
+API_PIPELINE = """\
+pipeline:
+  name: api_bronze
+  source: {name: events_api}
+  destination: {name: warehouse, layer: bronze}
+"""
+API_JOB = """\
+job:
+  name: api_job
+  pipelines:
+    - name: api_bronze
+  retries: {retries}
+"""
+
+
+def add_api_job(root: Path, url: str, *, retries: str = "{max_attempts: 1}") -> None:
+    """Add to the scaffold project at `root` job `api_job`: one load of the API at `url`'s `/events`
+    (source `events_api`, pipeline `api_bronze`), retried as `retries` says."""
+    config = root / "config"
+    (config / "sources" / "events_api.yaml").write_text(API_SOURCE.format(url=url), encoding="utf-8")
+    (config / "pipelines" / "api_bronze.yaml").write_text(API_PIPELINE, encoding="utf-8")
+    (config / "jobs" / "api_job.yaml").write_text(API_JOB.format(retries=retries), encoding="utf-8")

@@ -19,37 +19,10 @@ from datakit.config.project import Project
 from datakit.orchestrate.store import StateStore, open_store
 from datakit.server.serve import ServeOptions, serve
 from tests.browser import FLAGS, chromium_binary
-from tests.http_api import FakeApi, Req, Resp, running_api
+from tests.http_api import FakeApi, Req, Resp, add_api_job, running_api
 from tests.server.operators import PASSWORD, operators_project
 from tests.waits import GUARD
 
-SOURCE = """\
-source:
-  name: events_api
-  type: rest_api
-  connection:
-    base_url: {url}
-    retry: {{max_attempts: 1}}
-  resources:
-    - name: events
-      endpoint: /events
-      data_path: data
-      paginator: {{type: page_number}}
-      primary_key: [id]
-"""
-PIPELINE = """\
-pipeline:
-  name: api_bronze
-  source: {name: events_api}
-  destination: {name: warehouse, layer: bronze}
-"""
-JOB = """\
-job:
-  name: api_job
-  pipelines:
-    - name: api_bronze
-  retries: {max_attempts: 1}
-"""
 TYPO = """\
 pipeline:
   name: broken_bronze
@@ -93,10 +66,7 @@ def daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Daemon]:
         fake.route("/events")(api.events)
         root = tmp_path / "shop"
         project = operators_project(root, monkeypatch)
-        config = root / "config"
-        (config / "sources" / "events_api.yaml").write_text(SOURCE.format(url=fake.url), encoding="utf-8")
-        (config / "pipelines" / "api_bronze.yaml").write_text(PIPELINE, encoding="utf-8")
-        (config / "jobs" / "api_job.yaml").write_text(JOB, encoding="utf-8")
+        add_api_job(root, fake.url)
         from datakit.config import load_project
 
         project = load_project(root)

@@ -72,12 +72,20 @@ def test_a_dag_run_emits_the_events_of_a_local_run(
         assert parent["run"]["runId"] == run[0]["run"]["runId"] and parent["job"]["name"] == "daily"
         assert complete["outputs"], f"{step} wrote no dataset"
 
-    # a local run of the same job, in the same project: the same datasets, step by step
+    a_local_run_sends_the_same(root, events_file, in_airflow)
+
+
+Events = dict[str, list[dict[str, Any]]]
+
+
+def a_local_run_sends_the_same(root: Path, events_file: Path, in_engine: Events) -> None:
+    """A local run of job `daily` in the same project sends the events an engine's run sent (grouped by
+    job: `in_engine`), with the same datasets, step by step."""
     assert run_job(load_project(root, environment="dev"), "daily").ok
     local = by_job(read(events_file))
-    assert sorted(local) == sorted(in_airflow)
+    assert sorted(local) == sorted(in_engine)
     for step in STEPS:
-        ours, theirs = in_airflow[f"daily.{step}"], local[f"daily.{step}"]
+        ours, theirs = in_engine[f"daily.{step}"], local[f"daily.{step}"]
         assert [e["eventType"] for e in theirs] == ["START", "COMPLETE"]
         assert [datasets(e) for e in ours] == [datasets(e) for e in theirs]
 

@@ -14,38 +14,10 @@ import pytest
 
 from datakit.config import load_project
 from datakit.orchestrate.store import open_store
-from tests.http_api import Req, Resp, running_api
+from tests.http_api import Req, Resp, add_api_job, running_api
 from tests.integrations.airflow.projects import shop_project
 from tests.integrations.prefect.conftest import PrefectServer
 from tests.waits import GUARD, wait_until
-
-SOURCE = """\
-source:
-  name: events_api
-  type: rest_api
-  connection:
-    base_url: {url}
-    retry: {{max_attempts: 1}}
-  resources:
-    - name: events
-      endpoint: /events
-      data_path: data
-      paginator: {{type: page_number}}
-      primary_key: [id]
-"""
-PIPELINE = """\
-pipeline:
-  name: api_bronze
-  source: {name: events_api}
-  destination: {name: warehouse, layer: bronze}
-"""
-JOB = """\
-job:
-  name: api_job
-  pipelines:
-    - name: api_bronze
-  retries: {max_attempts: 3, retry_delay: 1s}
-"""
 
 
 def test_runs_cancel_stops_a_prefect_flow_run_and_records_it_cancelled(
@@ -61,10 +33,7 @@ def test_runs_cancel_stops_a_prefect_flow_run_and_records_it_cancelled(
     with running_api() as api:
         api.route("/events")(events)
         root = shop_project(tmp_path / "shop")
-        config = root / "config"
-        (config / "sources" / "events_api.yaml").write_text(SOURCE.format(url=api.url), encoding="utf-8")
-        (config / "pipelines" / "api_bronze.yaml").write_text(PIPELINE, encoding="utf-8")
-        (config / "jobs" / "api_job.yaml").write_text(JOB, encoding="utf-8")
+        add_api_job(root, api.url, retries="{max_attempts: 3, retry_delay: 1s}")
         flow = subprocess.Popen(
             [sys.executable, "-m", "datakit", "prefect", "run", "job", "api_job", "--json"],
             cwd=root,

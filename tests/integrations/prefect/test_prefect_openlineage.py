@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from datakit.config import load_project
 from datakit.lineage.openlineage import run_uuid
-from datakit.orchestrate.run import run_job
 from tests.integrations.airflow.projects import shop_project
-from tests.integrations.airflow.test_openlineage import by_job, datasets, read
+from tests.integrations.airflow.test_openlineage import a_local_run_sends_the_same, by_job, read
 from tests.integrations.prefect.conftest import PrefectServer
 from tests.integrations.prefect.test_prefect_flows import STEPS, history, run_flow
 
@@ -49,11 +47,4 @@ def test_a_flow_run_emits_the_events_of_a_local_run(prefect_server: PrefectServe
         assert parent["run"]["runId"] == flow[0]["run"]["runId"] and parent["job"]["name"] == "daily"
         assert complete["outputs"], f"{step} wrote no dataset"
 
-    # a local run of the same job, in the same project: the same datasets, step by step
-    assert run_job(load_project(root, environment="dev"), "daily").ok
-    local = by_job(read(events_file))
-    assert sorted(local) == sorted(in_prefect)
-    for step in STEPS:
-        ours, theirs = in_prefect[f"daily.{step}"], local[f"daily.{step}"]
-        assert [e["eventType"] for e in theirs] == ["START", "COMPLETE"]
-        assert [datasets(e) for e in ours] == [datasets(e) for e in theirs]
+    a_local_run_sends_the_same(root, events_file, in_prefect)
