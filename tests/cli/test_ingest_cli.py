@@ -86,7 +86,8 @@ def test_deploy_is_idempotent_and_validate_reports_drift(
         "DROP TABLE br__pagila__public.store",
     ):
         execute(destination, project, warehouse_dsn, statement)
-    drift = datakit(project, env, "deploy", "pagila", "--destination", destination, "--validate")
+    wide = env | {"COLUMNS": "200"}  # a terminal the drift table fits in (at 80 its headers wrap)
+    drift = datakit(project, wide, "deploy", "pagila", "--destination", destination, "--validate")
     assert drift.returncode == 1
     out = drift.stdout
     assert "Drift between live tables and contracts" in out
