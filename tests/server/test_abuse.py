@@ -41,6 +41,8 @@ class Served:
     store: StateStore
     gate: ConnectionGate
     launched: list[str] = field(default_factory=list)
+    proceed: threading.Event = field(default_factory=threading.Event)
+    """A launch waits for this before it records its run (set unless a test clears it)."""
 
     @property
     def url(self) -> str:
@@ -63,9 +65,11 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
 
     def start(**limits: float) -> Served:
         served = Served(_free_port(), store, ConnectionGate(0))
+        served.proceed.set()
 
         def launch(tick: Tick, warehouse: str | None) -> int:
             served.launched.append(tick.key)
+            assert served.proceed.wait(60), "the test never let the launch proceed"
             return store.start_run(tick.job, "{}", tick_key=tick.key, warehouse=warehouse)
 
         options = HttpLimits(**limits)  # type: ignore[arg-type]
@@ -144,6 +148,22 @@ def test_a_flood_of_header_bytes_is_refused_with_431_while_it_arrives(serve: Ser
         status, text = _answer(sock)
     assert status == 431 and "more than 8192 bytes" in text
     assert served.launched == []
+
+
+def test_the_next_request_on_a_kept_alive_connection_is_held_to_the_same_head_limits(serve: Serve) -> None:
+    served = serve(max_header_bytes=2048, max_headers=20)
+    with served.connect() as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert _answer(sock) == (200, "ok")
+        sock.sendall(_head("".join(f"X-H{i}: 1\r\n" for i in range(21))) + BODY)
+        status, text = _answer(sock)
+    assert status == 431 and "more than 20" in text
+    with served.connect() as sock:
+        sock.sendall(_head() + BODY)
+        assert _answer(sock)[0] == 401  # unsigned, refused by the endpoint: the connection stays open
+        sock.sendall(f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {'a' * 3000}\r\n".encode())
+        status, text = _answer(sock)
+    assert status == 431 and "more than 2048 bytes" in text
 
 
 def test_too_many_header_lines_are_refused_with_431(serve: Serve) -> None:
@@ -236,6 +256,31 @@ def test_a_verified_sender_leaves_the_gate_while_its_connection_stays_open(serve
         assert served.gate.reading == 0
         # the one unverified slot is free for a stranger, while the sender's connection is still open
         assert httpx.post(served.url, content=BODY, timeout=30).status_code == 401
+
+
+def test_deliveries_while_another_one_starts_the_job_are_answered_409_before_that_start_ends(
+    serve: Serve,
+) -> None:
+    served = serve()
+    served.proceed.clear()  # the first delivery's launch waits until this test lets it go
+    now = int(time.time())
+
+    def deliver(number: int) -> httpx.Response:
+        headers = signed_headers(BODY, SECRET, now, f"dlv-{number}")
+        return httpx.post(served.url, content=BODY, headers=headers, timeout=60)
+
+    with ThreadPoolExecutor(1) as first_pool:
+        first = first_pool.submit(deliver, 0)
+        _wait_until(lambda: served.launched != [])  # recorded, and its start under way
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(deliver, range(1, 21)))
+        assert not first.done()  # the others had their answers while the start still waited
+        served.proceed.set()
+        assert first.result().status_code == 202
+    assert [a.status_code for a in answers] == [409] * 20
+    assert all("job 'daily' is starting: delivery dlv-0" in a.json()["error"] for a in answers)
+    assert served.launched == ["orders_hook@delivery:dlv-0"]
+    assert _deliveries(served.store) == 2  # the first one's id and signature; nothing of the others
 
 
 def test_deliveries_for_a_running_job_are_answered_409_without_starting_anything(serve: Serve) -> None:

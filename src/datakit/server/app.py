@@ -3,10 +3,12 @@ the webhook endpoint, nothing else."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from importlib.resources import files
 from urllib.parse import quote
 
+import anyio.to_thread
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -62,10 +64,21 @@ def create_app(
         routes += action_routes(
             project, store, operator, auth, renderer, limits=limits, engine_cancel=engine_cancel
         )
-    app = Starlette(routes=routes, exception_handlers={404: not_found_page(project, auth=auth)})
+    app = Starlette(
+        routes=routes, exception_handlers={404: not_found_page(project, auth=auth)}, lifespan=_warm_up
+    )
     if auth is not None and auth.policy.pages_need_login:
         return LoginRequired(app, auth)  # type: ignore[return-value]
     return app
+
+
+@asynccontextmanager
+async def _warm_up(_app: Starlette) -> AsyncIterator[None]:
+    """Before the first request: hand one call to a worker thread, so that anyio imports its event-loop
+    backend and starts the thread now — not while the first webhook delivery of a burst waits, with
+    every other request queued behind it."""
+    await anyio.to_thread.run_sync(lambda: None)
+    yield
 
 
 _LIVE_JS = files("datakit.server").joinpath("assets", "live.js").read_bytes()

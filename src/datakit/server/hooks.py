@@ -7,11 +7,14 @@ HTTP side of it, in an order that makes every refusal cheap:
    the server buffer more than `max_body_bytes + 1` bytes) or takes longer than `body_timeout` (408);
 2. `authenticate` — signature and time window, from the request alone; the connection then counts as
    verified (`limits.py`);
-3. the one-active-run rule: a delivery for a job that already runs is answered 409 at once, with
-   nothing recorded, compiled or started (a burst of deliveries while a run goes costs a hash each);
-4. `remember` — the delivery id and signature in the state store, so a replay is refused by every
+3. the one-active-run rule: a delivery for a job that already runs here, or that another delivery is
+   starting (`starting.py`), is answered 409 at once, with nothing recorded, compiled or started (a
+   burst of deliveries while a run goes costs a hash each); then, in one worker thread hop (during a
+   burst every return to the event loop waits behind the queued requests):
+4. the pause and the run of another process, from the store;
+5. `remember` — the delivery id and signature in the state store, so a replay is refused by every
    process serving the project and after restarts;
-5. the run, started with the tick key `<trigger>@delivery:<id>` in the same transaction as its row; the
+6. the run, started with the tick key `<trigger>@delivery:<id>` in the same transaction as its row; the
    launcher answers as soon as that is committed, before the run's slow start-up.
 
 Answers: 202 with the run id (and `runs`: one per warehouse when the job is a tenants' job, each
@@ -19,14 +22,14 @@ tenant's run keyed `<trigger>.<warehouse>@delivery:<id>`); 401/409/413/400 from 
 body that is too slow; 404 for an unknown or disabled trigger (the same answer for both, so the
 endpoint does not reveal which triggers exist but are off); 409 for a paused trigger (nothing is
 remembered, so a redelivery after the unpause starts the job); 409 when the job is already running (a
-delivery that got as far as step 4 is then forgotten, so the sender's redelivery can start it). A
+delivery that got as far as step 5 is then forgotten, so the sender's redelivery can start it). A
 client that disconnects is one line in the log, and starts nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import anyio
@@ -51,6 +54,7 @@ from datakit.orchestrate.webhooks import (
 )
 from datakit.server.limits import DEFAULT_LIMITS, HttpLimits, mark_verified
 from datakit.server.scheduler import Launch, is_paused, tenant_triggers
+from datakit.server.starting import Starting
 
 log = get_logger(__name__)
 
@@ -112,6 +116,7 @@ class _Endpoint:
     triggers: Mapping[str, WebhookTrigger]
     secrets: Mapping[str, SecretStr]
     targets: Mapping[str, list[Firing]]
+    starting: Starting = field(default_factory=Starting)
 
     async def receive(self, request: Request) -> JSONResponse:
         name = request.path_params["trigger"]
@@ -123,33 +128,66 @@ class _Endpoint:
         if isinstance(delivery, JSONResponse):
             return delivery
         mark_verified(request)
-        paused = set(await run_in_threadpool(self.store.paused_triggers))
+        keys = [(trigger.job, warehouse) for _, warehouse in self.targets[name]]
+        # a job that already runs here, or that another delivery is starting, is answered at once,
+        # before any query: nothing recorded, compiled or started (a burst costs a hash each)
+        claim = await self.starting.settled(keys)
+        if claim is not None:
+            busy = [f"job {trigger.job!r} is starting: delivery {claim.delivery}"]
+        else:
+            busy = self._running_here(trigger.job, self.targets[name])
+        if claim is not None or len(busy) == len(keys):
+            log.info("webhook %s: delivery %s refused (409): %s", name, delivery.id, "; ".join(busy))
+            return _answer(409, "; ".join(busy))
+        with self.starting.claimed(keys, delivery.id) as claim:  # no await since `settled`
+            return await self._deliver(request, name, trigger, delivery, now, claim.accept)
+
+    async def _deliver(
+        self,
+        request: Request,
+        name: str,
+        trigger: WebhookTrigger,
+        delivery: Delivery,
+        now: datetime,
+        accepted: Callable[[], None],
+    ) -> JSONResponse:
+        """A verified delivery whose job does not run here: paused, replayed, or started."""
+        if await request.is_disconnected():  # no run for a sender that is no longer there to hear of it
+            log.warning("webhook %s: the client of delivery %s went away; nothing started", name, delivery.id)
+            return _answer(400, "client disconnected")
+        return await run_in_threadpool(self._record_and_start, name, trigger, delivery, now, accepted)
+
+    def _record_and_start(
+        self,
+        name: str,
+        trigger: WebhookTrigger,
+        delivery: Delivery,
+        now: datetime,
+        accepted: Callable[[], None],
+    ) -> JSONResponse:
+        """(A worker thread.) The pause and one-active-run rules, the delivery id, the runs;
+        `accepted()` once the delivery is recorded, before its runs start."""
+        paused = set(self.store.paused_triggers())
         firings = [firing for firing in self.targets[name] if not is_paused(firing[0], paused)]
         if not firings:  # nothing remembered: the sender's redelivery after the unpause starts the job
             log.info("webhook %s: delivery %s refused (409): the trigger is paused", name, delivery.id)
             return _answer(409, f"trigger {name!r} is paused")
-        # a job that already runs is answered at once: nothing recorded, compiled or started
-        running = [await self._running(trigger.job, wh) for _, wh in firings]
-        busy = [f"job {trigger.job!r} is already running: run {run}" for run in running if run is not None]
+        running = [self._running(trigger.job, wh) for _, wh in firings]
+        busy = [_busy(trigger.job, run) for run in running if run is not None]
         if len(busy) == len(firings):
             log.info("webhook %s: delivery %s refused (409): %s", name, delivery.id, "; ".join(busy))
             return _answer(409, "; ".join(busy))
-        seen = StoreSeenIds(self.store)
         try:
-            tolerance = trigger.webhook.tolerance
-            await run_in_threadpool(remember, delivery, seen, now, tolerance=tolerance, scope=name)
+            remember(delivery, StoreSeenIds(self.store), now, tolerance=trigger.webhook.tolerance, scope=name)
         except WebhookError as exc:
             log.warning("webhook %s refused (%d): %s", name, exc.status, exc)
             return _answer(exc.status, str(exc))
-        if await request.is_disconnected():  # no run for a sender that is no longer there to hear of it
-            log.warning("webhook %s: the client of delivery %s went away; nothing started", name, delivery.id)
-            await run_in_threadpool(self.store.forget_delivery, delivery_key(name, delivery.id))
-            return _answer(400, "client disconnected")
+        accepted()
         free = [firing for firing, run in zip(firings, running, strict=True) if run is None]
-        started = await self._start(delivery, trigger.job, free, busy)
+        started = self._start(delivery, trigger.job, free, busy)
         if not started:
             if busy:  # nothing started: forget the delivery so that the sender's redelivery can start it
-                await run_in_threadpool(self.store.forget_delivery, delivery_key(name, delivery.id))
+                self.store.forget_delivery(delivery_key(name, delivery.id))
                 return _answer(409, "; ".join(busy))
             return _answer(409, f"delivery {delivery.id} already started its runs")
         answer = {
@@ -162,10 +200,17 @@ class _Endpoint:
             answer["skipped"] = busy
         return JSONResponse(answer, status_code=202)
 
-    async def _running(self, job: str, warehouse: str | None) -> int | None:
+    def _running_here(self, job: str, firings: list[Firing]) -> list[str]:
+        """Why each firing is busy, by what this process knows without waiting (no store query)."""
+        if self.active is None:
+            return []
+        running = (self.active(job, warehouse) for _, warehouse in firings)
+        return [_busy(job, run) for run in running if run is not None]
+
+    def _running(self, job: str, warehouse: str | None) -> int | None:
         if self.active is not None:
             return self.active(job, warehouse)
-        return await run_in_threadpool(self.store.active_run, job, warehouse)
+        return self.store.active_run(job, warehouse)
 
     async def _authentic(
         self, request: Request, name: str, trigger: WebhookTrigger, now: datetime
@@ -194,7 +239,7 @@ class _Endpoint:
             log.warning("webhook %s refused (%d): %s", name, exc.status, exc)
             return _answer(exc.status, str(exc))
 
-    async def _start(
+    def _start(
         self, delivery: Delivery, job: str, firings: list[Firing], busy: list[str]
     ) -> list[dict[str, object]]:
         """Start the delivery's runs (one per firing); what could not start is added to `busy`."""
@@ -202,7 +247,7 @@ class _Endpoint:
         for firing, warehouse in firings:
             tick = delivery.tick(firing, job)
             try:
-                run_id = await run_in_threadpool(self.launch, tick, warehouse)
+                run_id = self.launch(tick, warehouse)
             except TickFired:
                 continue
             except AlreadyRunning as exc:
@@ -228,6 +273,10 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise BodyTooLarge(f"body exceeds the limit of {limit} bytes")
     return bytes(body)
+
+
+def _busy(job: str, run: int) -> str:
+    return f"job {job!r} is already running: run {run}"
 
 
 def _answer(status: int, message: str, *, close: bool = False) -> JSONResponse:

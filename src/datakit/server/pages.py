@@ -532,5 +532,5 @@ class _Pages:
         more = entries[DEFAULT_LIMIT].id + 1 if len(entries) > DEFAULT_LIMIT else None
         return self._render(request, "audit.html", entries=entries[:DEFAULT_LIMIT], more=more)
 
-    def healthz(self, _request: Request) -> Response:
+    async def healthz(self, _request: Request) -> Response:  # async: no worker thread for a liveness check
         return PlainTextResponse("ok")

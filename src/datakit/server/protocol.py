@@ -1,17 +1,18 @@
-"""The HTTP/1.1 protocol of `datakit serve`: uvicorn's h11 protocol with the limits of `limits.py`.
+"""The HTTP/1.1 protocol of `datakit serve`: uvicorn's httptools protocol with the limits of `limits.py`.
 
-uvicorn (the server) brings two of the limits itself, and they are used: h11's cap on an incomplete
-request head (`h11_max_incomplete_event_size`: the buffer never grows past it) and the keep-alive
-timeout between requests. It has no cap on the number of header lines, answers an oversized head with
-400 rather than 431, never times out a head or a body that arrives slowly (a connection that sends a
-byte a minute is kept forever), and reads every connection at once. This subclass adds those, on h11's
-public state only (`their_state`, `trailing_data`): while the client's side is IDLE a request head is
-arriving, and the bytes buffered plus the new ones are that head.
+uvicorn (the server) brings one of the limits itself, and it is used: the keep-alive timeout between
+requests. It has no cap on a request head's size or number of header lines, never times out a head or
+a body that arrives slowly (a connection that sends a byte a minute is kept forever), and reads every
+connection at once. This subclass adds those. It sees each read before the parser does, and the
+parser's callbacks say where a head ends: while a head is arriving, the bytes buffered plus the new
+ones are that head, and are checked before llhttp (which would buffer a header value whole) sees them.
+A request pipelined behind another in the same read has its head counted from the next read on.
 
-h11 (pure Python, a hard dependency of uvicorn) is chosen over httptools on purpose: httptools is
-optional, so `http="auto"` would change the server's limits with what happens to be installed, and
-llhttp buffers a header value whole before uvicorn sees it, so a head could not be capped while it
-arrives. The event loop is asyncio's for the same reason, and one more: uvloop starts reading a new
+httptools (llhttp, in C) is chosen over h11 (pure Python, uvicorn's other parser) for speed: a burst of
+400 webhook requests cost the server about twice the CPU on h11 (`bench/webhooks.py`), and with every
+request of a burst answered after about the whole burst's CPU, that is its latency. It is a hard
+dependency, and the class is passed by name, never `http="auto"`, so that the limits never change with
+what happens to be installed. The event loop is asyncio's, not uvloop: uvloop starts reading a new
 connection after `connection_made` even when the protocol paused it there, so a connection waiting for
 its turn would be read anyway.
 
@@ -27,9 +28,8 @@ import re
 from http import HTTPStatus
 from typing import Any, ClassVar
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from datakit.log import get_logger
@@ -39,10 +39,10 @@ log = get_logger(__name__)
 
 LINGER = 2.0
 """Seconds a refused connection is still read (and dropped) before it is closed."""
-_BLANK_LINE = re.compile(rb"\n\r?\n")  # the end of a head, as h11 finds it
+_BLANK_LINE = re.compile(rb"\n\r?\n")  # the end of a head
 
 
-class GuardedH11Protocol(H11Protocol):
+class GuardedProtocol(HttpToolsProtocol):
     """One connection; `limits` and `gate` are set on the subclass `web_server` makes per server."""
 
     limits: ClassVar[HttpLimits]
@@ -58,6 +58,8 @@ class GuardedH11Protocol(H11Protocol):
         # each request's scope["state"] is a copy of app_state: this connection rides along
         super().__init__(config, server_state, {**app_state, CONNECTION_STATE: self}, _loop)
         self._head_clock: asyncio.TimerHandle | None = None
+        self._head = b""  # what arrived of the request head being read
+        self._in_head = True  # between requests, and while a head arrives (the parser says when not)
         self._admitted = False
         self._verified = False
         self._refused = False
@@ -95,15 +97,26 @@ class GuardedH11Protocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # lingering after a refusal: dropped
-        if self.conn.their_state is h11.IDLE:  # a request head is arriving
-            problem = self._head_problem(self.conn.trailing_data[0] + data)
-            if problem is not None:
-                self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, problem)
-                return
-            self._start_head_clock()
-        super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:  # the head is complete: the app has the request
-            self._stop_head_clock()
+        if not self._in_head:  # a body, or a read of a request the app has
+            super().data_received(data)
+            return
+        head = self._head + data
+        problem = self._head_problem(head)
+        if problem is not None:
+            self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, problem)
+            return
+        self._start_head_clock()
+        self._head = head
+        super().data_received(data)  # the parser's callbacks below may end the head
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._head = False, b""  # the app has the request
+        self._stop_head_clock()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_head = True  # what comes next on this connection is the next request's head
+        super().on_message_complete()
 
     def _head_problem(self, head: bytes) -> str | None:
         end = _BLANK_LINE.search(head)
@@ -127,12 +140,12 @@ class GuardedH11Protocol(H11Protocol):
 
     def _head_too_slow(self) -> None:
         self._head_clock = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+        if self.transport.is_closing() or not self._in_head:
             return
         if not self._admitted:
             waited = f"{self.limits.queue_timeout:g} s"
             self._refuse(HTTPStatus.SERVICE_UNAVAILABLE, f"too many connections; not read within {waited}")
-        elif self.conn.trailing_data[0]:
+        elif self._head:
             seconds = f"{self.limits.header_timeout:g} s"
             self._refuse(HTTPStatus.REQUEST_TIMEOUT, f"request head not received within {seconds}")
         else:  # nothing was sent: an idle connection, closed without a word
@@ -160,15 +173,15 @@ class GuardedH11Protocol(H11Protocol):
 def web_server(app: Any, host: str, port: int, limits: HttpLimits) -> uvicorn.Server:
     """A uvicorn server for `app` that enforces `limits` (its gate: `server.config.http.gate`)."""
     gate = ConnectionGate(limits.max_unverified)
-    protocol = type("GuardedH11Protocol", (GuardedH11Protocol,), {"limits": limits, "gate": gate})
+    protocol = type("GuardedProtocol", (GuardedProtocol,), {"limits": limits, "gate": gate})
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         http=protocol,
         loop="asyncio",
-        h11_max_incomplete_event_size=limits.max_header_bytes,
         log_level="warning",
-        lifespan="off",
+        lifespan="on",  # the app's warm-up (`app.py`)
+        ws="none",  # no websockets are served: nor imported
     )
     return uvicorn.Server(config)
