@@ -76,8 +76,9 @@ def webhook_triggers(project: Project) -> dict[str, WebhookTrigger]:
 
 
 Active = Callable[[str, str | None], int | None]
-"""The active run of (job, warehouse) if one is known without waiting (it is called on the event loop):
-the cheap first test of the one-active-run rule; `launch` makes the thorough one."""
+"""The active run of (job, warehouse) if one is known without waiting (it is called on the event loop,
+and from worker threads): the cheap first test of the one-active-run rule; `launch` makes the thorough
+one."""
 Firing = tuple[str, str | None]
 """Where a webhook fires: the firing trigger's name and its warehouse (None: not a tenants' job)."""
 
