@@ -29,6 +29,7 @@ from datakit.integrations.prefect.flows import job_flow
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
+    from prefect.client.schemas.responses import DeploymentResponse
     from prefect.deployments.runner import RunnerDeployment
 
 PARALLEL = 2
@@ -115,10 +116,13 @@ async def _apply(specs: list[DeploymentSpec], prune_tags: tuple[str, ...] | None
 
 @dataclass
 class _Known:
-    """What the server has of `specs` before applying: flow ids by name, deployment ids by full name."""
+    """What the server has of `specs` before applying: flow ids by name, deployments by full name, and
+    the deployments some automation runs (a superset of those owning automations: the server does not
+    tell which it owns)."""
 
     flows: dict[str, UUID]
-    deployments: dict[str, UUID]
+    deployments: dict[str, DeploymentResponse]
+    automated: set[UUID]
 
 
 async def _known(client: PrefectClient, specs: list[DeploymentSpec]) -> _Known:
@@ -140,7 +144,7 @@ async def _known(client: PrefectClient, specs: list[DeploymentSpec]) -> _Known:
         flows |= {flow.name: flow.id for flow in found}
     by_id = {flow_id: name for name, flow_id in flows.items()}
     deployment_names = sorted({spec.name for spec in specs})
-    deployments: dict[str, UUID] = {}
+    deployments: dict[str, DeploymentResponse] = {}
     # each flow has at most one deployment of each name: a chunk of flows fits in one page
     for chunk_ids in _chunks(sorted(by_id, key=str), max(1, PAGE // len(deployment_names))):
         of_flows = FlowFilter(id=FlowFilterId(any_=chunk_ids))
@@ -148,8 +152,17 @@ async def _known(client: PrefectClient, specs: list[DeploymentSpec]) -> _Known:
         found_deployments = await _again(
             partial(client.read_deployments, flow_filter=of_flows, deployment_filter=named, limit=PAGE)
         )
-        deployments |= {f"{by_id[d.flow_id]}/{d.name}": d.id for d in found_deployments}
-    return _Known(flows, deployments)
+        deployments |= {f"{by_id[d.flow_id]}/{d.name}": d for d in found_deployments}
+    automated: set[UUID] = set()
+    offset = 0
+    while deployments:  # automations matter only to deployments that exist
+        automations = await _again(partial(client.read_automations, limit=PAGE, offset=offset))
+        actions = [action for automation in automations for action in automation.actions]
+        automated |= {runs for action in actions if (runs := getattr(action, "deployment_id", None))}
+        if len(automations) < PAGE:
+            break
+        offset += PAGE
+    return _Known(flows, deployments, automated)
 
 
 def _chunks(items: list[_T], size: int) -> list[list[_T]]:
@@ -174,7 +187,10 @@ async def _write(client: PrefectClient, spec: DeploymentSpec, common: payloads.S
     deployment (of a flow created if need be) is created; an existing one is updated. Its triggers'
     automations are replaced: a new deployment without triggers owns none to delete (one with triggers
     may, from an earlier attempt of this write that the server failed after making them)."""
-    existing = known.deployments.get(spec.full_name)
+    found = known.deployments.get(spec.full_name)
+    existing = found.id if found is not None else None
+    if found is not None and _settled(spec, common, found, known):
+        return found.id
     if existing is None:
         flow_id = known.flows.get(spec.flow)
         if flow_id is None:
@@ -189,6 +205,11 @@ async def _write(client: PrefectClient, spec: DeploymentSpec, common: payloads.S
         trigger.set_deployment_id(deployment_id)
         await client.create_automation(trigger.as_automation())
     return deployment_id
+
+
+def _settled(spec: DeploymentSpec, common: payloads.Shared, found: DeploymentResponse, known: _Known) -> bool:
+    """Nothing to write: the PATCH would change nothing and no automation may be to drop."""
+    return payloads.unchanged(spec, common, found) and found.id not in known.automated
 
 
 RETRIED_STATUS = {"408", "429", "502", "503"}

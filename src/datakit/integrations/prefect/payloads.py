@@ -7,11 +7,13 @@ server, most of it waiting on the server. Here the parts every deployment shares
 (`Shared`: the job flows' parameter schema — one signature for all — and the version), each distinct
 schedule is validated once (Prefect's schedule models scan the time-zone database on every
 validation), and the payloads are those `RunnerDeployment` sends: `create` for a new deployment,
-`update` (its PATCH) for an existing one, so a deployment ends up the same either way.
+`update` (its PATCH) for an existing one, so a deployment ends up the same either way — and none
+for one that already is what the PATCH would make of it (`unchanged`: deploying again costs reads).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -23,7 +25,8 @@ from datakit.integrations.prefect.flows import job_flow
 
 if TYPE_CHECKING:
     from prefect.client.schemas.actions import DeploymentScheduleCreate, DeploymentUpdate
-    from prefect.client.schemas.objects import VersionInfo
+    from prefect.client.schemas.objects import DeploymentSchedule, VersionInfo
+    from prefect.client.schemas.responses import DeploymentResponse
     from prefect.events import DeploymentEventTrigger
 
 CONCURRENCY_LIMIT = 1
@@ -147,3 +150,35 @@ def update(spec: DeploymentSpec, common: Shared) -> DeploymentUpdate:
         pull_steps=None,
         parameter_openapi_schema=common.parameter_schema,
     )
+
+
+def unchanged(spec: DeploymentSpec, common: Shared, existing: DeploymentResponse) -> bool:
+    """Whether `existing` already is what `update` would make of it (its PATCH would change nothing).
+    Triggers are not compared: a deployment with triggers is always written (its automations remade)."""
+    limit = existing.global_concurrency_limit
+    info = existing.version_info  # None from a server that does not keep it (Prefect's own, 3.7)
+    return (
+        not spec.events
+        and existing.version == common.version
+        and (info is None or info.model_dump(mode="json") == common.version_info.model_dump(mode="json"))
+        and existing.description == spec.description
+        and existing.tags == list(spec.tags)
+        and existing.parameters == spec.parameters
+        and existing.entrypoint == spec.entrypoint
+        and existing.paused is False
+        and existing.enforce_parameter_schema is ENFORCE_PARAMETER_SCHEMA
+        and existing.job_variables == {}
+        and not existing.pull_steps  # the PATCH's None is kept as []
+        and existing.concurrency_options is None
+        and limit is not None
+        and limit.limit == CONCURRENCY_LIMIT
+        and existing.parameter_openapi_schema == common.parameter_schema
+        and sorted(map(_schedule, existing.schedules)) == sorted(map(_schedule, schedules(spec)))
+    )
+
+
+def _schedule(schedule: DeploymentSchedule | DeploymentScheduleCreate) -> str:
+    """A schedule's fields that `update` sets, comparable between the server's and ours (as JSON: the
+    server lists a deployment's schedules in an order of its own)."""
+    fields = (schedule.active, schedule.max_scheduled_runs, schedule.parameters, schedule.slug)
+    return json.dumps([schedule.schedule.model_dump(mode="json"), *fields], sort_keys=True)
