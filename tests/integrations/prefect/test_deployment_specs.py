@@ -124,3 +124,21 @@ def test_deploy_applies_again_after_a_busy_answer_or_a_timeout_but_not_after_a_r
     assert server_busy(applying(None, "Error applying deployment: 503 Service Unavailable"))
     refused = applying(None, "Error applying deployment: 422 Unprocessable Entity: bad schedule")
     assert not server_busy(refused) and not server_busy(ValueError("503"))
+
+
+def test_deploy_sends_a_request_again_on_the_answers_prefects_client_retries() -> None:
+    httpx = pytest.importorskip("httpx")
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    from datakit.integrations.prefect.deploy import _pause, server_busy
+
+    def answered(status: int, headers: dict[str, str] | None = None) -> PrefectHTTPStatusError:
+        request = httpx.Request("POST", "http://127.0.0.1:4200/api/deployments/")
+        response = httpx.Response(status, request=request, headers=headers)
+        error = httpx.HTTPStatusError(f"{status}", request=request, response=response)
+        return PrefectHTTPStatusError.from_httpx_error(error)
+
+    assert all(server_busy(answered(status)) for status in (408, 429, 502, 503))
+    assert not server_busy(answered(422)) and not server_busy(answered(404))
+    assert _pause(answered(429, {"Retry-After": "3"}), 1) == 3.0  # the server's word
+    assert [_pause(answered(503), n) for n in (1, 2, 3)] == [0.1, 0.2, 0.4]  # a lock is soon free
