@@ -174,3 +174,32 @@ def test_pagila_for_acme_on_postgres_matches_the_local_run(
         in_local = postgres_fingerprint(local_dsn, prefix="acme_")
     assert sorted(t for t in {*in_prefect, *in_local} if in_prefect.get(t) != in_local.get(t)) == []
     assert in_prefect["acme_br__pagila__public.payment"][0] > 10_000
+
+
+def test_deploying_again_writes_only_the_deployments_that_changed(
+    prefect_server: PrefectServer, tmp_path: Path
+) -> None:
+    root = shop_project(tmp_path / "again")
+    (root / "datakit.yaml").write_text(
+        (root / "datakit.yaml").read_text().replace("name: shop", "name: again")
+    )
+    (root / "config" / "jobs" / "report.yaml").write_text(REPORT)
+    assert sorted(deploy(prefect_server, root)["deployments"]) == [
+        "datakit__daily/again-dev",
+        "datakit__report/again-dev",
+    ]
+    first = deployments(prefect_server, "again")
+
+    deploy(prefect_server, root)  # nothing changed: nothing is written
+    assert {name: d["updated"] for name, d in deployments(prefect_server, "again").items()} == {
+        name: d["updated"] for name, d in first.items()
+    }
+
+    trigger = root / "config" / "triggers" / "daily_at_two.yaml"
+    trigger.write_text(trigger.read_text().replace('"0 2 * * *"', '"30 3 * * *"'))
+    deploy(prefect_server, root)
+    found = deployments(prefect_server, "again")
+    daily, report = found["datakit__daily/again-dev"], found["datakit__report/again-dev"]
+    assert [s["schedule"]["cron"] for s in daily["schedules"]] == ["30 3 * * *"]
+    assert daily["updated"] != first["datakit__daily/again-dev"]["updated"]
+    assert report["updated"] == first["datakit__report/again-dev"]["updated"]
