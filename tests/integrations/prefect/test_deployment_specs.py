@@ -3,6 +3,7 @@ and globex) — plain data, no Prefect server — and the entry module a Prefect
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -142,3 +143,44 @@ def test_deploy_sends_a_request_again_on_the_answers_prefects_client_retries() -
     assert not server_busy(answered(422)) and not server_busy(answered(404))
     assert _pause(answered(429, {"Retry-After": "3"}), 1) == 3.0  # the server's word
     assert [_pause(answered(503), n) for n in (1, 2, 3)] == [0.1, 0.2, 0.4]  # a lock is soon free
+    assert _pause(answered(503), 10) == 2.0  # but may last: the pause stops growing
+
+
+def test_deploy_waits_out_a_busy_server_and_gives_up_only_after_its_patience(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    httpx = pytest.importorskip("httpx")
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    from datakit.integrations.prefect import deploy
+
+    request = httpx.Request("POST", "http://127.0.0.1:4200/api/deployments/")
+    response = httpx.Response(503, request=request)
+    busy = PrefectHTTPStatusError.from_httpx_error(
+        httpx.HTTPStatusError("503", request=request, response=response)
+    )
+    monkeypatch.setattr(deploy, "_pause", lambda *_: 0.0)
+    answers: list[int] = []
+
+    async def send() -> str:
+        answers.append(len(answers))
+        if len(answers) < 30:  # more than a count of retries would have allowed
+            raise busy
+        return "created"
+
+    assert asyncio.run(deploy._again(send)) == "created" and len(answers) == 30
+
+    async def refused() -> str:
+        answers.append(-1)
+        raise ValueError("422: a bad schedule")
+
+    answers.clear()
+    with pytest.raises(ValueError, match="a bad schedule"):
+        asyncio.run(deploy._again(refused))
+    assert answers == [-1]  # a refusal is not sent again
+
+    monkeypatch.setattr(deploy, "BUSY_PATIENCE", 0.0)  # out of patience: the busy answer is raised
+    answers.clear()
+    with pytest.raises(PrefectHTTPStatusError):
+        asyncio.run(deploy._again(send))
+    assert len(answers) == 1

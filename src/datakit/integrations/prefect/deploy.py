@@ -15,6 +15,7 @@ manual runs, each in a fresh process importing its flow from `entry`.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -34,7 +35,10 @@ if TYPE_CHECKING:
 
 PARALLEL = 2
 """Deployments written at once: the next is sent while the server answers one (more only collide)."""
-BUSY_RETRIES = 8
+BUSY_PATIENCE = 180.0
+"""Seconds a request is sent again while the server says it is busy: a SQLite-backed server can stay
+locked for tens of seconds while its services flush a burst of events."""
+MAX_PAUSE = 2.0
 PAGE = 200
 """Rows per read: the most a Prefect server returns at once by default."""
 _T = TypeVar("_T")
@@ -170,16 +174,20 @@ def _chunks(items: list[_T], size: int) -> list[list[_T]]:
 
 
 async def _again(send: Callable[[], Awaitable[_T]]) -> _T:
-    """`send()`, sent again after a pause while the server answers that it is busy (`server_busy`);
-    every request of `deploy` may be sent twice: reads, create-or-update, deletes."""
-    for attempt in range(1, BUSY_RETRIES + 1):
+    """`send()`, sent again after a pause while the server answers that it is busy (`server_busy`), for
+    up to `BUSY_PATIENCE` seconds; every request of `deploy` may be sent twice: reads, create-or-update,
+    deletes."""
+    give_up = time.monotonic() + BUSY_PATIENCE
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return await send()
         except Exception as exc:
-            if not server_busy(exc) or attempt == BUSY_RETRIES:
+            pause = _pause(exc, attempt)
+            if not server_busy(exc) or time.monotonic() + pause > give_up:
                 raise
-            await asyncio.sleep(_pause(exc, attempt))
-    raise AssertionError("unreachable")
+            await asyncio.sleep(pause)
 
 
 async def _write(client: PrefectClient, spec: DeploymentSpec, common: payloads.Shared, known: _Known) -> UUID:
@@ -238,12 +246,13 @@ def server_busy(exc: BaseException) -> bool:
 
 def _pause(exc: BaseException, attempt: int) -> float:
     """Seconds before sending again: what the server asked for (`Retry-After`), else 0.1 s doubling per
-    attempt — a locked SQLite database is free again within milliseconds (Prefect's client waits 2 s)."""
+    attempt up to `MAX_PAUSE` — a locked SQLite database is most often free again within milliseconds
+    (Prefect's client waits 2 s and more from the first retry)."""
     from prefect.exceptions import PrefectHTTPStatusError
 
     if isinstance(exc, PrefectHTTPStatusError) and "Retry-After" in exc.response.headers:
         return float(str(exc.response.headers["Retry-After"]))
-    return 0.1 * 2.0 ** (attempt - 1)
+    return min(MAX_PAUSE, 0.1 * 2.0 ** (attempt - 1))
 
 
 async def _prune(client: PrefectClient, tags: tuple[str, ...], keep: set[str]) -> tuple[str, ...]:
