@@ -1,8 +1,10 @@
 """Sources Spark's executors read themselves, as DataFrames: a database over JDBC, or files.
 
 JDBC (`jdbc_frame`): the source's SELECT, split on an integer column's range into one query per
-partition when the read names one (`JdbcRead.split`). A row's position is `monotonically_increasing_id()`:
-the rows of a parallel read have no single order.
+partition when the read names one (`JdbcRead.split`): at least two per core, and more as the range grows
+(`jdbc_partitions`), so that a task's share — and the memory of the executors that hold it (in
+`local[*]`, the driver) — stays the same whatever the table's size. A row's position is
+`monotonically_increasing_id()`: the rows of a parallel read have no single order.
 
 Files (`file_frame`): CSV, Parquet and JSON Lines, read as the files source reads them (`FilesSource`):
 
@@ -43,6 +45,12 @@ so this leaves 2**14 partitions to a read and 2**16 files (the position is a pos
 MAX_FILES = 1 << (63 - FILE_BITS)
 _MAX_PARTITIONS = 1 << (FILE_BITS - 33)
 _JSON_SEPARATOR = "__"
+KEYS_PER_PARTITION = 500_000
+"""The width of a JDBC partition's key range once a read has more than two per core: with the split
+column a dense key, that many rows per task (`bench/spark.py`: the driver's peak memory at 10M rows
+was 1.30x that at 2M with four partitions for both)."""
+MAX_JDBC_PARTITIONS = 512
+"""A sparse key's range (ids up to 10**12 for a few rows) must not make a million empty queries."""
 
 
 def jdbc_frame(spark: SparkSession, read: JdbcRead, row: str) -> DataFrame:
@@ -57,7 +65,7 @@ def jdbc_frame(spark: SparkSession, read: JdbcRead, row: str) -> DataFrame:
         reader = reader.option("password", read.password)
     if read.split is not None:
         column, low, high = read.split
-        parts = max(1, min(spark.sparkContext.defaultParallelism * 2, high - low + 1))
+        parts = jdbc_partitions(spark.sparkContext.defaultParallelism, low, high)
         reader = (
             reader.option("dbtable", f"({read.query}) AS q")
             .option("partitionColumn", column)
@@ -68,6 +76,13 @@ def jdbc_frame(spark: SparkSession, read: JdbcRead, row: str) -> DataFrame:
     else:
         reader = reader.option("query", read.query)
     return reader.load().withColumn(row, F.monotonically_increasing_id())
+
+
+def jdbc_partitions(parallelism: int, low: int, high: int) -> int:
+    """How many key ranges a JDBC read of keys `low`..`high` is split into (see the module)."""
+    span = high - low + 1
+    by_size = min(MAX_JDBC_PARTITIONS, -(-span // KEYS_PER_PARTITION))
+    return max(1, min(parallelism * 2, span), by_size)
 
 
 def file_frame(spark: SparkSession, read: FileRead, row: str, file: str) -> DataFrame:
