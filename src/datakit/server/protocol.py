@@ -8,13 +8,13 @@ parser's callbacks say where a head ends: while a head is arriving, the bytes bu
 ones are that head, and are checked before llhttp (which would buffer a header value whole) sees them.
 A request pipelined behind another in the same read has its head counted from the next read on.
 
-httptools (llhttp, in C) is chosen over h11 (pure Python, uvicorn's other parser) for speed: a burst of
-400 webhook requests cost the server about twice the CPU on h11 (`bench/webhooks.py`), and with every
-request of a burst answered after about the whole burst's CPU, that is its latency. It is a hard
-dependency, and the class is passed by name, never `http="auto"`, so that the limits never change with
-what happens to be installed. The event loop is asyncio's, not uvloop: uvloop starts reading a new
-connection after `connection_made` even when the protocol paused it there, so a connection waiting for
-its turn would be read anyway.
+httptools (llhttp, in C) and uvloop (libuv) are chosen over h11 (pure Python, uvicorn's other parser)
+and asyncio's own loop for speed: a burst of 400 webhook requests cost the server about twice the CPU
+on h11, and asyncio's loop another third (`bench/webhooks.py`); with every request of a burst answered
+after about the whole burst's CPU, that is its latency. Both are dependencies (uvloop where it exists:
+not on Windows, where the loop is asyncio's), and both are passed by name, never `"auto"`. The limits
+hold on either loop: uvloop reads a new connection once after `connection_made` even when the protocol
+paused it there, so a connection waiting for its turn has that one read held, unparsed, until its turn.
 
 A refusal answers with a short text, half-closes the connection and reads (and drops) what the client
 still sends for a moment before closing: closing at once with unread data would make the kernel send a
@@ -24,6 +24,7 @@ reset, and the client would see "connection reset" instead of the answer.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -61,6 +62,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._head = b""  # what arrived of the request head being read
         self._in_head = True  # between requests, and while a head arrives (the parser says when not)
         self._admitted = False
+        self._held = b""  # what a connection sent before its turn (one read at most: see `data_received`)
         self._verified = False
         self._refused = False
 
@@ -81,6 +83,9 @@ class GuardedProtocol(HttpToolsProtocol):
         if not self._refused and not self.transport.is_closing():
             self.transport.resume_reading()
             self._start_head_clock()
+            if self._held:  # read before its turn: parsed now, on the loop's next turn
+                held, self._held = self._held, b""
+                self.loop.call_soon(self.data_received, held)
 
     def verified(self) -> None:
         if not self._verified:
@@ -97,6 +102,10 @@ class GuardedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # lingering after a refusal: dropped
+        if not self._admitted:  # uvloop reads once after `connection_made` paused it: held, unparsed
+            self._held += data
+            self.transport.pause_reading()
+            return
         if not self._in_head:  # a body, or a read of a request the app has
             super().data_received(data)
             return
@@ -179,7 +188,7 @@ def web_server(app: Any, host: str, port: int, limits: HttpLimits) -> uvicorn.Se
         host=host,
         port=port,
         http=protocol,
-        loop="asyncio",
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         log_level="warning",
         lifespan="on",  # the app's warm-up (`app.py`)
         ws="none",  # no websockets are served: nor imported
