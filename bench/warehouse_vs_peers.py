@@ -156,7 +156,7 @@ def _peer_setup(root: Path, folder: Path) -> dict[str, Any]:
     from datakit.config import load_project
     from datakit.demo.project import _RESOURCES, CHECKS, DBT_PROJECT
     from datakit.quality.runner import plan_suite
-    from datakit.quality.sql import DUCKDB
+    from datakit.connectors.engines.duckdb.engine import DUCKDB
 
     folder.mkdir(parents=True)
     dbt = folder / "dbt"
