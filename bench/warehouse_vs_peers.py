@@ -21,7 +21,7 @@ row for row between the two warehouses; a difference stops the benchmark.
 The peer lives in a virtualenv of its own (dlt is a benchmark-only dependency), given with
 `--peer-python` or DATAKIT_BENCH_PEER_PYTHON:
 
-    python3 -m venv /tmp/peers && /tmp/peers/bin/pip install "dlt[duckdb,sql_database]" \\
+    python3 -m venv /tmp/peers && /tmp/peers/bin/pip install "dlt[duckdb,sql_database]" "sqlalchemy>=2" \\
         "dbt-core>=1.11,<1.12" "dbt-duckdb>=1.11,<1.12" pyarrow
     .venv/bin/python bench/warehouse_vs_peers.py --peer-python /tmp/peers/bin/python [--scales 1,20,50]
 
