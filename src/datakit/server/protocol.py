@@ -81,11 +81,18 @@ class GuardedProtocol(HttpToolsProtocol):
         self._admitted = True
         self._stop_head_clock()
         if not self._refused and not self.transport.is_closing():
-            self.transport.resume_reading()
             self._start_head_clock()
-            if self._held:  # read before its turn: parsed now, on the loop's next turn
-                held, self._held = self._held, b""
-                self.loop.call_soon(self.data_received, held)
+            if self._held:  # read before its turn: parsed on the loop's next turn, before any new read
+                self.loop.call_soon(self._read_held)
+            else:
+                self.transport.resume_reading()
+
+    def _read_held(self) -> None:
+        if self._refused or self.transport.is_closing():
+            return
+        held, self._held = self._held, b""
+        self.transport.resume_reading()  # the next read comes after this callback: `held` goes first
+        self.data_received(held)
 
     def verified(self) -> None:
         if not self._verified:
