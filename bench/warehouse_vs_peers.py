@@ -154,9 +154,9 @@ def _peer_setup(root: Path, folder: Path) -> dict[str, Any]:
     import duckdb
 
     from datakit.config import load_project
+    from datakit.connectors.engines.duckdb.engine import DUCKDB
     from datakit.demo.project import _RESOURCES, CHECKS, DBT_PROJECT
     from datakit.quality.runner import plan_suite
-    from datakit.connectors.engines.duckdb.engine import DUCKDB
 
     folder.mkdir(parents=True)
     dbt = folder / "dbt"
