@@ -30,17 +30,19 @@ def test_a_claim_that_ends_unaccepted_lets_the_next_delivery_decide() -> None:
     async def scenario() -> list[str]:
         starting = Starting()
         order: list[str] = []
+        refused = asyncio.Event()
 
         async def delivery(name: str, accept: bool) -> None:
             if (claim := await starting.settled([DAILY])) is not None:
                 order.append(f"{name}: 409 ({claim.delivery} is starting)")
+                refused.set()
                 return
             with starting.claimed([DAILY], name) as mine:
                 order.append(f"{name}: claims")
                 await asyncio.sleep(0)
                 if accept:
-                    mine.accept()
-                    await asyncio.sleep(0.01)  # the accept crosses the loop, as from a thread
+                    mine.accept()  # the accept crosses the loop, as from a thread
+                    await refused.wait()  # the start goes on until the waiter has its answer
 
         # d-1 is a replay (ends unaccepted): d-2 claims next and is accepted; d-3 is answered 409
         await asyncio.gather(delivery("d-1", False), delivery("d-2", True), delivery("d-3", True))
@@ -53,6 +55,6 @@ def test_unrelated_jobs_do_not_wait_for_each_other() -> None:
     async def scenario() -> Claim | None:
         starting = Starting()
         with starting.claimed([DAILY], "d-1"):
-            return await asyncio.wait_for(starting.settled([("hourly", None)]), timeout=60)
+            return await starting.settled([("hourly", None)])  # at once: nothing to wait for
 
     assert asyncio.run(scenario()) is None

@@ -141,22 +141,11 @@ class _Endpoint:
             log.info("webhook %s: delivery %s refused (409): %s", name, delivery.id, "; ".join(busy))
             return _answer(409, "; ".join(busy))
         with self.starting.claimed(keys, delivery.id) as claim:  # no await since `settled`
-            return await self._deliver(request, name, trigger, delivery, now, claim.accept)
-
-    async def _deliver(
-        self,
-        request: Request,
-        name: str,
-        trigger: WebhookTrigger,
-        delivery: Delivery,
-        now: datetime,
-        accepted: Callable[[], None],
-    ) -> JSONResponse:
-        """A verified delivery whose job does not run here: paused, replayed, or started."""
-        if await request.is_disconnected():  # no run for a sender that is no longer there to hear of it
-            log.warning("webhook %s: the client of delivery %s went away; nothing started", name, delivery.id)
-            return _answer(400, "client disconnected")
-        return await run_in_threadpool(self._record_and_start, name, trigger, delivery, now, accepted)
+            if await request.is_disconnected():  # no run for a sender not there to hear of it
+                gone = "webhook %s: the client of delivery %s went away; nothing started"
+                log.warning(gone, name, delivery.id)
+                return _answer(400, "client disconnected")
+            return await run_in_threadpool(self._record_and_start, name, trigger, delivery, now, claim.accept)
 
     def _record_and_start(
         self,
