@@ -180,9 +180,18 @@ def remember(value: int, done: str) -> None:
     Path(done).write_text("ok")
 
 
-def remembered() -> dict[str, int]:
-    """(In a forked step.) What `remember` kept in the server before this step was forked."""
+def remembered(step: dict[str, str] | None = None) -> dict[str, int]:
+    """(In a forked step.) What `remember` kept in the server before this step was forked; `step` is
+    the step's identity (`id`, `kind`), which the server reads as a plan step's."""
     return dict(_REMEMBERED)
+
+
+def until_requested() -> None:
+    """(In the step server, ahead of a step.) Return once a request waits on the server's input: the
+    server cannot have read it before this returns (it is single-threaded)."""
+    import select
+
+    select.select([0], [], [])
 
 
 def chatty(lines: int) -> int:

@@ -110,3 +110,35 @@ def test_a_burst_of_launches_of_an_idle_job_starts_one_run(tmp_path: Path) -> No
     (run,) = store.list_runs()
     assert run.id == started[0] and run.status == RunStatus.SUCCEEDED, run.error
     store.close()
+
+
+def test_a_launched_run_forks_its_steps_from_a_warm_server(tmp_path: Path) -> None:
+    """The daemon's runs start a step server as `datakit run job`'s do: the project's datakits are
+    imported once, in the server, and both load steps are forked from it (spawned steps would import
+    them each, or not at all)."""
+    import os
+
+    root = tmp_path / "shop"
+    init_project(root)
+    stamp = root / "datakits" / "stamp"
+    stamp.mkdir(parents=True)
+    (stamp / "__init__.py").write_text(
+        "import os\nfrom pathlib import Path\n"
+        "with (Path(__file__).parents[2] / 'imports.log').open('a') as log:\n"
+        "    log.write(f'{os.getpid()}\\n')\n",
+        encoding="utf-8",
+    )
+    project = load_project(root)
+    store = open_store(project)
+    launcher = Launcher(project, store)
+    try:
+        run_id = launcher.launch("daily")
+        _wait_until(lambda: launcher.running == 0)
+    finally:
+        launcher.stop(60)
+    run = store.get_run(run_id)
+    store.close()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert len(run.steps) == 2
+    imports = (root / "imports.log").read_text().split()
+    assert len(imports) == 1 and int(imports[0]) != os.getpid()

@@ -159,3 +159,47 @@ def test_the_server_works_ahead_in_idle_time_and_its_steps_find_the_result(tmp_p
         assert result == {"value": 42}
     finally:
         server.close()
+
+
+def test_a_step_requested_before_its_call_ahead_ran_has_it_run_first() -> None:
+    """The server is busy ahead of another step when step `s1` is requested: it runs `s1`'s own call
+    ahead before forking it (the child would otherwise do that work itself)."""
+    from datakit.orchestrate.stepserver import AheadCall
+
+    ahead = [
+        AheadCall("s0", "tests.orchestrate.helpers:until_requested", {}),
+        AheadCall("s1", "tests.orchestrate.helpers:remember", {"value": 42, "done": os.devnull}),
+    ]
+    server = StepServer(modules=["tests.orchestrate.helpers"], ahead=ahead)
+    server.start()
+    try:
+        step = {"step": {"id": "s1", "kind": "load"}}
+        result, _ = run_in_child("tests.orchestrate.helpers:remembered", step, cwd=REPO, server=server)
+        assert result == {"value": 42}
+    finally:
+        server.close()
+
+
+def test_dbt_steps_fork_from_a_lane_of_their_own() -> None:
+    """`StepServers`: a dbt step forks from the dbt lane (whose call ahead it finds), any other step
+    from the main server; the run waits only for the main one to start."""
+    from datakit.orchestrate.stepserver import AheadCall, StepServers
+
+    ahead = [AheadCall("d", "tests.orchestrate.helpers:remember", {"value": 7, "done": os.devnull})]
+    main = StepServer(modules=["tests.orchestrate.helpers"])
+    lane = StepServer(modules=["tests.orchestrate.helpers"], ahead=ahead)
+    servers = StepServers(main, lane)
+    servers.start()
+    try:
+        dbt = {"step": {"id": "d", "kind": "dbt"}}
+        load = {"step": {"id": "l", "kind": "load"}}
+        target = "tests.orchestrate.helpers:remembered"
+        assert run_in_child(target, dbt, cwd=REPO, server=servers)[0] == {"value": 7}
+        assert run_in_child(target, load, cwd=REPO, server=servers)[0] == {}
+        whoami = "tests.orchestrate.helpers:whoami"
+        assert run_in_child(whoami, {"value": 1}, cwd=REPO, server=servers)[0]["value"] == 1
+    finally:
+        servers.close()
+    assert not servers.alive
+    result, _ = run_in_child(target, dbt, cwd=REPO, server=servers)  # closed: spawned, nothing remembered
+    assert result == {}

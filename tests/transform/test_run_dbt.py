@@ -298,3 +298,25 @@ def test_a_folder_in_use_is_not_parsed_ahead(root: Path) -> None:
     with (folder / LOCK_FILE).open("a") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
         assert not parse_ahead(project, GOOD, destination="local_duckdb")
+
+
+def test_a_manifest_parsed_ahead_serves_every_step_of_its_work_folder(root: Path) -> None:
+    """A second dbt step on the same project and destination finds the manifest the first one's parse
+    ahead kept: no second parse, even while the first step's dbt holds the folder."""
+    import fcntl
+
+    from datakit.transform import parse_ahead
+    from datakit.transform.dbt_project import read_dbt_project, work_dir
+    from datakit.transform.runner import _PARSED, LOCK_FILE
+
+    project = load_project(root)
+    folder = work_dir(project, read_dbt_project(project, DBT_DIR), "local_duckdb", None)
+    try:
+        assert parse_ahead(project, GOOD, destination="local_duckdb")
+        kept = _PARSED[folder]
+        with (folder / LOCK_FILE).open("a") as held:
+            fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # the first step's dbt runs
+            assert parse_ahead(project, GOOD, destination="local_duckdb")
+        assert _PARSED[folder] is kept
+    finally:
+        _PARSED.pop(folder, None)

@@ -38,13 +38,19 @@ from datakit.lineage.openlineage import step_observer
 from datakit.log import get_logger
 from datakit.orchestrate.executor import HEARTBEAT_EVERY, Executor
 from datakit.orchestrate.plan import Plan
-from datakit.orchestrate.run import notifier_for, plan_for_run, refuse_full_refresh, step_server
+from datakit.orchestrate.run import (
+    notifier_for,
+    plan_for_run,
+    refuse_full_refresh,
+    start_server,
+    step_server,
+)
 from datakit.orchestrate.steps import LocalRunner
 from datakit.orchestrate.store import AlreadyRunning, RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from datakit.config.project import Project
-    from datakit.orchestrate.stepserver import StepServer
+    from datakit.orchestrate.stepserver import WarmServer
     from datakit.orchestrate.store import StateStore
 
 log = get_logger(__name__)
@@ -227,7 +233,7 @@ class Launcher:
             cancel=cancel,
             observe=step_observer(self.project),
         )
-        server: StepServer | None = None
+        server: WarmServer | None = None
         run_id: int | None = None
 
         def on_started(new_run: int) -> None:
@@ -246,6 +252,8 @@ class Launcher:
                 raise
             if not cancel.is_set():  # the slow part of a start, for a run recorded and due to start
                 server = step_server(self.project, plan)
+                if server is not None:
+                    start_server(server)  # from the run's thread, which closes it
                 executor.runner = LocalRunner.for_project(
                     self.project, full_refresh=full_refresh, server=server
                 )

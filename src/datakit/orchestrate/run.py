@@ -21,7 +21,7 @@ from datakit.orchestrate.notify import Notifier
 from datakit.orchestrate.plan import Plan, compile_job
 from datakit.orchestrate.stepkinds import DbtStep, step_data
 from datakit.orchestrate.steps import LocalRunner
-from datakit.orchestrate.stepserver import AheadCall, ServerGone, StepServer
+from datakit.orchestrate.stepserver import AheadCall, ServerGone, StepServer, StepServers, WarmServer
 from datakit.orchestrate.store import StepStatus, open_store
 
 if TYPE_CHECKING:
@@ -179,13 +179,14 @@ _OPENS_DESTINATION = ("load", "checks")
 PARSE_AHEAD = "datakit.orchestrate.steps:parse_dbt_ahead"
 
 
-def step_server(project: Project, plan: Plan) -> StepServer | None:
+def step_server(project: Project, plan: Plan) -> WarmServer | None:
     """A step server (not started yet) for the plan, or None (steps are spawned) when the plan has a
     single step, or when DATAKIT_STEP_SERVER=0 says not to.
 
     It preloads before answering only what the plan's first steps (those that wait for no other) need,
     and the rest afterwards, in its idle time; then it parses each dbt step's project ahead of the step
-    (`stepserver`'s docstring says how).
+    (`stepserver`'s docstring says how). When dbt steps wait for other steps, they get a server of
+    their own that imports dbt and parses from the start (`StepServers`).
     """
     if os.environ.get("DATAKIT_STEP_SERVER", "1") == "0" or len(plan.steps) < 2:
         return None
@@ -196,8 +197,6 @@ def step_server(project: Project, plan: Plan) -> StepServer | None:
         return _PRELOAD.get(kind, ()) + (drivers if kind in _OPENS_DESTINATION else ())
 
     first = {step.kind for step in plan.steps if not step.depends_on}
-    now = dict.fromkeys(m for kind in sorted(first) for m in modules(kind))
-    later = dict.fromkeys(m for step in plan.steps for m in modules(step.kind) if m not in now)
     ahead = [
         AheadCall(
             step.id,
@@ -207,10 +206,18 @@ def step_server(project: Project, plan: Plan) -> StepServer | None:
         for step in plan.steps
         if isinstance(step, DbtStep)
     ]
-    return StepServer(now, project.root, project.environment, later=later, ahead=ahead)
+    lane = bool(ahead) and "dbt" not in first
+    kinds = [step.kind for step in plan.steps if not (lane and step.kind == "dbt")]
+    now = dict.fromkeys(m for kind in sorted(first) for m in modules(kind))
+    later = dict.fromkeys(m for kind in kinds for m in modules(kind) if m not in now)
+    if not lane:
+        return StepServer(now, project.root, project.environment, later=later, ahead=ahead)
+    main = StepServer(now, project.root, project.environment, later=later)
+    dbt = StepServer(modules("dbt"), project.root, project.environment, ahead=ahead)
+    return StepServers(main, dbt)
 
 
-def start_server(server: StepServer) -> None:
+def start_server(server: WarmServer) -> None:
     """Start `server`; when it cannot start, steps are spawned (a server that is not alive is skipped).
 
     Call it from the thread that will close the server: the server dies with that thread (`lifeline`).

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from datakit.log import get_logger
 from datakit.orchestrate.livelog import live_log_path, live_run_dir, remove_live_logs
 from datakit.orchestrate.stepkinds import ChecksStep, DbtStep, LoadStep, Step, step_data, step_from_data
-from datakit.orchestrate.stepserver import StepServer
+from datakit.orchestrate.stepserver import WarmServer
 from datakit.orchestrate.subproc import LOG_LIMIT, StepProcesses, run_in_child
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class LocalRunner:
     project_root: Path
     environment: str
     full_refresh: bool = False
-    server: StepServer | None = None
+    server: WarmServer | None = None
     """A warm step server to fork steps from (`stepserver`); without one, each step is spawned."""
     runs: tuple[str, ...] = ()
     """The keys of the run and of the runs it resumes, newest first (`for_run`)."""

@@ -16,8 +16,13 @@ first steps need (the loader, for a job that starts with loads) and loaded the p
 rest (dbt: one to two seconds of imports) is imported afterwards, a module at a time, whenever no
 request is waiting — on the core the running load leaves idle. Then, still in idle time, it runs the
 `ahead` calls the run asked for, e.g. `datakit.transform.parse_ahead` for each dbt step, so a dbt
-step forked later starts with its project parsed. A call whose step was already forked is skipped. A
-request that arrives during an import or a call waits for it to end (one module, one parse).
+step forked later starts with its project parsed. A request that arrives during an import or a call
+waits for it to end (one module, one parse). A request for a step whose call has not run yet runs it
+first, then forks: the child would do the same work, and done here it also serves the steps forked
+after it (a second dbt step on the same project finds the manifest parsed).
+
+A run whose dbt steps wait for its loads has two servers (`StepServers`): the loads' server as above, and
+one for the dbt steps that imports dbt and parses their projects from the start, beside the first.
 
 Nothing of a run outlives it (`lifeline`): the server gets SIGTERM when the run's thread ends, and its
 children SIGKILL when the server ends. On that SIGTERM, or when its stdin reaches end of file (the run
@@ -104,8 +109,12 @@ class StepServer:
         self._next = 0
         self._alive = False
 
-    def start(self) -> None:
-        """Start the server and wait until it has preloaded (ServerGone if it cannot start)."""
+    def start(self, *, wait: bool = True) -> None:
+        """Start the server and wait until it has preloaded (ServerGone if it cannot start).
+
+        Without `wait`, return at once: a request sent meanwhile waits in the server's input until it
+        has preloaded, and a server that fails to start fails its requests (each step is then spawned).
+        """
         process = subprocess.Popen(
             [sys.executable, "-m", "datakit.orchestrate.stepserver", str(os.getpid())],
             stdin=subprocess.PIPE,
@@ -117,10 +126,11 @@ class StepServer:
         assert process.stdout is not None
         process.stdin.write(json.dumps(self._setup).encode() + b"\n")
         process.stdin.flush()
-        first = process.stdout.readline()
-        if not first or not json.loads(first).get("ready"):
-            process.kill()
-            raise ServerGone("the step server did not start")
+        if wait:
+            first = process.stdout.readline()
+            if not first or not json.loads(first).get("ready"):
+                process.kill()
+                raise ServerGone("the step server did not start")
         self._process = process
         self._alive = True
         threading.Thread(
@@ -193,6 +203,8 @@ class StepServer:
         for line in stream:
             message = json.loads(line)
             with self._lock:
+                if "ready" in message:
+                    continue
                 if "started" in message:
                     pending = self._pending.get(message["started"])
                     if pending is not None:
@@ -210,6 +222,64 @@ class StepServer:
                 if pending.code is None:
                     pending.code = -1
                 pending.exited.set()
+
+
+class StepServers:
+    """Step servers by lane: dbt steps fork from a server of their own, the other steps from the main one.
+
+    A job's dbt steps wait for its loads, and dbt's imports and parse take longer than a small job's
+    loads: in one server they would start only once the loads' modules are in, and end after the
+    loads. A second server imports dbt and parses the projects from the start of the run, on the
+    core the first one leaves, and the dbt steps find it done. `start` waits for the main server
+    only. Same interface as `StepServer` (`run_in_child` uses either).
+    """
+
+    def __init__(self, main: StepServer, dbt: StepServer) -> None:
+        self._main = main
+        self._dbt = dbt
+        self._requests: dict[int, tuple[StepServer, int]] = {}
+        self._lock = threading.Lock()
+        self._next = 0
+
+    def start(self) -> None:
+        self._dbt.start(wait=False)
+        self._main.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._main.alive or self._dbt.alive
+
+    def fork(
+        self, target: str, kwargs: dict[str, Any], *, result: Path, log_path: Path, cwd: Path | None
+    ) -> int:
+        step = kwargs.get("step")
+        server = self._dbt if isinstance(step, dict) and step.get("kind") == "dbt" else self._main
+        request = server.fork(target, kwargs, result=result, log_path=log_path, cwd=cwd)
+        with self._lock:
+            self._next += 1
+            self._requests[self._next] = (server, request)
+            return self._next
+
+    def pid(self, request_id: int) -> int:
+        server, request = self._requests[request_id]
+        return server.pid(request)
+
+    def wait(self, request_id: int, timeout: float | None) -> int | None:
+        server, request = self._requests[request_id]
+        return server.wait(request, timeout)
+
+    def release(self, request_id: int) -> None:
+        with self._lock:
+            server, request = self._requests.pop(request_id)
+        server.release(request)
+
+    def close(self) -> None:
+        self._main.close()
+        self._dbt.close()
+
+
+WarmServer = StepServer | StepServers
+"""What steps fork from: one server, or one per lane."""
 
 
 # --- the server side ----------------------------------------------------------------------------------
@@ -257,6 +327,19 @@ def _call_ahead(target: str, kwargs: dict[str, Any]) -> None:
         getattr(importlib.import_module(module), function)(**kwargs)
     except Exception:  # only a head start: the step itself does the work and reports what is wrong
         return
+
+
+def _run_ahead_of(step: str, idle: deque[tuple[str | None, Callable[[], object]]]) -> None:
+    """Run the calls queued for `step` now (its child is about to be forked), and drop them."""
+    mine = [work for owner, work in idle if owner == step]
+    if not mine:
+        return
+    kept = [(owner, work) for owner, work in idle if owner != step]
+    idle.clear()
+    idle.extend(kept)
+    for work in mine:
+        work()
+    gc.freeze()
 
 
 def _step_of(request: dict[str, Any]) -> str | None:
@@ -333,7 +416,6 @@ def main() -> int:
     _send({"ready": True})
     children: dict[int, int] = {}
     idle = _idle_work(setup)
-    forked_steps: set[str] = set()
     buffer = b""
     stdin = sys.stdin.fileno()
     server = os.getpid()
@@ -343,10 +425,9 @@ def main() -> int:
             os.read(wake_r, 4096)
         _reap(children)
         if not ready and idle:
-            step, work = idle.popleft()
-            if step is None or step not in forked_steps:
-                work()
-                gc.freeze()
+            _, work = idle.popleft()
+            work()
+            gc.freeze()
             continue
         if terminated or stdin not in ready:
             continue
@@ -359,7 +440,7 @@ def main() -> int:
             request = json.loads(line)
             step = _step_of(request)
             if step is not None:
-                forked_steps.add(step)
+                _run_ahead_of(step, idle)
             pid = os.fork()
             if pid == 0:
                 _child(request, server)

@@ -29,7 +29,7 @@ from typing import Any
 from datakit.errors import DatakitError
 from datakit.orchestrate.livelog import remove_live_log
 from datakit.orchestrate.stepcall import execute_request
-from datakit.orchestrate.stepserver import ServerGone, StepServer
+from datakit.orchestrate.stepserver import ServerGone, WarmServer
 
 LOG_LIMIT = 2 * 1024 * 1024
 """Bytes of a step's log kept by default (the default of `step_logs.max_bytes`): beyond that, its start
@@ -109,7 +109,7 @@ def run_in_child(
     *,
     timeout: float | None = None,
     cwd: Path | None = None,
-    server: StepServer | None = None,
+    server: WarmServer | None = None,
     processes: StepProcesses | None = None,
     log_path: Path | None = None,
     log_limit: int = LOG_LIMIT,
@@ -140,7 +140,7 @@ def _run_in_child(
     kwargs: dict[str, Any],
     timeout: float | None,
     cwd: Path | None,
-    server: StepServer | None,
+    server: WarmServer | None,
     processes: StepProcesses,
     live: Path | None,
     log_limit: int,
@@ -194,7 +194,7 @@ def _outcome(result_path: Path, log_path: Path, code: int | None, log_limit: int
 
 
 def _forked(
-    server: StepServer,
+    server: WarmServer,
     target: str,
     kwargs: dict[str, Any],
     timeout: float | None,

@@ -133,10 +133,13 @@ def parse_ahead(
 ) -> bool:
     """Prepare `invocation`'s work folder and parse its dbt project now, keeping the manifest in this
     process for the `run_dbt` of a process forked from it later (the step server does this while the
-    run's loads go on, so a dbt step starts without parsing). True when a manifest was kept; False when
-    another process holds the folder (nothing is waited for) or the parse failed (the step will parse
-    and report it)."""
+    run's loads go on, so a dbt step starts without parsing). True when a manifest is kept (parsed now,
+    or already, for another step on the same work folder: same project, destination and vars); False
+    when another process holds the folder (nothing is waited for) or the parse failed (the step will
+    parse and report it)."""
     setup = _resolve(project, invocation, destination, vars, tenant)
+    if setup.folder in _PARSED:
+        return True
     with _lock, exclusive(setup.folder / LOCK_FILE, wait=False) as locked:
         if not locked:
             return False
@@ -152,7 +155,8 @@ def parse_ahead(
 
 
 _PARSED: dict[Path, Any] = {}
-"""Manifests `parse_ahead` kept, by work folder; each is taken (and may be changed) by one `run_dbt`."""
+"""Manifests `parse_ahead` kept, by work folder. A step forked from the process that keeps them takes
+its own copy (and may change it): the kept one serves every step forked later."""
 
 
 @dataclass(frozen=True)
