@@ -240,6 +240,29 @@ def test_file_transport_and_a_failing_step(tmp_path: Path) -> None:
     )
 
 
+def test_a_grouped_load_step_carries_every_resources_datasets(tmp_path: Path) -> None:
+    """A step loading several resources (`group_resources`) reads and writes each of them."""
+    from datakit.config import load_project
+    from datakit.lineage.openlineage import Emitter, StepEvent, step_observer
+    from tests.pagila_project import copy_pagila_project
+
+    root = copy_pagila_project(tmp_path)
+    with (root / "datakit.yaml").open("a") as config:
+        config.write("openlineage:\n  transport: {type: file, path: lineage/events.jsonl}\n")
+    observe = step_observer(load_project(root))
+    assert isinstance(observe, Emitter)
+    params = {"pipeline": "pagila_bronze_pg", "resource": "payment", "also": ["rental", "staff"]}
+    step = "pagila_bronze_pg.payment+rental+staff"
+    observe(StepEvent("start", "pagila_warehouse", 7, None, step, "load", params))
+    observe(StepEvent("complete", "pagila_warehouse", 7, None, step, "load", params))
+    assert observe.flush()
+    for line in (root / "lineage" / "events.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        assert [d["name"].rsplit(".", 1)[-1] for d in event["inputs"]] == ["payment", "rental", "staff"]
+        outputs = [d["name"] for d in event["outputs"]]
+        assert outputs == [f"pagila_warehouse.br__pagila__public.{t}" for t in ("payment", "rental", "staff")]
+
+
 def test_a_receiver_that_is_down_is_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     import socket
 

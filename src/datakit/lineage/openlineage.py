@@ -196,13 +196,15 @@ class Emitter:
 
         tenant = tenant_context(self.project, event.warehouse)
         params = event.params
-        if event.kind == "load":
+        if event.kind == "load":  # a grouped step (`also`) reads and writes each of its resources'
             graph = self.graph()
-            ends = graph.loads.get((str(params.get("pipeline")), str(params.get("resource"))))
-            if ends is None:
-                return [], []
-            source, target = ends
-            return [self._input(graph, source, tenant)], [self._output(graph, target, tenant)]
+            pipeline = str(params.get("pipeline"))
+            resources = [params.get("resource"), *(params.get("also") or ())]
+            ends = [e for e in (graph.loads.get((pipeline, str(r))) for r in resources) if e is not None]
+            return (
+                [self._input(graph, source, tenant) for source, _ in ends],
+                [self._output(graph, target, tenant) for _, target in ends],
+            )
         if event.kind == "dbt" and event.phase != "start":
             graph = self.graph(fresh=True)
             by_node = {_dbt_node(t): t.id for t in graph.tables.values() if _dbt_node(t)}
