@@ -141,7 +141,9 @@ def append_project(root: Path, dsn: str, kind: str, rows: int) -> AppendProject:
         ),
         "config/pipelines/kb.yaml": "pipeline:\n  name: kb\n  source: {name: src}\n"
         "  destination: {name: wh, layer: bronze}\n",
-        "config/jobs/j.yaml": "job:\n  name: j\n  pipelines: [{name: kb}]\n  execution: {mode: sequential}\n",
+        # a step per resource, on DuckDB too: the kills and resumes here are of steps
+        "config/jobs/j.yaml": "job:\n  name: j\n  pipelines: [{name: kb, group_resources: false}]\n"
+        "  execution: {mode: sequential}\n",
     }
     for name, text in files.items():
         path = root / name

@@ -113,6 +113,28 @@ def test_the_plan_groups_the_pipeline_after_selection(tmp_path: Path, group_dsn:
     assert alone.id == "kb.b"  # one resource: an ordinary step
 
 
+@pytest.mark.parametrize(("kind", "setting", "grouped"), [
+    ("duckdb", "", True),  # unset: DuckDB's loads run one at a time anyway
+    ("duckdb", ", group_resources: false", False),
+    ("postgres", "", False),  # PostgreSQL takes parallel loads: a step per resource
+])  # fmt: skip
+def test_unset_grouping_groups_the_loads_of_a_single_writer_destination(
+    tmp_path: Path, group_dsn: str, kind: str, setting: str, grouped: bool
+) -> None:
+    project = grouped_project(tmp_path / "p", group_dsn, kind)
+    job = project.root / "config/jobs/j.yaml"
+    entry = "{name: kb" + setting + "}"
+    text = job.read_text(encoding="utf-8").replace("{name: kb, group_resources: true}", entry)
+    job.write_text(text + "  timeout: 5m\n", encoding="utf-8")
+    loaded = load_project(project.root, environment="dev")
+    steps = [s for s in group_loads(loaded, compile_job(loaded, "j")).steps if isinstance(s, LoadStep)]
+    if grouped:  # the members' timeouts, one after the other
+        assert [(s.id, s.params.resources, s.timeout) for s in steps] == [("kb.*", TABLES, 3 * 300.0)]
+    else:
+        assert [s.id for s in steps] == [f"kb.{table}" for table in TABLES]
+        assert {s.timeout for s in steps} == {300.0}
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_grouped_step_records_each_resource_and_a_failure_is_that_resources(
     tmp_path: Path, group_dsn: str, kind: str

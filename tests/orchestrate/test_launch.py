@@ -20,6 +20,7 @@ from datakit.config import load_project
 from datakit.config.scaffold import init_project
 from datakit.orchestrate.launch import Launcher, WriterQueue
 from datakit.orchestrate.store import AlreadyRunning, RunStatus, StateStore, open_store
+from tests.integrations.airflow.projects import step_per_resource
 from tests.orchestrate.conftest import FakeClock
 
 
@@ -120,6 +121,7 @@ def test_a_launched_run_forks_its_steps_from_a_warm_server(tmp_path: Path) -> No
 
     root = tmp_path / "shop"
     init_project(root)
+    step_per_resource(root)
     stamp = root / "datakits" / "stamp"
     stamp.mkdir(parents=True)
     (stamp / "__init__.py").write_text(

@@ -9,6 +9,7 @@ from pathlib import Path
 from datakit.config import load_project
 from datakit.orchestrate.store import open_store
 from tests.cli.test_cli import run
+from tests.integrations.airflow.projects import step_per_resource
 
 
 def _project(tmp_path: Path) -> Path:
@@ -20,6 +21,7 @@ def _project(tmp_path: Path) -> Path:
 
 def test_plan_run_history_resume(tmp_path: Path) -> None:
     root = _project(tmp_path)
+    step_per_resource(root)  # (a grouped step's resume: tests/orchestrate/test_grouped_loads.py)
     planned = run("plan", "job", "daily", "--json", cwd=root)
     assert planned.returncode == 0, planned.stderr
     assert [s["id"] for s in json.loads(planned.stdout)["steps"]] == [

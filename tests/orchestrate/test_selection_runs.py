@@ -48,6 +48,8 @@ def test_state_failed_reruns_exactly_what_did_not_succeed(warehouse: Warehouse) 
     first = warehouse.run_job("--select", "+silver.customer +silver.rental")
     assert first["status"] == "failed"
     loads = {f"{warehouse.pipeline}.customer", f"{warehouse.pipeline}.rental"}
+    if warehouse.target.kind == "duckdb":  # one writer: the selected loads are one step
+        loads = {f"{warehouse.pipeline}.customer+rental"}
     assert first["steps"] == dict.fromkeys(loads, "succeeded") | {"silver": "failed"}
     statuses = warehouse.dbt_nodes(first["run_id"], "silver")
     assert statuses["silver.rental"] == "error"

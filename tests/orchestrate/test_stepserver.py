@@ -12,6 +12,7 @@ import pytest
 from datakit.orchestrate.stepserver import StepServer
 from datakit.orchestrate.subproc import StepFailed, StepProcesses, StepTimeout, run_in_child
 from tests.conftest import REPO
+from tests.integrations.airflow.projects import step_per_resource
 from tests.orchestrate.helpers import timeouts_count_once_announced
 from tests.orchestrate.test_subproc import _gone
 from tests.waits import GUARD, wait_until
@@ -120,7 +121,8 @@ def test_a_run_starts_before_its_step_server(tmp_path: Path) -> None:
     from datakit.orchestrate.store import open_store
 
     root = tmp_path / "shop"
-    init_project(root, name="shop")  # job `daily`: two load steps, so a step server runs them
+    init_project(root, name="shop")
+    step_per_resource(root)  # job `daily`: two load steps, so a step server runs them
     stamp = root / "datakits" / "stamp"
     stamp.mkdir(parents=True)
     (stamp / "__init__.py").write_text(

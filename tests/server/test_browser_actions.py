@@ -133,7 +133,7 @@ def test_log_in_start_watch_cancel_resume_and_audit(daemon: Daemon, browser: obj
     page.evaluate("window.__same_page = true")
     expect(page.locator(".live-body")).to_have_attribute("data-status", "succeeded", timeout=MS)
     assert page.evaluate("window.__same_page") is True
-    expect(page.locator('tr.step[data-step="shop_bronze.orders"]')).to_have_attribute(
+    expect(page.locator('tr.step[data-step="shop_bronze.*"]')).to_have_attribute(  # one DuckDB writer
         "data-status", "succeeded"
     )
 

@@ -1,9 +1,9 @@
 """Lineage of a run: source table -> bronze table -> silver model -> gold model, laid out for an SVG.
 
-Source -> bronze comes from the run's load steps (each loads one source table into one bronze table of
-its pipeline's schema); silver and gold, and what each model reads, from the project's lineage graph
-(`datakit.lineage`: dbt's manifest and compiled SQL), seen table by table. No database is opened: the
-lineage is what the job declares, drawn for the tables the run touched.
+Source -> bronze comes from the run's load steps (each loads one source table, a grouped step each of its
+resources, into a bronze table of its pipeline's schema); silver and gold, and what each model reads,
+from the project's lineage graph (`datakit.lineage`: dbt's manifest and compiled SQL), seen table by
+table. No database is opened: the lineage is what the job declares, drawn for the tables the run touched.
 """
 
 from __future__ import annotations
@@ -91,11 +91,11 @@ def build_lineage(project: Project, run: RunRecord, graph: Graph) -> Lineage:
         if step.get("kind") != "load":
             continue
         params = step.get("params", {})
-        pipeline_name, resource = str(params.get("pipeline")), str(params.get("resource"))
-        source, schema = _pipeline_ends(project, pipeline_name)
-        nodes[f"source:{resource}"] = ("source", f"{source}.{resource}")
-        nodes[f"bronze:{resource}"] = ("bronze", f"{schema}.{resource}")
-        edges.add((f"source:{resource}", f"bronze:{resource}"))
+        source, schema = _pipeline_ends(project, str(params.get("pipeline")))
+        for resource in (params.get("resource"), *(params.get("also") or ())):  # a grouped step: all
+            nodes[f"source:{resource}"] = ("source", f"{source}.{resource}")
+            nodes[f"bronze:{resource}"] = ("bronze", f"{schema}.{resource}")
+            edges.add((f"source:{resource}", f"bronze:{resource}"))
     _add_models(graph, nodes, edges)
     return _layout(nodes, edges)
 

@@ -12,6 +12,14 @@ job's retry policy and timeout (the timeout is the whole group's). Steps that wa
 wait for the group. A backfill's chunks are never grouped (each chunk is a window of its own), and
 a pipeline of one selected resource stays an ordinary step.
 
+Left unset, `group_resources` groups a pipeline whose load steps all share one `exclusive` key (one
+DuckDB file: one writing process at a time, so its loads run one after the other whatever the plan
+says) and changes nothing else: such a group's timeout is the sum of its members' (what the steps one
+after the other could take), none when one of them has none. `group_resources: false` keeps a step per
+resource (a resource of its own in the run table, a timeout of its own). Airflow DAGs keep a task per
+resource (they serialise a DuckDB file's tasks with edges); Prefect flows and `datakit serve` run the
+plan as the local executor does.
+
 What a grouped step keeps of one step per resource (`datakit.orchestrate.steps.load_group`):
 - each resource is still its own transaction and its own record in `_datakit.loads`, recorded with
   its own step id (`<pipeline>.<resource>`), so exactly-once resume asks per resource: a resumed or
@@ -40,17 +48,21 @@ def group_loads(project: Project, plan: Plan) -> Plan:
     """`plan` with the load steps of each pipeline the job groups made one step (see the module)."""
     if plan.backfill is not None:
         return plan
-    grouped = _grouped_pipelines(project, plan.job)
+    chosen = _chosen(project, plan.job)
     members: dict[str, list[LoadStep]] = {}
     for step in plan.steps:
         if (
             isinstance(step, LoadStep)
-            and step.params.pipeline in grouped
+            and chosen.get(step.params.pipeline) is not False
             and step.params.window is None
             and not step.params.also
         ):
             members.setdefault(step.params.pipeline, []).append(step)
-    groups = {pipeline: steps for pipeline, steps in members.items() if len(steps) > 1}
+    groups = {
+        pipeline: steps
+        for pipeline, steps in members.items()
+        if len(steps) > 1 and (chosen.get(pipeline) or _one_writer(steps))
+    }
     if not groups:
         return plan
     renamed: dict[str, str] = {}
@@ -63,7 +75,11 @@ def group_loads(project: Project, plan: Plan) -> Plan:
         if group is None:
             kept.append(dataclasses.replace(step, depends_on=_renamed(step.depends_on, renamed, None)))
         elif isinstance(step, LoadStep) and all(k.id != group for k in kept):
-            kept.append(_merged(groups[step.params.pipeline], group, renamed))
+            pipeline = step.params.pipeline
+            merged = _merged(groups[pipeline], group, renamed)
+            if chosen.get(pipeline) is None:
+                merged = dataclasses.replace(merged, timeout=_total_timeout(groups[pipeline]))
+            kept.append(merged)
     selection = plan.selection
     if selection is not None:
         why: dict[str, str] = {}
@@ -83,14 +99,24 @@ def group_id(project: Project, pipeline: str, resources: list[str]) -> str:
     return f"{pipeline}.{'+'.join(resources)}"
 
 
-def _grouped_pipelines(project: Project, job_name: str) -> set[str]:
-    """The pipelines whose resources job `job_name` loads as one step."""
+def _chosen(project: Project, job_name: str) -> dict[str, bool | None]:
+    """Each pipeline of job `job_name`: its `group_resources` (None: unset, grouped on one writer)."""
     job = project.job(job_name)
     return {
-        project.resolve_name("pipeline", entry.name) or entry.name
+        project.resolve_name("pipeline", entry.name) or entry.name: entry.group_resources
         for entry in job.enabled_pipelines
-        if entry.group_resources
     }
+
+
+def _one_writer(steps: list[LoadStep]) -> bool:
+    """True when the steps write through one single-writer key, so they never run at the same time."""
+    keys = {step.exclusive for step in steps}
+    return len(keys) == 1 and bool(next(iter(keys)))
+
+
+def _total_timeout(steps: list[LoadStep]) -> float | None:
+    timeouts = [step.timeout for step in steps]
+    return None if any(t is None for t in timeouts) else sum(t for t in timeouts if t is not None)
 
 
 def _merged(steps: list[LoadStep], group: str, renamed: dict[str, str]) -> LoadStep:

@@ -35,11 +35,23 @@ warehouse:
 
 
 def shop_project(root: Path, *, retry_delay: str = "1s") -> Path:
-    """The scaffold project (job `daily`: sequential, 2 load steps, 3 attempts) with a short retry delay."""
+    """The scaffold project (job `daily`: sequential, 2 load steps, 3 attempts) with a short retry delay,
+    a step per resource under every executor (the local one would group the DuckDB pipeline's two, the
+    Airflow DAG does not: its tests compare the two)."""
     init_project(root, name="shop")
+    step_per_resource(root)
     job = root / "config/jobs/daily.yaml"
     job.write_text(job.read_text().replace("retry_delay: 30s", f"retry_delay: {retry_delay}"))
     return root
+
+
+def step_per_resource(root: Path, job: str = "daily", pipeline: str = "shop_bronze") -> None:
+    """Job `job` of a scaffold project loads each resource of `pipeline` as a step of its own."""
+    path = root / "config" / "jobs" / f"{job}.yaml"
+    text = path.read_text()
+    assert f"- name: {pipeline}\n" in text
+    entry = f"- {{name: {pipeline}, group_resources: false}}\n"
+    path.write_text(text.replace(f"- name: {pipeline}\n", entry))
 
 
 def rich_project(root: Path) -> Path:

@@ -54,10 +54,12 @@ class JobPipeline(StrictModel):
     depends_on: list[str] = Field(
         default_factory=list, description="Pipelines of this job that must succeed first (dag mode)."
     )
-    group_resources: bool = Field(
-        False,
+    group_resources: bool | None = Field(
+        None,
         description="Load all of the pipeline's resources in one step (one process, one destination "
-        "connection), each still its own transaction and load record: for many small tables.",
+        "connection), each still its own transaction and load record: for many small tables. Unset: "
+        "grouped when the loads share a single-writer destination (DuckDB), which runs them one at a "
+        "time anyway; false keeps a step per resource.",
     )
 
 
