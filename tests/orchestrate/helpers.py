@@ -201,3 +201,27 @@ def chatty(lines: int) -> int:
     sys.stdout.write("".join(f"chatty line {i:05d}\n" for i in range(lines)))
     sys.stdout.flush()
     return lines
+
+
+def stamped_shop(root: Path) -> None:
+    """The scaffold project at `root`, job `daily` a step per resource (two load steps), with a datakit
+    `stamp` that notes each process importing it (`imports`)."""
+    from datakit.config.scaffold import init_project
+    from tests.integrations.airflow.projects import step_per_resource
+
+    init_project(root, name="shop")
+    step_per_resource(root)
+    stamp = root / "datakits" / "stamp"
+    stamp.mkdir(parents=True)
+    (stamp / "__init__.py").write_text(
+        "import os, time\nfrom pathlib import Path\n"
+        "with (Path(__file__).parents[2] / 'imports.log').open('a') as log:\n"
+        "    log.write(f'{os.getpid()} {time.time()!r}\\n')\n",
+        encoding="utf-8",
+    )
+
+
+def imports(root: Path) -> list[tuple[int, float]]:
+    """(pid, time) of each import of `stamped_shop`'s datakit, in order."""
+    lines = (root / "imports.log").read_text().splitlines() if (root / "imports.log").exists() else []
+    return [(int(pid), float(at)) for pid, at in (line.split() for line in lines)]

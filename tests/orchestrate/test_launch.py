@@ -20,8 +20,8 @@ from datakit.config import load_project
 from datakit.config.scaffold import init_project
 from datakit.orchestrate.launch import Launcher, WriterQueue
 from datakit.orchestrate.store import AlreadyRunning, RunStatus, StateStore, open_store
-from tests.integrations.airflow.projects import step_per_resource
 from tests.orchestrate.conftest import FakeClock
+from tests.orchestrate.helpers import imports, stamped_shop
 
 
 def _plan(*files: str) -> str:
@@ -120,16 +120,7 @@ def test_a_launched_run_forks_its_steps_from_a_warm_server(tmp_path: Path) -> No
     import os
 
     root = tmp_path / "shop"
-    init_project(root)
-    step_per_resource(root)
-    stamp = root / "datakits" / "stamp"
-    stamp.mkdir(parents=True)
-    (stamp / "__init__.py").write_text(
-        "import os\nfrom pathlib import Path\n"
-        "with (Path(__file__).parents[2] / 'imports.log').open('a') as log:\n"
-        "    log.write(f'{os.getpid()}\\n')\n",
-        encoding="utf-8",
-    )
+    stamped_shop(root)
     project = load_project(root)
     store = open_store(project)
     launcher = Launcher(project, store)
@@ -142,5 +133,5 @@ def test_a_launched_run_forks_its_steps_from_a_warm_server(tmp_path: Path) -> No
     store.close()
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert len(run.steps) == 2
-    imports = (root / "imports.log").read_text().split()
-    assert len(imports) == 1 and int(imports[0]) != os.getpid()
+    (imported,) = imports(root)
+    assert imported[0] != os.getpid()

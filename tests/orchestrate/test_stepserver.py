@@ -12,8 +12,7 @@ import pytest
 from datakit.orchestrate.stepserver import StepServer
 from datakit.orchestrate.subproc import StepFailed, StepProcesses, StepTimeout, run_in_child
 from tests.conftest import REPO
-from tests.integrations.airflow.projects import step_per_resource
-from tests.orchestrate.helpers import timeouts_count_once_announced
+from tests.orchestrate.helpers import imports, stamped_shop, timeouts_count_once_announced
 from tests.orchestrate.test_subproc import _gone
 from tests.waits import GUARD, wait_until
 
@@ -116,26 +115,15 @@ def test_a_run_starts_before_its_step_server(tmp_path: Path) -> None:
     """The server's start-up (a second or two) is part of the run's recorded duration: the project's
     datakit, which the server imports while it warms up, records when it did, after the run began."""
     from datakit.config import load_project
-    from datakit.config.scaffold import init_project
     from datakit.orchestrate.run import run_job
     from datakit.orchestrate.store import open_store
 
     root = tmp_path / "shop"
-    init_project(root, name="shop")
-    step_per_resource(root)  # job `daily`: two load steps, so a step server runs them
-    stamp = root / "datakits" / "stamp"
-    stamp.mkdir(parents=True)
-    (stamp / "__init__.py").write_text(
-        "import os, time\nfrom pathlib import Path\n"
-        "with (Path(__file__).parents[2] / 'imports.log').open('a') as log:\n"
-        "    log.write(f'{os.getpid()} {time.time()!r}\\n')\n",
-        encoding="utf-8",
-    )
+    stamped_shop(root)  # job `daily`: two load steps, so a step server runs them
     project = load_project(root)
     result = run_job(project, "daily")
     assert result.ok, result.errors
-    imported = [line.split() for line in (root / "imports.log").read_text().splitlines()]
-    in_server = [float(at) for pid, at in imported if int(pid) != os.getpid()]
+    in_server = [at for pid, at in imports(root) if pid != os.getpid()]
     assert in_server, "the step server did not import the project's datakit"
     store = open_store(project)
     try:
