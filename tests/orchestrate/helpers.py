@@ -186,11 +186,13 @@ def remembered(step: dict[str, str] | None = None) -> dict[str, int]:
     return dict(_REMEMBERED)
 
 
-def until_requested() -> None:
-    """(In the step server, ahead of a step.) Return once a request waits on the server's input: the
-    server cannot have read it before this returns (it is single-threaded)."""
+def until_requested(started: str) -> None:
+    """(In the step server, ahead of a step.) Say so through `started`, then return once a request
+    waits on the server's input: the server cannot read it before this returns (it is single-threaded),
+    so a test that sends its request after `started` exists knows the server was busy when it came."""
     import select
 
+    Path(started).write_text("ok")
     select.select([0], [], [])
 
 

@@ -151,18 +151,20 @@ def test_the_server_works_ahead_in_idle_time_and_its_steps_find_the_result(tmp_p
         server.close()
 
 
-def test_a_step_requested_before_its_call_ahead_ran_has_it_run_first() -> None:
+def test_a_step_requested_before_its_call_ahead_ran_has_it_run_first(tmp_path: Path) -> None:
     """The server is busy ahead of another step when step `s1` is requested: it runs `s1`'s own call
     ahead before forking it (the child would otherwise do that work itself)."""
     from datakit.orchestrate.stepserver import AheadCall
 
+    busy = tmp_path / "busy"
     ahead = [
-        AheadCall("s0", "tests.orchestrate.helpers:until_requested", {}),
+        AheadCall("s0", "tests.orchestrate.helpers:until_requested", {"started": str(busy)}),
         AheadCall("s1", "tests.orchestrate.helpers:remember", {"value": 42, "done": os.devnull}),
     ]
     server = StepServer(modules=["tests.orchestrate.helpers"], ahead=ahead)
     server.start()
     try:
+        wait_until(busy.exists, "the server busy ahead of s0")
         step = {"step": {"id": "s1", "kind": "load"}}
         result, _ = run_in_child("tests.orchestrate.helpers:remembered", step, cwd=REPO, server=server)
         assert result == {"value": 42}
